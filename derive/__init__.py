@@ -1,0 +1,14 @@
+"""derive: derive, check and typeset derivatives the way a deep-learning course teaches them.
+
+``derive.solve("problem1")`` builds the evaluation trace, runs forward and reverse mode, and
+checks the Jacobian against SymPy and finite differences.
+"""
+
+from .api import Solution, load, solve
+from .errors import (DeriveError, DomainError, LimitError, ParseError, ProblemError, ReportError,
+                     VerificationError)
+from .parse import Limits
+
+__all__ = ["solve", "load", "Solution", "Limits", "DeriveError", "ParseError", "ProblemError",
+           "DomainError", "LimitError", "VerificationError", "ReportError"]
+__version__ = "0.1.0"

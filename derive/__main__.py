@@ -1,0 +1,5 @@
+"""``python -m derive`` runs the command-line interface."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,62 @@
+"""The library interface: load a problem, solve it, and show the result in Jupyter.
+
+    >>> import derive
+    >>> sol = derive.solve("problem1")
+    >>> sol.jacobian                       # rows are outputs, columns inputs
+    >>> sol.to_json()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import sympy
+
+from .errors import ProblemError
+from .parse import Limits
+from .problems import Problem, inline_problem, load_problem, parse_value
+from .render import lines
+from .render.notation import LatexNotation
+from .scalar.solve import ScalarSolution, solve_scalar
+from .scalar.verify import SYMBOLIC_LIMIT
+
+
+def load(problem: str | Problem | None = None, *, functions: Sequence[str] = (),
+         at: Mapping[str, object] | None = None) -> Problem:
+    """A problem from a built-in name or TOML path, or inline ``functions`` with ``at`` values."""
+    values = {name: value if isinstance(value, sympy.Basic) else parse_value(value, f"at {name}")
+              for name, value in (at or {}).items()}
+    if isinstance(problem, Problem):
+        return problem.with_values(values)
+    if problem is None:
+        return inline_problem(list(functions), [(k, str(v)) for k, v in values.items()]) if functions \
+            else _no_problem()
+    return load_problem(problem).with_values(values)
+
+
+def _no_problem():
+    raise ProblemError("no problem given", hint="name a problem (derive problems) or give -f EXPR --at x=1")
+
+
+class Solution:
+    """A solved scalar problem: the engine's result, plus LaTeX display in Jupyter."""
+
+    def __init__(self, solved: ScalarSolution, digits: int = 3):
+        self._solved = solved
+        self.digits = digits
+
+    def __getattr__(self, name):
+        return getattr(self._solved, name)
+
+    def _repr_latex_(self) -> str:
+        nt = LatexNotation(self.digits)
+        return ("$$" + lines.jacobian_symbols(self._solved, nt) + " = "
+                + lines.jacobian(self._solved, nt) + "$$")
+
+
+def solve(problem: str | Problem | None = None, *, functions: Sequence[str] = (),
+          at: Mapping[str, object] | None = None, numbering: str = "zero", order: str = "postorder",
+          limits: Limits = Limits(), symbolic_limit: int = SYMBOLIC_LIMIT) -> Solution:
+    """Load and solve a scalar problem; raises a DeriveError subclass on bad input."""
+    loaded = load(problem, functions=functions, at=at)
+    return Solution(solve_scalar(loaded, numbering, order, limits, symbolic_limit))

@@ -1,0 +1,248 @@
+"""The ``derive`` command line: gather options, call one library function, map errors.
+
+Exit codes: 0 success; 1 a verification failed; 2 bad input or usage; 3 an internal error.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from typer.core import TyperGroup
+
+from . import api
+from .errors import DeriveError, ReportError
+from .parse import Limits
+from .errors import ProblemError
+from .problems import builtin_problems, parse_assignment
+from .render import graph as graph_render
+from .render import terminal
+from .render.notation import TextNotation
+from .report import FORMATS, SheetOptions, atomic_write, write_report
+from .scalar.solve import ScalarSolution
+from .scalar.trace import NUMBERINGS, ORDERS
+from .scalar.verify import SYMBOLIC_LIMIT
+
+
+@dataclass(frozen=True)
+class Settings:
+    debug: bool = False
+    limits: Limits = Limits()
+    symbolic_limit: int = SYMBOLIC_LIMIT
+
+
+class DeriveGroup(TyperGroup):
+    """Turns the project's exceptions into one line on stderr and an exit code."""
+
+    def invoke(self, ctx: typer.Context):
+        try:
+            return super().invoke(ctx)
+        except DeriveError as exc:
+            if _settings(ctx).debug:
+                traceback.print_exc()
+            typer.echo(f"derive: error: {exc}", err=True)
+            raise typer.Exit(exc.exit_code) from None
+        except RecursionError:
+            if _settings(ctx).debug:
+                traceback.print_exc()
+            typer.echo("derive: error: the input is nested too deeply to process "
+                       "(hint: lower the nesting or raise --max-depth)", err=True)
+            raise typer.Exit(2) from None
+        except Exception as exc:  # a bug: say so plainly, traceback on --debug
+            if type(exc).__module__.split(".")[0] in ("typer", "click"):
+                raise  # usage errors and exits: Typer reports them itself
+            if _settings(ctx).debug:
+                traceback.print_exc()
+            typer.echo(f"derive: internal error: {type(exc).__name__}: {exc} "
+                       "(hint: run with --debug for the traceback and report it)", err=True)
+            raise typer.Exit(3) from None
+
+
+app = typer.Typer(cls=DeriveGroup, no_args_is_help=True, add_completion=False,
+                  pretty_exceptions_enable=False,
+                  help="Derive, check and typeset derivatives: evaluation traces, forward and "
+                       "reverse mode tables, Jacobians, and solution sheets.")
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    root = ctx.find_root()
+    return root.obj if isinstance(root.obj, Settings) else Settings()
+
+
+@app.callback()
+def _options(
+    ctx: typer.Context,
+    debug: Annotated[bool, typer.Option("--debug", help="Show the traceback of an error.")] = False,
+    max_length: Annotated[int, typer.Option(help="Longest expression, in characters.")] = Limits.max_length,
+    max_depth: Annotated[int, typer.Option(help="Deepest nesting of an expression.")] = Limits.max_depth,
+    max_nodes: Annotated[int, typer.Option(help="Most nodes in a trace.")] = Limits.max_nodes,
+    max_exponent: Annotated[int, typer.Option(help="Largest constant exponent.")] = Limits.max_exponent,
+    symbolic_limit: Annotated[int, typer.Option(
+        help="Most nodes for which the Jacobian is also checked with SymPy's diff.")] = SYMBOLIC_LIMIT,
+) -> None:
+    ctx.obj = Settings(debug, Limits(max_length, max_depth, max_nodes, max_exponent), symbolic_limit)
+
+
+# -- options shared by the commands that solve a problem ---------------------------------------
+ProblemArg = Annotated[Optional[str], typer.Argument(
+    help="A built-in problem (see 'derive problems') or a TOML problem file; omit it with -f.",
+    show_default=False)]
+FunctionOpt = Annotated[Optional[list[str]], typer.Option(
+    "-f", "--function", help="An output expression (repeat for y1, y2, ...).", show_default=False)]
+AtOpt = Annotated[Optional[list[str]], typer.Option(
+    "--at", help="An input value, name=value (repeat; gives input order for -f).", show_default=False)]
+Numbering = Enum("Numbering", {name: name for name in NUMBERINGS}, type=str)
+Order = Enum("Order", {name: name for name in ORDERS}, type=str)
+SheetFormat = Enum("SheetFormat", {name: name for name in FORMATS}, type=str)
+GraphFormat = Enum("GraphFormat", {name: name for name in ("dot", "svg", "png", "tikz")}, type=str)
+
+NumberingOpt = Annotated[Numbering, typer.Option(
+    help="Node numbering: 'zero' (v0 = x1, ...) or 'baydin' (v-1, v0 = inputs, as in Baydin et al.).")]
+OrderOpt = Annotated[Order, typer.Option(
+    help="Node order: 'postorder' (as the expressions are written) or 'depth' (by graph depth).")]
+DigitsOpt = Annotated[int, typer.Option(help="Decimals shown (JSON keeps full precision).", min=0, max=15)]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+
+
+def _solve(ctx: typer.Context, problem, functions, at, numbering, order) -> ScalarSolution:
+    settings = _settings(ctx)
+    if problem is None and not functions:
+        raise ProblemError("no problem given", hint="name a PROBLEM (see 'derive problems') or give -f EXPR --at x=1")
+    if problem is not None and functions:
+        raise ProblemError("give either a PROBLEM or -f expressions, not both")
+    values = dict(parse_assignment(text) for text in at or [])
+    solved = api.solve(problem, functions=functions or (), at=values, numbering=Numbering(numbering).value,
+                       order=Order(order).value,
+                       limits=settings.limits, symbolic_limit=settings.symbolic_limit)
+    return solved._solved
+
+
+_VIEWS = {
+    "solve": ("Print parts (c)-(e): the trace, forward and reverse tables, the Jacobian and the checks.",
+              lambda s, nt: [terminal.trace_view(s, nt), *terminal.forward_views(s, nt),
+                             *terminal.reverse_views(s, nt), terminal.jacobian_view(s, nt),
+                             terminal.checks_view(s, nt)], None),
+    "trace": ("Print the evaluation trace (Wengert list) with every node's value.",
+              lambda s, nt: [terminal.trace_view(s, nt)], ("inputs", "outputs", "nodes")),
+    "forward": ("Print the forward-mode tables, one pass per input.",
+                lambda s, nt: terminal.forward_views(s, nt), ("forward", "jacobian_forward")),
+    "reverse": ("Print the reverse-mode tables, one pass per output.",
+                lambda s, nt: terminal.reverse_views(s, nt), ("reverse", "jacobian")),
+    "jacobian": ("Print f(x), the Jacobian and the checks.",
+                 lambda s, nt: [terminal.jacobian_view(s, nt), terminal.checks_view(s, nt)],
+                 ("outputs", "jacobian", "checks")),
+}
+
+
+def _view_command(name: str):
+    help_text, views, json_keys = _VIEWS[name]
+
+    def command(ctx: typer.Context, problem: ProblemArg = None, function: FunctionOpt = None,
+                at: AtOpt = None, numbering: NumberingOpt = Numbering.zero, order: OrderOpt = Order.postorder,
+                digits: DigitsOpt = 3, as_json: JsonOpt = False) -> None:
+        solution = _solve(ctx, problem, function, at, numbering, order)
+        if as_json:
+            data = solution.as_dict()
+            if json_keys:
+                data = {"kind": data["kind"], **{key: data[key] for key in json_keys}}
+            typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        else:
+            terminal.print_views(views(solution, TextNotation(digits)))
+
+    command.__name__ = f"{name}_command"
+    command.__doc__ = help_text
+    return command
+
+
+for _name in _VIEWS:
+    app.command(_name, help=_VIEWS[_name][0])(_view_command(_name))
+
+
+@app.command("problems")
+def problems_command() -> None:
+    """List the built-in problems."""
+    for problem in builtin_problems():
+        typer.echo(f"{problem.name:<10} {problem.description or problem.title}")
+
+
+@app.command("report")
+def report_command(
+    ctx: typer.Context,
+    problem: ProblemArg = None,
+    pdf: Annotated[bool, typer.Option("--pdf", help="Also compile the LaTeX sheet to PDF.")] = False,
+    fmt: Annotated[SheetFormat, typer.Option("--format", help="Sheet format.")] = SheetFormat.tex,
+    out_dir: Annotated[Path, typer.Option("-o", "--output", help="Folder to write into.")] = Path("outputs"),
+    digits: DigitsOpt = 3,
+    title: Annotated[Optional[str], typer.Option(help="Title (default: the problem's).")] = None,
+    author: Annotated[Optional[str], typer.Option(help="Author line.")] = None,
+    course: Annotated[Optional[str], typer.Option(help="Course line.")] = None,
+    date: Annotated[Optional[str], typer.Option(help="Date line (default: today).")] = None,
+    template: Annotated[Optional[Path], typer.Option(help="Your own Jinja2 template.")] = None,
+    function: FunctionOpt = None,
+    at: AtOpt = None,
+    numbering: NumberingOpt = Numbering.zero,
+    order: OrderOpt = Order.postorder,
+) -> None:
+    """Write the solution sheet of parts (a)-(e) as LaTeX (and PDF), Markdown or JSON."""
+    solution = _solve(ctx, problem, function, at, numbering, order)
+    options = SheetOptions(digits, title, author, course, date, Numbering(numbering).value, Order(order).value)
+    for path in write_report(solution, out_dir, SheetFormat(fmt).value, pdf, options, template):
+        typer.echo(str(path))
+
+
+@app.command("graph")
+def graph_command(
+    ctx: typer.Context,
+    problem: ProblemArg = None,
+    adjoint: Annotated[bool, typer.Option("--adjoint", help="Draw the backpropagation graph.")] = False,
+    fmt: Annotated[GraphFormat, typer.Option("--format", help="Output format.")] = GraphFormat.svg,
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="File to write.")] = None,
+    function: FunctionOpt = None,
+    at: AtOpt = None,
+    numbering: NumberingOpt = Numbering.zero,
+    order: OrderOpt = Order.postorder,
+) -> None:
+    """Draw the computational graph (or with --adjoint the backpropagation graph)."""
+    solution = _solve(ctx, problem, function, at, numbering, order)
+    trace, fmt = solution.trace, GraphFormat(fmt).value
+    suffix = "-adjoint" if adjoint else "-graph"
+    output = output or Path("outputs") / f"{solution.problem.name}{suffix}.{fmt}"
+    if fmt == "tikz":
+        atomic_write(output, graph_render.tikz(trace, adjoint) + "\n")
+    elif fmt == "dot":
+        atomic_write(output, graph_render.dot_source(trace, adjoint))
+    else:
+        _write_bytes(output, _graphviz_render(graph_render.dot_source(trace, adjoint), fmt))
+    typer.echo(str(output))
+
+
+def _graphviz_render(source: str, fmt: str) -> bytes:
+    import graphviz
+
+    try:
+        return graphviz.Source(source).pipe(format=fmt)
+    except graphviz.ExecutableNotFound:
+        raise ReportError("Graphviz's 'dot' is not installed",
+                          hint="apt-get install graphviz, or use --format dot or tikz") from None
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staged = path.with_name(f".{path.name}.part")
+    staged.write_bytes(data)
+    staged.replace(path)
+
+
+def main() -> None:
+    """Entry point of the ``derive`` console script."""
+    app(prog_name="derive")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,311 @@
+"""Safe parsing of user expressions into a small expression tree.
+
+User text is never evaluated: it is parsed with Python's ``ast`` and every node is checked
+against a whitelist (numbers, names, + - * / ** and unary minus, calls of known functions by
+name).  Constant sub-expressions are folded exactly with SymPy numbers, so ``3/2`` stays 3/2.
+The walk is iterative, so deep input raises :class:`LimitError`, never ``RecursionError``.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import re
+import tokenize
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import sympy
+
+from .errors import LimitError, ParseError, did_you_mean
+
+#: Names that stand for constants.
+CONSTANTS: dict[str, sympy.Expr] = {"pi": sympy.pi, "e": sympy.E}
+
+#: Identifiers a user may give to an input or a named node: they typeset safely in TeX.
+IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}\Z")
+
+_BINARY = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow"}
+
+#: What a refused piece of syntax is called in an error message.
+_REFUSED = {
+    ast.Attribute: "attribute access",
+    ast.Subscript: "subscripts",
+    ast.Lambda: "lambda expressions",
+    ast.ListComp: "comprehensions",
+    ast.SetComp: "comprehensions",
+    ast.DictComp: "comprehensions",
+    ast.GeneratorExp: "comprehensions",
+    ast.JoinedStr: "f-strings",
+    ast.NamedExpr: "assignment expressions (:=)",
+    ast.Starred: "starred arguments",
+    ast.Compare: "comparisons",
+    ast.BoolOp: "boolean operators",
+    ast.IfExp: "conditional expressions",
+    ast.Tuple: "tuples",
+    ast.List: "lists",
+    ast.Dict: "dicts",
+    ast.Set: "sets",
+    ast.Await: "await",
+    ast.Yield: "yield",
+    ast.YieldFrom: "yield",
+}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on the cost of an expression; each has a CLI flag to raise it."""
+
+    max_length: int = 20_000
+    max_depth: int = 500
+    max_nodes: int = 20_000
+    max_exponent: int = 1_000
+
+    FLAGS = {
+        "max_length": "--max-length",
+        "max_depth": "--max-depth",
+        "max_nodes": "--max-nodes",
+        "max_exponent": "--max-exponent",
+    }
+
+
+@dataclass(frozen=True, eq=False)
+class Expr:
+    """A parsed expression: ``op`` is "num", "name" or an operation/function name.
+
+    ``value`` holds the exact number of a "num"; ``name`` the identifier of a "name";
+    ``col`` the 1-based column in the text the user typed.
+    """
+
+    op: str
+    args: tuple[Expr, ...] = ()
+    value: sympy.Expr | None = None
+    name: str | None = None
+    col: int = 0
+    text: str = field(default="", compare=False)
+
+    @property
+    def is_number(self) -> bool:
+        return self.op == "num"
+
+
+def parse_expression(
+    text: str,
+    names: Mapping[str, object] | frozenset[str] | set[str],
+    functions: Mapping[str, int],
+    aliases: Mapping[str, str] | None = None,
+    fold: Mapping[str, object] | None = None,
+    limits: Limits = Limits(),
+) -> Expr:
+    """Parse ``text`` into an :class:`Expr`.
+
+    ``names`` are the variables that may appear; ``functions`` maps each callable name to its
+    number of arguments; ``aliases`` maps alternative spellings (``ln``) to a function name;
+    ``fold`` maps function names to a callable on SymPy numbers used to fold constant calls.
+    """
+    aliases = aliases or {}
+    if len(text) > limits.max_length:
+        raise LimitError(
+            f"expression is {len(text)} characters long, more than the limit of {limits.max_length}",
+            hint=f"raise it with {Limits.FLAGS['max_length']}",
+        )
+    if not text.strip():
+        raise ParseError("empty expression", hint="write an expression such as 'x1*sin(x2)'")
+    source, shift = _caret_to_power(text)
+    try:
+        tree = ast.parse(source.strip(), mode="eval")
+    except SyntaxError as exc:
+        if "too many nested parentheses" in str(exc):
+            raise LimitError("expression is nested too deeply (too many parentheses)",
+                             hint="simplify the expression") from None
+        col = shift(exc.offset or 1)
+        raise ParseError(f"invalid syntax at column {col}: {exc.msg}",
+                         hint="use Python syntax: * for products, ** or ^ for powers") from None
+    except (RecursionError, MemoryError):
+        raise LimitError("expression is nested too deeply",
+                         hint=f"raise {Limits.FLAGS['max_depth']} only for machine-written input") from None
+    # strip() may have removed leading spaces: columns are relative to the stripped text.
+    lead = len(source) - len(source.lstrip())
+    converter = _Converter(source.strip(), names, functions, aliases, fold or {}, limits,
+                           lambda c: shift(c + lead))
+    return converter.convert(tree.body)
+
+
+def _caret_to_power(text: str):
+    """Replace the operator ``^`` by ``**``; return the new text and a column map back."""
+    if "^" not in text:
+        return text, lambda col: col
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        return text.replace("^", "**"), lambda col: col
+    carets = [t.start[1] for t in tokens if t.type == tokenize.OP and t.string == "^" and t.start[0] == 1]
+    out, last = [], 0
+    for pos in carets:
+        out += [text[last:pos], "**"]
+        last = pos + 1
+    out.append(text[last:])
+
+    def shift(col: int) -> int:  # col is 1-based in the new text
+        return col - sum(1 for i, pos in enumerate(carets) if pos + i < col - 1)
+
+    return "".join(out), shift
+
+
+_FOLD = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / b,
+    "pow": lambda a, b: a ** b,
+}
+
+
+class _Converter:
+    """Iterative post-order conversion of a Python ``ast`` into :class:`Expr`."""
+
+    def __init__(self, source, names, functions, aliases, fold, limits, column):
+        self.source = source
+        self.names = names
+        self.functions = functions
+        self.aliases = aliases
+        self.fold = fold
+        self.limits = limits
+        self.column = column
+        self.count = 0
+
+    def convert(self, root: ast.AST) -> Expr:
+        done: dict[int, Expr] = {}
+        stack: list[tuple[ast.AST, bool, int]] = [(root, False, 1)]
+        while stack:
+            node, visited, depth = stack.pop()
+            if depth > self.limits.max_depth:
+                raise LimitError(
+                    f"expression is nested more than {self.limits.max_depth} levels deep",
+                    hint=f"raise the limit with {Limits.FLAGS['max_depth']}")
+            if not visited:
+                children = self._children(node)
+                stack.append((node, True, depth))
+                stack.extend((child, False, depth + 1) for child in reversed(children))
+                continue
+            self.count += 1
+            if self.count > self.limits.max_nodes:
+                raise LimitError(f"expression has more than {self.limits.max_nodes} operations",
+                                 hint=f"raise the limit with {Limits.FLAGS['max_nodes']}")
+            done[id(node)] = self._build(node, [done[id(c)] for c in self._children(node)])
+        return done[id(root)]
+
+    # -- checking ---------------------------------------------------------------------------
+    def _where(self, node: ast.AST) -> str:
+        return f"at column {self.column(getattr(node, 'col_offset', 0) + 1)}"
+
+    def _refuse(self, node: ast.AST, what: str, hint: str | None = None) -> ParseError:
+        return ParseError(f"{what} {self._where(node)} not allowed", hint=hint)
+
+    def _children(self, node: ast.AST) -> list[ast.AST]:
+        if isinstance(node, ast.BinOp):
+            if type(node.op) not in _BINARY:
+                symbol = {ast.BitXor: "^", ast.MatMult: "@", ast.FloorDiv: "//", ast.Mod: "%"}.get(
+                    type(node.op), type(node.op).__name__)
+                raise self._refuse(node, f"operator '{symbol}'", hint="use + - * / ** (or ^)")
+            return [node.left, node.right]
+        if isinstance(node, ast.UnaryOp):
+            if not isinstance(node.op, (ast.USub, ast.UAdd)):
+                raise self._refuse(node, "this unary operator", hint="only unary minus is allowed")
+            return [node.operand]
+        if isinstance(node, ast.Call):
+            if not isinstance(node.func, ast.Name):
+                what = _REFUSED.get(type(node.func), "calling an expression")
+                raise self._refuse(node.func, what, hint="call a function by its name, e.g. sin(x)")
+            if node.keywords:
+                raise self._refuse(node, "keyword arguments", hint="pass arguments by position")
+            for arg in node.args:
+                if isinstance(arg, ast.Starred):
+                    raise self._refuse(arg, "starred arguments", hint="pass arguments one by one")
+            name = self.aliases.get(node.func.id, node.func.id)
+            if name not in self.functions:
+                hint = did_you_mean(node.func.id, [*self.functions, *self.aliases])
+                raise ParseError(f"unknown function '{node.func.id}' {self._where(node)}",
+                                 hint=hint or "known functions: " + ", ".join(sorted(self.functions)))
+            if len(node.args) != self.functions[name]:
+                n = self.functions[name]
+                raise ParseError(f"{node.func.id}() takes {n} argument{'s' if n != 1 else ''}, "
+                                 f"got {len(node.args)} {self._where(node)}")
+            return list(node.args)
+        if isinstance(node, ast.Name):
+            return []
+        if isinstance(node, ast.Constant):
+            if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
+                kind = "string literals" if isinstance(node.value, (str, bytes)) else "this constant"
+                raise self._refuse(node, kind, hint="only numbers, names and functions are allowed")
+            if isinstance(node.value, float) and not (abs(node.value) < float("inf")):
+                raise self._refuse(node, "this number")
+            return []
+        what = _REFUSED.get(type(node), type(node).__name__)
+        raise self._refuse(node, what, hint="only numbers, names, + - * / ** and functions are allowed")
+
+    # -- building ---------------------------------------------------------------------------
+    def _build(self, node: ast.AST, args: list[Expr]) -> Expr:
+        col = self.column(getattr(node, "col_offset", 0) + 1)
+        if isinstance(node, ast.Constant):
+            segment = ast.get_source_segment(self.source, node) or repr(node.value)
+            try:
+                value = sympy.Rational(Fraction(segment.replace("_", "")))
+            except (ValueError, ZeroDivisionError):
+                value = sympy.Rational(Fraction(repr(node.value)))
+            return Expr("num", value=value, col=col)
+        if isinstance(node, ast.Name):
+            if node.id in self.names:
+                return Expr("name", name=node.id, col=col)
+            if node.id in CONSTANTS:
+                return Expr("num", value=CONSTANTS[node.id], col=col)
+            hint = did_you_mean(node.id, [*self.names, *CONSTANTS, *self.functions])
+            known = ", ".join(self.names) or "none"
+            raise ParseError(f"unknown name '{node.id}' at column {col}",
+                             hint=hint or f"the inputs are: {known}")
+        if isinstance(node, ast.UnaryOp):
+            (operand,) = args
+            if isinstance(node.op, ast.UAdd):
+                return operand
+            if operand.is_number:
+                return Expr("num", value=-operand.value, col=col)
+            return Expr("neg", (operand,), col=col)
+        if isinstance(node, ast.BinOp):
+            op = _BINARY[type(node.op)]
+            left, right = args
+            if op == "pow":
+                self._check_exponent(right, col)
+            if left.is_number and right.is_number:
+                return Expr("num", value=self._fold_binary(op, left.value, right.value, col), col=col)
+            return Expr(op, (left, right), col=col)
+        if isinstance(node, ast.Call):
+            name = self.aliases.get(node.func.id, node.func.id)
+            if name == "pow" and len(args) == 2:
+                self._check_exponent(args[1], col)
+            if all(a.is_number for a in args) and name in self.fold:
+                try:
+                    value = self.fold[name](*(a.value for a in args))
+                except (ZeroDivisionError, ValueError):
+                    value = sympy.nan
+                if not value.is_finite:
+                    raise ParseError(f"{node.func.id}() of a constant is undefined at column {col}")
+                return Expr("num", value=value, col=col)
+            return Expr(name, tuple(args), col=col)
+        raise AssertionError(f"unexpected node {node!r}")  # _children refused it already
+
+    def _check_exponent(self, exponent: Expr, col: int) -> None:
+        if exponent.is_number and exponent.value.is_number and abs(exponent.value) > self.limits.max_exponent:
+            raise LimitError(
+                f"exponent {exponent.value} at column {col} is larger than the limit of "
+                f"{self.limits.max_exponent}",
+                hint=f"raise the limit with {Limits.FLAGS['max_exponent']}")
+
+    @staticmethod
+    def _fold_binary(op: str, a: sympy.Expr, b: sympy.Expr, col: int) -> sympy.Expr:
+        if op == "div" and b == 0:
+            raise ParseError(f"division by zero at column {col}")
+        value = _FOLD[op](a, b)
+        if not value.is_finite:
+            raise ParseError(f"constant expression at column {col} is undefined")
+        return value

@@ -1,0 +1,175 @@
+"""Problems: the built-in ones, TOML problem files, and inline expressions.
+
+A problem here is data only (names, exact input values, expression text); the engines parse
+and solve it.  Every malformed file gives a :class:`ProblemError` that says where.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from importlib import resources
+from pathlib import Path
+
+import sympy
+
+from .errors import DeriveError, ProblemError, did_you_mean
+from .parse import CONSTANTS, IDENTIFIER, parse_expression
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+#: Top-level keys of a scalar problem file, with the type each must have.
+SCALAR_KEYS = {
+    "title": str,
+    "description": str,
+    "statement": str,
+    "course": str,
+    "author": str,
+    "date": str,
+    "inputs": dict,
+    "outputs": dict,
+}
+
+#: Names a variable may not take: they already mean something in expressions.
+RESERVED = frozenset({"exp", "log", "ln", "sin", "cos", "tan", "sqrt", "tanh", "sigmoid", "relu",
+                      "abs", "pow", *CONSTANTS})
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A scalar problem: inputs in order with exact values, outputs in order with their text."""
+
+    name: str
+    inputs: dict[str, sympy.Expr]
+    outputs: dict[str, str]
+    title: str = ""
+    description: str = ""
+    statement: str = ""
+    course: str = ""
+    author: str = ""
+    date: str = ""
+    source: str = field(default="", compare=False)
+    kind: str = "scalar"
+
+    def with_values(self, values: dict[str, sympy.Expr]) -> Problem:
+        """The same problem evaluated at other input values (unknown names are an error)."""
+        for name in values:
+            if name not in self.inputs:
+                raise ProblemError(f"--at {name}: '{name}' is not an input of {self.name}",
+                                   hint=did_you_mean(name, self.inputs)
+                                   or "inputs: " + ", ".join(self.inputs))
+        return replace(self, inputs={**self.inputs, **values})
+
+
+def builtin_names() -> list[str]:
+    return sorted(p.name.removesuffix(".toml") for p in resources.files("derive.builtin").iterdir()
+                  if p.name.endswith(".toml"))
+
+
+def builtin_problems() -> list[Problem]:
+    return [load_problem(name) for name in builtin_names()]
+
+
+def load_problem(spec: str) -> Problem:
+    """A built-in problem by name, or a TOML problem file by path."""
+    if spec in builtin_names():
+        text = resources.files("derive.builtin").joinpath(f"{spec}.toml").read_text(encoding="utf-8")
+        return problem_from_toml(text, name=spec, source=f"built-in {spec}")
+    path = Path(spec)
+    if not path.is_file():
+        hint = did_you_mean(spec, builtin_names()) or (
+            "give a built-in problem (" + ", ".join(builtin_names()) + ") or a .toml file")
+        raise ProblemError(f"no problem named '{spec}' and no such file", hint=hint)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProblemError(f"{spec}: cannot read the file: {exc}") from None
+    return problem_from_toml(text, name=path.stem, source=str(path))
+
+
+def problem_from_toml(text: str, name: str, source: str = "") -> Problem:
+    where = source or name
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProblemError(f"{where}: invalid TOML: {exc}") from None
+    for key, value in data.items():
+        if key not in SCALAR_KEYS:
+            raise ProblemError(f"{where}: unknown key '{key}'",
+                               hint=did_you_mean(key, SCALAR_KEYS) or "keys: " + ", ".join(SCALAR_KEYS))
+        if not isinstance(value, SCALAR_KEYS[key]):
+            kind = "a table" if SCALAR_KEYS[key] is dict else "a string"
+            raise ProblemError(f"{where}: '{key}' must be {kind}, not {type(value).__name__}")
+    for key in ("inputs", "outputs"):
+        if not data.get(key):
+            raise ProblemError(f"{where}: the [{key}] table is missing or empty",
+                               hint="see the README for the problem file format")
+    inputs = {}
+    for in_name, value in data["inputs"].items():
+        _check_name(in_name, f"{where}: input")
+        inputs[in_name] = parse_value(value, f"{where}: input {in_name}")
+    outputs = {}
+    for out_name, expr in data["outputs"].items():
+        _check_name(out_name, f"{where}: output")
+        if out_name in inputs:
+            raise ProblemError(f"{where}: '{out_name}' is both an input and an output")
+        if not isinstance(expr, str):
+            raise ProblemError(f"{where}: output {out_name} must be an expression in quotes, "
+                               f"not {type(expr).__name__}")
+        outputs[out_name] = expr
+    meta = {key: data[key] for key in SCALAR_KEYS if key not in ("inputs", "outputs") and key in data}
+    return Problem(name=name, inputs=inputs, outputs=outputs, source=source, **meta)
+
+
+def inline_problem(expressions: list[str], values: list[tuple[str, str]]) -> Problem:
+    """Outputs y1, y2, ... from ``-f`` expressions; inputs are the ``--at`` names in order."""
+    inputs = {}
+    for in_name, text in values:
+        _check_name(in_name, "--at")
+        if in_name in inputs:
+            raise ProblemError(f"--at {in_name} is given twice")
+        inputs[in_name] = parse_value(text, f"--at {in_name}")
+    outputs = {f"y{i}": text for i, text in enumerate(expressions, start=1)}
+    return Problem(name="inline", inputs=inputs, outputs=outputs, title="Inline problem")
+
+
+def parse_assignment(text: str) -> tuple[str, str]:
+    """Split ``--at name=value``."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip() or not value.strip():
+        raise ProblemError(f"--at '{text}' is not of the form name=value", hint="e.g. --at x1=2")
+    return name.strip(), value.strip()
+
+
+def parse_value(value, where: str) -> sympy.Expr:
+    """An exact number from a TOML number or a constant expression such as "3/2" or "pi/4"."""
+    if isinstance(value, bool):
+        raise ProblemError(f"{where} must be a number, not a boolean")
+    if isinstance(value, int):
+        return sympy.Integer(value)
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ProblemError(f"{where} must be a finite number")
+        return sympy.Rational(*Fraction(repr(value)).as_integer_ratio())  # 0.1 stays 1/10
+    if isinstance(value, str):
+        try:
+            parsed = parse_expression(value, frozenset(), {})
+        except DeriveError as exc:
+            raise ProblemError(f"{where} = \"{value}\": {exc.message}", hint=exc.hint) from None
+        if parsed.op != "num":
+            raise ProblemError(f"{where} = \"{value}\" is not a constant")
+        return parsed.value
+    raise ProblemError(f"{where} must be a number, not {type(value).__name__}")
+
+
+def _check_name(name: str, where: str) -> None:
+    if not IDENTIFIER.match(name):
+        raise ProblemError(f"{where} name '{name}' is not allowed",
+                           hint="use a letter followed by letters, digits or _ (at most 32)")
+    if name in RESERVED:
+        raise ProblemError(f"{where} name '{name}' is reserved (a function or constant)",
+                           hint="choose another name")

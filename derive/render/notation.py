@@ -1,0 +1,184 @@
+"""How numbers, node names, partials and SymPy expressions are written, in text and in LaTeX.
+
+Both notations offer the same small vocabulary, so the lines of the tables are built once
+(``lines.py``) and written in either.  No mathematics happens here: values come solved.
+"""
+
+from __future__ import annotations
+
+import re
+
+import sympy
+from sympy.printing.latex import LatexPrinter
+from sympy.printing.str import StrPrinter
+
+MINUS = "\u2212"
+_NODE = re.compile(r"v(-?\d+)\Z")
+_INDEXED = re.compile(r"([A-Za-z]+)_?(\d+)\Z")
+
+
+def latex_variable(name: str) -> str:
+    """A user's identifier in math mode: x1 -> x_{1}, lr -> \\mathit{lr} (names are checked
+    identifiers, so only ``_`` needs escaping)."""
+    match = _INDEXED.match(name)
+    if match:
+        stem = match.group(1)
+        stem = stem if len(stem) == 1 else rf"\mathit{{{stem}}}"
+        return f"{stem}_{{{match.group(2)}}}"
+    return name if len(name) == 1 else rf"\mathit{{{name.replace('_', chr(92) + '_')}}}"
+
+
+def format_number(x: float, digits: int) -> str:
+    """``x`` rounded to ``digits`` decimals, integers without decimals, tiny or huge values in
+    scientific notation; ASCII ``-`` and ``e`` (each notation turns them into its own)."""
+    if x == round(x) and abs(x) < 1e15 or abs(x - round(x)) <= 1e-12 * max(1.0, abs(x)):
+        return str(int(round(x))) if abs(x) < 1e15 else f"{x:.{digits}e}"
+    if abs(x) < 10.0 ** (-digits) or abs(x) >= 1e7:
+        return f"{x:.{digits}e}"
+    return f"{x:.{digits}f}"
+
+
+class _SheetStr(StrPrinter):
+    """SymPy's str printer with the sheet's habits: 2v1, σ, a·b, x²."""
+
+    def _print_Mul(self, expr):
+        out = super()._print_Mul(expr)
+        out = re.sub(r"(?<![\w.])(\d+)\*(?=[A-Za-z(σ])", r"\1", out)
+        return out.replace("*", "·")
+
+    def _print_Pow(self, expr, rational=False):
+        out = super()._print_Pow(expr, rational)
+        return out.replace("**", "^")
+
+    def _print_sigmoid(self, expr):
+        return f"σ({self._print(expr.args[0])})"
+
+    def _print_Heaviside(self, expr):
+        return f"H({self._print(expr.args[0])})"
+
+
+class _SheetLatex(LatexPrinter):
+    """SymPy's LaTeX printer with compact function calls (\\sin(v_5)) and v_{-1} names."""
+
+    def __init__(self):
+        super().__init__({"ln_notation": True, "mul_symbol": None})
+
+    def _print_Symbol(self, expr, style="plain"):
+        match = _NODE.match(expr.name)
+        return f"v_{{{match.group(1)}}}" if match else super()._print_Symbol(expr, style)
+
+    def _print_Function(self, expr, exp=None):
+        if len(expr.args) == 1 and exp is None and not hasattr(self, "_print_" + expr.func.__name__):
+            name = self._hprint_Function(expr.func.__name__)
+            return rf"{name}({self._print(expr.args[0])})"
+        return super()._print_Function(expr, exp)
+
+    def _print_log(self, expr, exp=None):
+        body = rf"\ln({self._print(expr.args[0])})"
+        return body if exp is None else rf"\ln^{{{exp}}}({self._print(expr.args[0])})"
+
+    def _print_Heaviside(self, expr, exp=None):
+        return rf"H({self._print(expr.args[0])})"
+
+
+class TextNotation:
+    """Plain Unicode text, for the terminal."""
+
+    name = "text"
+    minus = MINUS
+    times = " × "
+    dot = " "
+    arrow = " = "
+
+    def __init__(self, digits: int = 3):
+        self.digits = digits
+        self._printer = _SheetStr()
+
+    def number(self, x: float, parens: bool = False) -> str:
+        out = format_number(x, self.digits).replace("-", MINUS)
+        return f"({out})" if parens and x < 0 else out
+
+    def node(self, node_id: str) -> str:
+        return node_id
+
+    def var(self, name: str) -> str:
+        return name
+
+    def bar(self, node_id: str) -> str:
+        return f"v\u0304{node_id[1:]}"  # combining macron: v̄7
+
+    def partial(self, top: str, bottom: str) -> str:
+        return f"∂{top}/∂{bottom}"
+
+    def expr(self, expr: sympy.Expr) -> str:
+        out = self._printer.doprint(expr)
+        out = out.replace(" - ", f" {MINUS} ")
+        return MINUS + out[1:] if out.startswith("-") else out
+
+    def template(self, pair: tuple[str, str]) -> str:
+        return pair[0]
+
+    def bracket(self, body: str) -> str:
+        return f"[{body}]"
+
+    def code(self, text: str) -> str:
+        return text.replace("**", "^").replace("*", "·").replace(" - ", f" {MINUS} ").replace("sigmoid", "σ")
+
+    def evaluation_template(self, rule) -> str:
+        return self.code(rule.text).replace("·", " × ")
+
+    def matrix(self, rows: list[list[str]]) -> str:
+        width = max(len(cell) for row in rows for cell in row)
+        return "\n".join("[ " + "  ".join(cell.rjust(width) for cell in row) + " ]" for row in rows)
+
+
+class LatexNotation:
+    """LaTeX math (without the surrounding $), for the PDF sheet and Markdown."""
+
+    name = "latex"
+    minus = "-"
+    times = r" \times "
+    dot = r" \, "
+    arrow = " = "
+
+    def __init__(self, digits: int = 3):
+        self.digits = digits
+        self._printer = _SheetLatex()
+
+    def number(self, x: float, parens: bool = False) -> str:
+        out = format_number(x, self.digits)
+        if "e" in out:
+            mantissa, exponent = out.split("e")
+            out = rf"{mantissa} \times 10^{{{int(exponent)}}}"
+        return rf"\left({out}\right)" if parens and x < 0 else out
+
+    def node(self, node_id: str) -> str:
+        return f"v_{{{node_id[1:]}}}"
+
+    def var(self, name: str) -> str:
+        return latex_variable(name)
+
+    def bar(self, node_id: str) -> str:
+        return rf"\bar{{v}}_{{{node_id[1:]}}}"
+
+    def partial(self, top: str, bottom: str) -> str:
+        return rf"\frac{{\partial {top}}}{{\partial {bottom}}}"
+
+    def expr(self, expr: sympy.Expr) -> str:
+        return self._printer.doprint(expr)
+
+    def template(self, pair: tuple[str, str]) -> str:
+        return pair[1]
+
+    def bracket(self, body: str) -> str:
+        return rf"\left[{body}\right]"
+
+    def code(self, text: str) -> str:
+        return text
+
+    def evaluation_template(self, rule) -> str:
+        return rule.evaluation_latex
+
+    def matrix(self, rows: list[list[str]]) -> str:
+        body = r" \\ ".join(" & ".join(row) for row in rows)
+        return rf"\begin{{bmatrix}} {body} \end{{bmatrix}}"

@@ -1,0 +1,71 @@
+"""The content of a solution sheet, gathered once for every sheet format.
+
+``sheet_context`` turns a solved problem into the dict the Jinja2 templates read: header,
+statement, the functions as written, the graphs, the rows of every table, the answers and the
+checks.  Text the user wrote is passed through the format's ``escape``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Callable
+
+from ..scalar.solve import ScalarSolution
+from . import lines
+from .notation import LatexNotation
+
+
+def _exponent(x: float | None, nt: LatexNotation) -> str:
+    if x is None:
+        return ""
+    if x == 0:
+        return "0"
+    mantissa, exponent = f"{x:.1e}".split("e")
+    return rf"{mantissa} \times 10^{{{int(exponent)}}}"
+
+
+def sheet_context(solution: ScalarSolution, *, digits: int, escape: Callable[[str], str],
+                  graph: Callable, title: str | None = None, author: str | None = None,
+                  course: str | None = None, date: str | None = None, numbering: str = "zero",
+                  order: str = "postorder") -> dict:
+    problem, trace = solution.problem, solution.trace
+    nt = LatexNotation(digits)
+    checks = solution.checks
+    return {
+        "title": escape(title or problem.title or problem.name),
+        "author": escape(author if author is not None else problem.author),
+        "course": escape(course if course is not None else problem.course),
+        "date": escape(date if date is not None else (problem.date or _dt.date.today().isoformat())),
+        "statement": escape(problem.statement),
+        "digits": digits,
+        "inputs": [{"name": nt.var(name), "node": nt.node(node), "value": nt.number(trace.by_id[node].value)}
+                   for name, node in trace.inputs],
+        "outputs": [{"name": nt.var(name), "node": nt.node(node), "value": nt.number(trace.by_id[node].value),
+                     "expression": lines.expression_latex(trace.expressions[name], nt)}
+                    for name, node in trace.outputs],
+        "input_vector": nt.matrix([[nt.var(name)] for name, _ in trace.inputs]),
+        "point_vector": lines.values_vector([trace.by_id[n].value for _, n in trace.inputs], nt),
+        "node_vector": nt.matrix([[nt.node(n)] for _, n in trace.outputs]),
+        "value_vector": lines.values_vector(solution.output_values, nt),
+        "graph": graph(trace, adjoint=False, digits=digits),
+        "adjoint_graph": graph(trace, adjoint=True, digits=digits),
+        "trace_rows": lines.trace_rows(trace, nt),
+        "forward": [{"input": nt.var(p.input), "outputs": [nt.var(y) for y, _ in trace.outputs],
+                     "rows": lines.forward_rows(p, trace, nt)} for p in solution.forward],
+        "reverse": [{"output": nt.var(p.output), "inputs": [nt.var(x) for x, _ in trace.inputs],
+                     "rows": lines.reverse_rows(p, trace, nt)} for p in solution.reverse],
+        "jacobian_symbols": lines.jacobian_symbols(solution, nt),
+        "jacobian_forward": lines.jacobian(solution, nt, solution.jacobian_forward),
+        "jacobian_reverse": lines.jacobian(solution, nt, solution.jacobian_reverse),
+        "checks": {
+            "forward_reverse": _exponent(checks.forward_reverse_max_error, nt),
+            "symbolic": escape(checks.symbolic),
+            "symbolic_error": _exponent(checks.symbolic_max_error, nt),
+            "finite_difference": escape(checks.finite_difference),
+            "finite_difference_error": _exponent(checks.finite_difference_max_error, nt),
+        },
+        "numbering": numbering,
+        "order": order,
+        "n_inputs": len(trace.inputs),
+        "n_outputs": len(trace.outputs),
+    }

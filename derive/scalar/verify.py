@@ -1,0 +1,148 @@
+"""Independent checks of a scalar Jacobian.
+
+The AD Jacobians (forward and reverse) are compared with SymPy's ``diff`` of the output
+expressions, rebuilt from the parse trees with each primitive's plain-SymPy reference
+definition (so the rule table's hand-written partials are not used), and with central finite
+differences whose own error is estimated by halving the step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy
+
+from ..errors import VerificationError
+from ..parse import Expr
+from .rules import primitive
+from .trace import Trace
+
+#: Relative tolerance between AD and exact derivatives (float round-off only).
+EXACT_TOLERANCE = 1e-8
+#: Node count above which the symbolic check is skipped (SymPy cost grows quickly).
+SYMBOLIC_LIMIT = 400
+
+
+@dataclass(frozen=True)
+class Checks:
+    """Outcome of the checks; every error is the largest absolute difference found."""
+
+    forward_reverse_max_error: float
+    symbolic: str  # "pass" or "skipped (...)"
+    symbolic_max_error: float | None
+    finite_difference: str  # "pass" or "skipped (...)"
+    finite_difference_max_error: float | None
+
+    def as_dict(self) -> dict:
+        return {
+            "symbolic": self.symbolic,
+            "symbolic_max_error": self.symbolic_max_error,
+            "finite_difference": self.finite_difference,
+            "finite_difference_max_error": self.finite_difference_max_error,
+            "forward_reverse_max_error": self.forward_reverse_max_error,
+        }
+
+
+def reference_expression(expr: Expr, symbols: dict[str, sympy.Symbol]) -> sympy.Expr:
+    """A SymPy expression of a parse tree, built from the primitives' reference definitions."""
+    done: dict[int, sympy.Expr] = {}
+    stack = [(expr, False)]
+    while stack:
+        node, visited = stack.pop()
+        if node.op == "num":
+            done[id(node)] = node.value
+        elif node.op == "name":
+            done[id(node)] = symbols[node.name]
+        elif not visited:
+            stack.append((node, True))
+            stack.extend((arg, False) for arg in node.args)
+        else:
+            rule = primitive(node.op)
+            args = [done[id(arg)] for arg in node.args]
+            done[id(node)] = rule.reference_definition.subs(dict(zip(rule.symbols, args)), simultaneous=True)
+    return done[id(expr)]
+
+
+def symbolic_jacobian(trace: Trace) -> list[list[float]]:
+    """SymPy's Jacobian of the outputs at the point, evaluated to 30 digits."""
+    symbols = {name: sympy.Symbol(name, real=True) for name, _ in trace.inputs}
+    at = {symbols[name]: trace.point[name] for name in symbols}
+    rows = []
+    for out_name, _ in trace.outputs:
+        f = reference_expression(trace.expressions[out_name], symbols)
+        rows.append([float(sympy.diff(f, symbols[name]).subs(at).evalf(30)) for name, _ in trace.inputs])
+    return rows
+
+
+def finite_difference_jacobian(trace: Trace) -> tuple[list[list[float]], list[list[float]]]:
+    """Central differences (Richardson-extrapolated) and an estimate of their error."""
+    x0 = [float(trace.point[name]) for name, _ in trace.inputs]
+    n_out = len(trace.outputs)
+    jac = [[0.0] * len(x0) for _ in range(n_out)]
+    err = [[0.0] * len(x0) for _ in range(n_out)]
+
+    def central(j: int, h: float) -> list[float]:
+        up, down = list(x0), list(x0)
+        up[j] += h
+        down[j] -= h
+        f_up, f_down = trace.output_values(up), trace.output_values(down)
+        return [(u - d) / (2 * h) for u, d in zip(f_up, f_down)]
+
+    for j, xj in enumerate(x0):
+        h = 1e-4 * max(1.0, abs(xj))
+        coarse, fine = central(j, h), central(j, h / 2)
+        for i in range(n_out):
+            jac[i][j] = (4 * fine[i] - coarse[i]) / 3
+            err[i][j] = abs(fine[i] - coarse[i])
+    return jac, err
+
+
+def _max_error(a: list[list[float]], b: list[list[float]]) -> float:
+    return max((abs(x - y) for ra, rb in zip(a, b) for x, y in zip(ra, rb)), default=0.0)
+
+
+def _first_mismatch(a, b, tolerance, trace: Trace):
+    for i, (out_name, _) in enumerate(trace.outputs):
+        for j, (in_name, _) in enumerate(trace.inputs):
+            if abs(a[i][j] - b[i][j]) > tolerance(i, j):
+                return f"∂{out_name}/∂{in_name}: {a[i][j]!r} vs {b[i][j]!r}"
+    return None
+
+
+def check_jacobian(trace: Trace, forward: list[list[float]], reverse: list[list[float]],
+                   symbolic_limit: int = SYMBOLIC_LIMIT) -> Checks:
+    """Compare the forward and reverse Jacobians with each other, SymPy and finite differences.
+
+    Raises VerificationError on the first disagreement beyond tolerance.
+    """
+    def exact_tol(i, j):
+        return EXACT_TOLERANCE * (1 + abs(forward[i][j]))
+
+    bad = _first_mismatch(forward, reverse, exact_tol, trace)
+    if bad:
+        raise VerificationError(f"forward and reverse mode disagree at {bad}")
+    fr_error = _max_error(forward, reverse)
+
+    if len(trace) <= symbolic_limit:
+        exact = symbolic_jacobian(trace)
+        bad = _first_mismatch(forward, exact, exact_tol, trace)
+        if bad:
+            raise VerificationError(f"AD and SymPy's symbolic Jacobian disagree at {bad}")
+        symbolic, symbolic_error = "pass", _max_error(forward, exact)
+    else:
+        symbolic = f"skipped ({len(trace)} nodes > {symbolic_limit}; raise --symbolic-limit)"
+        symbolic_error = None
+
+    try:
+        fd, fd_err = finite_difference_jacobian(trace)
+    except (ValueError, ZeroDivisionError, OverflowError):
+        return Checks(fr_error, symbolic, symbolic_error,
+                      "skipped (a step leaves the function's domain)", None)
+
+    def fd_tol(i, j):
+        return 10 * fd_err[i][j] + 1e-6 * (1 + abs(forward[i][j]))
+
+    bad = _first_mismatch(forward, fd, fd_tol, trace)
+    if bad:
+        raise VerificationError(f"AD and finite differences disagree at {bad}")
+    return Checks(fr_error, symbolic, symbolic_error, "pass", _max_error(forward, fd))
