@@ -1,0 +1,43 @@
+# Set-up, the main output and the tests, on a fresh Debian machine with Python 3.10+.
+# `make pdf` and `make test` install what is missing first: the system packages (TeX Live,
+# latexmk, poppler-utils, Graphviz) through apt-get, then a virtual environment in .venv.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+APT_PACKAGES := texlive-latex-base texlive-latex-recommended texlive-pictures latexmk \
+                poppler-utils graphviz
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup system pdf test bench clean
+
+setup: system $(BIN)/.installed
+
+# apt-get only when a tool is missing; python3-venv too where Debian's Python lacks venv.
+system:
+	@need=""; \
+	for tool in pdflatex latexmk pdftotext dot; do command -v $$tool >/dev/null 2>&1 || need=1; done; \
+	extra=""; $(PYTHON) -c "import venv, ensurepip" 2>/dev/null || { need=1; extra=python3-venv; }; \
+	if [ -n "$$need" ]; then \
+	  echo "installing system packages: $(APT_PACKAGES) $$extra"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
+	    $(APT_PACKAGES) $$extra; \
+	fi
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+pdf: setup
+	$(BIN)/derive report problem1 --pdf
+
+test: setup
+	$(BIN)/python -m pytest
+
+bench: setup
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) outputs/*.tex outputs/*.pdf outputs/*.md outputs/*.json outputs/*.png

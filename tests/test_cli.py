@@ -1,0 +1,119 @@
+"""The command line: thin commands, JSON shape, exit codes and one-line errors."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from derive.cli import app
+
+from conftest import problem1_adjoints, problem1_tangents, problem1_values
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, list(args))
+
+
+def test_solve_json_has_the_promised_shape_and_numbers():
+    result = run("solve", "problem1", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["kind"] == "scalar"
+    assert data["inputs"] == [{"name": "x1", "node": "v0", "value": 2.0}, {"name": "x2", "node": "v1", "value": 1.0}]
+    assert [o["node"] for o in data["outputs"]] == ["v8", "v11"]
+    values = problem1_values()
+    assert data["outputs"][0]["value"] == pytest.approx(values["v8"], rel=1e-15)
+    assert [n["id"] for n in data["nodes"]] == [f"v{i}" for i in range(12)]
+    v2 = data["nodes"][2]
+    assert (v2["op"], v2["args"], v2["text"], v2["value"]) == ("mul", ["v1"], "2*v1", 2.0)
+    tangents, adjoints = problem1_tangents(), problem1_adjoints()
+    for x in ("x1", "x2"):
+        assert list(data["forward"][x]) == [f"v{i}" for i in range(12)]
+        for v, value in data["forward"][x].items():
+            assert value == pytest.approx(tangents[x][v], rel=1e-12, abs=1e-14)
+    for y in ("y1", "y2"):
+        for v, value in data["reverse"][y].items():
+            assert value == pytest.approx(adjoints[y][v], rel=1e-12, abs=1e-14)
+    assert data["reverse"]["y1"]["v0"] == pytest.approx(0.14112000805986721, rel=1e-15)
+    assert len(data["jacobian"]) == 2 and len(data["jacobian"][0]) == 2
+    assert data["checks"]["symbolic"] == "pass"
+    assert data["checks"]["finite_difference_max_error"] < 1e-8
+
+
+def test_solve_prints_tables_with_rounded_values_and_real_minus_signs():
+    result = run("solve", "problem1")
+    assert result.exit_code == 0
+    for text in ("(c) Evaluation trace", "Product Rule", "7.671", "2.731", "−5.940", "−11.880", "−1.980", "2.898"):
+        assert text in result.stdout
+
+
+def test_inline_problem_and_digits():
+    result = run("jacobian", "-f", "x*y", "-f", "sin(x)", "--at", "x=2", "--at", "y=3", "--digits", "5")
+    assert result.exit_code == 0, result.output
+    assert "y2 = 0.90930" in result.stdout  # sin(2) to 5 decimals
+    assert "−0.41615" in result.stdout  # ∂y2/∂x = cos(2), with a real minus
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["solve", "-f", "exp(2*x3)", "--at", "x1=2", "--at", "x2=1"], 2, "unknown name 'x3' at column 7"),
+    (["solve", "-f", "log(x)", "--at", "x=-1"], 2, "v1 = log(v0): v0 = -1.0 is outside the domain of log"),
+    (["solve", "nosuchproblem"], 2, "no problem named 'nosuchproblem'"),
+    (["solve"], 2, "no problem given"),
+    (["solve", "problem1", "--at", "x3=1"], 2, "'x3' is not an input of problem1"),
+    (["solve", "-f", "__import__('os').system('touch /tmp/pwned')", "--at", "x=1"], 2, "attribute access"),
+    (["--max-exponent", "10", "solve", "-f", "x**20", "--at", "x=1"], 2, "larger than the limit of 10"),
+])
+def test_bad_input_gives_one_line_on_stderr_and_exit_2(args, code, message):
+    result = run(*args)
+    assert result.exit_code == code
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr.startswith("derive: error: ")
+    assert "Traceback" not in result.output
+    assert not os.path.exists("/tmp/pwned")
+
+
+def test_verification_failure_exits_1(monkeypatch):
+    import dataclasses
+
+    import sympy
+
+    from derive.scalar import rules
+
+    wrong = dataclasses.replace(rules.PRIMITIVES["sin"], partials=(sympy.sin(rules.a),))
+    monkeypatch.setitem(rules.PRIMITIVES, "sin", wrong)
+    result = run("solve", "problem1")
+    assert result.exit_code == 1
+    assert "disagree" in result.stderr
+
+
+def test_debug_shows_the_traceback():
+    result = run("--debug", "solve", "-f", "log(x)", "--at", "x=-1")
+    assert result.exit_code == 2
+    assert "Traceback" in result.stderr
+
+
+def test_focused_views():
+    assert "v11 = v9 + v10" in run("trace", "problem1").stdout
+    assert "pass for x2" in run("forward", "problem1").stdout
+    assert "pass for y2" in run("reverse", "problem1").stdout
+    data = json.loads(run("reverse", "problem1", "--json").stdout)
+    assert set(data) == {"kind", "reverse", "jacobian"}
+
+
+def test_problems_lists_builtins():
+    result = run("problems")
+    assert "problem1" in result.stdout and "baydin" in result.stdout
+
+
+def test_python_dash_m_and_console_script():
+    out = subprocess.run([sys.executable, "-m", "derive", "jacobian", "problem1"], capture_output=True, text=True)
+    assert out.returncode == 0 and "2.898" in out.stdout
+    bad = subprocess.run([sys.executable, "-m", "derive", "solve", "-f", "sin(", "--at", "x=1"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr

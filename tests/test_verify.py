@@ -1,0 +1,51 @@
+"""The checks: they pass on correct rules and fail loudly on a wrong one."""
+
+import dataclasses
+
+import pytest
+import sympy
+
+from derive.errors import VerificationError
+from derive.problems import load_problem
+from derive.scalar import rules
+from derive.scalar.solve import solve_scalar
+from derive.scalar.verify import check_jacobian, finite_difference_jacobian, symbolic_jacobian
+
+
+def test_problem1_checks_pass(problem1):
+    checks = problem1.checks
+    assert checks.symbolic == "pass" and checks.finite_difference == "pass"
+    assert checks.symbolic_max_error < 1e-12
+    assert checks.finite_difference_max_error < 1e-8
+
+
+def test_symbolic_and_fd_jacobians_are_independent_of_the_engine(problem1):
+    exact = symbolic_jacobian(problem1.trace)
+    fd, err = finite_difference_jacobian(problem1.trace)
+    x1, x2 = sympy.symbols("x1 x2")
+    y1 = sympy.exp(2 * x2) + x1 * sympy.sin(3 * x2**2)
+    y2 = x1 * x2 + 1 / (1 + sympy.exp(-x2))
+    hand = [[float(sympy.diff(y, x).subs({x1: 2, x2: 1})) for x in (x1, x2)] for y in (y1, y2)]
+    flat = [x for row in hand for x in row]
+    assert [x for row in exact for x in row] == pytest.approx(flat, rel=1e-14)
+    assert [x for row in fd for x in row] == pytest.approx(flat, rel=1e-8)
+
+
+def test_a_wrong_rule_is_caught(monkeypatch):
+    wrong = dataclasses.replace(rules.PRIMITIVES["sin"], partials=(sympy.sin(rules.a),))
+    monkeypatch.setitem(rules.PRIMITIVES, "sin", wrong)
+    with pytest.raises(VerificationError, match="disagree"):
+        solve_scalar(load_problem("problem1"))
+
+
+def test_forward_reverse_mismatch_is_an_error(problem1):
+    bad = [row[:] for row in problem1.jacobian_reverse]
+    bad[0][1] += 1e-3
+    with pytest.raises(VerificationError, match="forward and reverse mode disagree at ∂y1/∂x2"):
+        check_jacobian(problem1.trace, problem1.jacobian_forward, bad)
+
+
+def test_symbolic_check_is_skipped_above_the_limit():
+    sol = solve_scalar(load_problem("problem1"), symbolic_limit=5)
+    assert sol.checks.symbolic.startswith("skipped (12 nodes > 5")
+    assert sol.checks.finite_difference == "pass"
