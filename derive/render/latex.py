@@ -9,9 +9,18 @@ from . import graph
 from .sheet import sheet_context
 
 
+#: Characters the default (OT1) text font lacks: take them from the typewriter font, so the
+#: PDF shows and pdftotext reads back the very character the user typed.
+_FROM_TYPEWRITER = {r"\_": r"{\ttfamily\char95}", r"\textasciitilde{}": r"{\ttfamily\char126}",
+                    r"\^{}": r"{\ttfamily\char94}"}
+
+
 def escape(text: str) -> str:
     """User text as literal TeX (PyLaTeX's escaping of \\ { } $ % & # _ ^ ~)."""
-    return str(escape_latex(text or ""))
+    out = str(escape_latex(text or ""))
+    for escaped, glyph in _FROM_TYPEWRITER.items():
+        out = out.replace(escaped, glyph)
+    return out
 
 
 def context(solution: ScalarSolution, **options) -> dict:
