@@ -15,8 +15,6 @@ import sympy
 from .errors import ProblemError
 from .parse import Limits
 from .problems import Problem, inline_problem, load_problem, parse_value
-from .render import lines
-from .render.notation import LatexNotation
 from .scalar.solve import ScalarSolution, solve_scalar
 from .scalar.verify import SYMBOLIC_LIMIT
 
@@ -49,6 +47,9 @@ class Solution:
         return getattr(self._solved, name)
 
     def _repr_latex_(self) -> str:
+        from .render import lines  # the sheet's notation, loaded only when Jupyter asks
+        from .render.notation import LatexNotation
+
         nt = LatexNotation(self.digits)
         return ("$$" + lines.jacobian_symbols(self._solved, nt) + " = "
                 + lines.jacobian(self._solved, nt) + "$$")

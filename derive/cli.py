@@ -21,10 +21,6 @@ from .errors import DeriveError, ReportError
 from .parse import Limits
 from .errors import ProblemError
 from .problems import builtin_problems, parse_assignment
-from .render import graph as graph_render
-from .render import terminal
-from .render.notation import TextNotation
-from .report import FORMATS, SheetOptions, atomic_write, write_report
 from .scalar.solve import ScalarSolution
 from .scalar.trace import NUMBERINGS, ORDERS
 from .scalar.verify import SYMBOLIC_LIMIT
@@ -99,7 +95,7 @@ AtOpt = Annotated[Optional[list[str]], typer.Option(
     "--at", help="An input value, name=value (repeat; gives input order for -f).", show_default=False)]
 Numbering = Enum("Numbering", {name: name for name in NUMBERINGS}, type=str)
 Order = Enum("Order", {name: name for name in ORDERS}, type=str)
-SheetFormat = Enum("SheetFormat", {name: name for name in FORMATS}, type=str)
+SheetFormat = Enum("SheetFormat", {name: name for name in ("tex", "md", "json")}, type=str)
 GraphFormat = Enum("GraphFormat", {name: name for name in ("dot", "svg", "png", "tikz")}, type=str)
 
 NumberingOpt = Annotated[Numbering, typer.Option(
@@ -123,19 +119,24 @@ def _solve(ctx: typer.Context, problem, functions, at, numbering, order) -> Scal
     return solved._solved
 
 
+def _terminal():
+    from .render import terminal  # rich loads only when tables are printed
+
+    return terminal
+
+
 _VIEWS = {
     "solve": ("Print parts (c)-(e): the trace, forward and reverse tables, the Jacobian and the checks.",
-              lambda s, nt: [terminal.trace_view(s, nt), *terminal.forward_views(s, nt),
-                             *terminal.reverse_views(s, nt), terminal.jacobian_view(s, nt),
-                             terminal.checks_view(s, nt)], None),
+              lambda t, s, nt: [t.trace_view(s, nt), *t.forward_views(s, nt), *t.reverse_views(s, nt),
+                                t.jacobian_view(s, nt), t.checks_view(s, nt)], None),
     "trace": ("Print the evaluation trace (Wengert list) with every node's value.",
-              lambda s, nt: [terminal.trace_view(s, nt)], ("inputs", "outputs", "nodes")),
+              lambda t, s, nt: [t.trace_view(s, nt)], ("inputs", "outputs", "nodes")),
     "forward": ("Print the forward-mode tables, one pass per input.",
-                lambda s, nt: terminal.forward_views(s, nt), ("forward", "jacobian_forward")),
+                lambda t, s, nt: t.forward_views(s, nt), ("forward", "jacobian_forward")),
     "reverse": ("Print the reverse-mode tables, one pass per output.",
-                lambda s, nt: terminal.reverse_views(s, nt), ("reverse", "jacobian")),
+                lambda t, s, nt: t.reverse_views(s, nt), ("reverse", "jacobian")),
     "jacobian": ("Print f(x), the Jacobian and the checks.",
-                 lambda s, nt: [terminal.jacobian_view(s, nt), terminal.checks_view(s, nt)],
+                 lambda t, s, nt: [t.jacobian_view(s, nt), t.checks_view(s, nt)],
                  ("outputs", "jacobian", "checks")),
 }
 
@@ -153,7 +154,10 @@ def _view_command(name: str):
                 data = {"kind": data["kind"], **{key: data[key] for key in json_keys}}
             typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
         else:
-            terminal.print_views(views(solution, TextNotation(digits)))
+            from .render.notation import TextNotation
+
+            terminal = _terminal()
+            terminal.print_views(views(terminal, solution, TextNotation(digits)))
 
     command.__name__ = f"{name}_command"
     command.__doc__ = help_text
@@ -190,6 +194,8 @@ def report_command(
     order: OrderOpt = Order.postorder,
 ) -> None:
     """Write the solution sheet of parts (a)-(e) as LaTeX (and PDF), Markdown or JSON."""
+    from .report import SheetOptions, write_report  # Jinja2 and PyLaTeX load only for sheets
+
     solution = _solve(ctx, problem, function, at, numbering, order)
     options = SheetOptions(digits, title, author, course, date, Numbering(numbering).value, Order(order).value)
     for path in write_report(solution, out_dir, SheetFormat(fmt).value, pdf, options, template):
@@ -209,6 +215,9 @@ def graph_command(
     order: OrderOpt = Order.postorder,
 ) -> None:
     """Draw the computational graph (or with --adjoint the backpropagation graph)."""
+    from .render import graph as graph_render
+    from .report import atomic_write
+
     solution = _solve(ctx, problem, function, at, numbering, order)
     trace, fmt = solution.trace, GraphFormat(fmt).value
     suffix = "-adjoint" if adjoint else "-graph"

@@ -26,6 +26,20 @@ CONSTANTS: dict[str, sympy.Expr] = {"pi": sympy.pi, "e": sympy.E}
 #: Identifiers a user may give to an input or a named node: they typeset safely in TeX.
 IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}\Z")
 
+_INDEXED = re.compile(r"([A-Za-z]+)_?(\d+)\Z")
+
+
+def latex_variable(name: str) -> str:
+    """A user's identifier in math mode: x1 -> x_{1}, lr -> \\mathit{lr} (names are checked
+    identifiers, so only ``_`` needs escaping)."""
+    match = _INDEXED.match(name)
+    if match:
+        stem = match.group(1)
+        stem = stem if len(stem) == 1 else rf"\mathit{{{stem}}}"
+        return f"{stem}_{{{match.group(2)}}}"
+    return name if len(name) == 1 else rf"\mathit{{{name.replace('_', chr(92) + '_')}}}"
+
+
 _BINARY = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow"}
 
 #: What a refused piece of syntax is called in an error message.
@@ -166,7 +180,8 @@ class _Converter:
     """Iterative post-order conversion of a Python ``ast`` into :class:`Expr`."""
 
     def __init__(self, source, names, functions, aliases, fold, limits, column):
-        self.source = source
+        # ast offsets are UTF-8 byte offsets within a line: keep each line's bytes at hand.
+        self.lines = [line.encode("utf-8") for line in source.splitlines() or [""]]
         self.names = names
         self.functions = functions
         self.aliases = aliases
@@ -197,8 +212,19 @@ class _Converter:
         return done[id(root)]
 
     # -- checking ---------------------------------------------------------------------------
+    def _col(self, node: ast.AST) -> int:
+        """1-based character column of ``node`` in the user's text."""
+        line = self.lines[min(getattr(node, "lineno", 1), len(self.lines)) - 1]
+        chars = len(line[: getattr(node, "col_offset", 0)].decode("utf-8", errors="replace"))
+        return self.column(chars + 1)
+
+    def _segment(self, node: ast.AST) -> str | None:
+        if node.lineno != node.end_lineno:
+            return None
+        return self.lines[node.lineno - 1][node.col_offset:node.end_col_offset].decode("utf-8")
+
     def _where(self, node: ast.AST) -> str:
-        return f"at column {self.column(getattr(node, 'col_offset', 0) + 1)}"
+        return f"at column {self._col(node)}"
 
     def _refuse(self, node: ast.AST, what: str, hint: str | None = None) -> ParseError:
         return ParseError(f"{what} {self._where(node)} not allowed", hint=hint)
@@ -247,9 +273,9 @@ class _Converter:
 
     # -- building ---------------------------------------------------------------------------
     def _build(self, node: ast.AST, args: list[Expr]) -> Expr:
-        col = self.column(getattr(node, "col_offset", 0) + 1)
+        col = self._col(node)
         if isinstance(node, ast.Constant):
-            segment = ast.get_source_segment(self.source, node) or repr(node.value)
+            segment = self._segment(node) or repr(node.value)
             try:
                 value = sympy.Rational(Fraction(segment.replace("_", "")))
             except (ValueError, ZeroDivisionError):

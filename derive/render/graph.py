@@ -89,22 +89,29 @@ def layout(trace: Trace, layer_gap: float = LAYER_GAP) -> Layout:
     return Layout(real, edges, last * layer_gap, (tallest - 1) * SLOT_GAP)
 
 
-def _order_layers(layers: list[list[str]], preds: dict, succs: dict, sweeps: int = 8) -> None:
-    """Barycentre heuristic: reorder each layer by the mean slot of its neighbours."""
+def _order_layers(layers: list[list[str]], preds: dict, succs: dict, sweeps: int = 12) -> None:
+    """Fewer edge crossings: barycentre sweeps, then swaps of neighbours that remove crossings.
+
+    The first layer (the inputs) keeps the declared order, so x1 stays above x2.
+    """
+
+    def crossings_between(upper: list[str], lower: list[str]) -> int:
+        slot = {v: i for i, v in enumerate(lower)}
+        pairs = sorted((i, slot[w]) for i, v in enumerate(upper) for w in succs[v])
+        return sum(1 for a in range(len(pairs)) for b in range(a + 1, len(pairs))
+                   if pairs[a][0] < pairs[b][0] and pairs[a][1] > pairs[b][1])
 
     def crossings() -> int:
-        total = 0
-        for k in range(len(layers) - 1):
-            slot = {v: i for i, v in enumerate(layers[k + 1])}
-            pairs = [(i, slot[w]) for i, v in enumerate(layers[k]) for w in succs[v]]
-            total += sum(1 for a in range(len(pairs)) for b in range(a + 1, len(pairs))
-                         if (pairs[a][0] - pairs[b][0]) * (pairs[a][1] - pairs[b][1]) < 0)
-        return total
+        return sum(crossings_between(layers[k], layers[k + 1]) for k in range(len(layers) - 1))
+
+    def local(k: int) -> int:
+        return ((crossings_between(layers[k - 1], layers[k]) if k > 0 else 0)
+                + (crossings_between(layers[k], layers[k + 1]) if k + 1 < len(layers) else 0))
 
     best, best_cost = [list(layer_) for layer_ in layers], crossings()
     for sweep in range(sweeps):
         downward = sweep % 2 == 0
-        indices = range(1, len(layers)) if downward else range(len(layers) - 2, -1, -1)
+        indices = range(1, len(layers)) if downward else range(len(layers) - 2, 0, -1)
         for k in indices:
             ref = layers[k - 1] if downward else layers[k + 1]
             slot = {v: i for i, v in enumerate(ref)}
@@ -120,6 +127,19 @@ def _order_layers(layers: list[list[str]], preds: dict, succs: dict, sweeps: int
         if cost < best_cost:
             best, best_cost = [list(layer_) for layer_ in layers], cost
     layers[:] = best
+    if sum(len(layer_) for layer_ in layers) > 400:
+        return  # the swaps below are quadratic; large traces keep the barycentre order
+    improved = True
+    while improved:
+        improved = False
+        for k in range(1, len(layers)):
+            for i in range(len(layers[k]) - 1):
+                before = local(k)
+                layers[k][i], layers[k][i + 1] = layers[k][i + 1], layers[k][i]
+                if local(k) < before:
+                    improved = True
+                else:
+                    layers[k][i], layers[k][i + 1] = layers[k][i + 1], layers[k][i]
 
 
 # -- TikZ -----------------------------------------------------------------------------------

@@ -12,22 +12,10 @@ import sympy
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.str import StrPrinter
 
+from ..parse import latex_variable
+
 MINUS = "\u2212"
 _NODE = re.compile(r"v(-?\d+)\Z")
-_INDEXED = re.compile(r"([A-Za-z]+)_?(\d+)\Z")
-
-
-def latex_variable(name: str) -> str:
-    """A user's identifier in math mode: x1 -> x_{1}, lr -> \\mathit{lr} (names are checked
-    identifiers, so only ``_`` needs escaping)."""
-    match = _INDEXED.match(name)
-    if match:
-        stem = match.group(1)
-        stem = stem if len(stem) == 1 else rf"\mathit{{{stem}}}"
-        return f"{stem}_{{{match.group(2)}}}"
-    return name if len(name) == 1 else rf"\mathit{{{name.replace('_', chr(92) + '_')}}}"
-
-
 def format_number(x: float, digits: int) -> str:
     """``x`` rounded to ``digits`` decimals, integers without decimals, tiny or huge values in
     scientific notation; ASCII ``-`` and ``e`` (each notation turns them into its own)."""

@@ -16,7 +16,7 @@ from functools import cached_property
 import sympy
 
 from ..errors import DomainError, LimitError, ParseError, ProblemError
-from ..parse import Expr, Limits, parse_expression
+from ..parse import Expr, Limits, latex_variable, parse_expression
 from .rules import ALIASES, FOLD, FUNCTIONS, primitive
 
 NUMBERINGS = ("zero", "baydin")
@@ -27,12 +27,20 @@ Arg = "str | sympy.Expr"  # a node id, or a constant literal kept inside the nod
 
 @dataclass(frozen=True)
 class LocalPartial:
-    """∂node/∂arg for one argument position that is a node: as SymPy and as a float."""
+    """∂node/∂arg for one argument position that is a node: as a float, and (on first use, for
+    the sheets) as a SymPy expression of the node names, from the rule table."""
 
     arg: str
     position: int
-    expr: sympy.Expr
     value: float
+    op: str = field(repr=False)
+    operands: tuple = field(repr=False)
+
+    @cached_property
+    def expr(self) -> sympy.Expr:
+        rule = primitive(self.op)
+        names = {sym: (_symbol(x) if isinstance(x, str) else x) for sym, x in zip(rule.symbols, self.operands)}
+        return rule.partials[self.position].xreplace(names)
 
 
 @dataclass(frozen=True)
@@ -179,7 +187,7 @@ def build_trace(
         if proto.op == "input":
             name = proto.args[0]
             value = float(inputs[name])
-            node = Node(node_id, position, "input", (), name, name, value, input_name=name,
+            node = Node(node_id, position, "input", (), name, latex_variable(name), value, input_name=name,
                         latex_name=latex_name(node_id), symbol=_symbol(node_id))
         else:
             args = tuple(id_of[arg] if isinstance(arg, int) else arg for arg in proto.args)
@@ -259,14 +267,12 @@ def _make_node(node_id: str, index: int, op: str, args: tuple, values: dict[str,
     if reason:
         raise DomainError(f"{where}: {_arg_values(args, values)}: {reason}",
                           hint="evaluate at another point")
-    substitutions = {sym: (_symbol(x) if isinstance(x, str) else x) for sym, x in zip(rule.symbols, args)}
     partials = []
     for position, arg in enumerate(args):
         if not isinstance(arg, str):
             continue
-        expr = rule.partials[position].subs(substitutions, simultaneous=True)
         partial_value = _evaluate(rule.partial_functions[position], floats, where, op, args, values)
-        partials.append(LocalPartial(arg, position, expr, partial_value))
+        partials.append(LocalPartial(arg, position, partial_value, op, args))
     label = rule.rule if len(partials) > 1 else "Chain Rule"
     return Node(node_id, index, op, args, text, latex, value, tuple(partials), label,
                 latex_name=latex_name(node_id), symbol=_symbol(node_id))
