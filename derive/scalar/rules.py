@@ -34,9 +34,6 @@ class sigmoid(sympy.Function):
         body = r"\sigma\left(%s\right)" % printer._print(self.args[0])
         return body if exp is None else r"%s^{%s}" % (body, exp)
 
-    def _sympystr(self, printer):
-        return "sigmoid(%s)" % printer._print(self.args[0])
-
 
 class relu(sympy.Function):
     """max(0, x); its derivative is the Heaviside step (undefined at 0)."""

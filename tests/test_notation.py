@@ -1,0 +1,63 @@
+"""Exact strings a reader sees: numbers, LaTeX of partials, user text escaping."""
+
+import pytest
+import sympy
+
+from derive.parse import latex_variable
+from derive.render.latex import escape as latex_escape
+from derive.render.markdown import cell, escape as markdown_escape
+from derive.render.notation import LatexNotation, TextNotation, format_number
+from derive.scalar.rules import sigmoid
+
+v1, v5 = sympy.Symbol("v1", real=True), sympy.Symbol("v5", real=True)
+
+
+@pytest.mark.parametrize("x, digits, text", [
+    (2.0, 3, "2"), (-0.0, 3, "0"), (7.38905609893065, 3, "7.389"), (-5.939954979602673, 3, "-5.940"),
+    (0.1411200080598672, 1, "0.1"), (1e-5, 3, "1.000e-05"), (123456789.0, 2, "123456789"),
+    (2.5e8 + 0.5, 2, "2.50e+08"), (1.0000000000001, 3, "1"),
+])
+def test_format_number(x, digits, text):
+    assert format_number(x, digits) == text
+
+
+def test_minus_signs_are_real_minus_signs():
+    assert TextNotation().number(-5.94) == "−5.940"
+    assert TextNotation().number(-5.94, parens=True) == "(−5.940)"
+    assert LatexNotation().number(-5.94, parens=True) == r"\left(-5.940\right)"
+    assert LatexNotation().number(1e-5) == r"1.000 \times 10^{-5}"
+
+
+def test_latex_of_partials():
+    nt = LatexNotation()
+    assert nt.expr(sympy.cos(v5)) == r"\cos(v_{5})"
+    assert nt.expr(2 * v1) == "2 v_{1}"
+    assert nt.expr(sympy.exp(v1)) == "e^{v_{1}}"
+    assert nt.expr(1 / v1) == r"\frac{1}{v_{1}}"
+    assert nt.expr(sympy.log(v1)) == r"\ln(v_{1})"
+    assert nt.expr(sigmoid(v1)) == r"\sigma\left(v_{1}\right)"
+    assert nt.expr(sympy.Symbol("v-1")) == "v_{-1}"
+    assert nt.partial("v_{7}", "x_{1}") == r"\frac{\partial v_{7}}{\partial x_{1}}"
+    assert nt.bar("v-1") == r"\bar{v}_{-1}"
+
+
+def test_text_of_partials():
+    nt = TextNotation()
+    assert nt.expr(2 * v1) == "2v1"
+    assert nt.expr(-sympy.sin(v1)) == "−sin(v1)"
+    assert nt.expr(sigmoid(v1)) == "σ(v1)"
+    assert nt.bar("v10") == "v̄10"
+
+
+def test_latex_variables():
+    assert latex_variable("x1") == "x_{1}"
+    assert latex_variable("W2") == "W_{2}"
+    assert latex_variable("lr") == r"\mathit{lr}"
+    assert latex_variable("learning_rate") == r"\mathit{learning\_rate}"
+
+
+def test_user_text_escaping():
+    assert latex_escape(r"50% of $x_1$ & {y}") == r"50\% of \$x{\ttfamily\char95}1\$ \& \{y\}"
+    assert latex_escape("\\input") == r"\textbackslash{}input"
+    assert markdown_escape("a_b *c* <d>") == r"a\_b \*c\* &lt;d&gt;"
+    assert cell(r"\left|v_{1}\right|") == r"$\left\vert v_{1}\right\vert $"
