@@ -15,13 +15,14 @@ from . import lines
 from .notation import LatexNotation
 
 
-def _exponent(x: float | None, nt: LatexNotation) -> str:
+def _agreement(x: float | None) -> str:
+    """"exactly" or "to within $6.5 \times 10^{-12}$" (a largest absolute difference)."""
     if x is None:
         return ""
     if x == 0:
-        return "0"
+        return "exactly"
     mantissa, exponent = f"{x:.1e}".split("e")
-    return rf"{mantissa} \times 10^{{{int(exponent)}}}"
+    return rf"to within ${mantissa} \times 10^{{{int(exponent)}}}$"
 
 
 def sheet_context(solution: ScalarSolution, *, digits: int, escape: Callable[[str], str],
@@ -58,11 +59,11 @@ def sheet_context(solution: ScalarSolution, *, digits: int, escape: Callable[[st
         "jacobian_forward": lines.jacobian(solution, nt, solution.jacobian_forward),
         "jacobian_reverse": lines.jacobian(solution, nt, solution.jacobian_reverse),
         "checks": {
-            "forward_reverse": _exponent(checks.forward_reverse_max_error, nt),
+            "forward_reverse": _agreement(checks.forward_reverse_max_error),
             "symbolic": escape(checks.symbolic),
-            "symbolic_error": _exponent(checks.symbolic_max_error, nt),
+            "symbolic_error": _agreement(checks.symbolic_max_error),
             "finite_difference": escape(checks.finite_difference),
-            "finite_difference_error": _exponent(checks.finite_difference_max_error, nt),
+            "finite_difference_error": _agreement(checks.finite_difference_max_error),
         },
         "numbering": numbering,
         "order": order,
