@@ -16,7 +16,7 @@ from .errors import ProblemError
 from .parse import Limits
 from .problems import Problem, inline_problem, load_problem, parse_value
 from .scalar.solve import ScalarSolution, solve_scalar
-from .scalar.verify import SYMBOLIC_LIMIT
+from .scalar.verify import SYMBOLIC_LIMIT, SYMBOLIC_TIMEOUT
 
 
 def load(problem: str | Problem | None = None, *, functions: Sequence[str] = (),
@@ -57,7 +57,8 @@ class Solution:
 
 def solve(problem: str | Problem | None = None, *, functions: Sequence[str] = (),
           at: Mapping[str, object] | None = None, numbering: str = "zero", order: str = "postorder",
-          limits: Limits = Limits(), symbolic_limit: int = SYMBOLIC_LIMIT) -> Solution:
+          limits: Limits = Limits(), symbolic_limit: int = SYMBOLIC_LIMIT,
+          symbolic_timeout: float = SYMBOLIC_TIMEOUT) -> Solution:
     """Load and solve a scalar problem; raises a DeriveError subclass on bad input."""
     loaded = load(problem, functions=functions, at=at)
-    return Solution(solve_scalar(loaded, numbering, order, limits, symbolic_limit))
+    return Solution(solve_scalar(loaded, numbering, order, limits, symbolic_limit, symbolic_timeout))

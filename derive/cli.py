@@ -23,7 +23,7 @@ from .errors import ProblemError
 from .problems import builtin_problems, parse_assignment
 from .scalar.solve import ScalarSolution
 from .scalar.trace import NUMBERINGS, ORDERS
-from .scalar.verify import SYMBOLIC_LIMIT
+from .scalar.verify import SYMBOLIC_LIMIT, SYMBOLIC_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ class Settings:
     debug: bool = False
     limits: Limits = Limits()
     symbolic_limit: int = SYMBOLIC_LIMIT
+    symbolic_timeout: float = SYMBOLIC_TIMEOUT
 
 
 class DeriveGroup(TyperGroup):
@@ -81,8 +82,11 @@ def _options(
     max_exponent: Annotated[int, typer.Option(help="Largest constant exponent.")] = Limits.max_exponent,
     symbolic_limit: Annotated[int, typer.Option(
         help="Most nodes for which the Jacobian is also checked with SymPy's diff.")] = SYMBOLIC_LIMIT,
+    symbolic_timeout: Annotated[float, typer.Option(
+        help="Seconds the SymPy check may take before it is skipped with a note.")] = SYMBOLIC_TIMEOUT,
 ) -> None:
-    ctx.obj = Settings(debug, Limits(max_length, max_depth, max_nodes, max_exponent), symbolic_limit)
+    ctx.obj = Settings(debug, Limits(max_length, max_depth, max_nodes, max_exponent), symbolic_limit,
+                       symbolic_timeout)
 
 
 # -- options shared by the commands that solve a problem ---------------------------------------
@@ -115,7 +119,8 @@ def _solve(ctx: typer.Context, problem, functions, at, numbering, order) -> Scal
     values = dict(parse_assignment(text) for text in at or [])
     solved = api.solve(problem, functions=functions or (), at=values, numbering=Numbering(numbering).value,
                        order=Order(order).value,
-                       limits=settings.limits, symbolic_limit=settings.symbolic_limit)
+                       limits=settings.limits, symbolic_limit=settings.symbolic_limit,
+                       symbolic_timeout=settings.symbolic_timeout)
     return solved._solved
 
 

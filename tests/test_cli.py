@@ -117,3 +117,58 @@ def test_python_dash_m_and_console_script():
     bad = subprocess.run([sys.executable, "-m", "derive", "solve", "-f", "sin(", "--at", "x=1"],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+
+
+HOSTILE = [
+    "__import__('os').system('touch /tmp/pwned')",
+    "x.__class__", "().__class__.__bases__", "(lambda: x)()", "[x for x in (1, 2)]",
+    "f'{x}'", "(y := x)", "x[0]", "open('/etc/passwd')", "sin(x=1)", "sin(*x)",
+    "exec('import os')", "eval('1')", "x if x else 1",
+]
+
+
+@pytest.mark.parametrize("expr", HOSTILE)
+def test_hostile_expressions_exit_2_with_one_line_and_touch_nothing(expr, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    if os.path.exists("/tmp/pwned"):
+        os.remove("/tmp/pwned")
+    result = run("report", "-f", expr, "--at", "x=1", "--pdf")
+    assert result.exit_code == 2
+    assert result.stderr.startswith('derive: error: y1 = "') and "not allowed" in result.stderr \
+        or "unknown function" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not os.path.exists("/tmp/pwned")
+    assert list(tmp_path.iterdir()) == []  # no report, not even an empty outputs/ folder
+
+
+@pytest.mark.parametrize("args, message", [
+    (["solve", "-f", "(" * 300 + "x" + ")" * 300, "--at", "x=1"], "nested too deeply"),
+    (["--max-depth", "3", "solve", "-f", "sin(sin(sin(sin(x))))", "--at", "x=1"], "nested more than 3 levels"),
+    (["--max-length", "5", "solve", "-f", "x + x + x", "--at", "x=1"], "characters long"),
+    (["--max-nodes", "3", "solve", "-f", "sin(x)", "-f", "cos(x)", "-f", "tan(x)", "--at", "x=1"], "more than 3 nodes"),
+    (["solve", "-f", "x**99999999", "--at", "x=1"], "larger than the limit of 1000"),
+])
+def test_limits_exit_2_with_the_flag_to_raise_them(args, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run(*args)
+    assert result.exit_code == 2
+    assert message in result.stderr and "--max-" in result.stderr or "nested too deeply" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("title = \n", "invalid TOML"),
+    ("[inputs]\nx = 1\n[outputs]\ny = 'x'\n[outptus]\n", "unknown key 'outptus' (hint: did you mean 'outputs'?)"),
+    ("[inputs]\nx = 'a'\n[outputs]\ny = 'x'\n", "unknown name 'a'"),
+    ("[inputs]\nx = 1\n[outputs]\ny = 'x + z'\n", "unknown name 'z' at column 5"),
+    ("[inputs]\nx = 1\n[outputs]\ny = 'log(x - 1)'\n", "outside the domain of log"),
+])
+def test_bad_problem_files_exit_2_and_leave_nothing(spec, message, tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text(spec)
+    out = tmp_path / "out"
+    result = run("report", str(path), "--pdf", "-o", str(out))
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not out.exists()

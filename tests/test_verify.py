@@ -49,3 +49,19 @@ def test_symbolic_check_is_skipped_above_the_limit():
     sol = solve_scalar(load_problem("problem1"), symbolic_limit=5)
     assert sol.checks.symbolic.startswith("skipped (12 nodes > 5")
     assert sol.checks.finite_difference == "pass"
+
+
+def test_a_slow_symbolic_check_is_skipped_with_a_note(monkeypatch):
+    import time
+
+    from derive.scalar import verify
+
+    def slow(trace):
+        time.sleep(5)
+
+    monkeypatch.setattr(verify, "symbolic_jacobian", slow)
+    start = time.perf_counter()
+    sol = solve_scalar(load_problem("problem1"), symbolic_timeout=0.2)
+    assert time.perf_counter() - start < 3
+    assert sol.checks.symbolic == "skipped (SymPy took longer than 0.2 s; raise --symbolic-timeout)"
+    assert sol.checks.finite_difference == "pass"

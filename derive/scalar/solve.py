@@ -10,7 +10,7 @@ from ..problems import Problem
 from .forward import ForwardPass, forward_pass
 from .reverse import ReversePass, reverse_pass
 from .trace import Trace, build_trace
-from .verify import SYMBOLIC_LIMIT, Checks, check_jacobian
+from .verify import SYMBOLIC_LIMIT, SYMBOLIC_TIMEOUT, Checks, check_jacobian
 
 
 @dataclass(frozen=True)
@@ -78,12 +78,14 @@ class ScalarSolution:
 
 
 def solve_scalar(problem: Problem, numbering: str = "zero", order: str = "postorder",
-                 limits: Limits = Limits(), symbolic_limit: int = SYMBOLIC_LIMIT) -> ScalarSolution:
+                 limits: Limits = Limits(), symbolic_limit: int = SYMBOLIC_LIMIT,
+                 symbolic_timeout: float = SYMBOLIC_TIMEOUT) -> ScalarSolution:
     """Build the trace, run one forward pass per input and one reverse pass per output, and
     verify the Jacobian; a disagreement raises VerificationError."""
     trace = build_trace(problem.inputs, problem.outputs, numbering, order, limits)
     forward = tuple(forward_pass(trace, name) for name, _ in trace.inputs)
     reverse = tuple(reverse_pass(trace, name) for name, _ in trace.outputs)
     partial = ScalarSolution(problem, trace, forward, reverse, checks=None)  # type: ignore[arg-type]
-    checks = check_jacobian(trace, partial.jacobian_forward, partial.jacobian_reverse, symbolic_limit)
+    checks = check_jacobian(trace, partial.jacobian_forward, partial.jacobian_reverse, symbolic_limit,
+                            symbolic_timeout)
     return ScalarSolution(problem, trace, forward, reverse, checks)

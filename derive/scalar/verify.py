@@ -8,6 +8,9 @@ differences whose own error is estimated by halving the step.
 
 from __future__ import annotations
 
+import signal
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import sympy
@@ -21,6 +24,32 @@ from .trace import Trace
 EXACT_TOLERANCE = 1e-8
 #: Node count above which the symbolic check is skipped (SymPy cost grows quickly).
 SYMBOLIC_LIMIT = 400
+#: Seconds after which the symbolic check gives up (and says so) rather than hang.
+SYMBOLIC_TIMEOUT = 20.0
+
+
+class _TimedOut(Exception):
+    pass
+
+
+@contextmanager
+def _time_limit(seconds: float):
+    """Interrupt the block after ``seconds`` (main thread on Unix; elsewhere no limit)."""
+    if seconds <= 0 or threading.current_thread() is not threading.main_thread() \
+            or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise _TimedOut
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 @dataclass(frozen=True)
@@ -110,7 +139,7 @@ def _first_mismatch(a, b, tolerance, trace: Trace):
 
 
 def check_jacobian(trace: Trace, forward: list[list[float]], reverse: list[list[float]],
-                   symbolic_limit: int = SYMBOLIC_LIMIT) -> Checks:
+                   symbolic_limit: int = SYMBOLIC_LIMIT, symbolic_timeout: float = SYMBOLIC_TIMEOUT) -> Checks:
     """Compare the forward and reverse Jacobians with each other, SymPy and finite differences.
 
     Raises VerificationError on the first disagreement beyond tolerance.
@@ -123,14 +152,21 @@ def check_jacobian(trace: Trace, forward: list[list[float]], reverse: list[list[
         raise VerificationError(f"forward and reverse mode disagree at {bad}")
     fr_error = _max_error(forward, reverse)
 
-    if len(trace) <= symbolic_limit:
-        exact = symbolic_jacobian(trace)
+    exact = None
+    if len(trace) > symbolic_limit:
+        symbolic = f"skipped ({len(trace)} nodes > {symbolic_limit}; raise --symbolic-limit)"
+    else:
+        try:
+            with _time_limit(symbolic_timeout):
+                exact = symbolic_jacobian(trace)
+        except (_TimedOut, RecursionError):
+            symbolic = f"skipped (SymPy took longer than {symbolic_timeout:g} s; raise --symbolic-timeout)"
+    if exact is not None:
         bad = _first_mismatch(forward, exact, exact_tol, trace)
         if bad:
             raise VerificationError(f"AD and SymPy's symbolic Jacobian disagree at {bad}")
         symbolic, symbolic_error = "pass", _max_error(forward, exact)
     else:
-        symbolic = f"skipped ({len(trace)} nodes > {symbolic_limit}; raise --symbolic-limit)"
         symbolic_error = None
 
     try:
