@@ -14,22 +14,27 @@ import sympy
 
 from .errors import ProblemError
 from .parse import Limits
-from .problems import Problem, inline_problem, load_problem, parse_value
+from .matrix.solve import MatrixSolution, solve_matrix
+from .problems import MatrixProblem, Problem, inline_problem, load_problem, parse_value
 from .scalar.solve import ScalarSolution, solve_scalar
 from .scalar.verify import SYMBOLIC_LIMIT, SYMBOLIC_TIMEOUT
 
 
-def load(problem: str | Problem | None = None, *, functions: Sequence[str] = (),
-         at: Mapping[str, object] | None = None) -> Problem:
+def load(problem: str | Problem | MatrixProblem | None = None, *, functions: Sequence[str] = (),
+         at: Mapping[str, object] | None = None) -> Problem | MatrixProblem:
     """A problem from a built-in name or TOML path, or inline ``functions`` with ``at`` values."""
     values = {name: value if isinstance(value, sympy.Basic) else parse_value(value, f"at {name}")
               for name, value in (at or {}).items()}
-    if isinstance(problem, Problem):
-        return problem.with_values(values)
     if problem is None:
         return inline_problem(list(functions), [(k, str(v)) for k, v in values.items()]) if functions \
             else _no_problem()
-    return load_problem(problem).with_values(values)
+    loaded = load_problem(problem) if isinstance(problem, str) else problem
+    if isinstance(loaded, MatrixProblem):
+        if values:
+            raise ProblemError(f"--at does not apply to {loaded.name}, a matrix problem",
+                               hint="matrix problems are checked at random values; edit [dims] for sizes")
+        return loaded
+    return loaded.with_values(values)
 
 
 def _no_problem():
@@ -55,10 +60,15 @@ class Solution:
                 + lines.jacobian(self._solved, nt) + "$$")
 
 
-def solve(problem: str | Problem | None = None, *, functions: Sequence[str] = (),
+def solve(problem: str | Problem | MatrixProblem | None = None, *, functions: Sequence[str] = (),
           at: Mapping[str, object] | None = None, numbering: str = "zero", order: str = "postorder",
           limits: Limits = Limits(), symbolic_limit: int = SYMBOLIC_LIMIT,
-          symbolic_timeout: float = SYMBOLIC_TIMEOUT) -> Solution:
-    """Load and solve a scalar problem; raises a DeriveError subclass on bad input."""
+          symbolic_timeout: float = SYMBOLIC_TIMEOUT, seed: int = 0,
+          exact_limit: int | None = None) -> Solution | MatrixSolution:
+    """Load and solve a problem: a scalar one (trace, both AD modes, Jacobian) or a matrix one
+    (backprop equations, proved); raises a DeriveError subclass on bad input."""
     loaded = load(problem, functions=functions, at=at)
+    if isinstance(loaded, MatrixProblem):
+        options = {} if exact_limit is None else {"exact_limit": exact_limit}
+        return solve_matrix(loaded, limits, seed=seed, **options)
     return Solution(solve_scalar(loaded, numbering, order, limits, symbolic_limit, symbolic_timeout))

@@ -21,7 +21,7 @@ from .errors import DeriveError, ReportError
 from .parse import Limits
 from .errors import ProblemError
 from .problems import builtin_problems, parse_assignment
-from .scalar.solve import ScalarSolution
+from .matrix.verify import EXACT_ENTRY_LIMIT
 from .scalar.trace import NUMBERINGS, ORDERS
 from .scalar.verify import SYMBOLIC_LIMIT, SYMBOLIC_TIMEOUT
 
@@ -32,6 +32,7 @@ class Settings:
     limits: Limits = Limits()
     symbolic_limit: int = SYMBOLIC_LIMIT
     symbolic_timeout: float = SYMBOLIC_TIMEOUT
+    exact_limit: int = EXACT_ENTRY_LIMIT
 
 
 class DeriveGroup(TyperGroup):
@@ -84,9 +85,11 @@ def _options(
         help="Most nodes for which the Jacobian is also checked with SymPy's diff.")] = SYMBOLIC_LIMIT,
     symbolic_timeout: Annotated[float, typer.Option(
         help="Seconds the SymPy check may take before it is skipped with a note.")] = SYMBOLIC_TIMEOUT,
+    exact_limit: Annotated[int, typer.Option(
+        help="Matrix problems: most variable entries for the exact (entry-wise SymPy) check.")] = EXACT_ENTRY_LIMIT,
 ) -> None:
     ctx.obj = Settings(debug, Limits(max_length, max_depth, max_nodes, max_exponent), symbolic_limit,
-                       symbolic_timeout)
+                       symbolic_timeout, exact_limit)
 
 
 # -- options shared by the commands that solve a problem ---------------------------------------
@@ -108,9 +111,11 @@ OrderOpt = Annotated[Order, typer.Option(
     help="Node order: 'postorder' (as the expressions are written) or 'depth' (by graph depth).")]
 DigitsOpt = Annotated[int, typer.Option(help="Decimals shown (JSON keeps full precision).", min=0, max=15)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+DiagOpt = Annotated[bool, typer.Option("--diag", help="Matrix problems: write f′(z) ⊙ ū as diag(f′(z)) ū.")]
 
 
-def _solve(ctx: typer.Context, problem, functions, at, numbering, order) -> ScalarSolution:
+def _solve(ctx: typer.Context, problem, functions, at, numbering=Numbering.zero, order=Order.postorder,
+           seed: int = 0):
     settings = _settings(ctx)
     if problem is None and not functions:
         raise ProblemError("no problem given", hint="name a PROBLEM (see 'derive problems') or give -f EXPR --at x=1")
@@ -120,8 +125,8 @@ def _solve(ctx: typer.Context, problem, functions, at, numbering, order) -> Scal
     solved = api.solve(problem, functions=functions or (), at=values, numbering=Numbering(numbering).value,
                        order=Order(order).value,
                        limits=settings.limits, symbolic_limit=settings.symbolic_limit,
-                       symbolic_timeout=settings.symbolic_timeout)
-    return solved._solved
+                       symbolic_timeout=settings.symbolic_timeout, seed=seed, exact_limit=settings.exact_limit)
+    return solved if solved.kind == "matrix" else solved._solved
 
 
 def _terminal():
@@ -151,9 +156,11 @@ def _view_command(name: str):
 
     def command(ctx: typer.Context, problem: ProblemArg = None, function: FunctionOpt = None,
                 at: AtOpt = None, numbering: NumberingOpt = Numbering.zero, order: OrderOpt = Order.postorder,
-                digits: DigitsOpt = 3, as_json: JsonOpt = False) -> None:
+                digits: DigitsOpt = 3, as_json: JsonOpt = False, diag: DiagOpt = False) -> None:
         solution = _solve(ctx, problem, function, at, numbering, order)
-        if as_json:
+        if solution.kind == "matrix":
+            _matrix_view(name, solution, as_json, diag)
+        elif as_json:
             data = solution.as_dict()
             if json_keys:
                 data = {"kind": data["kind"], **{key: data[key] for key in json_keys}}
@@ -169,8 +176,61 @@ def _view_command(name: str):
     return command
 
 
+def _matrix_view(name: str, solution, as_json: bool, diag: bool) -> None:
+    if name != "solve":
+        raise ProblemError(f"'{name}' shows a scalar problem's tables; {solution.problem.name} is a matrix problem",
+                           hint="use derive solve, verify, codegen or report")
+    if as_json:
+        from .render.matrix import matrix_json
+
+        typer.echo(json.dumps(matrix_json(solution), indent=2, ensure_ascii=False))
+    else:
+        terminal = _terminal()
+        terminal.print_views(terminal.matrix_views(solution, diag))
+
+
 for _name in _VIEWS:
     app.command(_name, help=_VIEWS[_name][0])(_view_command(_name))
+
+
+@app.command("verify")
+def verify_command(
+    ctx: typer.Context,
+    problem: ProblemArg = None,
+    function: FunctionOpt = None,
+    at: AtOpt = None,
+    seed: Annotated[int, typer.Option(help="Seed of the random values of the numeric check.")] = 0,
+) -> None:
+    """Prove the derivatives: exactly (SymPy, entry by entry) and numerically (finite differences).
+
+    Exits 1 with a report when a check fails."""
+    solution = _solve(ctx, problem, function, at, seed=seed)
+    terminal = _terminal()
+    if solution.kind == "matrix":
+        terminal.print_views(terminal.matrix_views(solution)[2:])
+    else:
+        from .render.notation import TextNotation
+
+        terminal.print_views([terminal.jacobian_view(solution, TextNotation()), terminal.checks_view(solution, None)])
+
+
+@app.command("codegen")
+def codegen_command(
+    ctx: typer.Context,
+    problem: ProblemArg = None,
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="The .py file to write.")] = None,
+) -> None:
+    """Write a self-contained NumPy module with forward() and gradients() for a matrix problem."""
+    from .matrix.codegen import generate
+    from .report import atomic_write
+
+    solution = _solve(ctx, problem, None, None)
+    if solution.kind != "matrix":
+        raise ProblemError(f"codegen writes matrix problems' backward passes; {solution.problem.name} is scalar",
+                           hint="try derive codegen problem2")
+    output = output or Path("outputs") / f"{solution.problem.name}_gradients.py"
+    atomic_write(output, generate(solution.derivation))
+    typer.echo(str(output))
 
 
 @app.command("problems")

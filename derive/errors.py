@@ -35,6 +35,10 @@ class ProblemError(DeriveError):
     """A problem (built-in name, TOML file or inline expressions) is malformed."""
 
 
+class ShapeError(DeriveError):
+    """Matrix shapes do not fit together."""
+
+
 class DomainError(DeriveError):
     """A node's value or local derivative is undefined at the evaluation point."""
 

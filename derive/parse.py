@@ -111,12 +111,15 @@ def parse_expression(
     aliases: Mapping[str, str] | None = None,
     fold: Mapping[str, object] | None = None,
     limits: Limits = Limits(),
+    matrix: bool = False,
 ) -> Expr:
     """Parse ``text`` into an :class:`Expr`.
 
     ``names`` are the variables that may appear; ``functions`` maps each callable name to its
     number of arguments; ``aliases`` maps alternative spellings (``ln``) to a function name;
     ``fold`` maps function names to a callable on SymPy numbers used to fold constant calls.
+    ``matrix`` also admits ``a @ b`` ("matmul") and the transpose ``a.T`` ("transpose"): the
+    only attribute there is.
     """
     aliases = aliases or {}
     if len(text) > limits.max_length:
@@ -142,7 +145,7 @@ def parse_expression(
     # strip() may have removed leading spaces: columns are relative to the stripped text.
     lead = len(source) - len(source.lstrip())
     converter = _Converter(source.strip(), names, functions, aliases, fold or {}, limits,
-                           lambda c: shift(c + lead))
+                           lambda c: shift(c + lead), matrix)
     return converter.convert(tree.body)
 
 
@@ -179,7 +182,8 @@ _FOLD = {
 class _Converter:
     """Iterative post-order conversion of a Python ``ast`` into :class:`Expr`."""
 
-    def __init__(self, source, names, functions, aliases, fold, limits, column):
+    def __init__(self, source, names, functions, aliases, fold, limits, column, matrix=False):
+        self.matrix = matrix
         # ast offsets are UTF-8 byte offsets within a line: keep each line's bytes at hand.
         self.lines = [line.encode("utf-8") for line in source.splitlines() or [""]]
         self.names = names
@@ -230,6 +234,10 @@ class _Converter:
         return ParseError(f"{what} {self._where(node)} not allowed", hint=hint)
 
     def _children(self, node: ast.AST) -> list[ast.AST]:
+        if self.matrix and isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult):
+            return [node.left, node.right]
+        if self.matrix and isinstance(node, ast.Attribute) and node.attr == "T":
+            return [node.value]
         if isinstance(node, ast.BinOp):
             if type(node.op) not in _BINARY:
                 symbol = {ast.BitXor: "^", ast.MatMult: "@", ast.FloorDiv: "//", ast.Mod: "%"}.get(
@@ -297,6 +305,10 @@ class _Converter:
             if operand.is_number:
                 return Expr("num", value=-operand.value, col=col)
             return Expr("neg", (operand,), col=col)
+        if isinstance(node, ast.Attribute):  # a.T, admitted in matrix mode only
+            return Expr("transpose", tuple(args), col=col)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult):
+            return Expr("matmul", tuple(args), col=col)
         if isinstance(node, ast.BinOp):
             op = _BINARY[type(node.op)]
             left, right = args

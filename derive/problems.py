@@ -34,6 +34,21 @@ SCALAR_KEYS = {
     "outputs": dict,
 }
 
+#: Top-level keys of a matrix problem file.
+MATRIX_KEYS = {
+    "title": str,
+    "description": str,
+    "statement": str,
+    "course": str,
+    "author": str,
+    "date": str,
+    "dims": dict,
+    "variables": dict,
+    "functions": dict,
+    "equations": dict,
+    "derive": dict,
+}
+
 #: Names a variable may not take: they already mean something in expressions.
 RESERVED = frozenset({"exp", "log", "ln", "sin", "cos", "tan", "sqrt", "tanh", "sigmoid", "relu",
                       "abs", "pow", *CONSTANTS})
@@ -65,6 +80,27 @@ class Problem:
         return replace(self, inputs={**self.inputs, **values})
 
 
+@dataclass(frozen=True)
+class MatrixProblem:
+    """A network in matrix form: named sizes, variables with shapes, equations, loss and wrt."""
+
+    name: str
+    dims: dict[str, int]
+    variables: dict[str, str]
+    equations: dict[str, str]
+    loss: str
+    wrt: list[str]
+    functions: dict[str, str] = field(default_factory=dict)
+    title: str = ""
+    description: str = ""
+    statement: str = ""
+    course: str = ""
+    author: str = ""
+    date: str = ""
+    source: str = field(default="", compare=False)
+    kind: str = "matrix"
+
+
 def builtin_names() -> list[str]:
     return sorted(p.name.removesuffix(".toml") for p in resources.files("derive.builtin").iterdir()
                   if p.name.endswith(".toml"))
@@ -91,12 +127,14 @@ def load_problem(spec: str) -> Problem:
     return problem_from_toml(text, name=path.stem, source=str(path))
 
 
-def problem_from_toml(text: str, name: str, source: str = "") -> Problem:
+def problem_from_toml(text: str, name: str, source: str = "") -> Problem | MatrixProblem:
     where = source or name
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ProblemError(f"{where}: invalid TOML: {exc}") from None
+    if "equations" in data or "dims" in data:
+        return _matrix_problem(data, name, source, where)
     for key, value in data.items():
         if key not in SCALAR_KEYS:
             raise ProblemError(f"{where}: unknown key '{key}'",
@@ -173,3 +211,60 @@ def _check_name(name: str, where: str) -> None:
     if name in RESERVED:
         raise ProblemError(f"{where} name '{name}' is reserved (a function or constant)",
                            hint="choose another name")
+
+
+def _matrix_problem(data: dict, name: str, source: str, where: str) -> MatrixProblem:
+    for key, value in data.items():
+        if key not in MATRIX_KEYS:
+            raise ProblemError(f"{where}: unknown key '{key}'",
+                               hint=did_you_mean(key, MATRIX_KEYS) or "keys: " + ", ".join(MATRIX_KEYS))
+        if not isinstance(value, MATRIX_KEYS[key]):
+            kind = "a table" if MATRIX_KEYS[key] is dict else "a string"
+            raise ProblemError(f"{where}: '{key}' must be {kind}, not {type(value).__name__}")
+    for key in ("dims", "variables", "equations", "derive"):
+        if not data.get(key):
+            raise ProblemError(f"{where}: the [{key}] table is missing or empty",
+                               hint="see the README for the matrix problem format")
+    dims = {}
+    for dim, size in data["dims"].items():
+        _check_name(dim, f"{where}: dim")
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ProblemError(f"{where}: dim {dim} must be a positive integer, not {size!r}")
+        dims[dim] = size
+    seen: dict[str, str] = {}
+    for table in ("variables", "equations"):
+        for key, value in data[table].items():
+            _check_name(key, f"{where}: {table[:-1]}")
+            if key in seen:
+                raise ProblemError(f"{where}: '{key}' is both a {seen[key]} and a {table[:-1]}")
+            if key in dims:
+                raise ProblemError(f"{where}: '{key}' is both a dim and a {table[:-1]}")
+            if not isinstance(value, str):
+                raise ProblemError(f"{where}: {table[:-1]} {key} must be a string, not {type(value).__name__}")
+            seen[key] = table[:-1]
+    functions = data.get("functions", {})
+    for key, value in functions.items():
+        if not isinstance(value, str):
+            raise ProblemError(f"{where}: function {key} must be a string such as \"sigmoid\"")
+    derive_table = data["derive"]
+    for key in derive_table:
+        if key not in ("loss", "wrt"):
+            raise ProblemError(f"{where}: unknown key 'derive.{key}'",
+                               hint=did_you_mean(key, ["loss", "wrt"]) or "keys: loss, wrt")
+    loss = derive_table.get("loss")
+    if not isinstance(loss, str) or loss not in data["equations"]:
+        raise ProblemError(f"{where}: derive.loss must name an equation",
+                           hint=did_you_mean(str(loss), data["equations"]) or "e.g. loss = \"L\"")
+    wrt = derive_table.get("wrt", [])
+    if isinstance(wrt, str):
+        wrt = [wrt]
+    if not isinstance(wrt, list) or not wrt or not all(isinstance(w, str) for w in wrt):
+        raise ProblemError(f"{where}: derive.wrt must be a list of names")
+    for w in wrt:
+        if w not in seen:
+            raise ProblemError(f"{where}: derive.wrt names '{w}', which is not a variable or equation",
+                               hint=did_you_mean(w, seen) or "variables: " + ", ".join(data["variables"]))
+    meta = {key: data[key] for key in ("title", "description", "statement", "course", "author", "date")
+            if key in data}
+    return MatrixProblem(name=name, dims=dims, variables=dict(data["variables"]), equations=dict(data["equations"]),
+                         loss=loss, wrt=list(wrt), functions=dict(functions), source=source, **meta)

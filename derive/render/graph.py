@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from ..scalar.trace import Node, Term, Trace
 from . import lines
+from ..parse import latex_variable
 from .notation import LatexNotation, TextNotation
 
 #: Horizontal distance between layers and vertical distance between slots, in cm.
@@ -44,39 +45,55 @@ class Layout:
 
 def layout(trace: Trace, layer_gap: float = LAYER_GAP) -> Layout:
     """Place every node of ``trace`` in layers ``layer_gap`` cm apart; coordinates in cm."""
+    uses = {node.id: [(p.arg, p.position) for p in node.partials] for node in trace.nodes}
+    return layout_dag([n.id for n in trace.nodes], uses, {n.id for n in trace.nodes if n.is_input},
+                      {node_id for _, node_id in trace.outputs}, layer_gap)
+
+
+def layout_dag(order: list[str], uses: dict[str, list[tuple[str, int]]], inputs: set[str], outputs: set[str],
+               layer_gap: float = LAYER_GAP) -> Layout:
+    """Layered layout of any DAG given in topological ``order``; ``uses[v]`` lists the (argument,
+    position) pairs of v.  ``inputs`` start the first layer; other sources (parameters) sit one
+    layer left of their first consumer; ``outputs`` end in the last layer."""
     layer: dict[str, int] = {}
-    for node in trace.nodes:
-        layer[node.id] = 0 if node.is_input else 1 + max(layer[a] for a in node.node_args)
+    for v in order:
+        layer[v] = 0 if not uses[v] else 1 + max(layer[a] for a, _ in uses[v])
     last = max(layer.values())
-    outputs = {node_id for _, node_id in trace.outputs}
-    for node_id in outputs:
-        if not trace.by_id[node_id].is_input:
-            layer[node_id] = last
+    for v in outputs:
+        if uses[v]:
+            layer[v] = last
+    consumers: dict[str, list[str]] = {v: [] for v in order}
+    for v in order:
+        for a, _ in uses[v]:
+            consumers[a].append(v)
+    for v in order:
+        if not uses[v] and v not in inputs and consumers[v]:
+            layer[v] = max(0, min(layer[c] for c in consumers[v]) - 1)
 
     # Chains of dummy vertices for edges longer than one layer.
     layers: list[list[str]] = [[] for _ in range(last + 1)]
-    for node in trace.nodes:
-        layers[layer[node.id]].append(node.id)
+    for v in order:
+        layers[layer[v]].append(v)
     chains: list[tuple[str, str, int, list[str]]] = []
     preds: dict[str, list[str]] = {v: [] for layer_ in layers for v in layer_}
     succs: dict[str, list[str]] = {v: [] for v in preds}
-    for node in trace.nodes:
-        for p in node.partials:
+    for v in order:
+        for arg, position in uses[v]:
             chain = []
-            prev = p.arg
-            for k in range(layer[p.arg] + 1, layer[node.id]):
-                dummy = f"_{p.arg}_{node.id}_{p.position}_{k}"
+            prev = arg
+            for k in range(layer[arg] + 1, layer[v]):
+                dummy = f"_{arg}_{v}_{position}_{k}"
                 layers[k].append(dummy)
                 preds[dummy], succs[dummy] = [], []
                 succs[prev].append(dummy)
                 preds[dummy].append(prev)
                 chain.append(dummy)
                 prev = dummy
-            succs[prev].append(node.id)
-            preds[node.id].append(prev)
-            chains.append((p.arg, node.id, p.position, chain))
+            succs[prev].append(v)
+            preds[v].append(prev)
+            chains.append((arg, v, position, chain))
 
-    _order_layers(layers, preds, succs)
+    _order_layers(layers, preds, succs, fixed_first=bool(inputs))
     positions: dict[str, tuple[float, float]] = {}
     tallest = max(len(layer_) for layer_ in layers)
     for k, layer_ in enumerate(layers):
@@ -89,7 +106,8 @@ def layout(trace: Trace, layer_gap: float = LAYER_GAP) -> Layout:
     return Layout(real, edges, last * layer_gap, (tallest - 1) * SLOT_GAP)
 
 
-def _order_layers(layers: list[list[str]], preds: dict, succs: dict, sweeps: int = 12) -> None:
+def _order_layers(layers: list[list[str]], preds: dict, succs: dict, sweeps: int = 12,
+                  fixed_first: bool = True) -> None:
     """Fewer edge crossings: barycentre sweeps, then swaps of neighbours that remove crossings.
 
     The first layer (the inputs) keeps the declared order, so x1 stays above x2.
@@ -252,4 +270,47 @@ def mermaid(trace: Trace, adjoint: bool = False, digits: int = 3) -> str:
                 out.append(f'    {_tikz_id(node.id)} -- "{label}" --> {_tikz_id(p.arg)}')
             else:
                 out.append(f"    {_tikz_id(p.arg)} --> {_tikz_id(node.id)}")
+    return "\n".join(out)
+
+
+# -- matrix problems: nodes are collections of values ----------------------------------------------
+def matrix_layout(model) -> Layout:
+    order = [*model.variables, *(name for name, _ in model.equations)]
+    uses = {v: [] for v in model.variables}
+    for name, e in model.equations:
+        seen: list[str] = []
+        _collect_names(e, seen)
+        uses[name] = [(arg, position) for position, arg in enumerate(seen)]
+    inputs = {model.variables[0]} if model.variables else set()
+    return layout_dag(order, uses, inputs, {model.problem.loss}), uses
+
+
+def _collect_names(e, seen: list[str]) -> None:
+    if e.op == "var" and e.data not in seen:
+        seen.append(e.data)
+    for a in e.args:
+        _collect_names(a, seen)
+
+
+def matrix_tikz(model) -> str:
+    """The graph of a matrix problem: the first variable is the input, the others are parameters."""
+    from .matrix import shape_latex
+
+    placed, uses = matrix_layout(model)
+    scale = min(1.0, MAX_WIDTH / (placed.width + 3.0))
+    out = [rf"\begin{{tikzpicture}}[scale={scale:.3f}, every node/.style={{transform shape}}, "
+           r"v/.style={draw, rounded corners=3pt, align=center, inner sep=3pt, minimum width=10mm, fill=white},"
+           r" inp/.style={v, fill=blue!6}, par/.style={v, draw=black!45, fill=black!4, font=\small},"
+           r" outp/.style={v, fill=orange!10}, e/.style={-{Stealth[length=2mm]}, thick, draw=black!70}]"]
+    first = model.variables[0] if model.variables else None
+    for v, (x, y) in placed.positions.items():
+        style = "inp" if v == first else "par" if v in model.problem.variables else \
+            "outp" if v == model.problem.loss else "v"
+        shape = model.shapes[v]
+        label = rf"${latex_variable(v)}$\\[-1pt]{{\scriptsize ${shape_latex(shape)}$}}"
+        out.append(rf"\node[{style}] ({v}) at ({x:.2f},{y:.2f}) {{{label}}};")
+    for edge in placed.edges:
+        points = [f"({x:.2f},{y:.2f})" for x, y in edge.points]
+        out.append(rf"\draw[e, rounded corners=4pt] {' -- '.join([f'({edge.source})', *points, f'({edge.target})'])};")
+    out.append(r"\end{tikzpicture}")
     return "\n".join(out)

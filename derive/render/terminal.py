@@ -49,7 +49,7 @@ def jacobian_view(solution: ScalarSolution, nt: TextNotation) -> Group:
     )
 
 
-def checks_view(solution: ScalarSolution, nt: TextNotation) -> Text:
+def checks_view(solution: ScalarSolution, nt: TextNotation | None = None) -> Text:
     c = solution.checks
     parts = [f"forward = reverse (max difference {c.forward_reverse_max_error:.1e})"]
     if c.symbolic == "pass":
@@ -67,3 +67,36 @@ def print_views(views: list, console: Console | None = None) -> None:
     console = console or Console()
     for view in views:
         console.print(view)
+
+
+def matrix_views(solution, diag: bool = False) -> list:
+    """Problem 2 style: the forward equations, the adjoints in both forms, the gradients, checks."""
+    from .matrix import TextPrinter, chain_form, shape_text
+
+    printer = TextPrinter(diag=diag)
+    shapes = solution.model.shapes
+    forward = Table(title="Forward equations", box=box.SIMPLE_HEAD, title_justify="left", title_style="bold")
+    for column in ("Node", "Definition", "Shape"):
+        forward.add_column(column)
+    for name, e in solution.model.equations:
+        forward.add_row(name, printer(e), shape_text(e.shape))
+    adjoints = Table(title="(b) Backpropagation: one adjoint per named node, in reverse order", box=box.SIMPLE_HEAD,
+                     title_justify="left", title_style="bold")
+    for column in ("Adjoint", "Chain rule", "Simplified", "Shape"):
+        adjoints.add_column(column, overflow="fold")
+    for a in solution.derivation.adjoints:
+        adjoints.add_row(printer.bar(a.name), chain_form(a, printer, shapes), printer(a.simplified),
+                         shape_text(a.shape))
+    gradients = Table(title="Gradients", box=box.SIMPLE_HEAD, title_justify="left", title_style="bold")
+    for column in ("Gradient", "Equals", "Shape", "Exact check", "Numeric (max rel. error)"):
+        gradients.add_column(column, overflow="fold")
+    checks = {c.name: c for c in solution.checks.gradients}
+    for g in solution.derivation.gradients:
+        c = checks[g.name]
+        gradients.add_row(f"∂{solution.problem.loss}/∂{g.name} = {printer.bar(g.name)}", printer(g.expr),
+                          shape_text(g.shape), c.exact, f"{c.numeric_max_relative_error:.1e} ({c.numeric_method})")
+    notes = [Text(f"{name}: abstract elementwise function; numeric checks use sigmoid", style="dim")
+             for name in sorted(solution.model.abstract)]
+    return [forward, adjoints, gradients, *notes,
+            Text(f"Checks: exact {solution.checks.exact}; numeric max relative error "
+                 f"{solution.checks.numeric_max_relative_error:.1e}", style="green")]

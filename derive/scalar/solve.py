@@ -23,6 +23,8 @@ class ScalarSolution:
     reverse: tuple[ReversePass, ...]
     checks: Checks
 
+    kind = "scalar"
+
     @property
     def jacobian_forward(self) -> list[list[float]]:
         """Rows are outputs, columns inputs: column j is forward pass j."""

@@ -8,15 +8,13 @@ differences whose own error is estimated by halving the step.
 
 from __future__ import annotations
 
-import signal
-import threading
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import sympy
 
 from ..errors import VerificationError
 from ..parse import Expr
+from ..timing import TimedOut, time_limit
 from .rules import primitive
 from .trace import Trace
 
@@ -26,30 +24,6 @@ EXACT_TOLERANCE = 1e-8
 SYMBOLIC_LIMIT = 400
 #: Seconds after which the symbolic check gives up (and says so) rather than hang.
 SYMBOLIC_TIMEOUT = 20.0
-
-
-class _TimedOut(Exception):
-    pass
-
-
-@contextmanager
-def _time_limit(seconds: float):
-    """Interrupt the block after ``seconds`` (main thread on Unix; elsewhere no limit)."""
-    if seconds <= 0 or threading.current_thread() is not threading.main_thread() \
-            or not hasattr(signal, "setitimer"):
-        yield
-        return
-
-    def interrupt(signum, frame):
-        raise _TimedOut
-
-    previous = signal.signal(signal.SIGALRM, interrupt)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 @dataclass(frozen=True)
@@ -157,9 +131,9 @@ def check_jacobian(trace: Trace, forward: list[list[float]], reverse: list[list[
         symbolic = f"skipped ({len(trace)} nodes > {symbolic_limit}; raise --symbolic-limit)"
     else:
         try:
-            with _time_limit(symbolic_timeout):
+            with time_limit(symbolic_timeout):
                 exact = symbolic_jacobian(trace)
-        except (_TimedOut, RecursionError):
+        except (TimedOut, RecursionError):
             symbolic = f"skipped (SymPy took longer than {symbolic_timeout:g} s; raise --symbolic-timeout)"
     if exact is not None:
         bad = _first_mismatch(forward, exact, exact_tol, trace)

@@ -1,0 +1,121 @@
+"""Reverse mode over the named nodes of a matrix problem: one adjoint equation per node.
+
+Each equation's expression is walked from its own adjoint down to the names it uses, through
+the VJP table; the contributions that reach a name are summed.  The simplified form of a node's
+adjoint puts in the adjoints it uses when they are constants or plain sums of named nodes
+(ȳ = y − s), as a textbook does, and keeps the others by name (z̄ = σ′(z) ⊙ h̄).  Parameter
+gradients keep every non-constant adjoint by name (W̄2 = ȳ hᵀ).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import expr as mx
+from .expr import M
+from .rules import vjp
+from .shapes import Model
+
+
+@dataclass(frozen=True)
+class Adjoint:
+    """n̄ = Σ (∂c/∂n)ᵀ c̄ over the consumers c of n, and the same simplified."""
+
+    name: str
+    shape: tuple
+    consumers: tuple[str, ...]  # in the order of the chain-rule form
+    simplified: M
+    is_loss: bool = False
+
+
+@dataclass(frozen=True)
+class Gradient:
+    name: str
+    shape: tuple
+    consumers: tuple[str, ...]
+    expr: M
+
+
+@dataclass(frozen=True)
+class Derivation:
+    model: Model
+    adjoints: tuple[Adjoint, ...]  # reverse equation order, the loss first
+    gradients: tuple[Gradient, ...]  # in the order of derive.wrt
+    expressions: dict[str, M]  # every adjoint in terms of named nodes and other adjoints (for checks)
+
+
+def contributions(e: M, upstream: M) -> list[tuple[str, M]]:
+    """Walk ``e`` from its adjoint ``upstream`` to its leaves: (name, adjoint share) pairs."""
+    out: list[tuple[str, M]] = []
+    stack = [(e, upstream)]
+    while stack:
+        node, u = stack.pop()
+        if node.op == "var":
+            out.append((node.data, u))
+            continue
+        if node.op in ("const", "ones", "zero", "eye"):
+            continue
+        for position, arg in reversed(list(enumerate(node.args))):
+            if arg.op in ("const",):
+                continue
+            stack.append((arg, vjp(node, u, position)))
+    return out
+
+
+def is_simple(e: M) -> bool:
+    """A constant, a name, or a sum/negation/constant multiple of simple terms."""
+    if e.op in ("const", "var"):
+        return True
+    if e.op in ("add", "neg"):
+        return all(is_simple(a) for a in e.args)
+    if e.op == "scale":
+        return e.args[0].is_const and is_simple(e.args[1])
+    return False
+
+
+def derive(model: Model) -> Derivation:
+    problem = model.problem
+    order = [name for name, _ in model.equations]
+    uses: dict[str, list[tuple[str, M]]] = {name: [] for name in model.shapes}
+    for name, e in reversed(model.equations):  # the latest consumer first, as the sheet reads
+        shares: dict[str, list[M]] = {}
+        for leaf, share in contributions(e, mx.adj(name, e.shape)):
+            shares.setdefault(leaf, []).append(share)
+        for leaf, parts in shares.items():
+            uses[leaf].append((name, mx.add(*parts)))
+
+    values: dict[str, M] = {problem.loss: mx.const(1)}
+    expressions: dict[str, M] = {problem.loss: mx.const(1)}
+    adjoints = [Adjoint(problem.loss, model.shapes[problem.loss], (), mx.const(1), is_loss=True)]
+    for name in reversed(order):
+        if name == problem.loss:
+            continue
+        shape = model.shapes[name]
+        parts = [share for _, share in uses[name]]
+        raw = mx.add(*parts) if parts else mx.zero(shape)
+        expressions[name] = raw
+        simplified = mx.substitute(raw, lambda leaf: _inline(leaf, values, simple_only=True))
+        values[name] = simplified
+        adjoints.append(Adjoint(name, shape, tuple(c for c, _ in uses[name]), simplified))
+
+    gradients = []
+    for name in problem.wrt:
+        shape = model.shapes[name]
+        if name in values:
+            gradients.append(Gradient(name, shape, tuple(c for c, _ in uses[name]), values[name]))
+            continue
+        parts = [share for _, share in uses[name]]
+        raw = mx.add(*parts) if parts else mx.zero(shape)
+        expressions[f"{name}:grad"] = raw
+        expr = mx.substitute(raw, lambda leaf: _inline(leaf, values, simple_only=False))
+        gradients.append(Gradient(name, shape, tuple(c for c, _ in uses[name]), expr))
+    return Derivation(model, tuple(adjoints), tuple(gradients), expressions)
+
+
+def _inline(leaf: M, values: dict[str, M], simple_only: bool) -> M | None:
+    if leaf.op != "adj" or leaf.data not in values:
+        return None
+    value = values[leaf.data]
+    if value.is_const or (simple_only and is_simple(value)):
+        return value
+    return None

@@ -1,0 +1,217 @@
+"""Proof that the matrix-form gradients are right, run by the tool.
+
+Exact: the sizes are instantiated, every variable becomes a matrix of entry symbols, the scalar
+loss is differentiated entry by entry with SymPy's ``diff``, and each entry of the matrix-form
+gradient is shown equal to it.  Elementwise functions stay abstract there (f and f′ undefined,
+with d f(x)/dx = f′(x)), so the check covers any activation; softmax and friends are concrete.
+Numeric: seeded random values, central differences of the loss on every entry of small
+variables and along random directions for large ones; the largest relative error per gradient.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import sympy
+
+from ..errors import VerificationError
+from ..timing import TimedOut, time_limit
+from .backprop import Derivation
+from .evaluate import NumpyBackend, SympyBackend, evaluate, run_backward, run_forward
+from .expr import M
+
+#: Largest relative error the numeric check accepts.
+NUMERIC_TOLERANCE = 1e-6
+#: Variables with more entries than this are checked along random directions, not entry by entry.
+ENTRYWISE_LIMIT = 400
+#: Exact checking is skipped (with a note) above this many entries over all variables.
+EXACT_ENTRY_LIMIT = 400
+EXACT_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class GradientCheck:
+    name: str
+    exact: str  # "pass", or "skipped (...)"
+    numeric_max_relative_error: float
+    numeric_method: str  # "every entry" or "N random directions"
+
+
+@dataclass(frozen=True)
+class MatrixChecks:
+    exact: str
+    gradients: tuple[GradientCheck, ...]
+
+    @property
+    def numeric_max_relative_error(self) -> float:
+        return max((g.numeric_max_relative_error for g in self.gradients), default=0.0)
+
+    def as_dict(self) -> dict:
+        return {
+            "exact": self.exact,
+            "numeric_max_relative_error": self.numeric_max_relative_error,
+            "gradients": {g.name: {"exact": g.exact, "numeric_max_relative_error": g.numeric_max_relative_error,
+                                   "numeric_method": g.numeric_method} for g in self.gradients},
+        }
+
+
+def _targets(derivation: Derivation) -> set[str]:
+    """Variables used as the targets of a softmax cross-entropy: they must be distributions."""
+    found: set[str] = set()
+
+    def walk(e: M):
+        if e.op == "sce" and e.args[1].op == "var":
+            found.add(e.args[1].data)
+        for a in e.args:
+            walk(a)
+
+    for _, e in derivation.model.equations:
+        walk(e)
+    return found
+
+
+def _sizes(derivation: Derivation) -> dict[str, int]:
+    return derivation.model.problem.dims
+
+
+def _dims(shape, sizes) -> tuple[int, int]:
+    return tuple(sizes[d] if isinstance(d, str) else d for d in shape)
+
+
+def random_values(derivation: Derivation, seed: int = 0, positive: bool = False) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    sizes, targets = _sizes(derivation), _targets(derivation)
+    values = {}
+    for name in derivation.model.variables:
+        dims = _dims(derivation.model.shapes[name], sizes)
+        if name in targets:
+            values[name] = rng.dirichlet(np.ones(dims[0] * dims[1])).reshape(dims)
+        elif positive:
+            values[name] = rng.uniform(0.5, 1.5, size=dims)
+        else:
+            values[name] = rng.normal(size=dims) * 0.8
+    return values
+
+
+def _loss(derivation: Derivation, env: dict, backend, sizes, fixed: str | None = None) -> float:
+    model = derivation.model
+    values = dict(env)
+    for name, e in model.equations:
+        if name != fixed:
+            values[name] = evaluate(e, values, backend, sizes)
+    return float(values[model.problem.loss].item())
+
+
+def numeric_check(derivation: Derivation, seed: int = 0, directions: int = 8) -> list[GradientCheck]:
+    model, sizes = derivation.model, _sizes(derivation)
+    backend = NumpyBackend(model.concrete)
+    env = random_values(derivation, seed)
+    with np.errstate(all="ignore"):
+        values = run_forward(model, env, backend, sizes)
+        if not np.isfinite(values[model.problem.loss]).all():
+            env = random_values(derivation, seed, positive=True)
+            values = run_forward(model, env, backend, sizes)
+    gradients = run_backward(derivation, values, backend, sizes)
+    rng = np.random.default_rng(seed + 1)
+    checks = []
+    for g in derivation.gradients:
+        base = dict(values)
+        point = base[g.name]
+        fixed = g.name if g.name not in env else None
+        grad = gradients[g.name]
+
+        def loss_at(x, base=base, name=g.name, fixed=fixed):
+            trial = dict(base)
+            trial[name] = x
+            return _loss(derivation, trial, backend, sizes, fixed)
+
+        h = 1e-5
+        if point.size <= ENTRYWISE_LIMIT:
+            fd = np.zeros_like(point)
+            for index in np.ndindex(point.shape):
+                step = h * max(1.0, abs(point[index]))
+                up, down = point.copy(), point.copy()
+                up[index] += step
+                down[index] -= step
+                fd[index] = (loss_at(up) - loss_at(down)) / (2 * step)
+            error = np.linalg.norm(grad - fd) / max(np.linalg.norm(grad), np.linalg.norm(fd), 1e-12)
+            method = "every entry"
+        else:
+            error = 0.0
+            for _ in range(directions):
+                d = rng.normal(size=point.shape)
+                d /= np.linalg.norm(d)
+                fd = (loss_at(point + h * d) - loss_at(point - h * d)) / (2 * h)
+                exact = float((grad * d).sum())
+                error = max(error, abs(fd - exact) / max(abs(fd), abs(exact), 1e-12))
+            method = f"{directions} random directions"
+        if not error <= NUMERIC_TOLERANCE:
+            raise VerificationError(f"the gradient of {g.name} disagrees with finite differences "
+                                    f"(relative error {error:.1e} > {NUMERIC_TOLERANCE:g})",
+                                    hint="the derivation or a VJP rule is wrong; report it")
+        checks.append(GradientCheck(g.name, "", float(error), method))
+    return checks
+
+
+def exact_check(derivation: Derivation, timeout: float = EXACT_TIMEOUT,
+                entry_limit: int = EXACT_ENTRY_LIMIT) -> dict[str, str]:
+    """Per gradient: "pass", or why it was skipped.  A real disagreement raises."""
+    model, sizes = derivation.model, _sizes(derivation)
+    entries = sum(int(np.prod(_dims(model.shapes[v], sizes))) for v in model.variables)
+    if entries > entry_limit:
+        note = f"skipped ({entries} entries > {entry_limit}; raise --exact-limit)"
+        return {g.name: note for g in derivation.gradients}
+    targets = _targets(derivation)
+    env: dict[str, sympy.Matrix] = {}
+    symbols: dict[str, sympy.Matrix] = {}
+    for name in model.variables:
+        rows, cols = _dims(model.shapes[name], sizes)
+        matrix = sympy.Matrix(rows, cols, lambda i, j: sympy.Symbol(f"{name}[{i},{j}]", real=True))
+        symbols[name] = matrix
+        if name in targets:  # a distribution: the last entry is 1 minus the others
+            flat = list(matrix)
+            flat[-1] = 1 - sum(flat[:-1])
+            matrix = sympy.Matrix(rows, cols, flat)
+        env[name] = matrix
+    backend = SympyBackend()
+    results = {}
+    try:
+        with time_limit(timeout):
+            values = run_forward(model, env, backend, sizes)
+            loss = values[model.problem.loss][0, 0]
+            gradients = run_backward(derivation, values, backend, sizes)
+            for g in derivation.gradients:
+                if g.name not in symbols:
+                    results[g.name] = "skipped (a named node: checked numerically)"
+                    continue
+                if g.name in targets:
+                    results[g.name] = "skipped (a distribution's entries are not free)"
+                    continue
+                for index, sym in enumerate(symbols[g.name]):
+                    theirs = sympy.diff(loss, sym)
+                    ours = gradients[g.name][index]
+                    difference = sympy.expand(theirs - ours)
+                    if difference != 0 and sympy.simplify(difference) != 0:
+                        raise VerificationError(
+                            f"the matrix-form gradient of {g.name} differs from SymPy's entry-wise "
+                            f"derivative at entry {index}: {ours} vs {theirs}")
+                results[g.name] = "pass"
+    except (TimedOut, RecursionError):
+        for g in derivation.gradients:
+            results.setdefault(g.name, f"skipped (took longer than {timeout:g} s)")
+    return results
+
+
+def check(derivation: Derivation, seed: int = 0, exact: bool = True,
+          exact_limit: int = EXACT_ENTRY_LIMIT) -> MatrixChecks:
+    numeric = numeric_check(derivation, seed)
+    exact_results = exact_check(derivation, entry_limit=exact_limit) if exact else {
+        g.name: "not run" for g in derivation.gradients}
+    gradients = tuple(GradientCheck(c.name, exact_results[c.name], c.numeric_max_relative_error, c.numeric_method)
+                      for c in numeric)
+    states = set(exact_results.values())
+    summary = "pass" if states == {"pass"} else ("pass" if "pass" in states else sorted(states)[0])
+    if "pass" in states and len(states) > 1:
+        summary = "pass (" + "; ".join(f"{g.name}: {g.exact}" for g in gradients if g.exact != "pass") + ")"
+    return MatrixChecks(summary, gradients)
