@@ -257,12 +257,15 @@ def report_command(
     at: AtOpt = None,
     numbering: NumberingOpt = Numbering.zero,
     order: OrderOpt = Order.postorder,
+    diag: DiagOpt = False,
 ) -> None:
-    """Write the solution sheet of parts (a)-(e) as LaTeX (and PDF), Markdown or JSON."""
+    """Write the solution sheet (scalar: parts (a)-(e); matrix: graph and backprop equations)
+    as LaTeX (and PDF), Markdown or JSON."""
     from .report import SheetOptions, write_report  # Jinja2 and PyLaTeX load only for sheets
 
     solution = _solve(ctx, problem, function, at, numbering, order)
-    options = SheetOptions(digits, title, author, course, date, Numbering(numbering).value, Order(order).value)
+    options = SheetOptions(digits, diag, title, author, course, date, Numbering(numbering).value,
+                           Order(order).value)
     for path in write_report(solution, out_dir, SheetFormat(fmt).value, pdf, options, template):
         typer.echo(str(path))
 

@@ -7,6 +7,7 @@ leaves a truncated or stale PDF behind.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -21,7 +22,6 @@ import jinja2
 from .errors import ReportError
 from .render import latex as latex_render
 from .render import markdown as markdown_render
-from .scalar.solve import ScalarSolution
 
 FORMATS = ("tex", "md", "json")
 TEX_PACKAGES = "texlive-latex-base texlive-latex-recommended texlive-pictures latexmk"
@@ -33,6 +33,7 @@ class SheetOptions:
     """What the user may set on a sheet; None means "from the problem"."""
 
     digits: int = 3
+    diag: bool = False
     title: str | None = None
     author: str | None = None
     course: str | None = None
@@ -64,7 +65,7 @@ def _builtin_template(name: str) -> str:
     return folder.joinpath(name).read_text(encoding="utf-8")
 
 
-def load_template(fmt: str, path: str | Path | None = None) -> jinja2.Template:
+def load_template(fmt: str, path: str | Path | None = None, kind: str = "scalar") -> jinja2.Template:
     """The built-in template of a format, or a user's own template file."""
     try:
         if path is not None:
@@ -73,23 +74,32 @@ def load_template(fmt: str, path: str | Path | None = None) -> jinja2.Template:
                 raise ReportError(f"--template {path}: no such file")
             source = path.read_text(encoding="utf-8")
         else:
-            source = _builtin_template(f"scalar.{fmt}.j2")
+            source = _builtin_template(f"{kind}.{fmt}.j2")
         return _environment(fmt, jinja2.BaseLoader()).from_string(source)
     except jinja2.TemplateSyntaxError as exc:
         raise ReportError(f"template {path or fmt}: line {exc.lineno}: {exc.message}") from None
 
 
-def render_sheet(solution: ScalarSolution, fmt: str, options: SheetOptions = SheetOptions(),
+def render_sheet(solution, fmt: str, options: SheetOptions = SheetOptions(),
                  template: str | Path | None = None) -> str:
-    """The whole sheet as text in ``fmt`` (tex, md or json)."""
+    """The whole sheet of a scalar or matrix solution as text in ``fmt`` (tex, md or json)."""
     if fmt not in FORMATS:
         raise ReportError(f"unknown format '{fmt}'", hint="use one of: " + ", ".join(FORMATS))
-    if fmt == "json":
-        return solution.to_json() + "\n"
     module = latex_render if fmt == "tex" else markdown_render
-    context = module.context(solution, **vars(options))
+    settings = vars(options)
+    if solution.kind == "matrix":
+        if fmt == "json":
+            from .render.matrix import matrix_json
+
+            return json.dumps(matrix_json(solution), indent=2, ensure_ascii=False) + "\n"
+        context = module.matrix_context(solution, **settings)
+    else:
+        if fmt == "json":
+            return solution.to_json() + "\n"
+        settings.pop("diag")
+        context = module.context(solution, **settings)
     try:
-        return load_template(fmt, template).render(**context, cell=markdown_render.cell)
+        return load_template(fmt, template, solution.kind).render(**context, cell=markdown_render.cell)
     except jinja2.UndefinedError as exc:
         raise ReportError(f"template {template or fmt}: {exc.message}") from None
 
@@ -107,7 +117,7 @@ def atomic_write(path: Path, text: str) -> None:
         raise
 
 
-def write_report(solution: ScalarSolution, out_dir: str | Path, fmt: str = "tex", pdf: bool = False,
+def write_report(solution, out_dir: str | Path, fmt: str = "tex", pdf: bool = False,
                  options: SheetOptions = SheetOptions(), template: str | Path | None = None) -> list[Path]:
     """Write the sheet (and with ``pdf`` its compiled PDF); returns the paths written."""
     if pdf and fmt != "tex":

@@ -184,6 +184,8 @@ def transpose(a: M) -> M:
         return scale(a.args[0], transpose(a.args[1]))
     if a.op == "neg":
         return neg(transpose(a.args[0]))
+    if a.op == "matmul" and "T" in (a.args[0].op, a.args[1].op):
+        return matmul(transpose(a.args[1]), transpose(a.args[0]))  # (Aᵀ C)ᵀ = Cᵀ A
     return M("T", (a,), (a.shape[1], a.shape[0]))
 
 

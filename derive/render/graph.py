@@ -314,3 +314,16 @@ def matrix_tikz(model) -> str:
         out.append(rf"\draw[e, rounded corners=4pt] {' -- '.join([f'({edge.source})', *points, f'({edge.target})'])};")
     out.append(r"\end{tikzpicture}")
     return "\n".join(out)
+
+
+def matrix_mermaid(model) -> str:
+    """The graph of a matrix problem as a Mermaid flowchart."""
+    out = ["flowchart LR"]
+    for v in model.variables:
+        out.append(f'    {v}[/"{v}"/]')
+    for name, e in model.equations:
+        out.append(f'    {name}["{name}"]')
+        seen: list[str] = []
+        _collect_names(e, seen)
+        out.extend(f"    {arg} --> {name}" for arg in seen)
+    return "\n".join(out)

@@ -6,7 +6,7 @@ from pylatex.utils import escape_latex
 
 from ..scalar.solve import ScalarSolution
 from . import graph
-from .sheet import sheet_context
+from .sheet import matrix_sheet_context, sheet_context
 
 
 #: Characters the default (OT1) text font lacks: take them from the typewriter font, so the
@@ -25,3 +25,7 @@ def escape(text: str) -> str:
 
 def context(solution: ScalarSolution, **options) -> dict:
     return sheet_context(solution, escape=escape, graph=graph.tikz, **options)
+
+
+def matrix_context(solution, **options) -> dict:
+    return matrix_sheet_context(solution, escape=escape, graph=graph.matrix_tikz, **options)

@@ -6,7 +6,7 @@ import html
 
 from ..scalar.solve import ScalarSolution
 from . import graph
-from .sheet import sheet_context
+from .sheet import matrix_sheet_context, sheet_context
 
 
 def escape(text: str) -> str:
@@ -24,3 +24,7 @@ def cell(latex: str) -> str:
 
 def context(solution: ScalarSolution, **options) -> dict:
     return sheet_context(solution, escape=escape, graph=graph.mermaid, **options)
+
+
+def matrix_context(solution, **options) -> dict:
+    return matrix_sheet_context(solution, escape=escape, graph=graph.matrix_mermaid, **options)

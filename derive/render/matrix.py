@@ -13,7 +13,8 @@ import sympy
 from ..matrix.expr import M
 from ..parse import latex_variable
 
-_PRECEDENCE = {"add": 1, "neg": 2, "scale": 3, "had": 3, "matmul": 3, "div": 3}
+#: Binding strength when printed: ⊙ binds less than a product, so "(σ′(z) ⊙ h̄) xᵀ".
+_PRECEDENCE = {"add": 1, "neg": 2, "had": 3, "div": 3.5, "scale": 4, "matmul": 4}
 _LATEX_FUNCTIONS = {"sigma": r"\sigma", "sigmoid": r"\sigma", "tanh": r"\tanh", "exp": r"\exp", "log": r"\log",
                     "relu": r"\operatorname{relu}", "softplus": r"\operatorname{softplus}",
                     "square": r"\operatorname{sq}"}
@@ -53,17 +54,17 @@ class _Printer:
 
     def _print_scale(self, e: M) -> str:
         c, a = e.args
-        return f"{self.wrap(c, 3)}{self.space}{self.wrap(a, 3)}"
+        return f"{self.wrap(c, 4)}{self.space}{self.wrap(a, 4)}"
 
     def _print_matmul(self, e: M) -> str:
         a, b = e.args
-        return f"{self.wrap(a, 3)}{self.space}{self.wrap(b, 3)}"
+        return f"{self.wrap(a, 4)}{self.space}{self.wrap(b, 4.5)}"
 
     def _print_had(self, e: M) -> str:
         a, b = e.args
         if self.diag and a.op == "dfn" and b.shape[1] == 1:
-            return f"{self.diag_of(self(a))}{self.space}{self.wrap(b, 3)}"
-        return f"{self.wrap(a, 4)} {self.odot} {self.wrap(b, 4)}"
+            return f"{self.diag_of(self(a))}{self.space}{self.wrap(b, 4.5)}"
+        return f"{self.wrap(a, 4.5)} {self.odot} {self.wrap(b, 4.5)}"
 
 
 class LatexPrinter(_Printer):
@@ -160,11 +161,11 @@ class TextPrinter(_Printer):
 
     def _print_scale(self, e):
         c, a = e.args
-        return f"{self.wrap(c, 3)} {self.wrap(a, 3)}" if c.is_const else f"{self.wrap(c, 3)}·{self.wrap(a, 3)}"
+        return f"{self.wrap(c, 4)} {self.wrap(a, 4)}"
 
     def _print_matmul(self, e):
         a, b = e.args
-        return f"{self.wrap(a, 3)} {self.wrap(b, 3)}"
+        return f"{self.wrap(a, 4)} {self.wrap(b, 4.5)}"
 
     def _print_var(self, e):
         return e.data
@@ -221,7 +222,7 @@ class TextPrinter(_Printer):
         return f"CE(softmax({self(e.args[0])}), {self(e.args[1])})"
 
     def _print_div(self, e):
-        return f"{self.wrap(e.args[0], 4)} / {self.wrap(e.args[1], 4)}"
+        return f"{self.wrap(e.args[0], 4.5)} / {self.wrap(e.args[1], 4.5)}"
 
 
 def shape_latex(shape: tuple) -> str:

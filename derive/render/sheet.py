@@ -15,14 +15,19 @@ from . import lines
 from .notation import LatexNotation
 
 
+def scientific(x: float) -> str:
+    """6.5 \times 10^{-12} (LaTeX, without $)."""
+    if x == 0:
+        return "0"
+    mantissa, exponent = f"{x:.1e}".split("e")
+    return rf"{mantissa} \times 10^{{{int(exponent)}}}"
+
+
 def _agreement(x: float | None) -> str:
     """"exactly" or "to within $6.5 \times 10^{-12}$" (a largest absolute difference)."""
     if x is None:
         return ""
-    if x == 0:
-        return "exactly"
-    mantissa, exponent = f"{x:.1e}".split("e")
-    return rf"to within ${mantissa} \times 10^{{{int(exponent)}}}$"
+    return "exactly" if x == 0 else f"to within ${scientific(x)}$"
 
 
 def sheet_context(solution: ScalarSolution, *, digits: int, escape: Callable[[str], str],
@@ -70,3 +75,55 @@ def sheet_context(solution: ScalarSolution, *, digits: int, escape: Callable[[st
         "n_inputs": len(trace.inputs),
         "n_outputs": len(trace.outputs),
     }
+
+
+def matrix_sheet_context(solution, *, escape: Callable[[str], str], graph: Callable | None,
+                         title: str | None = None, author: str | None = None, course: str | None = None,
+                         date: str | None = None, diag: bool = False, **_ignored) -> dict:
+    """The template context of a matrix problem's sheet (LaTeX forms of every equation)."""
+    from .matrix import LatexPrinter, chain_form, derivative_notes, shape_latex
+
+    problem, model, derivation = solution.problem, solution.model, solution.derivation
+    printer = LatexPrinter(diag=diag)
+    checks = {c.name: c for c in solution.checks.gradients}
+    used = set()
+    for _, e in model.equations:
+        used |= _function_names(e)
+    return {
+        "title": escape(title or problem.title or problem.name),
+        "author": escape(author if author is not None else problem.author),
+        "course": escape(course if course is not None else problem.course),
+        "date": escape(date if date is not None else (problem.date or _dt.date.today().isoformat())),
+        "statement": escape(problem.statement),
+        "dims": [{"name": escape(d), "value": n} for d, n in problem.dims.items()],
+        "variables": [{"name": printer(M_var(v, model.shapes[v])), "shape": shape_latex(model.shapes[v])}
+                      for v in model.variables],
+        "equations": [{"name": printer(M_var(name, e.shape)), "latex": printer(e), "shape": shape_latex(e.shape)}
+                      for name, e in model.equations],
+        "graph": graph(model) if graph else "",
+        "adjoints": [{"bar": printer.bar(a.name), "chain": chain_form(a, printer, model.shapes),
+                      "simplified": printer(a.simplified), "shape": shape_latex(a.shape)}
+                     for a in derivation.adjoints],
+        "gradients": [{"name": printer(M_var(g.name, g.shape)), "bar": printer.bar(g.name), "expr": printer(g.expr),
+                       "shape": shape_latex(g.shape), "exact": escape(checks[g.name].exact),
+                       "numeric": scientific(checks[g.name].numeric_max_relative_error),
+                       "method": escape(checks[g.name].numeric_method)}
+                      for g in derivation.gradients],
+        "loss": printer(M_var(problem.loss, (1, 1))),
+        "notes": derivative_notes(solution, printer),
+        "abstract": sorted(model.abstract & used),
+        "diag": diag,
+    }
+
+
+def M_var(name, shape):
+    from ..matrix.expr import var
+
+    return var(name, shape)
+
+
+def _function_names(e) -> set:
+    found = {e.data} if e.op == "fn" else set()
+    for a in e.args:
+        found |= _function_names(a)
+    return found
