@@ -172,3 +172,35 @@ def test_bad_problem_files_exit_2_and_leave_nothing(spec, message, tmp_path):
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_matrix_solve_json_shape():
+    result = run("solve", "problem2", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["kind"] == "matrix" and data["dims"] == {"N": 3, "K": 4, "M": 2}
+    assert [n["name"] for n in data["nodes"]] == ["z", "h", "y", "E", "R", "L"]
+    assert set(data["nodes"][0]) >= {"name", "expr", "shape"}
+    h = next(a for a in data["adjoints"] if a["name"] == "h")
+    assert set(h) >= {"name", "shape", "chain", "simplified", "latex", "numpy"}
+    assert h["simplified"] == "r + W2ᵀ (y − s)" and h["numpy"] == "r + W2.T @ (y - s)"
+    assert data["gradients"]["W1"]["numpy"] == "z_bar @ x.T"
+    assert data["checks"]["exact"] == "pass"
+
+
+def test_matrix_verify_codegen_and_errors(tmp_path):
+    result = run("verify", "problem2")
+    assert result.exit_code == 0 and "pass" in result.stdout
+    out = tmp_path / "p2.py"
+    result = run("codegen", "problem2", "-o", str(out))
+    assert result.exit_code == 0 and out.exists() and "def gradients(" in out.read_text()
+    result = run("trace", "problem2")
+    assert result.exit_code == 2 and "matrix problem" in result.stderr
+    result = run("codegen", "problem1")
+    assert result.exit_code == 2 and "is scalar" in result.stderr
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[dims]\nN = 2\nK = 3\n[variables]\nW = 'K x N'\nx = 'K'\n[equations]\nL = 'sum(W @ x)'\n"
+                   "[derive]\nloss = 'L'\nwrt = ['x']\n")
+    result = run("solve", str(bad))
+    assert result.exit_code == 2
+    assert 'L = "sum(W @ x)": W @ x: (K×N) @ (N×1) expected, got (K×N) @ (K×1)' in result.stderr

@@ -154,3 +154,15 @@ def test_template_errors_are_reported(tmp_path):
 def test_log_errors_shows_the_offending_lines():
     log = "This is pdfTeX\n! Undefined control sequence.\nl.3 \\foo\n\nmore\n"
     assert log_errors(log) == "! Undefined control sequence. | l.3 \\foo"
+
+
+def test_problem2_pdf(tmp_path):
+    result = runner.invoke(app, ["report", "problem2", "--pdf", "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    text = " ".join(pdf_text(tmp_path / "problem2.pdf").split())
+    assert "(a) Computational graph" in text and "(b) Backpropagation equations" in text
+    assert "= r + W2⊤ (y − s)" in text  # ĥ, with the seed's slip corrected
+    assert "Verification" in text and "pass" in text and "every entry" in text
+    md = runner.invoke(app, ["report", "problem2", "--format", "md", "-o", str(tmp_path)])
+    assert md.exit_code == 0
+    assert r"r + W_{2}^\top \, \left(y - s\right)" in (tmp_path / "problem2.md").read_text()

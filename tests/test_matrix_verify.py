@@ -1,0 +1,62 @@
+"""The matrix checks pass on correct rules and catch a wrong one, exactly and numerically."""
+
+import pytest
+
+from derive.errors import VerificationError
+from derive.matrix import expr as mx
+from derive.matrix import rules
+from derive.matrix.backprop import derive
+from derive.matrix.shapes import build_model
+from derive.matrix.solve import solve_matrix
+from derive.matrix.verify import exact_check, numeric_check
+from derive.problems import load_problem
+
+NETWORKS = ["problem2", "tests/networks/tanh_ce.toml", "tests/networks/relu3.toml",
+            "tests/networks/norm_trace_dot.toml"]
+
+
+@pytest.mark.parametrize("spec", NETWORKS)
+def test_exact_and_numeric_checks_pass(spec):
+    solution = solve_matrix(load_problem(spec))
+    assert solution.checks.exact == "pass"
+    for g in solution.checks.gradients:
+        assert g.exact == "pass"
+        assert g.numeric_max_relative_error < 1e-6
+        assert g.numeric_method == "every entry"
+
+
+def test_a_wrong_vjp_rule_is_caught_by_both_checks(monkeypatch):
+    monkeypatch.setitem(rules.VJPS, "fn", (lambda e, u: u,))  # forgets f′(a)
+    derivation = derive(build_model(load_problem("problem2")))
+    with pytest.raises(VerificationError, match="disagrees with finite differences"):
+        numeric_check(derivation)
+    with pytest.raises(VerificationError, match="differs from SymPy's entry-wise derivative"):
+        exact_check(derivation)
+
+
+def test_a_missing_transpose_is_caught(monkeypatch):
+    # W @ a: the adjoint of a is Wᵀ ū; a rule giving (W ū)-shaped nonsense must not pass.
+    square = "[dims]\nN = 3\n[variables]\nW = 'N x N'\nx = 'N'\n[equations]\nz = 'W @ x'\nL = 'sum(tanh(z))'\n" \
+             "[derive]\nloss = 'L'\nwrt = ['x']\n"
+    from derive.problems import problem_from_toml
+
+    monkeypatch.setitem(rules.VJPS, "matmul", (rules.VJPS["matmul"][0], lambda e, u: mx.matmul(e.args[0], u)))
+    derivation = derive(build_model(problem_from_toml(square, "square")))
+    with pytest.raises(VerificationError):
+        numeric_check(derivation)
+
+
+def test_exact_check_is_skipped_with_a_note_for_large_sizes():
+    solution = solve_matrix(load_problem("problem2"), exact_limit=10)
+    assert solution.checks.exact.startswith("skipped (35 entries > 10")  # 3 + 12 + 4 + 8 + 2 + 4 + 2
+    assert all(g.numeric_max_relative_error < 1e-6 for g in solution.checks.gradients)
+
+
+def test_large_variables_are_checked_along_random_directions():
+    from derive.problems import problem_from_toml
+
+    text = "[dims]\nN = 30\nK = 40\n[variables]\nW = 'K x N'\nx = 'N'\n[equations]\nL = 'sum(tanh(W @ x))'\n" \
+           "[derive]\nloss = 'L'\nwrt = ['W', 'x']\n"
+    solution = solve_matrix(problem_from_toml(text, "wide"), exact=False)
+    methods = {g.name: g.numeric_method for g in solution.checks.gradients}
+    assert methods == {"W": "8 random directions", "x": "every entry"}
