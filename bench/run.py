@@ -8,6 +8,7 @@
    5,000 nodes under 3 s), as time per node relative to the 100-node case.
 3. `derive report problem1 --pdf`, whole process, against a bare `latexmk -pdf` of the same .tex
    (target <= 1.3x).
+4. The matrix engine (bench/matrix.py): MLPs of 2, 10 and 50 layers, and a 10^6-parameter check.
 Timings are medians of --repeat runs. Nothing here is asserted: the numbers are for people.
 """
 
@@ -107,6 +108,10 @@ def main() -> None:
     bench_startup(args.repeat)
     bench_scaling(args.repeat)
     bench_report(args.repeat)
+    import matrix  # the matrix engine's benchmarks, in the same run
+
+    matrix.bench_layers()
+    matrix.bench_million()
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ gradient is shown equal to it.  Elementwise functions stay abstract there (f and
 with d f(x)/dx = f′(x)), so the check covers any activation; softmax and friends are concrete.
 Numeric: seeded random values, central differences of the loss on every entry of small
 variables and along random directions for large ones; the largest relative error per gradient.
+A gradient passes within 1e-6 relative, or, where it vanishes (deep tanh nets), within the
+round-off of the finite differences themselves (about eps·|L|/h).
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ NUMERIC_TOLERANCE = 1e-6
 #: Variables with more entries than this are checked along random directions, not entry by entry.
 ENTRYWISE_LIMIT = 400
 #: Exact checking is skipped (with a note) above this many entries over all variables.
-EXACT_ENTRY_LIMIT = 400
-EXACT_TIMEOUT = 60.0
+EXACT_ENTRY_LIMIT = 100
+EXACT_TIMEOUT = 20.0
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,9 @@ def numeric_check(derivation: Derivation, seed: int = 0, directions: int = 8) ->
             return _loss(derivation, trial, backend, sizes, fixed)
 
         h = 1e-5
+        # Round-off of a central difference: about eps·|L|/h per entry, whatever the gradient's size.
+        loss_scale = abs(float(values[model.problem.loss].item())) + 1.0
+        noise = 10 * np.finfo(float).eps * loss_scale / h
         if point.size <= ENTRYWISE_LIMIT:
             fd = np.zeros_like(point)
             for index in np.ndindex(point.shape):
@@ -135,18 +140,24 @@ def numeric_check(derivation: Derivation, seed: int = 0, directions: int = 8) ->
                 up[index] += step
                 down[index] -= step
                 fd[index] = (loss_at(up) - loss_at(down)) / (2 * step)
-            error = np.linalg.norm(grad - fd) / max(np.linalg.norm(grad), np.linalg.norm(fd), 1e-12)
+            difference = np.linalg.norm(grad - fd)
+            error = difference / max(np.linalg.norm(grad), np.linalg.norm(fd), 1e-300)
+            passed = error <= NUMERIC_TOLERANCE or difference <= noise * np.sqrt(point.size) * max(
+                1.0, float(np.max(np.abs(point))))
             method = "every entry"
         else:
-            error = 0.0
-            for _ in range(directions):
-                d = rng.normal(size=point.shape)
+            error, passed = 0.0, True
+            count = directions if point.size <= 100_000 else max(2, directions // 2)  # each costs 2 passes
+            for _ in range(count):
+                d = rng.random(size=point.shape) - 0.5  # uniform: cheaper to draw than normal
                 d /= np.linalg.norm(d)
                 fd = (loss_at(point + h * d) - loss_at(point - h * d)) / (2 * h)
                 exact = float((grad * d).sum())
-                error = max(error, abs(fd - exact) / max(abs(fd), abs(exact), 1e-12))
-            method = f"{directions} random directions"
-        if not error <= NUMERIC_TOLERANCE:
+                this = abs(fd - exact) / max(abs(fd), abs(exact), 1e-300)
+                error = max(error, this)
+                passed &= this <= NUMERIC_TOLERANCE or abs(fd - exact) <= noise
+            method = f"{count} random directions"
+        if not passed:
             raise VerificationError(f"the gradient of {g.name} disagrees with finite differences "
                                     f"(relative error {error:.1e} > {NUMERIC_TOLERANCE:g})",
                                     hint="the derivation or a VJP rule is wrong; report it")
