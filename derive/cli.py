@@ -287,15 +287,22 @@ def graph_command(
     from .report import atomic_write
 
     solution = _solve(ctx, problem, function, at, numbering, order)
-    trace, fmt = solution.trace, GraphFormat(fmt).value
+    fmt = GraphFormat(fmt).value
     suffix = "-adjoint" if adjoint else "-graph"
     output = output or Path("outputs") / f"{solution.problem.name}{suffix}.{fmt}"
-    if fmt == "tikz":
-        atomic_write(output, graph_render.tikz(trace, adjoint) + "\n")
-    elif fmt == "dot":
-        atomic_write(output, graph_render.dot_source(trace, adjoint))
+    if solution.kind == "matrix":
+        if adjoint:
+            raise ProblemError("--adjoint draws a scalar problem's backpropagation graph",
+                               hint="a matrix problem's adjoints are equations: derive solve or report")
+        tikz, dot = graph_render.matrix_tikz(solution.model), graph_render.matrix_dot(solution.model)
     else:
-        _write_bytes(output, _graphviz_render(graph_render.dot_source(trace, adjoint), fmt))
+        tikz, dot = graph_render.tikz(solution.trace, adjoint), graph_render.dot_source(solution.trace, adjoint)
+    if fmt == "tikz":
+        atomic_write(output, tikz + "\n")
+    elif fmt == "dot":
+        atomic_write(output, dot)
+    else:
+        _write_bytes(output, _graphviz_render(dot, fmt))
     typer.echo(str(output))
 
 

@@ -72,3 +72,28 @@ def test_baydin_ids_are_valid_tikz_names():
                         numbering="baydin")
     picture = tikz(trace)
     assert re.search(r"\(vm1\) at", picture) and "(v-1)" not in picture
+
+
+def test_matrix_graph_exports(tmp_path):
+    from typer.testing import CliRunner
+
+    from derive.cli import app
+
+    runner = CliRunner()
+    for fmt in ("dot", "tikz", "svg"):
+        out = tmp_path / f"p2.{fmt}"
+        result = runner.invoke(app, ["graph", "problem2", "--format", fmt, "-o", str(out)])
+        assert result.exit_code == 0, result.output
+        assert "W1" in out.read_text()
+    result = runner.invoke(app, ["graph", "problem2", "--adjoint", "--format", "dot", "-o", str(tmp_path / "x")])
+    assert result.exit_code == 2
+
+
+def test_scalar_graph_png(tmp_path):
+    from typer.testing import CliRunner
+
+    from derive.cli import app
+
+    out = tmp_path / "g.png"
+    result = CliRunner().invoke(app, ["graph", "problem1", "--adjoint", "--format", "png", "-o", str(out)])
+    assert result.exit_code == 0 and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

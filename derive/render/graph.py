@@ -327,3 +327,22 @@ def matrix_mermaid(model) -> str:
         _collect_names(e, seen)
         out.extend(f"    {arg} --> {name}" for arg in seen)
     return "\n".join(out)
+
+
+def matrix_dot(model) -> str:
+    """Graphviz DOT of a matrix problem's graph."""
+    import graphviz
+
+    graph = graphviz.Digraph("network", graph_attr={"rankdir": "LR"},
+                             node_attr={"shape": "box", "style": "rounded,filled", "fillcolor": "white",
+                                        "fontname": "Helvetica"})
+    for v in model.variables:
+        graph.node(v, f"{v}\n{model.shapes[v][0]}×{model.shapes[v][1]}", fillcolor="#eeeeee")
+    for name, e in model.equations:
+        graph.node(name, f"{name}\n{e.shape[0]}×{e.shape[1]}",
+                   fillcolor="#fff0dc" if name == model.problem.loss else "white")
+        seen: list[str] = []
+        _collect_names(e, seen)
+        for arg in seen:
+            graph.edge(arg, name)
+    return graph.source
