@@ -54,13 +54,10 @@ RESERVED = frozenset({"exp", "log", "ln", "sin", "cos", "tan", "sqrt", "tanh", "
                       "abs", "pow", *CONSTANTS})
 
 
-@dataclass(frozen=True)
-class Problem:
-    """A scalar problem: inputs in order with exact values, outputs in order with their text."""
+@dataclass(frozen=True, kw_only=True)
+class SheetText:
+    """What a problem file may say about its sheet (all optional, shown as the user wrote it)."""
 
-    name: str
-    inputs: dict[str, sympy.Expr]
-    outputs: dict[str, str]
     title: str = ""
     description: str = ""
     statement: str = ""
@@ -68,6 +65,17 @@ class Problem:
     author: str = ""
     date: str = ""
     source: str = field(default="", compare=False)
+
+    KEYS = ("title", "description", "statement", "course", "author", "date")
+
+
+@dataclass(frozen=True)
+class Problem(SheetText):
+    """A scalar problem: inputs in order with exact values, outputs in order with their text."""
+
+    name: str
+    inputs: dict[str, sympy.Expr]
+    outputs: dict[str, str]
     kind: str = "scalar"
 
     def with_values(self, values: dict[str, sympy.Expr]) -> Problem:
@@ -81,7 +89,7 @@ class Problem:
 
 
 @dataclass(frozen=True)
-class MatrixProblem:
+class MatrixProblem(SheetText):
     """A network in matrix form: named sizes, variables with shapes, equations, loss and wrt."""
 
     name: str
@@ -91,13 +99,6 @@ class MatrixProblem:
     loss: str
     wrt: list[str]
     functions: dict[str, str] = field(default_factory=dict)
-    title: str = ""
-    description: str = ""
-    statement: str = ""
-    course: str = ""
-    author: str = ""
-    date: str = ""
-    source: str = field(default="", compare=False)
     kind: str = "matrix"
 
 
@@ -159,8 +160,7 @@ def problem_from_toml(text: str, name: str, source: str = "") -> Problem | Matri
             raise ProblemError(f"{where}: output {out_name} must be an expression in quotes, "
                                f"not {type(expr).__name__}")
         outputs[out_name] = expr
-    meta = {key: data[key] for key in SCALAR_KEYS if key not in ("inputs", "outputs") and key in data}
-    return Problem(name=name, inputs=inputs, outputs=outputs, source=source, **meta)
+    return Problem(name=name, inputs=inputs, outputs=outputs, source=source, **_sheet_text(data))
 
 
 def inline_problem(expressions: list[str], values: list[tuple[str, str]]) -> Problem:
@@ -264,7 +264,9 @@ def _matrix_problem(data: dict, name: str, source: str, where: str) -> MatrixPro
         if w not in seen:
             raise ProblemError(f"{where}: derive.wrt names '{w}', which is not a variable or equation",
                                hint=did_you_mean(w, seen) or "variables: " + ", ".join(data["variables"]))
-    meta = {key: data[key] for key in ("title", "description", "statement", "course", "author", "date")
-            if key in data}
     return MatrixProblem(name=name, dims=dims, variables=dict(data["variables"]), equations=dict(data["equations"]),
-                         loss=loss, wrt=list(wrt), functions=dict(functions), source=source, **meta)
+                         loss=loss, wrt=list(wrt), functions=dict(functions), source=source, **_sheet_text(data))
+
+
+def _sheet_text(data: dict) -> dict:
+    return {key: data[key] for key in SheetText.KEYS if key in data}

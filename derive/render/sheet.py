@@ -30,6 +30,17 @@ def _agreement(x: float | None) -> str:
     return "exactly" if x == 0 else f"to within ${scientific(x)}$"
 
 
+def header(problem, escape, title=None, author=None, course=None, date=None) -> dict:
+    """Title, author, course, date and statement: from the options, else the problem file."""
+    return {
+        "title": escape(title or problem.title or problem.name),
+        "author": escape(author if author is not None else problem.author),
+        "course": escape(course if course is not None else problem.course),
+        "date": escape(date if date is not None else (problem.date or _dt.date.today().isoformat())),
+        "statement": escape(problem.statement),
+    }
+
+
 def sheet_context(solution: ScalarSolution, *, digits: int, escape: Callable[[str], str],
                   graph: Callable, title: str | None = None, author: str | None = None,
                   course: str | None = None, date: str | None = None, numbering: str = "zero",
@@ -38,11 +49,7 @@ def sheet_context(solution: ScalarSolution, *, digits: int, escape: Callable[[st
     nt = LatexNotation(digits)
     checks = solution.checks
     return {
-        "title": escape(title or problem.title or problem.name),
-        "author": escape(author if author is not None else problem.author),
-        "course": escape(course if course is not None else problem.course),
-        "date": escape(date if date is not None else (problem.date or _dt.date.today().isoformat())),
-        "statement": escape(problem.statement),
+        **header(problem, escape, title, author, course, date),
         "digits": digits,
         "inputs": [{"name": nt.var(name), "node": nt.node(node), "value": nt.number(trace.by_id[node].value)}
                    for name, node in trace.inputs],
@@ -90,11 +97,7 @@ def matrix_sheet_context(solution, *, escape: Callable[[str], str], graph: Calla
     for _, e in model.equations:
         used |= _function_names(e)
     return {
-        "title": escape(title or problem.title or problem.name),
-        "author": escape(author if author is not None else problem.author),
-        "course": escape(course if course is not None else problem.course),
-        "date": escape(date if date is not None else (problem.date or _dt.date.today().isoformat())),
-        "statement": escape(problem.statement),
+        **header(problem, escape, title, author, course, date),
         "dims": [{"name": escape(d), "value": n} for d, n in problem.dims.items()],
         "variables": [{"name": printer(M_var(v, model.shapes[v])), "shape": shape_latex(model.shapes[v])}
                       for v in model.variables],
