@@ -4,11 +4,11 @@
 checks the Jacobian against SymPy and finite differences.
 """
 
-from .api import Solution, load, solve
+from .api import MatrixResult, Solution, load, solve
 from .errors import (DeriveError, DomainError, LimitError, ParseError, ProblemError, ReportError,
                      VerificationError)
 from .parse import Limits
 
-__all__ = ["solve", "load", "Solution", "Limits", "DeriveError", "ParseError", "ProblemError",
+__all__ = ["solve", "load", "Solution", "MatrixResult", "Limits", "DeriveError", "ParseError", "ProblemError",
            "DomainError", "LimitError", "VerificationError", "ReportError"]
 __version__ = "0.1.0"

@@ -60,15 +60,35 @@ class Solution:
                 + lines.jacobian(self._solved, nt) + "$$")
 
 
+class MatrixResult:
+    """A solved matrix problem: the engine's result, plus its adjoint equations as LaTeX in Jupyter."""
+
+    kind = "matrix"
+
+    def __init__(self, solved: MatrixSolution):
+        self._solved = solved
+
+    def __getattr__(self, name):
+        return getattr(self._solved, name)
+
+    def _repr_latex_(self) -> str:
+        from .render.matrix import LatexPrinter
+
+        printer = LatexPrinter()
+        rows = [rf"{printer.bar(a.name)} &= {printer(a.simplified)}" for a in self._solved.derivation.adjoints]
+        rows += [rf"{printer.bar(g.name)} &= {printer(g.expr)}" for g in self._solved.derivation.gradients]
+        return r"$$\begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}$$"
+
+
 def solve(problem: str | Problem | MatrixProblem | None = None, *, functions: Sequence[str] = (),
           at: Mapping[str, object] | None = None, numbering: str = "zero", order: str = "postorder",
           limits: Limits = Limits(), symbolic_limit: int = SYMBOLIC_LIMIT,
           symbolic_timeout: float = SYMBOLIC_TIMEOUT, seed: int = 0,
-          exact_limit: int | None = None) -> Solution | MatrixSolution:
+          exact_limit: int | None = None) -> Solution | MatrixResult:
     """Load and solve a problem: a scalar one (trace, both AD modes, Jacobian) or a matrix one
     (backprop equations, proved); raises a DeriveError subclass on bad input."""
     loaded = load(problem, functions=functions, at=at)
     if isinstance(loaded, MatrixProblem):
         options = {} if exact_limit is None else {"exact_limit": exact_limit}
-        return solve_matrix(loaded, limits, seed=seed, **options)
+        return MatrixResult(solve_matrix(loaded, limits, seed=seed, **options))
     return Solution(solve_scalar(loaded, numbering, order, limits, symbolic_limit, symbolic_timeout))

@@ -126,7 +126,7 @@ def _solve(ctx: typer.Context, problem, functions, at, numbering=Numbering.zero,
                        order=Order(order).value,
                        limits=settings.limits, symbolic_limit=settings.symbolic_limit,
                        symbolic_timeout=settings.symbolic_timeout, seed=seed, exact_limit=settings.exact_limit)
-    return solved if solved.kind == "matrix" else solved._solved
+    return solved._solved
 
 
 def _terminal():

@@ -60,3 +60,20 @@ def test_large_variables_are_checked_along_random_directions():
     solution = solve_matrix(problem_from_toml(text, "wide"), exact=False)
     methods = {g.name: g.numeric_method for g in solution.checks.gradients}
     assert methods == {"W": "8 random directions", "x": "every entry"}
+
+
+def test_a_loss_undefined_everywhere_is_a_domain_error():
+    from derive.errors import DomainError
+    from derive.problems import problem_from_toml
+
+    text = "[dims]\nN = 2\n[variables]\nx = 'N'\n[equations]\nL = 'sum(log(-(x * x)))'\n[derive]\nloss = 'L'\nwrt = ['x']\n"
+    with pytest.raises(DomainError, match="not finite at random values"):
+        solve_matrix(problem_from_toml(text, "bad"))
+
+
+def test_library_result_shows_latex():
+    import derive
+
+    result = derive.solve("problem2")
+    assert result.checks.exact == "pass"
+    assert r"\bar{h} &= r + W_{2}^\top" in result._repr_latex_()

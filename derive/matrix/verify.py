@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy
 
-from ..errors import VerificationError
+from ..errors import DomainError, VerificationError
 from ..timing import TimedOut, time_limit
 from .backprop import Derivation
 from .evaluate import NumpyBackend, SympyBackend, evaluate, run_backward, run_forward
@@ -114,6 +114,10 @@ def numeric_check(derivation: Derivation, seed: int = 0, directions: int = 8) ->
         if not np.isfinite(values[model.problem.loss]).all():
             env = random_values(derivation, seed, positive=True)
             values = run_forward(model, env, backend, sizes)
+        if not np.isfinite(values[model.problem.loss]).all():
+            raise DomainError(f"the loss {model.problem.loss} is not finite at random values (signed, then "
+                              "positive): the numeric check cannot run",
+                              hint="check the domain of log, division and powers in the equations")
     gradients = run_backward(derivation, values, backend, sizes)
     rng = np.random.default_rng(seed + 1)
     checks = []
