@@ -40,4 +40,4 @@ bench: setup
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) outputs/*.tex outputs/*.pdf outputs/*.md outputs/*.json outputs/*.png
+	rm -rf $(VENV) outputs/*.tex outputs/*.pdf outputs/*.log outputs/*.md outputs/*.json outputs/*.png

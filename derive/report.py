@@ -1,8 +1,8 @@
 """Solution sheets: fill the Jinja2 templates, write files atomically, compile PDFs.
 
 The PDF is compiled by latexmk + pdflatex in a scratch directory, without shell escape and
-with paranoid file access, and moved into place only when it succeeded: a failed run never
-leaves a truncated or stale PDF behind.
+with paranoid file access, and moved into place (with its .log) only when it succeeded: a
+failed run never leaves a truncated or stale PDF behind.
 """
 
 from __future__ import annotations
@@ -167,6 +167,7 @@ def compile_pdf(tex_path: Path) -> Path:
         staged = pdf_path.with_name(f".{pdf_path.name}.part")
         shutil.copyfile(built, staged)
         os.replace(staged, pdf_path)
+        shutil.copyfile(work.with_suffix(".log"), tex_path.with_suffix(".log"))  # for overfull-box hunting
     return pdf_path
 
 

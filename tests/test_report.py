@@ -54,9 +54,10 @@ def test_problem1_pdf_holds_every_part_and_number(problem1_pdf):
 
 
 def test_pdf_pages_are_a4_and_nothing_is_overfull(problem1_pdf):
-    log = problem1_pdf.with_suffix(".tex")
     info = subprocess.run(["pdfinfo", str(problem1_pdf)], capture_output=True, text=True).stdout
     assert "595.276 x 841.89" in info or "595.28 x 841.89" in info
+    log = problem1_pdf.with_suffix(".log").read_text(errors="replace")
+    assert "Output written" in log and "Overfull" not in log  # no table or graph runs off the page
 
 
 def test_markdown_holds_the_same_numbers(tmp_path):
@@ -128,6 +129,7 @@ def test_three_input_toml_problem_compiles(tmp_path):
     result = runner.invoke(app, ["report", str(spec), "--pdf", "-o", str(tmp_path)])
     assert result.exit_code == 0, result.output
     text = pdf_text(tmp_path / "three.pdf")
+    assert "Overfull" not in (tmp_path / "three.log").read_text(errors="replace")
     assert "Three inputs, two outputs" in text and "A. Student" in text
     assert "Quotient Rule" in text and "Difference Rule" in text
     assert text.count("Pass for") == 5  # three forward passes, two reverse passes
@@ -159,6 +161,7 @@ def test_log_errors_shows_the_offending_lines():
 def test_problem2_pdf(tmp_path):
     result = runner.invoke(app, ["report", "problem2", "--pdf", "-o", str(tmp_path)])
     assert result.exit_code == 0, result.output
+    assert "Overfull" not in (tmp_path / "problem2.log").read_text(errors="replace")
     text = " ".join(pdf_text(tmp_path / "problem2.pdf").split())
     assert "(a) Computational graph" in text and "(b) Backpropagation equations" in text
     assert "= r + W2⊤ (y − s)" in text  # ĥ, with the seed's slip corrected
