@@ -102,7 +102,8 @@ AtOpt = Annotated[Optional[list[str]], typer.Option(
     "--at", help="An input value, name=value (repeat; gives input order for -f).", show_default=False)]
 Numbering = Enum("Numbering", {name: name for name in NUMBERINGS}, type=str)
 Order = Enum("Order", {name: name for name in ORDERS}, type=str)
-SheetFormat = Enum("SheetFormat", {name: name for name in ("tex", "md", "json")}, type=str)
+SheetFormat = Enum("SheetFormat", {name: name for name in ("tex", "md", "json", "csv")}, type=str)
+Hidden = Enum("Hidden", {name: name for name in ("rules", "expressions")}, type=str)
 GraphFormat = Enum("GraphFormat", {name: name for name in ("dot", "svg", "png", "tikz")}, type=str)
 
 NumberingOpt = Annotated[Numbering, typer.Option(
@@ -214,6 +215,36 @@ def verify_command(
         terminal.print_views([terminal.jacobian_view(solution, TextNotation()), terminal.checks_view(solution, None)])
 
 
+@app.command("check")
+def check_command(
+    ctx: typer.Context,
+    problem: Annotated[str, typer.Argument(help="The problem the worksheet answers.")],
+    answers: Annotated[Path, typer.Argument(help="Filled worksheet: CSV, the --blank Markdown, or TOML formulas.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Grade a filled worksheet cell by cell (or typed matrix formulas by meaning).
+
+    Exits 0 when everything is right, 1 otherwise."""
+    solution = _solve(ctx, problem, None, None)
+    if solution.kind == "matrix":
+        from .matrix.answers import check_answers
+
+        result = check_answers(solution, answers)
+    else:
+        from .grade import grade
+        from .worksheet import read_answers
+
+        result = grade(solution, read_answers(answers), solution.problem.grading)
+    if as_json:
+        typer.echo(json.dumps(result.as_dict(), indent=2, ensure_ascii=False))
+    else:
+        terminal = _terminal()
+        terminal.print_views(terminal.grade_views(result) if solution.kind == "scalar"
+                             else terminal.matrix_answer_views(result))
+    if not result.all_correct:
+        raise typer.Exit(1)
+
+
 @app.command("codegen")
 def codegen_command(
     ctx: typer.Context,
@@ -258,14 +289,17 @@ def report_command(
     numbering: NumberingOpt = Numbering.zero,
     order: OrderOpt = Order.postorder,
     diag: DiagOpt = False,
+    blank: Annotated[bool, typer.Option("--blank", help="A worksheet: values, lines and answers left empty.")] = False,
+    hide: Annotated[Optional[list[Hidden]], typer.Option(
+        help="With --blank, also empty the 'rules' or 'expressions' column (repeatable).")] = None,
 ) -> None:
     """Write the solution sheet (scalar: parts (a)-(e); matrix: graph and backprop equations)
-    as LaTeX (and PDF), Markdown or JSON."""
+    as LaTeX (and PDF), Markdown, JSON or CSV; --blank writes the worksheet to fill in."""
     from .report import SheetOptions, write_report  # Jinja2 and PyLaTeX load only for sheets
 
     solution = _solve(ctx, problem, function, at, numbering, order)
-    options = SheetOptions(digits, diag, title, author, course, date, Numbering(numbering).value,
-                           Order(order).value)
+    options = SheetOptions(digits, diag, blank, frozenset(Hidden(h).value for h in hide or ()), title, author,
+                           course, date, Numbering(numbering).value, Order(order).value)
     for path in write_report(solution, out_dir, SheetFormat(fmt).value, pdf, options, template):
         typer.echo(str(path))
 

@@ -32,6 +32,7 @@ SCALAR_KEYS = {
     "date": str,
     "inputs": dict,
     "outputs": dict,
+    "grading": dict,
 }
 
 #: Top-level keys of a matrix problem file.
@@ -76,6 +77,7 @@ class Problem(SheetText):
     name: str
     inputs: dict[str, sympy.Expr]
     outputs: dict[str, str]
+    grading: dict[str, float] = field(default_factory=dict)  # weights of trace, forward, reverse
     kind: str = "scalar"
 
     def with_values(self, values: dict[str, sympy.Expr]) -> Problem:
@@ -160,7 +162,15 @@ def problem_from_toml(text: str, name: str, source: str = "") -> Problem | Matri
             raise ProblemError(f"{where}: output {out_name} must be an expression in quotes, "
                                f"not {type(expr).__name__}")
         outputs[out_name] = expr
-    return Problem(name=name, inputs=inputs, outputs=outputs, source=source, **_sheet_text(data))
+    grading = {}
+    for part, weight in data.get("grading", {}).items():
+        if part not in ("trace", "forward", "reverse"):
+            raise ProblemError(f"{where}: unknown key 'grading.{part}'",
+                               hint=did_you_mean(part, ["trace", "forward", "reverse"]) or "trace, forward, reverse")
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
+            raise ProblemError(f"{where}: grading.{part} must be a non-negative number")
+        grading[part] = float(weight)
+    return Problem(name=name, inputs=inputs, outputs=outputs, grading=grading, source=source, **_sheet_text(data))
 
 
 def inline_problem(expressions: list[str], values: list[tuple[str, str]]) -> Problem:

@@ -23,7 +23,7 @@ from .errors import ReportError
 from .render import latex as latex_render
 from .render import markdown as markdown_render
 
-FORMATS = ("tex", "md", "json")
+FORMATS = ("tex", "md", "json", "csv")
 TEX_PACKAGES = "texlive-latex-base texlive-latex-recommended texlive-pictures latexmk"
 COMPILE_TIMEOUT = 180  # seconds
 
@@ -34,6 +34,8 @@ class SheetOptions:
 
     digits: int = 3
     diag: bool = False
+    blank: bool = False
+    hide: frozenset = frozenset()
     title: str | None = None
     author: str | None = None
     course: str | None = None
@@ -86,8 +88,17 @@ def render_sheet(solution, fmt: str, options: SheetOptions = SheetOptions(),
     if fmt not in FORMATS:
         raise ReportError(f"unknown format '{fmt}'", hint="use one of: " + ", ".join(FORMATS))
     module = latex_render if fmt == "tex" else markdown_render
-    settings = vars(options)
+    settings = dict(vars(options))
+    if solution.kind == "matrix" and (settings["blank"] or fmt == "csv"):
+        raise ReportError("blank worksheets and CSV are for scalar problems",
+                          hint="for a matrix problem, students type formulas: see derive check")
+    if fmt == "csv":
+        from .worksheet import blank_csv
+
+        return blank_csv(solution, key=not settings["blank"])
     if solution.kind == "matrix":
+        settings.pop("blank")
+        settings.pop("hide")
         if fmt == "json":
             from .render.matrix import matrix_json
 
@@ -98,8 +109,9 @@ def render_sheet(solution, fmt: str, options: SheetOptions = SheetOptions(),
             return solution.to_json() + "\n"
         settings.pop("diag")
         context = module.context(solution, **settings)
+    kind = "worksheet" if fmt == "md" and settings.get("blank") else solution.kind
     try:
-        return load_template(fmt, template, solution.kind).render(**context, cell=markdown_render.cell)
+        return load_template(fmt, template, kind).render(**context, cell=markdown_render.cell)
     except jinja2.UndefinedError as exc:
         raise ReportError(f"template {template or fmt}: {exc.message}") from None
 
@@ -124,7 +136,7 @@ def write_report(solution, out_dir: str | Path, fmt: str = "tex", pdf: bool = Fa
         raise ReportError("--pdf makes a PDF from LaTeX", hint="drop --format or use --format tex")
     text = render_sheet(solution, fmt, options, template)  # fails before anything is written
     out_dir = Path(out_dir)
-    path = out_dir / f"{solution.problem.name}.{fmt}"
+    path = out_dir / f"{solution.problem.name}{'-blank' if options.blank else ''}.{fmt}"
     atomic_write(path, text)
     written = [path]
     if pdf:

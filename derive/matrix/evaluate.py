@@ -73,6 +73,9 @@ class NumpyBackend:
     def div(self, a, c):
         return a / c.item()
 
+    def diag(self, a):
+        return np.diagflat(a)
+
     def transpose(self, a):
         return a.T
 
@@ -156,6 +159,9 @@ class SympyBackend:
 
     def div(self, a, c):
         return a / c[0, 0]
+
+    def diag(self, a):
+        return sympy.diag(*a)
 
     def transpose(self, a):
         return a.T

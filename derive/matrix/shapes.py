@@ -94,6 +94,20 @@ def build_model(problem: MatrixProblem, limits: Limits = Limits()) -> Model:
     return Model(problem, shapes, equations, elementwise, frozenset(abstract))
 
 
+def type_answer(model: Model, name: str, text: str, limits: Limits = Limits()) -> M:
+    """A student's formula for an adjoint or gradient, typed against the model: named nodes,
+    variables, adjoints as <node>_bar, and d<f>(·) for an elementwise function's derivative."""
+    adjoints = {f"{node}_bar": node for node, _ in model.equations}
+    elementwise = dict(model.concrete)
+    functions = {**{n: 1 for n in elementwise}, **{f"d{n}": 1 for n in elementwise}, **CALLS, "diag": 1}
+    context = f'{name} = "{text}"'
+    try:
+        tree = parse_expression(text, frozenset([*model.shapes, *adjoints]), functions, limits=limits, matrix=True)
+    except (ParseError, LimitError) as exc:
+        raise type(exc)(f"{context}: {exc.message}", hint=exc.hint) from None
+    return _Typer(context, model.shapes, elementwise, adjoints).build(tree)
+
+
 def expr_text(e: Expr) -> str:
     """The text of a parsed sub-expression, for error messages."""
     if e.op == "num":
@@ -103,6 +117,10 @@ def expr_text(e: Expr) -> str:
     symbols = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "matmul": "@"}
     if e.op in symbols:
         left, right = (expr_text(a) for a in e.args)
+        if e.op not in ("add", "sub"):
+            left = f"({left})" if e.args[0].op in ("add", "sub") else left
+        if e.op != "add":
+            right = f"({right})" if e.args[1].op in ("add", "sub") else right
         return f"{left} {symbols[e.op]} {right}"
     if e.op == "neg":
         return f"-{expr_text(e.args[0])}"
@@ -112,10 +130,15 @@ def expr_text(e: Expr) -> str:
 
 
 class _Typer:
-    def __init__(self, context: str, shapes: dict[str, tuple], elementwise: dict[str, str]):
+    """Types a parsed expression; ``adjoints`` maps names such as ``h_bar`` to the node h, and
+    ``d<f>`` calls (dsigma) stand for an elementwise function's derivative (typed answers)."""
+
+    def __init__(self, context: str, shapes: dict[str, tuple], elementwise: dict[str, str],
+                 adjoints: dict[str, str] | None = None):
         self.context = context
         self.shapes = shapes
         self.elementwise = elementwise
+        self.adjoints = adjoints or {}
 
     def fail(self, e: Expr, what: str, hint: str | None = None) -> ShapeError:
         return ShapeError(f"{self.context}: {what}", hint=hint)
@@ -124,6 +147,9 @@ class _Typer:
         if e.op == "num":
             return mx.const(e.value)
         if e.op == "name":
+            if e.name in self.adjoints:
+                node = self.adjoints[e.name]
+                return mx.adj(node, self.shapes[node])
             return mx.var(e.name, self.shapes[e.name])
         args = [self.build(a) for a in e.args]
         op = e.op
@@ -170,11 +196,18 @@ class _Typer:
             return M("T", (a,), (a.shape[1], a.shape[0]))
         if op in self.elementwise:
             return M("fn", (args[0],), args[0].shape, op)
+        if op.startswith("d") and op[1:] in self.elementwise:
+            return M("dfn", (args[0],), args[0].shape, op[1:])
         return self._call(e, op, args)
 
     def _call(self, e: Expr, op: str, args: list[M]) -> M:
         if op in ("sum", "norm"):
             return M(op, (args[0],), SCALAR)
+        if op == "diag":  # diag(v) @ u, the seed's notation, in typed answers
+            a = args[0]
+            if a.shape[1] != 1:
+                raise self.fail(e, f"{expr_text(e)}: diag needs a column vector, got {shape_text(a.shape)}")
+            return M("diag", (a,), (a.shape[0], a.shape[0]))
         if op == "dot":
             a, b = args
             if a.shape != b.shape:

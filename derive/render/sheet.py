@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Callable
+from dataclasses import replace
 
 from ..scalar.solve import ScalarSolution
 from . import lines
@@ -44,11 +45,13 @@ def header(problem, escape, title=None, author=None, course=None, date=None) -> 
 def sheet_context(solution: ScalarSolution, *, digits: int, escape: Callable[[str], str],
                   graph: Callable, title: str | None = None, author: str | None = None,
                   course: str | None = None, date: str | None = None, numbering: str = "zero",
-                  order: str = "postorder") -> dict:
+                  order: str = "postorder", blank: bool = False, hide: frozenset[str] = frozenset()) -> dict:
+    """With ``blank`` the values, evaluation lines, answers and graphs are left for the student
+    (``hide`` may also blank "rules" and "expressions")."""
     problem, trace = solution.problem, solution.trace
     nt = LatexNotation(digits)
     checks = solution.checks
-    return {
+    context = {
         **header(problem, escape, title, author, course, date),
         "digits": digits,
         "inputs": [{"name": nt.var(name), "node": nt.node(node), "value": nt.number(trace.by_id[node].value)}
@@ -63,9 +66,9 @@ def sheet_context(solution: ScalarSolution, *, digits: int, escape: Callable[[st
         "graph": graph(trace, adjoint=False, digits=digits),
         "adjoint_graph": graph(trace, adjoint=True, digits=digits),
         "trace_rows": lines.trace_rows(trace, nt),
-        "forward": [{"input": nt.var(p.input), "outputs": [nt.var(y) for y, _ in trace.outputs],
+        "forward": [{"input": nt.var(p.input), "name": p.input, "outputs": [nt.var(y) for y, _ in trace.outputs],
                      "rows": lines.forward_rows(p, trace, nt)} for p in solution.forward],
-        "reverse": [{"output": nt.var(p.output), "inputs": [nt.var(x) for x, _ in trace.inputs],
+        "reverse": [{"output": nt.var(p.output), "name": p.output, "inputs": [nt.var(x) for x, _ in trace.inputs],
                      "rows": lines.reverse_rows(p, trace, nt)} for p in solution.reverse],
         "jacobian_symbols": lines.jacobian_symbols(solution, nt),
         "jacobian_forward": lines.jacobian(solution, nt, solution.jacobian_forward),
@@ -81,6 +84,32 @@ def sheet_context(solution: ScalarSolution, *, digits: int, escape: Callable[[st
         "order": order,
         "n_inputs": len(trace.inputs),
         "n_outputs": len(trace.outputs),
+        "blank": blank,
+        "node_ids": [node.id for node in trace.nodes],
+    }
+    return blanked(context, solution, nt, hide) if blank else context
+
+
+def blanked(context: dict, solution: ScalarSolution, nt, hide: frozenset[str]) -> dict:
+    """The worksheet: every value the student should find left empty."""
+    def empty(row: lines.Row) -> lines.Row:
+        expression = row.expression
+        if "expressions" in hide and not row.answer:
+            expression = expression.split(" = ")[0] + (" =" if " = " in expression else "")
+        return replace(row, expression=expression, evaluation="", rule="" if "rules" in hide else row.rule)
+
+    space = nt.matrix([[r"\qquad"] * len(row) for row in solution.jacobian])
+    column = nt.matrix([[r"\qquad"] for _ in solution.output_values])
+    return {
+        **context,
+        "trace_rows": [empty(r) for r in context["trace_rows"]],
+        "forward": [{**p, "rows": [empty(r) for r in p["rows"]]} for p in context["forward"]],
+        "reverse": [{**p, "rows": [empty(r) for r in p["rows"]]} for p in context["reverse"]],
+        "jacobian_forward": space,
+        "jacobian_reverse": space,
+        "value_vector": column,
+        "graph": "",
+        "adjoint_graph": "",
     }
 
 

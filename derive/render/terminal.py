@@ -107,3 +107,31 @@ def _walk(e):
     yield e
     for a in e.args:
         yield from _walk(a)
+
+
+def grade_views(grade) -> list:
+    """The cells that are not right, then the score per part and the first wrong cell of each pass."""
+    table = Table(title="Cells to look at", box=box.SIMPLE_HEAD, title_justify="left", title_style="bold")
+    for column in ("Part", "Pass", "Node", "Given", "Verdict", "Slip", "Message"):
+        table.add_column(column, overflow="fold")
+    for c in grade.cells:
+        if c.verdict not in ("correct", "rounding"):
+            table.add_row(c.part, c.pass_ or "-", c.node, c.given or "-", c.verdict, c.kind or "", c.message)
+    score = grade.score()
+    parts = ", ".join(f"{part} {p['earned']:g}/{p['possible']} (weight {p['weight']:g})"
+                      for part, p in score["parts"].items())
+    first = ", ".join(f"{key} at {node}" for key, node in score["first_wrong"].items()) or "none"
+    views = [table] if any(c.verdict not in ("correct", "rounding") for c in grade.cells) else [
+        Text("Every cell is correct (or correctly rounded).", style="green")]
+    return [*views, Text(f"Score: {score['total'] * 100:.1f}%  ({parts})", style="bold"),
+            Text(f"First wrong cell of each pass: {first}")]
+
+
+def matrix_answer_views(check) -> list:
+    table = Table(title="Typed answers", box=box.SIMPLE_HEAD, title_justify="left", title_style="bold")
+    for column in ("Part", "Name", "Given", "Verdict", "Message"):
+        table.add_column(column, overflow="fold")
+    for item in check.items:
+        table.add_row(item.part, item.name, item.given or "-", item.verdict, item.message)
+    score = check.score()
+    return [table, Text(f"Score: {score['correct']}/{score['possible']}", style="bold")]

@@ -1,0 +1,262 @@
+"""Grading a filled worksheet of a scalar problem, cell by cell.
+
+Each cell (a node's value in the trace, a tangent in a forward pass, an adjoint in a reverse
+pass) gets a verdict: correct, rounding (within half a unit of the last digit written), wrong
+(with the expected value) or missing; and where the evidence shows it, the kind of slip:
+
+- ``carried``: wrong only because an earlier wrong cell of the same pass was used correctly
+  (recomputing the cell from the student's own earlier values gives what they wrote);
+- ``sign``: the negation of the expected value;
+- ``arithmetic``: the line's terms are right but do not add up to the result written, or the
+  result is right but the terms written are not;
+- ``rule``: a term uses a local partial that is not the rule table's.
+
+Credit: correct, rounding and carried 1; arithmetic with the right result 1/2; otherwise 0.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from .errors import DeriveError, ProblemError
+from .handwriting import decimals, parse_line, parse_number
+from .scalar.rules import primitive
+from .scalar.solve import ScalarSolution
+
+PARTS = ("trace", "forward", "reverse")
+CREDIT = {"correct": 1.0, "rounding": 1.0, "carried": 1.0, "arithmetic-right-result": 0.5}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One filled cell, as written."""
+
+    part: str
+    pass_: str  # the input (forward) or output (reverse) name; "" for the trace
+    node: str
+    value: str
+    line: str = ""
+    where: str = ""  # "row 7" of the file, for messages
+
+
+@dataclass(frozen=True)
+class CellVerdict:
+    part: str
+    pass_: str
+    node: str
+    given: str
+    expected: float
+    verdict: str  # correct, rounding, wrong, missing
+    kind: str | None = None  # sign, carried, arithmetic, rule
+    message: str = ""
+    credit: float = 0.0
+
+    def as_dict(self) -> dict:
+        return {"part": self.part, "pass": self.pass_, "node": self.node, "given": self.given,
+                "expected": self.expected, "verdict": self.verdict, "kind": self.kind,
+                "message": self.message, "credit": self.credit}
+
+
+@dataclass
+class Grade:
+    cells: list[CellVerdict]
+    weights: dict[str, float] = field(default_factory=lambda: {p: 1.0 for p in PARTS})
+
+    @property
+    def all_correct(self) -> bool:
+        return all(c.verdict in ("correct", "rounding") for c in self.cells)
+
+    def score(self) -> dict:
+        parts = {}
+        for part in PARTS:
+            cells = [c for c in self.cells if c.part == part]
+            earned = sum(c.credit for c in cells)
+            parts[part] = {"earned": earned, "possible": len(cells), "weight": self.weights.get(part, 1.0),
+                           "fraction": earned / len(cells) if cells else 1.0}
+        total_weight = sum(p["weight"] for p in parts.values()) or 1.0
+        total = sum(p["weight"] * p["fraction"] for p in parts.values()) / total_weight
+        first_wrong = {}
+        for c in self.cells:
+            key = f"{c.part}:{c.pass_}" if c.pass_ else c.part
+            if c.verdict in ("wrong", "missing") and key not in first_wrong:
+                first_wrong[key] = c.node
+        return {"parts": parts, "total": total, "first_wrong": first_wrong}
+
+    def as_dict(self) -> dict:
+        return {"cells": [c.as_dict() for c in self.cells], "score": self.score()}
+
+
+def worksheet_cells(solution: ScalarSolution) -> list[tuple[str, str, str]]:
+    """Every cell of the worksheet, (part, pass, node), in the sheet's order."""
+    out = [("trace", "", node.id) for node in solution.trace.nodes]
+    out += [("forward", p.input, row.node.id) for p in solution.forward for row in p.rows]
+    out += [("reverse", p.output, row.node.id) for p in solution.reverse for row in p.rows]
+    return out
+
+
+def _tolerance(expected: float, written_decimals: int) -> float:
+    return 0.5 * 10.0 ** (-written_decimals) + 1e-9 * max(1.0, abs(expected))
+
+
+def _close(a: float, b: float, tolerance: float) -> bool:
+    return abs(a - b) <= tolerance
+
+
+def _line_close(a: float, b: float, written_decimals: int) -> bool:
+    """Agreement of two stages of a hand-written line, which carries rounded intermediates."""
+    return abs(a - b) <= 0.5 * 10.0 ** (-written_decimals) + 2e-3 * max(1.0, abs(b))
+
+
+class _Expectations:
+    """The right value of every cell, its chain-rule terms, and how to recompute it from a
+    student's own earlier values."""
+
+    def __init__(self, solution: ScalarSolution):
+        self.solution = solution
+        self.trace = solution.trace
+        self.forward = {p.input: p for p in solution.forward}
+        self.reverse = {p.output: p for p in solution.reverse}
+        self.names = {node.id: node.value for node in self.trace.nodes}
+
+    def cells(self) -> list[tuple[str, str, str]]:
+        return worksheet_cells(self.solution)
+
+    def value(self, part: str, pass_: str, node: str) -> float:
+        if part == "trace":
+            return self.trace.by_id[node].value
+        if part == "forward":
+            return self.forward[pass_].tangents[node]
+        return self.reverse[pass_].adjoints[node]
+
+    def terms(self, part: str, pass_: str, node: str) -> list[tuple[float, float]]:
+        """(local partial, incoming value) of each chain-rule term, for rule detection."""
+        if part == "forward":
+            row = next(r for r in self.forward[pass_].rows if r.node.id == node)
+            return [(t.partial.value, t.incoming) for t in row.terms]
+        if part == "reverse":
+            row = next(r for r in self.reverse[pass_].rows if r.node.id == node)
+            return [(t.partial.value, t.incoming) for t in row.terms]
+        return []
+
+    def recomputed(self, part: str, pass_: str, node: str, own: dict[str, float]) -> float | None:
+        """The cell from the student's own earlier values of the same part and pass."""
+        n = self.trace.by_id[node]
+        try:
+            if part == "trace":
+                if n.is_input:
+                    return None
+                args = [own.get(a, self.names[a]) if isinstance(a, str) else float(a) for a in n.args]
+                return float(primitive(n.op).value_function(*args))
+            if part == "forward":
+                if n.is_input:
+                    return None
+                return sum(p.value * own.get(p.arg, self.forward[pass_].tangents[p.arg]) for p in n.partials)
+            row = next(r for r in self.reverse[pass_].rows if r.node.id == node)
+            adjoints = self.reverse[pass_].adjoints
+            return (row.seed or 0.0) + sum(t.partial.value * own.get(t.owner.id, adjoints[t.owner.id])
+                                           for t in row.terms)
+        except (ValueError, OverflowError, ZeroDivisionError):
+            return None
+
+
+def grade(solution: ScalarSolution, answers: list[Answer], weights: dict[str, float] | None = None) -> Grade:
+    """Verdicts for every cell of the worksheet (missing cells included)."""
+    expect = _Expectations(solution)
+    by_key: dict[tuple[str, str, str], Answer] = {}
+    valid = set(expect.cells())
+    for answer in answers:
+        key = (answer.part, answer.pass_, answer.node)
+        if key not in valid:
+            raise ProblemError(f"{answer.where or 'a row'}: no cell {answer.part}/{answer.pass_ or '-'}/{answer.node} "
+                               "in this problem", hint="part is trace, forward or reverse; pass is an input "
+                               "(forward) or output (reverse) name, empty for the trace")
+        if key in by_key:
+            raise ProblemError(f"{answer.where}: the cell {answer.part}/{answer.pass_ or '-'}/{answer.node} "
+                               "is given twice")
+        by_key[key] = answer
+    own: dict[tuple[str, str], dict[str, float]] = {}
+    cells = []
+    for key in expect.cells():
+        part, pass_, node = key
+        answer = by_key.get(key)
+        verdict = _judge(expect, part, pass_, node, answer, own.setdefault((part, pass_), {}))
+        cells.append(verdict)
+    return Grade(cells, {**{p: 1.0 for p in PARTS}, **(weights or {})})
+
+
+def _judge(expect: _Expectations, part: str, pass_: str, node: str, answer: Answer | None,
+           own: dict[str, float]) -> CellVerdict:
+    expected = expect.value(part, pass_, node)
+    base = dict(part=part, pass_=pass_, node=node, expected=expected)
+    if answer is None or not answer.value.strip():
+        return CellVerdict(given="", verdict="missing", message="no value given", **base)
+    try:
+        given = parse_number(answer.value)
+    except DeriveError as exc:
+        return CellVerdict(given=answer.value, verdict="wrong", message=exc.message, **base)
+    own[node] = given
+    d = decimals(answer.value)
+    tolerance = _tolerance(expected, d)
+    stages = _stages(expect, answer)
+    shown = f"{expected:.{max(d, 3)}f}".replace("-", "−")
+
+    if _close(given, expected, 1e-9 * max(1.0, abs(expected))) or _close(given, expected, tolerance):
+        exact = _close(given, expected, 1e-9 * max(1.0, abs(expected)))
+        if stages and len(stages) > 1 and not _consistent(stages, expected, d):
+            return CellVerdict(given=answer.value, verdict="wrong", kind="arithmetic",
+                               message=f"the result is right but the terms written are not ({stages[0].text} "
+                                       f"is {_fmt(stages[0].value)}, not {shown})",
+                               credit=CREDIT["arithmetic-right-result"], **base)
+        return CellVerdict(given=answer.value, verdict="correct" if exact else "rounding",
+                           credit=CREDIT["correct"], **base)
+
+    recomputed = expect.recomputed(part, pass_, node, {k: v for k, v in own.items() if k != node})
+    if recomputed is not None and not _close(recomputed, expected, tolerance) \
+            and _close(given, recomputed, _tolerance(recomputed, d) + 1e-3 * abs(recomputed)):
+        return CellVerdict(given=answer.value, verdict="wrong", kind="carried",
+                           message=f"consistent with the earlier wrong value(s) of this pass; "
+                                   f"the right value is {shown}", credit=CREDIT["carried"], **base)
+    if expected != 0 and _close(given, -expected, tolerance):
+        return CellVerdict(given=answer.value, verdict="wrong", kind="sign",
+                           message=f"the sign is wrong: expected {shown}", **base)
+    if stages and len(stages) > 1 and _line_close(stages[0].value, expected, d):
+        return CellVerdict(given=answer.value, verdict="wrong", kind="arithmetic",
+                           message=f"the terms are right but do not add up to the result written: "
+                                   f"{stages[0].text} = {shown}", **base)
+    rule = _rule_slip(expect, part, pass_, node, stages, d)
+    if rule:
+        return CellVerdict(given=answer.value, verdict="wrong", kind="rule", message=rule, **base)
+    return CellVerdict(given=answer.value, verdict="wrong", message=f"expected {shown}", **base)
+
+
+def _stages(expect: _Expectations, answer: Answer):
+    if not answer.line.strip():
+        return []
+    try:
+        return parse_line(answer.line, expect.names)
+    except DeriveError:
+        return []
+
+
+def _consistent(stages, expected: float, d: int) -> bool:
+    return all(_line_close(stage.value, expected, d) for stage in stages)
+
+
+def _rule_slip(expect: _Expectations, part: str, pass_: str, node: str, stages, d: int) -> str | None:
+    """A written term that multiplies the right incoming value by a wrong local partial."""
+    if not stages:
+        return None
+    written = stages[0].terms
+    for partial, incoming in expect.terms(part, pass_, node):
+        if incoming == 0 or any(_line_close(t.value, partial * incoming, d) for t in written):
+            continue
+        for t in written:
+            if any(_line_close(f, incoming, d) for f in t.factors) and not _line_close(t.value / incoming, partial, d):
+                return (f"a local partial is not the rule table's: {_fmt(t.value / incoming)} was used where "
+                        f"∂{node}/∂· = {_fmt(partial)}")
+    return None
+
+
+def _fmt(x: float) -> str:
+    return (f"{x:.3f}" if not math.isclose(x, round(x)) else str(int(round(x)))).replace("-", "−")

@@ -1,0 +1,189 @@
+"""Evaluation lines as people write them by hand, parsed safely and evaluated.
+
+The notation of a worked solution: numbers, node names standing for their values (``v6``),
+``+ − - × · * /``, powers ``^``, brackets ``[ ] ( ) { }``, functions (sin, cos, tan, exp, log,
+ln, sqrt, tanh, σ, sigmoid, relu, abs), the constants e and π, implicit products (``2v1``,
+``σ(v1)(1 − σ(v1))``) and chains of stages (``2v1 × 0 = 2 × 0 = 0``).  A small recursive-descent
+parser over a whitelist of tokens: nothing is ever evaluated as code.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from .errors import ParseError
+
+_TOKEN = re.compile(r"""
+    (?P<number>\d+(?:\.\d*)?|\.\d+)
+  | (?P<name>[A-Za-zσπ][A-Za-z0-9_]*)
+  | (?P<op>[-+−×·*/^=])
+  | (?P<open>[(\[{])
+  | (?P<close>[)\]}])
+  | (?P<space>\s+)
+""", re.VERBOSE)
+
+_FUNCTIONS = {
+    "sin": math.sin, "cos": math.cos, "tan": math.tan, "exp": math.exp, "log": math.log, "ln": math.log,
+    "sqrt": math.sqrt, "tanh": math.tanh, "abs": abs, "relu": lambda x: max(0.0, x),
+    "σ": lambda x: 1 / (1 + math.exp(-x)), "sigmoid": lambda x: 1 / (1 + math.exp(-x)),
+}
+_CONSTANTS = {"e": math.e, "π": math.pi, "pi": math.pi}
+_CLOSING = {"(": ")", "[": "]", "{": "}"}
+
+
+@dataclass(frozen=True)
+class Term:
+    """One additive term of a stage: its value and the values of its top-level factors."""
+
+    value: float
+    factors: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class Stage:
+    value: float
+    terms: tuple[Term, ...]
+    text: str
+
+
+def decimals(text: str) -> int:
+    """How many decimals a number was written with ("5.940" -> 3, "2" -> 0)."""
+    text = text.strip().replace("−", "-")
+    return len(text.split(".", 1)[1]) if "." in text else 0
+
+
+def parse_number(text: str) -> float:
+    cleaned = text.strip().replace("−", "-").replace("\u2212", "-").replace(" ", "")
+    if not re.fullmatch(r"[-+]?(\d+(\.\d*)?|\.\d+)(e[-+]?\d+)?", cleaned, re.IGNORECASE):
+        raise ParseError(f"'{text}' is not a number")
+    return float(cleaned)
+
+
+def parse_line(text: str, names: dict[str, float]) -> list[Stage]:
+    """The stages of a line ("a = b = c"), each evaluated with node names as their values."""
+    tokens = _tokenize(text)
+    pieces = [piece.strip() for piece in text.split("=")]
+    stages, current = [], []
+    for token in tokens:
+        if token == ("op", "="):
+            stages.append(current)
+            current = []
+        else:
+            current.append(token)
+    stages.append(current)
+    out = []
+    for stage_tokens, piece in zip(stages, pieces):
+        if not stage_tokens:
+            raise ParseError(f"empty side of '=' in '{text}'")
+        parser = _Parser(stage_tokens, names, text)
+        terms = parser.sum_terms()
+        if parser.pos != len(stage_tokens):
+            raise ParseError(f"unexpected '{stage_tokens[parser.pos][1]}' in '{text}'")
+        value = sum(t.value for t in terms)
+        out.append(Stage(value, tuple(terms), piece))
+    return out
+
+
+def _tokenize(text: str) -> list[tuple[str, str]]:
+    tokens, pos = [], 0
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if not match:
+            raise ParseError(f"unexpected '{text[pos]}' at column {pos + 1} of '{text}'",
+                             hint="write numbers, node names, + − × / ^, brackets and functions")
+        kind = match.lastgroup
+        if kind != "space":
+            value = match.group(kind)
+            if kind == "op":
+                value = {"−": "-", "·": "*", "×": "*"}.get(value, value)
+            tokens.append((kind, value))
+        pos = match.end()
+    return tokens
+
+
+class _Parser:
+    def __init__(self, tokens, names, text):
+        self.tokens, self.names, self.text, self.pos = tokens, names, text, 0
+
+    def peek(self):
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else (None, None)
+
+    def take(self):
+        token = self.peek()
+        self.pos += 1
+        return token
+
+    def sum_terms(self) -> list[Term]:
+        terms = [self.term()]
+        while self.peek()[1] in ("+", "-"):
+            sign = self.take()[1]
+            term = self.term()
+            terms.append(term if sign == "+" else Term(-term.value, term.factors))
+        return terms
+
+    def term(self) -> Term:
+        sign = 1.0
+        while self.peek()[1] in ("+", "-"):
+            sign *= -1.0 if self.take()[1] == "-" else 1.0
+        factors = [self.power()]
+        while True:
+            kind, value = self.peek()
+            if value == "*":
+                self.take()
+                factors.append(self.power())
+            elif value == "/":
+                self.take()
+                divisor = self.power()
+                if divisor == 0:
+                    raise ParseError(f"division by zero in '{self.text}'")
+                factors[-1] = factors[-1] / divisor
+            elif kind in ("number", "name", "open"):  # implicit product: 2v1, σ(v1)(1 − σ(v1))
+                factors.append(self.power())
+            else:
+                break
+        value = sign * math.prod(factors)
+        return Term(value, tuple(factors))
+
+    def power(self) -> float:
+        base = self.atom()
+        if self.peek()[1] == "^":
+            self.take()
+            exponent = self.signed_atom()
+            try:
+                return float(base ** exponent)
+            except (OverflowError, ZeroDivisionError, ValueError):
+                raise ParseError(f"the power in '{self.text}' is undefined") from None
+        return base
+
+    def signed_atom(self) -> float:
+        if self.peek()[1] in ("+", "-"):
+            return -self.signed_atom() if self.take()[1] == "-" else self.signed_atom()
+        return self.power()
+
+    def atom(self) -> float:
+        kind, value = self.take()
+        if kind == "number":
+            return float(value)
+        if kind == "open":
+            inner = sum(t.value for t in self.sum_terms())
+            closing = self.take()
+            if closing != ("close", _CLOSING[value]):
+                raise ParseError(f"unbalanced '{value}' in '{self.text}'")
+            return inner
+        if kind == "name":
+            if value in _FUNCTIONS and self.peek()[0] == "open":
+                argument = self.atom()
+                try:
+                    return float(_FUNCTIONS[value](argument))
+                except (ValueError, OverflowError, ZeroDivisionError):
+                    raise ParseError(f"{value}({argument}) is undefined in '{self.text}'") from None
+            if value in self.names:
+                return float(self.names[value])
+            if value in _CONSTANTS:
+                return _CONSTANTS[value]
+            raise ParseError(f"unknown name '{value}' in '{self.text}'",
+                             hint="use node names such as v6, numbers and functions")
+        raise ParseError(f"expected a number or a name in '{self.text}'" if kind is None
+                         else f"unexpected '{value}' in '{self.text}'")

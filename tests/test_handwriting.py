@@ -1,0 +1,44 @@
+"""Hand-written evaluation lines: the seed's notation, parsed without eval."""
+
+import math
+
+import pytest
+
+from derive.errors import ParseError
+from derive.handwriting import decimals, parse_line, parse_number
+
+NAMES = {"v0": 2.0, "v1": 1.0, "v5": 3.0, "v6": math.sin(3)}
+
+
+@pytest.mark.parametrize("line, values", [
+    ("2v1 × 0 = 2 × 0 = 0", [0, 0, 0]),
+    ("cos(v5) × 6 = 5.940", [6 * math.cos(3), 5.94]),
+    ("σ(v1)(1 − σ(v1)) × 1 = 0.197", [math.exp(-1) / (1 + math.exp(-1)) ** 2, 0.197]),
+    ("σ(1) = 1/(1+e^{-1}) = 0.731", [1 / (1 + math.exp(-1)), 1 / (1 + math.exp(-1)), 0.731]),
+    ("[7.389 × 2] + [−5.940 × 2v1] + [0 × v0] = 2.898", [14.778 - 11.88, 2.898]),
+    ("e^{v5} · 2 = 40.171", [2 * math.exp(3), 40.171]),
+    ("-1.980 × 3 = -5.940", [-5.94, -5.94]),
+    ("v0 * v6 / 2", [math.sin(3)]),
+])
+def test_lines_evaluate_stage_by_stage(line, values):
+    stages = parse_line(line, NAMES)
+    assert [s.value for s in stages] == pytest.approx(values, rel=1e-12, abs=1e-12)
+
+
+def test_terms_and_factors():
+    stage = parse_line("v0 × 0 + v6 × 1", NAMES)[0]
+    assert [t.value for t in stage.terms] == pytest.approx([0, math.sin(3)])
+    assert stage.terms[1].factors == pytest.approx((math.sin(3), 1.0))
+
+
+@pytest.mark.parametrize("line", ["__import__('os')", "v0.__class__", "v9 + 1", "(1 + 2", "1 +", "lambda: 1",
+                                  "x = ", "1 # 2"])
+def test_bad_lines_are_parse_errors(line):
+    with pytest.raises(ParseError):
+        parse_line(line, NAMES)
+
+
+def test_numbers():
+    assert parse_number("−5.940") == -5.94 and decimals("−5.940") == 3 and decimals("2") == 0
+    with pytest.raises(ParseError):
+        parse_number("5,9")
