@@ -38,6 +38,7 @@ test: setup
 
 bench: setup
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/variants.py
 
 clean:
 	rm -rf $(VENV) outputs/*.tex outputs/*.pdf outputs/*.log outputs/*.md outputs/*.json outputs/*.png

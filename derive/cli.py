@@ -245,6 +245,29 @@ def check_command(
         raise typer.Exit(1)
 
 
+@app.command("variants")
+def variants_command(
+    problem: Annotated[str, typer.Argument(help="A scalar problem (built-in name or TOML file).")],
+    count: Annotated[int, typer.Option(help="How many students.", min=1)] = 30,
+    seed: Annotated[int, typer.Option(help="Same seed, same variants.")] = 0,
+    out_dir: Annotated[Path, typer.Option("-o", "--output", help="Folder to write into.")] = Path("outputs/variants"),
+    pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Also compile every sheet to PDF.")] = True,
+    digits: DigitsOpt = 3,
+    workers: Annotated[Optional[int], typer.Option(help="Processes (default: one per core).", min=1)] = None,
+) -> None:
+    """Give each student their own point: a blank sheet and a key each, and manifest.csv."""
+    from rich.progress import Progress
+
+    from .report import SheetOptions
+    from .variants import write_variants
+
+    with Progress(transient=True, console=_terminal().Console(stderr=True)) as bar:
+        task = bar.add_task("sheets", total=count)
+        manifest = write_variants(problem, count, seed, out_dir, pdf, SheetOptions(digits=digits), workers,
+                                  progress=lambda: bar.advance(task))
+    typer.echo(str(manifest))
+
+
 @app.command("codegen")
 def codegen_command(
     ctx: typer.Context,

@@ -112,6 +112,7 @@ def parse_expression(
     fold: Mapping[str, object] | None = None,
     limits: Limits = Limits(),
     matrix: bool = False,
+    constants: Mapping[str, sympy.Expr] | None = None,
 ) -> Expr:
     """Parse ``text`` into an :class:`Expr`.
 
@@ -119,7 +120,7 @@ def parse_expression(
     number of arguments; ``aliases`` maps alternative spellings (``ln``) to a function name;
     ``fold`` maps function names to a callable on SymPy numbers used to fold constant calls.
     ``matrix`` also admits ``a @ b`` ("matmul") and the transpose ``a.T`` ("transpose"): the
-    only attribute there is.
+    only attribute there is.  ``constants`` are named numbers (a problem's coefficients).
     """
     aliases = aliases or {}
     if len(text) > limits.max_length:
@@ -145,7 +146,7 @@ def parse_expression(
     # strip() may have removed leading spaces: columns are relative to the stripped text.
     lead = len(source) - len(source.lstrip())
     converter = _Converter(source.strip(), names, functions, aliases, fold or {}, limits,
-                           lambda c: shift(c + lead), matrix)
+                           lambda c: shift(c + lead), matrix, constants or {})
     return converter.convert(tree.body)
 
 
@@ -182,8 +183,9 @@ _FOLD = {
 class _Converter:
     """Iterative post-order conversion of a Python ``ast`` into :class:`Expr`."""
 
-    def __init__(self, source, names, functions, aliases, fold, limits, column, matrix=False):
+    def __init__(self, source, names, functions, aliases, fold, limits, column, matrix=False, constants=None):
         self.matrix = matrix
+        self.constants = {**CONSTANTS, **(constants or {})}
         # ast offsets are UTF-8 byte offsets within a line: keep each line's bytes at hand.
         self.lines = [line.encode("utf-8") for line in source.splitlines() or [""]]
         self.names = names
@@ -292,9 +294,9 @@ class _Converter:
         if isinstance(node, ast.Name):
             if node.id in self.names:
                 return Expr("name", name=node.id, col=col)
-            if node.id in CONSTANTS:
-                return Expr("num", value=CONSTANTS[node.id], col=col)
-            hint = did_you_mean(node.id, [*self.names, *CONSTANTS, *self.functions])
+            if node.id in self.constants:
+                return Expr("num", value=self.constants[node.id], col=col)
+            hint = did_you_mean(node.id, [*self.names, *self.constants, *self.functions])
             known = ", ".join(self.names) or "none"
             raise ParseError(f"unknown name '{node.id}' at column {col}",
                              hint=hint or f"the inputs are: {known}")

@@ -32,7 +32,9 @@ SCALAR_KEYS = {
     "date": str,
     "inputs": dict,
     "outputs": dict,
+    "constants": dict,
     "grading": dict,
+    "variants": dict,
 }
 
 #: Top-level keys of a matrix problem file.
@@ -77,17 +79,20 @@ class Problem(SheetText):
     name: str
     inputs: dict[str, sympy.Expr]
     outputs: dict[str, str]
+    constants: dict[str, sympy.Expr] = field(default_factory=dict)  # named coefficients
     grading: dict[str, float] = field(default_factory=dict)  # weights of trace, forward, reverse
+    variants: dict[str, tuple] = field(default_factory=dict)  # name -> (low, high[, step])
     kind: str = "scalar"
 
     def with_values(self, values: dict[str, sympy.Expr]) -> Problem:
         """The same problem evaluated at other input values (unknown names are an error)."""
         for name in values:
-            if name not in self.inputs:
+            if name not in self.inputs and name not in self.constants:
                 raise ProblemError(f"--at {name}: '{name}' is not an input of {self.name}",
-                                   hint=did_you_mean(name, self.inputs)
+                                   hint=did_you_mean(name, [*self.inputs, *self.constants])
                                    or "inputs: " + ", ".join(self.inputs))
-        return replace(self, inputs={**self.inputs, **values})
+        return replace(self, inputs={**self.inputs, **{k: v for k, v in values.items() if k in self.inputs}},
+                       constants={**self.constants, **{k: v for k, v in values.items() if k in self.constants}})
 
 
 @dataclass(frozen=True)
@@ -162,6 +167,22 @@ def problem_from_toml(text: str, name: str, source: str = "") -> Problem | Matri
             raise ProblemError(f"{where}: output {out_name} must be an expression in quotes, "
                                f"not {type(expr).__name__}")
         outputs[out_name] = expr
+    constants = {}
+    for const_name, value in data.get("constants", {}).items():
+        _check_name(const_name, f"{where}: constant")
+        if const_name in inputs or const_name in outputs:
+            raise ProblemError(f"{where}: '{const_name}' is both a constant and an input or output")
+        constants[const_name] = parse_value(value, f"{where}: constant {const_name}")
+    variants = {}
+    for var_name, spec in data.get("variants", {}).items():
+        if var_name not in inputs and var_name not in constants:
+            raise ProblemError(f"{where}: variants.{var_name} is not an input or constant",
+                               hint=did_you_mean(var_name, [*inputs, *constants]) or "inputs: " + ", ".join(inputs))
+        if not (isinstance(spec, list) and len(spec) in (2, 3) and all(
+                isinstance(x, (int, float)) and not isinstance(x, bool) for x in spec) and spec[0] <= spec[1]):
+            raise ProblemError(f"{where}: variants.{var_name} must be [low, high] or [low, high, step]",
+                               hint="e.g. x1 = [1, 4] (integers) or x2 = [0.5, 2.0, 0.5]")
+        variants[var_name] = tuple(spec)
     grading = {}
     for part, weight in data.get("grading", {}).items():
         if part not in ("trace", "forward", "reverse"):
@@ -170,7 +191,8 @@ def problem_from_toml(text: str, name: str, source: str = "") -> Problem | Matri
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
             raise ProblemError(f"{where}: grading.{part} must be a non-negative number")
         grading[part] = float(weight)
-    return Problem(name=name, inputs=inputs, outputs=outputs, grading=grading, source=source, **_sheet_text(data))
+    return Problem(name=name, inputs=inputs, outputs=outputs, constants=constants, grading=grading,
+                   variants=variants, source=source, **_sheet_text(data))
 
 
 def inline_problem(expressions: list[str], values: list[tuple[str, str]]) -> Problem:

@@ -130,13 +130,16 @@ def atomic_write(path: Path, text: str) -> None:
 
 
 def write_report(solution, out_dir: str | Path, fmt: str = "tex", pdf: bool = False,
-                 options: SheetOptions = SheetOptions(), template: str | Path | None = None) -> list[Path]:
-    """Write the sheet (and with ``pdf`` its compiled PDF); returns the paths written."""
+                 options: SheetOptions = SheetOptions(), template: str | Path | None = None,
+                 stem: str | None = None) -> list[Path]:
+    """Write the sheet (and with ``pdf`` its compiled PDF); returns the paths written.
+    Files are named after the problem (problem1.tex, problem1-blank.pdf) unless ``stem`` is given."""
     if pdf and fmt != "tex":
         raise ReportError("--pdf makes a PDF from LaTeX", hint="drop --format or use --format tex")
     text = render_sheet(solution, fmt, options, template)  # fails before anything is written
     out_dir = Path(out_dir)
-    path = out_dir / f"{solution.problem.name}{'-blank' if options.blank else ''}.{fmt}"
+    stem = stem or f"{solution.problem.name}{'-blank' if options.blank else ''}"
+    path = out_dir / f"{stem}.{fmt}"
     atomic_write(path, text)
     written = [path]
     if pdf:

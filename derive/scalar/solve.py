@@ -84,7 +84,7 @@ def solve_scalar(problem: Problem, numbering: str = "zero", order: str = "postor
                  symbolic_timeout: float = SYMBOLIC_TIMEOUT) -> ScalarSolution:
     """Build the trace, run one forward pass per input and one reverse pass per output, and
     verify the Jacobian; a disagreement raises VerificationError."""
-    trace = build_trace(problem.inputs, problem.outputs, numbering, order, limits)
+    trace = build_trace(problem.inputs, problem.outputs, numbering, order, limits, problem.constants)
     forward = tuple(forward_pass(trace, name) for name, _ in trace.inputs)
     reverse = tuple(reverse_pass(trace, name) for name, _ in trace.outputs)
     partial = ScalarSolution(problem, trace, forward, reverse, checks=None)  # type: ignore[arg-type]

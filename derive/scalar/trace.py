@@ -146,8 +146,10 @@ def build_trace(
     numbering: str = "zero",
     order: str = "postorder",
     limits: Limits = Limits(),
+    constants: dict[str, sympy.Expr] | None = None,
 ) -> Trace:
-    """Parse the outputs and build the trace, evaluated at ``inputs`` (name -> exact value)."""
+    """Parse the outputs and build the trace, evaluated at ``inputs`` (name -> exact value);
+    ``constants`` are named coefficients, put into the expressions as numbers."""
     if numbering not in NUMBERINGS:
         raise ProblemError(f"unknown numbering '{numbering}'", hint="use one of: " + ", ".join(NUMBERINGS))
     if order not in ORDERS:
@@ -159,7 +161,7 @@ def build_trace(
     for out_name, text in outputs.items():
         try:
             expressions[out_name] = parse_expression(text, frozenset(names), FUNCTIONS, ALIASES,
-                                                     FOLD, limits)
+                                                     FOLD, limits, constants=constants)
         except (ParseError, LimitError) as exc:
             raise type(exc)(f"{out_name} = \"{text}\": {exc.message}", hint=exc.hint) from None
 

@@ -1,0 +1,53 @@
+"""One-line assertions for a course's autograder (pytest or plain Python).
+
+    from derive.testing import assert_worksheet, assert_matrix_answers
+
+    def test_problem1():
+        assert_worksheet("problem1", "submission.csv")          # CSV or the --blank Markdown
+
+    def test_problem2():
+        assert_matrix_answers("problem2", "answers.toml")
+
+A failure raises AssertionError whose message lists each wrong cell with what was expected.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import api
+from .grade import Grade, grade
+from .worksheet import read_answers
+
+
+def grade_worksheet(problem: str, answers: str | Path, **solve_options) -> Grade:
+    """The full grade of a filled worksheet (verdicts per cell, scores)."""
+    solution = api.solve(problem, **solve_options)._solved
+    return grade(solution, read_answers(answers), solution.problem.grading)
+
+
+def assert_worksheet(problem: str, answers: str | Path, minimum: float = 1.0, **solve_options) -> Grade:
+    """Assert that a worksheet scores at least ``minimum`` (1.0: every cell right)."""
+    result = grade_worksheet(problem, answers, **solve_options)
+    score = result.score()["total"]
+    if score < minimum - 1e-12:
+        wrong = [c for c in result.cells if c.verdict not in ("correct", "rounding")]
+        lines = [f"{Path(answers).name}: score {score:.1%} < {minimum:.1%}; {len(wrong)} cell(s) to look at:"]
+        lines += [f"  {c.part} {c.pass_ or '-'} {c.node}: {c.verdict}{f' ({c.kind})' if c.kind else ''}, "
+                  f"given {c.given or '(nothing)'}; {c.message}" for c in wrong]
+        raise AssertionError("\n".join(lines))
+    return result
+
+
+def assert_matrix_answers(problem: str, answers: str | Path, **solve_options):
+    """Assert that every typed adjoint and gradient is right by meaning."""
+    from .matrix.answers import check_answers
+
+    solution = api.solve(problem, **solve_options)._solved
+    result = check_answers(solution, answers)
+    if not result.all_correct:
+        lines = [f"{Path(answers).name}: {result.score()['correct']}/{result.score()['possible']} right:"]
+        lines += [f"  {i.part}.{i.name}: {i.verdict}: {i.given or '(nothing)'}; {i.message}"
+                  for i in result.items if i.verdict != "correct"]
+        raise AssertionError("\n".join(lines))
+    return result
