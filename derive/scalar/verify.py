@@ -8,6 +8,8 @@ differences whose own error is estimated by halving the step.
 
 from __future__ import annotations
 
+import math
+import sys
 from dataclasses import dataclass
 
 import sympy
@@ -78,11 +80,18 @@ def symbolic_jacobian(trace: Trace) -> list[list[float]]:
 
 
 def finite_difference_jacobian(trace: Trace) -> tuple[list[list[float]], list[list[float]]]:
-    """Central differences (Richardson-extrapolated) and an estimate of their error."""
+    """Central differences and an estimate of their error, per entry.
+
+    Steps from 1e-2 down to 1e-9 (relative) are tried, each with its half for a Richardson
+    extrapolation; the error estimate is the change on halving plus the round-off a step of
+    that size suffers (eps·|f|/h), and each entry keeps the step
+    where it is smallest, so fast oscillations (cos(20000 x³)) and flat regions both get a step
+    that fits them.
+    """
     x0 = [float(trace.point[name]) for name, _ in trace.inputs]
     n_out = len(trace.outputs)
     jac = [[0.0] * len(x0) for _ in range(n_out)]
-    err = [[0.0] * len(x0) for _ in range(n_out)]
+    err = [[math.inf] * len(x0) for _ in range(n_out)]
 
     def central(j: int, h: float) -> list[float]:
         up, down = list(x0), list(x0)
@@ -91,12 +100,17 @@ def finite_difference_jacobian(trace: Trace) -> tuple[list[list[float]], list[li
         f_up, f_down = trace.output_values(up), trace.output_values(down)
         return [(u - d) / (2 * h) for u, d in zip(f_up, f_down)]
 
+    f0 = trace.output_values(x0)
     for j, xj in enumerate(x0):
-        h = 1e-4 * max(1.0, abs(xj))
-        coarse, fine = central(j, h), central(j, h / 2)
-        for i in range(n_out):
-            jac[i][j] = (4 * fine[i] - coarse[i]) / 3
-            err[i][j] = abs(fine[i] - coarse[i])
+        scale = max(1.0, abs(xj))
+        for e in range(2, 10):
+            h = scale * 10.0 ** -e
+            coarse, fine = central(j, h), central(j, h / 2)
+            for i in range(n_out):
+                roundoff = 4 * sys.float_info.epsilon * (abs(f0[i]) + 1) / h
+                change = abs(fine[i] - coarse[i]) + roundoff
+                if change < err[i][j]:  # Richardson extrapolation of the halved step
+                    jac[i][j], err[i][j] = (4 * fine[i] - coarse[i]) / 3, change
     return jac, err
 
 
@@ -153,6 +167,10 @@ def check_jacobian(trace: Trace, forward: list[list[float]], reverse: list[list[
         return 10 * fd_err[i][j] + 1e-6 * (1 + abs(forward[i][j]))
 
     bad = _first_mismatch(forward, fd, fd_tol, trace)
+    if bad and symbolic == "pass":  # exact agreement stands; the differences could not resolve this point
+        return Checks(fr_error, symbolic, symbolic_error,
+                      f"inconclusive at {bad} (the function varies too fast here for finite differences; "
+                      "the exact check passed)", _max_error(forward, fd))
     if bad:
         raise VerificationError(f"AD and finite differences disagree at {bad}")
     return Checks(fr_error, symbolic, symbolic_error, "pass", _max_error(forward, fd))
