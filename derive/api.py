@@ -14,7 +14,6 @@ import sympy
 
 from .errors import ProblemError
 from .parse import Limits
-from .matrix.solve import MatrixSolution, solve_matrix
 from .problems import MatrixProblem, Problem, inline_problem, load_problem, parse_value
 from .scalar.solve import ScalarSolution, solve_scalar
 from .scalar.verify import SYMBOLIC_LIMIT, SYMBOLIC_TIMEOUT
@@ -65,7 +64,7 @@ class MatrixResult:
 
     kind = "matrix"
 
-    def __init__(self, solved: MatrixSolution):
+    def __init__(self, solved):
         self._solved = solved
 
     def __getattr__(self, name):
@@ -89,6 +88,8 @@ def solve(problem: str | Problem | MatrixProblem | None = None, *, functions: Se
     (backprop equations, proved); raises a DeriveError subclass on bad input."""
     loaded = load(problem, functions=functions, at=at)
     if isinstance(loaded, MatrixProblem):
+        from .matrix.solve import solve_matrix  # NumPy loads only for matrix problems
+
         options = {} if exact_limit is None else {"exact_limit": exact_limit}
         return MatrixResult(solve_matrix(loaded, limits, seed=seed, **options))
     return Solution(solve_scalar(loaded, numbering, order, limits, symbolic_limit, symbolic_timeout))

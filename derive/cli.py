@@ -21,7 +21,7 @@ from .errors import DeriveError, ReportError
 from .parse import Limits
 from .errors import ProblemError
 from .problems import builtin_problems, parse_assignment
-from .matrix.verify import EXACT_ENTRY_LIMIT
+from .matrix import EXACT_ENTRY_LIMIT
 from .scalar.trace import NUMBERINGS, ORDERS
 from .scalar.verify import SYMBOLIC_LIMIT, SYMBOLIC_TIMEOUT
 

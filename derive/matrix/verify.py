@@ -19,6 +19,7 @@ import sympy
 
 from ..errors import DomainError, VerificationError
 from ..timing import TimedOut, time_limit
+from . import EXACT_ENTRY_LIMIT
 from .backprop import Derivation
 from .evaluate import NumpyBackend, SympyBackend, evaluate, run_backward, run_forward
 from .expr import M
@@ -27,8 +28,6 @@ from .expr import M
 NUMERIC_TOLERANCE = 1e-6
 #: Variables with more entries than this are checked along random directions, not entry by entry.
 ENTRYWISE_LIMIT = 400
-#: Exact checking is skipped (with a note) above this many entries over all variables.
-EXACT_ENTRY_LIMIT = 100
 EXACT_TIMEOUT = 20.0
 
 
