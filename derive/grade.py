@@ -108,7 +108,7 @@ def _line_close(a: float, b: float, written_decimals: int) -> bool:
     return abs(a - b) <= 0.5 * 10.0 ** (-written_decimals) + 2e-3 * max(1.0, abs(b))
 
 
-class _Expectations:
+class Expectations:
     """The right value of every cell, its chain-rule terms, and how to recompute it from a
     student's own earlier values."""
 
@@ -162,7 +162,7 @@ class _Expectations:
 
 def grade(solution: ScalarSolution, answers: list[Answer], weights: dict[str, float] | None = None) -> Grade:
     """Verdicts for every cell of the worksheet (missing cells included)."""
-    expect = _Expectations(solution)
+    expect = Expectations(solution)
     by_key: dict[tuple[str, str, str], Answer] = {}
     valid = set(expect.cells())
     for answer in answers:
@@ -185,7 +185,7 @@ def grade(solution: ScalarSolution, answers: list[Answer], weights: dict[str, fl
     return Grade(cells, {**{p: 1.0 for p in PARTS}, **(weights or {})})
 
 
-def _judge(expect: _Expectations, part: str, pass_: str, node: str, answer: Answer | None,
+def _judge(expect: Expectations, part: str, pass_: str, node: str, answer: Answer | None,
            own: dict[str, float]) -> CellVerdict:
     expected = expect.value(part, pass_, node)
     base = dict(part=part, pass_=pass_, node=node, expected=expected)
@@ -230,7 +230,7 @@ def _judge(expect: _Expectations, part: str, pass_: str, node: str, answer: Answ
     return CellVerdict(given=answer.value, verdict="wrong", message=f"expected {shown}", **base)
 
 
-def _stages(expect: _Expectations, answer: Answer):
+def _stages(expect: Expectations, answer: Answer):
     if not answer.line.strip():
         return []
     try:
@@ -243,7 +243,7 @@ def _consistent(stages, expected: float, d: int) -> bool:
     return all(_line_close(stage.value, expected, d) for stage in stages)
 
 
-def _rule_slip(expect: _Expectations, part: str, pass_: str, node: str, stages, d: int) -> str | None:
+def _rule_slip(expect: Expectations, part: str, pass_: str, node: str, stages, d: int) -> str | None:
     """A written term that multiplies the right incoming value by a wrong local partial."""
     if not stages:
         return None

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 from .errors import ProblemError
-from .grade import PARTS, Answer, _Expectations, worksheet_cells
+from .grade import PARTS, Answer, Expectations, worksheet_cells
 from .scalar.solve import ScalarSolution
 
 HEADER = ["part", "pass", "node", "value", "line"]
@@ -22,7 +22,7 @@ _MARKER = re.compile(r"<!--\s*derive:\s*part=(\w+)(?:\s+pass=(\S*))?\s*-->")
 
 def blank_csv(solution: ScalarSolution, key: bool = False) -> str:
     """The CSV worksheet; with ``key`` the values are filled in (full precision)."""
-    expect = _Expectations(solution)
+    expect = Expectations(solution)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(HEADER)

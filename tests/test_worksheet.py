@@ -5,7 +5,7 @@ import re
 from typer.testing import CliRunner
 
 from derive.cli import app
-from derive.grade import _Expectations, grade
+from derive.grade import Expectations, grade
 from derive.worksheet import read_answers
 
 runner = CliRunner()
@@ -31,7 +31,7 @@ def test_blank_markdown_filled_with_the_key_checks_all_correct(tmp_path, problem
     result = runner.invoke(app, ["report", "problem1", "--blank", "--format", "md", "-o", str(tmp_path)])
     assert result.exit_code == 0 and result.stdout.strip().endswith("problem1-blank.md")
     blank = (tmp_path / "problem1-blank.md").read_text()
-    expect = _Expectations(problem1)
+    expect = Expectations(problem1)
     key = {cell: f"{expect.value(*cell):.3f}" for cell in expect.cells()}
     filled = tmp_path / "filled.md"
     filled.write_text(fill(blank, key))

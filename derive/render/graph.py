@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..parse import latex_variable
 from ..scalar.trace import Node, Term, Trace
 from . import lines
-from ..parse import latex_variable
 from .notation import LatexNotation, TextNotation
 
 #: Horizontal distance between layers and vertical distance between slots, in cm.

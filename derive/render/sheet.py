@@ -128,27 +128,27 @@ def matrix_sheet_context(solution, *, escape: Callable[[str], str], graph: Calla
     return {
         **header(problem, escape, title, author, course, date),
         "dims": [{"name": escape(d), "value": n} for d, n in problem.dims.items()],
-        "variables": [{"name": printer(M_var(v, model.shapes[v])), "shape": shape_latex(model.shapes[v])}
+        "variables": [{"name": printer(_named(v, model.shapes[v])), "shape": shape_latex(model.shapes[v])}
                       for v in model.variables],
-        "equations": [{"name": printer(M_var(name, e.shape)), "latex": printer(e), "shape": shape_latex(e.shape)}
+        "equations": [{"name": printer(_named(name, e.shape)), "latex": printer(e), "shape": shape_latex(e.shape)}
                       for name, e in model.equations],
         "graph": graph(model) if graph else "",
         "adjoints": [{"bar": printer.bar(a.name), "chain": chain_form(a, printer, model.shapes),
                       "simplified": printer(a.simplified), "shape": shape_latex(a.shape)}
                      for a in derivation.adjoints],
-        "gradients": [{"name": printer(M_var(g.name, g.shape)), "bar": printer.bar(g.name), "expr": printer(g.expr),
+        "gradients": [{"name": printer(_named(g.name, g.shape)), "bar": printer.bar(g.name), "expr": printer(g.expr),
                        "shape": shape_latex(g.shape), "exact": escape(checks[g.name].exact),
                        "numeric": scientific(checks[g.name].numeric_max_relative_error),
                        "method": escape(checks[g.name].numeric_method)}
                       for g in derivation.gradients],
-        "loss": printer(M_var(problem.loss, (1, 1))),
+        "loss": printer(_named(problem.loss, (1, 1))),
         "notes": derivative_notes(solution, printer),
         "abstract": sorted(model.abstract & used),
         "diag": diag,
     }
 
 
-def M_var(name, shape):
+def _named(name, shape):
     from ..matrix.expr import var
 
     return var(name, shape)
