@@ -143,17 +143,7 @@ def problem_from_toml(text: str, name: str, source: str = "") -> Problem | Matri
         raise ProblemError(f"{where}: invalid TOML: {exc}") from None
     if "equations" in data or "dims" in data:
         return _matrix_problem(data, name, source, where)
-    for key, value in data.items():
-        if key not in SCALAR_KEYS:
-            raise ProblemError(f"{where}: unknown key '{key}'",
-                               hint=did_you_mean(key, SCALAR_KEYS) or "keys: " + ", ".join(SCALAR_KEYS))
-        if not isinstance(value, SCALAR_KEYS[key]):
-            kind = "a table" if SCALAR_KEYS[key] is dict else "a string"
-            raise ProblemError(f"{where}: '{key}' must be {kind}, not {type(value).__name__}")
-    for key in ("inputs", "outputs"):
-        if not data.get(key):
-            raise ProblemError(f"{where}: the [{key}] table is missing or empty",
-                               hint="see the README for the problem file format")
+    _check_keys(data, SCALAR_KEYS, ("inputs", "outputs"), where)
     inputs = {}
     for in_name, value in data["inputs"].items():
         _check_name(in_name, f"{where}: input")
@@ -245,18 +235,23 @@ def _check_name(name: str, where: str) -> None:
                            hint="choose another name")
 
 
-def _matrix_problem(data: dict, name: str, source: str, where: str) -> MatrixProblem:
+def _check_keys(data: dict, schema: dict, required: tuple[str, ...], where: str) -> None:
+    """Unknown keys (with a "did you mean"), wrong types, and missing tables, one line each."""
     for key, value in data.items():
-        if key not in MATRIX_KEYS:
+        if key not in schema:
             raise ProblemError(f"{where}: unknown key '{key}'",
-                               hint=did_you_mean(key, MATRIX_KEYS) or "keys: " + ", ".join(MATRIX_KEYS))
-        if not isinstance(value, MATRIX_KEYS[key]):
-            kind = "a table" if MATRIX_KEYS[key] is dict else "a string"
+                               hint=did_you_mean(key, schema) or "keys: " + ", ".join(schema))
+        if not isinstance(value, schema[key]):
+            kind = "a table" if schema[key] is dict else "a string"
             raise ProblemError(f"{where}: '{key}' must be {kind}, not {type(value).__name__}")
-    for key in ("dims", "variables", "equations", "derive"):
+    for key in required:
         if not data.get(key):
             raise ProblemError(f"{where}: the [{key}] table is missing or empty",
-                               hint="see the README for the matrix problem format")
+                               hint="see the README for the problem file format")
+
+
+def _matrix_problem(data: dict, name: str, source: str, where: str) -> MatrixProblem:
+    _check_keys(data, MATRIX_KEYS, ("dims", "variables", "equations", "derive"), where)
     dims = {}
     for dim, size in data["dims"].items():
         _check_name(dim, f"{where}: dim")
