@@ -126,7 +126,7 @@ def parse_expression(
     if len(text) > limits.max_length:
         raise LimitError(
             f"expression is {len(text)} characters long, more than the limit of {limits.max_length}",
-            hint=f"raise it with {Limits.FLAGS['max_length']}",
+            hint=f"raise the limit with {Limits.FLAGS['max_length']}",
         )
     if not text.strip():
         raise ParseError("empty expression", hint="write an expression such as 'x1*sin(x2)'")

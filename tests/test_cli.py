@@ -134,8 +134,8 @@ def test_hostile_expressions_exit_2_with_one_line_and_touch_nothing(expr, tmp_pa
         os.remove("/tmp/pwned")
     result = run("report", "-f", expr, "--at", "x=1", "--pdf")
     assert result.exit_code == 2
-    assert result.stderr.startswith('derive: error: y1 = "') and "not allowed" in result.stderr \
-        or "unknown function" in result.stderr
+    assert result.stderr.startswith('derive: error: y1 = "')
+    assert "not allowed" in result.stderr or "unknown function" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not os.path.exists("/tmp/pwned")
     assert list(tmp_path.iterdir()) == []  # no report, not even an empty outputs/ folder
@@ -152,7 +152,9 @@ def test_limits_exit_2_with_the_flag_to_raise_them(args, message, tmp_path, monk
     monkeypatch.chdir(tmp_path)
     result = run(*args)
     assert result.exit_code == 2
-    assert message in result.stderr and "--max-" in result.stderr or "nested too deeply" in result.stderr
+    assert message in result.stderr
+    if "parentheses" not in result.stderr:  # Python's own parser limit has no flag to raise
+        assert "(hint: raise the limit with --max-" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 
