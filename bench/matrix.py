@@ -17,8 +17,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -30,7 +28,7 @@ from derive.problems import problem_from_toml  # noqa: E402
 
 
 def mlp(layers: int, width: int = 4, inputs: int = 3) -> str:
-    variables = [f'x = "N"', *(f'W{i} = "H x {"N" if i == 1 else "H"}"\nb{i} = "H"' for i in range(1, layers + 1)),
+    variables = ['x = "N"', *(f'W{i} = "H x {"N" if i == 1 else "H"}"\nb{i} = "H"' for i in range(1, layers + 1)),
                  'V = "M x H"', 's = "M"']
     equations = []
     previous = "x"

@@ -15,7 +15,7 @@ import sympy
 from .errors import ProblemError
 from .parse import Limits
 from .problems import MatrixProblem, Problem, inline_problem, load_problem, parse_value
-from .scalar.solve import ScalarSolution, solve_scalar
+from .scalar.solve import solve_scalar
 from .scalar.verify import SYMBOLIC_LIMIT, SYMBOLIC_TIMEOUT
 
 
@@ -40,15 +40,19 @@ def _no_problem():
     raise ProblemError("no problem given", hint="name a problem (derive problems) or give -f EXPR --at x=1")
 
 
-class Solution:
-    """A solved scalar problem: the engine's result, plus LaTeX display in Jupyter."""
+class _Result:
+    """An engine's result, seen through (attributes pass to it), with LaTeX for Jupyter."""
 
-    def __init__(self, solved: ScalarSolution, digits: int = 3):
+    def __init__(self, solved, digits: int = 3):
         self._solved = solved
         self.digits = digits
 
     def __getattr__(self, name):
         return getattr(self._solved, name)
+
+
+class Solution(_Result):
+    """A solved scalar problem: the Jacobian as LaTeX in Jupyter."""
 
     def _repr_latex_(self) -> str:
         from .render import lines  # the sheet's notation, loaded only when Jupyter asks
@@ -59,16 +63,8 @@ class Solution:
                 + lines.jacobian(self._solved, nt) + "$$")
 
 
-class MatrixResult:
-    """A solved matrix problem: the engine's result, plus its adjoint equations as LaTeX in Jupyter."""
-
-    kind = "matrix"
-
-    def __init__(self, solved):
-        self._solved = solved
-
-    def __getattr__(self, name):
-        return getattr(self._solved, name)
+class MatrixResult(_Result):
+    """A solved matrix problem: its adjoint equations as LaTeX in Jupyter."""
 
     def _repr_latex_(self) -> str:
         from .render.matrix import LatexPrinter

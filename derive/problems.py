@@ -22,14 +22,12 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+#: What a problem file may say about its sheet (all optional strings).
+SHEET_TEXT_KEYS = ("title", "description", "statement", "course", "author", "date")
+
 #: Top-level keys of a scalar problem file, with the type each must have.
 SCALAR_KEYS = {
-    "title": str,
-    "description": str,
-    "statement": str,
-    "course": str,
-    "author": str,
-    "date": str,
+    **dict.fromkeys(SHEET_TEXT_KEYS, str),
     "inputs": dict,
     "outputs": dict,
     "constants": dict,
@@ -39,12 +37,7 @@ SCALAR_KEYS = {
 
 #: Top-level keys of a matrix problem file.
 MATRIX_KEYS = {
-    "title": str,
-    "description": str,
-    "statement": str,
-    "course": str,
-    "author": str,
-    "date": str,
+    **dict.fromkeys(SHEET_TEXT_KEYS, str),
     "dims": dict,
     "variables": dict,
     "functions": dict,
@@ -68,8 +61,6 @@ class SheetText:
     author: str = ""
     date: str = ""
     source: str = field(default="", compare=False)
-
-    KEYS = ("title", "description", "statement", "course", "author", "date")
 
 
 @dataclass(frozen=True)
@@ -296,4 +287,4 @@ def _matrix_problem(data: dict, name: str, source: str, where: str) -> MatrixPro
 
 
 def _sheet_text(data: dict) -> dict:
-    return {key: data[key] for key in SheetText.KEYS if key in data}
+    return {key: data[key] for key in SHEET_TEXT_KEYS if key in data}

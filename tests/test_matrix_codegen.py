@@ -2,7 +2,6 @@
 of their own forward pass (independent of the derivation)."""
 
 import importlib.util
-import sys
 
 import numpy as np
 import pytest

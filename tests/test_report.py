@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from derive.cli import app
 from derive.errors import ReportError
-from derive.report import compile_pdf, log_errors, render_sheet, write_report
+from derive.report import compile_pdf, log_errors
 
 runner = CliRunner()
 

@@ -3,13 +3,10 @@
 Parametrized over the table itself: a new primitive is tested the moment it is added.
 """
 
-import math
-import random
-
 import pytest
 import sympy
 
-from derive.scalar.rules import FUNCTIONS, PRIMITIVES, a, b, primitive
+from derive.scalar.rules import FUNCTIONS, PRIMITIVES, primitive
 from derive.errors import DeriveError
 
 POINTS = [(0.7, 1.3), (1.9, -0.4), (2.5, 0.6), (-0.8, 2.2)]

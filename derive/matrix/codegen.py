@@ -13,6 +13,7 @@ from .expr import M
 from .rules import ELEMENTWISE
 
 _PRECEDENCE = {"add": 1, "neg": 2, "scale": 3, "had": 3, "matmul": 3, "div": 3}
+_INFIX = {"matmul": "@", "had": "*", "div": "/"}
 
 
 def numpy_expr(e: M) -> str:
@@ -48,12 +49,8 @@ def numpy_expr(e: M) -> str:
     if op == "scale":
         c, a = e.args
         return f"{wrap(c, 2)} * {wrap(a, 2)}"
-    if op == "matmul":
-        return f"{wrap(e.args[0], 2)} @ {wrap(e.args[1], 3)}"
-    if op == "had":
-        return f"{wrap(e.args[0], 2)} * {wrap(e.args[1], 3)}"
-    if op == "div":
-        return f"{wrap(e.args[0], 2)} / {wrap(e.args[1], 3)}"
+    if op in _INFIX:
+        return f"{wrap(e.args[0], 2)} {_INFIX[op]} {wrap(e.args[1], 3)}"
     if op == "T":
         return f"{wrap(e.args[0], 8)}.T"
     if op == "pow":

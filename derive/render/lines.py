@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import sympy
-
 from ..parse import Expr
 from ..scalar.forward import ForwardPass
 from ..scalar.reverse import ReversePass
@@ -46,15 +44,11 @@ def partial_formula(term: Term, nt) -> str:
     return nt.expr(term.partial.expr)
 
 
-def _constant(value: sympy.Expr, nt) -> str:
-    return nt.expr(value)
-
-
 def evaluation_of(node: Node, values: dict[str, float], nt) -> str:
     """The node's definition with its arguments' values put in: "2 × 0.141"."""
     rule = primitive(node.op)
     binary = rule.arity > 1
-    args = [nt.number(values[x], parens=binary) if isinstance(x, str) else _constant(x, nt)
+    args = [nt.number(values[x], parens=binary) if isinstance(x, str) else nt.expr(x)
             for x in node.args]
     return nt.evaluation_template(rule).format(*args)
 
