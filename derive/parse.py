@@ -12,6 +12,7 @@ import ast
 import io
 import re
 import tokenize
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -132,7 +133,9 @@ def parse_expression(
         raise ParseError("empty expression", hint="write an expression such as 'x1*sin(x2)'")
     source, shift = _caret_to_power(text)
     try:
-        tree = ast.parse(source.strip(), mode="eval")
+        with warnings.catch_warnings():  # Python's own warnings ("invalid decimal literal") are not ours to print
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source.strip(), mode="eval")
     except SyntaxError as exc:
         if "too many nested parentheses" in str(exc):
             raise LimitError("expression is nested too deeply (too many parentheses)",

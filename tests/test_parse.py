@@ -114,3 +114,9 @@ def test_length_and_exponent_limits():
     with pytest.raises(LimitError, match="exponent"):
         parse("2**99999999")
     assert parse("x**9", limits=Limits(max_exponent=10)).op == "pow"
+
+
+def test_python_syntax_warnings_are_not_printed(recwarn):
+    with pytest.raises(ParseError):
+        parse("1if x else 2")  # Python warns "invalid decimal literal" while parsing this
+    assert not [w for w in recwarn if issubclass(w.category, SyntaxWarning)]
