@@ -1,6 +1,7 @@
 """Solution sheets: real PDFs compiled by TeX and read back with pdftotext; Markdown; JSON."""
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -58,6 +59,25 @@ def test_pdf_pages_are_a4_and_nothing_is_overfull(problem1_pdf):
     assert "595.276 x 841.89" in info or "595.28 x 841.89" in info
     log = problem1_pdf.with_suffix(".log").read_text(errors="replace")
     assert "Output written" in log and "Overfull" not in log  # no table or graph runs off the page
+
+
+def page_texts(pdf: Path) -> list[str]:
+    pages = int(re.search(r"Pages:\s+(\d+)", subprocess.run(["pdfinfo", str(pdf)], capture_output=True,
+                                                             text=True).stdout).group(1))
+    return [subprocess.run(["pdftotext", "-f", str(i), "-l", str(i), str(pdf), "-"], capture_output=True,
+                           text=True).stdout for i in range(1, pages + 1)]
+
+
+def test_no_page_starts_with_an_empty_table_head(problem1_pdf, tmp_path):
+    spec = tmp_path / "three.toml"
+    spec.write_text(THREE_INPUTS)
+    assert runner.invoke(app, ["report", str(spec), "--pdf", "-o", str(tmp_path)]).exit_code == 0
+    for pdf in (problem1_pdf, tmp_path / "three.pdf"):
+        for number, text in enumerate(page_texts(pdf), 1):
+            top = [line for line in text.splitlines() if line.strip()][:5]
+            if top and top[0].startswith("Expression"):  # a continued table must continue with rows
+                assert not any(line.startswith(("Pass for", "(d)", "(e)", "Answer", "Verification"))
+                               for line in top), f"{pdf.name} page {number} starts with a table head only"
 
 
 def test_markdown_holds_the_same_numbers(tmp_path):
