@@ -174,6 +174,15 @@ def _caret_to_power(text: str):
     return "".join(out), shift
 
 
+def _is_real_number(value: sympy.Expr) -> bool:
+    """A finite real number: sqrt(1 - 2) or log(cos(2)) folded from constants are not."""
+    if not value.is_finite or value.is_extended_real is False:
+        return False
+    if value.is_extended_real is None:  # SymPy cannot decide symbolically: ask numerically
+        return abs(complex(value.evalf(30)).imag) == 0
+    return True
+
+
 _FOLD = {
     "add": lambda a, b: a + b,
     "sub": lambda a, b: a - b,
@@ -331,8 +340,9 @@ class _Converter:
                     value = self.fold[name](*(a.value for a in args))
                 except (ZeroDivisionError, ValueError):
                     value = sympy.nan
-                if not value.is_finite:
-                    raise ParseError(f"{node.func.id}() of a constant is undefined at column {col}")
+                if not _is_real_number(value):
+                    raise ParseError(f"{node.func.id}() of a constant is undefined (not a real number) "
+                                     f"at column {col}")
                 return Expr("num", value=value, col=col)
             return Expr(name, tuple(args), col=col)
         raise AssertionError(f"unexpected node {node!r}")  # _children refused it already
@@ -349,6 +359,6 @@ class _Converter:
         if op == "div" and b == 0:
             raise ParseError(f"division by zero at column {col}")
         value = _FOLD[op](a, b)
-        if not value.is_finite:
-            raise ParseError(f"constant expression at column {col} is undefined")
+        if not _is_real_number(value):
+            raise ParseError(f"constant expression at column {col} is undefined (not a real number)")
         return value

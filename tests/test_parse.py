@@ -120,3 +120,10 @@ def test_python_syntax_warnings_are_not_printed(recwarn):
     with pytest.raises(ParseError):
         parse("1if x else 2")  # Python warns "invalid decimal literal" while parsing this
     assert not [w for w in recwarn if issubclass(w.category, SyntaxWarning)]
+
+
+@pytest.mark.parametrize("text", ["x * sqrt(1 - 2)", "x * log(cos(2))", "x * (-8)**(1/3)", "x * (0 - 1)**0.5"])
+def test_constants_that_are_not_real_numbers_are_refused(text):
+    # found by the property tests: SymPy folds these to complex numbers
+    with pytest.raises(ParseError, match="not a real number"):
+        parse(text)
