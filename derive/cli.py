@@ -16,6 +16,11 @@ from typing import Annotated, Optional
 import typer
 from typer.core import TyperGroup
 
+try:  # Typer ≥ 0.20 carries its own copy of Click
+    from typer._click.exceptions import UsageError
+except ImportError:  # pragma: no cover - older Typer on top of Click
+    from click.exceptions import UsageError
+
 from . import api
 from .errors import DeriveError, ReportError
 from .parse import Limits
@@ -37,6 +42,24 @@ class Settings:
 
 class DeriveGroup(TyperGroup):
     """Turns the project's exceptions into one line on stderr and an exit code."""
+
+    def main(self, *args, standalone_mode: bool = True, **kwargs):
+        """Click's usage errors (an unknown option, a missing argument) become one line on
+        stderr and exit 2, like every other error; Click draws a box around them otherwise."""
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except UsageError as exc:
+            command = exc.ctx.command_path if exc.ctx else "derive"
+            message = " ".join(exc.format_message().split())
+            typer.echo(f"derive: error: {message} (hint: see '{command} --help')", err=True)
+            code = 2
+        except typer.Abort:
+            typer.echo("derive: interrupted", err=True)
+            code = 130
+        code = code if isinstance(code, int) else 0
+        if standalone_mode:
+            sys.exit(code)
+        return code
 
     def invoke(self, ctx: typer.Context):
         try:
@@ -73,10 +96,23 @@ def _settings(ctx: typer.Context) -> Settings:
     return root.obj if isinstance(root.obj, Settings) else Settings()
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"derive {version('derive')}")
+        except PackageNotFoundError:  # a source tree that was never installed
+            typer.echo("derive (not installed)")
+        raise typer.Exit()
+
+
 @app.callback()
 def _options(
     ctx: typer.Context,
     debug: Annotated[bool, typer.Option("--debug", help="Show the traceback of an error.")] = False,
+    version: Annotated[bool, typer.Option("--version", help="Print derive's version and exit.",
+                                          callback=_print_version, is_eager=True)] = False,
     max_length: Annotated[int, typer.Option(help="Longest expression, in characters.")] = Limits.max_length,
     max_depth: Annotated[int, typer.Option(help="Deepest nesting of an expression.")] = Limits.max_depth,
     max_nodes: Annotated[int, typer.Option(help="Most nodes in a trace.")] = Limits.max_nodes,
@@ -190,11 +226,34 @@ def _matrix_view(name: str, solution, as_json: bool, diag: bool) -> None:
         terminal.print_views(terminal.matrix_views(solution, diag))
 
 
+#: Each command's help ends with examples that run as written (a test runs them).
+EXAMPLES = {
+    "solve": ["derive solve problem1", "derive solve -f 'x1*x2 + sin(x1)' --at x1=2 --at x2=1",
+              "derive solve problem2 --json"],
+    "trace": ["derive trace problem1", "derive trace baydin --numbering baydin --order depth"],
+    "forward": ["derive forward problem1 --digits 4"],
+    "reverse": ["derive reverse problem1"],
+    "jacobian": ["derive jacobian -f 'tanh(x1*x2)' -f 'x1/x2' --at x1=1 --at x2=2"],
+    "verify": ["derive verify problem1", "derive verify problem2 --seed 7"],
+    "check": ["derive check problem1 filled.csv", "derive check problem2 answers.toml --json"],
+    "variants": ["derive variants problem1 --count 30 --seed 2026 -o outputs/variants"],
+    "codegen": ["derive codegen problem2 -o outputs/problem2_gradients.py"],
+    "problems": ["derive problems"],
+    "report": ["derive report problem1 --pdf", "derive report problem1 --blank --hide rules --pdf",
+               "derive report problem2 --format md -o sheets"],
+    "graph": ["derive graph problem1 --adjoint --format png -o outputs/adjoint.png"],
+}
+
+
+def _epilog(name: str) -> str:
+    return "Examples:\n\n" + "\n\n".join(f"  $ {line}" for line in EXAMPLES[name])
+
+
 for _name in _VIEWS:
-    app.command(_name, help=_VIEWS[_name][0])(_view_command(_name))
+    app.command(_name, help=_VIEWS[_name][0], epilog=_epilog(_name))(_view_command(_name))
 
 
-@app.command("verify")
+@app.command("verify", epilog=_epilog("verify"))
 def verify_command(
     ctx: typer.Context,
     problem: ProblemArg = None,
@@ -215,7 +274,7 @@ def verify_command(
         terminal.print_views([terminal.jacobian_view(solution, TextNotation()), terminal.checks_view(solution, None)])
 
 
-@app.command("check")
+@app.command("check", epilog=_epilog("check"))
 def check_command(
     ctx: typer.Context,
     problem: Annotated[str, typer.Argument(help="The problem the worksheet answers.")],
@@ -245,7 +304,7 @@ def check_command(
         raise typer.Exit(1)
 
 
-@app.command("variants")
+@app.command("variants", epilog=_epilog("variants"))
 def variants_command(
     problem: Annotated[str, typer.Argument(help="A scalar problem (built-in name or TOML file).")],
     count: Annotated[int, typer.Option(help="How many students.", min=1)] = 30,
@@ -268,7 +327,7 @@ def variants_command(
     typer.echo(str(manifest))
 
 
-@app.command("codegen")
+@app.command("codegen", epilog=_epilog("codegen"))
 def codegen_command(
     ctx: typer.Context,
     problem: ProblemArg = None,
@@ -287,14 +346,14 @@ def codegen_command(
     typer.echo(str(output))
 
 
-@app.command("problems")
+@app.command("problems", epilog=_epilog("problems"))
 def problems_command() -> None:
     """List the built-in problems."""
     for problem in builtin_problems():
         typer.echo(f"{problem.name:<10} {problem.description or problem.title}")
 
 
-@app.command("report")
+@app.command("report", epilog=_epilog("report"))
 def report_command(
     ctx: typer.Context,
     problem: ProblemArg = None,
@@ -320,6 +379,8 @@ def report_command(
     as LaTeX (and PDF), Markdown, JSON or CSV; --blank writes the worksheet to fill in."""
     from .report import SheetOptions, write_report  # Jinja2 and PyLaTeX load only for sheets
 
+    if hide and not blank:
+        raise ProblemError("--hide empties columns of a blank worksheet", hint="add --blank")
     solution = _solve(ctx, problem, function, at, numbering, order)
     options = SheetOptions(digits, diag, blank, frozenset(Hidden(h).value for h in hide or ()), title, author,
                            course, date, Numbering(numbering).value, Order(order).value)
@@ -327,7 +388,7 @@ def report_command(
         typer.echo(str(path))
 
 
-@app.command("graph")
+@app.command("graph", epilog=_epilog("graph"))
 def graph_command(
     ctx: typer.Context,
     problem: ProblemArg = None,

@@ -207,3 +207,45 @@ def test_matrix_verify_codegen_and_errors(tmp_path):
     result = run("solve", str(bad))
     assert result.exit_code == 2
     assert 'L = "sum(W @ x)": W @ x: (K×N) @ (N×1) expected, got (K×N) @ (K×1)' in result.stderr
+
+
+def test_version_prints_the_installed_version():
+    from importlib.metadata import version
+
+    result = run("--version")
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"derive {version('derive')}"
+
+
+@pytest.mark.parametrize("args", [["solve", "problem1", "--bogus"], ["--bogus", "solve"], ["check", "problem1"],
+                                  ["solve", "problem1", "--digits", "x"]])
+def test_usage_errors_are_one_line_and_exit_2(args):
+    result = subprocess.run([sys.executable, "-m", "derive", *args], capture_output=True, text=True)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("derive: error: ") and "--help" in lines[0], result.stderr
+    assert "╭" not in result.stderr
+
+
+def test_hide_without_blank_is_an_error(tmp_path):
+    result = run("report", "problem1", "--hide", "rules", "-o", str(tmp_path))
+    assert result.exit_code == 2
+    assert "--blank" in result.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_every_command_has_examples_that_parse():
+    import shlex
+
+    import typer.main
+
+    from derive.cli import EXAMPLES
+
+    group = typer.main.get_command(app)
+    assert set(EXAMPLES) == set(group.commands)
+    for name, lines in EXAMPLES.items():
+        assert "Examples:" in run(name, "--help").stdout
+        for line in lines:
+            words = shlex.split(line)
+            assert words[:2] == ["derive", name]
+            group.commands[name].make_context(name, words[2:])  # raises UsageError if an option is wrong
