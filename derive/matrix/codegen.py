@@ -276,3 +276,109 @@ def _functions(e: M) -> set[str]:
     for a in e.args:
         found |= _functions(a)
     return found
+
+
+# -- the generated module checks itself ------------------------------------------------------------
+#: How long the module may take to import and run once at the check point.
+SELF_CHECK_TIMEOUT = 60.0
+#: Largest relative difference between the module's gradients and the derivation's.
+SELF_CHECK_TOLERANCE = 1e-8
+
+#: The runner: fixed text, run with ``python -I -c`` in a scratch folder holding ``module.py``,
+#: ``values.npz`` and ``names.json`` (fixed names: nothing the user wrote is on the command line).
+_RUNNER = """
+import importlib.util, json
+import numpy as np
+spec = importlib.util.spec_from_file_location("generated", "module.py")
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+names = json.load(open("names.json", encoding="utf-8"))
+values = np.load("values.npz")
+args = [values[f"v{i}"] for i in range(len(names["variables"]))]
+nodes = module.forward(*args)
+grads = module.gradients(*args)
+out = {"loss": np.asarray(nodes[names["loss"]], dtype=float)}
+out.update({f"g{i}": np.asarray(grads[name], dtype=float) for i, name in enumerate(names["wrt"])})
+np.savez("out.npz", **out)
+"""
+
+
+@dataclass(frozen=True)
+class CodegenCheck:
+    """The generated module run at the numeric check's point: its largest relative difference
+    from the derivation's gradients."""
+
+    max_relative_difference: float
+
+    def as_dict(self) -> dict:
+        return {"codegen": "pass", "codegen_max_relative_difference": self.max_relative_difference}
+
+
+def _limit_child() -> None:  # pragma: no cover - runs in the child
+    import resource
+
+    limit = 4 << 30
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def self_check(derivation: Derivation, source: str, seed: int = 0) -> CodegenCheck:
+    """Run ``source`` (from :func:`generate`) in a fresh Python at the numeric check's point and
+    compare its loss and gradients with the derivation's; a difference or a failure to import or
+    run raises VerificationError."""
+    from .evaluate import NumpyBackend, run_backward, run_forward
+    from .verify import check_point
+
+    model = derivation.model
+    sizes = model.problem.dims
+    env = check_point(derivation, seed)
+    backend = NumpyBackend(model.concrete)
+    with np.errstate(all="ignore"):
+        values = run_forward(model, env, backend, sizes)
+        expected = run_backward(derivation, values, backend, sizes)
+    wrt = [g.name for g in derivation.gradients]
+    with tempfile.TemporaryDirectory(prefix="derive-codegen-") as scratch:
+        folder = Path(scratch)
+        (folder / "module.py").write_text(source, encoding="utf-8")
+        (folder / "names.json").write_text(json.dumps({"variables": model.variables, "loss": model.problem.loss,
+                                                       "wrt": wrt}), encoding="utf-8")
+        np.savez(folder / "values.npz", **{f"v{i}": env[v] for i, v in enumerate(model.variables)})
+        child_env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "SYSTEMROOT")}
+        child_env.update({"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
+        try:
+            result = subprocess.run([sys.executable, "-I", "-c", _RUNNER], cwd=folder, env=child_env,
+                                    capture_output=True, text=True, timeout=SELF_CHECK_TIMEOUT,
+                                    stdin=subprocess.DEVNULL,
+                                    preexec_fn=_limit_child if os.name == "posix" else None)
+        except subprocess.TimeoutExpired:
+            raise VerificationError(f"the generated code did not finish within {SELF_CHECK_TIMEOUT:g} s "
+                                    "at the check point", hint="report it: derive generated this code") from None
+        if result.returncode != 0:
+            last = (result.stderr.strip().splitlines() or ["no message"])[-1]
+            raise VerificationError(f"the generated code fails when run: {last[:200]}",
+                                    hint="report it: derive generated this code")
+        with np.load(folder / "out.npz") as out:
+            got = {name: out[f"g{i}"] for i, name in enumerate(wrt)}
+            got_loss = out["loss"]
+    worst = _relative(got_loss, values[model.problem.loss])
+    if worst > SELF_CHECK_TOLERANCE:
+        raise VerificationError(f"the generated code's loss {model.problem.loss} differs from the derivation's "
+                                f"(relative difference {worst:.1e})", hint="report it: derive generated this code")
+    for name in wrt:
+        difference = _relative(got[name], expected[name])
+        if difference > SELF_CHECK_TOLERANCE:
+            raise VerificationError(f"the generated code's gradient of {name} differs from the derivation's "
+                                    f"(relative difference {difference:.1e} > {SELF_CHECK_TOLERANCE:g})",
+                                    hint="report it: derive generated this code")
+        worst = max(worst, difference)
+    return CodegenCheck(float(worst))
+
+
+def _relative(got, want) -> float:
+    want = np.asarray(want, dtype=float)
+    got = np.asarray(got, dtype=float)
+    if got.shape != want.shape and got.size == want.size:
+        got = got.reshape(want.shape)
+    if got.shape != want.shape:
+        return float("inf")
+    scale = max(float(np.max(np.abs(want), initial=0.0)), float(np.max(np.abs(got), initial=0.0)), 1e-300)
+    return float(np.max(np.abs(got - want), initial=0.0)) / scale
