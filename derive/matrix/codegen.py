@@ -38,6 +38,8 @@ def numpy_expr(e: M, names: dict[str, str] | None = None) -> str:
 
     def sub(a: M, parent: str, side: str = "left") -> str:
         text = numpy_expr(a, names)
+        if parent in ("transpose", "matmul") and _numbers_only(a):  # a float is no array: 2.0.T, A @ 2.0
+            return f"np.full((1, 1), {text})"
         kind = ("neg" if text.startswith("-") else "atom") if a.op == "const" else printed_kind(a)  # 0.5, -2.0
         return f"({text})" if needs_brackets(kind, parent, side) else text
 
@@ -80,6 +82,13 @@ def numpy_expr(e: M, names: dict[str, str] | None = None) -> str:
     if op == "sce":
         return f"_softmax_cross_entropy({numpy_expr(e.args[0], names)}, {numpy_expr(e.args[1], names)})"
     raise ValueError(f"no NumPy form for {op}")
+
+
+def _numbers_only(e: M) -> bool:
+    """Whether ``e`` is made of constants alone (its NumPy value is a Python float)."""
+    if e.op == "const":
+        return True
+    return bool(e.args) and e.op not in (*_CALLS, "sce") and all(map(_numbers_only, e.args))
 
 
 def _dim(d, names: dict[str, str] | None = None) -> str:

@@ -91,6 +91,13 @@ class LatexPrinter(_Printer):
     def parens(self, text: str) -> str:
         return rf"\left({text}\right)"
 
+    def wrap(self, e: M, parent: str, side: str = "left") -> str:
+        if needs_brackets(printed_kind(e), parent, side):
+            return self.parens(self(e))
+        if parent in ("pow", "transpose") and side == "left" and e.op in ("T", "pow"):
+            return f"{{{self(e)}}}"  # (xᵀ)ᵀ as {x^\top}^\top: TeX allows one superscript per base
+        return self(e)
+
     def diag_of(self, text: str) -> str:
         return rf"\operatorname{{diag}}\left({text}\right)"
 
