@@ -317,7 +317,7 @@ def printed_kind(e: M) -> str:
     """How ``e`` binds when printed, as an operation of the one precedence table: a negative
     constant binds like a negation, a fraction (1/2) like a division; calls and names are atoms."""
     if e.op == "const":
-        value = sympy.sympify(e.data)
+        value = sympy.Integer(e.data) if isinstance(e.data, int) else e.data
         if value.could_extract_minus_sign():
             return "neg"
         if value.is_Rational and not value.is_Integer:
