@@ -3,6 +3,7 @@ against a direct NumPy evaluation written here), LaTeX of many random trees comp
 document, and numbers are folded and never printed side by side."""
 
 import functools
+import os
 import re
 import shutil
 import subprocess
@@ -113,7 +114,11 @@ ANY_TREE = st.one_of(*[trees(s, 3) for s in SHAPES])
 NAMESPACE = {"np": np, "tanh": np.tanh, "exp": np.exp, "_sum": lambda a: np.full((1, 1), np.sum(a)), **VALUES}
 
 
-@settings(max_examples=1000, deadline=None)
+#: More examples under HYPOTHESIS_PROFILE=long (explicit settings would otherwise override it).
+EXAMPLES = 20_000 if os.environ.get("HYPOTHESIS_PROFILE") == "long" else 1000
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
 @given(ANY_TREE)
 def test_generated_numpy_reads_back_to_the_trees_value(e):
     source = numpy_expr(e)
@@ -147,7 +152,7 @@ def test_latex_of_many_trees_compiles_in_one_document(tmp_path_factory, many):
     assert result.returncode == 0 and not errors, errors
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=EXAMPLES // 3, deadline=None)
 @given(ANY_TREE)
 def test_no_printer_puts_a_number_right_after_another(e):
     assert not re.search(r"\d [−-]?\d", TextPrinter()(e))  # "2 (1/2)" is fine, "2 1/2" is not

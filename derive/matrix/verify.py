@@ -143,6 +143,9 @@ def numeric_check(derivation: Derivation, seed: int = 0, directions: int = 8) ->
             passed = error <= NUMERIC_TOLERANCE or difference <= noise * np.sqrt(point.size) * max(
                 1.0, float(np.max(np.abs(point))))
             method = "every entry"
+            worst = np.unravel_index(int(np.argmax(np.abs(grad - fd))), point.shape)
+            where = f" (worst at entry {g.name}[{worst[0]},{worst[1]}]: {float(grad[worst]):.6g} derived, " \
+                    f"{float(fd[worst]):.6g} by finite differences)"
         else:
             error, passed = 0.0, True
             count = directions if point.size <= 100_000 else max(2, directions // 2)  # each costs 2 passes
@@ -155,9 +158,10 @@ def numeric_check(derivation: Derivation, seed: int = 0, directions: int = 8) ->
                 error = max(error, this)
                 passed &= this <= NUMERIC_TOLERANCE or abs(fd - exact) <= noise
             method = f"{count} random directions"
+            where = f" (along {count} random directions)"
         if not passed:
             raise VerificationError(f"the gradient of {g.name} disagrees with finite differences "
-                                    f"(relative error {error:.1e} > {NUMERIC_TOLERANCE:g})",
+                                    f"(relative error {error:.1e} > {NUMERIC_TOLERANCE:g}){where}",
                                     hint="the derivation or a VJP rule is wrong; report it")
         checks.append(GradientCheck(g.name, "", float(error), method))
     return checks
