@@ -267,7 +267,11 @@ def verify_command(
     solution = _solve(ctx, problem, function, at, seed=seed)
     terminal = _terminal()
     if solution.kind == "matrix":
+        from .matrix.codegen import generate, self_check
+
         terminal.print_views(terminal.matrix_views(solution)[2:])
+        ran = self_check(solution.derivation, generate(solution.derivation), seed)  # the code codegen writes
+        typer.echo(f"Generated code: runs and agrees (max relative difference {ran.max_relative_difference:.1e})")
     else:
         from .render.notation import TextNotation
 
@@ -334,7 +338,7 @@ def codegen_command(
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="The .py file to write.")] = None,
 ) -> None:
     """Write a self-contained NumPy module with forward() and gradients() for a matrix problem."""
-    from .matrix.codegen import generate
+    from .matrix.codegen import generate, self_check
     from .report import atomic_write
 
     solution = _solve(ctx, problem, None, None)
@@ -342,7 +346,9 @@ def codegen_command(
         raise ProblemError(f"codegen writes matrix problems' backward passes; {solution.problem.name} is scalar",
                            hint="try derive codegen problem2")
     output = output or Path("outputs") / f"{solution.problem.name}_gradients.py"
-    atomic_write(output, generate(solution.derivation))
+    source = generate(solution.derivation)
+    self_check(solution.derivation, source)  # run at the check point before anything is written
+    atomic_write(output, source)
     typer.echo(str(output))
 
 

@@ -23,6 +23,10 @@ PRECEDENCE: dict[str, int] = {
 #: brackets at equal precedence): a − (b − c), a / (b / c).
 NON_ASSOCIATIVE_SIDE: dict[str, str] = {"sub": "right", "div": "right", "matmul": "right"}
 
+#: Products of one level that do not regroup with each other: (a ⊙ b) W ≠ a ⊙ (b W), and a
+#: reader of "A / c x" cannot tell which was meant.  One under another is bracketed on either side.
+DISTINCT_PRODUCTS = frozenset({"matmul", "hadamard", "div"})
+
 
 def kind_of(op: str) -> str:
     """The precedence class of an operation name used by the engines."""
@@ -41,6 +45,8 @@ def needs_brackets(child: str, parent: str, side: str = "left") -> bool:
     if parent_kind == "pow" and child_level <= PRECEDENCE["pow"]:
         return True  # (a^b)^c, a^(b^c) and (−a)^b keep their brackets: no reader guesses them
     if child_level == parent_level:
+        if child != parent and {child, parent} <= DISTINCT_PRODUCTS:
+            return True
         return NON_ASSOCIATIVE_SIDE.get(parent, "") == side or (parent_kind == "neg")
     return False
 

@@ -33,3 +33,21 @@ def test_a_wrong_answer_gets_a_counterexample(tmp_path):
     assert item.verdict == "wrong" and item.counterexample and "not equal to r + W2ᵀ (y − s)" in item.message
     transposed = check(tmp_path, '[gradients]\nW1 = "x @ z_bar.T"\n')["W1"]
     assert transposed.verdict == "shape" and "a transpose is missing" in transposed.message
+
+
+def test_a_timed_out_exact_comparison_is_never_a_pass(tmp_path, monkeypatch):
+    # issue 13: z_bar + (sum(b1)/10**6)**999 * z_bar equals z_bar to double precision near 1;
+    # the exact check times out; it was graded correct.
+    from derive.matrix import answers
+
+    monkeypatch.setattr(answers, "EXACT_TIMEOUT", 1e-3)
+    items = check(tmp_path, '[gradients]\nb1 = "z_bar + (sum(b1)/1000000)**999 * z_bar"\n'
+                            'W2 = "y_bar @ h.T + 1e-30 * y_bar @ h.T"\n')
+    assert items["b1"].verdict == "wrong"  # seen at random values of a larger scale
+    assert items["W2"].verdict == "review" and "a person should look" in items["W2"].message
+
+
+def test_a_tiny_wrong_term_is_wrong_when_the_exact_check_decides(tmp_path):
+    items = check(tmp_path, '[gradients]\nb1 = "z_bar + (sum(b1)/1000000)**3 * z_bar"\n'
+                            'W2 = "y_bar @ h.T + 1e-30 * y_bar @ h.T"\n')
+    assert items["b1"].verdict == "wrong" and items["W2"].verdict == "wrong"

@@ -62,10 +62,11 @@ def test_simplifying_constructors():
     assert mx.transpose(mx.matmul(mx.transpose(W), C)) == mx.matmul(mx.transpose(C), W)
 
 
-def test_softmax_cross_entropy_simplifies_to_p_minus_t():
+def test_softmax_cross_entropy_adjoint_is_total_target_times_p_minus_t():
+    # −tᵀ log softmax(z) for any t: z̄ = (1ᵀt) p − t (p − t only when t sums to 1; issue 9 #3)
     d = derive(build_model(load_problem("tests/networks/tanh_ce.toml")))
     z = next(a for a in d.adjoints if a.name == "z")
-    assert TextPrinter()(z.simplified) == "softmax(z) − t"
+    assert TextPrinter()(z.simplified) == "sum(t) softmax(z) − t"
 
 
 def test_weight_decay_gradient():

@@ -68,3 +68,115 @@ def test_vectors_may_be_flat_or_columns(tmp_path):
         assert np.array_equal(a[name], b[name])
     assert a["x"].shape == (3, 1) and a["W1"].shape == (4, 3)
     assert "vectors as (n, 1)" in module.__doc__
+
+
+# -- issue 9 #2: the printed code computes what was proved ------------------------------------------
+POWERS = """title = "powers"
+[dims]
+N = 3
+[variables]
+a = "N"
+x = "N"
+[equations]
+p = "(a**0.5)**2"
+q = "(x**2).T @ a"
+L = "sum(p) + q"
+[derive]
+loss = "L"
+wrt = ["a", "x"]
+"""
+
+
+def test_power_of_a_power_and_a_transposed_power_run_right(tmp_path):
+    from derive.problems import problem_from_toml
+
+    path = tmp_path / "powers.py"
+    path.write_text(generate(solve_matrix(problem_from_toml(POWERS, "powers"), exact=False).derivation))
+    module = load_module(path)
+    a, x = np.array([[0.3], [1.7], [2.2]]), np.array([[-0.4], [0.9], [1.3]])
+    grads = module.gradients(a, x)
+    # by hand: L = Σ a + Σ x² a, so ∂L/∂a = 1 + x², ∂L/∂x = 2 x a
+    assert np.allclose(grads["a"], 1 + x ** 2, rtol=1e-12)
+    assert np.allclose(grads["x"], 2 * x * a, rtol=1e-12)
+    assert np.allclose(module.forward(a, x)["p"], a, rtol=1e-12)
+
+
+# -- generated code checks itself -----------------------------------------------------------------
+def test_self_check_passes_on_the_generated_code_and_fails_on_a_wrong_one():
+    from derive.errors import VerificationError
+    from derive.matrix.codegen import self_check
+
+    derivation = solve_matrix(load_problem("problem2"), exact=False).derivation
+    source = generate(derivation)
+    assert self_check(derivation, source).max_relative_difference < 1e-12
+    wrong = source.replace("W1.T @ z_bar", "-W1.T @ z_bar")
+    assert wrong != source
+    with pytest.raises(VerificationError, match="gradient of x differs"):
+        self_check(derivation, wrong)
+    with pytest.raises(VerificationError, match="fails when run: NameError"):
+        self_check(derivation, source.replace("W1.T @ z_bar", "W9.T @ z_bar"))
+
+
+def test_codegen_exits_1_and_writes_nothing_when_its_code_disagrees(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from derive.cli import app
+    from derive.matrix import codegen
+
+    real = codegen.generate
+    monkeypatch.setattr(codegen, "generate", lambda d: real(d).replace(" ** 2.0", " ** 3.0"))
+    out = tmp_path / "p2.py"
+    result = CliRunner().invoke(app, ["codegen", "problem2", "-o", str(out)])
+    assert result.exit_code == 1, result.output
+    assert not out.exists()
+    result = CliRunner().invoke(app, ["verify", "problem2"])
+    assert result.exit_code == 1 and "generated code" in result.output
+
+
+# -- issue 13: user text cannot run code on import; names Python refuses are renamed ---------------
+HOSTILE = '''title = "T\\"\\"\\" ; import os; os.system('touch {marker}') ; \\"\\"\\" C:\\\\Users\\\\teacher \\\\ x"
+[dims]
+N = 2
+np = 3
+[variables]
+x = "N"
+W = "np x N"
+forward = "np"
+[functions]
+float = "tanh"
+[equations]
+gradients = "W @ x + forward"
+dict = "float(gradients)"
+lambda = "sum(dict)"
+[derive]
+loss = "lambda"
+wrt = ["x", "W", "forward"]
+'''
+
+
+def test_hostile_titles_and_names_give_a_module_that_imports_and_runs(tmp_path):
+    import subprocess
+    import sys
+
+    from derive.problems import problem_from_toml
+
+    marker = tmp_path / "PWNED"
+    problem = problem_from_toml(HOSTILE.format(marker=marker), "hostile")
+    path = tmp_path / "hostile.py"
+    path.write_text(generate(solve_matrix(problem, exact=False).derivation))
+    script = ("import importlib.util, sys, numpy as np\n"
+              "spec = importlib.util.spec_from_file_location('m', sys.argv[1])\n"
+              "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
+              "g = m.gradients(np.array([0.5, -1.0]), np.arange(6.0).reshape(3, 2) / 10, np.ones(3))\n"
+              "print(sorted(g), m.__doc__.splitlines()[0])\n")
+    result = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert not marker.exists()
+    assert "['W', 'forward', 'x']" in result.stdout
+    assert 'T""" ; import os' in result.stdout and "C:\\Users\\teacher \\ x" in result.stdout
+    # the gradient itself, by hand: L = Σ tanh(W x + f)
+    module = load_module(path)
+    x, W, f = np.array([[0.5], [-1.0]]), np.arange(6.0).reshape(3, 2) / 10, np.ones((3, 1))
+    s = 1 - np.tanh(W @ x + f) ** 2
+    grads = module.gradients(x, W, f)
+    assert np.allclose(grads["x"], W.T @ s) and np.allclose(grads["W"], s @ x.T) and np.allclose(grads["forward"], s)

@@ -47,7 +47,7 @@ CASES = {
     "had": "L = 'sum(tanh(u * v))'",
     "pow": "L = 'sum(tanh(u)**3)'",
     "fn": "L = 'sum(softplus(A @ u))'",
-    "sum": "L = 'sum(u * v)'",
+    "sum": "L = 'sum(tanh(sum(u * v) * u))'",  # ū ≠ 1: a rule that drops ū shows
     "norm": "L = 'norm(A @ u)'",
     "dot": "L = 'dot(u, A @ v)'",
     "softmax": "L = 'dot(v, softmax(A @ u))'",
@@ -92,3 +92,98 @@ def test_each_elementwise_function_through_a_network(name):
         text = text.replace("sum(log(A @ u))", "sum(log(softmax(A @ u)))")
     solution = solve_matrix(problem_from_toml(text, name))
     assert solution.checks.numeric_max_relative_error < 1e-6
+
+
+# -- issue 9 #3: softmax cross-entropy for any targets ---------------------------------------------
+SOFT_TARGETS = """[dims]
+N = 4
+[variables]
+z = "N"
+u = "N"
+[equations]
+t = "sigmoid(u)"
+L = "softmax_cross_entropy(z, t)"
+[derive]
+loss = "L"
+wrt = ["z", "u"]
+"""
+
+
+def test_softmax_cross_entropy_with_soft_targets_is_right(tmp_path):
+    from derive.matrix.codegen import generate
+
+    solution = solve_matrix(problem_from_toml(SOFT_TARGETS, "soft"))
+    assert solution.checks.exact == "pass"
+    path = tmp_path / "soft.py"
+    path.write_text(generate(solution.derivation))
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("soft", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    z, u = np.array([[0.2], [-1.1], [0.7], [0.05]]), np.array([[1.5], [0.3], [-0.8], [2.0]])
+    t = 1 / (1 + np.exp(-u))
+    p = np.exp(z) / np.exp(z).sum()
+    grads = module.gradients(z, u)
+    # by hand: L = −Σ t log p;  ∂L/∂z = (Σ t) p − t;  ∂L/∂u = −log p ⊙ t (1 − t)
+    assert np.allclose(grads["z"], t.sum() * p - t, rtol=1e-12)
+    assert np.allclose(grads["u"], -np.log(p) * t * (1 - t), rtol=1e-12)
+
+
+# -- checks sample honestly: each planted wrong rule is caught ------------------------------------
+def _wrong(op, position, rule):
+    def plant(monkeypatch):
+        table = list(VJPS[op])
+        table[position] = rule
+        monkeypatch.setitem(VJPS, op, tuple(table))
+    return plant
+
+
+from derive.matrix import expr as _mx  # noqa: E402
+
+WRONG_RULES = {
+    "sce: p − t (right for distributions only)": ("sce", _wrong("sce", 0, lambda e, u: _mx.scale(
+        u, _mx.sub(_mx.vector_op("softmax", e.args[0]), e.args[1])))),
+    "matmul: dropped transpose (W ū for Wᵀ ū)": ("matmul", _wrong("matmul", 1, lambda e, u: _mx.matmul(e.args[0], u))),
+    "matmul: ū a for ū aᵀ (square)": ("matmul", _wrong("matmul", 0, lambda e, u: _mx.transpose(
+        _mx.matmul(u, _mx.transpose(e.args[1]))))),
+    "T: sign": ("T", _wrong("T", 0, lambda e, u: _mx.neg(_mx.transpose(u)))),
+    "neg: sign dropped": ("neg", _wrong("neg", 0, lambda e, u: u)),
+    "scale: c̄ sign": ("scale", _wrong("scale", 0, lambda e, u: _mx.neg(_mx.dot(u, e.args[1])))),
+    "div: c̄ without the square": ("div", _wrong("div", 1, lambda e, u: _mx.neg(_mx.div(_mx.dot(u, e.args[0]),
+                                                                                     e.args[1])))),
+    "had: own factor": ("had", _wrong("had", 0, lambda e, u: _mx.had(e.args[0], u))),
+    "pow: exponent not lowered": ("pow", _wrong("pow", 0, lambda e, u: _mx.had(
+        _mx.scale(_mx.const(e.data), _mx.power(e.args[0], e.data)), u))),
+    "fn: f′ forgotten": ("fn", _wrong("fn", 0, lambda e, u: u)),
+    "sum: ū dropped": ("sum", _wrong("sum", 0, lambda e, u: _mx.ones(e.args[0].shape))),
+    "norm: not divided by the norm": ("norm", _wrong("norm", 0, lambda e, u: _mx.scale(u, e.args[0]))),
+    "dot: arguments swapped": ("dot", _wrong("dot", 0, lambda e, u: _mx.scale(u, e.args[0]))),
+    "trace: transposed (A for I)": ("trace", _wrong("trace", 0, lambda e, u: _mx.scale(u, e.args[0]))),
+    "softmax: p ⊙ ū": ("softmax", _wrong("softmax", 0, lambda e, u: _mx.had(_mx.vector_op("softmax", e.args[0]),
+                                                                             u))),
+    "logsumexp: sign": ("logsumexp", _wrong("logsumexp", 0, lambda e, u: _mx.neg(_mx.scale(
+        u, _mx.vector_op("softmax", e.args[0]))))),
+    "log_softmax: ū only": ("log_softmax", _wrong("log_softmax", 0, lambda e, u: u)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(WRONG_RULES))
+def test_a_planted_wrong_rule_is_caught_numerically_and_exactly(name, monkeypatch):
+    from derive.errors import VerificationError
+    from derive.matrix.backprop import derive
+    from derive.matrix.shapes import build_model
+    from derive.matrix.verify import exact_check, numeric_check
+
+    op, plant = WRONG_RULES[name]
+    equation = CASES[op]
+    wrt = ", ".join(f'"{v}"' for v in ("A", "u", "v", "c", "t") if v in equation.split("=", 1)[1])
+    problem = problem_from_toml(BASE.format(equation=equation, wrt=wrt), op)
+    plant(monkeypatch)
+    derivation = derive(build_model(problem))
+    with pytest.raises(VerificationError, match="disagrees with finite differences"):
+        numeric_check(derivation)
+    with pytest.raises(VerificationError) as caught:
+        exact_check(derivation)
+    message = str(caught.value)
+    assert "\n" not in message and len(message) < 400, message  # one readable line

@@ -77,3 +77,50 @@ def test_library_result_shows_latex():
     result = derive.solve("problem2")
     assert result.checks.exact == "pass"
     assert r"\bar{h} &= r + W_{2}^\top" in result._repr_latex_()
+
+
+ABS_PENALTY = """[dims]
+N = 2
+K = 2
+[variables]
+x = "N"
+W1 = "K x N"
+[equations]
+z = "W1 @ x"
+L = "sum(tanh(z)) + sum((W1*W1)**0.5)"
+[derive]
+loss = "L"
+wrt = ["W1"]
+"""
+
+
+def test_a_right_derivation_that_simplify_cannot_decide_verifies():
+    # issue 9 #7: W1/|W1| against SymPy's sign(W1): decided at random rational points
+    from derive.problems import problem_from_toml
+
+    solution = solve_matrix(problem_from_toml(ABS_PENALTY, "abs"))
+    assert solution.checks.exact == "pass"
+
+
+def test_equal_exactly_decides_at_random_points_and_sees_a_difference():
+    import sympy
+
+    from derive.matrix.verify import equal_exactly
+
+    x, y = sympy.symbols("x y", real=True)
+    f = sympy.Function("f_prime")
+    assert equal_exactly(x / sympy.Abs(x) + y * f(x * y), sympy.sign(x) + y * f(x * y))
+    assert not equal_exactly(x / sympy.Abs(x) + y * f(x * y), sympy.sign(x) + y * f(x))
+    assert not equal_exactly(x / sympy.Abs(x), -sympy.sign(x))
+
+
+def test_a_verification_error_is_one_short_line_naming_the_entry(monkeypatch):
+    from derive.problems import problem_from_toml
+
+    monkeypatch.setitem(rules.VJPS, "pow", (lambda e, u: mx.had(mx.power(e.args[0], e.data - 1), u),))
+    derivation = derive(build_model(problem_from_toml(ABS_PENALTY, "abs")))
+    with pytest.raises(VerificationError) as caught:
+        exact_check(derivation)
+    message = str(caught.value)
+    assert "\n" not in message and len(message) < 300, message
+    assert "gradient of W1" in message and "entry W1[0,0]" in message

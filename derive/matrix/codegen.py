@@ -7,73 +7,96 @@ per named node and per adjoint, in the order the sheet shows them.
 from __future__ import annotations
 
 import datetime as _dt
+import json
+import keyword
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
+
+from ..errors import VerificationError
+from ..precedence import needs_brackets
 from .backprop import Derivation
-from .expr import M
+from .expr import M, printed_kind
 from .rules import ELEMENTWISE
 
-_PRECEDENCE = {"add": 1, "neg": 2, "scale": 3, "had": 3, "matmul": 3, "div": 3}
-_INFIX = {"matmul": "@", "had": "*", "div": "/"}
+_INFIX = {"scale": ("*", "mul"), "matmul": ("@", "matmul"), "had": ("*", "hadamard"), "div": ("/", "div")}
+_CALLS = ("sum", "norm", "trace", "softmax", "logsumexp", "log_softmax", "dot")
 
 
-def numpy_expr(e: M) -> str:
-    """NumPy source of an expression; names are variables, adjoints are ``<name>_bar``."""
+def numpy_expr(e: M, names: dict[str, str] | None = None) -> str:
+    """NumPy source of an expression; names are variables, adjoints are ``<name>_bar``.  Brackets
+    come from derive/precedence.py; ``names`` maps the problem's names to the module's (and
+    ``name:bar`` to an adjoint's), for names Python would not accept as they are."""
+    names = names or {}
     op = e.op
 
-    def wrap(a: M, parent: int) -> str:
-        text = numpy_expr(a)
-        mine = _PRECEDENCE.get(a.op, 9)
-        if a.op == "const" and a.data < 0:
-            mine = 2
-        return f"({text})" if mine <= parent and mine != 9 else text
+    def sub(a: M, parent: str, side: str = "left") -> str:
+        text = numpy_expr(a, names)
+        if parent in ("transpose", "matmul") and _numbers_only(a):  # a float is no array: 2.0.T, A @ 2.0
+            return f"np.full((1, 1), {text})"
+        kind = ("neg" if text.startswith("-") else "atom") if a.op == "const" else printed_kind(a)  # 0.5, -2.0
+        return f"({text})" if needs_brackets(kind, parent, side) else text
 
     if op == "var":
-        return e.data
+        return names.get(e.data, e.data)
     if op == "adj":
-        return f"{e.data}_bar"
+        return names.get(f"{e.data}:bar", f"{e.data}_bar")
     if op == "const":
         return repr(float(e.data))
     if op == "ones":
-        return f"np.ones({_shape(e.shape)})"
+        return f"np.ones({_shape(e.shape, names)})"
     if op == "zero":
-        return f"np.zeros({_shape(e.shape)})"
+        return f"np.zeros({_shape(e.shape, names)})"
     if op == "eye":
-        return f"np.eye({_dim(e.shape[0])})"
+        return f"np.eye({_dim(e.shape[0], names)})"
     if op == "add":
-        out = numpy_expr(e.args[0])
+        out = sub(e.args[0], "add")
         for term in e.args[1:]:
-            out += f" - {wrap(term.args[0], 2)}" if term.op == "neg" else f" + {numpy_expr(term)}"
+            if term.op == "neg":
+                out += f" - {sub(term.args[0], 'sub', 'right')}"
+            else:
+                out += f" + {sub(term, 'add', 'right')}"
         return out
     if op == "neg":
-        return f"-{wrap(e.args[0], 2)}"
-    if op == "scale":
-        c, a = e.args
-        return f"{wrap(c, 2)} * {wrap(a, 2)}"
+        return f"-{sub(e.args[0], 'neg', 'right')}"
     if op in _INFIX:
-        return f"{wrap(e.args[0], 2)} {_INFIX[op]} {wrap(e.args[1], 3)}"
+        symbol, kind = _INFIX[op]
+        return f"{sub(e.args[0], kind)} {symbol} {sub(e.args[1], kind, 'right')}"
     if op == "T":
-        return f"{wrap(e.args[0], 8)}.T"
+        return f"{sub(e.args[0], 'transpose')}.T"
     if op == "pow":
-        return f"{wrap(e.args[0], 8)} ** {float(e.data)!r}"
-    if op == "fn":
-        return f"{e.data}({numpy_expr(e.args[0])})"
-    if op == "dfn":
-        return f"d{e.data}({numpy_expr(e.args[0])})"
-    if op in ("sum", "norm", "trace", "softmax", "logsumexp", "log_softmax"):
-        return f"_{op}({numpy_expr(e.args[0])})"
-    if op == "dot":
-        return f"_dot({numpy_expr(e.args[0])}, {numpy_expr(e.args[1])})"
+        exponent = M("const", (), (1, 1), e.data)
+        return f"{sub(e.args[0], 'pow')} ** {sub(exponent, 'pow', 'right')}"
+    if op in ("fn", "dfn"):
+        key = e.data if op == "fn" else f"d:{e.data}"
+        default = e.data if op == "fn" else f"d{e.data}"
+        return f"{names.get(key, default)}({numpy_expr(e.args[0], names)})"
+    if op in _CALLS:
+        return f"_{op}({', '.join(numpy_expr(a, names) for a in e.args)})"
     if op == "sce":
-        return f"_softmax_cross_entropy({numpy_expr(e.args[0])}, {numpy_expr(e.args[1])})"
+        return f"_softmax_cross_entropy({numpy_expr(e.args[0], names)}, {numpy_expr(e.args[1], names)})"
     raise ValueError(f"no NumPy form for {op}")
 
 
-def _dim(d) -> str:
-    return d if isinstance(d, str) else str(d)
+def _numbers_only(e: M) -> bool:
+    """Whether ``e`` is made of constants alone (its NumPy value is a Python float)."""
+    if e.op == "const":
+        return True
+    return bool(e.args) and e.op not in (*_CALLS, "sce") and all(map(_numbers_only, e.args))
 
 
-def _shape(shape) -> str:
-    return f"({_dim(shape[0])}, {_dim(shape[1])})"
+def _dim(d, names: dict[str, str] | None = None) -> str:
+    return (names or {}).get(d, d) if isinstance(d, str) else str(d)
+
+
+def _shape(shape, names: dict[str, str] | None = None) -> str:
+    return f"({_dim(shape[0], names)}, {_dim(shape[1], names)})"
 
 
 _HELPERS = '''
@@ -112,110 +135,149 @@ def _softmax_cross_entropy(z, t):
 '''
 
 
+#: Names the module defines or uses itself; a problem's name equal to one of them is renamed.
+_MODULE_NAMES = frozenset({"np", "numpy", "forward", "gradients", "_columns", "_sum", "_norm", "_dot", "_trace",
+                           "_softmax", "_logsumexp", "_log_softmax", "_softmax_cross_entropy", "float"})
+
+
+def python_names(derivation: Derivation) -> dict[str, str]:
+    """The module's identifier for each name of the problem (dims, variables, nodes, functions
+    as ``f`` and ``d:f``, adjoints as ``n:bar``): the name itself where Python accepts it, else
+    the name with ``_`` appended until it is free.  Keywords (``lambda``), the module's own names
+    (``np``, ``forward``, ``float``) are never used as they are."""
+    model = derivation.model
+    taken = set(keyword.kwlist) | set(keyword.softkwlist) | _MODULE_NAMES
+    names: dict[str, str] = {}
+
+    def fresh(key: str, base: str) -> None:
+        base = re.sub(r"\W", "_", base, flags=re.ASCII) or "_"
+        base = base if not base[0].isdigit() else f"_{base}"
+        while base in taken:
+            base += "_"
+        taken.add(base)
+        names[key] = base
+
+    for d in model.problem.dims:
+        fresh(d, d)
+    for v in model.variables:
+        fresh(v, v)
+    for name, _ in model.equations:
+        fresh(name, name)
+    for f in sorted(_used_functions(derivation)):
+        fresh(f, f)
+        fresh(f"d:{f}", f"d{names[f]}")
+    for adjoint in derivation.adjoints:
+        fresh(f"{adjoint.name}:bar", f"{names[adjoint.name]}_bar")
+    return names
+
+
+def _used_functions(derivation: Derivation) -> set[str]:
+    model = derivation.model
+    return ({name for _, e in model.equations for name in _functions(e)}
+            | {name for a in derivation.adjoints for name in _functions(a.simplified)}
+            | {name for g in derivation.gradients for name in _functions(g.expr)})
+
+
+def _docstring(lines: list[str]) -> list[str]:
+    """A module docstring written as string literals made by repr(): user text inside it can
+    neither end it nor break it (a title with \"\"\" or backslashes is only text)."""
+    return ["("] + [f"    {line + chr(10)!r}" for line in lines] + [")"]
+
+
 def generate(derivation: Derivation) -> str:
+    """The module's source.  Every name of the problem in it is an identifier from
+    :func:`python_names`; every other piece of user text (title, loss, names in prose and as
+    dict keys) enters through repr()."""
     model = derivation.model
     problem = model.problem
     variables = model.variables
+    names = python_names(derivation)
     lines: list[str] = []
     add = lines.append
-    shapes = ", ".join(f"{v}: {_shape(model.shapes[v])}" for v in variables)
-    add(f'"""Forward pass and gradients of "{problem.title or problem.name}", generated by derive.')
-    add("")
-    add(f"Loss {problem.loss}; gradients of {', '.join(problem.wrt)}. Shapes: {shapes}.")
-    add("Vectors may be given as (n,) or (n, 1); every array returned is 2-D: vectors as (n, 1),")
-    add("scalars as (1, 1). Sizes: " + ", ".join(f"{d} = {n}" for d, n in problem.dims.items())
-        + " in the problem file; any sizes that fit together work.")
-    add(f"Generated on {_dt.date.today().isoformat()}; depends on NumPy only.")
-    add('"""')
+    shapes = ", ".join(f"{v}: ({shape[0]}x{shape[1]})" for v in variables for shape in [model.shapes[v]])
+    doc = [f"Forward pass and gradients of {problem.title or problem.name}, generated by derive.",
+           "",
+           f"Loss {problem.loss}; gradients of {', '.join(problem.wrt)}. Shapes: {shapes}.",
+           "Vectors may be given as (n,) or (n, 1); every array returned is 2-D: vectors as (n, 1),",
+           "scalars as (1, 1). Sizes: " + ", ".join(f"{d} = {n}" for d, n in problem.dims.items())
+           + " in the problem file; any sizes that fit together work.",
+           f"Generated on {_dt.date.today().isoformat()}; depends on NumPy only."]
+    renamed = [f"{k} -> {v}" for k, v in names.items() if ":" not in k and k != v and k in {*variables}]
+    if renamed:
+        doc.append("Arguments renamed for Python: " + ", ".join(renamed) + "; the dicts returned use the "
+                   "problem's names.")
+    lines.extend(_docstring(doc))
     add("")
     add("import numpy as np")
     add("")
-    used = sorted({name for _, e in model.equations for name in _functions(e)}
-                  | {name for a in derivation.adjoints for name in _functions(a.simplified)}
-                  | {name for g in derivation.gradients for name in _functions(g.expr)})
-    for name in used:
+    for name in sorted(_used_functions(derivation)):
         kind = ELEMENTWISE[model.concrete.get(name, name)]
         note = "  # abstract in the problem; sigmoid here" if name in model.abstract else ""
         add("")
-        add(f"def {name}(x):{note}")
+        add(f"def {names[name]}(x):{note}")
         add(f"    return {kind.source_f}")
         add("")
         add("")
-        add(f"def d{name}(x):")
+        add(f"def {names['d:' + name]}(x):")
         add(f"    return {kind.source_df}")
         add("")
     lines.extend(_HELPERS.splitlines())
     add("")
     add("")
-    add("def _columns(values):")
+    add("def _columns(*values):")
     add('    """Arrays as 2-D: a 1-D vector becomes a column, a number a 1 x 1 matrix."""')
-    add("    out = {}")
-    add("    for name, value in values.items():")
+    add("    out = []")
+    add("    for value in values:")
     add("        value = np.asarray(value, dtype=float)")
-    add("        out[name] = value.reshape(-1, 1) if value.ndim < 2 else value")
+    add("        out.append(value.reshape(-1, 1) if value.ndim < 2 else value)")
     add("    return out")
     add("")
     add("")
-    params = ", ".join(variables)
+    params = ", ".join(names[v] for v in variables)
+    sizes = _size_lines(model, names)
     add(f"def forward({params}):")
     add('    """Every named node, in order, as a dict."""')
-    add(f"    {params}, = _columns(dict({', '.join(f'{v}={v}' for v in variables)})).values()")
+    add(f"    {params}, = _columns({params})")
+    lines.extend(sizes)
     for name, e in model.equations:
-        add(f"    {name} = {numpy_expr(e)}")
-    add(f"    return dict({', '.join(f'{name}={name}' for name, _ in model.equations)})")
+        add(f"    {names[name]} = {numpy_expr(e, names)}")
+    add("    return {" + ", ".join(f"{name!r}: {names[name]}" for name, _ in model.equations) + "}")
     add("")
     add("")
     add(f"def gradients({params}):")
-    add(f'    """The gradient of {problem.loss} with respect to each of {", ".join(problem.wrt)}, as a dict."""')
-    add(f"    {params}, = _columns(dict({', '.join(f'{v}={v}' for v in variables)})).values()")
+    add("    " + repr(f"The gradient of {problem.loss} with respect to each of {', '.join(problem.wrt)}, as a dict."))
+    add(f"    {params}, = _columns({params})")
+    lines.extend(sizes)
     for name, e in model.equations:
-        add(f"    {name} = {numpy_expr(e)}")
+        add(f"    {names[name]} = {numpy_expr(e, names)}")
     for adjoint in derivation.adjoints:
-        expr = numpy_expr(adjoint.simplified)
+        expr = numpy_expr(adjoint.simplified, names)
         if adjoint.simplified.is_const and not adjoint.shape == (1, 1):
-            expr = f"np.full({_shape(adjoint.shape)}, {expr})"
-        add(f"    {adjoint.name}_bar = {expr}")
-    result = []
+            expr = f"np.full({_shape(adjoint.shape, names)}, {expr})"
+        add(f"    {names[adjoint.name + ':bar']} = {expr}")
+    add("    return {")
     for g in derivation.gradients:
-        expr = numpy_expr(g.expr)
+        expr = numpy_expr(g.expr, names)
         if g.expr.op in ("const", "zero") and g.shape != (1, 1):
-            expr = f"np.zeros({_shape(g.shape)}) + {expr}"
-        result.append(f"{g.name}=np.array({expr}, dtype=float).reshape({_sized(g.shape)})")
-    add("    return dict(")
-    for item in result:
-        add(f"        {item},")
-    add("    )")
+            expr = f"np.zeros({_shape(g.shape, names)}) + {expr}"
+        add(f"        {g.name!r}: np.array({expr}, dtype=float).reshape({_shape(g.shape, names)}),")
+    add("    }")
     add("")
-    return _bind_sizes("\n".join(lines), model) + "\n"
+    return "\n".join(lines) + "\n"
 
 
-def _sized(shape) -> str:
-    return f"{_dim(shape[0])}, {_dim(shape[1])}"
-
-
-def _bind_sizes(source: str, model) -> str:
-    """Size names in the body (np.ones((K, 1))) are read off the arguments at call time."""
-    sizes = sorted(model.problem.dims)
-    if not sizes:
-        return source
-    binding = []
-    body = source.split("def forward(", 1)[-1]
-    for dim in sizes:
-        if not any(f"{dim})" in body or f"({dim}," in body or f"({dim})" in body for _ in (0,)):
-            continue  # this size is never needed by name
+def _size_lines(model, names: dict[str, str]) -> list[str]:
+    """Each size, read off the first argument that has it (any sizes that fit together work)."""
+    out = []
+    for dim, value in model.problem.dims.items():
         for var in model.variables:
             shape = model.shapes[var]
             if dim in shape:
-                axis = shape.index(dim)
-                binding.append(f"    {dim} = {var}.shape[{axis}]")
+                out.append(f"    {names[dim]} = {names[var]}.shape[{shape.index(dim)}]")
                 break
-    block = "\n".join(binding)
-    out = []
-    for line in source.splitlines():
-        out.append(line)
-        if line.startswith("    ") and "= _columns(" in line and block:
-            out.append(block)
-    return "\n".join(out)
+        else:
+            out.append(f"    {names[dim]} = {int(value)}")
+    return out
 
 
 def _functions(e: M) -> set[str]:
@@ -223,3 +285,109 @@ def _functions(e: M) -> set[str]:
     for a in e.args:
         found |= _functions(a)
     return found
+
+
+# -- the generated module checks itself ------------------------------------------------------------
+#: How long the module may take to import and run once at the check point.
+SELF_CHECK_TIMEOUT = 60.0
+#: Largest relative difference between the module's gradients and the derivation's.
+SELF_CHECK_TOLERANCE = 1e-8
+
+#: The runner: fixed text, run with ``python -I -c`` in a scratch folder holding ``module.py``,
+#: ``values.npz`` and ``names.json`` (fixed names: nothing the user wrote is on the command line).
+_RUNNER = """
+import importlib.util, json
+import numpy as np
+spec = importlib.util.spec_from_file_location("generated", "module.py")
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+names = json.load(open("names.json", encoding="utf-8"))
+values = np.load("values.npz")
+args = [values[f"v{i}"] for i in range(len(names["variables"]))]
+nodes = module.forward(*args)
+grads = module.gradients(*args)
+out = {"loss": np.asarray(nodes[names["loss"]], dtype=float)}
+out.update({f"g{i}": np.asarray(grads[name], dtype=float) for i, name in enumerate(names["wrt"])})
+np.savez("out.npz", **out)
+"""
+
+
+@dataclass(frozen=True)
+class CodegenCheck:
+    """The generated module run at the numeric check's point: its largest relative difference
+    from the derivation's gradients."""
+
+    max_relative_difference: float
+
+    def as_dict(self) -> dict:
+        return {"codegen": "pass", "codegen_max_relative_difference": self.max_relative_difference}
+
+
+def _limit_child() -> None:  # pragma: no cover - runs in the child
+    import resource
+
+    limit = 4 << 30
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def self_check(derivation: Derivation, source: str, seed: int = 0) -> CodegenCheck:
+    """Run ``source`` (from :func:`generate`) in a fresh Python at the numeric check's point and
+    compare its loss and gradients with the derivation's; a difference or a failure to import or
+    run raises VerificationError."""
+    from .evaluate import NumpyBackend, run_backward, run_forward
+    from .verify import check_point
+
+    model = derivation.model
+    sizes = model.problem.dims
+    env = check_point(derivation, seed)
+    backend = NumpyBackend(model.concrete)
+    with np.errstate(all="ignore"):
+        values = run_forward(model, env, backend, sizes)
+        expected = run_backward(derivation, values, backend, sizes)
+    wrt = [g.name for g in derivation.gradients]
+    with tempfile.TemporaryDirectory(prefix="derive-codegen-") as scratch:
+        folder = Path(scratch)
+        (folder / "module.py").write_text(source, encoding="utf-8")
+        (folder / "names.json").write_text(json.dumps({"variables": model.variables, "loss": model.problem.loss,
+                                                       "wrt": wrt}), encoding="utf-8")
+        np.savez(folder / "values.npz", **{f"v{i}": env[v] for i, v in enumerate(model.variables)})
+        child_env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "SYSTEMROOT")}
+        child_env.update({"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
+        try:
+            result = subprocess.run([sys.executable, "-I", "-c", _RUNNER], cwd=folder, env=child_env,
+                                    capture_output=True, text=True, timeout=SELF_CHECK_TIMEOUT,
+                                    stdin=subprocess.DEVNULL,
+                                    preexec_fn=_limit_child if os.name == "posix" else None)
+        except subprocess.TimeoutExpired:
+            raise VerificationError(f"the generated code did not finish within {SELF_CHECK_TIMEOUT:g} s "
+                                    "at the check point", hint="report it: derive generated this code") from None
+        if result.returncode != 0:
+            last = (result.stderr.strip().splitlines() or ["no message"])[-1]
+            raise VerificationError(f"the generated code fails when run: {last[:200]}",
+                                    hint="report it: derive generated this code")
+        with np.load(folder / "out.npz") as out:
+            got = {name: out[f"g{i}"] for i, name in enumerate(wrt)}
+            got_loss = out["loss"]
+    worst = _relative(got_loss, values[model.problem.loss])
+    if worst > SELF_CHECK_TOLERANCE:
+        raise VerificationError(f"the generated code's loss {model.problem.loss} differs from the derivation's "
+                                f"(relative difference {worst:.1e})", hint="report it: derive generated this code")
+    for name in wrt:
+        difference = _relative(got[name], expected[name])
+        if difference > SELF_CHECK_TOLERANCE:
+            raise VerificationError(f"the generated code's gradient of {name} differs from the derivation's "
+                                    f"(relative difference {difference:.1e} > {SELF_CHECK_TOLERANCE:g})",
+                                    hint="report it: derive generated this code")
+        worst = max(worst, difference)
+    return CodegenCheck(float(worst))
+
+
+def _relative(got, want) -> float:
+    want = np.asarray(want, dtype=float)
+    got = np.asarray(got, dtype=float)
+    if got.shape != want.shape and got.size == want.size:
+        got = got.reshape(want.shape)
+    if got.shape != want.shape:
+        return float("inf")
+    scale = max(float(np.max(np.abs(want), initial=0.0)), float(np.max(np.abs(got), initial=0.0)), 1e-300)
+    return float(np.max(np.abs(got - want), initial=0.0)) / scale

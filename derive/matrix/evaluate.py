@@ -80,6 +80,10 @@ class NumpyBackend:
         return a.T
 
 
+class AbstractFunction(sympy.Function):
+    """The base of the abstract elementwise functions of the exact check (σ with σ′ undefined)."""
+
+
 def _elementwise_symbols(name: str):
     """f and f′ as undefined SymPy functions with d/dx f(x) = f′(x): the exact check then tests
     the matrix calculus, for any f (each f′ formula is tested on its own against diff)."""
@@ -88,7 +92,7 @@ def _elementwise_symbols(name: str):
     def fdiff(self, argindex=1):
         return derivative(self.args[0])
 
-    return type(name, (sympy.Function,), {"fdiff": fdiff}), derivative
+    return type(name, (AbstractFunction,), {"fdiff": fdiff}), derivative
 
 
 class SympyBackend:

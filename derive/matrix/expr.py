@@ -79,44 +79,49 @@ def is_one(e: M) -> bool:
 
 
 # -- simplifying constructors -----------------------------------------------------------------
+def _split(e: M) -> tuple[sympy.Expr, M | None]:
+    """A numeric factor and the rest: 3·(λ·W) -> (3, λ·W); 2 -> (2, None); −W -> (−1, W)."""
+    if e.is_const:
+        return e.data, None
+    if e.op == "neg":
+        k, rest = _split(e.args[0])
+        return -k, rest
+    if e.op == "scale":
+        kc, rc = _split(e.args[0])
+        ka, ra = _split(e.args[1])
+        if rc is None or ra is None:
+            return kc * ka, ra if rc is None else rc
+        return kc * ka, M("scale", (rc, ra), ra.shape)
+    return sympy.Integer(1), e
+
+
 def scale(c: M, a: M) -> M:
-    """c·a with c a scalar expression."""
+    """c·a with c a scalar expression.  Every numeric factor, wherever it sits (in c, in a, in a
+    scaling inside either), is folded into one leading constant: 2·((½·λ)·W) is λ·W."""
     if is_zero(c) or is_zero(a):
         return zero(a.shape)
-    if is_one(c):
-        return a
-    if a.is_const and c.is_const:
-        return const(c.data * a.data)
-    if a.is_scalar and not c.is_const and a.is_const:
-        return scale(a, c)
-    if a.op == "scale" and c.is_const and a.args[0].is_const:
-        return scale(const(c.data * a.args[0].data), a.args[1])
-    if a.op == "neg" and c.is_const:
-        return scale(const(-c.data), a.args[0])
-    if c.is_const and c.data == -1:
-        return neg(a)
-    return M("scale", (c, a), a.shape)
+    kc, rc = _split(c)
+    ka, ra = _split(a)
+    k = kc * ka
+    if k == 0:
+        return zero(a.shape)
+    if rc is None and ra is None:
+        return const(k)
+    if rc is None or ra is None:
+        rest = ra if rc is None else rc
+    else:
+        rest = M("scale", (rc, ra), ra.shape)
+    if k == 1:
+        return rest
+    if k == -1:
+        return M("neg", (rest,), rest.shape)
+    return M("scale", (const(k), rest), rest.shape)
 
 
 def neg(a: M) -> M:
     if is_zero(a):
         return a
-    if a.op == "neg":
-        return a.args[0]
-    if a.is_const:
-        return const(-a.data)
-    if a.op == "scale" and a.args[0].is_const:
-        return scale(const(-a.args[0].data), a.args[1])
-    return M("neg", (a,), a.shape)
-
-
-def _coefficient(term: M) -> tuple[sympy.Expr, M]:
-    if term.op == "neg":
-        c, rest = _coefficient(term.args[0])
-        return -c, rest
-    if term.op == "scale" and term.args[0].is_const:
-        return term.args[0].data, term.args[1]
-    return sympy.Integer(1), term
+    return scale(const(-1), a)
 
 
 def add(*terms: M) -> M:
@@ -133,7 +138,7 @@ def add(*terms: M) -> M:
         if term.is_const:
             numbers += term.data
             continue
-        c, rest = _coefficient(term)
+        c, rest = _split(term)
         coefficients[rest] = coefficients.get(rest, 0) + c
     kept = [scale(const(c), rest) for rest, c in coefficients.items() if c != 0]
     if numbers != 0:
@@ -216,6 +221,8 @@ def power(a: M, exponent) -> M:
         return a
     if exponent == 0:
         return ones(a.shape)
+    if a.is_const and (a.data ** exponent).is_extended_real:
+        return const(a.data ** exponent)
     return M("pow", (a,), a.shape, exponent)
 
 
@@ -244,10 +251,15 @@ def dot(a: M, b: M) -> M:
 
 
 def div(a: M, c: M) -> M:
+    """a / c with c a scalar; numeric factors of either side fold into a leading constant."""
     if is_one(c):
         return a
     if c.is_const:
         return scale(const(1 / c.data), a)
+    ka, ra = _split(a)
+    kc, rc = _split(c)
+    if (ka != 1 or kc != 1) and rc is not None:
+        return scale(const(ka / kc), div(const(1) if ra is None else ra, rc))
     return M("div", (a, c), a.shape)
 
 
@@ -294,3 +306,29 @@ def names(e: M, op: str = "var") -> set[str]:
     for a in e.args:
         found |= names(a, op)
     return found
+
+
+#: The operation name of derive/precedence.py each matrix operation prints as.
+_PRINTED_AS = {"add": "add", "neg": "neg", "scale": "mul", "matmul": "matmul", "had": "hadamard", "div": "div",
+               "pow": "pow", "T": "transpose"}
+
+
+def printed_kind(e: M) -> str:
+    """How ``e`` binds when printed, as an operation of the one precedence table: a negative
+    constant binds like a negation, a fraction (1/2) like a division; calls and names are atoms."""
+    if e.op == "const":
+        value = sympy.Integer(e.data) if isinstance(e.data, int) else e.data
+        if value.could_extract_minus_sign():
+            return "neg"
+        if value.is_Rational and not value.is_Integer:
+            return "div"
+        return "atom" if value.is_Atom else "mul"  # 2·π, √2 are products/powers: bracket as a product
+    return _PRINTED_AS.get(e.op, "atom")
+
+
+def leads_with_number(e: M) -> bool:
+    """Whether the printed form of ``e`` starts with a digit (a constant leftmost), so that it
+    must not be written right after another number: never "2 1/2 W"."""
+    while e.args and e.op in ("scale", "matmul", "had", "div", "add", "pow", "T"):
+        e = e.args[0]
+    return e.op == "const"

@@ -50,7 +50,8 @@ VJPS: dict[str, tuple[VJP, ...]] = {
                                                                    ones(u.shape)))),),
     "logsumexp": (lambda e, u: scale(u, _softmax(e.args[0])),),
     "log_softmax": (lambda e, u: sub(u, scale(reduce("sum", u), _softmax(e.args[0]))),),
-    "sce": (lambda e, u: scale(u, sub(_softmax(e.args[0]), e.args[1])),   # fused: p − t
+    # −tᵀ log softmax(z): z̄ = ((1ᵀt) p − t) ū, which is p − t only when t sums to 1
+    "sce": (lambda e, u: scale(u, sub(scale(reduce("sum", e.args[1]), _softmax(e.args[0])), e.args[1])),
             lambda e, u: scale(u, neg(vector_op("log_softmax", e.args[0])))),
 }
 
@@ -96,7 +97,7 @@ ELEMENTWISE: dict[str, Elementwise] = {e.name: e for e in [
                 "np.tanh(x)", "1 - np.tanh(x) ** 2", r"1 - {f}({z}) \odot {f}({z})"),
     Elementwise("relu", lambda x: sympy.Max(0, x), lambda x: sympy.Heaviside(x),
                 lambda x: np.maximum(x, 0), lambda x: (x > 0).astype(float),
-                "np.maximum(x, 0)", "(x > 0).astype(float)", r"\mathbb{1}[{z} > 0]"),
+                "np.maximum(x, 0)", "(x > 0).astype(float)", r"\mathbb{{1}}[{z} > 0]"),
     Elementwise("softplus", lambda x: sympy.log(1 + sympy.exp(x)), lambda x: 1 / (1 + sympy.exp(-x)),
                 lambda x: np.logaddexp(0, x), _np_sigmoid,
                 "np.logaddexp(0, x)", "0.5 * (1 + np.tanh(0.5 * x))", r"\sigma({z})"),

@@ -16,12 +16,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import sympy
+from sympy.core.function import AppliedUndef
 
 from ..errors import DomainError, VerificationError
 from ..timing import TimedOut, time_limit
 from . import EXACT_ENTRY_LIMIT
 from .backprop import Derivation
-from .evaluate import NumpyBackend, SympyBackend, evaluate, run_backward, run_forward
+from .evaluate import AbstractFunction, NumpyBackend, SympyBackend, evaluate, run_backward, run_forward
 from .expr import M
 
 #: Largest relative error the numeric check accepts.
@@ -57,21 +58,6 @@ class MatrixChecks:
         }
 
 
-def _targets(derivation: Derivation) -> set[str]:
-    """Variables used as the targets of a softmax cross-entropy: they must be distributions."""
-    found: set[str] = set()
-
-    def walk(e: M):
-        if e.op == "sce" and e.args[1].op == "var":
-            found.add(e.args[1].data)
-        for a in e.args:
-            walk(a)
-
-    for _, e in derivation.model.equations:
-        walk(e)
-    return found
-
-
 def _sizes(derivation: Derivation) -> dict[str, int]:
     return derivation.model.problem.dims
 
@@ -81,18 +67,34 @@ def _dims(shape, sizes) -> tuple[int, int]:
 
 
 def random_values(derivation: Derivation, seed: int = 0, positive: bool = False) -> dict[str, np.ndarray]:
+    """Every variable drawn alike (targets too: nothing is normalised, so a rule that holds only
+    for distributions, such as p − t, shows): signed normal values, or positive ones for losses
+    that need them (log, roots)."""
     rng = np.random.default_rng(seed)
-    sizes, targets = _sizes(derivation), _targets(derivation)
+    sizes = _sizes(derivation)
     values = {}
     for name in derivation.model.variables:
         dims = _dims(derivation.model.shapes[name], sizes)
-        if name in targets:
-            values[name] = rng.dirichlet(np.ones(dims[0] * dims[1])).reshape(dims)
-        elif positive:
+        if positive:
             values[name] = rng.uniform(0.5, 1.5, size=dims)
         else:
             values[name] = rng.normal(size=dims) * 0.8
     return values
+
+
+def check_point(derivation: Derivation, seed: int = 0) -> dict[str, np.ndarray]:
+    """The values of the variables the numeric check uses: signed, or positive where the loss
+    is not finite at signed values."""
+    model, sizes = derivation.model, _sizes(derivation)
+    backend = NumpyBackend(model.concrete)
+    with np.errstate(all="ignore"):
+        for positive in (False, True):
+            env = random_values(derivation, seed, positive=positive)
+            if np.isfinite(run_forward(model, env, backend, sizes)[model.problem.loss]).all():
+                return env
+    raise DomainError(f"the loss {model.problem.loss} is not finite at random values (signed, then "
+                      "positive): the numeric check cannot run",
+                      hint="check the domain of log, division and powers in the equations")
 
 
 def _loss(derivation: Derivation, env: dict, backend, sizes, fixed: str | None = None) -> float:
@@ -107,16 +109,9 @@ def _loss(derivation: Derivation, env: dict, backend, sizes, fixed: str | None =
 def numeric_check(derivation: Derivation, seed: int = 0, directions: int = 8) -> list[GradientCheck]:
     model, sizes = derivation.model, _sizes(derivation)
     backend = NumpyBackend(model.concrete)
-    env = random_values(derivation, seed)
+    env = check_point(derivation, seed)
     with np.errstate(all="ignore"):
         values = run_forward(model, env, backend, sizes)
-        if not np.isfinite(values[model.problem.loss]).all():
-            env = random_values(derivation, seed, positive=True)
-            values = run_forward(model, env, backend, sizes)
-        if not np.isfinite(values[model.problem.loss]).all():
-            raise DomainError(f"the loss {model.problem.loss} is not finite at random values (signed, then "
-                              "positive): the numeric check cannot run",
-                              hint="check the domain of log, division and powers in the equations")
     gradients = run_backward(derivation, values, backend, sizes)
     rng = np.random.default_rng(seed + 1)
     checks = []
@@ -148,6 +143,9 @@ def numeric_check(derivation: Derivation, seed: int = 0, directions: int = 8) ->
             passed = error <= NUMERIC_TOLERANCE or difference <= noise * np.sqrt(point.size) * max(
                 1.0, float(np.max(np.abs(point))))
             method = "every entry"
+            worst = np.unravel_index(int(np.argmax(np.abs(grad - fd))), point.shape)
+            where = f" (worst at entry {g.name}[{worst[0]},{worst[1]}]: {float(grad[worst]):.6g} derived, " \
+                    f"{float(fd[worst]):.6g} by finite differences)"
         else:
             error, passed = 0.0, True
             count = directions if point.size <= 100_000 else max(2, directions // 2)  # each costs 2 passes
@@ -160,9 +158,10 @@ def numeric_check(derivation: Derivation, seed: int = 0, directions: int = 8) ->
                 error = max(error, this)
                 passed &= this <= NUMERIC_TOLERANCE or abs(fd - exact) <= noise
             method = f"{count} random directions"
+            where = f" (along {count} random directions)"
         if not passed:
             raise VerificationError(f"the gradient of {g.name} disagrees with finite differences "
-                                    f"(relative error {error:.1e} > {NUMERIC_TOLERANCE:g})",
+                                    f"(relative error {error:.1e} > {NUMERIC_TOLERANCE:g}){where}",
                                     hint="the derivation or a VJP rule is wrong; report it")
         checks.append(GradientCheck(g.name, "", float(error), method))
     return checks
@@ -176,18 +175,10 @@ def exact_check(derivation: Derivation, timeout: float = EXACT_TIMEOUT,
     if entries > entry_limit:
         note = f"skipped ({entries} entries > {entry_limit}; raise --exact-limit)"
         return {g.name: note for g in derivation.gradients}
-    targets = _targets(derivation)
     env: dict[str, sympy.Matrix] = {}
-    symbols: dict[str, sympy.Matrix] = {}
     for name in model.variables:
         rows, cols = _dims(model.shapes[name], sizes)
-        matrix = sympy.Matrix(rows, cols, lambda i, j: sympy.Symbol(f"{name}[{i},{j}]", real=True))
-        symbols[name] = matrix
-        if name in targets:  # a distribution: the last entry is 1 minus the others
-            flat = list(matrix)
-            flat[-1] = 1 - sum(flat[:-1])
-            matrix = sympy.Matrix(rows, cols, flat)
-        env[name] = matrix
+        env[name] = sympy.Matrix(rows, cols, lambda i, j: sympy.Symbol(f"{name}[{i},{j}]", real=True))
     backend = SympyBackend()
     results = {}
     try:
@@ -196,25 +187,77 @@ def exact_check(derivation: Derivation, timeout: float = EXACT_TIMEOUT,
             loss = values[model.problem.loss][0, 0]
             gradients = run_backward(derivation, values, backend, sizes)
             for g in derivation.gradients:
-                if g.name not in symbols:
+                if g.name not in env:
                     results[g.name] = "skipped (a named node: checked numerically)"
                     continue
-                if g.name in targets:
-                    results[g.name] = "skipped (a distribution's entries are not free)"
-                    continue
-                for index, sym in enumerate(symbols[g.name]):
+                cols = env[g.name].shape[1]
+                for index, sym in enumerate(env[g.name]):
                     theirs = sympy.diff(loss, sym)
                     ours = gradients[g.name][index]
-                    difference = sympy.expand(theirs - ours)
-                    if difference != 0 and sympy.simplify(difference) != 0:
+                    if not equal_exactly(ours, theirs):
+                        entry = f"[{index // cols},{index % cols}]"
                         raise VerificationError(
-                            f"the matrix-form gradient of {g.name} differs from SymPy's entry-wise "
-                            f"derivative at entry {index}: {ours} vs {theirs}")
+                            f"the matrix-form gradient of {g.name} differs from SymPy's entry-wise derivative "
+                            f"at entry {g.name}{entry}: derived {_short(ours)}, SymPy {_short(theirs)}",
+                            hint="the derivation or a VJP rule is wrong; report it")
                 results[g.name] = "pass"
     except (TimedOut, RecursionError):
         for g in derivation.gradients:
             results.setdefault(g.name, f"skipped (took longer than {timeout:g} s)")
     return results
+
+
+#: Random rational points at which two sides are compared where simplification cannot decide.
+EXACT_POINTS = 3
+
+
+def equal_exactly(ours: sympy.Expr, theirs: sympy.Expr, points: int = EXACT_POINTS, seed: int = 0) -> bool:
+    """Whether two entries are equal: symbolically (expand, then simplify), or, where SymPy cannot
+    decide (x/|x| against sign(x)), at random rational points with every abstract function
+    (σ, σ′) replaced by a random polynomial, evaluated to 60 digits.  Unequal expressions
+    differ at random points almost surely; equal ones agree at all of them."""
+    difference = sympy.expand(ours - theirs)
+    if difference == 0 or sympy.simplify(difference) == 0:
+        return True
+    rng = np.random.default_rng(seed)
+    symbols = sorted(ours.free_symbols | theirs.free_symbols, key=str)
+    for _ in range(points):
+        point = {x: sympy.Rational(int(rng.integers(1, 30)) * int(rng.choice([-1, 1])), int(rng.integers(1, 13)))
+                 for x in symbols}
+        coefficients: dict[str, list[sympy.Rational]] = {}
+        values = []
+        for side in (ours, theirs):
+            value = side.xreplace(point)
+            while True:  # innermost abstract calls first: f(g(x)) becomes a number in two rounds
+                calls = [c for c in value.atoms(AppliedUndef, AbstractFunction)
+                         if not c.args[0].atoms(AppliedUndef, AbstractFunction)]
+                if not calls:
+                    break
+                value = value.xreplace({c: _polynomial(c, coefficients, rng) for c in calls})
+            values.append(value)
+        try:
+            gap = complex(sympy.N(values[0] - values[1], 60))
+            size = complex(sympy.N(abs(values[0]) + abs(values[1]) + 1, 60))
+        except (TypeError, ValueError):  # not a number at this point: cannot show them equal
+            return False
+        if not abs(gap) <= 1e-40 * abs(size):
+            return False
+    return True
+
+
+def _polynomial(call, coefficients: dict, rng) -> sympy.Expr:
+    name = type(call).__name__
+    if name not in coefficients:
+        coefficients[name] = [sympy.Rational(int(rng.integers(-9, 10)), int(rng.integers(1, 7))) for _ in range(3)]
+    c = coefficients[name]
+    x = call.args[0]
+    return c[0] + c[1] * x + c[2] * x ** 2
+
+
+def _short(e, width: int = 60) -> str:
+    """An expression on one line, cut to ``width`` characters."""
+    text = " ".join(str(e).split())
+    return text if len(text) <= width else text[:width - 1] + "…"
 
 
 def check(derivation: Derivation, seed: int = 0, exact: bool = True,

@@ -10,11 +10,10 @@ import re
 
 import sympy
 
-from ..matrix.expr import M
+from ..matrix.expr import M, leads_with_number, printed_kind
+from ..precedence import needs_brackets
 from ..parse import latex_variable
 
-#: Binding strength when printed: ⊙ binds less than a product, so "(σ′(z) ⊙ h̄) xᵀ".
-_PRECEDENCE = {"add": 1, "neg": 2, "had": 3, "div": 3.5, "scale": 4, "matmul": 4}
 _LATEX_FUNCTIONS = {"sigma": r"\sigma", "sigmoid": r"\sigma", "tanh": r"\tanh", "exp": r"\exp", "log": r"\log",
                     "relu": r"\operatorname{relu}", "softplus": r"\operatorname{softplus}",
                     "square": r"\operatorname{sq}"}
@@ -24,56 +23,80 @@ _SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 
 
 class _Printer:
+    """Brackets come from derive/precedence.py alone (``wrap``); a number is never printed
+    right after another one (no "2 1/2 W")."""
+
     def __init__(self, diag: bool = False):
         self.diag = diag
 
     def __call__(self, e: M) -> str:
         return getattr(self, f"_print_{e.op}")(e)
 
-    def wrap(self, e: M, parent: int) -> str:
+    def wrap(self, e: M, parent: str, side: str = "left") -> str:
         text = self(e)
-        mine = _PRECEDENCE.get(e.op, 9)
-        if e.op == "const" and e.data.could_extract_minus_sign():
-            mine = 2
-        return self.parens(text) if mine < parent or (mine == parent and parent == 2) else text
+        return self.parens(text) if needs_brackets(printed_kind(e), parent, side) else text
+
+    def factor(self, e: M, parent: str) -> str:
+        """The right operand of a product written by juxtaposition: bracketed by the table, or
+        when it would start with a number (never "2 1/2 W")."""
+        text = self(e)
+        if needs_brackets(printed_kind(e), parent, "right") or leads_with_number(e):
+            return self.parens(text)
+        return text
 
     def _print_add(self, e: M) -> str:
-        out = self(e.args[0])
+        out = self.wrap(e.args[0], "add")
         for term in e.args[1:]:
             if term.op == "neg":
-                out += f" {self.minus} {self.wrap(term.args[0], 2)}"
+                out += f" {self.minus} {self.wrap(term.args[0], 'sub', 'right')}"
             elif term.op == "scale" and term.args[0].is_const and term.args[0].data < 0:
                 positive = M("scale", (M("const", (), (1, 1), -term.args[0].data), term.args[1]), term.shape)
-                out += f" {self.minus} {self(positive)}"
+                out += f" {self.minus} {self.wrap(positive, 'sub', 'right')}"
+            elif term.is_const and term.data < 0:
+                out += f" {self.minus} {self.wrap(M('const', (), (1, 1), -term.data), 'sub', 'right')}"
             else:
-                out += f" + {self(term)}"
+                out += f" + {self.wrap(term, 'add', 'right')}"
         return out
 
     def _print_neg(self, e: M) -> str:
-        return f"{self.minus}{self.wrap(e.args[0], 3)}"
+        return f"{self.minus}{self.wrap(e.args[0], 'neg', 'right')}"
 
     def _print_scale(self, e: M) -> str:
         c, a = e.args
-        return f"{self.wrap(c, 4)}{self.space}{self.wrap(a, 4)}"
+        return f"{self.wrap(c, 'mul')}{self.space}{self.factor(a, 'mul')}"
 
     def _print_matmul(self, e: M) -> str:
         a, b = e.args
-        return f"{self.wrap(a, 4)}{self.space}{self.wrap(b, 4.5)}"
+        return f"{self.wrap(a, 'matmul')}{self.space}{self.factor(b, 'matmul')}"
 
     def _print_had(self, e: M) -> str:
         a, b = e.args
         if self.diag and a.op == "dfn" and b.shape[1] == 1:
-            return f"{self.diag_of(self(a))}{self.space}{self.wrap(b, 4.5)}"
-        return f"{self.wrap(a, 4.5)} {self.odot} {self.wrap(b, 4.5)}"
+            return f"{self.diag_of(self(a))}{self.space}{self.factor(b, 'matmul')}"
+        return f"{self.wrap(a, 'hadamard')} {self.odot} {self.wrap(b, 'hadamard', 'right')}"
+
+    def _print_T(self, e):
+        return f"{self.wrap(e.args[0], 'transpose')}{self.transposed}"
+
+    def _print_div(self, e):
+        return f"{self.wrap(e.args[0], 'div')} / {self.wrap(e.args[1], 'div', 'right')}"
 
 
 class LatexPrinter(_Printer):
     minus = "-"
     space = r" \, "
     odot = r"\odot"
+    transposed = r"^\top"
 
     def parens(self, text: str) -> str:
         return rf"\left({text}\right)"
+
+    def wrap(self, e: M, parent: str, side: str = "left") -> str:
+        if needs_brackets(printed_kind(e), parent, side):
+            return self.parens(self(e))
+        if parent in ("pow", "transpose") and side == "left" and e.op in ("T", "pow"):
+            return f"{{{self(e)}}}"  # (xᵀ)ᵀ as {x^\top}^\top: TeX allows one superscript per base
+        return self(e)
 
     def diag_of(self, text: str) -> str:
         return rf"\operatorname{{diag}}\left({text}\right)"
@@ -102,11 +125,8 @@ class LatexPrinter(_Printer):
     def _print_eye(self, e):
         return "I"
 
-    def _print_T(self, e):
-        return rf"{self.wrap(e.args[0], 9)}^\top"
-
     def _print_pow(self, e):
-        return rf"{self.wrap(e.args[0], 9)}^{{\circ {sympy.latex(e.data)}}}"
+        return rf"{self.wrap(e.args[0], 'pow')}^{{\circ {sympy.latex(e.data)}}}"
 
     def _print_fn(self, e):
         return rf"{_LATEX_FUNCTIONS.get(e.data, latex_variable(e.data))}\left({self(e.args[0])}\right)"
@@ -144,28 +164,21 @@ class LatexPrinter(_Printer):
 
 class TextPrinter(_Printer):
     minus = "−"
-    space = ""
+    space = " "
     odot = "⊙"
+    transposed = "ᵀ"
 
     def parens(self, text: str) -> str:
         return f"({text})"
 
     def diag_of(self, text: str) -> str:
-        return f"diag({text}) "
+        return f"diag({text})"
 
     def bar(self, name: str) -> str:
         match = _INDEXED.match(name)
         if match and len(match.group(1)) == 1:
             return f"{match.group(1)}\u0304{match.group(2)}"
         return f"{name}\u0304"
-
-    def _print_scale(self, e):
-        c, a = e.args
-        return f"{self.wrap(c, 4)} {self.wrap(a, 4)}"
-
-    def _print_matmul(self, e):
-        a, b = e.args
-        return f"{self.wrap(a, 4)} {self.wrap(b, 4.5)}"
 
     def _print_var(self, e):
         return e.data
@@ -185,11 +198,9 @@ class TextPrinter(_Printer):
     def _print_eye(self, e):
         return "I"
 
-    def _print_T(self, e):
-        return f"{self.wrap(e.args[0], 9)}ᵀ"
-
     def _print_pow(self, e):
-        return f"{self.wrap(e.args[0], 9)}^{e.data}"
+        exponent = M("const", (), (1, 1), e.data)
+        return f"{self.wrap(e.args[0], 'pow')}^{self.wrap(exponent, 'pow', 'right')}"
 
     def _print_fn(self, e):
         return f"{_TEXT_FUNCTIONS.get(e.data, e.data)}({self(e.args[0])})"
@@ -221,8 +232,6 @@ class TextPrinter(_Printer):
     def _print_sce(self, e):
         return f"CE(softmax({self(e.args[0])}), {self(e.args[1])})"
 
-    def _print_div(self, e):
-        return f"{self.wrap(e.args[0], 4.5)} / {self.wrap(e.args[1], 4.5)}"
 
 
 def shape_latex(shape: tuple) -> str:

@@ -1,0 +1,246 @@
+"""Matrix printers read back: generated NumPy executes to the tree's value (a Hypothesis property
+against a direct NumPy evaluation written here), LaTeX of many random trees compiles in one
+document, and numbers are folded and never printed side by side."""
+
+import functools
+import os
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+import sympy
+from hypothesis import Phase, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from derive.cli import app
+from derive.matrix import expr as mx
+from derive.matrix.codegen import numpy_expr
+from derive.matrix.expr import M
+from derive.matrix.solve import solve_matrix
+from derive.problems import problem_from_toml
+from derive.render.matrix import LatexPrinter, TextPrinter
+
+runner = CliRunner()
+
+# -- random matrix expression trees, built raw (no simplification) so every nesting is printed --------
+SIZES = {"N": 2, "K": 3}
+VARIABLES = {"A": ("K", "N"), "B": ("K", "N"), "u": ("N", 1), "v": ("K", 1), "c": (1, 1), "d": (1, 1)}
+RNG = np.random.default_rng(7)
+VALUES = {name: RNG.normal(size=tuple(SIZES.get(d, d) for d in shape)) for name, shape in VARIABLES.items()}
+SHAPES = [("K", "N"), ("N", "K"), ("N", 1), ("K", 1), (1, "N"), (1, "K"), (1, 1), ("N", "N"), ("K", "K")]
+CONSTANTS = [sympy.Integer(2), sympy.Integer(3), sympy.Rational(1, 2), sympy.Rational(2, 5), sympy.Integer(-2),
+             sympy.Rational(-3, 4)]
+
+
+@functools.lru_cache(maxsize=None)
+def leaves(shape):
+    names = [n for n, s in VARIABLES.items() if s == shape]
+    options = [st.sampled_from(names).map(lambda n: M("var", (), shape, n))] if names else []
+    if shape == (1, 1):
+        options.append(st.sampled_from(CONSTANTS).map(lambda k: M("const", (), shape, k)))
+    if not options:  # a shape no variable has: a transpose or product of ones that do
+        A, B = M("var", (), ("K", "N"), "A"), M("var", (), ("K", "N"), "B")
+        options.append(st.just({
+            ("N", "K"): M("T", (A,), ("N", "K")),
+            (1, "N"): M("T", (M("var", (), ("N", 1), "u"),), (1, "N")),
+            (1, "K"): M("T", (M("var", (), ("K", 1), "v"),), (1, "K")),
+            ("N", "N"): M("matmul", (M("T", (A,), ("N", "K")), B), ("N", "N")),
+            ("K", "K"): M("matmul", (A, M("T", (B,), ("N", "K"))), ("K", "K")),
+        }[shape]))
+    return st.one_of(*options)
+
+
+@functools.lru_cache(maxsize=None)
+def trees(shape, depth):
+    if depth == 0:
+        return leaves(shape)
+    sub = lambda s: trees(s, depth - 1)  # noqa: E731
+    scalar = sub((1, 1))
+    options = [
+        leaves(shape),
+        st.tuples(sub(shape), sub(shape)).map(lambda ab: M("add", ab, shape)),
+        st.tuples(sub(shape), sub(shape)).map(lambda ab: M("add", (ab[0], M("neg", (ab[1],), shape)), shape)),
+        sub(shape).map(lambda a: M("neg", (a,), shape)),
+        st.tuples(scalar, sub(shape)).map(lambda ca: M("scale", ca, shape)),
+        st.tuples(sub(shape), sub(shape)).map(lambda ab: M("had", ab, shape)),
+        st.tuples(sub(shape), st.sampled_from([2, 3])).map(lambda ak: M("pow", (ak[0],), shape, sympy.Integer(ak[1]))),
+        sub(shape).map(lambda a: M("pow", (M("fn", (a,), shape, "exp"),), shape, sympy.Rational(1, 2))),
+        sub((shape[1], shape[0])).map(lambda a: M("T", (a,), shape)),
+        sub(shape).map(lambda a: M("fn", (a,), shape, "tanh")),
+        st.tuples(sub(shape), scalar).map(lambda ac: M("div", (ac[0], M("fn", (ac[1],), (1, 1), "exp")), shape)),
+    ]
+    for inner in ("N", "K", 1):
+        if (shape[0], inner) in SHAPES and (inner, shape[1]) in SHAPES:
+            options.append(st.tuples(sub((shape[0], inner)), sub((inner, shape[1]))).map(
+                lambda ab: M("matmul", ab, shape)))
+    if shape == (1, 1):
+        options.append(sub(("K", "N")).map(lambda a: M("sum", (a,), shape)))
+    return st.one_of(*options)
+
+
+def direct(e: M):
+    """The value of a tree, evaluated here by hand (not through derive's evaluator)."""
+    a = [direct(x) for x in e.args]
+    op = e.op
+    if op == "var":
+        return VALUES[e.data]
+    if op == "const":
+        return np.full((1, 1), float(e.data))
+    if op == "add":
+        return a[0] + a[1]
+    if op == "neg":
+        return -a[0]
+    if op in ("scale", "had"):
+        return a[0] * a[1]
+    if op == "matmul":
+        return a[0] @ a[1]
+    if op == "div":
+        return a[0] / a[1]
+    if op == "pow":
+        return np.power(a[0], float(e.data))
+    if op == "T":
+        return a[0].T
+    if op == "fn":
+        return {"tanh": np.tanh, "exp": np.exp}[e.data](a[0])
+    if op == "sum":
+        return np.full((1, 1), a[0].sum())
+    raise AssertionError(op)
+
+
+ANY_TREE = st.one_of(*[trees(s, 3) for s in SHAPES])
+NAMESPACE = {"np": np, "tanh": np.tanh, "exp": np.exp, "_sum": lambda a: np.full((1, 1), np.sum(a)), **VALUES}
+
+
+#: More examples under HYPOTHESIS_PROFILE=long (explicit settings would otherwise override it).
+EXAMPLES = 20_000 if os.environ.get("HYPOTHESIS_PROFILE") == "long" else 1000
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(ANY_TREE)
+def test_generated_numpy_reads_back_to_the_trees_value(e):
+    source = numpy_expr(e)
+    # the source is derive's own printing of a tree of derive's own nodes (no user text)
+    got = eval(compile(source, "<numpy_expr>", "eval"), {"__builtins__": {}}, dict(NAMESPACE))  # noqa: S307
+    want = direct(e)
+    with np.errstate(all="ignore"):
+        assert np.allclose(np.broadcast_to(got, want.shape), want, rtol=1e-9, atol=1e-12, equal_nan=True), source
+
+
+DOCUMENT = r"""\documentclass{article}
+\usepackage{amsmath,amssymb}
+\begin{document}
+%s
+\end{document}
+"""
+
+
+@pytest.mark.skipif(not shutil.which("pdflatex"), reason="needs pdflatex")
+@settings(max_examples=2, deadline=None, phases=[Phase.generate])  # a failure shows the whole list
+@given(st.lists(ANY_TREE, min_size=80, max_size=80))
+def test_latex_of_many_trees_compiles_in_one_document(tmp_path_factory, many):
+    printer, diag = LatexPrinter(), LatexPrinter(diag=True)
+    body = "\n".join(rf"\[ {printer(e)} \]" + "\n" + rf"\[ {diag(e)} \]" for e in many)
+    folder = tmp_path_factory.mktemp("latex")
+    (folder / "trees.tex").write_text(DOCUMENT % body)
+    result = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape",
+                             "trees.tex"], cwd=folder, capture_output=True, text=True, timeout=120,
+                            stdin=subprocess.DEVNULL)
+    errors = [line for line in result.stdout.splitlines() if line.startswith("!")]
+    assert result.returncode == 0 and not errors, errors
+
+
+@settings(max_examples=EXAMPLES // 3, deadline=None)
+@given(ANY_TREE)
+def test_no_printer_puts_a_number_right_after_another(e):
+    assert not re.search(r"\d [−-]?\d", TextPrinter()(e))  # "2 (1/2)" is fine, "2 1/2" is not
+    assert not re.search(r"\d(\s|\\,)*\\frac", LatexPrinter()(e).replace(r"\left(", "("))
+
+
+# -- pinned cases of issue 9 ---------------------------------------------------------------------------
+def test_printed_brackets_of_powers_and_transposes():
+    a, x = mx.var("a", ("N", 1)), mx.var("x", ("N", 1))
+    twice = M("pow", (M("pow", (a,), a.shape, sympy.Rational(1, 2)),), a.shape, sympy.Integer(2))
+    transposed = M("T", (M("pow", (x,), x.shape, sympy.Integer(2)),), (1, "N"))
+    assert numpy_expr(twice) == "(a ** 0.5) ** 2.0"
+    assert numpy_expr(transposed) == "(x ** 2.0).T"
+    assert TextPrinter()(twice) == "(a^(1/2))^2"
+    assert TextPrinter()(transposed) == "(x^2)ᵀ"
+    assert LatexPrinter()(twice) == r"\left(a^{\circ \frac{1}{2}}\right)^{\circ 2}"
+    assert LatexPrinter()(transposed) == r"\left(x^{\circ 2}\right)^\top"
+    W, h = mx.var("W", ("K", "N")), mx.var("h", ("K", 1))
+    assert numpy_expr(M("had", (h, M("matmul", (W, x), ("K", 1))), ("K", 1))) == "h * (W @ x)"
+    assert TextPrinter()(M("matmul", (M("had", (h, h), ("K", 1)), M("T", (x,), (1, "N"))), ("K", "N"))) \
+        == "(h ⊙ h) xᵀ"
+
+
+def test_numeric_factors_fold_into_one_constant():
+    lam, W, v = mx.var("lam", (1, 1)), mx.var("W1", ("K", "N")), mx.adj("v", (1, 1))
+    xc = mx.var("xc", ("N", 1))
+    # 2 · ((1/2 · lam) · W1) is lam W1; 2 · ((1/5 · v̄) · xc) is 2/5 v̄ xc
+    assert mx.scale(mx.const(2), mx.scale(mx.scale(mx.const(sympy.Rational(1, 2)), lam), W)) == mx.scale(lam, W)
+    folded = mx.scale(mx.const(2), mx.scale(mx.scale(mx.const(sympy.Rational(1, 5)), v), xc))
+    assert TextPrinter()(folded) == "2/5 v̄ xc"
+    assert LatexPrinter()(folded) == r"\frac{2}{5} \, \bar{v} \, \mathit{xc}"
+    assert mx.div(mx.scale(mx.const(4), W), mx.scale(mx.const(2), lam)) == mx.scale(mx.const(2), mx.div(W, lam))
+
+
+WEIGHT_DECAY = """[dims]
+N = 3
+K = 2
+[variables]
+x = "N"
+W1 = "K x N"
+b1 = "K"
+lam = "1"
+[equations]
+z1 = "W1 @ x + b1"
+h = "relu(z1)"
+L = "sum(h) + 0.5 * lam * sum(W1 * W1)"
+[derive]
+loss = "L"
+wrt = ["W1", "b1"]
+"""
+
+
+def test_weight_decay_gradient_is_folded():
+    solution = solve_matrix(problem_from_toml(WEIGHT_DECAY, "wd"))
+    w1 = next(g for g in solution.derivation.gradients if g.name == "W1")
+    assert TextPrinter()(w1.expr) == "lam W1 + z̄1 xᵀ"
+
+
+def test_report_of_a_relu_layer_is_written(tmp_path):
+    # issue 9 #6: the relu′ note's LaTeX (\mathbb{1}) crashed str.format with IndexError
+    path = tmp_path / "wd.toml"
+    path.write_text(WEIGHT_DECAY)
+    result = runner.invoke(app, ["report", str(path), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert r"\operatorname{relu}'(z_{1}) = \mathbb{1}[z_{1} > 0]" in (tmp_path / "out" / "wd.tex").read_text()
+
+
+POWERS = """title = "powers"
+[dims]
+N = 3
+[variables]
+a = "N"
+x = "N"
+[equations]
+p = "(a**0.5)**2"
+q = "(x**2).T @ a"
+L = "sum(p) + q"
+[derive]
+loss = "L"
+wrt = ["a", "x"]
+"""
+
+
+@pytest.mark.skipif(not shutil.which("pdflatex"), reason="needs pdflatex")
+def test_a_sheet_with_a_power_of_a_power_compiles(tmp_path):
+    # issue 9 #4: "! Double superscript"
+    path = tmp_path / "powers.toml"
+    path.write_text(POWERS)
+    result = runner.invoke(app, ["report", str(path), "--pdf", "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out" / "powers.pdf").stat().st_size > 0
