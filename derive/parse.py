@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import io
+import math
 import re
 import tokenize
 import warnings
@@ -26,6 +27,8 @@ CONSTANTS: dict[str, sympy.Expr] = {"pi": sympy.pi, "e": sympy.E}
 
 #: Identifiers a user may give to an input or a named node: they typeset safely in TeX.
 IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}\Z")
+
+_LITERAL_EXPONENT = re.compile(r"[eE]([-+]?[\d_]{1,20})")
 
 _INDEXED = re.compile(r"([A-Za-z]+)_?(\d+)\Z")
 
@@ -76,12 +79,14 @@ class Limits:
     max_depth: int = 500
     max_nodes: int = 20_000
     max_exponent: int = 1_000
+    max_digits: int = 1_000
 
     FLAGS = {
         "max_length": "--max-length",
         "max_depth": "--max-depth",
         "max_nodes": "--max-nodes",
         "max_exponent": "--max-exponent",
+        "max_digits": "--max-digits",
     }
 
 
@@ -143,9 +148,9 @@ def parse_expression(
         col = shift(exc.offset or 1)
         raise ParseError(f"invalid syntax at column {col}: {exc.msg}",
                          hint="use Python syntax: * for products, ** or ^ for powers") from None
-    except (RecursionError, MemoryError):
-        raise LimitError("expression is nested too deeply",
-                         hint=f"raise {Limits.FLAGS['max_depth']} only for machine-written input") from None
+    except (RecursionError, MemoryError):  # Python's own parser: no flag of ours moves its bound
+        raise LimitError("expression is nested too deeply for Python's parser",
+                         hint="simplify the expression") from None
     # strip() may have removed leading spaces: columns are relative to the stripped text.
     lead = len(source) - len(source.lstrip())
     converter = _Converter(source.strip(), names, functions, aliases, fold or {}, limits,
@@ -274,8 +279,9 @@ class _Converter:
             name = self.aliases.get(node.func.id, node.func.id)
             if name not in self.functions:
                 hint = did_you_mean(node.func.id, [*self.functions, *self.aliases])
-                raise ParseError(f"unknown function '{node.func.id}' {self._where(node)}",
-                                 hint=hint or "known functions: " + ", ".join(sorted(self.functions)))
+                known = ("known functions: " + ", ".join(sorted(self.functions)) if self.functions
+                         else "no functions here: write a number or a constant expression such as 3/2 or pi/4")
+                raise ParseError(f"unknown function '{node.func.id}' {self._where(node)}", hint=hint or known)
             if len(node.args) != self.functions[name]:
                 n = self.functions[name]
                 raise ParseError(f"{node.func.id}() takes {n} argument{'s' if n != 1 else ''}, "
@@ -298,10 +304,14 @@ class _Converter:
         col = self._col(node)
         if isinstance(node, ast.Constant):
             segment = self._segment(node) or repr(node.value)
+            exponent = _LITERAL_EXPONENT.search(segment)
+            if exponent and abs(int(exponent.group(1).replace("_", ""))) > self.limits.max_digits:
+                raise self._too_big(abs(int(exponent.group(1).replace("_", ""))), col)  # 1e-999999999
             try:
                 value = sympy.Rational(Fraction(segment.replace("_", "")))
             except (ValueError, ZeroDivisionError):
                 value = sympy.Rational(Fraction(repr(node.value)))
+            self._check_size(value, col)
             return Expr("num", value=value, col=col)
         if isinstance(node, ast.Name):
             if node.id in self.names:
@@ -329,13 +339,19 @@ class _Converter:
             if op == "pow":
                 self._check_exponent(right, col)
             if left.is_number and right.is_number:
-                return Expr("num", value=self._fold_binary(op, left.value, right.value, col), col=col)
+                if op == "pow":
+                    self._check_power_size(left.value, right.value, col)
+                value = self._fold_binary(op, left.value, right.value, col)
+                self._check_size(value, col)
+                return Expr("num", value=value, col=col)
             return Expr(op, (left, right), col=col)
         if isinstance(node, ast.Call):
             name = self.aliases.get(node.func.id, node.func.id)
             if name == "pow" and len(args) == 2:
                 self._check_exponent(args[1], col)
             if all(a.is_number for a in args) and name in self.fold:
+                if name == "pow" and len(args) == 2:
+                    self._check_power_size(args[0].value, args[1].value, col)
                 try:
                     value = self.fold[name](*(a.value for a in args))
                 except (ZeroDivisionError, ValueError):
@@ -343,6 +359,7 @@ class _Converter:
                 if not _is_real_number(value):
                     raise ParseError(f"{node.func.id}() of a constant is undefined (not a real number) "
                                      f"at column {col}")
+                self._check_size(value, col)
                 return Expr("num", value=value, col=col)
             return Expr(name, tuple(args), col=col)
         raise AssertionError(f"unexpected node {node!r}")  # _children refused it already
@@ -354,6 +371,26 @@ class _Converter:
                 f"{self.limits.max_exponent}",
                 hint=f"raise the limit with {Limits.FLAGS['max_exponent']}")
 
+    def _too_big(self, digits: float, col: int) -> LimitError:
+        return LimitError(
+            f"the constant at column {col} has about {round(digits):,} digits, more than the limit of "
+            f"{self.limits.max_digits}", hint=f"raise the limit with {Limits.FLAGS['max_digits']}")
+
+    def _check_power_size(self, base: sympy.Expr, exponent: sympy.Expr, col: int) -> None:
+        """Refuse ``base ** exponent`` BEFORE SymPy computes it exactly: each exponent may be within
+        --max-exponent while a tower of them is not ((9**999)**999 has 950,000 digits)."""
+        if not exponent.is_Rational or abs(exponent) <= 1:
+            return  # 2**pi and 8**(1/3) stay symbolic
+        digits = float(abs(exponent)) * _digits(base)
+        if digits > self.limits.max_digits:
+            raise self._too_big(digits, col)
+
+    def _check_size(self, value: sympy.Expr, col: int) -> None:
+        """Bound the exact integers inside a folded constant (numerator and denominator)."""
+        digits = _digits(value)
+        if digits > self.limits.max_digits:
+            raise self._too_big(digits, col)
+
     @staticmethod
     def _fold_binary(op: str, a: sympy.Expr, b: sympy.Expr, col: int) -> sympy.Expr:
         if op == "div" and b == 0:
@@ -362,3 +399,14 @@ class _Converter:
         if not _is_real_number(value):
             raise ParseError(f"constant expression at column {col} is undefined (not a real number)")
         return value
+
+
+def _digits(value: sympy.Expr) -> float:
+    """Decimal digits of the exact integers a SymPy number is built from (summed over its
+    rational pieces: a bound on what a power of it costs), from bit lengths, never via str()."""
+    pieces = [value] if value.is_Rational else value.atoms(sympy.Rational)
+    return sum(_log10(max(abs(int(r.p)), int(r.q))) for r in pieces)
+
+
+def _log10(n: int) -> float:
+    return math.log10(n) if n < 2 ** 1000 else n.bit_length() * math.log10(2)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import sympy
 
-from .errors import DeriveError, ProblemError, did_you_mean
+from .errors import DeriveError, ProblemError, did_you_mean, quoted
 from .parse import CONSTANTS, IDENTIFIER, parse_expression
 
 if sys.version_info >= (3, 11):
@@ -210,9 +210,9 @@ def parse_value(value, where: str) -> sympy.Expr:
         try:
             parsed = parse_expression(value, frozenset(), {})
         except DeriveError as exc:
-            raise ProblemError(f"{where} = \"{value}\": {exc.message}", hint=exc.hint) from None
+            raise ProblemError(f"{where} = {quoted(value, exc.message)}: {exc.message}", hint=exc.hint) from None
         if parsed.op != "num":
-            raise ProblemError(f"{where} = \"{value}\" is not a constant")
+            raise ProblemError(f"{where} = {quoted(value)} is not a constant")
         return parsed.value
     raise ProblemError(f"{where} must be a number, not {type(value).__name__}")
 

@@ -15,7 +15,7 @@ from functools import cached_property
 
 import sympy
 
-from ..errors import DomainError, LimitError, ParseError, ProblemError
+from ..errors import DomainError, LimitError, ParseError, ProblemError, quoted
 from ..parse import Expr, Limits, latex_variable, parse_expression
 from .rules import ALIASES, FOLD, FUNCTIONS, primitive
 
@@ -163,7 +163,7 @@ def build_trace(
             expressions[out_name] = parse_expression(text, frozenset(names), FUNCTIONS, ALIASES,
                                                      FOLD, limits, constants=constants)
         except (ParseError, LimitError) as exc:
-            raise type(exc)(f"{out_name} = \"{text}\": {exc.message}", hint=exc.hint) from None
+            raise type(exc)(f"{out_name} = {quoted(text, exc.message)}: {exc.message}", hint=exc.hint) from None
 
     protos: list[_Proto] = [_Proto("input", (name,), 0) for name in names]
     keys: dict[tuple, int] = {}
@@ -171,7 +171,7 @@ def build_trace(
     for out_name, expr in expressions.items():
         ref = _walk(expr, names, protos, keys, limits)
         if not isinstance(ref, int):
-            raise ProblemError(f"output {out_name} = \"{outputs[out_name]}\" is a constant",
+            raise ProblemError(f"output {out_name} = {quoted(outputs[out_name])} is a constant",
                                hint="an output must depend on at least one input")
         output_refs.append((out_name, ref))
 
