@@ -14,8 +14,9 @@ from pathlib import Path
 
 import sympy
 
-from .errors import DeriveError, ProblemError, did_you_mean, quoted
+from .errors import DeriveError, ProblemError, did_you_mean, excerpt, quoted
 from .parse import CONSTANTS, IDENTIFIER, parse_expression
+from .userfiles import read_text
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -115,14 +116,11 @@ def load_problem(spec: str) -> Problem:
         text = resources.files("derive.builtin").joinpath(f"{spec}.toml").read_text(encoding="utf-8")
         return problem_from_toml(text, name=spec, source=f"built-in {spec}")
     path = Path(spec)
-    if not path.is_file():
+    if not path.exists():
         hint = did_you_mean(spec, builtin_names()) or (
             "give a built-in problem (" + ", ".join(builtin_names()) + ") or a .toml file")
-        raise ProblemError(f"no problem named '{spec}' and no such file", hint=hint)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProblemError(f"{spec}: cannot read the file: {exc}") from None
+        raise ProblemError(f"no problem named '{excerpt(spec)}' and no such file", hint=hint)
+    text = read_text(path, "problem file")
     return problem_from_toml(text, name=path.stem, source=str(path))
 
 
