@@ -179,7 +179,7 @@ def _caret_to_power(text: str):
     return "".join(out), shift
 
 
-def _is_real_number(value: sympy.Expr) -> bool:
+def is_real_number(value: sympy.Expr) -> bool:
     """A finite real number: sqrt(1 - 2) or log(cos(2)) folded from constants are not."""
     if not value.is_finite or value.is_extended_real is False:
         return False
@@ -356,7 +356,7 @@ class _Converter:
                     value = self.fold[name](*(a.value for a in args))
                 except (ZeroDivisionError, ValueError):
                     value = sympy.nan
-                if not _is_real_number(value):
+                if not is_real_number(value):
                     raise ParseError(f"{node.func.id}() of a constant is undefined (not a real number) "
                                      f"at column {col}")
                 self._check_size(value, col)
@@ -396,7 +396,7 @@ class _Converter:
         if op == "div" and b == 0:
             raise ParseError(f"division by zero at column {col}")
         value = _FOLD[op](a, b)
-        if not _is_real_number(value):
+        if not is_real_number(value):
             raise ParseError(f"constant expression at column {col} is undefined (not a real number)")
         return value
 
