@@ -80,6 +80,7 @@ class Limits:
     max_nodes: int = 20_000
     max_exponent: int = 1_000
     max_digits: int = 1_000
+    max_cells: int = 100_000
 
     FLAGS = {
         "max_length": "--max-length",
@@ -87,6 +88,7 @@ class Limits:
         "max_nodes": "--max-nodes",
         "max_exponent": "--max-exponent",
         "max_digits": "--max-digits",
+        "max_cells": "--max-cells",
     }
 
 
