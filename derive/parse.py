@@ -9,6 +9,7 @@ The walk is iterative, so deep input raises :class:`LimitError`, never ``Recursi
 from __future__ import annotations
 
 import ast
+import bisect
 import io
 import math
 import re
@@ -175,8 +176,10 @@ def _caret_to_power(text: str):
         last = pos + 1
     out.append(text[last:])
 
-    def shift(col: int) -> int:  # col is 1-based in the new text
-        return col - sum(1 for i, pos in enumerate(carets) if pos + i < col - 1)
+    starts = [pos + i for i, pos in enumerate(carets)]  # where each "**" starts in the new text
+
+    def shift(col: int) -> int:  # col is 1-based in the new text; a bisection, not a scan per node
+        return col - bisect.bisect_left(starts, col - 1)
 
     return "".join(out), shift
 
@@ -214,6 +217,8 @@ class _Converter:
         self.limits = limits
         self.column = column
         self.count = 0
+        self._char_tables: dict[int, list[int]] = {}
+        self._ascii = [line.isascii() for line in self.lines]
 
     def convert(self, root: ast.AST) -> Expr:
         done: dict[int, Expr] = {}
@@ -239,9 +244,28 @@ class _Converter:
     # -- checking ---------------------------------------------------------------------------
     def _col(self, node: ast.AST) -> int:
         """1-based character column of ``node`` in the user's text."""
-        line = self.lines[min(getattr(node, "lineno", 1), len(self.lines)) - 1]
-        chars = len(line[: getattr(node, "col_offset", 0)].decode("utf-8", errors="replace"))
-        return self.column(chars + 1)
+        number = min(getattr(node, "lineno", 1), len(self.lines)) - 1
+        offset = getattr(node, "col_offset", 0)
+        return self.column(self._char_index(number, offset) + 1)
+
+    def _char_index(self, number: int, offset: int) -> int:
+        """Characters before byte ``offset`` of line ``number``: a table per non-ASCII line, built
+        once (decoding the prefix at every node made long expressions quadratic)."""
+        line = self.lines[number]
+        if self._ascii[number]:
+            return min(offset, len(line))
+        table = self._char_tables.get(number)
+        if table is None:
+            table = [0] * (len(line) + 1)
+            count = 0
+            for i, byte in enumerate(line):
+                table[i] = count
+                if byte & 0xC0 != 0x80:  # not a UTF-8 continuation byte: a character starts here
+                    count += 1
+                    table[i] = count - 1
+            table[len(line)] = count
+            self._char_tables[number] = table
+        return table[min(offset, len(line))]
 
     def _segment(self, node: ast.AST) -> str | None:
         if node.lineno != node.end_lineno:
