@@ -107,6 +107,8 @@ def _options(
         help="Most decimal digits of an exact constant (its numerator or denominator).")] = Limits.max_digits,
     max_cells: Annotated[int, typer.Option(
         help="Most cells of the forward and reverse tables: (inputs + outputs) × nodes.")] = Limits.max_cells,
+    max_entries: Annotated[int, typer.Option(
+        help="Matrix problems: most entries of one matrix (variable, node or intermediate).")] = Limits.max_entries,
     symbolic_limit: Annotated[int, typer.Option(
         help="Most nodes for which the Jacobian is also checked with SymPy's diff.")] = SYMBOLIC_LIMIT,
     symbolic_timeout: Annotated[float, typer.Option(
@@ -116,7 +118,8 @@ def _options(
 ) -> None:
     if max_digits > 4000 and hasattr(sys, "set_int_max_str_digits"):
         sys.set_int_max_str_digits(max_digits + 1000)  # Python's own bound on printing integers
-    ctx.obj = Settings(debug, Limits(max_length, max_depth, max_nodes, max_exponent, max_digits, max_cells), symbolic_limit,
+    ctx.obj = Settings(debug, Limits(max_length, max_depth, max_nodes, max_exponent, max_digits, max_cells,
+                                           max_entries), symbolic_limit,
                        symbolic_timeout, exact_limit)
 
 

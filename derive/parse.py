@@ -82,6 +82,7 @@ class Limits:
     max_exponent: int = 1_000
     max_digits: int = 1_000
     max_cells: int = 100_000
+    max_entries: int = 4_000_000
 
     FLAGS = {
         "max_length": "--max-length",
@@ -90,6 +91,7 @@ class Limits:
         "max_exponent": "--max-exponent",
         "max_digits": "--max-digits",
         "max_cells": "--max-cells",
+        "max_entries": "--max-entries",
     }
 
 
