@@ -455,3 +455,12 @@ def test_fuzz_problem_files(tables, title, tmp_path_factory):
         derive.solve(problem, limits=limits, symbolic_limit=0, exact_limit=0)
     except DeriveError:
         pass
+
+
+def test_a_formula_too_wide_for_tex_is_replaced_by_a_note(tmp_path):
+    terms = [f"sin({i}*x)" for i in range(1, 200)]
+    while len(terms) > 1:
+        terms = [f"({terms[i]}+{terms[i + 1]})" if i + 1 < len(terms) else terms[i] for i in range(0, len(terms), 2)]
+    invoke("report", "-f", terms[0], "--at", "x=1", "-o", str(tmp_path))
+    tex = (tmp_path / "inline.tex").read_text(encoding="utf-8")
+    assert "too long to typeset on one line" in tex
