@@ -464,3 +464,11 @@ def test_a_formula_too_wide_for_tex_is_replaced_by_a_note(tmp_path):
     invoke("report", "-f", terms[0], "--at", "x=1", "-o", str(tmp_path))
     tex = (tmp_path / "inline.tex").read_text(encoding="utf-8")
     assert "too long to typeset on one line" in tex
+
+
+def test_a_huge_answer_is_shown_cut(tmp_path):
+    lines = ["<!-- derive: part=trace -->", "| Node | Value | Line |", "|---|---|---|", "| v1 | " + "9" * 500_000 + " | |"]
+    path = tmp_path / "w.md"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = invoke("check", "problem1", str(path))
+    assert result.exit_code == 1 and len(result.stdout) < 20_000

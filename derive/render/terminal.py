@@ -7,7 +7,10 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from ..errors import inert
+from ..errors import excerpt, inert
+
+#: What a student wrote is shown up to this many characters (the JSON keeps all of it).
+GIVEN_WIDTH = 200
 from ..scalar.solve import ScalarSolution
 from . import lines
 from .notation import TextNotation
@@ -127,7 +130,8 @@ def grade_views(grade) -> list:
         table.add_column(column, overflow="fold")
     for c in grade.cells:
         if c.verdict not in ("correct", "rounding"):
-            _row(table, c.part, c.pass_ or "-", c.node, c.given or "-", c.verdict, c.kind or "", c.message)
+            _row(table, c.part, c.pass_ or "-", c.node, excerpt(c.given, width=GIVEN_WIDTH) or "-", c.verdict,
+                 c.kind or "", excerpt(c.message, width=4 * GIVEN_WIDTH))
     score = grade.score()
     parts = ", ".join(f"{part} {p['earned']:g}/{p['possible']} (weight {p['weight']:g})"
                       for part, p in score["parts"].items())
@@ -143,6 +147,7 @@ def matrix_answer_views(check) -> list:
     for column in ("Part", "Name", "Given", "Verdict", "Message"):
         table.add_column(column, overflow="fold")
     for item in check.items:
-        _row(table, item.part, item.name, item.given or "-", item.verdict, item.message)
+        _row(table, item.part, item.name, excerpt(item.given, width=GIVEN_WIDTH) or "-", item.verdict,
+             excerpt(item.message, width=4 * GIVEN_WIDTH))
     score = check.score()
     return [table, Text(f"Score: {score['correct']}/{score['possible']}", style="bold")]
