@@ -472,3 +472,11 @@ def test_a_huge_answer_is_shown_cut(tmp_path):
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     result = invoke("check", "problem1", str(path))
     assert result.exit_code == 1 and len(result.stdout) < 20_000
+
+
+def test_a_graph_too_large_for_a_page_is_replaced_by_a_note(tmp_path):
+    terms = [f"sin({i}*x)" for i in range(1, 200)]
+    invoke("report", "-f", "+".join(terms[:100]), "-f", "+".join(terms[100:]), "--at", "x=1",
+           "-o", str(tmp_path))
+    tex = (tmp_path / "inline.tex").read_text(encoding="utf-8")
+    assert "too many to draw on a page" in tex and r"\begin{tikzpicture}" not in tex
