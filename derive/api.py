@@ -21,15 +21,17 @@ from .scalar.verify import SYMBOLIC_LIMIT, SYMBOLIC_TIMEOUT
 
 
 def load(problem: str | Problem | MatrixProblem | None = None, *, functions: Sequence[str] = (),
-         at: Mapping[str, object] | None = None) -> Problem | MatrixProblem:
+         at: Mapping[str, object] | None = None, limits: Limits = Limits()) -> Problem | MatrixProblem:
     """A problem from a built-in name or TOML path, or inline ``functions`` with ``at`` values."""
     problem, functions, at = _checked_problem(problem, functions, at)
-    values = {name: value if isinstance(value, sympy.Basic) else parse_value(value, f"at {name}")
+    if not isinstance(limits, Limits):
+        raise UsageError(f"limits must be a derive.Limits, not {type(limits).__name__}")
+    values = {name: value if isinstance(value, sympy.Basic) else parse_value(value, f"at {name}", limits)
               for name, value in (at or {}).items()}
     if problem is None:
-        return inline_problem(list(functions), [(k, str(v)) for k, v in values.items()]) if functions \
+        return inline_problem(list(functions), [(k, str(v)) for k, v in values.items()], limits) if functions \
             else _no_problem()
-    loaded = load_problem(problem) if isinstance(problem, str) else problem
+    loaded = load_problem(problem, limits) if isinstance(problem, str) else problem
     if isinstance(loaded, MatrixProblem):
         if values:
             raise ProblemError(f"--at does not apply to {loaded.name}, a matrix problem",
@@ -121,14 +123,12 @@ def solve(problem: str | Problem | MatrixProblem | None = None, *, functions: Se
 
     _check_option("numbering", numbering, str, NUMBERINGS)
     _check_option("order", order, str, ORDERS)
-    if not isinstance(limits, Limits):
-        raise UsageError(f"limits must be a derive.Limits, not {type(limits).__name__}")
     _check_option("symbolic_limit", symbolic_limit, int, minimum=0)
     _check_option("symbolic_timeout", symbolic_timeout, (int, float), minimum=0)
     _check_option("seed", seed, int)
     if exact_limit is not None:
         _check_option("exact_limit", exact_limit, int, minimum=0)
-    loaded = load(problem, functions=functions, at=at)
+    loaded = load(problem, functions=functions, at=at, limits=limits)
     if isinstance(loaded, MatrixProblem):
         from .matrix.solve import solve_matrix  # NumPy loads only for matrix problems
 

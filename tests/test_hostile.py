@@ -480,3 +480,9 @@ def test_a_graph_too_large_for_a_page_is_replaced_by_a_note(tmp_path):
            "-o", str(tmp_path))
     tex = (tmp_path / "inline.tex").read_text(encoding="utf-8")
     assert "too many to draw on a page" in tex and r"\begin{tikzpicture}" not in tex
+
+
+def test_raised_max_digits_reaches_at_values_and_a_huge_input_is_a_domain_error():
+    result = invoke("--max-digits", "6000", "solve", "-f", "x", "--at", "x=(10**999)**5")
+    assert result.exit_code == 2 and "too large for a floating-point number" in result.stderr
+    assert "--max-digits" in invoke("--max-digits", "6000", "solve", "-f", "x", "--at", "x=(10**999)**7").stderr

@@ -239,6 +239,9 @@ def build_trace(
         if proto.op == "input":
             name = proto.args[0]
             value = float(inputs[name])
+            if not math.isfinite(value):
+                raise DomainError(f"input {name} is too large for a floating-point number (about 1e308 at most)",
+                                  hint="evaluate at another point")
             node = Node(node_id, position, "input", (), name, latex_variable(name), value, input_name=name,
                         latex_name=latex_name(node_id), symbol=_symbol(node_id))
         else:
