@@ -118,9 +118,8 @@ def _options(
 ) -> None:
     if max_digits > 4000 and hasattr(sys, "set_int_max_str_digits"):
         sys.set_int_max_str_digits(max_digits + 1000)  # Python's own bound on printing integers
-    ctx.obj = Settings(debug, Limits(max_length, max_depth, max_nodes, max_exponent, max_digits, max_cells,
-                                           max_entries), symbolic_limit,
-                       symbolic_timeout, exact_limit)
+    limits = Limits(max_length, max_depth, max_nodes, max_exponent, max_digits, max_cells, max_entries)
+    ctx.obj = Settings(debug, limits, symbolic_limit, symbolic_timeout, exact_limit)
 
 
 # -- options shared by the commands that solve a problem ---------------------------------------
@@ -157,7 +156,7 @@ def _solve(ctx: typer.Context, problem, functions, at, numbering=Numbering.zero,
     for name, value in (parse_assignment(text) for text in at or []):
         if name in values:
             raise ProblemError(f"--at {name} is given twice ({name}={values[name]} and {name}={value})",
-                               hint=f"give each input once")
+                               hint="give each input once")
         values[name] = value
     solved = api.solve(problem, functions=functions or (), at=values, numbering=Numbering(numbering).value,
                        order=Order(order).value,

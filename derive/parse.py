@@ -257,15 +257,12 @@ class _Converter:
         if self._ascii[number]:
             return min(offset, len(line))
         table = self._char_tables.get(number)
-        if table is None:
-            table = [0] * (len(line) + 1)
-            count = 0
-            for i, byte in enumerate(line):
-                table[i] = count
-                if byte & 0xC0 != 0x80:  # not a UTF-8 continuation byte: a character starts here
-                    count += 1
-                    table[i] = count - 1
-            table[len(line)] = count
+        if table is None:  # table[i]: characters that start before byte i
+            table, count = [], 0
+            for byte in line:
+                table.append(count)
+                count += byte & 0xC0 != 0x80  # not a UTF-8 continuation byte: a character starts
+            table.append(count)
             self._char_tables[number] = table
         return table[min(offset, len(line))]
 
@@ -331,6 +328,9 @@ class _Converter:
     def _build(self, node: ast.AST, args: list[Expr]) -> Expr:
         col = self._col(node)
         if isinstance(node, ast.Constant):
+            if isinstance(node.value, int):  # 0x…, 0b…, 1_000: the value itself, never via str()
+                self._check_size(sympy.Integer(node.value), col)
+                return Expr("num", value=sympy.Integer(node.value), col=col)
             segment = self._segment(node) or repr(node.value)
             exponent = _LITERAL_EXPONENT.search(segment)
             if exponent and abs(int(exponent.group(1).replace("_", ""))) > self.limits.max_digits:

@@ -90,6 +90,7 @@ def test_huge_constants_are_refused_within_memory(tmp_path, args):
     ["solve", "-f", "x/(10**999)**5", "--at", "x=1"],
     ["solve", "-f", "x", "--at", "x=(10**999)**5"],
     ["solve", "-f", "x*" + "9" * 2000, "--at", "x=1"],
+    ["solve", "-f", "x*0x" + "f" * 4000, "--at", "x=1"],
 ])
 def test_constants_past_python_int_printing_limit_are_limit_errors(args):
     result = invoke(*args)
@@ -165,7 +166,7 @@ def test_dev_zero_is_refused_without_reading(tmp_path):
     assert proc.returncode == 2 and "not a regular file" in proc.stderr
 
 
-@pytest.mark.parametrize("problem", ["problem1", "problem2"])
+@pytest.mark.parametrize("problem", ["problem1"])  # problem2's TOML answers are read by the same function
 def test_fifo_with_no_writer_is_refused_without_hanging(tmp_path, problem):
     fifo = tmp_path / "answers.fifo"
     os.mkfifo(fifo)
