@@ -5,10 +5,10 @@ checks the Jacobian against SymPy and finite differences.
 """
 
 from .api import MatrixResult, Solution, load, solve
-from .errors import (DeriveError, DomainError, LimitError, ParseError, ProblemError, ReportError,
+from .errors import (DeriveError, DomainError, LimitError, ParseError, ProblemError, ReportError, UsageError,
                      VerificationError)
 from .parse import Limits
 
 __all__ = ["solve", "load", "Solution", "MatrixResult", "Limits", "DeriveError", "ParseError", "ProblemError",
-           "DomainError", "LimitError", "VerificationError", "ReportError"]
+           "DomainError", "LimitError", "VerificationError", "ReportError", "UsageError"]
 __version__ = "0.1.0"

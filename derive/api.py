@@ -8,32 +8,69 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 
 import sympy
 
-from .errors import ProblemError
-from .parse import Limits
+from .errors import ProblemError, UsageError
+from .parse import Limits, is_real_number
 from .problems import MatrixProblem, Problem, inline_problem, load_problem, parse_value
 from .scalar.solve import solve_scalar
 from .scalar.verify import SYMBOLIC_LIMIT, SYMBOLIC_TIMEOUT
 
 
 def load(problem: str | Problem | MatrixProblem | None = None, *, functions: Sequence[str] = (),
-         at: Mapping[str, object] | None = None) -> Problem | MatrixProblem:
+         at: Mapping[str, object] | None = None, limits: Limits = Limits()) -> Problem | MatrixProblem:
     """A problem from a built-in name or TOML path, or inline ``functions`` with ``at`` values."""
-    values = {name: value if isinstance(value, sympy.Basic) else parse_value(value, f"at {name}")
+    problem, functions, at = _checked_problem(problem, functions, at)
+    if not isinstance(limits, Limits):
+        raise UsageError(f"limits must be a derive.Limits, not {type(limits).__name__}")
+    values = {name: value if isinstance(value, sympy.Basic) else parse_value(value, f"at {name}", limits)
               for name, value in (at or {}).items()}
     if problem is None:
-        return inline_problem(list(functions), [(k, str(v)) for k, v in values.items()]) if functions \
+        return inline_problem(list(functions), [(k, str(v)) for k, v in values.items()], limits) if functions \
             else _no_problem()
-    loaded = load_problem(problem) if isinstance(problem, str) else problem
+    loaded = load_problem(problem, limits) if isinstance(problem, str) else problem
     if isinstance(loaded, MatrixProblem):
         if values:
             raise ProblemError(f"--at does not apply to {loaded.name}, a matrix problem",
                                hint="matrix problems are checked at random values; edit [dims] for sizes")
         return loaded
     return loaded.with_values(values)
+
+
+def _checked_problem(problem, functions, at):
+    """The arguments of load(), checked: a wrong type is a UsageError (a DeriveError and a
+    TypeError), never an AttributeError from deep inside."""
+    if isinstance(problem, os.PathLike):
+        problem = os.fspath(problem)
+    if not (problem is None or isinstance(problem, (str, Problem, MatrixProblem))):
+        raise UsageError(f"problem must be a built-in name, a TOML path or a Problem, not {type(problem).__name__}",
+                         hint="e.g. derive.solve('problem1') or derive.solve(functions=['x*sin(x)'], at={'x': 1})")
+    if isinstance(functions, (str, bytes)) or not isinstance(functions, Sequence) \
+            or not all(isinstance(f, str) for f in functions):
+        raise UsageError("functions must be a list of expression strings",
+                         hint="e.g. functions=['x1*x2', 'sin(x1)']")
+    if at is not None and not (isinstance(at, Mapping) and all(isinstance(k, str) for k in at)):
+        raise UsageError("at must be a mapping of input names to values", hint="e.g. at={'x1': 2, 'x2': '1/2'}")
+    for name, value in (at or {}).items():
+        if not isinstance(value, (int, float, str, sympy.Basic)) or isinstance(value, bool):
+            raise UsageError(f"at[{name!r}] must be a number or a constant expression string, "
+                             f"not {type(value).__name__}")
+        if isinstance(value, sympy.Basic) and not (value.is_number and is_real_number(value)):
+            raise UsageError(f"at[{name!r}] = {value} is not a real number")
+    return problem, list(functions), at
+
+
+def _check_option(name: str, value, kind, choices=None, minimum=None) -> None:
+    if isinstance(value, bool) or not isinstance(value, kind):
+        kinds = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise UsageError(f"{name} must be {kinds}, not {type(value).__name__}")
+    if choices is not None and value not in choices:
+        raise UsageError(f"{name} must be one of {', '.join(map(repr, choices))}, not {value!r}")
+    if minimum is not None and value < minimum:
+        raise UsageError(f"{name} must be at least {minimum}, not {value!r}")
 
 
 def _no_problem():
@@ -82,7 +119,16 @@ def solve(problem: str | Problem | MatrixProblem | None = None, *, functions: Se
           exact_limit: int | None = None) -> Solution | MatrixResult:
     """Load and solve a problem: a scalar one (trace, both AD modes, Jacobian) or a matrix one
     (backprop equations, proved); raises a DeriveError subclass on bad input."""
-    loaded = load(problem, functions=functions, at=at)
+    from .scalar.trace import NUMBERINGS, ORDERS
+
+    _check_option("numbering", numbering, str, NUMBERINGS)
+    _check_option("order", order, str, ORDERS)
+    _check_option("symbolic_limit", symbolic_limit, int, minimum=0)
+    _check_option("symbolic_timeout", symbolic_timeout, (int, float), minimum=0)
+    _check_option("seed", seed, int)
+    if exact_limit is not None:
+        _check_option("exact_limit", exact_limit, int, minimum=0)
+    loaded = load(problem, functions=functions, at=at, limits=limits)
     if isinstance(loaded, MatrixProblem):
         from .matrix.solve import solve_matrix  # NumPy loads only for matrix problems
 

@@ -22,7 +22,7 @@ except ImportError:  # pragma: no cover - older Typer on top of Click
     from click.exceptions import UsageError
 
 from . import api
-from .errors import DeriveError, ReportError
+from .errors import DeriveError, ReportError, one_line
 from .parse import Limits
 from .errors import ProblemError
 from .problems import builtin_problems, parse_assignment
@@ -67,22 +67,44 @@ class DeriveGroup(TyperGroup):
         except DeriveError as exc:
             if _settings(ctx).debug:
                 traceback.print_exc()
-            typer.echo(f"derive: error: {exc}", err=True)
-            raise typer.Exit(exc.exit_code) from None
+            _report(ctx, type(exc).__name__, exc.message, exc.hint, exc.exit_code)
         except RecursionError:
             if _settings(ctx).debug:
                 traceback.print_exc()
-            typer.echo("derive: error: the input is nested too deeply to process "
-                       "(hint: lower the nesting or raise --max-depth)", err=True)
-            raise typer.Exit(2) from None
+            _report(ctx, "LimitError", "the input is nested too deeply to process",
+                    "simplify the expression", 2)
+        except MemoryError:
+            if _settings(ctx).debug:
+                traceback.print_exc()
+            _report(ctx, "LimitError", "the input needs more memory than is available",
+                    "lower the limits (derive --help lists them) or simplify the input", 2)
         except Exception as exc:  # a bug: say so plainly, traceback on --debug
             if type(exc).__module__.split(".")[0] in ("typer", "click"):
                 raise  # usage errors and exits: Typer reports them itself
             if _settings(ctx).debug:
                 traceback.print_exc()
-            typer.echo(f"derive: internal error: {type(exc).__name__}: {exc} "
-                       "(hint: run with --debug for the traceback and report it)", err=True)
-            raise typer.Exit(3) from None
+            _report(ctx, "InternalError", f"internal error: {type(exc).__name__}: {exc}",
+                    "run with --debug for the traceback and report it", 3)
+
+
+def _report(ctx: typer.Context, kind: str, message: str, hint: str | None, exit_code: int):
+    """One line on stderr (and, under --json, the same as a JSON object on stdout); then exit."""
+    message, hint = one_line(message), one_line(hint) if hint else None
+    if ctx.meta.get(_JSON_ERRORS):
+        typer.echo(json.dumps({"error": {"kind": kind, "message": message, "hint": hint,
+                                         "exit_code": exit_code}}, ensure_ascii=False))
+    prefix = "derive: " if exit_code == 3 else "derive: error: "
+    typer.echo(prefix + (f"{message} (hint: {hint})" if hint else message), err=True)
+    raise typer.Exit(exit_code) from None
+
+
+_JSON_ERRORS = "derive.json_errors"
+
+
+def _json_errors(ctx: typer.Context, as_json: bool) -> None:
+    """Commands with --json report their errors as JSON on stdout too."""
+    if as_json:
+        ctx.meta[_JSON_ERRORS] = True
 
 
 app = typer.Typer(cls=DeriveGroup, no_args_is_help=True, add_completion=False,
@@ -117,6 +139,12 @@ def _options(
     max_depth: Annotated[int, typer.Option(help="Deepest nesting of an expression.")] = Limits.max_depth,
     max_nodes: Annotated[int, typer.Option(help="Most nodes in a trace.")] = Limits.max_nodes,
     max_exponent: Annotated[int, typer.Option(help="Largest constant exponent.")] = Limits.max_exponent,
+    max_digits: Annotated[int, typer.Option(
+        help="Most decimal digits of an exact constant (its numerator or denominator).")] = Limits.max_digits,
+    max_cells: Annotated[int, typer.Option(
+        help="Most cells of the forward and reverse tables: (inputs + outputs) × nodes.")] = Limits.max_cells,
+    max_entries: Annotated[int, typer.Option(
+        help="Matrix problems: most entries of one matrix (variable, node or intermediate).")] = Limits.max_entries,
     symbolic_limit: Annotated[int, typer.Option(
         help="Most nodes for which the Jacobian is also checked with SymPy's diff.")] = SYMBOLIC_LIMIT,
     symbolic_timeout: Annotated[float, typer.Option(
@@ -124,8 +152,10 @@ def _options(
     exact_limit: Annotated[int, typer.Option(
         help="Matrix problems: most variable entries for the exact (entry-wise SymPy) check.")] = EXACT_ENTRY_LIMIT,
 ) -> None:
-    ctx.obj = Settings(debug, Limits(max_length, max_depth, max_nodes, max_exponent), symbolic_limit,
-                       symbolic_timeout, exact_limit)
+    if max_digits > 4000 and hasattr(sys, "set_int_max_str_digits"):
+        sys.set_int_max_str_digits(max_digits + 1000)  # Python's own bound on printing integers
+    limits = Limits(max_length, max_depth, max_nodes, max_exponent, max_digits, max_cells, max_entries)
+    ctx.obj = Settings(debug, limits, symbolic_limit, symbolic_timeout, exact_limit)
 
 
 # -- options shared by the commands that solve a problem ---------------------------------------
@@ -158,7 +188,12 @@ def _solve(ctx: typer.Context, problem, functions, at, numbering=Numbering.zero,
         raise ProblemError("no problem given", hint="name a PROBLEM (see 'derive problems') or give -f EXPR --at x=1")
     if problem is not None and functions:
         raise ProblemError("give either a PROBLEM or -f expressions, not both")
-    values = dict(parse_assignment(text) for text in at or [])
+    values: dict[str, str] = {}
+    for name, value in (parse_assignment(text) for text in at or []):
+        if name in values:
+            raise ProblemError(f"--at {name} is given twice ({name}={values[name]} and {name}={value})",
+                               hint="give each input once")
+        values[name] = value
     solved = api.solve(problem, functions=functions or (), at=values, numbering=Numbering(numbering).value,
                        order=Order(order).value,
                        limits=settings.limits, symbolic_limit=settings.symbolic_limit,
@@ -194,6 +229,7 @@ def _view_command(name: str):
     def command(ctx: typer.Context, problem: ProblemArg = None, function: FunctionOpt = None,
                 at: AtOpt = None, numbering: NumberingOpt = Numbering.zero, order: OrderOpt = Order.postorder,
                 digits: DigitsOpt = 3, as_json: JsonOpt = False, diag: DiagOpt = False) -> None:
+        _json_errors(ctx, as_json)
         solution = _solve(ctx, problem, function, at, numbering, order)
         if solution.kind == "matrix":
             _matrix_view(name, solution, as_json, diag)
@@ -288,6 +324,7 @@ def check_command(
     """Grade a filled worksheet cell by cell (or typed matrix formulas by meaning).
 
     Exits 0 when everything is right, 1 otherwise."""
+    _json_errors(ctx, as_json)
     solution = _solve(ctx, problem, None, None)
     if solution.kind == "matrix":
         from .matrix.answers import check_answers

@@ -7,6 +7,7 @@ The engines raise these; only the CLI turns them into a one-line message and an 
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 
 
@@ -25,6 +26,10 @@ class DeriveError(Exception):
 
     def __str__(self) -> str:
         return f"{self.message} (hint: {self.hint})" if self.hint else self.message
+
+
+class UsageError(DeriveError, TypeError):
+    """A library function was called with an argument of the wrong type or value."""
 
 
 class ParseError(DeriveError):
@@ -55,6 +60,43 @@ class VerificationError(DeriveError):
 
 class ReportError(DeriveError):
     """A report could not be written or compiled."""
+
+
+_CONTROL = {**{c: f"\\x{c:02x}" for c in range(32)}, 0x7F: "\\x7f",
+            **{c: f"\\x{c:02x}" for c in range(0x80, 0xA0)}, ord("\n"): "\\n", ord("\t"): " ",
+            ord("\r"): "\\r",
+            **{c: f"\\u{c:04x}" for c in (0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A))}}
+
+
+def inert(text: str) -> str:
+    """User text made safe to print on one terminal line: control characters (ANSI escapes,
+    newlines, carriage returns) become visible escapes such as ``\\x1b``."""
+    return str(text).translate(_CONTROL)
+
+
+def excerpt(text: str, column: int | None = None, width: int = 80) -> str:
+    """At most ``width`` characters of user text, on one line, around ``column`` (1-based)."""
+    text = inert(text)
+    if len(text) <= width:
+        return text
+    center = (column or 1) - 1
+    start = max(0, min(center - width // 2, len(text) - width))
+    return ("…" if start else "") + text[start:start + width] + ("…" if start + width < len(text) else "")
+
+
+def quoted(text: str, message: str = "") -> str:
+    """User text in an error message: quoted, on one line, cut around the column the message
+    names ("at column 12") when it is long."""
+    match = re.search(r"at column (\d+)", message)
+    return '"' + excerpt(text, int(match.group(1)) if match else None) + '"'
+
+
+def one_line(text: str, width: int = 2000) -> str:
+    """A message on one line, long ones cut in the middle (a message never floods the terminal)."""
+    text = inert(text)
+    if len(text) <= width:
+        return text
+    return text[: width // 2] + " … " + text[-width // 2:]
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str | None:

@@ -13,7 +13,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from .errors import ParseError
+from .errors import ParseError, excerpt, inert
 
 _TOKEN = re.compile(r"""
     (?P<number>\d+(?:\.\d*)?|\.\d+)
@@ -31,6 +31,11 @@ _FUNCTIONS = {
 }
 _CONSTANTS = {"e": math.e, "π": math.pi, "pi": math.pi}
 _CLOSING = {"(": ")", "[": "]", "{": "}"}
+
+#: Bounds on one hand-written line (the recursive-descent parser recurses once per bracket).
+MAX_LINE_LENGTH = 5_000
+MAX_LINE_DEPTH = 100
+MAX_NUMBER_LENGTH = 100
 
 
 @dataclass(frozen=True)
@@ -56,13 +61,19 @@ def decimals(text: str) -> int:
 
 def parse_number(text: str) -> float:
     cleaned = text.strip().replace("−", "-").replace("\u2212", "-").replace(" ", "")
-    if not re.fullmatch(r"[-+]?(\d+(\.\d*)?|\.\d+)(e[-+]?\d+)?", cleaned, re.IGNORECASE):
-        raise ParseError(f"'{text}' is not a number")
-    return float(cleaned)
+    if len(cleaned) > MAX_NUMBER_LENGTH or not re.fullmatch(
+            r"[-+]?(\d+(\.\d*)?|\.\d+)(e[-+]?\d+)?", cleaned, re.IGNORECASE):
+        raise ParseError(f"'{excerpt(text)}' is not a number")
+    value = float(cleaned)
+    if not math.isfinite(value):
+        raise ParseError(f"'{excerpt(text)}' is not a finite number")
+    return value
 
 
 def parse_line(text: str, names: dict[str, float]) -> list[Stage]:
     """The stages of a line ("a = b = c"), each evaluated with node names as their values."""
+    if len(text) > MAX_LINE_LENGTH:
+        raise ParseError(f"the line is {len(text):,} characters long, more than {MAX_LINE_LENGTH:,}")
     tokens = _tokenize(text)
     pieces = [piece.strip() for piece in text.split("=")]
     stages, current = [], []
@@ -76,12 +87,14 @@ def parse_line(text: str, names: dict[str, float]) -> list[Stage]:
     out = []
     for stage_tokens, piece in zip(stages, pieces):
         if not stage_tokens:
-            raise ParseError(f"empty side of '=' in '{text}'")
+            raise ParseError(f"empty side of '=' in '{excerpt(text)}'")
         parser = _Parser(stage_tokens, names, text)
         terms = parser.sum_terms()
         if parser.pos != len(stage_tokens):
-            raise ParseError(f"unexpected '{stage_tokens[parser.pos][1]}' in '{text}'")
+            raise ParseError(f"unexpected '{stage_tokens[parser.pos][1]}' in '{excerpt(text)}'")
         value = sum(t.value for t in terms)
+        if not all(math.isfinite(x) for t in terms for x in (t.value, *t.factors)) or not math.isfinite(value):
+            raise ParseError(f"'{excerpt(piece)}' overflows (its value is not a finite number)")
         out.append(Stage(value, tuple(terms), piece))
     return out
 
@@ -91,7 +104,7 @@ def _tokenize(text: str) -> list[tuple[str, str]]:
     while pos < len(text):
         match = _TOKEN.match(text, pos)
         if not match:
-            raise ParseError(f"unexpected '{text[pos]}' at column {pos + 1} of '{text}'",
+            raise ParseError(f"unexpected {inert(repr(text[pos]))} at column {pos + 1} of '{excerpt(text, pos + 1)}'",
                              hint="write numbers, node names, + − × / ^, brackets and functions")
         kind = match.lastgroup
         if kind != "space":
@@ -105,7 +118,7 @@ def _tokenize(text: str) -> list[tuple[str, str]]:
 
 class _Parser:
     def __init__(self, tokens, names, text):
-        self.tokens, self.names, self.text, self.pos = tokens, names, text, 0
+        self.tokens, self.names, self.text, self.pos, self.depth = tokens, names, text, 0, 0
 
     def peek(self):
         return self.tokens[self.pos] if self.pos < len(self.tokens) else (None, None)
@@ -137,7 +150,7 @@ class _Parser:
                 self.take()
                 divisor = self.power()
                 if divisor == 0:
-                    raise ParseError(f"division by zero in '{self.text}'")
+                    raise ParseError(f"division by zero in '{excerpt(self.text)}'")
                 factors[-1] = factors[-1] / divisor
             elif kind in ("number", "name", "open"):  # implicit product: 2v1, σ(v1)(1 − σ(v1))
                 factors.append(self.power())
@@ -152,9 +165,12 @@ class _Parser:
             self.take()
             exponent = self.signed_atom()
             try:
-                return float(base ** exponent)
+                value = base ** exponent
             except (OverflowError, ZeroDivisionError, ValueError):
-                raise ParseError(f"the power in '{self.text}' is undefined") from None
+                raise ParseError(f"the power in '{excerpt(self.text)}' is undefined") from None
+            if isinstance(value, complex):  # (-1)^0.5: Python answers with a complex number
+                raise ParseError(f"the power in '{excerpt(self.text)}' is not a real number")
+            return float(value)
         return base
 
     def signed_atom(self) -> float:
@@ -167,10 +183,14 @@ class _Parser:
         if kind == "number":
             return float(value)
         if kind == "open":
+            self.depth += 1
+            if self.depth > MAX_LINE_DEPTH:
+                raise ParseError(f"brackets nested more than {MAX_LINE_DEPTH} deep in '{excerpt(self.text)}'")
             inner = sum(t.value for t in self.sum_terms())
+            self.depth -= 1
             closing = self.take()
             if closing != ("close", _CLOSING[value]):
-                raise ParseError(f"unbalanced '{value}' in '{self.text}'")
+                raise ParseError(f"unbalanced '{value}' in '{excerpt(self.text)}'")
             return inner
         if kind == "name":
             if value in _FUNCTIONS and self.peek()[0] == "open":
@@ -178,12 +198,12 @@ class _Parser:
                 try:
                     return float(_FUNCTIONS[value](argument))
                 except (ValueError, OverflowError, ZeroDivisionError):
-                    raise ParseError(f"{value}({argument}) is undefined in '{self.text}'") from None
+                    raise ParseError(f"{value}({argument}) is undefined in '{excerpt(self.text)}'") from None
             if value in self.names:
                 return float(self.names[value])
             if value in _CONSTANTS:
                 return _CONSTANTS[value]
-            raise ParseError(f"unknown name '{value}' in '{self.text}'",
+            raise ParseError(f"unknown name '{excerpt(value)}' in '{excerpt(self.text)}'",
                              hint="use node names such as v6, numbers and functions")
-        raise ParseError(f"expected a number or a name in '{self.text}'" if kind is None
-                         else f"unexpected '{value}' in '{self.text}'")
+        raise ParseError(f"expected a number or a name in '{excerpt(self.text)}'" if kind is None
+                         else f"unexpected '{value}' in '{excerpt(self.text)}'")

@@ -9,7 +9,9 @@ The walk is iterative, so deep input raises :class:`LimitError`, never ``Recursi
 from __future__ import annotations
 
 import ast
+import bisect
 import io
+import math
 import re
 import tokenize
 import warnings
@@ -26,6 +28,8 @@ CONSTANTS: dict[str, sympy.Expr] = {"pi": sympy.pi, "e": sympy.E}
 
 #: Identifiers a user may give to an input or a named node: they typeset safely in TeX.
 IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}\Z")
+
+_LITERAL_EXPONENT = re.compile(r"[eE]([-+]?[\d_]{1,20})")
 
 _INDEXED = re.compile(r"([A-Za-z]+)_?(\d+)\Z")
 
@@ -76,12 +80,18 @@ class Limits:
     max_depth: int = 500
     max_nodes: int = 20_000
     max_exponent: int = 1_000
+    max_digits: int = 1_000
+    max_cells: int = 100_000
+    max_entries: int = 4_000_000
 
     FLAGS = {
         "max_length": "--max-length",
         "max_depth": "--max-depth",
         "max_nodes": "--max-nodes",
         "max_exponent": "--max-exponent",
+        "max_digits": "--max-digits",
+        "max_cells": "--max-cells",
+        "max_entries": "--max-entries",
     }
 
 
@@ -143,9 +153,9 @@ def parse_expression(
         col = shift(exc.offset or 1)
         raise ParseError(f"invalid syntax at column {col}: {exc.msg}",
                          hint="use Python syntax: * for products, ** or ^ for powers") from None
-    except (RecursionError, MemoryError):
-        raise LimitError("expression is nested too deeply",
-                         hint=f"raise {Limits.FLAGS['max_depth']} only for machine-written input") from None
+    except (RecursionError, MemoryError):  # Python's own parser: no flag of ours moves its bound
+        raise LimitError("expression is nested too deeply for Python's parser",
+                         hint="simplify the expression") from None
     # strip() may have removed leading spaces: columns are relative to the stripped text.
     lead = len(source) - len(source.lstrip())
     converter = _Converter(source.strip(), names, functions, aliases, fold or {}, limits,
@@ -168,13 +178,15 @@ def _caret_to_power(text: str):
         last = pos + 1
     out.append(text[last:])
 
-    def shift(col: int) -> int:  # col is 1-based in the new text
-        return col - sum(1 for i, pos in enumerate(carets) if pos + i < col - 1)
+    starts = [pos + i for i, pos in enumerate(carets)]  # where each "**" starts in the new text
+
+    def shift(col: int) -> int:  # col is 1-based in the new text; a bisection, not a scan per node
+        return col - bisect.bisect_left(starts, col - 1)
 
     return "".join(out), shift
 
 
-def _is_real_number(value: sympy.Expr) -> bool:
+def is_real_number(value: sympy.Expr) -> bool:
     """A finite real number: sqrt(1 - 2) or log(cos(2)) folded from constants are not."""
     if not value.is_finite or value.is_extended_real is False:
         return False
@@ -207,6 +219,8 @@ class _Converter:
         self.limits = limits
         self.column = column
         self.count = 0
+        self._char_tables: dict[int, list[int]] = {}
+        self._ascii = [line.isascii() for line in self.lines]
 
     def convert(self, root: ast.AST) -> Expr:
         done: dict[int, Expr] = {}
@@ -232,9 +246,25 @@ class _Converter:
     # -- checking ---------------------------------------------------------------------------
     def _col(self, node: ast.AST) -> int:
         """1-based character column of ``node`` in the user's text."""
-        line = self.lines[min(getattr(node, "lineno", 1), len(self.lines)) - 1]
-        chars = len(line[: getattr(node, "col_offset", 0)].decode("utf-8", errors="replace"))
-        return self.column(chars + 1)
+        number = min(getattr(node, "lineno", 1), len(self.lines)) - 1
+        offset = getattr(node, "col_offset", 0)
+        return self.column(self._char_index(number, offset) + 1)
+
+    def _char_index(self, number: int, offset: int) -> int:
+        """Characters before byte ``offset`` of line ``number``: a table per non-ASCII line, built
+        once (decoding the prefix at every node made long expressions quadratic)."""
+        line = self.lines[number]
+        if self._ascii[number]:
+            return min(offset, len(line))
+        table = self._char_tables.get(number)
+        if table is None:  # table[i]: characters that start before byte i
+            table, count = [], 0
+            for byte in line:
+                table.append(count)
+                count += byte & 0xC0 != 0x80  # not a UTF-8 continuation byte: a character starts
+            table.append(count)
+            self._char_tables[number] = table
+        return table[min(offset, len(line))]
 
     def _segment(self, node: ast.AST) -> str | None:
         if node.lineno != node.end_lineno:
@@ -274,8 +304,9 @@ class _Converter:
             name = self.aliases.get(node.func.id, node.func.id)
             if name not in self.functions:
                 hint = did_you_mean(node.func.id, [*self.functions, *self.aliases])
-                raise ParseError(f"unknown function '{node.func.id}' {self._where(node)}",
-                                 hint=hint or "known functions: " + ", ".join(sorted(self.functions)))
+                known = ("known functions: " + ", ".join(sorted(self.functions)) if self.functions
+                         else "no functions here: write a number or a constant expression such as 3/2 or pi/4")
+                raise ParseError(f"unknown function '{node.func.id}' {self._where(node)}", hint=hint or known)
             if len(node.args) != self.functions[name]:
                 n = self.functions[name]
                 raise ParseError(f"{node.func.id}() takes {n} argument{'s' if n != 1 else ''}, "
@@ -297,11 +328,18 @@ class _Converter:
     def _build(self, node: ast.AST, args: list[Expr]) -> Expr:
         col = self._col(node)
         if isinstance(node, ast.Constant):
+            if isinstance(node.value, int):  # 0x…, 0b…, 1_000: the value itself, never via str()
+                self._check_size(sympy.Integer(node.value), col)
+                return Expr("num", value=sympy.Integer(node.value), col=col)
             segment = self._segment(node) or repr(node.value)
+            exponent = _LITERAL_EXPONENT.search(segment)
+            if exponent and abs(int(exponent.group(1).replace("_", ""))) > self.limits.max_digits:
+                raise self._too_big(abs(int(exponent.group(1).replace("_", ""))), col)  # 1e-999999999
             try:
                 value = sympy.Rational(Fraction(segment.replace("_", "")))
             except (ValueError, ZeroDivisionError):
                 value = sympy.Rational(Fraction(repr(node.value)))
+            self._check_size(value, col)
             return Expr("num", value=value, col=col)
         if isinstance(node, ast.Name):
             if node.id in self.names:
@@ -329,20 +367,27 @@ class _Converter:
             if op == "pow":
                 self._check_exponent(right, col)
             if left.is_number and right.is_number:
-                return Expr("num", value=self._fold_binary(op, left.value, right.value, col), col=col)
+                if op == "pow":
+                    self._check_power_size(left.value, right.value, col)
+                value = self._fold_binary(op, left.value, right.value, col)
+                self._check_size(value, col)
+                return Expr("num", value=value, col=col)
             return Expr(op, (left, right), col=col)
         if isinstance(node, ast.Call):
             name = self.aliases.get(node.func.id, node.func.id)
             if name == "pow" and len(args) == 2:
                 self._check_exponent(args[1], col)
             if all(a.is_number for a in args) and name in self.fold:
+                if name == "pow" and len(args) == 2:
+                    self._check_power_size(args[0].value, args[1].value, col)
                 try:
                     value = self.fold[name](*(a.value for a in args))
                 except (ZeroDivisionError, ValueError):
                     value = sympy.nan
-                if not _is_real_number(value):
+                if not is_real_number(value):
                     raise ParseError(f"{node.func.id}() of a constant is undefined (not a real number) "
                                      f"at column {col}")
+                self._check_size(value, col)
                 return Expr("num", value=value, col=col)
             return Expr(name, tuple(args), col=col)
         raise AssertionError(f"unexpected node {node!r}")  # _children refused it already
@@ -354,11 +399,42 @@ class _Converter:
                 f"{self.limits.max_exponent}",
                 hint=f"raise the limit with {Limits.FLAGS['max_exponent']}")
 
+    def _too_big(self, digits: float, col: int) -> LimitError:
+        return LimitError(
+            f"the constant at column {col} has about {round(digits):,} digits, more than the limit of "
+            f"{self.limits.max_digits}", hint=f"raise the limit with {Limits.FLAGS['max_digits']}")
+
+    def _check_power_size(self, base: sympy.Expr, exponent: sympy.Expr, col: int) -> None:
+        """Refuse ``base ** exponent`` BEFORE SymPy computes it exactly: each exponent may be within
+        --max-exponent while a tower of them is not ((9**999)**999 has 950,000 digits)."""
+        if not exponent.is_Rational or abs(exponent) <= 1:
+            return  # 2**pi and 8**(1/3) stay symbolic
+        digits = float(abs(exponent)) * _digits(base)
+        if digits > self.limits.max_digits:
+            raise self._too_big(digits, col)
+
+    def _check_size(self, value: sympy.Expr, col: int) -> None:
+        """Bound the exact integers inside a folded constant (numerator and denominator)."""
+        digits = _digits(value)
+        if digits > self.limits.max_digits:
+            raise self._too_big(digits, col)
+
     @staticmethod
     def _fold_binary(op: str, a: sympy.Expr, b: sympy.Expr, col: int) -> sympy.Expr:
         if op == "div" and b == 0:
             raise ParseError(f"division by zero at column {col}")
         value = _FOLD[op](a, b)
-        if not _is_real_number(value):
+        if not is_real_number(value):
             raise ParseError(f"constant expression at column {col} is undefined (not a real number)")
         return value
+
+
+def _digits(value: sympy.Expr) -> float:
+    """Decimal digits of the exact integers a SymPy number is built from (summed over its
+    rational pieces: a bound on what a power of it costs), from bit lengths, never via str()."""
+    pieces = [value] if value.is_Rational else value.atoms(sympy.Rational)
+    return sum(_log10(max(abs(int(r.p)), int(r.q))) for r in pieces)
+
+
+def _log10(n: int) -> float:
+    return math.log10(n) if n < 2 ** 1000 else n.bit_length() * math.log10(2)

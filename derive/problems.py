@@ -14,8 +14,9 @@ from pathlib import Path
 
 import sympy
 
-from .errors import DeriveError, ProblemError, did_you_mean
-from .parse import CONSTANTS, IDENTIFIER, parse_expression
+from .errors import DeriveError, ProblemError, did_you_mean, excerpt, quoted
+from .parse import CONSTANTS, IDENTIFIER, Limits, parse_expression
+from .userfiles import read_text
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -109,24 +110,21 @@ def builtin_problems() -> list[Problem]:
     return [load_problem(name) for name in builtin_names()]
 
 
-def load_problem(spec: str) -> Problem:
+def load_problem(spec: str, limits: Limits = Limits()) -> Problem:
     """A built-in problem by name, or a TOML problem file by path."""
     if spec in builtin_names():
         text = resources.files("derive.builtin").joinpath(f"{spec}.toml").read_text(encoding="utf-8")
-        return problem_from_toml(text, name=spec, source=f"built-in {spec}")
+        return problem_from_toml(text, name=spec, source=f"built-in {spec}", limits=limits)
     path = Path(spec)
-    if not path.is_file():
+    if not path.exists():
         hint = did_you_mean(spec, builtin_names()) or (
             "give a built-in problem (" + ", ".join(builtin_names()) + ") or a .toml file")
-        raise ProblemError(f"no problem named '{spec}' and no such file", hint=hint)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProblemError(f"{spec}: cannot read the file: {exc}") from None
-    return problem_from_toml(text, name=path.stem, source=str(path))
+        raise ProblemError(f"no problem named '{excerpt(spec)}' and no such file", hint=hint)
+    text = read_text(path, "problem file")
+    return problem_from_toml(text, name=path.stem, source=str(path), limits=limits)
 
 
-def problem_from_toml(text: str, name: str, source: str = "") -> Problem | MatrixProblem:
+def problem_from_toml(text: str, name: str, source: str = "", limits: Limits = Limits()) -> Problem | MatrixProblem:
     where = source or name
     try:
         data = tomllib.loads(text)
@@ -138,7 +136,7 @@ def problem_from_toml(text: str, name: str, source: str = "") -> Problem | Matri
     inputs = {}
     for in_name, value in data["inputs"].items():
         _check_name(in_name, f"{where}: input")
-        inputs[in_name] = parse_value(value, f"{where}: input {in_name}")
+        inputs[in_name] = parse_value(value, f"{where}: input {in_name}", limits)
     outputs = {}
     for out_name, expr in data["outputs"].items():
         _check_name(out_name, f"{where}: output")
@@ -153,7 +151,7 @@ def problem_from_toml(text: str, name: str, source: str = "") -> Problem | Matri
         _check_name(const_name, f"{where}: constant")
         if const_name in inputs or const_name in outputs:
             raise ProblemError(f"{where}: '{const_name}' is both a constant and an input or output")
-        constants[const_name] = parse_value(value, f"{where}: constant {const_name}")
+        constants[const_name] = parse_value(value, f"{where}: constant {const_name}", limits)
     variants = {}
     for var_name, spec in data.get("variants", {}).items():
         if var_name not in inputs and var_name not in constants:
@@ -176,14 +174,14 @@ def problem_from_toml(text: str, name: str, source: str = "") -> Problem | Matri
                    variants=variants, source=source, **_sheet_text(data))
 
 
-def inline_problem(expressions: list[str], values: list[tuple[str, str]]) -> Problem:
+def inline_problem(expressions: list[str], values: list[tuple[str, str]], limits: Limits = Limits()) -> Problem:
     """Outputs y1, y2, ... from ``-f`` expressions; inputs are the ``--at`` names in order."""
     inputs = {}
     for in_name, text in values:
         _check_name(in_name, "--at")
         if in_name in inputs:
             raise ProblemError(f"--at {in_name} is given twice")
-        inputs[in_name] = parse_value(text, f"--at {in_name}")
+        inputs[in_name] = parse_value(text, f"--at {in_name}", limits)
     outputs = {f"y{i}": text for i, text in enumerate(expressions, start=1)}
     return Problem(name="inline", inputs=inputs, outputs=outputs, title="Inline problem")
 
@@ -196,7 +194,7 @@ def parse_assignment(text: str) -> tuple[str, str]:
     return name.strip(), value.strip()
 
 
-def parse_value(value, where: str) -> sympy.Expr:
+def parse_value(value, where: str, limits: Limits = Limits()) -> sympy.Expr:
     """An exact number from a TOML number or a constant expression such as "3/2" or "pi/4"."""
     if isinstance(value, bool):
         raise ProblemError(f"{where} must be a number, not a boolean")
@@ -208,11 +206,11 @@ def parse_value(value, where: str) -> sympy.Expr:
         return sympy.Rational(*Fraction(repr(value)).as_integer_ratio())  # 0.1 stays 1/10
     if isinstance(value, str):
         try:
-            parsed = parse_expression(value, frozenset(), {})
+            parsed = parse_expression(value, frozenset(), {}, limits=limits)
         except DeriveError as exc:
-            raise ProblemError(f"{where} = \"{value}\": {exc.message}", hint=exc.hint) from None
+            raise ProblemError(f"{where} = {quoted(value, exc.message)}: {exc.message}", hint=exc.hint) from None
         if parsed.op != "num":
-            raise ProblemError(f"{where} = \"{value}\" is not a constant")
+            raise ProblemError(f"{where} = {quoted(value)} is not a constant")
         return parsed.value
     raise ProblemError(f"{where} must be a number, not {type(value).__name__}")
 

@@ -12,9 +12,10 @@ import io
 import re
 from pathlib import Path
 
-from .errors import ProblemError
+from .errors import ProblemError, excerpt
 from .grade import PARTS, Answer, Expectations, worksheet_cells
 from .scalar.solve import ScalarSolution
+from .userfiles import read_text
 
 HEADER = ["part", "pass", "node", "value", "line"]
 _MARKER = re.compile(r"<!--\s*derive:\s*part=(\w+)(?:\s+pass=(\S*))?\s*-->")
@@ -35,10 +36,7 @@ def blank_csv(solution: ScalarSolution, key: bool = False) -> str:
 def read_answers(path: str | Path) -> list[Answer]:
     """A filled worksheet: CSV (by its header) or the Markdown that --blank --format md wrote."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProblemError(f"{path}: cannot read the worksheet: {exc}") from None
+    text = read_text(path, "worksheet")
     first = text.lstrip().splitlines()[0] if text.strip() else ""
     if first.replace(" ", "").lower().startswith("part,pass,node"):
         return read_csv(text, str(path))
@@ -51,9 +49,16 @@ def read_answers(path: str | Path) -> list[Answer]:
 
 def read_csv(text: str, where: str = "worksheet") -> list[Answer]:
     reader = csv.reader(io.StringIO(text))
-    header = [h.strip().lower() for h in next(reader, [])]
-    if header[:4] != HEADER[:4]:
-        raise ProblemError(f"{where}: the header must be {','.join(HEADER)}, not {','.join(header)}")
+    try:
+        header = [h.strip().lower() for h in next(reader, [])]
+        if header[:4] != HEADER[:4]:
+            raise ProblemError(f"{where}: the header must be {','.join(HEADER)}, not {excerpt(','.join(header))}")
+        return _csv_rows(reader, where)
+    except csv.Error as exc:  # a cell over csv.field_size_limit(), a NUL byte, a stray quote
+        raise ProblemError(f"{where}: line {reader.line_num}: not valid CSV: {exc}") from None
+
+
+def _csv_rows(reader, where: str) -> list[Answer]:
     answers = []
     for number, row in enumerate(reader, start=2):
         if not any(cell.strip() for cell in row):
@@ -61,7 +66,7 @@ def read_csv(text: str, where: str = "worksheet") -> list[Answer]:
         row = [*row, "", "", "", "", ""][:5]
         part, pass_, node, value, line = (cell.strip() for cell in row)
         if part not in PARTS:
-            raise ProblemError(f"{where}: row {number}: part '{part}' is not one of {', '.join(PARTS)}")
+            raise ProblemError(f"{where}: row {number}: part '{excerpt(part)}' is not one of {', '.join(PARTS)}")
         answers.append(Answer(part, pass_, node, value, line, where=f"{where}: row {number}"))
     return answers
 

@@ -19,6 +19,7 @@ import sympy
 
 from ..errors import DeriveError, ProblemError, ShapeError, did_you_mean
 from ..timing import TimedOut, time_limit
+from ..userfiles import read_text
 from .evaluate import NumpyBackend, SympyBackend, evaluate, run_forward
 from .expr import M
 from .shapes import shape_text, type_answer
@@ -72,10 +73,9 @@ def _expected(solution: MatrixSolution) -> dict[tuple[str, str], M]:
 
 def read_answer_file(path: str | Path) -> dict[tuple[str, str], str]:
     path = Path(path)
+    text = read_text(path, "answer file")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ProblemError(f"{path}: cannot read the answers: {exc}") from None
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ProblemError(f"{path}: invalid TOML: {exc}") from None
     answers = {}

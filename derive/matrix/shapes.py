@@ -65,6 +65,12 @@ def build_model(problem: MatrixProblem, limits: Limits = Limits()) -> Model:
     shapes: dict[str, tuple] = {}
     for name, spec in problem.variables.items():
         shapes[name] = parse_shape(spec, problem.dims, f"{where}: variable {name}")
+        check_entries(M("var", shape=shapes[name], data=name), problem.dims, limits, f"{where}: variable {name}")
+    total = sum(_entries(shape, problem.dims) for shape in shapes.values())
+    if total > limits.max_entries:
+        raise LimitError(f"{where}: the variables have {total:,} entries together with these [dims], more than "
+                         f"the limit of {limits.max_entries:,}",
+                         hint=f"use smaller [dims], or raise the limit with {Limits.FLAGS['max_entries']}")
     concrete: dict[str, str] = {}
     abstract = set()
     for fname, kind in problem.functions.items():
@@ -85,6 +91,7 @@ def build_model(problem: MatrixProblem, limits: Limits = Limits()) -> Model:
         except (ParseError, LimitError) as exc:
             raise type(exc)(f"{context}: {exc.message}", hint=exc.hint) from None
         typed = _Typer(context, shapes, elementwise).build(tree)
+        check_entries(typed, problem.dims, limits, context)
         shapes[name] = typed.shape
         equations.append((name, typed))
     loss_shape = shapes[problem.loss]
@@ -105,7 +112,28 @@ def type_answer(model: Model, name: str, text: str, limits: Limits = Limits()) -
         tree = parse_expression(text, frozenset([*model.shapes, *adjoints]), functions, limits=limits, matrix=True)
     except (ParseError, LimitError) as exc:
         raise type(exc)(f"{context}: {exc.message}", hint=exc.hint) from None
-    return _Typer(context, model.shapes, elementwise, adjoints).build(tree)
+    typed = _Typer(context, model.shapes, elementwise, adjoints).build(tree)
+    check_entries(typed, model.problem.dims, limits, context)
+    return typed
+
+
+def _entries(shape: tuple, dims: dict[str, int]) -> int:
+    rows, cols = (dims.get(d, d) if isinstance(d, str) else d for d in shape)
+    return rows * cols
+
+
+def check_entries(e: M, dims: dict[str, int], limits: Limits, context: str) -> None:
+    """Every matrix an expression computes (intermediates included: x @ x.T is N×N) fits in
+    --max-entries once [dims] are put in: the checks evaluate it with NumPy and SymPy."""
+    stack = [e]
+    while stack:
+        node = stack.pop()
+        entries = _entries(node.shape, dims)
+        if entries > limits.max_entries:
+            raise LimitError(f"{context}: a {shape_text(node.shape)} matrix has {entries:,} entries with these "
+                             f"[dims], more than the limit of {limits.max_entries:,}",
+                             hint=f"use smaller [dims], or raise the limit with {Limits.FLAGS['max_entries']}")
+        stack.extend(a for a in node.args if isinstance(a, M))
 
 
 def expr_text(e: Expr) -> str:

@@ -42,6 +42,17 @@ def header(problem, escape, title=None, author=None, course=None, date=None) -> 
     }
 
 
+#: Longest output formula (LaTeX characters) shown in display math: one line of amsmath's align
+#: cannot be wider than TeX's largest dimension (about 5.7 m), which ~1,200-node formulas reach.
+MAX_DISPLAY_LATEX = 2_000
+
+
+def _displayable(latex: str, trace) -> str:
+    if len(latex) <= MAX_DISPLAY_LATEX:
+        return latex
+    return rf"\text{{(too long to typeset on one line: {len(trace.nodes):,} nodes; the trace in (c) defines it)}}"
+
+
 def sheet_context(solution: ScalarSolution, *, digits: int, escape: Callable[[str], str],
                   graph: Callable, title: str | None = None, author: str | None = None,
                   course: str | None = None, date: str | None = None, numbering: str = "zero",
@@ -57,7 +68,7 @@ def sheet_context(solution: ScalarSolution, *, digits: int, escape: Callable[[st
         "inputs": [{"name": nt.var(name), "node": nt.node(node), "value": nt.number(trace.by_id[node].value)}
                    for name, node in trace.inputs],
         "outputs": [{"name": nt.var(name), "node": nt.node(node), "value": nt.number(trace.by_id[node].value),
-                     "expression": lines.expression_latex(trace.expressions[name], nt)}
+                     "expression": _displayable(lines.expression_latex(trace.expressions[name], nt), trace)}
                     for name, node in trace.outputs],
         "input_vector": nt.matrix([[nt.var(name)] for name, _ in trace.inputs]),
         "point_vector": lines.values_vector([trace.by_id[n].value for _, n in trace.inputs], nt),

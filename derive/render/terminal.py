@@ -7,9 +7,23 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from ..errors import excerpt, inert
+
+#: What a student wrote is shown up to this many characters (the JSON keeps all of it).
+GIVEN_WIDTH = 200
 from ..scalar.solve import ScalarSolution
 from . import lines
 from .notation import TextNotation
+
+
+def _text(value) -> Text:
+    """A cell as plain text: rich markup (``[bold]``, ``[/]``, ``[link=…]``) is not interpreted and
+    control characters (ANSI escapes) show as visible escapes, whoever wrote the string."""
+    return Text(inert("" if value is None else str(value)))
+
+
+def _row(table: Table, *cells, **options) -> None:
+    table.add_row(*(_text(c) for c in cells), **options)
 
 
 def _table(title: str, rows: list[lines.Row], with_rule: bool) -> Table:
@@ -20,7 +34,7 @@ def _table(title: str, rows: list[lines.Row], with_rule: bool) -> Table:
     table.add_column("Evaluation", overflow="fold")
     for row in rows:
         cells = [row.expression, *([row.rule] if with_rule else []), row.evaluation]
-        table.add_row(*cells, style="bold" if row.answer else None, end_section=False)
+        _row(table, *cells, style="bold" if row.answer else None, end_section=False)
     return table
 
 
@@ -79,22 +93,22 @@ def matrix_views(solution, diag: bool = False) -> list:
     for column in ("Node", "Definition", "Shape"):
         forward.add_column(column)
     for name, e in solution.model.equations:
-        forward.add_row(name, printer(e), shape_text(e.shape))
+        _row(forward, name, printer(e), shape_text(e.shape))
     adjoints = Table(title="(b) Backpropagation: one adjoint per named node, in reverse order", box=box.SIMPLE_HEAD,
                      title_justify="left", title_style="bold")
     for column in ("Adjoint", "Chain rule", "Simplified", "Shape"):
         adjoints.add_column(column, overflow="fold")
     for a in solution.derivation.adjoints:
-        adjoints.add_row(printer.bar(a.name), chain_form(a, printer, shapes), printer(a.simplified),
-                         shape_text(a.shape))
+        _row(adjoints, printer.bar(a.name), chain_form(a, printer, shapes), printer(a.simplified),
+             shape_text(a.shape))
     gradients = Table(title="Gradients", box=box.SIMPLE_HEAD, title_justify="left", title_style="bold")
     for column in ("Gradient", "Equals", "Shape", "Exact check", "Numeric (max rel. error)"):
         gradients.add_column(column, overflow="fold")
     checks = {c.name: c for c in solution.checks.gradients}
     for g in solution.derivation.gradients:
         c = checks[g.name]
-        gradients.add_row(f"∂{solution.problem.loss}/∂{g.name} = {printer.bar(g.name)}", printer(g.expr),
-                          shape_text(g.shape), c.exact, f"{c.numeric_max_relative_error:.1e} ({c.numeric_method})")
+        _row(gradients, f"∂{solution.problem.loss}/∂{g.name} = {printer.bar(g.name)}", printer(g.expr),
+             shape_text(g.shape), c.exact, f"{c.numeric_max_relative_error:.1e} ({c.numeric_method})")
     used = {e.data for _, eq in solution.model.equations for e in _walk(eq) if e.op == "fn"}
     notes = [Text(f"{name}: abstract elementwise function; numeric checks use sigmoid", style="dim")
              for name in sorted(solution.model.abstract & used)]
@@ -116,11 +130,12 @@ def grade_views(grade) -> list:
         table.add_column(column, overflow="fold")
     for c in grade.cells:
         if c.verdict not in ("correct", "rounding"):
-            table.add_row(c.part, c.pass_ or "-", c.node, c.given or "-", c.verdict, c.kind or "", c.message)
+            _row(table, c.part, c.pass_ or "-", c.node, excerpt(c.given, width=GIVEN_WIDTH) or "-", c.verdict,
+                 c.kind or "", excerpt(c.message, width=4 * GIVEN_WIDTH))
     score = grade.score()
     parts = ", ".join(f"{part} {p['earned']:g}/{p['possible']} (weight {p['weight']:g})"
                       for part, p in score["parts"].items())
-    first = ", ".join(f"{key} at {node}" for key, node in score["first_wrong"].items()) or "none"
+    first = inert(", ".join(f"{key} at {node}" for key, node in score["first_wrong"].items()) or "none")
     views = [table] if any(c.verdict not in ("correct", "rounding") for c in grade.cells) else [
         Text("Every cell is correct (or correctly rounded).", style="green")]
     return [*views, Text(f"Score: {score['total'] * 100:.1f}%  ({parts})", style="bold"),
@@ -132,6 +147,7 @@ def matrix_answer_views(check) -> list:
     for column in ("Part", "Name", "Given", "Verdict", "Message"):
         table.add_column(column, overflow="fold")
     for item in check.items:
-        table.add_row(item.part, item.name, item.given or "-", item.verdict, item.message)
+        _row(table, item.part, item.name, excerpt(item.given, width=GIVEN_WIDTH) or "-", item.verdict,
+             excerpt(item.message, width=4 * GIVEN_WIDTH))
     score = check.score()
     return [table, Text(f"Score: {score['correct']}/{score['possible']}", style="bold")]

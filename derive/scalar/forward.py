@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from .trace import Node, Term, Trace
 
@@ -24,7 +25,7 @@ class ForwardPass:
     seed: str  # node id of the input
     rows: tuple[ForwardRow, ...]
 
-    @property
+    @cached_property  # read once per Jacobian entry: built once, not per read
     def tangents(self) -> dict[str, float]:
         return {row.node.id: row.value for row in self.rows}
 

@@ -7,6 +7,7 @@ plus ∂y/∂node = 1 when the node is the output of this pass.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from .trace import Node, Term, Trace
 
@@ -29,7 +30,7 @@ class ReversePass:
     seed: str  # node id of the output
     rows: tuple[AdjointRow, ...]  # reverse trace order
 
-    @property
+    @cached_property  # read once per Jacobian entry: built once, not per read
     def adjoints(self) -> dict[str, float]:
         return {row.node.id: row.value for row in self.rows}
 

@@ -10,12 +10,13 @@ partials, read from the one rule table.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import sympy
 
-from ..errors import DomainError, LimitError, ParseError, ProblemError
+from ..errors import DomainError, LimitError, ParseError, ProblemError, quoted
 from ..parse import Expr, Limits, latex_variable, parse_expression
 from .rules import ALIASES, FOLD, FUNCTIONS, primitive
 
@@ -117,17 +118,61 @@ class Trace:
             exact[node.id] = rule.definition.subs(dict(zip(rule.symbols, values)), simultaneous=True)
         return exact
 
+    @cached_property
+    def _plan(self) -> tuple[list[int], list[tuple[int, Callable, tuple]], list[int]]:
+        """The trace as positions: input slots, (slot, function, argument slots or floats) per
+        operation, output slots. Finite differences evaluate the trace 32 times per input."""
+        slot = {node.id: i for i, node in enumerate(self.nodes)}
+        inputs = [slot[node_id] for _, node_id in self.inputs]
+        steps = [(i, primitive(node.op).value_function,
+                  tuple(slot[a] if isinstance(a, str) else float(a) for a in node.args))
+                 for i, node in enumerate(self.nodes) if not node.is_input]
+        return inputs, steps, [slot[node_id] for _, node_id in self.outputs]
+
     def output_values(self, point: list[float]) -> list[float]:
         """Float values of the outputs at another point (inputs in declared order)."""
-        values: dict[str, float] = {}
-        inputs = iter(point)
-        for node in self.nodes:
-            if node.is_input:
-                values[node.id] = float(next(inputs))
-            else:
-                args = [values[arg] if isinstance(arg, str) else float(arg) for arg in node.args]
-                values[node.id] = primitive(node.op).value_function(*args)
-        return [values[node_id] for _, node_id in self.outputs]
+        inputs, steps, outputs = self._plan
+        values: list[float] = [0.0] * len(self.nodes)
+        for i, x in zip(inputs, point):
+            values[i] = float(x)
+        return self._run(values, steps)
+
+    def output_values_along(self, j: int, xj: float) -> list[float]:
+        """The outputs with input ``j`` moved to ``xj``, the others at the trace's point: only
+        the nodes that depend on input j are evaluated again (finite differences move one input
+        at a time, so their cost is the sum of those nodes over the inputs, not inputs × nodes)."""
+        inputs, _, _ = self._plan
+        values = list(self._point_values)
+        values[inputs[j]] = float(xj)
+        return self._run(values, self._dependents(j))
+
+    def _run(self, values: list[float], steps) -> list[float]:
+        for i, function, args in steps:
+            values[i] = function(*[values[a] if type(a) is int else a for a in args])
+        return [values[i] for i in self._plan[2]]
+
+    @cached_property
+    def _point_values(self) -> list[float]:
+        inputs, steps, _ = self._plan
+        values: list[float] = [0.0] * len(self.nodes)
+        for i, (name, _) in zip(inputs, self.inputs):
+            values[i] = float(self.point[name])
+        self._run(values, steps)
+        return values
+
+    def _dependents(self, j: int) -> list:
+        cache = self.__dict__.setdefault("_dependents_cache", {})
+        if j not in cache:
+            inputs, steps, _ = self._plan
+            moved = {inputs[j]}
+            steps_moved = []
+            for step in steps:
+                if any(type(a) is int and a in moved for a in step[2]):
+                    moved.add(step[0])
+                    steps_moved.append(step)
+            cache.clear()  # one input at a time: keep memory at one list
+            cache[j] = steps_moved
+        return cache[j]
 
 
 def node_ids(n_inputs: int, n_nodes: int, numbering: str = "zero") -> list[str]:
@@ -163,7 +208,7 @@ def build_trace(
             expressions[out_name] = parse_expression(text, frozenset(names), FUNCTIONS, ALIASES,
                                                      FOLD, limits, constants=constants)
         except (ParseError, LimitError) as exc:
-            raise type(exc)(f"{out_name} = \"{text}\": {exc.message}", hint=exc.hint) from None
+            raise type(exc)(f"{out_name} = {quoted(text, exc.message)}: {exc.message}", hint=exc.hint) from None
 
     protos: list[_Proto] = [_Proto("input", (name,), 0) for name in names]
     keys: dict[tuple, int] = {}
@@ -171,10 +216,15 @@ def build_trace(
     for out_name, expr in expressions.items():
         ref = _walk(expr, names, protos, keys, limits)
         if not isinstance(ref, int):
-            raise ProblemError(f"output {out_name} = \"{outputs[out_name]}\" is a constant",
+            raise ProblemError(f"output {out_name} = {quoted(outputs[out_name])} is a constant",
                                hint="an output must depend on at least one input")
         output_refs.append((out_name, ref))
 
+    cells = (len(names) + len(output_refs)) * len(protos)
+    if cells > limits.max_cells:
+        raise LimitError(f"the forward and reverse tables would have {cells:,} cells ({len(names)} inputs + "
+                         f"{len(output_refs)} outputs, times {len(protos):,} nodes), more than the limit of "
+                         f"{limits.max_cells:,}", hint=f"raise the limit with {Limits.FLAGS['max_cells']}")
     order_of = list(range(len(protos)))
     if order == "depth":
         order_of.sort(key=lambda i: (protos[i].depth, i))  # stable: ties keep written order
@@ -189,6 +239,9 @@ def build_trace(
         if proto.op == "input":
             name = proto.args[0]
             value = float(inputs[name])
+            if not math.isfinite(value):
+                raise DomainError(f"input {name} is too large for a floating-point number (about 1e308 at most)",
+                                  hint="evaluate at another point")
             node = Node(node_id, position, "input", (), name, latex_variable(name), value, input_name=name,
                         latex_name=latex_name(node_id), symbol=_symbol(node_id))
         else:

@@ -94,10 +94,7 @@ def finite_difference_jacobian(trace: Trace) -> tuple[list[list[float]], list[li
     err = [[math.inf] * len(x0) for _ in range(n_out)]
 
     def central(j: int, h: float) -> list[float]:
-        up, down = list(x0), list(x0)
-        up[j] += h
-        down[j] -= h
-        f_up, f_down = trace.output_values(up), trace.output_values(down)
+        f_up, f_down = trace.output_values_along(j, x0[j] + h), trace.output_values_along(j, x0[j] - h)
         return [(u - d) / (2 * h) for u, d in zip(f_up, f_down)]
 
     f0 = trace.output_values(x0)

@@ -1,0 +1,489 @@
+"""Hostile and unlucky input, end to end: never an internal error, never unbounded memory or time.
+
+Every case runs the CLI and asserts exit 0, 1 or 2, exactly one line on stderr for an error, no
+traceback, and no file written outside the output folder.  Cases that could exhaust memory or
+hang on the old code run in a subprocess with an address-space cap and a timeout; the others run
+in-process with Typer's CliRunner (fast).  At the end, Hypothesis feeds `derive check` inputs
+(CSV and Markdown cells, hand-written lines) and problem files, and only the project's own
+errors may escape.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+import derive
+from derive.cli import app
+from derive.errors import DeriveError
+
+runner = CliRunner()
+MEMORY_CAP = 2 * 1024 ** 3  # bytes of address space for a subprocess case
+LONG = os.environ.get("HYPOTHESIS_PROFILE") == "long"
+
+
+def _files(root: Path) -> set[Path]:
+    return {p.relative_to(root) for p in root.rglob("*")}
+
+
+def _assert_clean(code: int, stderr: str, allowed=(0, 1, 2)) -> None:
+    assert code in allowed, stderr
+    assert "Traceback" not in stderr and "internal error" not in stderr, stderr
+    if code == 2:
+        assert len(stderr.strip().splitlines()) == 1, stderr
+        assert stderr.startswith("derive: error: "), stderr
+
+
+def invoke(*args: str, allowed=(0, 1, 2)):
+    """In-process: for inputs that cannot hang or exhaust memory (on any version of the code)."""
+    result = runner.invoke(app, list(args))
+    _assert_clean(result.exit_code, result.stderr, allowed)
+    return result
+
+
+def _cap_memory():  # runs in the child before exec
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
+
+
+def spawn(tmp_path: Path, *args: str, timeout: float = 30, allowed=(0, 1, 2)):
+    """In a subprocess with a memory cap and a timeout, from an empty folder under tmp_path:
+    nothing may appear outside its output folder ``out``."""
+    work = tmp_path / "work"
+    work.mkdir(exist_ok=True)
+    before = _files(tmp_path)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "derive", *args], cwd=work, capture_output=True, text=True,
+                              timeout=timeout, preexec_fn=_cap_memory)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"derive {' '.join(a[:40] for a in args)} ran for more than {timeout} s")
+    _assert_clean(proc.returncode, proc.stderr, allowed)
+    new = {p for p in _files(tmp_path) - before if p.parts[:2] != ("work", "out") and p != Path("work/out")}
+    assert not new, f"files written outside the output folder: {sorted(map(str, new))}"
+    return proc
+
+
+# -- big numbers: the size of an exact constant is bounded before it is computed ---------------
+@pytest.mark.parametrize("args", [
+    ["solve", "-f", "x*((9**999)**999)**999", "--at", "x=1"],
+    ["solve", "-f", "pow(pow(pow(9,999),999),999)*x", "--at", "x=1"],
+    ["solve", "-f", "x", "--at", "x=((9**999)**999)**999"],
+    ["solve", "-f", "x*1e-99999999999", "--at", "x=1"],
+], ids=["power-tower", "pow-tower", "at-value", "literal-exponent"])
+def test_huge_constants_are_refused_within_memory(tmp_path, args):
+    proc = spawn(tmp_path, *args)
+    assert proc.returncode == 2 and "--max-digits" in proc.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ["solve", "-f", "x*(10**999)**5", "--at", "x=1"],
+    ["solve", "-f", "x/(10**999)**5", "--at", "x=1"],
+    ["solve", "-f", "x", "--at", "x=(10**999)**5"],
+    ["solve", "-f", "x*" + "9" * 2000, "--at", "x=1"],
+    ["solve", "-f", "x*0x" + "f" * 4000, "--at", "x=1"],
+])
+def test_constants_past_python_int_printing_limit_are_limit_errors(args):
+    result = invoke(*args)
+    assert result.exit_code == 2 and "more than the limit of 1000 (hint: raise the limit with --max-digits)" \
+        in result.stderr
+
+
+def test_max_digits_can_be_raised():
+    result = invoke("--max-digits", "6000", "solve", "-f", "x*(10**999)**5", "--at", "x=1")
+    assert result.exit_code == 2 and "domain" in result.stderr  # the float overflows: a domain error, not a crash
+    assert invoke("jacobian", "-f", "x*10**150", "--at", "x=1").exit_code == 0
+    result = invoke("--max-digits", "100", "jacobian", "-f", "x*10**150", "--at", "x=1")
+    assert result.exit_code == 2 and "limit of 100 " in result.stderr
+
+
+# -- answer files ------------------------------------------------------------------------------
+def _worksheet(tmp_path: Path, edit=None) -> list[list[str]]:
+    invoke("report", "problem1", "--blank", "--format", "csv", "-o", str(tmp_path))
+    rows = list(csv.reader((tmp_path / "problem1-blank.csv").open(encoding="utf-8")))
+    return rows
+
+
+def _write_csv(path: Path, rows) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    return path
+
+
+def test_answer_file_that_is_binary_names_the_line(tmp_path):
+    path = tmp_path / "bin.csv"
+    path.write_bytes(b"part,pass,node,value,line\ntrace,,v0,2,\n\xff\xfe\x00garbage")
+    result = invoke("check", "problem1", str(path))
+    assert result.exit_code == 2 and "line 3" in result.stderr and "bin.csv" in result.stderr
+
+
+def test_answer_file_in_utf16_is_read(tmp_path):
+    rows = _worksheet(tmp_path)
+    rows[1][3] = "2"
+    text = io.StringIO()
+    csv.writer(text).writerows(rows)
+    path = tmp_path / "utf16.csv"
+    path.write_bytes(text.getvalue().encode("utf-16"))
+    result = invoke("check", "problem1", str(path), "--json")
+    cells = json.loads(result.stdout)["cells"]
+    assert cells[0]["node"] == "v0" and cells[0]["verdict"] == "correct"
+
+
+def test_csv_cell_over_128_kib_is_an_error_with_the_line(tmp_path):
+    rows = _worksheet(tmp_path)
+    rows[2][4] = "x" * 140_000
+    result = invoke("check", "problem1", str(_write_csv(tmp_path / "big.csv", rows)))
+    assert result.exit_code == 2 and "line 3" in result.stderr
+
+
+@pytest.mark.parametrize("line", ["(-1)^0.5", "(-8)^(1/3)", "1e300*1e300*10", "(" * 5000 + "1" + ")" * 5000])
+def test_a_line_that_is_not_a_real_number_is_the_cells_business(tmp_path, line):
+    rows = _worksheet(tmp_path)
+    rows[2][3], rows[2][4] = "1", line  # trace v1 = 1 is right; its line is nonsense
+    result = invoke("check", "problem1", str(_write_csv(tmp_path / "c.csv", rows)), "--json")
+    cells = {c["node"]: c for c in json.loads(result.stdout)["cells"] if c["part"] == "trace"}
+    assert cells["v1"]["verdict"] == "correct"
+
+
+def test_complex_power_in_a_line_is_not_a_real_number():
+    from derive.handwriting import parse_line
+
+    with pytest.raises(derive.ParseError, match="not a real number"):
+        parse_line("(-1)^0.5", {})
+
+
+def test_dev_zero_is_refused_without_reading(tmp_path):
+    proc = spawn(tmp_path, "check", "problem1", "/dev/zero", timeout=30)
+    assert proc.returncode == 2 and "not a regular file" in proc.stderr
+
+
+@pytest.mark.parametrize("problem", ["problem1"])  # problem2's TOML answers are read by the same function
+def test_fifo_with_no_writer_is_refused_without_hanging(tmp_path, problem):
+    fifo = tmp_path / "answers.fifo"
+    os.mkfifo(fifo)
+    proc = spawn(tmp_path, "check", problem, str(fifo), timeout=20)
+    assert proc.returncode == 2 and "not a regular file" in proc.stderr
+
+
+def test_answer_file_over_the_size_cap_is_refused(tmp_path):
+    path = tmp_path / "big.csv"
+    with path.open("wb") as handle:
+        handle.truncate(11 * 1024 * 1024)  # sparse: no disk used
+    result = invoke("check", "problem1", str(path))
+    assert result.exit_code == 2 and "more than the limit" in result.stderr
+
+
+# -- student text in the instructor's terminal -------------------------------------------------
+@pytest.mark.parametrize("given", ["[/]", "[bold]", "[link=https://evil.example]x[/link][bold red]CORRECT",
+                                   "\x1b[32mCORRECT\x1b[0m"])
+def test_markup_and_escapes_in_cells_print_inert(tmp_path, given):
+    rows = _worksheet(tmp_path)
+    rows[2][3] = rows[2][4] = given
+    result = invoke("check", "problem1", str(_write_csv(tmp_path / "m.csv", rows)))
+    assert result.exit_code == 1
+    assert "\x1b" not in result.stdout
+    shown = given.replace("\x1b", "\\x1b")
+    assert shown[:12] in result.stdout.replace("\n", "")
+
+
+def test_markup_in_matrix_answers_prints_inert(tmp_path):
+    path = tmp_path / "a.toml"
+    path.write_text('[adjoints]\nh = "[/] [bold red]CORRECT \\u001b[31m"\n', encoding="utf-8")
+    result = invoke("check", "problem2", str(path))
+    assert result.exit_code == 1 and "[/] [bold red]CORRECT" in result.stdout and "\x1b" not in result.stdout
+
+
+# -- messages ----------------------------------------------------------------------------------
+def test_a_100_kb_expression_is_not_echoed_whole():
+    text = "x+" * 50_000 + "foo"
+    result = invoke("--max-length", "200000", "solve", "-f", text, "--at", "x=1")
+    assert result.exit_code == 2 and len(result.stderr) < 400
+
+
+def test_a_long_expression_is_cut_around_the_column():
+    text = "x+" * 1000 + "foo+x"
+    result = invoke("--max-depth", "5000", "solve", "-f", text, "--at", "x=1")
+    assert "unknown name 'foo' at column 2001" in result.stderr and '"…+x+x+' in result.stderr and '+foo+x"' in result.stderr
+    assert len(result.stderr) < 400
+
+
+def test_a_multi_line_expression_gives_one_line():
+    result = invoke("solve", "-f", "x+\n1+", "--at", "x=1")
+    assert result.exit_code == 2 and "\\n" in result.stderr
+
+
+def test_known_functions_is_never_an_empty_list():
+    result = invoke("solve", "-f", "x", "--at", "x=foo(2)")
+    assert result.exit_code == 2 and "known functions: (" not in result.stderr
+    assert "known functions: " not in result.stderr or "known functions: a" in result.stderr
+
+
+def test_no_max_depth_hint_where_the_flag_does_nothing():
+    result = invoke("solve", "-f", "(" * 300 + "x" + ")" * 300, "--at", "x=1")
+    assert result.exit_code == 2 and "--max-depth" not in result.stderr
+    result = invoke("--max-length", "200000", "solve", "-f", "x+" * 50_000 + "x", "--at", "x=1")
+    assert result.exit_code == 2 and "--max-depth" not in result.stderr
+
+
+def test_at_given_twice_is_an_error():
+    result = invoke("solve", "-f", "x", "--at", "x=1", "--at", "x=2")
+    assert result.exit_code == 2 and "--at x is given twice" in result.stderr
+
+
+@pytest.mark.parametrize("args", [["solve", "-f", "x+", "--at", "x=1", "--json"],
+                                  ["jacobian", "nosuchproblem", "--json"]])
+def test_json_errors_are_a_json_object_on_stdout(args):
+    result = invoke(*args)
+    data = json.loads(result.stdout)
+    assert set(data) == {"error"} and set(data["error"]) == {"kind", "message", "hint", "exit_code"}
+    assert data["error"]["exit_code"] == 2 and data["error"]["message"] in result.stderr
+
+
+def test_json_check_errors_are_json_too(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_bytes(b"\xff\xfe\x00")
+    data = json.loads(invoke("check", "problem1", str(path), "--json").stdout)
+    assert data["error"]["kind"] == "ProblemError"
+
+
+# -- the library -------------------------------------------------------------------------------
+@pytest.mark.parametrize("call", [
+    lambda: derive.solve(123),
+    lambda: derive.solve(b"problem1"),
+    lambda: derive.solve(functions="x*y"),
+    lambda: derive.solve(functions=["x"], at={"x": [1]}),
+    lambda: derive.solve(functions=["x"], at=[("x", 1)]),
+    lambda: derive.solve("problem1", numbering="one"),
+    lambda: derive.solve("problem1", limits=5),
+    lambda: derive.solve("problem1", seed="s"),
+    lambda: derive.load(3.5),
+])
+def test_library_arguments_are_checked(call):
+    with pytest.raises(derive.UsageError) as info:
+        call()
+    assert isinstance(info.value, DeriveError) and isinstance(info.value, TypeError)
+
+
+def test_library_takes_a_path_object():
+    path = Path(derive.__file__).parent / "builtin" / "problem1.toml"
+    assert derive.solve(path).jacobian[1][0] == 1.0
+
+
+# -- cost that grew without a bound ------------------------------------------------------------
+def test_thousands_of_inputs_are_refused_quickly(tmp_path):
+    n = 5000
+    lines = ["[inputs]", *(f"x{i} = {i % 7 + 1}" for i in range(1, n + 1)), "[outputs]"]
+    lines += [f'y{k} = "' + "+".join(f"x{i}" for i in range(k * 100 + 1, k * 100 + 101)) + '"' for k in range(n // 100)]
+    (tmp_path / "many.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    proc = spawn(tmp_path, "solve", "--json", str(tmp_path / "many.toml"), timeout=30)
+    assert proc.returncode == 2 and "--max-cells" in proc.stderr
+
+
+def test_finite_differences_along_one_input_match_a_full_evaluation():
+    sol = derive.solve(functions=["x1*sin(x2) + x3", "exp(x1*x3)"], at={"x1": 1, "x2": 2, "x3": "1/2"})
+    trace = sol.trace
+    for j, moved in enumerate((1.25, 2.5, 0.75)):
+        point = [1.0, 2.0, 0.5]
+        point[j] = moved
+        assert trace.output_values_along(j, moved) == trace.output_values(point)
+
+
+def test_matrix_dims_are_bounded(tmp_path):
+    builtin = (Path(derive.__file__).parent / "builtin" / "problem2.toml").read_text(encoding="utf-8")
+    huge = tmp_path / "huge.toml"
+    huge.write_text(builtin.replace("[dims]\n", "[dims]\nBIG = 100000000\n", 1)
+                    .replace("[variables]\n", '[variables]\nzz = "BIG x BIG"\n', 1), encoding="utf-8")
+    proc = spawn(tmp_path, "solve", str(huge))
+    assert proc.returncode == 2 and "--max-entries" in proc.stderr
+
+
+def test_matrix_intermediate_is_bounded(tmp_path):
+    problem = tmp_path / "outer.toml"
+    problem.write_text('[dims]\nN = 100000\n[variables]\nx = "N"\n[equations]\nL = "sum(x @ x.T)"\n'
+                       '[derive]\nloss = "L"\nwrt = ["x"]\n', encoding="utf-8")
+    proc = spawn(tmp_path, "solve", str(problem))
+    assert proc.returncode == 2 and "(N×N)" in proc.stderr
+
+
+# -- earlier classes: code and TeX injection, deep nesting, broken TOML --------------------------
+@pytest.mark.parametrize("expression", [
+    "__import__('os').system('touch PWNED')", "x.__class__", "(lambda: 1)()", "[c for c in ()]",
+    "open('/etc/passwd')", "x if x else x", "f'{x}'", "x; import os", "exec('1')",
+])
+def test_code_in_expressions_is_refused(tmp_path, expression):
+    proc = spawn(tmp_path, "solve", "-f", expression, "--at", "x=1", timeout=30) if expression.startswith("__") \
+        else None
+    result = invoke("solve", "-f", expression, "--at", "x=1")
+    assert result.exit_code == 2
+    assert proc is None or not (tmp_path / "work" / "PWNED").exists()
+
+
+@pytest.mark.parametrize("title", [r"\input{/etc/passwd}", r"\write18{touch PWNED}", "}{\\end{document}",
+                                   "$x^$", "%comment", "#&~_^", "\x1b[31mred"])
+def test_tex_in_titles_is_printed_literally(tmp_path, title):
+    out = tmp_path / "out"
+    invoke("report", "problem1", "--title", title, "-o", str(out))
+    tex = (out / "problem1.tex").read_text(encoding="utf-8")
+    assert "\\input{/etc/passwd}" not in tex and "\\write18{" not in tex
+
+
+@pytest.mark.parametrize("expression", ["-" * 600 + "x", "x" + "**x" * 600, "(" * 199 + "x" + ")" * 199,
+                                        "+".join(["x"] * 700), "sin(" * 600 + "x" + ")" * 600])
+def test_deep_nesting_is_a_limit_error(expression):
+    result = invoke("solve", "-f", expression, "--at", "x=1", allowed=(0, 2))
+    assert result.exit_code == 2 or "(" in expression
+
+
+@pytest.mark.parametrize("text", [
+    "[inputs\nx=1", "title = \"unterminated", "[inputs]\nx = 1\nx = 2\n[outputs]\ny = \"x\"",
+    "[inputs]\nx = nan\n[outputs]\ny = \"x\"", "[inputs]\nx = [1]\n[outputs]\ny = \"x\"",
+    "[dims]\nN = -1\n", "[dims]\nN = 1.5\n[variables]\nx = \"N\"", "\x00\x01", "[inputs]\n\"x y\" = 1\n[outputs]\ny=\"1\"",
+])
+def test_broken_toml_is_a_problem_error(tmp_path, text):
+    path = tmp_path / "p.toml"
+    path.write_text(text, encoding="utf-8")
+    assert invoke("solve", str(path)).exit_code == 2
+
+
+# -- fuzzing: only the project's own errors escape ----------------------------------------------
+def _examples(n: int) -> settings:
+    return settings(max_examples=n * 20 if LONG else n, deadline=None, derandomize=not LONG,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+
+
+@pytest.fixture(scope="module")
+def problem1():
+    return derive.solve("problem1")._solved
+
+
+_CELL = st.one_of(
+    st.text(max_size=40),
+    st.text(alphabet="0123456789.-−+e×·*/^()[]{}σπ vnsiexplog=", max_size=60),
+    st.sampled_from(["[/]", "[bold]", "\x1b[31m", "1e999", "nan", "inf", "(-1)^0.5", "0/0", "v1^v1^v1^v1",
+                     "exp(exp(exp(9)))", "1" * 400, "σ(v1)(1 − σ(v1))", "2v1 × 0 = 2 × 0 = 0"]),
+)
+
+
+@_examples(50)
+@given(values=st.lists(st.tuples(_CELL, _CELL), min_size=1, max_size=6), data=st.data())
+def test_fuzz_csv_worksheet_cells(problem1, values, data, tmp_path_factory):
+    from derive.grade import grade, worksheet_cells
+    from derive.render import terminal
+    from derive.worksheet import read_answers
+
+    cells = worksheet_cells(problem1)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["part", "pass", "node", "value", "line"])
+    for value, line in values:
+        part, pass_, node = data.draw(st.sampled_from(cells))
+        writer.writerow([part, pass_, node, value, line])
+    path = tmp_path_factory.mktemp("csv") / "w.csv"
+    path.write_text(out.getvalue(), encoding="utf-8")
+    try:
+        result = grade(problem1, read_answers(path))
+    except DeriveError:
+        return
+    json.dumps(result.as_dict())
+    terminal.print_views(terminal.grade_views(result), terminal.Console(file=io.StringIO(), width=100))
+
+
+@_examples(40)
+@given(rows=st.lists(st.tuples(st.text(max_size=12), _CELL, _CELL), max_size=5),
+       header=st.sampled_from(["| Node | Value | Line |", "| node | value |", "| a | b | c | d |"]),
+       marker=st.sampled_from(["<!-- derive: part=trace -->", "<!-- derive: part=forward pass=x1 -->",
+                               "<!-- derive: part=reverse pass=y9 -->", "<!-- derive: part=nope pass= -->"]))
+def test_fuzz_markdown_worksheet(problem1, rows, header, marker, tmp_path_factory):
+    from derive.grade import grade
+    from derive.worksheet import read_answers
+
+    lines = [marker, header, "|---|---|---|"] + ["| " + " | ".join(c.replace("\n", " ") for c in row) + " |"
+                                                  for row in rows]
+    path = tmp_path_factory.mktemp("md") / "w.md"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    try:
+        grade(problem1, read_answers(path))
+    except DeriveError:
+        pass
+
+
+@_examples(200)
+@given(line=_CELL)
+def test_fuzz_hand_written_lines(problem1, line):
+    from derive.handwriting import parse_line, parse_number
+
+    names = {node.id: node.value for node in problem1.trace.nodes}
+    for parse in (lambda: parse_line(line, names), lambda: parse_number(line)):
+        try:
+            parse()
+        except DeriveError:
+            pass
+
+
+_TOML_VALUE = st.one_of(
+    st.integers(-10 ** 20, 10 ** 20).map(str), st.floats(allow_nan=False).map(repr),
+    st.text(alphabet="x1y2+-*/^()sincoexpqrtl. 0123456789eπ", max_size=30).map(json.dumps),
+    st.sampled_from(['"x1*sin(x2)"', '"(9**999)**999"', '"1e-999999"', '[1, 2]', '{a = 1}', 'true', '"x1 @ x2"',
+                     '"N x N"', '"N"', '"sum(x)"', '"σ(x1)"', '""']),
+)
+_TOML_KEY = st.sampled_from(["x1", "x2", "y1", "N", "K", "x", "W", "L", "loss", "wrt", "title", "bad key", "sin"])
+_TOML_TABLE = st.sampled_from(["inputs", "outputs", "constants", "dims", "variables", "equations", "derive",
+                               "grading", "variants", "functions", "nope"])
+
+
+@_examples(40)
+@given(tables=st.lists(st.tuples(_TOML_TABLE, st.lists(st.tuples(_TOML_KEY, _TOML_VALUE), max_size=4)),
+                       max_size=5),
+       title=st.text(max_size=20))
+def test_fuzz_problem_files(tables, title, tmp_path_factory):
+    from derive.problems import problem_from_toml
+
+    text = f"title = {json.dumps(title)}\n" + "".join(
+        f"[{name if ' ' not in name else json.dumps(name)}]\n" + "".join(
+            f"{json.dumps(key)} = {value}\n" for key, value in entries) for name, entries in tables)
+    limits = derive.Limits(max_nodes=200, max_cells=2_000, max_entries=10_000)
+    try:
+        problem = problem_from_toml(text, "fuzz")
+        derive.solve(problem, limits=limits, symbolic_limit=0, exact_limit=0)
+    except DeriveError:
+        pass
+
+
+def test_a_formula_too_wide_for_tex_is_replaced_by_a_note(tmp_path):
+    terms = [f"sin({i}*x)" for i in range(1, 200)]
+    while len(terms) > 1:
+        terms = [f"({terms[i]}+{terms[i + 1]})" if i + 1 < len(terms) else terms[i] for i in range(0, len(terms), 2)]
+    invoke("report", "-f", terms[0], "--at", "x=1", "-o", str(tmp_path))
+    tex = (tmp_path / "inline.tex").read_text(encoding="utf-8")
+    assert "too long to typeset on one line" in tex
+
+
+def test_a_huge_answer_is_shown_cut(tmp_path):
+    lines = ["<!-- derive: part=trace -->", "| Node | Value | Line |", "|---|---|---|", "| v1 | " + "9" * 500_000 + " | |"]
+    path = tmp_path / "w.md"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = invoke("check", "problem1", str(path))
+    assert result.exit_code == 1 and len(result.stdout) < 20_000
+
+
+def test_a_graph_too_large_for_a_page_is_replaced_by_a_note(tmp_path):
+    terms = [f"sin({i}*x)" for i in range(1, 200)]
+    invoke("report", "-f", "+".join(terms[:100]), "-f", "+".join(terms[100:]), "--at", "x=1",
+           "-o", str(tmp_path))
+    tex = (tmp_path / "inline.tex").read_text(encoding="utf-8")
+    assert "too many to draw on a page" in tex and r"\begin{tikzpicture}" not in tex
+
+
+def test_raised_max_digits_reaches_at_values_and_a_huge_input_is_a_domain_error():
+    result = invoke("--max-digits", "6000", "solve", "-f", "x", "--at", "x=(10**999)**5")
+    assert result.exit_code == 2 and "too large for a floating-point number" in result.stderr
+    assert "--max-digits" in invoke("--max-digits", "6000", "solve", "-f", "x", "--at", "x=(10**999)**7").stderr
