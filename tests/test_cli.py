@@ -249,3 +249,23 @@ def test_every_command_has_examples_that_parse():
             words = shlex.split(line)
             assert words[:2] == ["derive", name]
             group.commands[name].make_context(name, words[2:])  # raises UsageError if an option is wrong
+
+
+def test_a_missing_rule_is_a_bug_in_derive_exit_3_not_bad_input(monkeypatch):
+    """The parser admits tanh; with its row gone from the table (a bug), the CLI says 'internal'
+    with the --debug hint and exits 3, never 2 (bad input)."""
+    from derive.scalar import rules
+
+    monkeypatch.delitem(rules.PRIMITIVES, "tanh")
+    result = run("jacobian", "-f", "tanh(x)", "--at", "x=1")
+    assert result.exit_code == 3, result.output
+    assert "no differentiation rule for primitive 'tanh'" in result.stderr and "--debug" in result.stderr
+
+
+def test_a_missing_vjp_is_a_bug_in_derive_exit_3(monkeypatch):
+    from derive.matrix import rules
+
+    monkeypatch.delitem(rules.VJPS, "matmul")
+    result = run("solve", "problem2")
+    assert result.exit_code == 3, result.output
+    assert "no VJP rule for the operation 'matmul'" in result.stderr and "--debug" in result.stderr

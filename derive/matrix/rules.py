@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy
 
-from ..errors import DeriveError
+from ..errors import InternalError
 from .expr import (M, dfn, div, dot, eye, had, matmul, neg, ones, power, reduce, scale, sub,
                    transpose, vector_op, const)
 
@@ -63,8 +63,7 @@ def vjp(e: M, u: M, position: int) -> M:
         return VJPS[e.op][position](e, u)
     except KeyError:
         what = f"{e.op} {e.data}" if e.data is not None else e.op
-        raise DeriveError(f"no VJP rule for the operation '{what}'",
-                          hint="derivatives of derivatives (σ′) are not supported") from None
+        raise InternalError(f"no VJP rule for the operation '{what}'") from None
 
 
 @dataclass(frozen=True)
