@@ -269,3 +269,14 @@ def test_a_missing_vjp_is_a_bug_in_derive_exit_3(monkeypatch):
     result = run("solve", "problem2")
     assert result.exit_code == 3, result.output
     assert "no VJP rule for the operation 'matmul'" in result.stderr and "--debug" in result.stderr
+
+
+@pytest.mark.parametrize("function, at", [("tan(x)", "x=pi/2"), ("tan(x)", "x=3*pi/2"), ("1/sin(x)", "x=pi"),
+                                          ("log(cos(x))", "x=pi/2"), ("sqrt(sin(x))", "x=pi")])
+def test_a_pole_the_floats_step_over_is_a_domain_error(function, at):
+    """tan(float(pi/2)) is 1.6e16, not infinite: the exact check finds the pole (exit 2, one
+    line naming the node), where it used to crash on 'complex infinity' (exit 3)."""
+    result = run("jacobian", "-f", function, "--at", at)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("derive: error: v") and result.stderr.count("\n") == 1
+    assert "undefined here" in result.stderr
