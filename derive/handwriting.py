@@ -1,8 +1,9 @@
 """Evaluation lines as people write them by hand, parsed safely and evaluated.
 
 The notation of a worked solution: numbers, node names standing for their values (``v6``),
-``+ − - × · * /``, powers ``^``, brackets ``[ ] ( ) { }``, functions (sin, cos, tan, exp, log,
-ln, sqrt, tanh, σ, sigmoid, relu, abs), the constants e and π, implicit products (``2v1``,
+``+ − - × · * /``, powers ``^``, brackets ``[ ] ( ) { }``, every function of the rule table
+(sin, cos, tan, exp, log, ln, sqrt, tanh, σ, sigmoid, relu, abs, pow(a, b)) and sign, H and Abs
+that printed partials use, the constants e and π, numbers such as 1.5e−05, implicit products (``2v1``,
 ``σ(v1)(1 − σ(v1))``) and chains of stages (``2v1 × 0 = 2 × 0 = 0``).  A small recursive-descent
 parser over a whitelist of tokens: nothing is ever evaluated as code.
 """
@@ -14,20 +15,27 @@ import re
 from dataclasses import dataclass
 
 from .errors import ParseError
+from .scalar.rules import ALIASES, FLOAT_FUNCTIONS, FUNCTIONS, primitive
 
 _TOKEN = re.compile(r"""
-    (?P<number>\d+(?:\.\d*)?|\.\d+)
-  | (?P<name>[A-Za-zσπ][A-Za-z0-9_]*)
+    (?P<number>(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+−]?\d+)?)
+  | (?P<name>v-\d+|[A-Za-zσπ][A-Za-z0-9_]*)
   | (?P<op>[-+−×·*/^=])
   | (?P<open>[(\[{])
   | (?P<close>[)\]}])
+  | (?P<comma>,)
   | (?P<space>\s+)
 """, re.VERBOSE)
 
+#: Functions a line may call, with their number of arguments: every function of the rule table
+#: and its aliases (so every primitive reads back), and those printed partials use (sign, H, Abs).
+_ARITY = {**FUNCTIONS, **{alias: FUNCTIONS[name] for alias, name in ALIASES.items()},
+          "sign": 1, "H": 1, "Heaviside": 1, "Abs": 1}
 _FUNCTIONS = {
-    "sin": math.sin, "cos": math.cos, "tan": math.tan, "exp": math.exp, "log": math.log, "ln": math.log,
-    "sqrt": math.sqrt, "tanh": math.tanh, "abs": abs, "relu": lambda x: max(0.0, x),
-    "σ": lambda x: 1 / (1 + math.exp(-x)), "sigmoid": lambda x: 1 / (1 + math.exp(-x)),
+    **{name: primitive(ALIASES.get(name, name)).value_function for name in _ARITY if name in FUNCTIONS
+       or name in ALIASES},
+    "sign": FLOAT_FUNCTIONS["sign"], "H": FLOAT_FUNCTIONS["Heaviside"],
+    "Heaviside": FLOAT_FUNCTIONS["Heaviside"], "Abs": abs,
 }
 _CONSTANTS = {"e": math.e, "π": math.pi, "pi": math.pi}
 _CLOSING = {"(": ")", "[": "]", "{": "}"}
@@ -162,10 +170,23 @@ class _Parser:
             return -self.signed_atom() if self.take()[1] == "-" else self.signed_atom()
         return self.power()
 
+    def arguments(self, arity: int) -> list[float]:
+        """A call's arguments: one bracketed group, or (a, b) for pow."""
+        if arity == 1:
+            return [self.atom()]
+        opening = self.take()
+        values = [sum(t.value for t in self.sum_terms())]
+        while self.peek()[0] == "comma":
+            self.take()
+            values.append(sum(t.value for t in self.sum_terms()))
+        if self.take() != ("close", _CLOSING.get(opening[1], ")")) or len(values) != arity:
+            raise ParseError(f"a call with {arity} arguments is not closed properly in '{self.text}'")
+        return values
+
     def atom(self) -> float:
         kind, value = self.take()
         if kind == "number":
-            return float(value)
+            return float(value.replace("−", "-"))
         if kind == "open":
             inner = sum(t.value for t in self.sum_terms())
             closing = self.take()
@@ -174,11 +195,15 @@ class _Parser:
             return inner
         if kind == "name":
             if value in _FUNCTIONS and self.peek()[0] == "open":
-                argument = self.atom()
+                arguments = self.arguments(_ARITY[value])
                 try:
-                    return float(_FUNCTIONS[value](argument))
-                except (ValueError, OverflowError, ZeroDivisionError):
-                    raise ParseError(f"{value}({argument}) is undefined in '{self.text}'") from None
+                    result = _FUNCTIONS[value](*arguments)
+                    if isinstance(result, complex):
+                        raise ValueError
+                    return float(result)
+                except (ValueError, OverflowError, ZeroDivisionError, TypeError):
+                    shown = ", ".join(f"{x:g}" for x in arguments)
+                    raise ParseError(f"{value}({shown}) is undefined in '{self.text}'") from None
             if value in self.names:
                 return float(self.names[value])
             if value in _CONSTANTS:
