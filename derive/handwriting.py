@@ -54,6 +54,7 @@ class Stage:
     value: float
     terms: tuple[Term, ...]
     text: str
+    spread: float = 0.0  # how far the value may move within the rounding of the numbers written
 
 
 def decimals(text: str) -> int:
@@ -90,8 +91,33 @@ def parse_line(text: str, names: dict[str, float]) -> list[Stage]:
         if parser.pos != len(stage_tokens):
             raise ParseError(f"unexpected '{stage_tokens[parser.pos][1]}' in '{text}'")
         value = sum(t.value for t in terms)
-        out.append(Stage(value, tuple(terms), piece))
+        out.append(Stage(value, tuple(terms), piece, _spread(stage_tokens, names, text, value)))
     return out
+
+
+def _half_unit(number: str) -> float:
+    """Half a unit of the last digit written: 0.0005 for 0.597, 5e-9 for 1.000e−05; 0 for an
+    integer, which is written only when exact."""
+    mantissa, _, exponent = number.replace("−", "-").lower().partition("e")
+    if "." not in mantissa:
+        return 0.0 if not exponent else 0.5 * 10.0 ** int(exponent)
+    return 0.5 * 10.0 ** (-len(mantissa.split(".", 1)[1]) + int(exponent or 0))
+
+
+def _spread(tokens: list, names: dict[str, float], text: str, value: float) -> float:
+    """First-order bound on the stage's change when each number written moves by half a unit
+    of its last digit: tan(1.492) may stand for anything from tan(1.4915) to tan(1.4925)."""
+    spread = 0.0
+    for i, (kind, number) in enumerate(tokens):
+        step = _half_unit(number) if kind == "number" else 0.0
+        if not step:
+            continue
+        moved = [*tokens[:i], ("number", repr(float(number.replace("−", "-")) + step)), *tokens[i + 1:]]
+        try:
+            spread += abs(sum(t.value for t in _Parser(moved, names, text).sum_terms()) - value)
+        except (ParseError, ArithmeticError, ValueError):
+            continue
+    return spread if math.isfinite(spread) else 0.0
 
 
 def _tokenize(text: str) -> list[tuple[str, str]]:

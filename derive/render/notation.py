@@ -47,6 +47,9 @@ class _SheetStr(StrPrinter):
         out = super()._print_Pow(expr, rational)
         return out.replace("**", "^")
 
+    def _print_Exp1(self, expr):
+        return "e"  # as the user writes it (and the parsers read it), not SymPy's E
+
     def _print_sigmoid(self, expr):
         return f"σ({self._print(expr.args[0])})"
 

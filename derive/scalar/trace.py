@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import sympy
+from sympy.printing.str import StrPrinter
 
 from ..errors import DomainError, LimitError, ParseError, ProblemError
 from ..parse import Expr, Limits, latex_variable, parse_expression
@@ -239,10 +240,17 @@ def _symbol(node_id: str) -> sympy.Symbol:
     return sympy.Symbol(node_id, real=True)
 
 
+class _CodePrinter(StrPrinter):
+    """SymPy's str printer, writing Euler's number as the user does (e), so the text parses back."""
+
+    def _print_Exp1(self, expr):
+        return "e"
+
+
 def _text_arg(arg, single: bool) -> str:
     if isinstance(arg, str):
         return arg
-    text = "e" if arg == sympy.E else str(arg)
+    text = _CodePrinter().doprint(arg)
     atomic = arg.is_Atom and not (arg.is_Rational and not arg.is_Integer) and arg >= 0
     return text if single or atomic else f"({text})"
 
