@@ -280,3 +280,11 @@ def test_a_pole_the_floats_step_over_is_a_domain_error(function, at):
     assert result.exit_code == 2, result.output
     assert result.stderr.startswith("derive: error: v") and result.stderr.count("\n") == 1
     assert "undefined here" in result.stderr
+
+
+@pytest.mark.parametrize("function, at", [("1/x", "x=0"), ("log(x)", "x=0"), ("x**-1", "x=0"),
+                                          ("x*tan(pi/2)", "x=1"), ("x/(1/0)", "x=1")])
+def test_other_poles_are_domain_or_parse_errors(function, at):
+    result = run("jacobian", "-f", function, "--at", at)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("derive: error: ") and result.stderr.count("\n") == 1

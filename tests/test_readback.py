@@ -136,6 +136,8 @@ def test_text_reads_back_to_its_value(outputs, point):
     for row, value in _cells(solution, nt):
         for stage in parse_line(row.evaluation, names):
             assert _close(stage.value, value, _scale(stage), rel=1e-7), (row.evaluation, value)
+    if len(_DRAWN) < 4000:
+        _DRAWN.extend(_latex_of(solution))
 
 
 @settings(max_examples=1000 if LONG else 100, deadline=None)
@@ -154,20 +156,32 @@ def test_the_key_passes_its_own_grader(outputs, point):
     assert result.score()["total"] == 1.0
 
 
+#: Forms that once broke the sheet ("! Double superscript"), always in the document.
+AWKWARD = ["exp(2)**x", "(x**y)**2", "x**(y**2)", "(-x)**3 + y", "x*(-2) + y", "e**x + y", "sqrt(x)**y",
+           "tanh(x)**(1/2) + y", "1/(x**-2) + y", "sigmoid(x)**2 + y", "abs(x)**y", "pow(pow(x, 2), y)",
+           "exp(x)**y", "(x/y)**(3/2)", "x**-y", "-(x - y)", "x - (-y)", "tanh(x*y) + x/y"]
+
+#: LaTeX of the examples the text test drew, compiled with the LaTeX test's own in one run.
+_DRAWN: list[str] = []
+
+
+def _latex_of(solution: ScalarSolution) -> list[str]:
+    nt = LatexNotation()
+    maths = [lines.expression_latex(e, nt) for e in solution.trace.expressions.values()]
+    maths += [node.latex for node in solution.trace.nodes]
+    maths += [nt.expr(p.expr) for node in solution.trace.nodes for p in node.partials]
+    return maths + [f"{row.expression} = {row.evaluation}" for row, _ in _cells(solution, nt)]
+
+
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
 @settings(max_examples=3 if LONG else 1, deadline=None)
 @given(st.lists(st.tuples(st.lists(expressions, min_size=1, max_size=2), points), min_size=25, max_size=25))
 def test_latex_compiles_in_one_run(tmp_path_factory, problems):
-    nt = LatexNotation()
-    maths = []
-    for outputs, point in problems:
+    maths = list(_DRAWN)
+    for outputs, point in [*problems, *(([text], (0.7, 1.1)) for text in AWKWARD)]:
         solution = _solved(outputs, point)
-        if solution is None:
-            continue
-        maths += [lines.expression_latex(e, nt) for e in solution.trace.expressions.values()]
-        maths += [node.latex for node in solution.trace.nodes]
-        maths += [nt.expr(p.expr) for node in solution.trace.nodes for p in node.partials]
-        maths += [f"{row.expression} = {row.evaluation}" for row, _ in _cells(solution, nt)]
+        if solution is not None:
+            maths += _latex_of(solution)
     body = "\n".join(rf"\noindent$\displaystyle {m}$\par" for m in maths)
     folder = tmp_path_factory.mktemp("latex")
     (folder / "all.tex").write_text(
