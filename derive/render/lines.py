@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..parse import Expr
-from ..precedence import kind_of, needs_brackets
+from ..precedence import kind_of
 from ..scalar.forward import ForwardPass
 from ..scalar.reverse import ReversePass
 from ..scalar.rules import primitive
@@ -60,11 +60,10 @@ def _partial(term: Term, nt) -> tuple[str, str]:
     return partial_formula(term, nt), nt.kind(term.partial.expr)
 
 
-def _product(left: tuple[str, str], right: tuple[str, str], nt) -> tuple[str, str]:
-    """left × right, each factor bracketed as the table says; a product is negative when its
-    first factor is (−8 × 0 reads as −(8 × 0), the same number)."""
-    text = nt.factor(left[0], left[1], "mul", "left") + nt.times + nt.factor(right[0], right[1], "mul", "right")
-    return text, "neg" if left[1] == "neg" and not needs_brackets(left[1], "mul", "left") else "mul"
+def _product(left: tuple[str, str], right: tuple[str, str], nt) -> str:
+    """left × right, each factor bracketed as the table says (a leading sign stays outside:
+    −8 × 0 reads as −(8 × 0), the same number, so sums may write it as "a − 8 × 0")."""
+    return nt.factor(*left, "mul", "left") + nt.times + nt.factor(*right, "mul", "right")
 
 
 def _grouped(template: str, position: int) -> bool:
@@ -134,17 +133,16 @@ def forward_rows(fpass: ForwardPass, trace: Trace, nt) -> list[Row]:
         symbolic = []
         for k, term in enumerate(row.terms):
             incoming = _number(term.incoming, nt)
-            if _is_one(term):
-                numeric.append(incoming[0])
+            if _is_one(term) or (_is_minus_one(term) and k == 0 and incoming[0] == nt.number(0)):
+                numeric.append(incoming[0])  # a negated zero is "0", never "−0 = 0"
                 symbolic.append(incoming[0])
             elif _is_minus_one(term):
-                negated = nt.factor(incoming[0], incoming[1], "neg", "right")
-                zero = k == 0 and incoming[0] == nt.number(0)  # "0", never "−0 = 0"
-                numeric.append(incoming[0] if zero else nt.minus + negated)
-                symbolic.append(incoming[0] if zero else nt.minus + negated)
+                negated = nt.minus + nt.factor(*incoming, "neg", "right")
+                numeric.append(negated)
+                symbolic.append(negated)
             else:
-                numeric.append(_product(_number(term.partial.value, nt), incoming, nt)[0])
-                symbolic.append(_product(_partial(term, nt), incoming, nt)[0])
+                numeric.append(_product(_number(term.partial.value, nt), incoming, nt))
+                symbolic.append(_product(_partial(term, nt), incoming, nt))
         stages = [_sum(symbolic, nt), _sum(numeric, nt)]
         rows.append(Row(f"{d_node} = {_sum(chain, nt)}", _stages(stages, row.value, nt), node.rule, node.id))
     for out_name, node_id in trace.outputs:
@@ -182,8 +180,8 @@ def reverse_rows(rpass: ReversePass, trace: Trace, nt) -> list[Row]:
             consumer = term.owner.id
             chain.append(nt.bar(consumer) + nt.dot + nt.partial(nt.node(consumer), nt.node(node.id)))
             adj = _number(term.incoming, nt)
-            sym = _product(adj, _partial(term, nt), nt)[0]
-            num = _product(adj, _number(term.partial.value, nt), nt)[0]
+            sym = _product(adj, _partial(term, nt), nt)
+            num = _product(adj, _number(term.partial.value, nt), nt)
             symbolic.append(nt.bracket(sym) if many else sym)
             numeric.append(nt.bracket(num) if many else num)
         if not chain:  # an input no output uses
