@@ -94,3 +94,12 @@ def test_user_expression_latex_brackets_a_power_of_a_power():
     solution = solve_scalar(Problem("p", {"x": sympy.Integer(2)}, {"f": "exp(2)**x + (x**2)**3"}))
     text = lines.expression_latex(solution.trace.expressions["f"], LatexNotation())
     assert text == r"\left(e^{2}\right)^{x} + \left(x^{2}\right)^{3}"  # was "e^{2}^{x} + ..."
+
+
+def test_markdown_and_tex_sheets_show_the_brackets(tanh_quotient):
+    from derive.report import render_sheet
+
+    for fmt in ("md", "tex"):
+        sheet = render_sheet(tanh_quotient, fmt)
+        assert r"\left(1 - \tanh^{2}{\left(v_{3} \right)}\right) \times" in sheet
+        assert r"1 - \tanh^{2}{\left(v_{3} \right)} \times" not in sheet  # the misprint

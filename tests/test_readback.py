@@ -117,7 +117,7 @@ def _cells(solution: ScalarSolution, nt):
 numberings = st.sampled_from(["zero", "zero", "baydin"])  # Baydin's v-1 reads back as a node
 
 
-@settings(max_examples=5000 if LONG else 500, deadline=None)
+@settings(max_examples=10000 if LONG else 1000, deadline=None)
 @given(st.lists(expressions, min_size=1, max_size=2), points, numberings)
 def test_text_reads_back_to_its_value(outputs, point, numbering):
     solution = _solved(outputs, point, numbering)
@@ -144,7 +144,7 @@ def test_text_reads_back_to_its_value(outputs, point, numbering):
         _DRAWN.extend(_latex_of(solution))
 
 
-@settings(max_examples=1000 if LONG else 100, deadline=None)
+@settings(max_examples=2000 if LONG else 200, deadline=None)
 @given(st.lists(expressions, min_size=1, max_size=2), points, numberings)
 def test_the_key_passes_its_own_grader(outputs, point, numbering):
     solution = _solved(outputs, point, numbering)

@@ -163,6 +163,7 @@ class LatexNotation(_Factors):
     def __init__(self, digits: int = 3):
         self.digits = digits
         self._printer = _SheetLatex()
+        self._printed: dict[sympy.Expr, str] = {}
 
     def number(self, x: float, parens: bool = False) -> str:
         out = format_number(x, self.digits)
@@ -184,7 +185,9 @@ class LatexNotation(_Factors):
         return rf"\frac{{\partial {top}}}{{\partial {bottom}}}"
 
     def expr(self, expr: sympy.Expr) -> str:
-        return self._printer.doprint(expr)
+        if expr not in self._printed:  # each partial is printed for its formula and its kind
+            self._printed[expr] = self._printer.doprint(expr)
+        return self._printed[expr]
 
     def template(self, pair: tuple[str, str]) -> str:
         return pair[1]
