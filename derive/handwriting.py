@@ -95,6 +95,10 @@ def parse_line(text: str, names: dict[str, float]) -> list[Stage]:
     return out
 
 
+#: Most numbers in a stage whose rounding is taken into account (each costs one re-parse).
+_MAX_SPREAD_NUMBERS = 64
+
+
 def _half_unit(number: str) -> float:
     """Half a unit of the last digit written: 0.0005 for 0.597, 5e-9 for 1.000e−05; 0 for an
     integer, which is written only when exact."""
@@ -108,6 +112,8 @@ def _spread(tokens: list, names: dict[str, float], text: str, value: float) -> f
     """First-order bound on the stage's change when each number written moves by half a unit
     of its last digit: tan(1.492) may stand for anything from tan(1.4915) to tan(1.4925)."""
     spread = 0.0
+    if sum(kind == "number" for kind, _ in tokens) > _MAX_SPREAD_NUMBERS:
+        return spread  # a re-parse per number: bounded, a line this long is judged as written
     for i, (kind, number) in enumerate(tokens):
         step = _half_unit(number) if kind == "number" else 0.0
         if not step:
