@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy
 
-from ..errors import InternalError
+from ..errors import DeriveError
 from .expr import (M, dfn, div, dot, eye, had, matmul, neg, ones, power, reduce, scale, sub,
                    transpose, vector_op, const)
 
@@ -62,6 +62,7 @@ def vjp(e: M, u: M, position: int) -> M:
     try:
         return VJPS[e.op][position](e, u)
     except KeyError:
+        from ..errors import InternalError  # a missing rule is a bug in derive (exit 3), not bad input
         what = f"{e.op} {e.data}" if e.data is not None else e.op
         raise InternalError(f"no VJP rule for the operation '{what}'") from None
 
