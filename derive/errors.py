@@ -1,7 +1,7 @@
 """The project's exceptions.
 
 The engines raise these; only the CLI turns them into a one-line message and an exit code
-(``exit_code``): 2 for bad input or usage, 1 for a failed verification.
+(``exit_code``): 2 for bad input or usage, 1 for a failed verification, 3 for a bug in derive.
 """
 
 from __future__ import annotations
@@ -56,6 +56,15 @@ class VerificationError(DeriveError):
     """Two independent computations of the same derivative disagree."""
 
     exit_code = 1
+
+
+class InternalError(DeriveError):
+    """A bug in derive, not in the input: e.g. an operation the parser admits has no rule."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message, hint or "a bug in derive: run with --debug for the traceback and report it")
 
 
 class ReportError(DeriveError):

@@ -103,9 +103,10 @@ def _close(a: float, b: float, tolerance: float) -> bool:
     return abs(a - b) <= tolerance
 
 
-def _line_close(a: float, b: float, written_decimals: int) -> bool:
-    """Agreement of two stages of a hand-written line, which carries rounded intermediates."""
-    return abs(a - b) <= 0.5 * 10.0 ** (-written_decimals) + 2e-3 * max(1.0, abs(b))
+def _line_close(a: float, b: float, written_decimals: int, spread: float = 0.0) -> bool:
+    """Agreement of two stages of a hand-written line, which carries rounded intermediates
+    (``spread``: how far rounding of the numbers written may move the stage)."""
+    return abs(a - b) <= 0.5 * 10.0 ** (-written_decimals) + 2e-3 * max(1.0, abs(b)) + 2 * spread
 
 
 class Expectations:
@@ -220,7 +221,7 @@ def _judge(expect: Expectations, part: str, pass_: str, node: str, answer: Answe
     if expected != 0 and _close(given, -expected, tolerance):
         return CellVerdict(given=answer.value, verdict="wrong", kind="sign",
                            message=f"the sign is wrong: expected {shown}", **base)
-    if stages and len(stages) > 1 and _line_close(stages[0].value, expected, d):
+    if stages and len(stages) > 1 and _line_close(stages[0].value, expected, d, stages[0].spread):
         return CellVerdict(given=answer.value, verdict="wrong", kind="arithmetic",
                            message=f"the terms are right but do not add up to the result written: "
                                    f"{stages[0].text} = {shown}", **base)
@@ -240,7 +241,8 @@ def _stages(expect: Expectations, answer: Answer):
 
 
 def _consistent(stages, expected: float, d: int) -> bool:
-    return all(_line_close(stage.value, expected, d) for stage in stages)
+    """Every stage agrees with the value, within the rounding of the numbers the stage writes."""
+    return all(_line_close(stage.value, expected, d, stage.spread) for stage in stages)
 
 
 def _rule_slip(expect: Expectations, part: str, pass_: str, node: str, stages, d: int) -> str | None:

@@ -1,8 +1,9 @@
 """Evaluation lines as people write them by hand, parsed safely and evaluated.
 
 The notation of a worked solution: numbers, node names standing for their values (``v6``),
-``+ − - × · * /``, powers ``^``, brackets ``[ ] ( ) { }``, functions (sin, cos, tan, exp, log,
-ln, sqrt, tanh, σ, sigmoid, relu, abs), the constants e and π, implicit products (``2v1``,
+``+ − - × · * /``, powers ``^``, brackets ``[ ] ( ) { }``, every function of the rule table
+(sin, cos, tan, exp, log, ln, sqrt, tanh, σ, sigmoid, relu, abs, pow(a, b)) and sign, H and Abs
+that printed partials use, the constants e and π, numbers such as 1.5e−05, implicit products (``2v1``,
 ``σ(v1)(1 − σ(v1))``) and chains of stages (``2v1 × 0 = 2 × 0 = 0``).  A small recursive-descent
 parser over a whitelist of tokens: nothing is ever evaluated as code.
 """
@@ -14,20 +15,27 @@ import re
 from dataclasses import dataclass
 
 from .errors import ParseError, excerpt, inert
+from .scalar.rules import ALIASES, FLOAT_FUNCTIONS, FUNCTIONS, primitive
 
 _TOKEN = re.compile(r"""
-    (?P<number>\d+(?:\.\d*)?|\.\d+)
-  | (?P<name>[A-Za-zσπ][A-Za-z0-9_]*)
+    (?P<number>(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+−]?\d+)?)
+  | (?P<name>v-\d+|[A-Za-zσπ][A-Za-z0-9_]*)
   | (?P<op>[-+−×·*/^=])
   | (?P<open>[(\[{])
   | (?P<close>[)\]}])
+  | (?P<comma>,)
   | (?P<space>\s+)
 """, re.VERBOSE)
 
+#: Functions a line may call, with their number of arguments: every function of the rule table
+#: and its aliases (so every primitive reads back), and those printed partials use (sign, H, Abs).
+_ARITY = {**FUNCTIONS, **{alias: FUNCTIONS[name] for alias, name in ALIASES.items()},
+          "sign": 1, "H": 1, "Heaviside": 1, "Abs": 1}
 _FUNCTIONS = {
-    "sin": math.sin, "cos": math.cos, "tan": math.tan, "exp": math.exp, "log": math.log, "ln": math.log,
-    "sqrt": math.sqrt, "tanh": math.tanh, "abs": abs, "relu": lambda x: max(0.0, x),
-    "σ": lambda x: 1 / (1 + math.exp(-x)), "sigmoid": lambda x: 1 / (1 + math.exp(-x)),
+    **{name: primitive(ALIASES.get(name, name)).value_function for name in _ARITY if name in FUNCTIONS
+       or name in ALIASES},
+    "sign": FLOAT_FUNCTIONS["sign"], "H": FLOAT_FUNCTIONS["Heaviside"],
+    "Heaviside": FLOAT_FUNCTIONS["Heaviside"], "Abs": abs,
 }
 _CONSTANTS = {"e": math.e, "π": math.pi, "pi": math.pi}
 _CLOSING = {"(": ")", "[": "]", "{": "}"}
@@ -51,6 +59,7 @@ class Stage:
     value: float
     terms: tuple[Term, ...]
     text: str
+    spread: float = 0.0  # how far the value may move within the rounding of the numbers written
 
 
 def decimals(text: str) -> int:
@@ -95,8 +104,39 @@ def parse_line(text: str, names: dict[str, float]) -> list[Stage]:
         value = sum(t.value for t in terms)
         if not all(math.isfinite(x) for t in terms for x in (t.value, *t.factors)) or not math.isfinite(value):
             raise ParseError(f"'{excerpt(piece)}' overflows (its value is not a finite number)")
-        out.append(Stage(value, tuple(terms), piece))
+        out.append(Stage(value, tuple(terms), piece, _spread(stage_tokens, names, text, value)))
     return out
+
+
+#: Most numbers in a stage whose rounding is taken into account (each costs one re-parse).
+_MAX_SPREAD_NUMBERS = 64
+
+
+def _half_unit(number: str) -> float:
+    """Half a unit of the last digit written: 0.0005 for 0.597, 5e-9 for 1.000e−05; 0 for an
+    integer, which is written only when exact."""
+    mantissa, _, exponent = number.replace("−", "-").lower().partition("e")
+    if "." not in mantissa:
+        return 0.0 if not exponent else 0.5 * 10.0 ** int(exponent)
+    return 0.5 * 10.0 ** (-len(mantissa.split(".", 1)[1]) + int(exponent or 0))
+
+
+def _spread(tokens: list, names: dict[str, float], text: str, value: float) -> float:
+    """First-order bound on the stage's change when each number written moves by half a unit
+    of its last digit: tan(1.492) may stand for anything from tan(1.4915) to tan(1.4925)."""
+    spread = 0.0
+    if sum(kind == "number" for kind, _ in tokens) > _MAX_SPREAD_NUMBERS:
+        return spread  # a re-parse per number: bounded, a line this long is judged as written
+    for i, (kind, number) in enumerate(tokens):
+        step = _half_unit(number) if kind == "number" else 0.0
+        if not step:
+            continue
+        moved = [*tokens[:i], ("number", repr(float(number.replace("−", "-")) + step)), *tokens[i + 1:]]
+        try:
+            spread += abs(sum(t.value for t in _Parser(moved, names, text).sum_terms()) - value)
+        except (ParseError, ArithmeticError, ValueError):
+            continue
+    return spread if math.isfinite(spread) else 0.0
 
 
 def _tokenize(text: str) -> list[tuple[str, str]]:
@@ -178,10 +218,23 @@ class _Parser:
             return -self.signed_atom() if self.take()[1] == "-" else self.signed_atom()
         return self.power()
 
+    def arguments(self, arity: int) -> list[float]:
+        """A call's arguments: one bracketed group, or (a, b) for pow."""
+        if arity == 1:
+            return [self.atom()]
+        opening = self.take()
+        values = [sum(t.value for t in self.sum_terms())]
+        while self.peek()[0] == "comma":
+            self.take()
+            values.append(sum(t.value for t in self.sum_terms()))
+        if self.take() != ("close", _CLOSING.get(opening[1], ")")) or len(values) != arity:
+            raise ParseError(f"a call with {arity} arguments is not closed properly in '{self.text}'")
+        return values
+
     def atom(self) -> float:
         kind, value = self.take()
         if kind == "number":
-            return float(value)
+            return float(value.replace("−", "-"))
         if kind == "open":
             self.depth += 1
             if self.depth > MAX_LINE_DEPTH:
@@ -194,11 +247,15 @@ class _Parser:
             return inner
         if kind == "name":
             if value in _FUNCTIONS and self.peek()[0] == "open":
-                argument = self.atom()
+                arguments = self.arguments(_ARITY[value])
                 try:
-                    return float(_FUNCTIONS[value](argument))
-                except (ValueError, OverflowError, ZeroDivisionError):
-                    raise ParseError(f"{value}({argument}) is undefined in '{excerpt(self.text)}'") from None
+                    result = _FUNCTIONS[value](*arguments)
+                    if isinstance(result, complex):
+                        raise ValueError
+                    return float(result)
+                except (ValueError, OverflowError, ZeroDivisionError, TypeError):
+                    shown = ", ".join(f"{x:g}" for x in arguments)
+                    raise ParseError(f"{value}({shown}) is undefined in '{excerpt(self.text)}'") from None
             if value in self.names:
                 return float(self.names[value])
             if value in _CONSTANTS:

@@ -42,6 +42,8 @@ def needs_brackets(child: str, parent: str, side: str = "left") -> bool:
     parent_level = PRECEDENCE[parent_kind]
     if child_level < parent_level:
         return True
+    if child_level == PRECEDENCE["neg"] and side == "right" and parent_kind in ("add", "mul"):
+        return True  # a sign never follows an infix operator: a × (−b), a − (−b), not a × −b
     if parent_kind == "pow" and child_level <= PRECEDENCE["pow"]:
         return True  # (a^b)^c, a^(b^c) and (−a)^b keep their brackets: no reader guesses them
     if child_level == parent_level:
@@ -54,3 +56,21 @@ def needs_brackets(child: str, parent: str, side: str = "left") -> bool:
 def wrap(text: str, child: str, parent: str, side: str = "left", brackets: tuple[str, str] = ("(", ")")) -> str:
     """``text`` bracketed when :func:`needs_brackets` says so."""
     return f"{brackets[0]}{text}{brackets[1]}" if needs_brackets(child, parent, side) else text
+
+
+def kind_of_sympy(expr) -> str:
+    """The precedence kind of a SymPy expression as SymPy's text and LaTeX printers write it
+    (erring towards the looser kind): ``1 − x`` is a sum, ``−x/y`` a negation, ``1/x`` and
+    ``x/2`` products, ``x^2`` a power, names, numbers and calls atoms."""
+    if expr.is_Add:
+        return "add"
+    if expr.could_extract_minus_sign():
+        return "neg"
+    if expr.is_Mul or (expr.is_Rational and not expr.is_Integer):
+        return "mul"
+    if expr.is_Pow:
+        if expr.exp.is_negative:
+            return "mul"  # 1/x, 1/sqrt(x), \frac{1}{x^{2}}
+        half = expr.exp.is_Rational and (expr.exp.p, expr.exp.q) == (1, 2)
+        return "atom" if half else "pow"  # sqrt(x) is a call
+    return "atom"

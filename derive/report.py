@@ -95,7 +95,7 @@ def render_sheet(solution, fmt: str, options: SheetOptions = SheetOptions(),
     if fmt == "csv":
         from .worksheet import blank_csv
 
-        return blank_csv(solution, key=not settings["blank"])
+        return blank_csv(solution, key=not settings["blank"], digits=settings["digits"])
     if solution.kind == "matrix":
         settings.pop("blank")
         settings.pop("hide")

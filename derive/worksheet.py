@@ -21,16 +21,34 @@ HEADER = ["part", "pass", "node", "value", "line"]
 _MARKER = re.compile(r"<!--\s*derive:\s*part=(\w+)(?:\s+pass=(\S*))?\s*-->")
 
 
-def blank_csv(solution: ScalarSolution, key: bool = False) -> str:
-    """The CSV worksheet; with ``key`` the values are filled in (full precision)."""
+def blank_csv(solution: ScalarSolution, key: bool = False, digits: int = 3) -> str:
+    """The CSV worksheet; with ``key`` the values are filled in (full precision) and the
+    ``line`` column holds each row's evaluation exactly as the terminal tables print it."""
     expect = Expectations(solution)
+    evaluations = key_lines(solution, digits) if key else {}
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(HEADER)
-    for part, pass_, node in worksheet_cells(solution):
-        value = repr(expect.value(part, pass_, node)) if key else ""
-        writer.writerow([part, pass_, node, value, ""])
+    for cell in worksheet_cells(solution):
+        value = repr(expect.value(*cell)) if key else ""
+        writer.writerow([*cell, value, evaluations.get(cell, "")])
     return out.getvalue()
+
+
+def key_lines(solution: ScalarSolution, digits: int = 3) -> dict[tuple[str, str, str], str]:
+    """The evaluation column of every row of the tables, by cell (part, pass, node)."""
+    from .render import lines  # the tables' own rows: the key shows what the sheet shows
+    from .render.notation import TextNotation
+
+    nt, trace = TextNotation(digits), solution.trace
+    out = {("trace", "", row.node): row.evaluation for row in lines.trace_rows(trace, nt)}
+    for p in solution.forward:
+        out |= {("forward", p.input, row.node): row.evaluation
+                for row in lines.forward_rows(p, trace, nt) if not row.answer}
+    for p in solution.reverse:
+        out |= {("reverse", p.output, row.node): row.evaluation
+                for row in lines.reverse_rows(p, trace, nt) if not row.answer}
+    return out
 
 
 def read_answers(path: str | Path) -> list[Answer]:

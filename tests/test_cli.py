@@ -249,3 +249,42 @@ def test_every_command_has_examples_that_parse():
             words = shlex.split(line)
             assert words[:2] == ["derive", name]
             group.commands[name].make_context(name, words[2:])  # raises UsageError if an option is wrong
+
+
+def test_a_missing_rule_is_a_bug_in_derive_exit_3_not_bad_input(monkeypatch):
+    """The parser admits tanh; with its row gone from the table (a bug), the CLI says 'internal'
+    with the --debug hint and exits 3, never 2 (bad input)."""
+    from derive.scalar import rules
+
+    monkeypatch.delitem(rules.PRIMITIVES, "tanh")
+    result = run("jacobian", "-f", "tanh(x)", "--at", "x=1")
+    assert result.exit_code == 3, result.output
+    assert "no differentiation rule for primitive 'tanh'" in result.stderr and "--debug" in result.stderr
+
+
+def test_a_missing_vjp_is_a_bug_in_derive_exit_3(monkeypatch):
+    from derive.matrix import rules
+
+    monkeypatch.delitem(rules.VJPS, "matmul")
+    result = run("solve", "problem2")
+    assert result.exit_code == 3, result.output
+    assert "no VJP rule for the operation 'matmul'" in result.stderr and "--debug" in result.stderr
+
+
+@pytest.mark.parametrize("function, at", [("tan(x)", "x=pi/2"), ("tan(x)", "x=3*pi/2"), ("1/sin(x)", "x=pi"),
+                                          ("log(cos(x))", "x=pi/2"), ("sqrt(sin(x))", "x=pi")])
+def test_a_pole_the_floats_step_over_is_a_domain_error(function, at):
+    """tan(float(pi/2)) is 1.6e16, not infinite: the exact check finds the pole (exit 2, one
+    line naming the node), where it used to crash on 'complex infinity' (exit 3)."""
+    result = run("jacobian", "-f", function, "--at", at)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("derive: error: v") and result.stderr.count("\n") == 1
+    assert "undefined here" in result.stderr
+
+
+@pytest.mark.parametrize("function, at", [("1/x", "x=0"), ("log(x)", "x=0"), ("x**-1", "x=0"),
+                                          ("x*tan(pi/2)", "x=1"), ("x/(1/0)", "x=1")])
+def test_other_poles_are_domain_or_parse_errors(function, at):
+    result = run("jacobian", "-f", function, "--at", at)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("derive: error: ") and result.stderr.count("\n") == 1

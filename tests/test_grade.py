@@ -75,3 +75,24 @@ def test_check_cli_exit_codes(tmp_path):
     bad.write_text("a,b\n1,2\n")
     result = runner.invoke(app, ["check", "problem1", str(bad)])
     assert result.exit_code == 2 and "not a worksheet" in result.stderr
+
+
+def test_a_line_of_rounded_numbers_is_not_an_arithmetic_slip():
+    """tan(exp(0.4)): the key writes tan(1.492) = 12.636…; tan(1.492) alone is 12.665, which
+    the rounding of 1.492 (from 1.49182…) explains.  Full credit, not half (issue 9: the key
+    must pass its own grader)."""
+    import math
+
+    import sympy
+
+    from derive.problems import Problem
+    from derive.scalar.solve import solve_scalar
+
+    solution = solve_scalar(Problem("t", {"y": sympy.Rational(2, 5)}, {"f": "tan(exp(y))"}))
+    value = math.tan(math.exp(0.4))
+    cell = next(c for c in grade(solution, [Answer("trace", "", "v2", repr(value), "tan(1.492) = 12.636")]).cells
+                if c.node == "v2")
+    assert cell.verdict == "correct" and cell.credit == 1.0
+    slip = next(c for c in grade(solution, [Answer("trace", "", "v2", repr(value), "tan(1.400) = 12.636")]).cells
+                if c.node == "v2")
+    assert slip.kind == "arithmetic"  # a stage beyond rounding is still caught

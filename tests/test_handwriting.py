@@ -42,3 +42,21 @@ def test_numbers():
     assert parse_number("−5.940") == -5.94 and decimals("−5.940") == 3 and decimals("2") == 0
     with pytest.raises(ParseError):
         parse_number("5,9")
+
+
+@pytest.mark.parametrize("line, value", [
+    ("pow(2, 3) × v1", 8.0),               # every rule-table function reads back (pow was missing)
+    ("1.000e−05 × 2", 2e-5),               # a number as the tables print small ones
+    ("2v-1 + 1", 2 * 5.0 + 1),             # Baydin's node names
+    ("sign(−2) + H(v1) + Abs(−3)", 3.0),   # what printed partials of abs and relu use
+    ("relu(−1) + sigmoid(0) + ln(e)", 1.5),
+])
+def test_every_printed_function_and_number_reads_back(line, value):
+    (stage,) = parse_line(line, {**NAMES, "v-1": 5.0})
+    assert stage.value == pytest.approx(value, rel=1e-12)
+
+
+def test_a_stage_knows_how_far_rounding_of_its_numbers_can_move_it():
+    (stage,) = parse_line("tan(1.492)", {})
+    assert stage.spread == pytest.approx(abs(math.tan(1.4925) - math.tan(1.492)), rel=1e-6)
+    assert parse_line("2 × 3", {})[0].spread == 0  # integers are written only when exact

@@ -8,7 +8,7 @@ import os
 
 import pytest
 import sympy
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from derive.errors import DeriveError, DomainError, LimitError, ParseError, ProblemError
@@ -57,6 +57,9 @@ points = st.tuples(st.sampled_from([-1.5, -0.7, 0.3, 0.9, 1.7, 2.2]),
 
 
 @given(st.lists(expressions, min_size=1, max_size=2), points)
+@example([("tan((x) * (pi))", sympy.tan(X * sympy.pi))], (-1.5, -1.2))  # a pole the floats step over
+@example([("(y) / (sin((x) * (pi)))", Y / sympy.sin(X * sympy.pi))], (-1.5, -1.2))  # sin(-3pi/2) = 1: fine
+@example([("log(cos((x) * (pi)))", sympy.log(sympy.cos(X * sympy.pi)))], (-1.5, -1.2))  # log(0)
 def test_forward_equals_reverse_equals_sympy(outputs, point):
     if not all(expr.free_symbols for _, expr in outputs):
         return  # a constant output is refused with a clear error: tested in test_trace.py

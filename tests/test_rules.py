@@ -7,7 +7,7 @@ import pytest
 import sympy
 
 from derive.scalar.rules import FUNCTIONS, PRIMITIVES, primitive
-from derive.errors import DeriveError
+from derive.errors import InternalError
 
 POINTS = [(0.7, 1.3), (1.9, -0.4), (2.5, 0.6), (-0.8, 2.2)]
 
@@ -62,7 +62,7 @@ def test_user_functions_are_exactly_the_non_operator_primitives():
 
 
 def test_missing_rule_names_the_primitive():
-    with pytest.raises(DeriveError, match="no differentiation rule for primitive 'erf'"):
+    with pytest.raises(InternalError, match="no differentiation rule for primitive 'erf'"):
         primitive("erf")
 
 

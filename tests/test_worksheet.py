@@ -1,7 +1,10 @@
 """Blank worksheets out, filled worksheets back in: the round trip."""
 
+import csv
+import json
 import re
 
+import pytest
 from typer.testing import CliRunner
 
 from derive.cli import app
@@ -63,3 +66,20 @@ def test_blank_csv_and_pdf(tmp_path):
     for answer in ("7.671", "2.898", "−5.940", "Chain Rule", "Verification"):
         assert answer not in text  # nothing of the key leaks into the worksheet
     assert "Overfull" not in (tmp_path / "problem1-blank.log").read_text(errors="replace")
+
+
+@pytest.mark.parametrize("problem", ["problem1", "baydin"])
+def test_the_key_csv_shows_every_line_as_printed_and_passes_its_own_grader(tmp_path, problem):
+    """The key's line column is each row's evaluation exactly as the terminal table prints it,
+    and derive check scores the key 100 % (issue 9)."""
+    result = runner.invoke(app, ["report", problem, "--format", "csv", "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    key = next(tmp_path.glob("*.csv"))
+    rows = list(csv.DictReader(key.open(encoding="utf-8")))
+    assert all(row["line"] for row in rows)  # was empty
+    shown = runner.invoke(app, ["solve", problem], env={"COLUMNS": "400"}).stdout
+    for row in rows:
+        assert row["line"] in shown, row  # exactly as printed
+    checked = runner.invoke(app, ["check", problem, str(key), "--json"])
+    assert checked.exit_code == 0, checked.output
+    assert json.loads(checked.stdout)["score"]["total"] == 1.0

@@ -63,9 +63,9 @@ def vjp(e: M, u: M, position: int) -> M:
     try:
         return VJPS[e.op][position](e, u)
     except KeyError:
+        from ..errors import InternalError  # a missing rule is a bug in derive (exit 3), not bad input
         what = f"{e.op} {e.data}" if e.data is not None else e.op
-        raise DeriveError(f"no VJP rule for the operation '{what}'",
-                          hint="derivatives of derivatives (σ′) are not supported") from None
+        raise InternalError(f"no VJP rule for the operation '{what}'") from None
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..parse import Expr
+from ..precedence import kind_of
 from ..scalar.forward import ForwardPass
 from ..scalar.reverse import ReversePass
 from ..scalar.rules import primitive
@@ -35,6 +36,16 @@ def _is_minus_one(term: Term) -> bool:
     return term.partial.expr == -1
 
 
+# -- pieces of a line: (text, precedence kind); brackets come from derive/precedence.py only ----
+def _number(x: float, nt) -> tuple[str, str]:
+    text = nt.number(x)
+    return text, nt.number_kind(text)
+
+
+def _constant(x, nt) -> tuple[str, str]:
+    return nt.expr(x), nt.kind(x)
+
+
 def partial_formula(term: Term, nt) -> str:
     """The local partial ∂owner/∂arg as a formula of node names (σ(v1)(1 − σ(v1)), 2v1, ...)."""
     shown = primitive(term.owner.op).shown
@@ -44,13 +55,34 @@ def partial_formula(term: Term, nt) -> str:
     return nt.expr(term.partial.expr)
 
 
+def _partial(term: Term, nt) -> tuple[str, str]:
+    """The partial's formula with its kind: a shown form has the kind of the expression it writes."""
+    return partial_formula(term, nt), nt.kind(term.partial.expr)
+
+
+def _product(left: tuple[str, str], right: tuple[str, str], nt) -> str:
+    """left × right, each factor bracketed as the table says (a leading sign stays outside:
+    −8 × 0 reads as −(8 × 0), the same number, so sums may write it as "a − 8 × 0")."""
+    return nt.factor(*left, "mul", "left") + nt.times + nt.factor(*right, "mul", "right")
+
+
+def _grouped(template: str, position: int) -> bool:
+    """Whether the template delimits the argument itself (\\frac{{{0}}}, ^{{{1}}}, a call)."""
+    return "{{{%d}}}" % position in template
+
+
 def evaluation_of(node: Node, values: dict[str, float], nt) -> str:
     """The node's definition with its arguments' values put in: "2 × 0.141"."""
     rule = primitive(node.op)
-    binary = rule.arity > 1
-    args = [nt.number(values[x], parens=binary) if isinstance(x, str) else nt.expr(x)
-            for x in node.args]
-    return nt.evaluation_template(rule).format(*args)
+    template = nt.evaluation_template(rule)
+    call = kind_of(node.op) == "atom"  # sin(…), exp(…): the call's own brackets group it
+    args = []
+    for position, x in enumerate(node.args):
+        text, kind = _number(values[x], nt) if isinstance(x, str) else _constant(x, nt)
+        if not (call or _grouped(template, position)):
+            text = nt.factor(text, kind, node.op, "left" if position == 0 and rule.arity > 1 else "right")
+        args.append(text)
+    return template.format(*args)
 
 
 def trace_rows(trace: Trace, nt) -> list[Row]:
@@ -99,17 +131,18 @@ def forward_rows(fpass: ForwardPass, trace: Trace, nt) -> list[Row]:
                 chain.append(nt.partial(nt.node(node.id), nt.node(term.partial.arg)) + nt.dot + d_arg)
         numeric = []
         symbolic = []
-        for term in row.terms:
-            incoming = nt.number(term.incoming, parens=True)
-            if _is_one(term):
-                numeric.append(nt.number(term.incoming))
-                symbolic.append(nt.number(term.incoming))
+        for k, term in enumerate(row.terms):
+            incoming = _number(term.incoming, nt)
+            if _is_one(term) or (_is_minus_one(term) and k == 0 and incoming[0] == nt.number(0)):
+                numeric.append(incoming[0])  # a negated zero is "0", never "−0 = 0"
+                symbolic.append(incoming[0])
             elif _is_minus_one(term):
-                numeric.append(nt.minus + incoming)
-                symbolic.append(nt.minus + incoming)
+                negated = nt.minus + nt.factor(*incoming, "neg", "right")
+                numeric.append(negated)
+                symbolic.append(negated)
             else:
-                numeric.append(nt.number(term.partial.value) + nt.times + incoming)
-                symbolic.append(partial_formula(term, nt) + nt.times + incoming)
+                numeric.append(_product(_number(term.partial.value, nt), incoming, nt))
+                symbolic.append(_product(_partial(term, nt), incoming, nt))
         stages = [_sum(symbolic, nt), _sum(numeric, nt)]
         rows.append(Row(f"{d_node} = {_sum(chain, nt)}", _stages(stages, row.value, nt), node.rule, node.id))
     for out_name, node_id in trace.outputs:
@@ -146,9 +179,9 @@ def reverse_rows(rpass: ReversePass, trace: Trace, nt) -> list[Row]:
         for term in row.terms:
             consumer = term.owner.id
             chain.append(nt.bar(consumer) + nt.dot + nt.partial(nt.node(consumer), nt.node(node.id)))
-            adj = nt.number(term.incoming)
-            sym = adj + nt.times + partial_formula(term, nt)
-            num = adj + nt.times + nt.number(term.partial.value, parens=True)
+            adj = _number(term.incoming, nt)
+            sym = _product(adj, _partial(term, nt), nt)
+            num = _product(adj, _number(term.partial.value, nt), nt)
             symbolic.append(nt.bracket(sym) if many else sym)
             numeric.append(nt.bracket(num) if many else num)
         if not chain:  # an input no output uses
@@ -178,29 +211,28 @@ def values_vector(values: list[float], nt) -> str:
 
 
 # -- the user's expressions, in the order written ---------------------------------------------
-_PRECEDENCE = {"add": 1, "sub": 1, "mul": 2, "div": 2, "neg": 3, "pow": 4}
-
-
 def expression_latex(expr: Expr, nt) -> str:
-    """LaTeX of a parsed expression as the user wrote it (no reordering, minimal parentheses)."""
+    """LaTeX of a parsed expression as the user wrote it (no reordering; brackets by the one
+    precedence table where the LaTeX form does not delimit an argument itself)."""
+    return _expression_piece(expr, nt)[0]
+
+
+def _expression_piece(expr: Expr, nt) -> tuple[str, str]:
     if expr.op == "num":
-        return nt.expr(expr.value)
+        return nt.expr(expr.value), nt.kind(expr.value)
     if expr.op == "name":
-        return nt.var(expr.name)
+        return nt.var(expr.name), "atom"
     rule = primitive(expr.op)
-    mine = _PRECEDENCE.get(expr.op, 5)
+    template = rule.latex
+    if expr.op == "mul" and expr.args[1].op == "num":
+        template = r"{0} \cdot {1}"
+    call = kind_of(expr.op) == "atom"
     parts = []
     for position, arg in enumerate(expr.args):
-        text = expression_latex(arg, nt)
-        theirs = _PRECEDENCE.get(arg.op, 5) if arg.op not in ("num",) else (
-            5 if not arg.value.could_extract_minus_sign() else 3)
-        if expr.op == "div" or (expr.op == "pow" and position == 1) or mine == 5:
-            pass  # \frac, exponents and function arguments group on their own
-        elif theirs < mine or (theirs == mine and position == 1 and expr.op in ("sub",)):
-            text = rf"\left({text}\right)"
-        elif expr.op == "pow" and theirs <= mine:
-            text = rf"\left({text}\right)"
+        text, kind = _expression_piece(arg, nt)
+        if not (call or _grouped(template, position)):
+            text = nt.factor(text, kind, expr.op, "left" if position == 0 and rule.arity > 1 else "right")
         parts.append(text)
-    if expr.op == "mul" and expr.args[1].op == "num":
-        return rf"{parts[0]} \cdot {parts[1]}"
-    return rule.latex.format(*parts)
+    text = template.format(*parts)
+    kind = kind_of(expr.op)
+    return text, "pow" if kind == "atom" and "^" in text else kind

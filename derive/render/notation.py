@@ -13,9 +13,18 @@ from sympy.printing.latex import LatexPrinter
 from sympy.printing.str import StrPrinter
 
 from ..parse import latex_variable
+from ..precedence import kind_of_sympy, needs_brackets
 
 MINUS = "\u2212"
 _NODE = re.compile(r"v(-?\d+)\Z")
+_HYPHEN = re.compile(r"(?<!v)-")  # a minus sign; "v-1" (Baydin's numbering) is a node name
+
+
+def _minus(text: str) -> str:
+    """ASCII hyphens as the minus sign −, node names such as v-1 left as they are."""
+    return _HYPHEN.sub(MINUS, text)
+
+
 def format_number(x: float, digits: int) -> str:
     """``x`` rounded to ``digits`` decimals, integers without decimals, tiny or huge values in
     scientific notation; ASCII ``-`` and ``e`` (each notation turns them into its own)."""
@@ -37,6 +46,9 @@ class _SheetStr(StrPrinter):
     def _print_Pow(self, expr, rational=False):
         out = super()._print_Pow(expr, rational)
         return out.replace("**", "^")
+
+    def _print_Exp1(self, expr):
+        return "e"  # as the user writes it (and the parsers read it), not SymPy's E
 
     def _print_sigmoid(self, expr):
         return f"σ({self._print(expr.args[0])})"
@@ -69,7 +81,25 @@ class _SheetLatex(LatexPrinter):
         return rf"H({self._print(expr.args[0])})"
 
 
-class TextNotation:
+class _Factors:
+    """Brackets by the one precedence table (derive/precedence.py), shared by both notations."""
+
+    def factor(self, text: str, kind: str, parent: str, side: str = "left") -> str:
+        """``text`` (of precedence ``kind``) as the ``side`` operand of ``parent``, bracketed
+        when the table says so: (1 − tanh(v3)^2) × 2, 1 × (−8), (v^2)^3."""
+        return self.group(text) if needs_brackets(kind, parent, side) else text
+
+    def number_kind(self, text: str) -> str:
+        """−0.5 is a negation, 1.5e−05 (1.5 × 10⁻⁵) a product, 0.5 an atom."""
+        if text.startswith(("-", MINUS)):
+            return "neg"
+        return "mul" if ("e" in text or r"\times" in text) else "atom"
+
+    def kind(self, expr: sympy.Expr) -> str:
+        return kind_of_sympy(expr)
+
+
+class TextNotation(_Factors):
     """Plain Unicode text, for the terminal."""
 
     name = "text"
@@ -99,9 +129,7 @@ class TextNotation:
         return f"∂{top}/∂{bottom}"
 
     def expr(self, expr: sympy.Expr) -> str:
-        out = self._printer.doprint(expr)
-        out = out.replace(" - ", f" {MINUS} ")
-        return MINUS + out[1:] if out.startswith("-") else out
+        return _minus(self._printer.doprint(expr))
 
     def template(self, pair: tuple[str, str]) -> str:
         return pair[0]
@@ -109,8 +137,11 @@ class TextNotation:
     def bracket(self, body: str) -> str:
         return f"[{body}]"
 
+    def group(self, body: str) -> str:
+        return f"({body})"
+
     def code(self, text: str) -> str:
-        return text.replace("**", "^").replace("*", "·").replace(" - ", f" {MINUS} ").replace("sigmoid", "σ")
+        return _minus(text.replace("**", "^").replace("*", "·").replace("sigmoid", "σ"))
 
     def evaluation_template(self, rule) -> str:
         return self.code(rule.text).replace("·", " × ")
@@ -120,7 +151,7 @@ class TextNotation:
         return "\n".join("[ " + "  ".join(cell.rjust(width) for cell in row) + " ]" for row in rows)
 
 
-class LatexNotation:
+class LatexNotation(_Factors):
     """LaTeX math (without the surrounding $), for the PDF sheet and Markdown."""
 
     name = "latex"
@@ -132,6 +163,7 @@ class LatexNotation:
     def __init__(self, digits: int = 3):
         self.digits = digits
         self._printer = _SheetLatex()
+        self._printed: dict[sympy.Expr, str] = {}
 
     def number(self, x: float, parens: bool = False) -> str:
         out = format_number(x, self.digits)
@@ -153,13 +185,24 @@ class LatexNotation:
         return rf"\frac{{\partial {top}}}{{\partial {bottom}}}"
 
     def expr(self, expr: sympy.Expr) -> str:
-        return self._printer.doprint(expr)
+        if expr not in self._printed:  # each partial is printed for its formula and its kind
+            self._printed[expr] = self._printer.doprint(expr)
+        return self._printed[expr]
 
     def template(self, pair: tuple[str, str]) -> str:
         return pair[1]
 
     def bracket(self, body: str) -> str:
         return rf"\left[{body}\right]"
+
+    def group(self, body: str) -> str:
+        return rf"\left({body}\right)"
+
+    def kind(self, expr: sympy.Expr) -> str:
+        """As in text, but a call written with a superscript (e^{x}) is a power: it cannot take
+        another superscript without brackets."""
+        kind = kind_of_sympy(expr)
+        return "pow" if kind == "atom" and "^" in self.expr(expr) else kind
 
     def code(self, text: str) -> str:
         return text

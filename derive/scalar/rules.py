@@ -15,7 +15,7 @@ from functools import cached_property
 
 import sympy
 
-from ..errors import DeriveError
+from ..errors import InternalError
 
 a, b = sympy.symbols("a b", real=True)
 ONE = sympy.Integer(1)
@@ -170,8 +170,9 @@ FOLD: dict[str, Callable[..., sympy.Expr]] = {
 
 
 def primitive(name: str) -> Primitive:
-    """The table entry for ``name``; a missing rule is an error that names the primitive."""
+    """The table entry for ``name``; a missing rule is a bug in derive (the parser admitted an
+    operation the table lacks), reported as an internal error that names the primitive."""
     try:
         return PRIMITIVES[name]
     except KeyError:
-        raise DeriveError(f"no differentiation rule for primitive '{name}'") from None
+        raise InternalError(f"no differentiation rule for primitive '{name}'") from None

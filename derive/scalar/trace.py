@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import sympy
+from sympy.printing.str import StrPrinter
 
 from ..errors import DomainError, LimitError, ParseError, ProblemError, quoted
 from ..parse import Expr, Limits, latex_variable, parse_expression
+from ..precedence import kind_of, kind_of_sympy, wrap
 from .rules import ALIASES, FOLD, FUNCTIONS, primitive
 
 NUMBERINGS = ("zero", "baydin")
@@ -128,6 +130,12 @@ class Trace:
                   tuple(slot[a] if isinstance(a, str) else float(a) for a in node.args))
                  for i, node in enumerate(self.nodes) if not node.is_input]
         return inputs, steps, [slot[node_id] for _, node_id in self.outputs]
+
+    #: Caches of compiled float functions: rebuilt on demand, never pickled or copied.
+    _CACHES = ("_plan", "_point_values", "_dependents_cache")
+
+    def __getstate__(self) -> dict:
+        return {key: value for key, value in self.__dict__.items() if key not in self._CACHES}
 
     def output_values(self, point: list[float]) -> list[float]:
         """Float values of the outputs at another point (inputs in declared order)."""
@@ -291,29 +299,43 @@ def _symbol(node_id: str) -> sympy.Symbol:
     return sympy.Symbol(node_id, real=True)
 
 
+class _CodePrinter(StrPrinter):
+    """SymPy's str printer, writing Euler's number as the user does (e), so the text parses back."""
+
+    def _print_Exp1(self, expr):
+        return "e"
+
+
 def _text_arg(arg, single: bool) -> str:
     if isinstance(arg, str):
         return arg
-    text = "e" if arg == sympy.E else str(arg)
+    text = _CodePrinter().doprint(arg)
     atomic = arg.is_Atom and not (arg.is_Rational and not arg.is_Integer) and arg >= 0
     return text if single or atomic else f"({text})"
 
 
-def _latex_arg(arg, single: bool) -> str:
+def _latex_arg(arg, op: str, position: int, template: str) -> str:
+    """A node name, or a constant bracketed by the one precedence table unless the template
+    delimits it (a call, \\frac{..}{..}, an exponent): e^{2} as a base is \\left(e^{2}\\right)^{v_0}."""
     if isinstance(arg, str):
         return latex_name(arg)
     text = sympy.latex(arg)
-    return text if single or not arg.could_extract_minus_sign() else rf"\left({text}\right)"
+    if kind_of(op) == "atom" or "{{{%d}}}" % position in template:
+        return text
+    kind = kind_of_sympy(arg)
+    kind = "pow" if kind == "atom" and "^" in text else kind
+    side = "left" if position == 0 and primitive(op).arity > 1 else "right"
+    return wrap(text, kind, op, side, (r"\left(", r"\right)"))
 
 
 def _make_node(node_id: str, index: int, op: str, args: tuple, values: dict[str, float]) -> Node:
     rule = primitive(op)
     single = rule.arity == 1
     text = rule.text.format(*(_text_arg(x, single) for x in args))
-    latex_args = [_latex_arg(x, single) for x in args]
     template = rule.latex
     if op == "mul" and not isinstance(args[1], str):
         template = r"{0} \cdot {1}"  # "v1 · 2", not "v1 2"
+    latex_args = [_latex_arg(x, op, position, template) for position, x in enumerate(args)]
     latex = template.format(*latex_args)
     floats = [values[x] if isinstance(x, str) else float(x) for x in args]
     where = f"{node_id} = {text}"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import sympy
 
-from ..errors import VerificationError
+from ..errors import DomainError, VerificationError
 from ..parse import Expr
 from ..timing import TimedOut, time_limit
 from .rules import primitive
@@ -75,8 +75,48 @@ def symbolic_jacobian(trace: Trace) -> list[list[float]]:
     rows = []
     for out_name, _ in trace.outputs:
         f = reference_expression(trace.expressions[out_name], symbols)
-        rows.append([float(sympy.diff(f, symbols[name]).subs(at).evalf(30)) for name, _ in trace.inputs])
+        row = []
+        for in_name, _ in trace.inputs:
+            value = _finite_real(sympy.diff(f, symbols[in_name]).subs(at).evalf(30))
+            if value is None:  # a pole the floats stepped over (tan at pi/2, 1/sin(x) at pi)
+                raise _undefined(trace, f"∂{out_name}/∂{in_name}")
+            row.append(value)
+        rows.append(row)
     return rows
+
+
+def _finite_real(value: sympy.Expr) -> float | None:
+    """``value`` as a float, or None when it is infinite, complex or undefined."""
+    try:
+        z = complex(value)
+    except (TypeError, ValueError):
+        return None
+    if not (math.isfinite(z.real) and math.isfinite(z.imag)) or abs(z.imag) > 1e-20 * max(1.0, abs(z.real)):
+        return None
+    return z.real
+
+
+def _undefined(trace: Trace, what: str) -> DomainError:
+    """A DomainError naming the first node whose exact value or local partial is undefined at
+    the (exact) point, where float rounding hid it: tan(pi/2) is 1.6e16 in floats."""
+    exact = trace.exact_values
+    for node in trace.nodes:
+        if node.is_input:
+            continue
+        rule = primitive(node.op)
+        args = [exact[x] if isinstance(x, str) else x for x in node.args]
+        shown = ", ".join(f"{x} = {exact[x]}" for x in node.node_args)
+        where = f"{node.id} = {node.text}: {shown}"
+        if _finite_real(exact[node.id].evalf(30)) is None:
+            return DomainError(f"{where}: {node.op} is undefined here (a pole or outside its domain)",
+                               hint="evaluate at another point")
+        for position, partial in enumerate(rule.partials):
+            if isinstance(node.args[position], str):
+                value = partial.subs(dict(zip(rule.symbols, args)), simultaneous=True)
+                if _finite_real(value.evalf(30)) is None:
+                    return DomainError(f"{where}: the derivative of {node.op} is undefined here",
+                                       hint="evaluate at another point")
+    return DomainError(f"{what} is undefined at this point", hint="evaluate at another point")
 
 
 def finite_difference_jacobian(trace: Trace) -> tuple[list[list[float]], list[list[float]]]:

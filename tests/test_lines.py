@@ -1,0 +1,105 @@
+"""The evaluation lines of the tables: brackets by the one precedence table, so every line reads
+back (through derive's own hand-notation parser) to the value it claims.  Golden values come from
+the math module, written here from the definitions."""
+
+import math
+
+import pytest
+import sympy
+
+from derive.handwriting import parse_line
+from derive.problems import Problem
+from derive.render import lines
+from derive.render.notation import LatexNotation, TextNotation
+from derive.scalar.solve import solve_scalar
+
+X1, X2, X3 = 1.5, 0.5, 2.0
+
+
+@pytest.fixture(scope="module")
+def tanh_quotient():
+    """Issue 9's example: y1 = tanh(x1 x2) + x3/x2."""
+    inputs = {"x1": sympy.Rational(3, 2), "x2": sympy.Rational(1, 2), "x3": sympy.Integer(2)}
+    return solve_scalar(Problem("issue9", inputs, {"y1": "tanh(x1*x2) + x3/x2"}))
+
+
+def _row(rows, node):
+    return next(r for r in rows if r.node == node and not r.answer)
+
+
+def _reads_back(line, names, value):
+    for stage in parse_line(line, names):
+        assert stage.value == pytest.approx(value, rel=2e-3, abs=2e-3), (stage.text, line)
+
+
+def test_a_sum_partial_is_bracketed_in_forward_mode(tanh_quotient):
+    nt = TextNotation()
+    forward = {p.input: p for p in tanh_quotient.forward}
+    names = {n.id: n.value for n in tanh_quotient.trace.nodes}
+    row = _row(lines.forward_rows(forward["x2"], tanh_quotient.trace, nt), "v4")
+    assert row.evaluation.startswith("(1 − tanh(v3)^2) × 1.500 = ")  # was "1 − tanh(v3)^2 × 1.500"
+    _reads_back(row.evaluation, names, (1 - math.tanh(X1 * X2) ** 2) * X1)
+
+
+def test_a_sum_partial_and_a_negative_factor_are_bracketed_in_reverse_mode(tanh_quotient):
+    nt = TextNotation()
+    names = {n.id: n.value for n in tanh_quotient.trace.nodes}
+    rows = lines.reverse_rows(tanh_quotient.reverse[0], tanh_quotient.trace, nt)
+    v3 = _row(rows, "v3")
+    assert v3.evaluation.startswith("1 × (1 − tanh(v3)^2) = ")  # was "1 × 1 − tanh(v3)^2"
+    _reads_back(v3.evaluation, names, 1 - math.tanh(X1 * X2) ** 2)
+    v1 = _row(rows, "v1")
+    assert "[1 × (−v2/v1^2)]" in v1.evaluation and "[1 × (−8)]" in v1.evaluation  # not "1 × −8"
+    _reads_back(v1.evaluation, names, (1 - math.tanh(X1 * X2) ** 2) * X1 - X3 / X2 ** 2)
+
+
+def test_latex_lines_bracket_sums_too(tanh_quotient):
+    nt = LatexNotation()
+    forward = {p.input: p for p in tanh_quotient.forward}
+    row = _row(lines.forward_rows(forward["x1"], tanh_quotient.trace, nt), "v4")
+    assert row.evaluation.startswith(r"\left(1 - \tanh^{2}{\left(v_{3} \right)}\right) \times 0.500")
+    rows = lines.reverse_rows(tanh_quotient.reverse[0], tanh_quotient.trace, nt)
+    assert _row(rows, "v3").evaluation.startswith(r"1 \times \left(1 - \tanh^{2}")
+
+
+def test_negated_zero_tangent_prints_no_minus_zero():
+    solution = solve_scalar(Problem("neg", {"x": sympy.Integer(1), "y": sympy.Integer(2)}, {"f": "-x + y"}))
+    nt = TextNotation()
+    for p in solution.forward:
+        for row in lines.forward_rows(p, solution.trace, nt):
+            assert not row.evaluation.startswith("−0"), row.evaluation  # was "−0 = 0"
+    y_pass = next(p for p in solution.forward if p.input == "y")
+    neg = next(r for r in lines.forward_rows(y_pass, solution.trace, nt) if r.node == "v2")
+    assert neg.evaluation == "0"
+
+
+@pytest.mark.parametrize("function, node, text_eval, latex_def", [
+    ("exp(2)**x", "v2", "exp(2)^(−1.500)", r"\left(e^{2}\right)^{v_{0}}"),  # was "e^{2}^{v_{0}}"
+    ("(x**2)**y", "v3", "2.250^0.500", "v_{2}^{v_{1}}"),
+    ("y - (-x)", "v3", "0.500 − 1.500", "v_{1} - v_{2}"),
+    ("x - 3*pi", "v2", "−1.500 − 3pi", r"v_{0} - 3 \pi"),
+    ("(-x)**(3/2) + y", "v3", "1.500^(3/2)", r"v_{2}^{\frac{3}{2}}"),
+    ("x * (-2)", "v2", "−1.500 × (−2)", r"v_{0} \cdot \left(-2\right)"),
+])
+def test_constants_and_powers_of_powers_are_bracketed(function, node, text_eval, latex_def):
+    solution = solve_scalar(Problem("c", {"x": sympy.Rational(-3, 2), "y": sympy.Rational(1, 2)}, {"f": function}))
+    row = next(r for r in lines.trace_rows(solution.trace, TextNotation()) if r.node == node)
+    assert row.evaluation.split(" = ")[0] == text_eval
+    assert solution.trace.by_id[node].latex == latex_def
+    names = {n.id: n.value for n in solution.trace.nodes}
+    _reads_back(row.evaluation, names, solution.trace.by_id[node].value)
+
+
+def test_user_expression_latex_brackets_a_power_of_a_power():
+    solution = solve_scalar(Problem("p", {"x": sympy.Integer(2)}, {"f": "exp(2)**x + (x**2)**3"}))
+    text = lines.expression_latex(solution.trace.expressions["f"], LatexNotation())
+    assert text == r"\left(e^{2}\right)^{x} + \left(x^{2}\right)^{3}"  # was "e^{2}^{x} + ..."
+
+
+def test_markdown_and_tex_sheets_show_the_brackets(tanh_quotient):
+    from derive.report import render_sheet
+
+    for fmt in ("md", "tex"):
+        sheet = render_sheet(tanh_quotient, fmt)
+        assert r"\left(1 - \tanh^{2}{\left(v_{3} \right)}\right) \times" in sheet
+        assert r"1 - \tanh^{2}{\left(v_{3} \right)} \times" not in sheet  # the issue's misprint
