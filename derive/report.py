@@ -42,6 +42,7 @@ class SheetOptions:
     date: str | None = None
     numbering: str = "zero"
     order: str = "postorder"
+    student: str | None = None  # the id printed on a student's own sheet
 
 
 def _environment(fmt: str, loader: jinja2.BaseLoader) -> jinja2.Environment:
@@ -95,10 +96,11 @@ def render_sheet(solution, fmt: str, options: SheetOptions = SheetOptions(),
     if fmt == "csv":
         from .worksheet import blank_csv
 
-        return blank_csv(solution, key=not settings["blank"])
+        return blank_csv(solution, key=not settings["blank"], student=settings["student"])
     if solution.kind == "matrix":
         settings.pop("blank")
         settings.pop("hide")
+        settings.pop("student")
         if fmt == "json":
             from .render.matrix import matrix_json
 

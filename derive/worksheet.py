@@ -3,6 +3,9 @@
 CSV has the header ``part,pass,node,value,line``.  The Markdown worksheet is the sheet's tables
 with empty Value and Line columns; an HTML comment before each table (``<!-- derive: part=forward
 pass=x2 -->``) says which pass it is, so a filled copy reads back without guessing.
+
+A student's own worksheet carries their id: the CSV starts with the line ``id,<id>`` before its
+header, the Markdown shows ``Student: <id>`` and keeps ``<!-- derive: student=<id> -->``.
 """
 
 from __future__ import annotations
@@ -18,13 +21,27 @@ from .scalar.solve import ScalarSolution
 
 HEADER = ["part", "pass", "node", "value", "line"]
 _MARKER = re.compile(r"<!--\s*derive:\s*part=(\w+)(?:\s+pass=(\S*))?\s*-->")
+_STUDENT_MARKER = re.compile(r"<!--\s*derive:\s*student=(\S*?)\s*-->")
+_STUDENT_LINE = re.compile(r"^\W*Student\W*:\W*(\S+?)\W*$", re.IGNORECASE)
 
 
-def blank_csv(solution: ScalarSolution, key: bool = False) -> str:
-    """The CSV worksheet; with ``key`` the values are filled in (full precision)."""
+class Answers(list):
+    """The filled cells of one worksheet (a list of :class:`Answer`), and the student's id
+    written on it (None when the sheet has none)."""
+
+    def __init__(self, answers=(), student: str | None = None):
+        super().__init__(answers)
+        self.student = student
+
+
+def blank_csv(solution: ScalarSolution, key: bool = False, student: str | None = None) -> str:
+    """The CSV worksheet; with ``key`` the values are filled in (full precision); with
+    ``student`` it starts with the line ``id,<student>``."""
     expect = Expectations(solution)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
+    if student:
+        writer.writerow(["id", student])
     writer.writerow(HEADER)
     for part, pass_, node in worksheet_cells(solution):
         value = repr(expect.value(part, pass_, node)) if key else ""
@@ -32,7 +49,7 @@ def blank_csv(solution: ScalarSolution, key: bool = False) -> str:
     return out.getvalue()
 
 
-def read_answers(path: str | Path) -> list[Answer]:
+def read_answers(path: str | Path) -> Answers:
     """A filled worksheet: CSV (by its header) or the Markdown that --blank --format md wrote."""
     path = Path(path)
     try:
@@ -40,7 +57,7 @@ def read_answers(path: str | Path) -> list[Answer]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ProblemError(f"{path}: cannot read the worksheet: {exc}") from None
     first = text.lstrip().splitlines()[0] if text.strip() else ""
-    if first.replace(" ", "").lower().startswith("part,pass,node"):
+    if first.replace(" ", "").lower().startswith(("part,pass,node", "id,")):
         return read_csv(text, str(path))
     if "<!-- derive:" in text:
         return read_markdown(text, str(path))
@@ -49,13 +66,17 @@ def read_answers(path: str | Path) -> list[Answer]:
                             "that 'derive report --blank --format md' wrote")
 
 
-def read_csv(text: str, where: str = "worksheet") -> list[Answer]:
+def read_csv(text: str, where: str = "worksheet") -> Answers:
     reader = csv.reader(io.StringIO(text))
     header = [h.strip().lower() for h in next(reader, [])]
+    student, first_row = None, 2
+    if header[:1] == ["id"]:  # the id line of a student's own worksheet
+        student = header[1].strip() if len(header) > 1 and header[1].strip() else None
+        header, first_row = [h.strip().lower() for h in next(reader, [])], 3
     if header[:4] != HEADER[:4]:
         raise ProblemError(f"{where}: the header must be {','.join(HEADER)}, not {','.join(header)}")
     answers = []
-    for number, row in enumerate(reader, start=2):
+    for number, row in enumerate(reader, start=first_row):
         if not any(cell.strip() for cell in row):
             continue
         row = [*row, "", "", "", "", ""][:5]
@@ -63,13 +84,16 @@ def read_csv(text: str, where: str = "worksheet") -> list[Answer]:
         if part not in PARTS:
             raise ProblemError(f"{where}: row {number}: part '{part}' is not one of {', '.join(PARTS)}")
         answers.append(Answer(part, pass_, node, value, line, where=f"{where}: row {number}"))
-    return answers
+    return Answers(answers, student)
 
 
-def read_markdown(text: str, where: str = "worksheet") -> list[Answer]:
+def read_markdown(text: str, where: str = "worksheet") -> Answers:
     answers = []
     part = pass_ = None
     columns: list[str] = []
+    marked = _STUDENT_MARKER.search(text)
+    shown = next((m.group(1) for m in map(_STUDENT_LINE.match, text.splitlines()) if m), None)
+    student = (marked.group(1) or None) if marked else shown
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         marker = _MARKER.search(line)
@@ -90,7 +114,7 @@ def read_markdown(text: str, where: str = "worksheet") -> list[Answer]:
             continue
         answers.append(Answer(part, pass_, node, row.get("value", ""), row.get("line", ""),
                               where=f"{where}: line {number}"))
-    return answers
+    return Answers(answers, student)
 
 
 def _split_row(line: str) -> list[str]:

@@ -8,6 +8,7 @@ checks.  Text the user wrote is passed through the format's ``escape``.
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -45,9 +46,10 @@ def header(problem, escape, title=None, author=None, course=None, date=None) -> 
 def sheet_context(solution: ScalarSolution, *, digits: int, escape: Callable[[str], str],
                   graph: Callable, title: str | None = None, author: str | None = None,
                   course: str | None = None, date: str | None = None, numbering: str = "zero",
-                  order: str = "postorder", blank: bool = False, hide: frozenset[str] = frozenset()) -> dict:
+                  order: str = "postorder", blank: bool = False, hide: frozenset[str] = frozenset(),
+                  student: str | None = None) -> dict:
     """With ``blank`` the values, evaluation lines, answers and graphs are left for the student
-    (``hide`` may also blank "rules" and "expressions")."""
+    (``hide`` may also blank "rules" and "expressions"); ``student`` is the id on their own sheet."""
     problem, trace = solution.problem, solution.trace
     nt = LatexNotation(digits)
     checks = solution.checks
@@ -85,6 +87,8 @@ def sheet_context(solution: ScalarSolution, *, digits: int, escape: Callable[[st
         "n_inputs": len(trace.inputs),
         "n_outputs": len(trace.outputs),
         "blank": blank,
+        "student": escape(student or ""),
+        "student_marker": re.sub(r"[^A-Za-z0-9._-]", "", student or ""),  # safe inside an HTML comment
         "node_ids": [node.id for node in trace.nodes],
     }
     return blanked(context, solution, nt, hide) if blank else context

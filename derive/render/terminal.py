@@ -135,3 +135,16 @@ def matrix_answer_views(check) -> list:
         table.add_row(item.part, item.name, item.given or "-", item.verdict, item.message)
     score = check.score()
     return [table, Text(f"Score: {score['correct']}/{score['possible']}", style="bold")]
+
+
+def class_views(report) -> list:
+    """A class's grades: one row per graded file (id, total, each part, file), then a count."""
+    table = Table(title=f"Grades: {report.problem}", box=box.SIMPLE_HEAD, title_justify="left", title_style="bold")
+    for column in ("id", "total", *report.part_names, "file"):
+        table.add_column(column, overflow="fold", justify="right" if column not in ("id", "file") else "left")
+    for row in report.rows():
+        table.add_row(*row)
+    summary = f"{len(report.graded)} graded"
+    if report.errors:
+        summary += f", {len(report.errors)} could not be graded (listed below)"
+    return [table, Text(summary, style="bold")]
