@@ -293,6 +293,14 @@ def check_command(
         help="The gradebook column of --canvas (default: the problem's title).")] = None,
     manifest: Annotated[Optional[Path], typer.Option(
         help="manifest.csv of derive variants: grade each worksheet at its student's point.")] = None,
+    tolerance: Annotated[Optional[float], typer.Option(
+        help="Slack in units of the sheet's last printed digit (default 1, or [grading] tolerance).",
+        min=0, max=1000)] = None,
+    weight: Annotated[Optional[list[str]], typer.Option(
+        help="A part's weight, part=number (repeatable; overrides [grading] weights).")] = None,
+    require_lines: Annotated[Optional[bool], typer.Option(
+        "--require-lines/--no-require-lines", help="A right value without its evaluation line earns half.",
+        show_default=False)] = None,
 ) -> None:
     """Grade filled worksheets cell by cell (or typed matrix formulas by meaning).
 
@@ -322,7 +330,7 @@ def check_command(
         return solve_scalar(p, limits=settings.limits, symbolic_limit=settings.symbolic_limit,
                             symbolic_timeout=settings.symbolic_timeout)
 
-    options = {"weights": solution.problem.grading} if solution.kind == "scalar" else {}
+    options = _grading_options(solution, tolerance, weight, require_lines)
     if batch:
         report = grade_class(solution, files, entries, solve_at, **options)
     else:
@@ -358,6 +366,33 @@ def check_command(
                              else terminal.matrix_answer_views(result))
     if not result.all_correct:
         raise typer.Exit(1)
+
+
+def _grading_options(solution, tolerance, weights, require_lines) -> dict:
+    """The grading policy: the problem file's [grading] table, overridden by the options."""
+    if solution.kind != "scalar":
+        if tolerance is not None or weights or require_lines:
+            raise ProblemError("--tolerance, --weight and --require-lines grade scalar worksheets")
+        return {}
+    from .grade import PARTS, Policy
+
+    chosen = dict(solution.problem.grading)
+    for text in weights or []:
+        part, _, value = text.partition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            number = -1.0
+        if part.strip() not in PARTS or not 0 <= number < float("inf"):
+            raise ProblemError(f"--weight '{text}' is not part=number", hint="e.g. --weight forward=2 (parts: "
+                               + ", ".join(PARTS) + ")")
+        chosen[part.strip()] = number
+    policy = dict(solution.problem.policy)
+    if tolerance is not None:
+        policy["tolerance"] = tolerance
+    if require_lines is not None:
+        policy["require_lines"] = require_lines
+    return {"weights": chosen, "policy": Policy(**policy)}
 
 
 @app.command("variants", epilog=_epilog("variants"))

@@ -72,6 +72,7 @@ class Problem(SheetText):
     outputs: dict[str, str]
     constants: dict[str, sympy.Expr] = field(default_factory=dict)  # named coefficients
     grading: dict[str, float] = field(default_factory=dict)  # weights of trace, forward, reverse
+    policy: dict = field(default_factory=dict)  # [grading] tolerance and require_lines
     variants: dict[str, tuple] = field(default_factory=dict)  # name -> (low, high[, step])
     kind: str = "scalar"
 
@@ -164,16 +165,36 @@ def problem_from_toml(text: str, name: str, source: str = "") -> Problem | Matri
             raise ProblemError(f"{where}: variants.{var_name} must be [low, high] or [low, high, step]",
                                hint="e.g. x1 = [1, 4] (integers) or x2 = [0.5, 2.0, 0.5]")
         variants[var_name] = tuple(spec)
-    grading = {}
-    for part, weight in data.get("grading", {}).items():
-        if part not in ("trace", "forward", "reverse"):
+    grading, policy = _grading(data.get("grading", {}), where)
+    return Problem(name=name, inputs=inputs, outputs=outputs, constants=constants, grading=grading,
+                   variants=variants, source=source, policy=policy, **_sheet_text(data))
+
+
+def _grading(table: dict, where: str) -> tuple[dict[str, float], dict]:
+    """[grading]: part weights (``weights = {forward = 2}``, or ``forward = 2`` directly),
+    ``tolerance`` (units of the last printed digit) and ``require_lines``."""
+    parts, keys = ("trace", "forward", "reverse"), ("weights", "tolerance", "require_lines")
+    weights, policy = {}, {}
+    nested = table.get("weights", {})
+    if not isinstance(nested, dict):
+        raise ProblemError(f"{where}: grading.weights must be a table such as {{forward = 2}}")
+    for part, weight in [*((k, v) for k, v in table.items() if k not in keys), *nested.items()]:
+        if part not in parts:
             raise ProblemError(f"{where}: unknown key 'grading.{part}'",
-                               hint=did_you_mean(part, ["trace", "forward", "reverse"]) or "trace, forward, reverse")
+                               hint=did_you_mean(part, [*parts, *keys]) or ", ".join([*parts, *keys]))
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
             raise ProblemError(f"{where}: grading.{part} must be a non-negative number")
-        grading[part] = float(weight)
-    return Problem(name=name, inputs=inputs, outputs=outputs, constants=constants, grading=grading,
-                   variants=variants, source=source, **_sheet_text(data))
+        weights[part] = float(weight)
+    if "tolerance" in table:
+        tolerance = table["tolerance"]
+        if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not 0 <= tolerance <= 1000:
+            raise ProblemError(f"{where}: grading.tolerance must be a number of units, from 0 to 1000")
+        policy["tolerance"] = float(tolerance)
+    if "require_lines" in table:
+        if not isinstance(table["require_lines"], bool):
+            raise ProblemError(f"{where}: grading.require_lines must be true or false")
+        policy["require_lines"] = table["require_lines"]
+    return weights, policy
 
 
 def inline_problem(expressions: list[str], values: list[tuple[str, str]]) -> Problem:

@@ -115,13 +115,13 @@ def grade_views(grade) -> list:
     for column in ("Part", "Pass", "Node", "Given", "Verdict", "Slip", "Message"):
         table.add_column(column, overflow="fold")
     for c in grade.cells:
-        if c.verdict not in ("correct", "rounding"):
+        if c.verdict not in ("correct", "rounding") or c.credit < 1:
             table.add_row(c.part, c.pass_ or "-", c.node, c.given or "-", c.verdict, c.kind or "", c.message)
     score = grade.score()
     parts = ", ".join(f"{part} {p['earned']:g}/{p['possible']} (weight {p['weight']:g})"
                       for part, p in score["parts"].items())
     first = ", ".join(f"{key} at {node}" for key, node in score["first_wrong"].items()) or "none"
-    views = [table] if any(c.verdict not in ("correct", "rounding") for c in grade.cells) else [
+    views = [table] if not grade.all_correct else [
         Text("Every cell is correct (or correctly rounded).", style="green")]
     return [*views, Text(f"Score: {score['total'] * 100:.1f}%  ({parts})", style="bold"),
             Text(f"First wrong cell of each pass: {first}")]
