@@ -74,6 +74,7 @@ class Problem(SheetText):
     grading: dict[str, float] = field(default_factory=dict)  # weights of trace, forward, reverse
     policy: dict = field(default_factory=dict)  # [grading] tolerance and require_lines
     variants: dict[str, tuple] = field(default_factory=dict)  # name -> (low, high[, step])
+    allow_zero: frozenset = frozenset()  # inputs a variant may set to 0
     kind: str = "scalar"
 
     def with_values(self, values: dict[str, sympy.Expr]) -> Problem:
@@ -156,7 +157,10 @@ def problem_from_toml(text: str, name: str, source: str = "") -> Problem | Matri
             raise ProblemError(f"{where}: '{const_name}' is both a constant and an input or output")
         constants[const_name] = parse_value(value, f"{where}: constant {const_name}")
     variants = {}
+    allow_zero = _allow_zero(data.get("variants", {}), [*inputs, *constants], where)
     for var_name, spec in data.get("variants", {}).items():
+        if var_name == "allow_zero":
+            continue
         if var_name not in inputs and var_name not in constants:
             raise ProblemError(f"{where}: variants.{var_name} is not an input or constant",
                                hint=did_you_mean(var_name, [*inputs, *constants]) or "inputs: " + ", ".join(inputs))
@@ -167,7 +171,16 @@ def problem_from_toml(text: str, name: str, source: str = "") -> Problem | Matri
         variants[var_name] = tuple(spec)
     grading, policy = _grading(data.get("grading", {}), where)
     return Problem(name=name, inputs=inputs, outputs=outputs, constants=constants, grading=grading,
-                   variants=variants, source=source, policy=policy, **_sheet_text(data))
+                   variants=variants, allow_zero=allow_zero, source=source, policy=policy, **_sheet_text(data))
+
+
+def _allow_zero(table: dict, names: list[str], where: str) -> frozenset[str]:
+    """[variants] allow_zero = ["x1"]: the inputs (or constants) a variant may set to 0."""
+    chosen = table.get("allow_zero", [])
+    if not isinstance(chosen, list) or not all(isinstance(n, str) and n in names for n in chosen):
+        raise ProblemError(f"{where}: variants.allow_zero must list inputs or constants",
+                           hint='e.g. allow_zero = ["x1"]')
+    return frozenset(chosen)
 
 
 def _grading(table: dict, where: str) -> tuple[dict[str, float], dict]:

@@ -62,7 +62,7 @@ def ranges(problem: Problem) -> dict[str, list[sympy.Expr]]:
     return out
 
 
-def draw_variants(problem: Problem, count: int, seed: int) -> list[Variant]:
+def draw_variants(problem: Problem, count: int, seed: int, digits: int = 3) -> list[Variant]:
     """``count`` distinct variants whose problem solves (resampled away from domain errors)."""
     grids = ranges(problem)
     seen: set[tuple] = set()
@@ -76,7 +76,8 @@ def draw_variants(problem: Problem, count: int, seed: int) -> list[Variant]:
             if key in seen:
                 continue
             try:
-                solve_scalar(problem.with_values(values), symbolic_limit=0)
+                if degenerate(solve_scalar(problem.with_values(values), symbolic_limit=0), digits):
+                    continue
             except DeriveError:
                 continue
             seen.add(key)
@@ -87,6 +88,28 @@ def draw_variants(problem: Problem, count: int, seed: int) -> list[Variant]:
                                f"domain (stopped at student {student})",
                                hint="widen the ranges in [variants] or ask for fewer students")
     return variants
+
+
+SATURATING = ("tanh", "sigmoid")
+
+
+def degenerate(solution, digits: int = 3) -> str | None:
+    """Why a drawn point makes a poor exercise, or None: an input (or constant) of 0 that
+    [variants] allow_zero does not list; a tanh or σ so saturated that its value prints as 0, 1
+    or −1 at the sheet's digits though the exact value is not (its derivative then prints as 0)."""
+    problem = solution.problem
+    varied = {**problem.inputs, **{k: v for k, v in problem.constants.items() if k in problem.variants}}
+    for name, value in varied.items():
+        if value == 0 and name not in problem.allow_zero:
+            return f"{name} = 0"
+    for node in solution.trace.nodes:
+        if node.op in SATURATING:
+            shown = round(node.value, digits)
+            exact = node.op == "tanh" and node.value == 0 and all(
+                solution.trace.by_id[a].value == 0 for a in node.node_args)
+            if shown in (0.0, 1.0, -1.0) and not exact:
+                return f"{node.id} = {node.text} prints as {shown:.{digits}f}"
+    return None
 
 
 def _build(spec: str, variant: Variant, out_dir: str, pdf: bool, options: SheetOptions) -> list[str]:
@@ -115,7 +138,7 @@ def write_variants(spec: str, count: int, seed: int, out_dir: str | Path, pdf: b
     students = students or anonymous_roster(count)
     if not students:
         raise ProblemError("--count must be at least 1")
-    variants = draw_variants(problem, len(students), seed)
+    variants = draw_variants(problem, len(students), seed, options.digits)
     chosen = [(v, s) for i, (v, s) in enumerate(zip(variants, students)) if in_shard(i, shard)]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
