@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import DeriveError, ProblemError
-from .roster import ManifestEntry
+from .roster import ManifestEntry, check_id
 
 #: The files a folder contributes to a batch (not recursive).
 SUFFIXES = (".csv", ".md", ".toml")
@@ -69,7 +69,7 @@ class ClassReport:
     def rows(self) -> list[list[str]]:
         """id, total, one column per part (percentages, one decimal), file."""
         parts = self.part_names
-        return [[s.id, _percent(s.total), *(_percent(s.parts().get(p)) for p in parts), s.file]
+        return [[_cell(s.id), _percent(s.total), *(_percent(s.parts().get(p)) for p in parts), _cell(s.file)]
                 for s in self.graded]
 
     def to_csv(self) -> str:
@@ -87,7 +87,7 @@ class ClassReport:
         writer.writerow(["Student", "ID", "SIS User ID", "Section", assignment])
         writer.writerow(["Points Possible", "", "", "", "100"])
         for s in self.graded:
-            writer.writerow([s.id, "", s.id, "", _percent(s.total)])
+            writer.writerow([_cell(s.id), "", _cell(s.id), "", _percent(s.total)])
         return out.getvalue()
 
     def as_dict(self) -> dict:
@@ -95,6 +95,11 @@ class ClassReport:
                 "submissions": [{"file": s.file, "id": s.id, "total": s.total, "parts": s.parts(),
                                  **s.result.as_dict()} for s in self.graded],
                 "errors": [{"file": s.file, "id": s.id, "error": s.error} for s in self.errors]}
+
+
+def _cell(text: str) -> str:
+    """A text cell a spreadsheet will not run as a formula (a file named '=HYPERLINK(...).csv')."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _percent(x: float | None) -> str:
@@ -128,6 +133,8 @@ def grade_file(solution, path: Path, manifest: dict[str, ManifestEntry] | None =
 
     answers = read_answers(path)
     student = getattr(answers, "student", None)
+    if student:
+        check_id(student, f"{path}: the id on the worksheet")
     if manifest is not None:
         if not student:
             raise ProblemError(f"{path}: no student id on the worksheet, so its point is unknown",
@@ -195,9 +202,10 @@ def gradescope(submission: Submission) -> dict:
                                 for c in cells], f"{p['earned']:g}/{p['possible']} cells"))
     else:
         fractions = submission.parts()
-        for name, fraction in fractions.items():
+        for name, fraction in fractions.items():  # each typed answer weighs the same
+            share = sum(i.part == name for i in result.items) / len(result.items)
             items = [i for i in result.items if i.part == name and i.verdict != "correct"]
-            tests.append(_test(name, fraction, 100.0 / len(fractions),
+            tests.append(_test(name, fraction, 100.0 * share,
                                [f"{i.name}: {i.verdict}; given {i.given or '(nothing)'}; {i.message}" for i in items],
                                f"{fraction:.0%}"))
     total = round(100.0 * score["total"], 2)

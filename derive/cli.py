@@ -356,7 +356,7 @@ def check_command(
         else:
             terminal.print_views(terminal.class_views(report))
         for failed in report.errors:
-            typer.echo(f"derive: error: {failed.error}", err=True)
+            typer.echo("derive: error: " + " ".join(failed.error.split()), err=True)  # one line each
         raise typer.Exit(2 if report.errors else 0)
     result = report.submissions[0].result
     if as_json:

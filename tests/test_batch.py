@@ -227,3 +227,38 @@ def test_gradescope_and_canvas_exports(course, tmp_path):
     (sub / "other.csv").write_text("part,pass,node,value,line\n")
     result = runner.invoke(app, ["check", "problem1", str(sub), str(sub / "work.csv"), "--gradescope", str(results)])
     assert result.exit_code == 2 and "one submission" in result.stderr
+
+
+def test_hostile_file_names_and_ids_stay_data(tmp_path):
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    (subs / "=HYPERLINK(1).csv").write_text(filled_csv(independent_key(2, 1), None))
+    (subs / "evil.csv").write_text('id,"a\nb"\npart,pass,node,value,line\n')
+    (subs / "bad\nname.md").write_text("nothing\n")
+    result = runner.invoke(app, ["check", "problem1", str(subs), "--csv", str(tmp_path / "g.csv")])
+    assert result.exit_code == 2
+    rows = list(csv.reader((tmp_path / "g.csv").open()))
+    assert rows[1][0] == "'=HYPERLINK(1)" and rows[1][1] == "100.0"  # not a formula for a spreadsheet
+    errors = result.stderr.strip().splitlines()
+    assert len(errors) == 2 and all(e.startswith("derive: error: ") for e in errors)
+    assert any("not a valid student id" in e for e in errors)
+
+
+def test_matrix_answers_in_a_batch_and_for_gradescope(tmp_path):
+    (tmp_path / "a.toml").write_text('[adjoints]\nh = "r + W2.T @ (y - s)"\n[gradients]\nW1 = "z_bar @ x.T"\n')
+    (tmp_path / "b.toml").write_text('[adjoints]\nh = "W2 @ (y - s)"\n')
+    result = runner.invoke(app, ["check", "problem2", str(tmp_path), "--csv", str(tmp_path / "g.csv")])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.reader((tmp_path / "g.csv").open()))
+    assert rows[0] == ["id", "total", "adjoints", "gradients", "file"] and [r[0] for r in rows[1:]] == ["a", "b"]
+    # one adjoint and two gradients: each typed answer weighs the same, tests add up to the score
+    (tmp_path / "m.toml").write_text('[dims]\nN = 2\n[variables]\nx = "N"\nw = "N"\n[equations]\n'
+                                     'z = "w.T @ x"\nL = "0.5 * z**2"\n[derive]\nloss = "L"\nwrt = ["w", "x"]\n')
+    (tmp_path / "one.toml").write_text('[adjoints]\nz = "z"\n')
+    result = runner.invoke(app, ["check", str(tmp_path / "m.toml"), str(tmp_path / "one.toml"), "--gradescope",
+                                 str(tmp_path / "r.json")])
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert result.exit_code == 1
+    assert data["score"] == pytest.approx(100 / 3, abs=0.01)
+    assert [(t["name"], t["score"], t["max_score"]) for t in data["tests"]] == [
+        ("adjoints", 33.33, 33.33), ("gradients", 0.0, 66.67)]
