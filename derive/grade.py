@@ -215,8 +215,18 @@ class Expectations:
                 out.append((f"× {partial}", total - t.value + t.incoming))
         return out
 
-    def recomputed(self, part: str, pass_: str, node: str, own: dict[str, float]) -> float | None:
-        """The cell from the student's own earlier values of the same part and pass."""
+    def own_partial(self, owner, p, own_trace: dict[str, float] | None) -> float:
+        """∂owner/∂arg evaluated at the student's own trace values (errors carried across parts:
+        a wrong v6 in the trace, used correctly in ∂v7/∂x2, costs once)."""
+        if not own_trace or not any(a in own_trace for a in owner.node_args):
+            return p.value
+        args = [own_trace.get(a, self.names[a]) if isinstance(a, str) else float(a) for a in owner.args]
+        return float(primitive(p.op).partial_functions[p.position](*args))
+
+    def recomputed(self, part: str, pass_: str, node: str, own: dict[str, float],
+                   own_trace: dict[str, float] | None = None) -> float | None:
+        """The cell from the student's own earlier values of the same part and pass, and (for
+        the passes) the local partials at their own trace values."""
         n = self.trace.by_id[node]
         try:
             if part == "trace":
@@ -227,11 +237,12 @@ class Expectations:
             if part == "forward":
                 if n.is_input:
                     return None
-                return sum(p.value * own.get(p.arg, self.forward[pass_].tangents[p.arg]) for p in n.partials)
+                return sum(self.own_partial(n, p, own_trace) * own.get(p.arg, self.forward[pass_].tangents[p.arg])
+                           for p in n.partials)
             row = next(r for r in self.reverse[pass_].rows if r.node.id == node)
             adjoints = self.reverse[pass_].adjoints
-            return (row.seed or 0.0) + sum(t.partial.value * own.get(t.owner.id, adjoints[t.owner.id])
-                                           for t in row.terms)
+            return (row.seed or 0.0) + sum(self.own_partial(t.owner, t.partial, own_trace)
+                                           * own.get(t.owner.id, adjoints[t.owner.id]) for t in row.terms)
         except (ValueError, OverflowError, ZeroDivisionError):
             return None
 
@@ -258,7 +269,8 @@ def grade(solution: ScalarSolution, answers: list[Answer], weights: dict[str, fl
     for key in expect.cells():
         part, pass_, node = key
         answer = by_key.get(key)
-        verdict = _judge(expect, part, pass_, node, answer, own.setdefault((part, pass_), {}), policy)
+        verdict = _judge(expect, part, pass_, node, answer, own.setdefault((part, pass_), {}), policy,
+                         own.get(("trace", "")) if part != "trace" else None)
         if policy.require_lines and verdict.credit > 0 and answer is not None and not answer.line.strip() \
                 and expect.has_line(part, pass_, node):
             verdict = replace(verdict, kind=verdict.kind or "no-line", credit=verdict.credit * policy.line_credit,
@@ -269,7 +281,8 @@ def grade(solution: ScalarSolution, answers: list[Answer], weights: dict[str, fl
 
 
 def _judge(expect: Expectations, part: str, pass_: str, node: str, answer: Answer | None,
-           own: dict[str, float], policy: Policy = Policy()) -> CellVerdict:
+           own: dict[str, float], policy: Policy = Policy(),
+           own_trace: dict[str, float] | None = None) -> CellVerdict:
     expected = expect.value(part, pass_, node)
     base = dict(part=part, pass_=pass_, node=node, expected=expected)
     if answer is None or not answer.value.strip():
@@ -294,7 +307,7 @@ def _judge(expect: Expectations, part: str, pass_: str, node: str, answer: Answe
         return CellVerdict(given=answer.value, verdict="correct" if exact else "rounding",
                            credit=CREDIT["correct"], **base)
 
-    recomputed = expect.recomputed(part, pass_, node, {k: v for k, v in own.items() if k != node})
+    recomputed = expect.recomputed(part, pass_, node, {k: v for k, v in own.items() if k != node}, own_trace)
     if recomputed is not None and not _close(recomputed, expected, tolerance) \
             and _close(given, recomputed, _tolerance(recomputed, d, policy) + 1e-3 * abs(recomputed)):
         return CellVerdict(given=answer.value, verdict="wrong", kind="carried",

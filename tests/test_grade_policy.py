@@ -107,3 +107,18 @@ def test_weights_tolerance_and_lines_from_the_command_line_and_the_problem_file(
         assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
     spec.write_text("[inputs]\nx = 2\n[outputs]\ny = 'x*x'\n[grading]\ntolerance = 'lots'\n")
     assert runner.invoke(app, ["check", str(spec), str(answers)]).exit_code == 2
+
+
+def test_a_wrong_trace_value_used_correctly_later_costs_once(problem1):
+    v6_in_degrees = f"{math.sin(math.radians(V5)):.3f}"
+    answers = [Answer("trace", "", "v6", v6_in_degrees),
+               Answer("forward", "x1", "v7", v6_in_degrees),   # ∂v7/∂x1 = v6 · 1 + v0 · 0, with their v6
+               Answer("reverse", "y1", "v0", v6_in_degrees)]   # v̄0 = v̄7 · v6 + v̄9 · v1 with v̄9 = 0
+    cells = {(c.part, c.pass_, c.node): c for c in grade(problem1, answers).cells}
+    assert cells[("trace", "", "v6")].kind == "degrees" and cells[("trace", "", "v6")].credit == 0
+    for key in (("forward", "x1", "v7"), ("reverse", "y1", "v0")):
+        assert (cells[key].kind, cells[key].credit) == ("carried", 1.0)
+    # the right value of those cells is still right
+    right = f"{math.sin(V5):.3f}"
+    cells = {(c.part, c.pass_, c.node): c for c in grade(problem1, [answers[0], Answer("forward", "x1", "v7", right)]).cells}
+    assert cells[("forward", "x1", "v7")].verdict in ("correct", "rounding")
