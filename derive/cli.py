@@ -398,7 +398,8 @@ def _grading_options(solution, tolerance, weights, require_lines) -> dict:
 @app.command("variants", epilog=_epilog("variants"))
 def variants_command(
     problem: Annotated[str, typer.Argument(help="A scalar problem (built-in name or TOML file).")],
-    count: Annotated[int, typer.Option(help="How many students.", min=1)] = 30,
+    count: Annotated[Optional[int], typer.Option(
+        help="How many anonymous students, s001... (default 30; or --roster).", min=1, show_default=False)] = None,
     seed: Annotated[int, typer.Option(help="Same seed, same variants.")] = 0,
     out_dir: Annotated[Path, typer.Option("-o", "--output", help="Folder to write into.")] = Path("outputs/variants"),
     pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Also compile every sheet to PDF.")] = True,
@@ -415,11 +416,13 @@ def variants_command(
     from .roster import anonymous_roster, in_shard, parse_shard, read_roster
     from .variants import write_variants
 
-    students = read_roster(roster) if roster else anonymous_roster(count)
+    if roster and count:
+        raise ProblemError("give --count or --roster, not both", hint="a roster has one sheet per student")
+    students = read_roster(roster) if roster else anonymous_roster(count or 30)
     part = parse_shard(shard)
     with Progress(transient=True, console=_terminal().Console(stderr=True)) as bar:
         task = bar.add_task("sheets", total=sum(in_shard(i, part) for i in range(len(students))))
-        manifest = write_variants(problem, count, seed, out_dir, pdf, SheetOptions(digits=digits), workers,
+        manifest = write_variants(problem, len(students), seed, out_dir, pdf, SheetOptions(digits=digits), workers,
                                   progress=lambda: bar.advance(task), students=students, shard=part)
     typer.echo(str(manifest))
 

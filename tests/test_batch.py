@@ -262,3 +262,10 @@ def test_matrix_answers_in_a_batch_and_for_gradescope(tmp_path):
     assert data["score"] == pytest.approx(100 / 3, abs=0.01)
     assert [(t["name"], t["score"], t["max_score"]) for t in data["tests"]] == [
         ("adjoints", 33.33, 33.33), ("gradients", 0.0, 66.67)]
+
+
+def test_count_and_roster_are_exclusive(tmp_path):
+    (tmp_path / "r.csv").write_text("id\nann\n")
+    result = runner.invoke(app, ["variants", "problem1", "--roster", str(tmp_path / "r.csv"), "--count", "3",
+                                 "--no-pdf", "-o", str(tmp_path / "out")])
+    assert result.exit_code == 2 and "not both" in result.stderr
