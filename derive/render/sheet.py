@@ -119,8 +119,9 @@ def blanked(context: dict, solution: ScalarSolution, nt, hide: frozenset[str]) -
 
 def matrix_sheet_context(solution, *, escape: Callable[[str], str], graph: Callable | None,
                          title: str | None = None, author: str | None = None, course: str | None = None,
-                         date: str | None = None, diag: bool = False, **_ignored) -> dict:
-    """The template context of a matrix problem's sheet (LaTeX forms of every equation)."""
+                         date: str | None = None, diag: bool = False, blank: bool = False, **_ignored) -> dict:
+    """The template context of a matrix problem's sheet (LaTeX forms of every equation); with
+    ``blank`` the graph, the adjoint equations and the gradients are left for the student."""
     from .matrix import LatexPrinter, chain_form, derivative_notes, shape_latex
 
     problem, model, derivation = solution.problem, solution.model, solution.derivation
@@ -129,8 +130,9 @@ def matrix_sheet_context(solution, *, escape: Callable[[str], str], graph: Calla
     used = set()
     for _, e in model.equations:
         used |= _function_names(e)
-    return {
+    context = {
         **header(problem, escape, title, author, course, date),
+        "blank": blank,
         "dims": [{"name": escape(d), "value": n} for d, n in problem.dims.items()],
         "variables": [{"name": printer(_named(v, model.shapes[v])), "shape": shape_latex(model.shapes[v])}
                       for v in model.variables],
@@ -150,6 +152,11 @@ def matrix_sheet_context(solution, *, escape: Callable[[str], str], graph: Calla
         "abstract": sorted(model.abstract & used),
         "diag": diag,
     }
+    if blank:
+        context["graph"], context["notes"] = "", []
+        context["adjoints"] = [{**a, "chain": "", "simplified": ""} for a in context["adjoints"]]
+        context["gradients"] = [{**g, "expr": ""} for g in context["gradients"]]
+    return context
 
 
 def _named(name, shape):
