@@ -332,7 +332,11 @@ def check_command(
 
     options = _grading_options(solution, tolerance, weight, require_lines)
     if batch:
-        report = grade_class(solution, files, entries, solve_at, **options)
+        from rich.progress import Progress
+
+        with Progress(transient=True, console=_terminal().Console(stderr=True)) as bar:
+            task = bar.add_task("grading", total=len(files))
+            report = grade_class(solution, files, entries, solve_at, progress=lambda: bar.advance(task), **options)
     else:
         from .batch import Submission
 
