@@ -92,7 +92,8 @@ def read_markdown(text: str, where: str = "worksheet") -> Answers:
     part = pass_ = None
     columns: list[str] = []
     marked = _STUDENT_MARKER.search(text)
-    shown = next((m.group(1) for m in map(_STUDENT_LINE.match, text.splitlines()) if m), None)
+    shown = next((m.group(1).replace("\\", "") for m in map(_STUDENT_LINE.match, text.splitlines()) if m),
+                 None)  # the visible line, Markdown escapes (ada\_l) undone, when the marker was deleted
     student = (marked.group(1) or None) if marked else shown
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()

@@ -269,3 +269,11 @@ def test_count_and_roster_are_exclusive(tmp_path):
     result = runner.invoke(app, ["variants", "problem1", "--roster", str(tmp_path / "r.csv"), "--count", "3",
                                  "--no-pdf", "-o", str(tmp_path / "out")])
     assert result.exit_code == 2 and "not both" in result.stderr
+
+
+def test_the_visible_student_line_stands_in_for_a_deleted_marker(course):
+    text = (course / "sheets" / "ada_l-blank.md").read_text()
+    from derive.worksheet import read_markdown
+
+    assert read_markdown(text.replace("<!-- derive: student=ada_l -->", "")).student == "ada_l"
+    assert read_markdown(text.replace("**Student:** ada\\_l", "Student: zed")).student == "ada_l"  # the marker wins
