@@ -1,16 +1,16 @@
 """Grading a filled worksheet of a scalar problem, cell by cell.
 
 Each cell (a node's value in the trace, a tangent in a forward pass, an adjoint in a reverse
-pass) gets a verdict: correct, rounding (within half a unit of the last digit written), wrong
-(with the expected value) or missing; and where the evidence shows it, the kind of slip:
+pass) gets a verdict: correct, rounding (within the policy's tolerance), wrong (with the expected
+value), missing or review; and where the evidence shows it, the kind of slip:
 
-- ``carried``: wrong only because an earlier wrong cell of the same pass was used correctly
-  (recomputing the cell from the student's own earlier values gives what they wrote);
+- ``carried``: wrong only because an earlier wrong cell was used correctly (recomputing the cell
+  from the student's own earlier values of the pass, and their trace values in the local
+  partials, gives what they wrote);
 - ``sign``: the negation of the expected value;
 - ``arithmetic``: the line's terms are right but do not add up to the result written, or the
   result is right but the terms written are not;
-- ``rule``: a term uses a local partial that is not the rule table's.
-
+- ``rule``: a term uses a local partial that is not the rule table's;
 - ``degrees``: a sine, cosine or tangent computed with its argument in degrees;
 - ``chain``: a chain-rule term with one of its two factors left out.
 
