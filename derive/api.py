@@ -12,6 +12,7 @@ import functools
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
 
 import sympy
 
@@ -20,6 +21,9 @@ from .parse import Limits, is_real_number
 from .problems import MatrixProblem, Problem, inline_problem, load_problem, parse_value
 from .scalar.solve import ScalarSolution, solve_scalar
 from .scalar.verify import SYMBOLIC_LIMIT, SYMBOLIC_TIMEOUT
+
+if TYPE_CHECKING:  # NumPy loads only for matrix problems
+    from .matrix.solve import MatrixSolution
 
 
 def load(problem: str | Problem | MatrixProblem | None = None, *, functions: Sequence[str] = (),
@@ -140,7 +144,7 @@ def solve(problem: str | Problem | MatrixProblem | None = None, *, functions: Se
           at: Mapping[str, object] | None = None, numbering: str = "zero", order: str = "postorder",
           limits: Limits = Limits(), symbolic_limit: int = SYMBOLIC_LIMIT,
           symbolic_timeout: float = SYMBOLIC_TIMEOUT, seed: int = 0,
-          exact_limit: int | None = None) -> Solution | "MatrixResult":
+          exact_limit: int | None = None) -> Solution | MatrixSolution:
     """Load and solve a problem: a scalar one (trace, both AD modes, Jacobian) or a matrix one
     (backprop equations, proved); raises a DeriveError subclass on bad input."""
     from .scalar.trace import NUMBERINGS, ORDERS

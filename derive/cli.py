@@ -271,8 +271,10 @@ EXAMPLES = {
     "reverse": ["derive reverse problem1"],
     "jacobian": ["derive jacobian -f 'tanh(x1*x2)' -f 'x1/x2' --at x1=1 --at x2=2"],
     "verify": ["derive verify problem1", "derive verify problem2 --seed 7"],
-    "check": ["derive check problem1 filled.csv", "derive check problem2 answers.toml --json"],
-    "variants": ["derive variants problem1 --count 30 --seed 2026 -o outputs/variants"],
+    "check": ["derive check problem1 filled.csv", "derive check problem2 answers.toml --json",
+              "derive check problem1 submissions/ --manifest manifest.csv --csv grades.csv"],
+    "variants": ["derive variants problem1 --count 30 --seed 2026 -o outputs/variants",
+                 "derive variants problem1 --roster roster.csv --shard 1/4 --no-pdf"],
     "codegen": ["derive codegen problem2 -o outputs/problem2_gradients.py"],
     "problems": ["derive problems"],
     "report": ["derive report problem1 --pdf", "derive report problem1 --blank --hide rules --pdf",
@@ -317,54 +319,156 @@ def verify_command(
 @app.command("check", epilog=_epilog("check"))
 def check_command(
     ctx: typer.Context,
-    problem: Annotated[str, typer.Argument(help="The problem the worksheet answers.")],
-    answers: Annotated[Path, typer.Argument(help="Filled worksheet: CSV, the --blank Markdown, or TOML formulas.")],
+    problem: Annotated[str, typer.Argument(help="The problem the worksheets answer.")],
+    answers: Annotated[list[Path], typer.Argument(
+        help="Filled worksheets (CSV, the --blank Markdown, or TOML formulas) and folders of them.")],
     as_json: JsonOpt = False,
+    csv_out: Annotated[Optional[Path], typer.Option(
+        "--csv", help="Write the grades: id, total, one column per part, file (percentages).")] = None,
+    gradescope_out: Annotated[Optional[Path], typer.Option(
+        "--gradescope", help="Write Gradescope's results.json for the one submission.")] = None,
+    canvas_out: Annotated[Optional[Path], typer.Option(
+        "--canvas", help="Write a Canvas gradebook import (ids as SIS User IDs).")] = None,
+    assignment: Annotated[Optional[str], typer.Option(
+        help="The gradebook column of --canvas (default: the problem's title).")] = None,
+    manifest: Annotated[Optional[Path], typer.Option(
+        help="manifest.csv of derive variants: grade each worksheet at its student's point.")] = None,
+    tolerance: Annotated[Optional[float], typer.Option(
+        help="Slack in units of the sheet's last printed digit (default 1, or [grading] tolerance).",
+        min=0, max=1000)] = None,
+    weight: Annotated[Optional[list[str]], typer.Option(
+        help="A part's weight, part=number (repeatable; overrides [grading] weights).")] = None,
+    require_lines: Annotated[Optional[bool], typer.Option(
+        "--require-lines/--no-require-lines", help="A right value without its evaluation line earns half.",
+        show_default=False)] = None,
 ) -> None:
-    """Grade a filled worksheet cell by cell (or typed matrix formulas by meaning).
+    """Grade filled worksheets cell by cell (or typed matrix formulas by meaning).
 
-    Exits 0 when everything is right, 1 otherwise."""
+    One file: exits 0 when everything is right, 1 otherwise. Many files or a folder: one report
+    for the class; exits 0 when every file was graded, whatever the scores, 2 when one could not be."""
+    from .batch import ClassReport, collect, grade_class, grade_file, gradescope
+    from .report import atomic_write
+
     _json_errors(ctx, as_json)
+    settings = _settings(ctx)
     solution = _solve(ctx, problem, None, None)
-    if solution.kind == "matrix":
-        from .matrix.answers import check_answers
+    files = collect(answers)
+    batch = len(answers) > 1 or any(path.is_dir() for path in answers)
+    if gradescope_out and len(files) != 1:
+        raise ProblemError(f"--gradescope writes one submission's results; {len(files)} files were given",
+                           hint="grade each submission on its own (Gradescope runs once per submission)")
+    entries = None
+    if manifest:
+        if solution.kind != "scalar":
+            raise ProblemError("--manifest grades variants of a scalar problem")
+        from .roster import read_manifest
 
-        result = check_answers(solution, answers)
+        entries = read_manifest(manifest, solution.problem)
+
+    def solve_at(p):
+        from .scalar.solve import solve_scalar
+
+        return solve_scalar(p, limits=settings.limits, symbolic_limit=settings.symbolic_limit,
+                            symbolic_timeout=settings.symbolic_timeout)
+
+    options = _grading_options(solution, tolerance, weight, require_lines)
+    if batch:
+        from rich.progress import Progress
+
+        with Progress(transient=True, console=_terminal().Console(stderr=True)) as bar:
+            task = bar.add_task("grading", total=len(files))
+            report = grade_class(solution, files, entries, solve_at, progress=lambda: bar.advance(task), **options)
     else:
-        from .grade import grade
-        from .worksheet import read_answers
+        from .batch import Submission
 
-        result = grade(solution, read_answers(answers), solution.problem.grading)
+        try:
+            report = ClassReport(solution.problem.name, [grade_file(solution, files[0], entries, solve_at, **options)])
+        except DeriveError as exc:
+            if gradescope_out:
+                atomic_write(gradescope_out, json.dumps(gradescope(Submission(str(files[0]), error=str(exc))),
+                                                        indent=2, ensure_ascii=False) + "\n")
+            raise
+    if csv_out:
+        atomic_write(csv_out, report.to_csv())
+    if canvas_out:
+        atomic_write(canvas_out, report.to_canvas(assignment or solution.problem.title or solution.problem.name))
+    if gradescope_out:
+        atomic_write(gradescope_out, json.dumps(gradescope(report.submissions[0]), indent=2, ensure_ascii=False) + "\n")
+    terminal = _terminal()
+    if batch:
+        if as_json:
+            typer.echo(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+        else:
+            terminal.print_views(terminal.class_views(report))
+        for failed in report.errors:
+            typer.echo("derive: error: " + " ".join(failed.error.split()), err=True)  # one line each
+        raise typer.Exit(2 if report.errors else 0)
+    result = report.submissions[0].result
     if as_json:
         typer.echo(json.dumps(result.as_dict(), indent=2, ensure_ascii=False))
     else:
-        terminal = _terminal()
         terminal.print_views(terminal.grade_views(result) if solution.kind == "scalar"
                              else terminal.matrix_answer_views(result))
     if not result.all_correct:
         raise typer.Exit(1)
 
 
+def _grading_options(solution, tolerance, weights, require_lines) -> dict:
+    """The grading policy: the problem file's [grading] table, overridden by the options."""
+    if solution.kind != "scalar":
+        if tolerance is not None or weights or require_lines:
+            raise ProblemError("--tolerance, --weight and --require-lines grade scalar worksheets")
+        return {}
+    from .grade import PARTS, Policy
+
+    chosen = dict(solution.problem.grading)
+    for text in weights or []:
+        part, _, value = text.partition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            number = -1.0
+        if part.strip() not in PARTS or not 0 <= number < float("inf"):
+            raise ProblemError(f"--weight '{text}' is not part=number", hint="e.g. --weight forward=2 (parts: "
+                               + ", ".join(PARTS) + ")")
+        chosen[part.strip()] = number
+    policy = dict(solution.problem.policy)
+    if tolerance is not None:
+        policy["tolerance"] = tolerance
+    if require_lines is not None:
+        policy["require_lines"] = require_lines
+    return {"weights": chosen, "policy": Policy(**policy)}
+
+
 @app.command("variants", epilog=_epilog("variants"))
 def variants_command(
     problem: Annotated[str, typer.Argument(help="A scalar problem (built-in name or TOML file).")],
-    count: Annotated[int, typer.Option(help="How many students.", min=1)] = 30,
+    count: Annotated[Optional[int], typer.Option(
+        help="How many anonymous students, s001... (default 30; or --roster).", min=1, show_default=False)] = None,
     seed: Annotated[int, typer.Option(help="Same seed, same variants.")] = 0,
     out_dir: Annotated[Path, typer.Option("-o", "--output", help="Folder to write into.")] = Path("outputs/variants"),
     pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Also compile every sheet to PDF.")] = True,
     digits: DigitsOpt = 3,
     workers: Annotated[Optional[int], typer.Option(help="Processes (default: one per core).", min=1)] = None,
+    roster: Annotated[Optional[Path], typer.Option(
+        help="CSV with an 'id' column (optional name, email): one sheet per student, named by id.")] = None,
+    shard: Annotated[str, typer.Option(help="K/N: write only students K, K+N, K+2N, ... (for job arrays).")] = "1/1",
 ) -> None:
     """Give each student their own point: a blank sheet and a key each, and manifest.csv."""
     from rich.progress import Progress
 
     from .report import SheetOptions
+    from .roster import anonymous_roster, in_shard, parse_shard, read_roster
     from .variants import write_variants
 
+    if roster and count:
+        raise ProblemError("give --count or --roster, not both", hint="a roster has one sheet per student")
+    students = read_roster(roster) if roster else anonymous_roster(count or 30)
+    part = parse_shard(shard)
     with Progress(transient=True, console=_terminal().Console(stderr=True)) as bar:
-        task = bar.add_task("sheets", total=count)
-        manifest = write_variants(problem, count, seed, out_dir, pdf, SheetOptions(digits=digits), workers,
-                                  progress=lambda: bar.advance(task))
+        task = bar.add_task("sheets", total=sum(in_shard(i, part) for i in range(len(students))))
+        manifest = write_variants(problem, len(students), seed, out_dir, pdf, SheetOptions(digits=digits), workers,
+                                  progress=lambda: bar.advance(task), students=students, shard=part)
     typer.echo(str(manifest))
 
 

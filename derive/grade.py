@@ -1,31 +1,51 @@
 """Grading a filled worksheet of a scalar problem, cell by cell.
 
 Each cell (a node's value in the trace, a tangent in a forward pass, an adjoint in a reverse
-pass) gets a verdict: correct, rounding (within half a unit of the last digit written), wrong
-(with the expected value) or missing; and where the evidence shows it, the kind of slip:
+pass) gets a verdict: correct, rounding (within the policy's tolerance), wrong (with the expected
+value), missing or review; and where the evidence shows it, the kind of slip:
 
-- ``carried``: wrong only because an earlier wrong cell of the same pass was used correctly
-  (recomputing the cell from the student's own earlier values gives what they wrote);
+- ``carried``: wrong only because an earlier wrong cell was used correctly (recomputing the cell
+  from the student's own earlier values of the pass, and their trace values in the local
+  partials, gives what they wrote);
 - ``sign``: the negation of the expected value;
 - ``arithmetic``: the line's terms are right but do not add up to the result written, or the
   result is right but the terms written are not;
-- ``rule``: a term uses a local partial that is not the rule table's.
+- ``rule``: a term uses a local partial that is not the rule table's;
+- ``degrees``: a sine, cosine or tangent computed with its argument in degrees;
+- ``chain``: a chain-rule term with one of its two factors left out.
 
 Credit: correct, rounding and carried 1; arithmetic with the right result 1/2; otherwise 0.
+An answer that cannot be read unambiguously as a number is ``review`` (for a human), not wrong.
+The :class:`Policy` sets the tolerance and whether evaluation lines are required.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 
 from .errors import DeriveError, ProblemError
-from .handwriting import decimals, parse_line, parse_number
+from .handwriting import parse_line
 from .scalar.rules import primitive
 from .scalar.solve import ScalarSolution
 
 PARTS = ("trace", "forward", "reverse")
 CREDIT = {"correct": 1.0, "rounding": 1.0, "carried": 1.0, "arithmetic-right-result": 0.5}
+TRIG = ("sin", "cos", "tan")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How generous the grader is. ``tolerance``: how far a value may be from the exact one, in
+    units of the sheet's last printed digit (``digits`` decimals; 1: 0.963 and 0.965 pass for
+    0.964), besides any value correctly rounded at the precision written; ``require_lines``: a
+    right value whose evaluation line is missing earns ``line_credit`` of the cell."""
+
+    tolerance: float = 1.0
+    digits: int = 3
+    require_lines: bool = False
+    line_credit: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -65,7 +85,7 @@ class Grade:
 
     @property
     def all_correct(self) -> bool:
-        return all(c.verdict in ("correct", "rounding") for c in self.cells)
+        return all(c.verdict in ("correct", "rounding") and c.credit >= 1.0 for c in self.cells)
 
     def score(self) -> dict:
         parts = {}
@@ -95,8 +115,12 @@ def worksheet_cells(solution: ScalarSolution) -> list[tuple[str, str, str]]:
     return out
 
 
-def _tolerance(expected: float, written_decimals: int) -> float:
-    return 0.5 * 10.0 ** (-written_decimals) + 1e-9 * max(1.0, abs(expected))
+def _tolerance(expected: float, written_decimals: int, policy: Policy | None = None) -> float:
+    """Half a unit of the last digit written (a correctly rounded value at any precision), or
+    the policy's units of the sheet's last printed digit, whichever is wider."""
+    policy = policy or Policy()
+    return max(0.5 * 10.0 ** (-written_decimals), policy.tolerance * 10.0 ** (-policy.digits)) \
+        + 1e-9 * max(1.0, abs(expected))
 
 
 def _close(a: float, b: float, tolerance: float) -> bool:
@@ -140,8 +164,70 @@ class Expectations:
             return [(t.partial.value, t.incoming) for t in row.terms]
         return []
 
-    def recomputed(self, part: str, pass_: str, node: str, own: dict[str, float]) -> float | None:
-        """The cell from the student's own earlier values of the same part and pass."""
+    def _row(self, part: str, pass_: str, node: str):
+        rows = (self.forward[pass_] if part == "forward" else self.reverse[pass_]).rows
+        return next(r for r in rows if r.node.id == node)
+
+    def has_line(self, part: str, pass_: str, node: str) -> bool:
+        """Whether the sheet asks for an evaluation line in this cell (inputs and seeds have none)."""
+        if part == "trace":
+            return not self.trace.by_id[node].is_input
+        return bool(self._row(part, pass_, node).terms)
+
+    def in_degrees(self, part: str, pass_: str, node: str, own: dict[str, float]) -> float | None:
+        """The cell as a calculator in degree mode gives it: sin, cos and tan (and their local
+        partials) of arguments read as degrees; None when no trigonometric function is involved."""
+        def trig(op: str, x: float, derivative: bool) -> float:
+            x = math.radians(x)
+            if not derivative:
+                return {"sin": math.sin, "cos": math.cos, "tan": math.tan}[op](x)
+            return {"sin": math.cos(x), "cos": -math.sin(x), "tan": 1 / math.cos(x) ** 2}[op]
+
+        try:
+            if part == "trace":
+                n = self.trace.by_id[node]
+                if n.op not in TRIG:
+                    return None
+                arg = n.args[0]
+                return trig(n.op, own.get(arg, self.names[arg]) if isinstance(arg, str) else float(arg), False)
+            row = self._row(part, pass_, node)
+            if not any(t.partial.op in TRIG for t in row.terms):
+                return None
+            seed = getattr(row, "seed", None) or 0.0
+            return seed + sum(t.incoming * (trig(t.partial.op, self.names[t.partial.operands[0]], True)
+                                            if t.partial.op in TRIG else t.partial.value) for t in row.terms)
+        except (ValueError, ZeroDivisionError, OverflowError, KeyError):
+            return None
+
+    def without_a_factor(self, part: str, pass_: str, node: str) -> list[tuple[str, float]]:
+        """The cell with one chain-rule term missing a factor (its local partial, or the tangent or
+        adjoint it multiplies): what a student who forgot that factor writes."""
+        if part == "trace":
+            return []
+        row = self._row(part, pass_, node)
+        total = row.value
+        out = []
+        for t in row.terms:
+            partial = f"∂{t.owner.id}/∂{t.partial.arg}"
+            incoming = f"∂{t.partial.arg}/∂{pass_}" if part == "forward" else f"v̄{t.owner.id[1:]}"
+            if abs(t.incoming) not in (0.0, 1.0):
+                out.append((f"× {incoming}", total - t.value + t.partial.value))
+            if abs(t.partial.value) not in (0.0, 1.0):
+                out.append((f"× {partial}", total - t.value + t.incoming))
+        return out
+
+    def own_partial(self, owner, p, own_trace: dict[str, float] | None) -> float:
+        """∂owner/∂arg evaluated at the student's own trace values (errors carried across parts:
+        a wrong v6 in the trace, used correctly in ∂v7/∂x2, costs once)."""
+        if not own_trace or not any(a in own_trace for a in owner.node_args):
+            return p.value
+        args = [own_trace.get(a, self.names[a]) if isinstance(a, str) else float(a) for a in owner.args]
+        return float(primitive(p.op).partial_functions[p.position](*args))
+
+    def recomputed(self, part: str, pass_: str, node: str, own: dict[str, float],
+                   own_trace: dict[str, float] | None = None) -> float | None:
+        """The cell from the student's own earlier values of the same part and pass, and (for
+        the passes) the local partials at their own trace values."""
         n = self.trace.by_id[node]
         try:
             if part == "trace":
@@ -152,17 +238,20 @@ class Expectations:
             if part == "forward":
                 if n.is_input:
                     return None
-                return sum(p.value * own.get(p.arg, self.forward[pass_].tangents[p.arg]) for p in n.partials)
+                return sum(self.own_partial(n, p, own_trace) * own.get(p.arg, self.forward[pass_].tangents[p.arg])
+                           for p in n.partials)
             row = next(r for r in self.reverse[pass_].rows if r.node.id == node)
             adjoints = self.reverse[pass_].adjoints
-            return (row.seed or 0.0) + sum(t.partial.value * own.get(t.owner.id, adjoints[t.owner.id])
-                                           for t in row.terms)
+            return (row.seed or 0.0) + sum(self.own_partial(t.owner, t.partial, own_trace)
+                                           * own.get(t.owner.id, adjoints[t.owner.id]) for t in row.terms)
         except (ValueError, OverflowError, ZeroDivisionError):
             return None
 
 
-def grade(solution: ScalarSolution, answers: list[Answer], weights: dict[str, float] | None = None) -> Grade:
+def grade(solution: ScalarSolution, answers: list[Answer], weights: dict[str, float] | None = None,
+          policy: Policy | None = None) -> Grade:
     """Verdicts for every cell of the worksheet (missing cells included)."""
+    policy = policy or Policy()
     expect = Expectations(solution)
     by_key: dict[tuple[str, str, str], Answer] = {}
     valid = set(expect.cells())
@@ -181,24 +270,31 @@ def grade(solution: ScalarSolution, answers: list[Answer], weights: dict[str, fl
     for key in expect.cells():
         part, pass_, node = key
         answer = by_key.get(key)
-        verdict = _judge(expect, part, pass_, node, answer, own.setdefault((part, pass_), {}))
+        verdict = _judge(expect, part, pass_, node, answer, own.setdefault((part, pass_), {}), policy,
+                         own.get(("trace", "")) if part != "trace" else None)
+        if policy.require_lines and verdict.credit > 0 and answer is not None and not answer.line.strip() \
+                and expect.has_line(part, pass_, node):
+            verdict = replace(verdict, kind=verdict.kind or "no-line", credit=verdict.credit * policy.line_credit,
+                              message=(verdict.message + "; " if verdict.message else "")
+                              + f"no evaluation line: {policy.line_credit:g} of the credit")
         cells.append(verdict)
     return Grade(cells, {**{p: 1.0 for p in PARTS}, **(weights or {})})
 
 
 def _judge(expect: Expectations, part: str, pass_: str, node: str, answer: Answer | None,
-           own: dict[str, float]) -> CellVerdict:
+           own: dict[str, float], policy: Policy = Policy(),
+           own_trace: dict[str, float] | None = None) -> CellVerdict:
     expected = expect.value(part, pass_, node)
     base = dict(part=part, pass_=pass_, node=node, expected=expected)
     if answer is None or not answer.value.strip():
         return CellVerdict(given="", verdict="missing", message="no value given", **base)
-    try:
-        given = parse_number(answer.value)
-    except DeriveError as exc:
-        return CellVerdict(given=answer.value, verdict="wrong", message=exc.message, **base)
+    read = read_value(answer.value)
+    if read is None:
+        return CellVerdict(given=answer.value, verdict="review", message="not read as a number without "
+                           "guessing: for a human to look at", **base)
+    given, d = read
     own[node] = given
-    d = decimals(answer.value)
-    tolerance = _tolerance(expected, d)
+    tolerance = _tolerance(expected, d, policy)
     stages = _stages(expect, answer)
     shown = f"{expected:.{max(d, 3)}f}".replace("-", "−")
 
@@ -212,15 +308,23 @@ def _judge(expect: Expectations, part: str, pass_: str, node: str, answer: Answe
         return CellVerdict(given=answer.value, verdict="correct" if exact else "rounding",
                            credit=CREDIT["correct"], **base)
 
-    recomputed = expect.recomputed(part, pass_, node, {k: v for k, v in own.items() if k != node})
+    recomputed = expect.recomputed(part, pass_, node, {k: v for k, v in own.items() if k != node}, own_trace)
     if recomputed is not None and not _close(recomputed, expected, tolerance) \
-            and _close(given, recomputed, _tolerance(recomputed, d) + 1e-3 * abs(recomputed)):
+            and _close(given, recomputed, _tolerance(recomputed, d, policy) + 1e-3 * abs(recomputed)):
         return CellVerdict(given=answer.value, verdict="wrong", kind="carried",
                            message=f"consistent with the earlier wrong value(s) of this pass; "
                                    f"the right value is {shown}", credit=CREDIT["carried"], **base)
     if expected != 0 and _close(given, -expected, tolerance):
         return CellVerdict(given=answer.value, verdict="wrong", kind="sign",
                            message=f"the sign is wrong: expected {shown}", **base)
+    in_degrees = expect.in_degrees(part, pass_, node, {k: v for k, v in own.items() if k != node})
+    if in_degrees is not None and not _close(in_degrees, expected, tolerance) and _close(given, in_degrees, tolerance):
+        return CellVerdict(given=answer.value, verdict="wrong", kind="degrees",
+                           message=f"computed in degrees; the argument is in radians: expected {shown}", **base)
+    for dropped, value in expect.without_a_factor(part, pass_, node):
+        if not _close(value, expected, tolerance) and _close(given, value, tolerance):
+            return CellVerdict(given=answer.value, verdict="wrong", kind="chain",
+                               message=f"a chain-rule factor is missing ({dropped}): expected {shown}", **base)
     if stages and len(stages) > 1 and _line_close(stages[0].value, expected, d, stages[0].spread):
         return CellVerdict(given=answer.value, verdict="wrong", kind="arithmetic",
                            message=f"the terms are right but do not add up to the result written: "
@@ -229,6 +333,37 @@ def _judge(expect: Expectations, part: str, pass_: str, node: str, answer: Answe
     if rule:
         return CellVerdict(given=answer.value, verdict="wrong", kind="rule", message=rule, **base)
     return CellVerdict(given=answer.value, verdict="wrong", message=f"expected {shown}", **base)
+
+
+_PLAIN = re.compile(r"[-+]?(\d+(?:\.(\d*))?|\.(\d+))(?:e([-+]?\d+))?", re.IGNORECASE)
+_TIMES_TEN = re.compile(r"([-+]?(?:\d+(?:\.\d*)?|\.\d+))\s*(?:×|x|\*|·)\s*10\s*(?:\^|\*\*)\s*\{?\s*([-+]?\d+)\s*\}?")
+_FRACTION = re.compile(r"([-+]?\d+)\s*/\s*(\d+)")
+_DECIMAL_COMMA = re.compile(r"([-+]?\d+),(\d+)")
+
+
+def read_value(text: str) -> tuple[float, int] | None:
+    """A written answer as (value, decimals of its last written digit), or None when it cannot be
+    read without guessing.  Read: 0.964, −0.964, ≈0.964, 1.41e-1, 1.41 × 10^-1, 1/2 (exact: 6
+    decimals), 0,25 (a decimal comma, unless it could be a thousands separator: 1,250)."""
+    t = text.strip().replace("−", "-").replace("\u2212", "-").replace("–", "-")
+    t = re.sub(r"^(?:≈|~|=|≃)\s*", "", t).strip()
+    if (m := _TIMES_TEN.fullmatch(t)) is not None:
+        mantissa, exponent = m.group(1), int(m.group(2))
+        t = f"{mantissa}e{exponent}"
+    if (m := _PLAIN.fullmatch(t.replace(" ", ""))) is not None:
+        written = len(m.group(2) or m.group(3) or "")
+        exponent = int(m.group(4) or 0)
+        if abs(exponent) > 300:
+            return None
+        return float(m.group(0)), written - exponent
+    if (m := _FRACTION.fullmatch(t)) is not None:
+        return (int(m.group(1)) / int(m.group(2)), 6) if int(m.group(2)) else None
+    if (m := _DECIMAL_COMMA.fullmatch(t)) is not None:
+        whole, frac = m.groups()
+        if len(frac) == 3 and whole.lstrip("+-") not in ("0", ""):
+            return None  # 1,250: a thousands separator or a decimal comma
+        return float(f"{whole}.{frac}"), len(frac)
+    return None
 
 
 def _stages(expect: Expectations, answer: Answer):

@@ -73,7 +73,9 @@ class Problem(SheetText):
     outputs: dict[str, str]
     constants: dict[str, sympy.Expr] = field(default_factory=dict)  # named coefficients
     grading: dict[str, float] = field(default_factory=dict)  # weights of trace, forward, reverse
+    policy: dict = field(default_factory=dict)  # [grading] tolerance and require_lines
     variants: dict[str, tuple] = field(default_factory=dict)  # name -> (low, high[, step])
+    allow_zero: frozenset = frozenset()  # inputs a variant may set to 0
     kind: str = "scalar"
 
     def with_values(self, values: dict[str, sympy.Expr]) -> Problem:
@@ -153,7 +155,10 @@ def problem_from_toml(text: str, name: str, source: str = "", limits: Limits = L
             raise ProblemError(f"{where}: '{const_name}' is both a constant and an input or output")
         constants[const_name] = parse_value(value, f"{where}: constant {const_name}", limits)
     variants = {}
+    allow_zero = _allow_zero(data.get("variants", {}), [*inputs, *constants], where)
     for var_name, spec in data.get("variants", {}).items():
+        if var_name == "allow_zero":
+            continue
         if var_name not in inputs and var_name not in constants:
             raise ProblemError(f"{where}: variants.{var_name} is not an input or constant",
                                hint=did_you_mean(var_name, [*inputs, *constants]) or "inputs: " + ", ".join(inputs))
@@ -162,16 +167,45 @@ def problem_from_toml(text: str, name: str, source: str = "", limits: Limits = L
             raise ProblemError(f"{where}: variants.{var_name} must be [low, high] or [low, high, step]",
                                hint="e.g. x1 = [1, 4] (integers) or x2 = [0.5, 2.0, 0.5]")
         variants[var_name] = tuple(spec)
-    grading = {}
-    for part, weight in data.get("grading", {}).items():
-        if part not in ("trace", "forward", "reverse"):
+    grading, policy = _grading(data.get("grading", {}), where)
+    return Problem(name=name, inputs=inputs, outputs=outputs, constants=constants, grading=grading,
+                   variants=variants, allow_zero=allow_zero, source=source, policy=policy, **_sheet_text(data))
+
+
+def _allow_zero(table: dict, names: list[str], where: str) -> frozenset[str]:
+    """[variants] allow_zero = ["x1"]: the inputs (or constants) a variant may set to 0."""
+    chosen = table.get("allow_zero", [])
+    if not isinstance(chosen, list) or not all(isinstance(n, str) and n in names for n in chosen):
+        raise ProblemError(f"{where}: variants.allow_zero must list inputs or constants",
+                           hint='e.g. allow_zero = ["x1"]')
+    return frozenset(chosen)
+
+
+def _grading(table: dict, where: str) -> tuple[dict[str, float], dict]:
+    """[grading]: part weights (``weights = {forward = 2}``, or ``forward = 2`` directly),
+    ``tolerance`` (units of the last printed digit) and ``require_lines``."""
+    parts, keys = ("trace", "forward", "reverse"), ("weights", "tolerance", "require_lines")
+    weights, policy = {}, {}
+    nested = table.get("weights", {})
+    if not isinstance(nested, dict):
+        raise ProblemError(f"{where}: grading.weights must be a table such as {{forward = 2}}")
+    for part, weight in [*((k, v) for k, v in table.items() if k not in keys), *nested.items()]:
+        if part not in parts:
             raise ProblemError(f"{where}: unknown key 'grading.{part}'",
-                               hint=did_you_mean(part, ["trace", "forward", "reverse"]) or "trace, forward, reverse")
+                               hint=did_you_mean(part, [*parts, *keys]) or ", ".join([*parts, *keys]))
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
             raise ProblemError(f"{where}: grading.{part} must be a non-negative number")
-        grading[part] = float(weight)
-    return Problem(name=name, inputs=inputs, outputs=outputs, constants=constants, grading=grading,
-                   variants=variants, source=source, **_sheet_text(data))
+        weights[part] = float(weight)
+    if "tolerance" in table:
+        tolerance = table["tolerance"]
+        if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not 0 <= tolerance <= 1000:
+            raise ProblemError(f"{where}: grading.tolerance must be a number of units, from 0 to 1000")
+        policy["tolerance"] = float(tolerance)
+    if "require_lines" in table:
+        if not isinstance(table["require_lines"], bool):
+            raise ProblemError(f"{where}: grading.require_lines must be true or false")
+        policy["require_lines"] = table["require_lines"]
+    return weights, policy
 
 
 def inline_problem(expressions: list[str], values: list[tuple[str, str]], limits: Limits = Limits()) -> Problem:

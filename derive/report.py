@@ -42,6 +42,7 @@ class SheetOptions:
     date: str | None = None
     numbering: str = "zero"
     order: str = "postorder"
+    student: str | None = None  # the id printed on a student's own sheet
 
 
 def _environment(fmt: str, loader: jinja2.BaseLoader) -> jinja2.Environment:
@@ -89,16 +90,16 @@ def render_sheet(solution, fmt: str, options: SheetOptions = SheetOptions(),
         raise ReportError(f"unknown format '{fmt}'", hint="use one of: " + ", ".join(FORMATS))
     module = latex_render if fmt == "tex" else markdown_render
     settings = dict(vars(options))
-    if solution.kind == "matrix" and (settings["blank"] or fmt == "csv"):
-        raise ReportError("blank worksheets and CSV are for scalar problems",
-                          hint="for a matrix problem, students type formulas: see derive check")
+    if solution.kind == "matrix" and (fmt == "csv" or (settings["blank"] and fmt == "json")):
+        raise ReportError("a matrix problem's blank handout is LaTeX (PDF) or Markdown, not CSV or JSON",
+                          hint="students type formulas in the TOML written beside it: see derive check")
     if fmt == "csv":
         from .worksheet import blank_csv
 
-        return blank_csv(solution, key=not settings["blank"], digits=settings["digits"])
+        return blank_csv(solution, key=not settings["blank"], digits=settings["digits"], student=settings["student"])
     if solution.kind == "matrix":
-        settings.pop("blank")
         settings.pop("hide")
+        settings.pop("student")
         if fmt == "json":
             from .render.matrix import matrix_json
 
@@ -109,7 +110,7 @@ def render_sheet(solution, fmt: str, options: SheetOptions = SheetOptions(),
             return solution.to_json() + "\n"
         settings.pop("diag")
         context = module.context(solution, **settings)
-    kind = "worksheet" if fmt == "md" and settings.get("blank") else solution.kind
+    kind = "worksheet" if fmt == "md" and settings.get("blank") and solution.kind == "scalar" else solution.kind
     try:
         return load_template(fmt, template, kind).render(**context, cell=markdown_render.cell)
     except jinja2.UndefinedError as exc:
@@ -142,6 +143,11 @@ def write_report(solution, out_dir: str | Path, fmt: str = "tex", pdf: bool = Fa
     path = out_dir / f"{stem}.{fmt}"
     atomic_write(path, text)
     written = [path]
+    if solution.kind == "matrix" and options.blank:  # the handout's answer file, to fill in
+        from .matrix.answers import answer_template
+
+        written.append(out_dir / f"{stem}.toml")
+        atomic_write(written[-1], answer_template(solution))
     if pdf:
         written.append(compile_pdf(path))
     return written

@@ -16,38 +16,54 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import api
-from .grade import Grade, grade
-from .worksheet import read_answers
+from .grade import Grade
 
 
-def grade_worksheet(problem: str, answers: str | Path, **solve_options) -> Grade:
-    """The full grade of a filled worksheet (verdicts per cell, scores)."""
+def grade_worksheet(problem: str, answers: str | Path, manifest: str | Path | None = None,
+                    **solve_options) -> Grade:
+    """The full grade of a filled worksheet (verdicts per cell, scores), under the problem file's
+    [grading] policy; with ``manifest`` at the point of the student id written on the sheet."""
+    from .batch import grade_file
+    from .grade import Policy
+    from .roster import read_manifest
+    from .scalar.solve import solve_scalar
+
     solution = api.solve(problem, **solve_options)._solved
-    return grade(solution, read_answers(answers), solution.problem.grading)
+    entries = read_manifest(manifest, solution.problem) if manifest else None
+    return grade_file(solution, Path(answers), entries, solve_scalar, weights=solution.problem.grading,
+                      policy=Policy(**solution.problem.policy)).result
 
 
-def assert_worksheet(problem: str, answers: str | Path, minimum: float = 1.0, **solve_options) -> Grade:
-    """Assert that a worksheet scores at least ``minimum`` (1.0: every cell right)."""
-    result = grade_worksheet(problem, answers, **solve_options)
+def assert_worksheet(problem: str, answers: str | Path, minimum: float = 1.0, manifest: str | Path | None = None,
+                     **solve_options) -> Grade:
+    """Assert that a worksheet scores at least ``minimum`` (1.0: every cell right).  The failure
+    lists each cell to look at: what the student wrote, and the value expected."""
+    __tracebackhide__ = True  # pytest shows the student's cells, not derive's source
+    result = grade_worksheet(problem, answers, manifest, **solve_options)
     score = result.score()["total"]
     if score < minimum - 1e-12:
-        wrong = [c for c in result.cells if c.verdict not in ("correct", "rounding")]
+        wrong = [c for c in result.cells if c.verdict not in ("correct", "rounding") or c.credit < 1]
         lines = [f"{Path(answers).name}: score {score:.1%} < {minimum:.1%}; {len(wrong)} cell(s) to look at:"]
         lines += [f"  {c.part} {c.pass_ or '-'} {c.node}: {c.verdict}{f' ({c.kind})' if c.kind else ''}, "
-                  f"given {c.given or '(nothing)'}; {c.message}" for c in wrong]
+                  f"given {c.given or '(nothing)'}, expected {_number(c.expected)}; {c.message}" for c in wrong]
         raise AssertionError("\n".join(lines))
     return result
 
 
 def assert_matrix_answers(problem: str, answers: str | Path, **solve_options):
     """Assert that every typed adjoint and gradient is right by meaning."""
+    __tracebackhide__ = True
     from .matrix.answers import check_answers
 
     solution = api.solve(problem, **solve_options)._solved
     result = check_answers(solution, answers)
     if not result.all_correct:
         lines = [f"{Path(answers).name}: {result.score()['correct']}/{result.score()['possible']} right:"]
-        lines += [f"  {i.part}.{i.name}: {i.verdict}: {i.given or '(nothing)'}; {i.message}"
+        lines += [f"  {i.part}.{i.name}: {i.verdict}: {i.given or '(nothing)'}, expected {i.expected}; {i.message}"
                   for i in result.items if i.verdict != "correct"]
         raise AssertionError("\n".join(lines))
     return result
+
+
+def _number(x: float) -> str:
+    return f"{x:.3f}".replace("-", "−")

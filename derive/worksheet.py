@@ -3,6 +3,9 @@
 CSV has the header ``part,pass,node,value,line``.  The Markdown worksheet is the sheet's tables
 with empty Value and Line columns; an HTML comment before each table (``<!-- derive: part=forward
 pass=x2 -->``) says which pass it is, so a filled copy reads back without guessing.
+
+A student's own worksheet carries their id: the CSV starts with the line ``id,<id>`` before its
+header, the Markdown shows ``Student: <id>`` and keeps ``<!-- derive: student=<id> -->``.
 """
 
 from __future__ import annotations
@@ -19,15 +22,29 @@ from .userfiles import read_text
 
 HEADER = ["part", "pass", "node", "value", "line"]
 _MARKER = re.compile(r"<!--\s*derive:\s*part=(\w+)(?:\s+pass=(\S*))?\s*-->")
+_STUDENT_MARKER = re.compile(r"<!--\s*derive:\s*student=(\S*?)\s*-->")
+_STUDENT_LINE = re.compile(r"^\W*Student\W*:\W*(\S+?)\W*$", re.IGNORECASE)
 
 
-def blank_csv(solution: ScalarSolution, key: bool = False, digits: int = 3) -> str:
+class Answers(list):
+    """The filled cells of one worksheet (a list of :class:`Answer`), and the student's id
+    written on it (None when the sheet has none)."""
+
+    def __init__(self, answers=(), student: str | None = None):
+        super().__init__(answers)
+        self.student = student
+
+
+def blank_csv(solution: ScalarSolution, key: bool = False, digits: int = 3, student: str | None = None) -> str:
     """The CSV worksheet; with ``key`` the values are filled in (full precision) and the
-    ``line`` column holds each row's evaluation exactly as the terminal tables print it."""
+    ``line`` column holds each row's evaluation exactly as the terminal tables print it; with
+    ``student`` it starts with the line ``id,<student>``."""
     expect = Expectations(solution)
     evaluations = key_lines(solution, digits) if key else {}
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
+    if student:
+        writer.writerow(["id", student])
     writer.writerow(HEADER)
     for cell in worksheet_cells(solution):
         value = repr(expect.value(*cell)) if key else ""
@@ -51,12 +68,12 @@ def key_lines(solution: ScalarSolution, digits: int = 3) -> dict[tuple[str, str,
     return out
 
 
-def read_answers(path: str | Path) -> list[Answer]:
+def read_answers(path: str | Path) -> Answers:
     """A filled worksheet: CSV (by its header) or the Markdown that --blank --format md wrote."""
     path = Path(path)
     text = read_text(path, "worksheet")
     first = text.lstrip().splitlines()[0] if text.strip() else ""
-    if first.replace(" ", "").lower().startswith("part,pass,node"):
+    if first.replace(" ", "").lower().startswith(("part,pass,node", "id,")):
         return read_csv(text, str(path))
     if "<!-- derive:" in text:
         return read_markdown(text, str(path))
@@ -65,20 +82,24 @@ def read_answers(path: str | Path) -> list[Answer]:
                             "that 'derive report --blank --format md' wrote")
 
 
-def read_csv(text: str, where: str = "worksheet") -> list[Answer]:
+def read_csv(text: str, where: str = "worksheet") -> Answers:
     reader = csv.reader(io.StringIO(text))
     try:
         header = [h.strip().lower() for h in next(reader, [])]
+        student, first_row = None, 2
+        if header[:1] == ["id"]:  # the id line of a student's own worksheet
+            student = header[1].strip() if len(header) > 1 and header[1].strip() else None
+            header, first_row = [h.strip().lower() for h in next(reader, [])], 3
         if header[:4] != HEADER[:4]:
             raise ProblemError(f"{where}: the header must be {','.join(HEADER)}, not {excerpt(','.join(header))}")
-        return _csv_rows(reader, where)
+        return Answers(_csv_rows(reader, where, first_row), student)
     except csv.Error as exc:  # a cell over csv.field_size_limit(), a NUL byte, a stray quote
         raise ProblemError(f"{where}: line {reader.line_num}: not valid CSV: {exc}") from None
 
 
-def _csv_rows(reader, where: str) -> list[Answer]:
+def _csv_rows(reader, where: str, first_row: int) -> list[Answer]:
     answers = []
-    for number, row in enumerate(reader, start=2):
+    for number, row in enumerate(reader, start=first_row):
         if not any(cell.strip() for cell in row):
             continue
         row = [*row, "", "", "", "", ""][:5]
@@ -89,10 +110,14 @@ def _csv_rows(reader, where: str) -> list[Answer]:
     return answers
 
 
-def read_markdown(text: str, where: str = "worksheet") -> list[Answer]:
+def read_markdown(text: str, where: str = "worksheet") -> Answers:
     answers = []
     part = pass_ = None
     columns: list[str] = []
+    marked = _STUDENT_MARKER.search(text)
+    shown = next((m.group(1).replace("\\", "") for m in map(_STUDENT_LINE.match, text.splitlines()) if m),
+                 None)  # the visible line, Markdown escapes (ada\_l) undone, when the marker was deleted
+    student = (marked.group(1) or None) if marked else shown
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         marker = _MARKER.search(line)
@@ -113,7 +138,7 @@ def read_markdown(text: str, where: str = "worksheet") -> list[Answer]:
             continue
         answers.append(Answer(part, pass_, node, row.get("value", ""), row.get("line", ""),
                               where=f"{where}: line {number}"))
-    return answers
+    return Answers(answers, student)
 
 
 def _split_row(line: str) -> list[str]:

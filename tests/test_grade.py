@@ -37,7 +37,7 @@ def test_verdict_kinds(problem1):
     assert one("trace", "", "v6", "0.14112000805986721").verdict == "correct"
     assert one("trace", "", "v6", "0.141").verdict == "rounding"
     assert one("trace", "", "v6", "0.14").verdict == "rounding"
-    wrong = one("trace", "", "v6", "0.142")
+    wrong = one("trace", "", "v6", "0.143")  # 0.142 is within the default ±1 in the last printed digit
     assert (wrong.verdict, wrong.kind, wrong.message) == ("wrong", None, "expected 0.141")
     assert one("trace", "", "v6", "").verdict == "missing"
     rule = one("forward", "x2", "v6", "0.847", "sin(v5) × 6 = 0.847")

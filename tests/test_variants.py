@@ -38,13 +38,14 @@ def test_cli_writes_sheets_keys_and_manifest(tmp_path):
                                  "-o", str(tmp_path)])
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader((tmp_path / "manifest.csv").open()))
-    assert [r["student"] for r in rows] == [str(i) for i in range(1, 31)] and len({r["point"] for r in rows}) == 30
-    keys = {(tmp_path / f"student{i:03d}-key.md").read_text().split("## (a)")[1] for i in range(1, 31)}
+    assert [r["id"] for r in rows] == [f"s{i:03d}" for i in range(1, 31)]
+    assert len({(r["x1"], r["x2"]) for r in rows}) == 30
+    keys = {(tmp_path / f"s{i:03d}-key.md").read_text().split("## (a)")[1] for i in range(1, 31)}
     assert len(keys) == 30  # thirty different keys
-    assert (tmp_path / "student030-blank.tex").exists()
+    assert (tmp_path / "s030-blank.tex").exists() and (tmp_path / "s030-blank.csv").exists()
     result = runner.invoke(app, ["variants", "problem1", "--count", "2", "--seed", "1", "-o", str(tmp_path / "pdf")])
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "pdf").glob("*.pdf")) == [
-        "student001-blank.pdf", "student001-key.pdf", "student002-blank.pdf", "student002-key.pdf"]
+        "s001-blank.pdf", "s001-key.pdf", "s002-blank.pdf", "s002-key.pdf"]
     assert (tmp_path / "manifest.csv").read_text().splitlines()[1:3] == \
         (tmp_path / "pdf" / "manifest.csv").read_text().splitlines()[1:3]  # same seed, same first students

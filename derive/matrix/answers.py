@@ -71,6 +71,22 @@ def _expected(solution: MatrixSolution) -> dict[tuple[str, str], M]:
     return out
 
 
+def answer_template(solution: MatrixSolution) -> str:
+    """The TOML file a student fills in: one empty formula per adjoint and gradient to give."""
+    lines = [f"# {solution.problem.title or solution.problem.name}: your answers, one formula each, checked",
+             "# by meaning with 'derive check'. Write adjoints as <name>_bar, σ′ as dsigma, transposes as .T,",
+             "# matrix products as @ and elementwise products as *; diag(v) @ u is accepted.", ""]
+    for section in ("adjoints", "gradients"):
+        lines.append(f"[{section}]")
+        for (part, name), right in _expected(solution).items():
+            if part == section and not (section == "adjoints" and right.is_const):
+                shape = shape_text(solution.model.shapes[name])
+                what = f"the adjoint of {name}" if section == "adjoints" else f"the gradient of the loss in {name}"
+                lines.append(f'{name} = ""    # {what}, {shape}')
+        lines.append("")
+    return "\n".join(lines)
+
+
 def read_answer_file(path: str | Path) -> dict[tuple[str, str], str]:
     path = Path(path)
     text = read_text(path, "answer file")
@@ -109,7 +125,7 @@ def check_answers(solution: MatrixSolution, path: str | Path, seeds: tuple[int, 
         section, name = key
         shape = model.shapes[name]
         want = text(right)
-        if key not in answers:
+        if not answers.get(key, "").strip():  # absent, or left empty in the template
             if not right.is_const:  # L̄ = 1, R̄ = 1 go without saying
                 items.append(AnswerVerdict(section, name, "", want, "missing", "no answer given"))
             continue

@@ -8,6 +8,7 @@ checks.  Text the user wrote is passed through the format's ``escape``.
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -56,9 +57,10 @@ def _displayable(latex: str, trace) -> str:
 def sheet_context(solution: ScalarSolution, *, digits: int, escape: Callable[[str], str],
                   graph: Callable, title: str | None = None, author: str | None = None,
                   course: str | None = None, date: str | None = None, numbering: str = "zero",
-                  order: str = "postorder", blank: bool = False, hide: frozenset[str] = frozenset()) -> dict:
+                  order: str = "postorder", blank: bool = False, hide: frozenset[str] = frozenset(),
+                  student: str | None = None) -> dict:
     """With ``blank`` the values, evaluation lines, answers and graphs are left for the student
-    (``hide`` may also blank "rules" and "expressions")."""
+    (``hide`` may also blank "rules" and "expressions"); ``student`` is the id on their own sheet."""
     problem, trace = solution.problem, solution.trace
     nt = LatexNotation(digits)
     checks = solution.checks
@@ -96,6 +98,8 @@ def sheet_context(solution: ScalarSolution, *, digits: int, escape: Callable[[st
         "n_inputs": len(trace.inputs),
         "n_outputs": len(trace.outputs),
         "blank": blank,
+        "student": escape(student or ""),
+        "student_marker": re.sub(r"[^A-Za-z0-9._-]", "", student or ""),  # safe inside an HTML comment
         "node_ids": [node.id for node in trace.nodes],
     }
     return blanked(context, solution, nt, hide) if blank else context
@@ -126,8 +130,9 @@ def blanked(context: dict, solution: ScalarSolution, nt, hide: frozenset[str]) -
 
 def matrix_sheet_context(solution, *, escape: Callable[[str], str], graph: Callable | None,
                          title: str | None = None, author: str | None = None, course: str | None = None,
-                         date: str | None = None, diag: bool = False, **_ignored) -> dict:
-    """The template context of a matrix problem's sheet (LaTeX forms of every equation)."""
+                         date: str | None = None, diag: bool = False, blank: bool = False, **_ignored) -> dict:
+    """The template context of a matrix problem's sheet (LaTeX forms of every equation); with
+    ``blank`` the graph, the adjoint equations and the gradients are left for the student."""
     from .matrix import LatexPrinter, chain_form, derivative_notes, shape_latex
 
     problem, model, derivation = solution.problem, solution.model, solution.derivation
@@ -136,8 +141,9 @@ def matrix_sheet_context(solution, *, escape: Callable[[str], str], graph: Calla
     used = set()
     for _, e in model.equations:
         used |= _function_names(e)
-    return {
+    context = {
         **header(problem, escape, title, author, course, date),
+        "blank": blank,
         "dims": [{"name": escape(d), "value": n} for d, n in problem.dims.items()],
         "variables": [{"name": printer(_named(v, model.shapes[v])), "shape": shape_latex(model.shapes[v])}
                       for v in model.variables],
@@ -157,6 +163,11 @@ def matrix_sheet_context(solution, *, escape: Callable[[str], str], graph: Calla
         "abstract": sorted(model.abstract & used),
         "diag": diag,
     }
+    if blank:
+        context["graph"], context["notes"] = "", []
+        context["adjoints"] = [{**a, "chain": "", "simplified": ""} for a in context["adjoints"]]
+        context["gradients"] = [{**g, "expr": ""} for g in context["gradients"]]
+    return context
 
 
 def _named(name, shape):

@@ -129,14 +129,14 @@ def grade_views(grade) -> list:
     for column in ("Part", "Pass", "Node", "Given", "Verdict", "Slip", "Message"):
         table.add_column(column, overflow="fold")
     for c in grade.cells:
-        if c.verdict not in ("correct", "rounding"):
+        if c.verdict not in ("correct", "rounding") or c.credit < 1:
             _row(table, c.part, c.pass_ or "-", c.node, excerpt(c.given, width=GIVEN_WIDTH) or "-", c.verdict,
                  c.kind or "", excerpt(c.message, width=4 * GIVEN_WIDTH))
     score = grade.score()
     parts = ", ".join(f"{part} {p['earned']:g}/{p['possible']} (weight {p['weight']:g})"
                       for part, p in score["parts"].items())
     first = inert(", ".join(f"{key} at {node}" for key, node in score["first_wrong"].items()) or "none")
-    views = [table] if any(c.verdict not in ("correct", "rounding") for c in grade.cells) else [
+    views = [table] if not grade.all_correct else [
         Text("Every cell is correct (or correctly rounded).", style="green")]
     return [*views, Text(f"Score: {score['total'] * 100:.1f}%  ({parts})", style="bold"),
             Text(f"First wrong cell of each pass: {first}")]
@@ -151,3 +151,16 @@ def matrix_answer_views(check) -> list:
              excerpt(item.message, width=4 * GIVEN_WIDTH))
     score = check.score()
     return [table, Text(f"Score: {score['correct']}/{score['possible']}", style="bold")]
+
+
+def class_views(report) -> list:
+    """A class's grades: one row per graded file (id, total, each part, file), then a count."""
+    table = Table(title=f"Grades: {report.problem}", box=box.SIMPLE_HEAD, title_justify="left", title_style="bold")
+    for column in ("id", "total", *report.part_names, "file"):
+        table.add_column(column, overflow="fold", justify="right" if column not in ("id", "file") else "left")
+    for row in report.rows():  # ids and file names come from students: shown inert
+        _row(table, *(excerpt(cell, width=GIVEN_WIDTH) for cell in row))
+    summary = f"{len(report.graded)} graded"
+    if report.errors:
+        summary += f", {len(report.errors)} could not be graded (listed below)"
+    return [table, Text(summary, style="bold")]

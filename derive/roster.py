@@ -1,0 +1,134 @@
+"""A course's students: the roster that goes in, the manifest that comes out, and shards.
+
+A roster is a CSV with an ``id`` column (optional ``name`` and ``email``).  Ids become file names
+(``<id>-blank.pdf``) and are printed on sheets, so they are checked once here: letters, digits,
+``-``, ``_`` and ``.``, at most 64 characters, not starting with ``.`` or ``-``; no duplicates.
+
+The manifest maps each id to its variant: columns ``id``, ``seed``, then one per input and varied
+constant, values exact (``3/2``).  Manifests of shards concatenate (header once).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import sympy
+
+from .errors import DeriveError, ProblemError
+from .problems import Problem, parse_value
+
+STUDENT_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,63}")
+ID_HINT = "ids are letters, digits, '-', '_' and '.', at most 64, not starting with '.' or '-'"
+MAX_ROSTER = 100_000
+
+
+@dataclass(frozen=True)
+class Student:
+    id: str
+    name: str = ""
+    email: str = ""
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    id: str
+    seed: int
+    values: dict[str, sympy.Expr]
+
+
+def check_id(text: str, where: str) -> str:
+    if not STUDENT_ID.fullmatch(text):
+        raise ProblemError(f"{where}: '{text[:80]}' is not a valid student id", hint=ID_HINT)
+    return text
+
+
+def anonymous_roster(count: int) -> list[Student]:
+    """s001, s002, ... (wider when the class is larger than 999)."""
+    width = max(3, len(str(count)))
+    return [Student(f"s{i:0{width}d}") for i in range(1, count + 1)]
+
+
+def _read_csv(path: Path, what: str) -> list[dict[str, str]]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProblemError(f"{path}: cannot read the {what}: {exc}") from None
+    rows = list(csv.DictReader(io.StringIO(text)))
+    if len(rows) > MAX_ROSTER:
+        raise ProblemError(f"{path}: more than {MAX_ROSTER} rows")
+    return rows
+
+
+def read_roster(path: str | Path) -> list[Student]:
+    """The students of a roster CSV, in file order (which fixes each one's variant)."""
+    path = Path(path)
+    rows = _read_csv(path, "roster")
+    if not rows or "id" not in {(k or "").strip().lower() for k in rows[0]}:
+        raise ProblemError(f"{path}: a roster needs an 'id' column and at least one student",
+                           hint="a CSV with the header id,name,email (name and email optional)")
+    students, seen = [], {}
+    for number, row in enumerate(rows, start=2):
+        row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items() if isinstance(v, str)}
+        sid = check_id(row.get("id", ""), f"{path}: row {number}")
+        if sid in seen:
+            raise ProblemError(f"{path}: row {number}: the id '{sid}' is already on row {seen[sid]}",
+                               hint="every student needs their own id")
+        seen[sid] = number
+        students.append(Student(sid, row.get("name", ""), row.get("email", "")))
+    return students
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``K/N`` (1 ≤ K ≤ N): this machine's share of the class."""
+    match = re.fullmatch(r"\s*(\d{1,6})\s*/\s*(\d{1,6})\s*", text or "")
+    if not match or not 1 <= int(match.group(1)) <= int(match.group(2)):
+        raise ProblemError(f"--shard '{text}' is not K/N with 1 ≤ K ≤ N", hint="e.g. --shard 2/8")
+    return int(match.group(1)), int(match.group(2))
+
+
+def in_shard(index: int, shard: tuple[int, int]) -> bool:
+    """Whether the student at 0-based ``index`` belongs to shard K/N (index ≡ K−1 mod N)."""
+    k, n = shard
+    return index % n == k - 1
+
+
+def manifest_csv(entries: list[ManifestEntry], names: list[str]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["id", "seed", *names])
+    for entry in entries:
+        writer.writerow([entry.id, entry.seed, *(str(entry.values[name]) for name in names)])
+    return out.getvalue()
+
+
+def read_manifest(path: str | Path, problem: Problem) -> dict[str, ManifestEntry]:
+    """id → the variant's seed and values, checked against the problem's inputs and constants."""
+    path = Path(path)
+    rows = _read_csv(path, "manifest")
+    names = [k for k in (rows[0] if rows else {}) if k not in ("id", "seed")]
+    if not rows or "id" not in rows[0]:
+        raise ProblemError(f"{path}: not a manifest (no 'id' column, or no rows)",
+                           hint="give the manifest.csv that 'derive variants' wrote")
+    for name in names:
+        if name not in problem.inputs and name not in problem.constants:
+            raise ProblemError(f"{path}: column '{name}' is not an input or constant of {problem.name}",
+                               hint="is this the manifest of another problem?")
+    entries = {}
+    for number, row in enumerate(rows, start=2):
+        if row.get("id") == "id":  # a header repeated by a careless concatenation
+            continue
+        sid = check_id((row.get("id") or "").strip(), f"{path}: row {number}")
+        try:
+            values = {name: parse_value((row.get(name) or "").strip(), f"{path}: row {number}: {name}")
+                      for name in names}
+            seed = int(row.get("seed") or 0)
+        except (DeriveError, ValueError) as exc:
+            raise ProblemError(f"{path}: row {number}: {getattr(exc, 'message', exc)}") from None
+        if sid in entries:
+            raise ProblemError(f"{path}: row {number}: the id '{sid}' appears twice")
+        entries[sid] = ManifestEntry(sid, seed, values)
+    return entries
