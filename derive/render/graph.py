@@ -1,30 +1,505 @@
 """Drawings of the computational graph and of the backpropagation (adjoint) graph.
 
-The layout is layered (Sugiyama style) and works for any trace: inputs in the first layer,
-every other node one layer right of its furthest argument, outputs in the last layer; edges
-that span several layers pass through dummy points so they never cross a node; the order
-within each layer is improved by barycentre sweeps.  The same layout feeds TikZ, Graphviz DOT
-and Mermaid.
+Graphviz's ``dot`` lays the graphs out: one description of every node and edge (its TeX and
+text labels, and the size its TeX label will take on the sheet) gives the DOT source; ``dot
+-Tjson0`` returns node positions, edge splines and edge-label positions, and the TikZ picture
+draws exactly that (nodes at dot's positions, edges along its Bézier splines, labels where dot
+reserved room for them).  So the PDF, ``derive graph --format svg/png`` and the order of the
+Markdown's Mermaid chart tell the same picture.  When ``dot`` is missing (or fails), a layered
+(Sugiyama style) layout written here draws the graph instead, and the picture says so.
+Graphs above ``GRAPH_NODE_LIMIT`` nodes are not drawn at all.
 """
 
 from __future__ import annotations
 
+import html
+import json
+import re
+import shutil
+import subprocess
 from dataclasses import dataclass
 
+from ..errors import LimitError
 from ..parse import latex_variable
 from ..scalar.trace import Node, Term, Trace
 from . import lines
 from .notation import LatexNotation, TextNotation
 
-#: Horizontal distance between layers and vertical distance between slots, in cm.
+#: Horizontal distance between layers and vertical distance between slots, in cm (layered layout).
 LAYER_GAP = 2.7
 SLOT_GAP = 1.55
-#: Approximate width of one character of an edge label (scriptsize), in cm.
+#: Approximate width of one character of an edge label (scriptsize), in cm (layered layout).
 LABEL_CHAR = 0.11
-#: Widest drawing that fits the text block of the sheet, in cm.
+#: Widest and tallest drawing that fits the text block of the sheet, in cm.
 MAX_WIDTH = 16.5
+MAX_HEIGHT = 21.0
+#: Most nodes drawn.  Measured: dot lays out a 300-node adjoint graph in about a second, and
+#: pdflatex draws it; beyond, a drawing scaled to the page is unreadable and its cost grows fast.
+GRAPH_NODE_LIMIT = 300
+#: Seconds dot may take before the layered layout is used instead.
+DOT_TIMEOUT = 30
+_BP_PER_CM = 72 / 2.54
 
 
+# -- what is drawn: one description for dot, TikZ and Mermaid --------------------------------------
+@dataclass(frozen=True)
+class GraphNode:
+    key: str  # the node's id (DOT name; TikZ name after _tikz_id)
+    tex: str  # TeX content of the node (a tabular of the name over the detail)
+    text: str  # the same as plain text (DOT label for svg/png, Mermaid)
+    style: str  # inp, v, outp, par or yname (an output's name, no frame)
+    width: float  # bp
+    height: float  # bp
+
+
+@dataclass(frozen=True)
+class GraphEdge:
+    key: str  # DOT edge id
+    tail: str  # ranked from tail to head (inputs left)...
+    head: str
+    back: bool  # ...but the arrow points back to the tail (adjoint edges)
+    tex: str = ""  # TeX label ("" for none)
+    text: str = ""
+    width: float = 0.0  # bp, room reserved for the label
+    height: float = 0.0
+
+
+@dataclass(frozen=True)
+class GraphSpec:
+    name: str
+    nodes: tuple[GraphNode, ...]
+    edges: tuple[GraphEdge, ...]
+
+
+@dataclass(frozen=True)
+class Box:
+    """An axis-aligned box by its centre and size (bp)."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+
+    def overlaps(self, other: Box, margin: float = 0.0) -> bool:
+        return (abs(self.x - other.x) * 2 < self.width + other.width - 2 * margin
+                and abs(self.y - other.y) * 2 < self.height + other.height - 2 * margin)
+
+
+@dataclass(frozen=True)
+class DrawnEdge:
+    edge: GraphEdge
+    points: tuple[tuple[float, float], ...]  # Bézier chain p0 c c p1 c c p2 ..., in drawing direction
+    tip: tuple[float, float]  # where the arrowhead ends
+    label: Box | None
+
+
+@dataclass(frozen=True)
+class Drawing:
+    """dot's layout of a GraphSpec (coordinates in bp, y upwards)."""
+
+    nodes: dict[str, Box]
+    edges: tuple[DrawnEdge, ...]
+    width: float
+    height: float
+
+
+# -- sizes of TeX labels, estimated from their text so dot reserves the room ---------------------
+_TOKEN = re.compile(r"\\[A-Za-z]+|\\.|[{}^_]|\S")
+_SPACES = {r"\,": 0.17, r"\:": 0.22, r"\;": 0.28, r"\!": -0.17, r"\quad": 1.0, r"\qquad": 2.0}
+_OPERATORS = {r"\cdot", r"\times", r"\circ", r"\odot", r"\pm", r"\to", r"\le", r"\ge"}
+_WRAPPERS = {r"\mathrm", r"\mathbf", r"\operatorname", r"\mathit", r"\overline", r"\bar", r"\hat",
+             r"\text", r"\boldsymbol", r"\mathbb", r"\widetilde", r"\tilde"}
+
+
+def tex_size(tex: str) -> tuple[float, bool]:
+    """Estimated width (in em of the font it is set in) of inline maths ``tex``, and whether it
+    holds a fraction (a taller label).  Errs on the wide side; the picture also shrinks any label
+    that would still be wider than its room (``\\derivefit``)."""
+    tokens = _TOKEN.findall(tex)
+    pos = 0
+    tall = False
+
+    def atom() -> float:
+        nonlocal pos, tall
+        if pos >= len(tokens):
+            return 0.0
+        tok = tokens[pos]
+        pos += 1
+        if tok == "{":
+            width = 0.0
+            while pos < len(tokens) and tokens[pos] != "}":
+                width += item()
+            pos += 1
+            return width
+        if tok in (r"\frac", r"\dfrac", r"\tfrac"):
+            tall = True
+            return max(atom(), atom()) * 0.75 + 0.3
+        if tok in (r"\left", r"\right", r"\big", r"\Big", r"\bigl", r"\bigr"):
+            atom()
+            return 0.45
+        if tok == r"\sqrt":
+            return atom() + 0.9
+        if tok in _WRAPPERS:
+            return atom()
+        if tok in _SPACES:
+            return _SPACES[tok]
+        if tok in _OPERATORS:
+            return 1.0
+        if tok.startswith("\\") and len(tok) > 2:
+            name = tok[1:]
+            # \sin, \exp, \tanh ... are upright words; Greek letters and symbols one glyph.
+            return 0.5 * len(name) + 0.2 if name in _WORDS else 0.65
+        if tok in "+-=<>":
+            return 1.25
+        if tok in "()[]|":
+            return 0.4
+        if tok in ",;.":
+            return 0.3
+        if tok.isdigit():
+            return 0.5
+        return 0.6
+
+    def item() -> float:
+        nonlocal pos
+        width = atom()
+        while pos < len(tokens) and tokens[pos] in "^_":
+            pos += 1
+            width += atom() * 0.72
+        return width
+
+    total = 0.0
+    while pos < len(tokens):
+        if tokens[pos] == "}":
+            pos += 1
+            continue
+        total += item()
+    return total, tall
+
+
+_WORDS = {"sin", "cos", "tan", "exp", "log", "ln", "tanh", "sinh", "cosh", "arcsin", "arccos", "arctan",
+          "sqrt", "max", "min", "sgn", "operatorname", "mathrm", "sec", "csc", "cot", "softplus", "relu",
+          "diag", "sum", "det", "tr"}
+#: Font sizes (pt) of the 11pt sheet: \normalsize and \scriptsize.
+_NORMAL, _SCRIPT = 10.95, 8.0
+
+
+def _node_size(name: str, detail: str) -> tuple[float, float]:
+    name_w, _ = tex_size(name)
+    detail_w, tall = tex_size(detail)
+    width = max(name_w * _NORMAL, detail_w * _SCRIPT) * 1.08 + 8
+    return max(width, 26.0), (34.0 if tall else 28.0)
+
+
+#: Room kept free around an edge label's text on each side (bp), so no edge grazes it.
+LABEL_PAD = 3.0
+
+
+def _label_size(tex: str) -> tuple[float, float]:
+    width, tall = tex_size(tex)
+    return width * _SCRIPT * 1.08 + 2 * LABEL_PAD, (14.0 if tall else 7.0) + 2 * LABEL_PAD
+
+
+def _node_tex(name: str, detail: str) -> str:
+    return rf"\begin{{tabular}}{{@{{}}c@{{}}}}${name}$\\[-1pt]{{\scriptsize ${detail}$}}\end{{tabular}}"
+
+
+# -- the scalar graphs and the matrix graph as GraphSpecs --------------------------------------------
+def scalar_spec(trace: Trace, adjoint: bool = False, digits: int = 3) -> GraphSpec:
+    """The computational graph, or with ``adjoint`` the backpropagation graph (edges point from
+    a node to its arguments and carry the local partial ∂vj/∂vi)."""
+    lt, tx = LatexNotation(digits), TextNotation(digits)
+    outputs = dict((node_id, name) for name, node_id in trace.outputs)
+    nodes, edges = [], []
+    for node in trace.nodes:
+        name = lt.bar(node.id) if adjoint else node.latex_name
+        detail = lt.var(node.input_name) if node.is_input else node.latex
+        text = f"{tx.bar(node.id) if adjoint else node.id}\n{node.input_name if node.is_input else tx.code(node.text)}"
+        style = "inp" if node.is_input else "outp" if node.id in outputs else "v"
+        nodes.append(GraphNode(node.id, _node_tex(name, detail), text, style, *_node_size(name, detail)))
+    for node_id, name in outputs.items():
+        tex = rf"\bar{{{lt.var(name)}}}" if adjoint else lt.var(name)
+        width, _ = tex_size(tex)
+        nodes.append(GraphNode(f"out>{name}", f"${tex}$", ("ȳ " if adjoint else "") + name, "yname",
+                               width * _NORMAL + 8, 18.0))
+        edges.append(GraphEdge(f"out>{name}", node_id, f"out>{name}", adjoint))
+    for node in trace.nodes:
+        for p in node.partials:
+            key = f"{node.id}:{p.position}"
+            if adjoint:
+                term = Term(node, p, 0.0)
+                tex = lines.partial_formula(term, lt)
+                text = lines.partial_formula(term, tx)
+                width, height = _label_size(tex)
+                width = max(width, len(text) * 4.5 + 2 * LABEL_PAD)  # room for the svg's text too
+                edges.append(GraphEdge(key, p.arg, node.id, True, tex, text, width, height))
+            else:
+                edges.append(GraphEdge(key, p.arg, node.id, False))
+    return GraphSpec("adjoint" if adjoint else "graph", tuple(nodes), tuple(edges))
+
+
+def matrix_spec(model) -> GraphSpec:
+    """The graph of a matrix problem: the first variable is the input, the others parameters."""
+    from .matrix import shape_latex
+
+    first = model.variables[0] if model.variables else None
+    nodes, edges = [], []
+    for v in [*model.variables, *(name for name, _ in model.equations)]:
+        style = "inp" if v == first else "par" if v in model.problem.variables else \
+            "outp" if v == model.problem.loss else "v"
+        rows, cols = model.shapes[v]
+        name, detail = latex_variable(v), shape_latex(model.shapes[v])
+        nodes.append(GraphNode(v, _node_tex(name, detail), f"{v}\n{rows}×{cols}", style, *_node_size(name, detail)))
+    for name, e in model.equations:
+        seen: list[str] = []
+        _collect_names(e, seen)
+        edges.extend(GraphEdge(f"{name}:{k}", arg, name, False) for k, arg in enumerate(seen))
+    return GraphSpec("network", tuple(nodes), tuple(edges))
+
+
+def _collect_names(e, seen: list[str]) -> None:
+    if e.op == "var" and e.data not in seen:
+        seen.append(e.data)
+    for a in e.args:
+        _collect_names(a, seen)
+
+
+def check_size(count: int) -> None:
+    """Refuse to draw a graph of more than GRAPH_NODE_LIMIT nodes."""
+    if count > GRAPH_NODE_LIMIT:
+        raise LimitError(f"the graph has {count} nodes, more than the {GRAPH_NODE_LIMIT} that are drawn",
+                         hint="derive solve or report give the tables; split the problem to draw it")
+
+
+# -- DOT, and dot's layout ----------------------------------------------------------------------------
+_FILLS = {"inp": "#e8ecfb", "outp": "#fff0dc", "par": "#eeeeee", "v": "white"}
+
+
+def spec_dot(spec: GraphSpec) -> str:
+    """The DOT source of ``spec`` (left to right), every name and label quoted by the graphviz
+    package; the sizes are those the TikZ picture needs, so svg/png show the same layout."""
+    import graphviz
+
+    graph = graphviz.Digraph(spec.name, graph_attr={"rankdir": "LR", "nodesep": "0.25", "ranksep": "0.45"},
+                             node_attr={"shape": "box", "style": "rounded,filled", "fillcolor": "white",
+                                        "fontname": "Helvetica", "fontsize": "10", "fixedsize": "true"},
+                             edge_attr={"arrowsize": "0.7", "fontname": "Helvetica", "fontsize": "8"})
+    for node in spec.nodes:
+        size = {"width": f"{node.width / 72:.3f}", "height": f"{node.height / 72:.3f}"}
+        if node.style == "yname":
+            graph.node(node.key, node.text, shape="plaintext", style="", **size)
+        else:
+            graph.node(node.key, node.text, fillcolor=_FILLS[node.style], **size)
+    # Inputs in one first column, in their declared order top to bottom (invisible edges inside
+    # a rank=same group order it); the outputs' names in the last column.
+    firsts = [node.key for node in spec.nodes if node.style == "inp"]
+    names = [node.key for node in spec.nodes if node.style == "yname"]
+    for rank, keys in (("min", firsts), ("max", names)):
+        if keys:
+            with graph.subgraph() as group:
+                group.attr(rank=rank)
+                for key in keys:
+                    group.node(key)
+                for a, b in zip(keys, keys[1:]):
+                    group.edge(a, b, style="invis")
+    for edge in spec.edges:
+        attrs = {"id": edge.key}
+        if edge.back:
+            attrs["dir"] = "back"
+        if edge.tex:
+            # A fixed-size table: dot keeps exactly this room free for the label.
+            attrs["label"] = (f'<<TABLE BORDER="0" CELLBORDER="0" CELLPADDING="0" CELLSPACING="0" FIXEDSIZE="TRUE" '
+                              f'WIDTH="{round(edge.width)}" HEIGHT="{round(edge.height)}"><TR><TD>'
+                              f'{html.escape(edge.text)}</TD></TR></TABLE>>')
+        graph.edge(edge.tail, edge.head, **attrs)
+    return graph.source
+
+
+def dot_program() -> str | None:
+    """The path of Graphviz's dot, or None when it is not installed."""
+    return shutil.which("dot")
+
+
+def layout_with_dot(spec: GraphSpec) -> Drawing | None:
+    """dot's layout of ``spec``, or None when dot is missing, fails or times out."""
+    program = dot_program()
+    if program is None:
+        return None
+    try:
+        done = subprocess.run([program, "-Tjson0"], input=spec_dot(spec), capture_output=True, text=True,
+                              timeout=DOT_TIMEOUT, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if done.returncode != 0:
+        return None
+    return _parse_json(spec, json.loads(done.stdout))
+
+
+def _pairs(text: str) -> list[tuple[float, float]]:
+    return [(float(x), float(y)) for x, y in (p.split(",")[:2] for p in text.split())]
+
+
+def _parse_json(spec: GraphSpec, data: dict) -> Drawing:
+    x0, y0, x1, y1 = (float(v) for v in data["bb"].split(","))
+    nodes = {}
+    for obj in data.get("objects", []):
+        if "pos" not in obj:
+            continue  # a subgraph
+        x, y = (float(v) for v in obj["pos"].split(","))
+        nodes[obj["name"]] = Box(x, y, float(obj["width"]) * 72, float(obj["height"]) * 72)
+    by_key = {edge.key: edge for edge in spec.edges}
+    drawn = []
+    for item in data.get("edges", []):
+        if item.get("id") not in by_key:
+            continue  # the invisible edges that order a column
+        edge = by_key[item["id"]]
+        parts = item["pos"].split()
+        start = end = None
+        while parts and parts[0][:2] in ("s,", "e,"):
+            kind, point = parts[0][0], _pairs(parts[0][2:])[0]
+            start, end = (point, end) if kind == "s" else (start, point)
+            parts.pop(0)
+        points = _pairs(" ".join(parts))
+        if edge.back:  # drawn from head to tail, the arrow at the tail
+            points = points[::-1]
+            tip = start or points[-1]
+        else:
+            tip = end or points[-1]
+        label = None
+        if edge.tex and "lp" in item:
+            lx, ly = _pairs(item["lp"])[0]
+            label = Box(lx, ly, edge.width, edge.height)
+        drawn.append(DrawnEdge(edge, tuple(points), tip, label))
+    return Drawing(nodes, tuple(drawn), x1 - x0, y1 - y0)
+
+
+# -- TikZ ------------------------------------------------------------------------------------------
+_TIKZ_STYLES = (r"v/.style={draw, rounded corners=3pt, align=center, inner sep=0pt, fill=white},"
+                r" inp/.style={v, fill=blue!6}, outp/.style={v, fill=orange!10},"
+                r" par/.style={v, draw=black!45, fill=black!4}, yname/.style={inner sep=0pt},"
+                r" e/.style={-{Stealth[length=5bp, width=4bp]}, thick, draw=black!70},"
+                r" p/.style={font=\scriptsize, inner sep=0pt}")
+#: Fits #2 into width #1: a label that came out wider than the room dot kept is shrunk, never
+#: allowed to overlap its neighbours.
+_FIT = (r"\providecommand{\derivefit}[2]{\setbox0\hbox{#2}\ifdim\wd0>#1\relax"
+        r"\resizebox{#1}{!}{\box0}\else\box0\fi}")
+
+
+def _tikz_id(node_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]", lambda m: "m" if m.group() == "-" else "o", node_id)
+
+
+def _bp(point: tuple[float, float]) -> str:
+    return f"({point[0]:.1f},{point[1]:.1f})"
+
+
+def spec_tikz(spec: GraphSpec, drawing: Drawing) -> str:
+    """A tikzpicture of dot's drawing of ``spec``, scaled to fit the page."""
+    scale = min(1.0, MAX_WIDTH * _BP_PER_CM / max(drawing.width, 1.0),
+                MAX_HEIGHT * _BP_PER_CM / max(drawing.height, 1.0))
+    out = [rf"\begin{{tikzpicture}}[x=1bp, y=1bp, scale={scale:.3f}, every node/.style={{transform shape}}, "
+           + _TIKZ_STYLES + "]", _FIT]
+    for node in spec.nodes:
+        box = drawing.nodes[node.key]
+        size = f"minimum width={box.width:.1f}bp, minimum height={box.height:.1f}bp"
+        out.append(rf"\node[{node.style}, {size}] ({_tikz_id(node.key)}) at {_bp((box.x, box.y))} "
+                   rf"{{\derivefit{{{box.width - 4:.1f}bp}}{{{node.tex}}}}};")
+    for item in drawing.edges:
+        points = item.points
+        path = [_bp(points[0])]
+        for k in range(1, len(points) - 2, 3):
+            path.append(f".. controls {_bp(points[k])} and {_bp(points[k + 1])} .. {_bp(points[k + 2])}")
+        path.append(f"-- {_bp(item.tip)}")
+        out.append(rf"\draw[e] {' '.join(path)};")
+        if item.label is not None:
+            box = item.label
+            out.append(rf"\node[p, minimum width={box.width:.1f}bp, minimum height={box.height:.1f}bp] "
+                       rf"at {_bp((box.x, box.y))} {{\derivefit{{{box.width - 2 * LABEL_PAD:.1f}bp}}{{${item.edge.tex}$}}}};")
+    out.append(r"\end{tikzpicture}")
+    return "\n".join(out)
+
+
+FALLBACK_NOTE = r"\par{\footnotesize\itshape Laid out without Graphviz (its \texttt{dot} program was not found).}"
+
+
+def tikz(trace: Trace, adjoint: bool = False, digits: int = 3) -> str:
+    """A tikzpicture of the graph laid out by dot (or by the layered layout, with a note);
+    ``adjoint`` reverses the edges and labels them ∂vj/∂vi."""
+    spec = scalar_spec(trace, adjoint, digits)
+    drawing = layout_with_dot(spec)
+    if drawing is None:
+        return layered_tikz(trace, adjoint, digits) + "\n" + FALLBACK_NOTE
+    return spec_tikz(spec, drawing)
+
+
+def matrix_tikz(model) -> str:
+    """The graph of a matrix problem laid out by dot (or by the layered layout, with a note)."""
+    spec = matrix_spec(model)
+    drawing = layout_with_dot(spec)
+    if drawing is None:
+        return layered_matrix_tikz(model) + "\n" + FALLBACK_NOTE
+    return spec_tikz(spec, drawing)
+
+
+# -- Graphviz and Mermaid -----------------------------------------------------------------------
+def dot_source(trace: Trace, adjoint: bool = False, digits: int = 3) -> str:
+    """Graphviz DOT of the graph (left to right), the same source the sheet's layout comes from."""
+    return spec_dot(scalar_spec(trace, adjoint, digits))
+
+
+def matrix_dot(model) -> str:
+    """Graphviz DOT of a matrix problem's graph."""
+    return spec_dot(matrix_spec(model))
+
+
+def _reading_order(spec: GraphSpec) -> list[str]:
+    """Node keys by dot's columns, top to bottom (declaration order without dot)."""
+    drawing = layout_with_dot(spec)
+    keys = [node.key for node in spec.nodes]
+    if drawing is None:
+        return keys
+    return sorted(keys, key=lambda k: (round(drawing.nodes[k].x), -drawing.nodes[k].y))
+
+
+def mermaid(trace: Trace, adjoint: bool = False, digits: int = 3) -> str:
+    """A Mermaid flowchart of the graph, for Markdown sheets; nodes in dot's reading order."""
+    nt = TextNotation(digits)
+    spec = scalar_spec(trace, adjoint, digits)
+    out = ["flowchart LR"]
+    texts = {node.key: node for node in spec.nodes}
+    for key in _reading_order(spec):
+        node = texts[key]
+        if node.style == "yname":
+            name = key.split(">", 1)[1]
+            out.append(f'    out_{name}(["{name}"])')
+        else:
+            name, detail = node.text.split("\n", 1)
+            out.append(f'    {_tikz_id(key)}["{name} = {detail}"]')
+    for name, node_id in trace.outputs:
+        out.append(f"    out_{name} --> {_tikz_id(node_id)}" if adjoint else f"    {_tikz_id(node_id)} --> out_{name}")
+    for node in trace.nodes:
+        for p in node.partials:
+            if adjoint:
+                label = lines.partial_formula(Term(node, p, 0.0), nt).replace('"', "'")
+                out.append(f'    {_tikz_id(node.id)} -- "{label}" --> {_tikz_id(p.arg)}')
+            else:
+                out.append(f"    {_tikz_id(p.arg)} --> {_tikz_id(node.id)}")
+    return "\n".join(out)
+
+
+def matrix_mermaid(model) -> str:
+    """The graph of a matrix problem as a Mermaid flowchart."""
+    out = ["flowchart LR"]
+    for v in model.variables:
+        out.append(f'    {v}[/"{v}"/]')
+    for name, e in model.equations:
+        out.append(f'    {name}["{name}"]')
+        seen: list[str] = []
+        _collect_names(e, seen)
+        out.extend(f"    {arg} --> {name}" for arg in seen)
+    return "\n".join(out)
+
+
+# -- the layered layout (used without Graphviz) ------------------------------------------------------
 @dataclass(frozen=True)
 class Edge:
     """An edge from argument ``source`` to ``target`` through ``points`` (dummy positions)."""
@@ -160,15 +635,14 @@ def _order_layers(layers: list[list[str]], preds: dict, succs: dict, sweeps: int
                     layers[k][i], layers[k][i + 1] = layers[k][i + 1], layers[k][i]
 
 
-# -- TikZ -----------------------------------------------------------------------------------
 def _tikz_node_label(node: Node, adjoint: bool) -> str:
     name = LatexNotation().bar(node.id) if adjoint else node.latex_name
     detail = LatexNotation().var(node.input_name) if node.is_input else node.latex
     return rf"${name}$\\[-1pt]{{\scriptsize ${detail}$}}"
 
 
-def tikz(trace: Trace, adjoint: bool = False, digits: int = 3) -> str:
-    """A tikzpicture of the graph; ``adjoint`` reverses the edges and labels them ∂vj/∂vi."""
+def layered_tikz(trace: Trace, adjoint: bool = False, digits: int = 3) -> str:
+    """The layered layout's tikzpicture of the graph; ``adjoint`` reverses the edges and labels them ∂vj/∂vi."""
     nt = LatexNotation(digits)
     labels = {}  # (consumer, position) -> (LaTeX label, its length in characters as text)
     if adjoint:
@@ -216,64 +690,6 @@ def tikz(trace: Trace, adjoint: bool = False, digits: int = 3) -> str:
     return "\n".join(out)
 
 
-def _tikz_id(node_id: str) -> str:
-    return node_id.replace("-", "m")
-
-
-# -- Graphviz and Mermaid -----------------------------------------------------------------------
-def dot_source(trace: Trace, adjoint: bool = False, digits: int = 3) -> str:
-    """Graphviz DOT of the graph (left to right), quoted with the graphviz package."""
-    import graphviz
-
-    nt = TextNotation(digits)
-    graph = graphviz.Digraph("adjoint" if adjoint else "graph",
-                             graph_attr={"rankdir": "LR", "nodesep": "0.35", "ranksep": "0.6"},
-                             node_attr={"shape": "box", "style": "rounded,filled", "fillcolor": "white",
-                                        "fontname": "Helvetica"})
-    outputs = {node_id: name for name, node_id in trace.outputs}
-    for node in trace.nodes:
-        name = nt.bar(node.id) if adjoint else node.id
-        detail = node.input_name if node.is_input else nt.code(node.text)
-        fill = "#e8ecfb" if node.is_input else "#fff0dc" if node.id in outputs else "white"
-        graph.node(node.id, f"{name}\n{detail}", fillcolor=fill)
-    for node_id, name in outputs.items():
-        graph.node(f"out_{name}", ("ȳ " if adjoint else "") + name, shape="plaintext", style="")
-        if adjoint:
-            graph.edge(f"out_{name}", node_id)
-        else:
-            graph.edge(node_id, f"out_{name}")
-    for node in trace.nodes:
-        for p in node.partials:
-            if adjoint:
-                label = lines.partial_formula(Term(node, p, 0.0), nt)
-                graph.edge(node.id, p.arg, label=label, fontsize="10")
-            else:
-                graph.edge(p.arg, node.id)
-    return graph.source
-
-
-def mermaid(trace: Trace, adjoint: bool = False, digits: int = 3) -> str:
-    """A Mermaid flowchart of the graph, for Markdown sheets."""
-    nt = TextNotation(digits)
-    out = ["flowchart LR"]
-    for node in trace.nodes:
-        name = nt.bar(node.id) if adjoint else node.id
-        detail = node.input_name if node.is_input else nt.code(node.text)
-        out.append(f'    {_tikz_id(node.id)}["{name} = {detail}"]')
-    for name, node_id in trace.outputs:
-        out.append(f'    out_{name}(["{name}"])')
-        out.append(f"    out_{name} --> {_tikz_id(node_id)}" if adjoint else f"    {_tikz_id(node_id)} --> out_{name}")
-    for node in trace.nodes:
-        for p in node.partials:
-            if adjoint:
-                label = lines.partial_formula(Term(node, p, 0.0), nt).replace('"', "'")
-                out.append(f'    {_tikz_id(node.id)} -- "{label}" --> {_tikz_id(p.arg)}')
-            else:
-                out.append(f"    {_tikz_id(p.arg)} --> {_tikz_id(node.id)}")
-    return "\n".join(out)
-
-
-# -- matrix problems: nodes are collections of values ----------------------------------------------
 def matrix_layout(model) -> Layout:
     order = [*model.variables, *(name for name, _ in model.equations)]
     uses = {v: [] for v in model.variables}
@@ -285,15 +701,8 @@ def matrix_layout(model) -> Layout:
     return layout_dag(order, uses, inputs, {model.problem.loss}), uses
 
 
-def _collect_names(e, seen: list[str]) -> None:
-    if e.op == "var" and e.data not in seen:
-        seen.append(e.data)
-    for a in e.args:
-        _collect_names(a, seen)
-
-
-def matrix_tikz(model) -> str:
-    """The graph of a matrix problem: the first variable is the input, the others are parameters."""
+def layered_matrix_tikz(model) -> str:
+    """The layered layout of a matrix problem's graph: the first variable is the input, the others are parameters."""
     from .matrix import shape_latex
 
     placed, uses = matrix_layout(model)
@@ -314,35 +723,3 @@ def matrix_tikz(model) -> str:
         out.append(rf"\draw[e, rounded corners=4pt] {' -- '.join([f'({edge.source})', *points, f'({edge.target})'])};")
     out.append(r"\end{tikzpicture}")
     return "\n".join(out)
-
-
-def matrix_mermaid(model) -> str:
-    """The graph of a matrix problem as a Mermaid flowchart."""
-    out = ["flowchart LR"]
-    for v in model.variables:
-        out.append(f'    {v}[/"{v}"/]')
-    for name, e in model.equations:
-        out.append(f'    {name}["{name}"]')
-        seen: list[str] = []
-        _collect_names(e, seen)
-        out.extend(f"    {arg} --> {name}" for arg in seen)
-    return "\n".join(out)
-
-
-def matrix_dot(model) -> str:
-    """Graphviz DOT of a matrix problem's graph."""
-    import graphviz
-
-    graph = graphviz.Digraph("network", graph_attr={"rankdir": "LR"},
-                             node_attr={"shape": "box", "style": "rounded,filled", "fillcolor": "white",
-                                        "fontname": "Helvetica"})
-    for v in model.variables:
-        graph.node(v, f"{v}\n{model.shapes[v][0]}×{model.shapes[v][1]}", fillcolor="#eeeeee")
-    for name, e in model.equations:
-        graph.node(name, f"{name}\n{e.shape[0]}×{e.shape[1]}",
-                   fillcolor="#fff0dc" if name == model.problem.loss else "white")
-        seen: list[str] = []
-        _collect_names(e, seen)
-        for arg in seen:
-            graph.edge(arg, name)
-    return graph.source
