@@ -13,6 +13,7 @@ Graphs above ``GRAPH_NODE_LIMIT`` nodes are not drawn at all.
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import re
 import shutil
@@ -38,6 +39,8 @@ MAX_HEIGHT = 21.0
 GRAPH_NODE_LIMIT = 300
 #: Seconds dot may take before the layered layout is used instead.
 DOT_TIMEOUT = 30
+#: Most edges for which the input order is weighed against crossings (counting them is quadratic).
+CROSSING_CHECK_EDGES = 120
 _BP_PER_CM = 72 / 2.54
 
 
@@ -84,6 +87,9 @@ class Box:
         return (abs(self.x - other.x) * 2 < self.width + other.width - 2 * margin
                 and abs(self.y - other.y) * 2 < self.height + other.height - 2 * margin)
 
+    def contains(self, point: tuple[float, float]) -> bool:
+        return abs(point[0] - self.x) * 2 < self.width and abs(point[1] - self.y) * 2 < self.height
+
 
 @dataclass(frozen=True)
 class DrawnEdge:
@@ -101,6 +107,130 @@ class Drawing:
     edges: tuple[DrawnEdge, ...]
     width: float
     height: float
+
+    def crossings(self) -> int:
+        """Points where two edges cross, away from the nodes."""
+        return count_crossings([[*e.points, e.tip] for e in self.edges], list(self.nodes.values()))
+
+    def overlaps(self) -> int:
+        """Pairs of boxes (nodes, labels) that overlap, and edges through a label's text."""
+        labels = [e.label for e in self.edges if e.label is not None]
+        boxes = [*self.nodes.values(), *labels]
+        count = sum(1 for a, b in itertools.combinations(boxes, 2) if a.overlaps(b))
+        lines_ = [bezier_points([*e.points, e.tip]) for e in self.edges]
+        return count + sum(_struck(label, lines_) for label in labels)
+
+    def with_labels_moved(self) -> Drawing:
+        """The drawing with each label that overlaps something moved along its own edge to the
+        first free place (dot keeps labels off nodes, but its splines may graze a label)."""
+        lines_ = [bezier_points([*e.points, e.tip]) for e in self.edges]
+        edges = list(self.edges)
+        for k, item in enumerate(edges):
+            if item.label is None:
+                continue
+            others = [*self.nodes.values(), *(e.label for j, e in enumerate(edges) if j != k and e.label)]
+
+            def clear(box: Box, others=others) -> bool:
+                return not _struck(box, lines_) and not any(box.overlaps(o) for o in others)
+
+            if clear(item.label):
+                continue
+            own, (w, h) = lines_[k], (item.label.width, item.label.height)
+            for t in (0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8, 0.12, 0.88):
+                x, y = own[round(t * (len(own) - 1))]
+                spots = [Box(x + dx, y + dy, w, h) for dx, dy in
+                         ((0, h / 2 + 0.5), (0, -h / 2 - 0.5), (w / 2 + 0.5, 0), (-w / 2 - 0.5, 0),
+                          (w / 2 + 0.5, h / 2 + 0.5), (-w / 2 - 0.5, h / 2 + 0.5),
+                          (w / 2 + 0.5, -h / 2 - 0.5), (-w / 2 - 0.5, -h / 2 - 0.5))]
+                free = next((b for b in spots if clear(b)), None)
+                if free is not None:
+                    edges[k] = DrawnEdge(item.edge, item.points, item.tip, free)
+                    break
+        return Drawing(self.nodes, tuple(edges), self.width, self.height)
+
+
+def _struck(label: Box, lines_: list[list[tuple[float, float]]]) -> int:
+    """How many edges run through the text of ``label`` (its box less the padding)."""
+    text = Box(label.x, label.y, label.width - 2 * LABEL_PAD + 1, label.height - 2 * LABEL_PAD + 1)
+    x0, x1 = text.x - text.width / 2, text.x + text.width / 2
+    y0, y1 = text.y - text.height / 2, text.y + text.height / 2
+    count = 0
+    for line in lines_:
+        for p, q in zip(line, line[1:]):
+            if (p[0] < x0 and q[0] < x0) or (p[0] > x1 and q[0] > x1) or (p[1] < y0 and q[1] < y0) \
+                    or (p[1] > y1 and q[1] > y1):
+                continue  # the segment's box misses the text
+            if _meets(p, q, text):
+                count += 1
+                break
+    return count
+
+
+def _meets(p: tuple[float, float], q: tuple[float, float], box: Box) -> bool:
+    """Whether segment pq touches the inside of ``box``."""
+    if box.contains(p) or box.contains(q):
+        return True
+    x0, x1 = box.x - box.width / 2, box.x + box.width / 2
+    y0, y1 = box.y - box.height / 2, box.y + box.height / 2
+    if max(p[0], q[0]) < x0 or min(p[0], q[0]) > x1 or max(p[1], q[1]) < y0 or min(p[1], q[1]) > y1:
+        return False
+    corners = [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
+    return any(segments_cross(p, q, a, b) for a, b in zip(corners, corners[1:] + corners[:1]))
+
+
+# -- measures of a drawing: crossings (the tests also count overlaps with these) ----------------------
+def bezier_points(chain: list[tuple[float, float]], steps: int = 16) -> list[tuple[float, float]]:
+    """Points along a Bézier chain p0 c c p1 c c p2 ... (points after the chain join it straight)."""
+    out = [chain[0]]
+    k = 0
+    while k + 3 < len(chain):
+        p0, p1, p2, p3 = chain[k:k + 4]
+        for i in range(1, steps + 1):
+            t = i / steps
+            u = 1 - t
+            out.append((u ** 3 * p0[0] + 3 * u * u * t * p1[0] + 3 * u * t * t * p2[0] + t ** 3 * p3[0],
+                        u ** 3 * p0[1] + 3 * u * u * t * p1[1] + 3 * u * t * t * p2[1] + t ** 3 * p3[1]))
+        k += 3
+    out.extend(chain[k + 1:])
+    return out
+
+
+def _orient(a, b, c) -> float:
+    return (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
+
+
+def segments_cross(p, q, r, s) -> bool:
+    """Whether segments pq and rs cross (properly, not at an end)."""
+    return _orient(r, s, p) * _orient(r, s, q) < 0 and _orient(p, q, r) * _orient(p, q, s) < 0
+
+
+def count_crossings(paths: list[list[tuple[float, float]]], node_boxes: list[Box], near: float = 8.0) -> int:
+    """Points where two edges (Bézier chains) cross, not counting meetings within ``near`` bp of a
+    node (edges share their ends there), and each crossing once."""
+    lines_ = [bezier_points(path) for path in paths]
+    extents = [(min(x for x, _ in line), max(x for x, _ in line), min(y for _, y in line), max(y for _, y in line))
+               for line in lines_]
+    found: list[tuple[float, float]] = []
+    for i, j in itertools.combinations(range(len(lines_)), 2):
+        (ax0, ax1, ay0, ay1), (bx0, bx1, by0, by1) = extents[i], extents[j]
+        if ax1 < bx0 or bx1 < ax0 or ay1 < by0 or by1 < ay0:
+            continue
+        a, b = lines_[i], lines_[j]
+        for p, q in zip(a, a[1:]):
+            px0, px1, py0, py1 = min(p[0], q[0]), max(p[0], q[0]), min(p[1], q[1]), max(p[1], q[1])
+            if px1 < bx0 or px0 > bx1 or py1 < by0 or py0 > by1:
+                continue
+            for r, s in zip(b, b[1:]):
+                if (r[0] < px0 and s[0] < px0) or (r[0] > px1 and s[0] > px1) or (r[1] < py0 and s[1] < py0) \
+                        or (r[1] > py1 and s[1] > py1) or not segments_cross(p, q, r, s):
+                    continue
+                where = ((p[0] + q[0] + r[0] + s[0]) / 4, (p[1] + q[1] + r[1] + s[1]) / 4)
+                if any(abs(where[0] - n.x) < n.width / 2 + near and abs(where[1] - n.y) < n.height / 2 + near
+                       for n in node_boxes):
+                    continue
+                if all(abs(where[0] - x) + abs(where[1] - y) > 4 for x, y in found):
+                    found.append(where)
+    return len(found)
 
 
 # -- sizes of TeX labels, estimated from their text so dot reserves the room ---------------------
@@ -274,12 +404,13 @@ def check_size(count: int) -> None:
 _FILLS = {"inp": "#e8ecfb", "outp": "#fff0dc", "par": "#eeeeee", "v": "white"}
 
 
-def spec_dot(spec: GraphSpec) -> str:
+def spec_dot(spec: GraphSpec, ordered: bool = True, spacing: float = 1.0) -> str:
     """The DOT source of ``spec`` (left to right), every name and label quoted by the graphviz
     package; the sizes are those the TikZ picture needs, so svg/png show the same layout."""
     import graphviz
 
-    graph = graphviz.Digraph(spec.name, graph_attr={"rankdir": "LR", "nodesep": "0.25", "ranksep": "0.45"},
+    graph = graphviz.Digraph(spec.name, graph_attr={"rankdir": "LR", "nodesep": f"{0.25 * spacing:.2f}",
+                                         "ranksep": f"{0.45 * spacing:.2f}"},
                              node_attr={"shape": "box", "style": "rounded,filled", "fillcolor": "white",
                                         "fontname": "Helvetica", "fontsize": "10", "fixedsize": "true"},
                              edge_attr={"arrowsize": "0.7", "fontname": "Helvetica", "fontsize": "8"})
@@ -289,17 +420,16 @@ def spec_dot(spec: GraphSpec) -> str:
             graph.node(node.key, node.text, shape="plaintext", style="", **size)
         else:
             graph.node(node.key, node.text, fillcolor=_FILLS[node.style], **size)
-    # Inputs in one first column, in their declared order top to bottom (invisible edges inside
-    # a rank=same group order it); the outputs' names in the last column.
+    # Inputs in one first column; with ``ordered``, in their declared order top to bottom (an
+    # invisible edge inside the rank=same group orders it).
     firsts = [node.key for node in spec.nodes if node.style == "inp"]
-    names = [node.key for node in spec.nodes if node.style == "yname"]
-    for rank, keys in (("min", firsts), ("max", names)):
-        if keys:
-            with graph.subgraph() as group:
-                group.attr(rank=rank)
-                for key in keys:
-                    group.node(key)
-                for a, b in zip(keys, keys[1:]):
+    if firsts:
+        with graph.subgraph() as group:
+            group.attr(rank="min")
+            for key in firsts:
+                group.node(key)
+            if ordered:
+                for a, b in zip(firsts, firsts[1:]):
                     group.edge(a, b, style="invis")
     for edge in spec.edges:
         attrs = {"id": edge.key}
@@ -320,13 +450,34 @@ def dot_program() -> str | None:
 
 
 def layout_with_dot(spec: GraphSpec) -> Drawing | None:
-    """dot's layout of ``spec``, or None when dot is missing, fails or times out."""
+    """dot's layout of ``spec``, or None when dot is missing, fails or times out.
+
+    The inputs are kept in their declared order (x1 above x2) unless that costs crossings dot can
+    avoid; where dot's splines still graze a label, wider spacing is tried.  Of these layouts the
+    first with no overlap and no crossing wins, else the one with fewest (overlaps, crossings)."""
+    best = None
+    for ordered, spacing in ((True, 1.0), (False, 1.0), (True, 1.8), (False, 1.8)):
+        drawing = _run_dot(spec, ordered, spacing)
+        if drawing is None:
+            return best
+        if len(drawing.edges) > CROSSING_CHECK_EDGES:
+            return drawing  # measuring is quadratic: large graphs take dot's first layout
+        drawing = drawing.with_labels_moved()
+        score = (drawing.overlaps(), drawing.crossings())
+        if best is None or score < best_score:
+            best, best_score = drawing, score
+        if score == (0, 0):
+            break
+    return best
+
+
+def _run_dot(spec: GraphSpec, ordered: bool, spacing: float) -> Drawing | None:
     program = dot_program()
     if program is None:
         return None
     try:
-        done = subprocess.run([program, "-Tjson0"], input=spec_dot(spec), capture_output=True, text=True,
-                              timeout=DOT_TIMEOUT, check=False)
+        done = subprocess.run([program, "-Tjson0"], input=spec_dot(spec, ordered, spacing), capture_output=True,
+                              text=True, timeout=DOT_TIMEOUT, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return None
     if done.returncode != 0:
