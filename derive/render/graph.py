@@ -20,7 +20,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
-from ..errors import LimitError
+from ..errors import LimitError, ReportError
 from ..parse import latex_variable
 from ..scalar.trace import Node, Term, Trace
 from . import lines
@@ -316,7 +316,7 @@ _NORMAL, _SCRIPT = 10.95, 8.0
 def _node_size(name: str, detail: str) -> tuple[float, float]:
     name_w, _ = tex_size(name)
     detail_w, tall = tex_size(detail)
-    width = max(name_w * _NORMAL, detail_w * _SCRIPT) * 1.08 + 8
+    width = max(name_w * _NORMAL, detail_w * _SCRIPT) * 1.15 + 10
     return max(width, 26.0), (34.0 if tall else 28.0)
 
 
@@ -469,6 +469,23 @@ def layout_with_dot(spec: GraphSpec) -> Drawing | None:
         if score == (0, 0):
             break
     return best
+
+
+def render(source: str, fmt: str) -> bytes:
+    """DOT ``source`` drawn by dot as ``fmt`` (svg, png), within DOT_TIMEOUT seconds."""
+    program = dot_program()
+    if program is None:
+        raise ReportError("Graphviz's 'dot' is not installed", hint="apt-get install graphviz, or use --format dot or tikz")
+    try:
+        done = subprocess.run([program, f"-T{fmt}"], input=source.encode("utf-8"), capture_output=True,
+                              timeout=DOT_TIMEOUT, check=False)
+    except subprocess.TimeoutExpired:
+        raise ReportError(f"Graphviz's dot took longer than {DOT_TIMEOUT} s",
+                          hint="use --format tikz or dot for a large graph") from None
+    if done.returncode != 0:
+        message = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise ReportError(f"Graphviz's dot failed: {message[0] if message else done.returncode}")
+    return done.stdout
 
 
 def _run_dot(spec: GraphSpec, ordered: bool, spacing: float) -> Drawing | None:
