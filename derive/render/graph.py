@@ -34,11 +34,14 @@ LABEL_CHAR = 0.11
 #: Widest and tallest drawing that fits the text block of the sheet, in cm.
 MAX_WIDTH = 16.5
 MAX_HEIGHT = 21.0
-#: Most nodes drawn.  Measured: dot lays out a 300-node adjoint graph in about a second, and
-#: pdflatex draws it; beyond, a drawing scaled to the page is unreadable and its cost grows fast.
-GRAPH_NODE_LIMIT = 300
+#: Most nodes drawn.  Measured (bench/graph_layout.py, a 3-input sum of products): dot lays out
+#: the adjoint graph of 100 nodes in 0.2 s, of 200 in 1.6 s, of 300 in 5 s and of 400 in over a
+#: minute (with the effort limits below); a drawing of 200 nodes is at the edge of readable on a page.
+GRAPH_NODE_LIMIT = 200
+#: Above this many nodes dot spends less effort on crossings and coordinates (nslimit, mclimit).
+LARGE_GRAPH = 100
 #: Seconds dot may take before the layered layout is used instead.
-DOT_TIMEOUT = 30
+DOT_TIMEOUT = 20
 #: Most edges for which the input order is weighed against crossings (counting them is quadratic).
 CROSSING_CHECK_EDGES = 120
 _BP_PER_CM = 72 / 2.54
@@ -107,6 +110,7 @@ class Drawing:
     edges: tuple[DrawnEdge, ...]
     width: float
     height: float
+    source: str  # the DOT source laid out, so svg/png draw this very layout
 
     def crossings(self) -> int:
         """Points where two edges cross, away from the nodes."""
@@ -146,7 +150,7 @@ class Drawing:
                 if free is not None:
                     edges[k] = DrawnEdge(item.edge, item.points, item.tip, free)
                     break
-        return Drawing(self.nodes, tuple(edges), self.width, self.height)
+        return Drawing(self.nodes, tuple(edges), self.width, self.height, self.source)
 
 
 def _struck(label: Box, lines_: list[list[tuple[float, float]]]) -> int:
@@ -409,8 +413,10 @@ def spec_dot(spec: GraphSpec, ordered: bool = True, spacing: float = 1.0) -> str
     package; the sizes are those the TikZ picture needs, so svg/png show the same layout."""
     import graphviz
 
-    graph = graphviz.Digraph(spec.name, graph_attr={"rankdir": "LR", "nodesep": f"{0.25 * spacing:.2f}",
-                                         "ranksep": f"{0.45 * spacing:.2f}"},
+    attrs = {"rankdir": "LR", "nodesep": f"{0.25 * spacing:.2f}", "ranksep": f"{0.45 * spacing:.2f}"}
+    if len(spec.nodes) > LARGE_GRAPH:  # less effort on crossings and coordinates: bounded time
+        attrs.update(nslimit="2", mclimit="0.5")
+    graph = graphviz.Digraph(spec.name, graph_attr=attrs,
                              node_attr={"shape": "box", "style": "rounded,filled", "fillcolor": "white",
                                         "fontname": "Helvetica", "fontsize": "10", "fixedsize": "true"},
                              edge_attr={"arrowsize": "0.7", "fontname": "Helvetica", "fontsize": "8"})
@@ -493,20 +499,21 @@ def _run_dot(spec: GraphSpec, ordered: bool, spacing: float) -> Drawing | None:
     if program is None:
         return None
     try:
-        done = subprocess.run([program, "-Tjson0"], input=spec_dot(spec, ordered, spacing), capture_output=True,
-                              text=True, timeout=DOT_TIMEOUT, check=False)
+        source = spec_dot(spec, ordered, spacing)
+        done = subprocess.run([program, "-Tjson0"], input=source, capture_output=True, text=True,
+                              timeout=DOT_TIMEOUT, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return None
     if done.returncode != 0:
         return None
-    return _parse_json(spec, json.loads(done.stdout))
+    return _parse_json(spec, json.loads(done.stdout), source)
 
 
 def _pairs(text: str) -> list[tuple[float, float]]:
     return [(float(x), float(y)) for x, y in (p.split(",")[:2] for p in text.split())]
 
 
-def _parse_json(spec: GraphSpec, data: dict) -> Drawing:
+def _parse_json(spec: GraphSpec, data: dict, source: str) -> Drawing:
     x0, y0, x1, y1 = (float(v) for v in data["bb"].split(","))
     nodes = {}
     for obj in data.get("objects", []):
@@ -537,7 +544,7 @@ def _parse_json(spec: GraphSpec, data: dict) -> Drawing:
             lx, ly = _pairs(item["lp"])[0]
             label = Box(lx, ly, edge.width, edge.height)
         drawn.append(DrawnEdge(edge, tuple(points), tip, label))
-    return Drawing(nodes, tuple(drawn), x1 - x0, y1 - y0)
+    return Drawing(nodes, tuple(drawn), x1 - x0, y1 - y0, source)
 
 
 # -- TikZ ------------------------------------------------------------------------------------------
@@ -610,13 +617,18 @@ def matrix_tikz(model) -> str:
 
 # -- Graphviz and Mermaid -----------------------------------------------------------------------
 def dot_source(trace: Trace, adjoint: bool = False, digits: int = 3) -> str:
-    """Graphviz DOT of the graph (left to right), the same source the sheet's layout comes from."""
-    return spec_dot(scalar_spec(trace, adjoint, digits))
+    """Graphviz DOT of the graph (left to right): the source of the layout the sheet draws."""
+    return _chosen_source(scalar_spec(trace, adjoint, digits))
 
 
 def matrix_dot(model) -> str:
     """Graphviz DOT of a matrix problem's graph."""
-    return spec_dot(matrix_spec(model))
+    return _chosen_source(matrix_spec(model))
+
+
+def _chosen_source(spec: GraphSpec) -> str:
+    drawing = layout_with_dot(spec)
+    return drawing.source if drawing is not None else spec_dot(spec)
 
 
 def _reading_order(spec: GraphSpec) -> list[str]:
