@@ -226,3 +226,27 @@ def test_scalar_graph_png(tmp_path):
     out = tmp_path / "g.png"
     result = CliRunner().invoke(app, ["graph", "problem1", "--adjoint", "--format", "png", "-o", str(out)])
     assert result.exit_code == 0 and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_graphs_above_the_limit_are_refused_and_left_off_the_sheet(tmp_path, monkeypatch):
+    from derive.api import solve
+    from derive.report import render_sheet
+
+    monkeypatch.setattr(graph, "GRAPH_NODE_LIMIT", 10)  # problem1 has 12 nodes
+    result = CliRunner().invoke(app, ["graph", "problem1", "--format", "tikz", "-o", str(tmp_path / "g.tikz")])
+    assert result.exit_code == 2 and not (tmp_path / "g.tikz").exists()
+    assert result.stderr.count("\n") == 1 and "12 nodes, more than the 10" in result.stderr
+    sheet = render_sheet(solve("problem1"), "tex")
+    assert r"\begin{tikzpicture}" not in sheet and "12 nodes, more than the 10 drawn" in sheet
+    markdown = render_sheet(solve("problem1"), "md")
+    assert "```mermaid" not in markdown and "12 nodes, more than the 10 drawn" in markdown
+
+
+def test_dot_runs_bounded(monkeypatch, problem1):
+    """dot runs with a timeout; when it times out the layered layout draws the graph."""
+    def slow(*args, **kwargs):
+        assert kwargs["timeout"] == graph.DOT_TIMEOUT
+        raise subprocess.TimeoutExpired(args[0], kwargs["timeout"])
+
+    monkeypatch.setattr(graph.subprocess, "run", slow)
+    assert tikz(problem1.trace).endswith(graph.FALLBACK_NOTE)

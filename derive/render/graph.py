@@ -593,7 +593,7 @@ def spec_tikz(spec: GraphSpec, drawing: Drawing) -> str:
     return "\n".join(out)
 
 
-FALLBACK_NOTE = r"\par{\footnotesize\itshape Laid out without Graphviz (its \texttt{dot} program was not found).}"
+FALLBACK_NOTE = r"\par{\footnotesize\itshape Laid out without Graphviz (its \texttt{dot} program is missing or took too long).}"
 
 
 def tikz(trace: Trace, adjoint: bool = False, digits: int = 3) -> str:

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from ..scalar.solve import ScalarSolution
+from . import graph as graph_module
 from . import lines
-from .graph import GRAPH_NODE_LIMIT
 from .notation import LatexNotation
 
 
@@ -92,8 +92,9 @@ def sheet_context(solution: ScalarSolution, *, digits: int, escape: Callable[[st
 
 def _graphs(trace, graph: Callable, digits: int, escape: Callable[[str], str]) -> dict:
     """Both drawings, or above GRAPH_NODE_LIMIT nodes none and a note saying why."""
-    if len(trace.nodes) > GRAPH_NODE_LIMIT:
-        note = (f"The graph has {len(trace.nodes)} nodes, more than the {GRAPH_NODE_LIMIT} drawn on a sheet, "
+    limit = graph_module.GRAPH_NODE_LIMIT
+    if len(trace.nodes) > limit:
+        note = (f"The graph has {len(trace.nodes)} nodes, more than the {limit} drawn on a sheet, "
                 "so it is not drawn; the tables below hold every node.")
         return {"graph": "", "adjoint_graph": "", "graph_note": escape(note)}
     return {"graph": graph(trace, adjoint=False, digits=digits),

@@ -1,0 +1,108 @@
+"""Page breaks a typesetter would choose, read back from the PDFs (pdftotext, one page at a time):
+no heading at the foot of a page, a pass table that breaks keeps three rows on either side, a
+matrix adjoint's chain form and simplified form on one page."""
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from derive.cli import app
+
+LONG = """
+title = "A long problem"
+[inputs]
+x1 = "1/2"
+x2 = 2
+x3 = -1
+[outputs]
+y1 = "x1*x2 + sin(x3)/x2 + exp(x1 - x3)*x2 + tanh(x1*x3) + log(1 + x2*x2)*x1"
+y2 = "exp(x1 - x3)*x2 + cos(x1 + x2)*x3 + sigmoid(x2*x3)/(1 + x1*x1)"
+"""
+
+HEADING = re.compile(r"^\s*(\([a-e]\) [A-Z]|Pass for|Verification|Gradients)")
+ROW = re.compile(r"^\s*v-?\d+ = "                          # evaluation trace
+                 r"|\s(Chain|Sum|Product|Quotient|Difference|Power) Rule(\s|$)|\S\s{2,}-(\s{2,}\S|\s*$)"  # forward
+                 r"|^\s*v\u0304-?\d+ =|= v\u0304-?\d+(\s|$)")     # reverse, and its answers
+
+
+def _pages(pdf: Path) -> list[list[str]]:
+    count = int(re.search(r"Pages:\s+(\d+)", subprocess.run(["pdfinfo", str(pdf)], capture_output=True,
+                                                            text=True, check=True).stdout).group(1))
+    pages = []
+    for number in range(1, count + 1):
+        text = subprocess.run(["pdftotext", "-layout", "-f", str(number), "-l", str(number), str(pdf), "-"],
+                              capture_output=True, text=True, check=True).stdout
+        lines = [line for line in text.splitlines() if line.strip()]
+        if lines and lines[-1].strip() == str(number):
+            lines.pop()  # the page number
+        pages.append(lines)
+    return pages
+
+
+@pytest.fixture(scope="module")
+def pdfs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("sheets")
+    spec = folder / "long.toml"
+    spec.write_text(LONG)
+    runner = CliRunner()
+    for args in (["problem1", "--blank"], [str(spec)], ["problem2"]):
+        result = runner.invoke(app, ["report", *args, "--pdf", "-o", str(folder)])
+        assert result.exit_code == 0, result.output
+    return {name: _pages(folder / f"{name}.pdf") for name in ("problem1-blank", "long", "problem2")}
+
+
+def test_no_heading_at_the_foot_of_a_page(pdfs):
+    for name, pages in pdfs.items():
+        for number, lines in enumerate(pages[:-1], 1):
+            foot = lines[-3:]
+            for k, line in enumerate(foot):
+                if HEADING.match(line):
+                    # A worksheet's graph heading is followed by its instruction and a framed box.
+                    box = name.endswith("blank") and k + 1 < len(foot) and foot[k + 1].strip().startswith(
+                        ("Draw the computational graph", "The adjoint"))
+                    assert box, f"{name} page {number} ends with {foot}"
+
+
+def _rows(lines: list[str]) -> int:
+    return sum(1 for line in lines if ROW.search(line))
+
+
+def test_a_table_that_breaks_keeps_three_rows_on_either_side(pdfs):
+    breaks = 0
+    for name in ("problem1-blank", "long"):
+        pages = pdfs[name]
+        for number, (lines, following) in enumerate(zip(pages, pages[1:]), 1):
+            if not following[0].strip().startswith("Expression"):
+                continue  # no table continues on the next page
+            breaks += 1
+            heads = [k for k, line in enumerate(lines) if line.strip().startswith("Expression")]
+            before = _rows(lines[heads[-1] if heads else 0:])
+            rest = following[1:]
+            stop = next((k for k, line in enumerate(rest)
+                         if HEADING.match(line) or line.strip().startswith(("Answer", "Expression"))), len(rest))
+            after = _rows(rest[:stop])
+            assert before >= 3 and after >= 3, f"{name}: {before} rows end page {number}, {after} start the next"
+    assert breaks >= 3  # the long problem's tables do break
+
+
+def test_blank_graph_boxes_share_a_page_with_their_heading(pdfs):
+    for lines in pdfs["problem1-blank"]:
+        for k, line in enumerate(lines):
+            if line.strip().startswith("(a) Computational graph"):
+                assert lines[k + 1].strip().startswith("Draw the computational graph")
+
+
+def test_matrix_adjoint_chain_and_simplified_forms_stay_together(pdfs):
+    pages = pdfs["problem2"]
+    for number, lines in enumerate(pages[1:], 2):
+        heads = [k for k, line in enumerate(lines) if line.strip().startswith("Adjoint")]
+        if not heads:
+            continue
+        for line in lines[heads[0] + 1:]:
+            text = line.strip()
+            if "\u0304" in text.split("=")[0] or text.startswith("="):
+                assert not text.startswith("="), f"problem2 page {number} starts with a simplified form"
+                break
