@@ -48,10 +48,11 @@ def pdfs(tmp_path_factory):
     spec = folder / "long.toml"
     spec.write_text(LONG)
     runner = CliRunner()
-    for args in (["problem1", "--blank"], [str(spec)], ["problem2"]):
+    relu3 = Path(__file__).parent / "networks" / "relu3.toml"
+    for args in (["problem1", "--blank"], [str(spec)], ["problem2"], [str(relu3)]):
         result = runner.invoke(app, ["report", *args, "--pdf", "-o", str(folder)])
         assert result.exit_code == 0, result.output
-    return {name: _pages(folder / f"{name}.pdf") for name in ("problem1-blank", "long", "problem2")}
+    return {name: _pages(folder / f"{name}.pdf") for name in ("problem1-blank", "long", "problem2", "relu3")}
 
 
 def test_no_heading_at_the_foot_of_a_page(pdfs):
@@ -95,8 +96,9 @@ def test_blank_graph_boxes_share_a_page_with_their_heading(pdfs):
                 assert lines[k + 1].strip().startswith("Draw the computational graph")
 
 
-def test_matrix_adjoint_chain_and_simplified_forms_stay_together(pdfs):
-    pages = pdfs["problem2"]
+@pytest.mark.parametrize("name", ["problem2", "relu3"])
+def test_matrix_adjoint_chain_and_simplified_forms_stay_together(pdfs, name):
+    pages = pdfs[name]
     for number, lines in enumerate(pages[1:], 2):
         heads = [k for k, line in enumerate(lines) if line.strip().startswith("Adjoint")]
         if not heads:
@@ -104,5 +106,5 @@ def test_matrix_adjoint_chain_and_simplified_forms_stay_together(pdfs):
         for line in lines[heads[0] + 1:]:
             text = line.strip()
             if "\u0304" in text.split("=")[0] or text.startswith("="):
-                assert not text.startswith("="), f"problem2 page {number} starts with a simplified form"
+                assert not text.startswith("="), f"{name} page {number} starts with a simplified form"
                 break
