@@ -353,7 +353,7 @@ def scalar_spec(trace: Trace, adjoint: bool = False, digits: int = 3) -> GraphSp
     for node_id, name in outputs.items():
         tex = rf"\bar{{{lt.var(name)}}}" if adjoint else lt.var(name)
         width, _ = tex_size(tex)
-        nodes.append(GraphNode(f"out>{name}", f"${tex}$", ("ȳ " if adjoint else "") + name, "yname",
+        nodes.append(GraphNode(f"out>{name}", f"${tex}$", (name[0] + "\u0304" + name[1:]) if adjoint else name, "yname",
                                width * _NORMAL + 8, 18.0))
         edges.append(GraphEdge(f"out>{name}", node_id, f"out>{name}", adjoint))
     for node in trace.nodes:
@@ -418,7 +418,7 @@ def spec_dot(spec: GraphSpec, ordered: bool = True, spacing: float = 1.0) -> str
         attrs.update(nslimit="2", mclimit="0.5")
     graph = graphviz.Digraph(spec.name, graph_attr=attrs,
                              node_attr={"shape": "box", "style": "rounded,filled", "fillcolor": "white",
-                                        "fontname": "Helvetica", "fontsize": "10", "fixedsize": "true"},
+                                        "fontname": "Helvetica", "fontsize": "9", "fixedsize": "true"},
                              edge_attr={"arrowsize": "0.7", "fontname": "Helvetica", "fontsize": "8"})
     for node in spec.nodes:
         size = {"width": f"{node.width / 72:.3f}", "height": f"{node.height / 72:.3f}"}
