@@ -108,3 +108,18 @@ def test_matrix_adjoint_chain_and_simplified_forms_stay_together(pdfs, name):
             if "\u0304" in text.split("=")[0] or text.startswith("="):
                 assert not text.startswith("="), f"{name} page {number} starts with a simplified form"
                 break
+
+
+def test_worksheet_answer_boxes_fit_the_numbers_and_cells_have_a_line_per_term():
+    from derive.api import solve
+    from derive.report import SheetOptions, render_sheet
+
+    tex = render_sheet(solve("problem1"), "tex", SheetOptions(blank=True))
+    widths = [float(w) for w in re.findall(r"\\makebox\[([\d.]+)em\]\{\}", tex)]
+    assert len(widths) == 2 + 4 + 4  # f(x) and both Jacobians
+    # The widest answer of problem1 is −11.880 (7 characters), handwritten at about 0.9 em each.
+    assert min(widths) >= 0.9 * len("-11.880")
+    reverse = tex[tex.index(r"\section*{(e)"):]
+    # v̄1 sums over its four uses (v2, v4, v9, v10), v̄0 over two (v7, v9); one line per term.
+    assert re.search(r"\\bar\{v\}_\{1\} = [^\n]*\\hwlines\{4\}", reverse)
+    assert re.search(r"\\bar\{v\}_\{0\} = [^\n]*\\hwlines\{2\}", reverse)

@@ -422,10 +422,11 @@ def spec_dot(spec: GraphSpec, ordered: bool = True, spacing: float = 1.0) -> str
                              edge_attr={"arrowsize": "0.7", "fontname": "Helvetica", "fontsize": "8"})
     for node in spec.nodes:
         size = {"width": f"{node.width / 72:.3f}", "height": f"{node.height / 72:.3f}"}
+        text = graphviz.escape(node.text)  # quoted by the package; backslashes and <…> kept literal
         if node.style == "yname":
-            graph.node(node.key, node.text, shape="plaintext", style="", **size)
+            graph.node(node.key, text, shape="plaintext", style="", **size)
         else:
-            graph.node(node.key, node.text, fillcolor=_FILLS[node.style], **size)
+            graph.node(node.key, text, fillcolor=_FILLS[node.style], **size)
     # Inputs in one first column; with ``ordered``, in their declared order top to bottom (an
     # invisible edge inside the rank=same group orders it).
     firsts = [node.key for node in spec.nodes if node.style == "inp"]

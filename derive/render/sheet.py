@@ -135,7 +135,7 @@ def _answer_space(longest: int, digits: int) -> str:
     print) for the longest answer printed in the key, and at least a sign, two digits, the point
     and ``digits`` decimals."""
     chars = max(longest, digits + 4)
-    return rf"\hspace{{{0.9 * chars + 1:.1f}em}}"
+    return rf"\makebox[{0.9 * chars + 1:.1f}em]{{}}"  # not \hspace: array's cells \unskip it
 
 
 def matrix_sheet_context(solution, *, escape: Callable[[str], str], graph: Callable | None,
