@@ -251,3 +251,12 @@ def test_dot_runs_bounded(monkeypatch, problem1):
 
     monkeypatch.setattr(graph.subprocess, "run", slow)
     assert tikz(problem1.trace).endswith(graph.FALLBACK_NOTE)
+
+
+@needs_dot
+def test_mermaid_lists_nodes_in_dots_reading_order(problem1):
+    nodes, _, _ = _parse_tikz(tikz(problem1.trace))
+    expected = [name for name in sorted(nodes, key=lambda n: (round(nodes[n][0]), -nodes[n][1]))
+                if not name.startswith("out")]
+    listed = re.findall(r'^    (v\d+)\["', mermaid(problem1.trace), flags=re.M)
+    assert listed == expected

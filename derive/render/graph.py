@@ -561,7 +561,9 @@ _FIT = (r"\providecommand{\derivefit}[2]{\setbox0\hbox{#2}\ifdim\wd0>#1\relax"
 
 
 def _tikz_id(node_id: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]", lambda m: "m" if m.group() == "-" else "o", node_id)
+    """A TikZ node name: identifiers as they are; v-1 → vm1 and out>y → outoy (scalar ids are
+    v<number>, so neither can meet another name)."""
+    return re.sub(r"[^A-Za-z0-9_]", lambda m: "m" if m.group() == "-" else "o", node_id)
 
 
 def _bp(point: tuple[float, float]) -> str:
