@@ -330,11 +330,13 @@ LABEL_PAD = 3.0
 
 def _label_size(tex: str) -> tuple[float, float]:
     width, tall = tex_size(tex)
-    return width * _SCRIPT * 1.08 + 2 * LABEL_PAD, (14.0 if tall else 7.0) + 2 * LABEL_PAD
+    return width * _SCRIPT * 1.08 + 2 * LABEL_PAD, (16.0 if tall else 9.0) + 2 * LABEL_PAD
 
 
 def _node_tex(name: str, detail: str) -> str:
-    return rf"\begin{{tabular}}{{@{{}}c@{{}}}}${name}$\\[-1pt]{{\scriptsize ${detail}$}}\end{{tabular}}"
+    # \arraystretch of 1: the sheet's tables stretch theirs, which would make nodes taller than dot's.
+    return (rf"\def\arraystretch{{1}}\begin{{tabular}}{{@{{}}c@{{}}}}${name}$\\[1pt]{{\scriptsize ${detail}$}}"
+            r"\end{tabular}")
 
 
 # -- the scalar graphs and the matrix graph as GraphSpecs --------------------------------------------
@@ -554,10 +556,11 @@ _TIKZ_STYLES = (r"v/.style={draw, rounded corners=3pt, align=center, inner sep=0
                 r" par/.style={v, draw=black!45, fill=black!4}, yname/.style={inner sep=0pt},"
                 r" e/.style={-{Stealth[length=5bp, width=4bp]}, thick, draw=black!70},"
                 r" p/.style={font=\scriptsize, inner sep=0pt}")
-#: Fits #2 into width #1: a label that came out wider than the room dot kept is shrunk, never
-#: allowed to overlap its neighbours.
-_FIT = (r"\providecommand{\derivefit}[2]{\setbox0\hbox{#2}\ifdim\wd0>#1\relax"
-        r"\resizebox{#1}{!}{\box0}\else\box0\fi}")
+#: Fits #3 into #1 wide and #2 high: a label or node text that came out larger than the room dot
+#: kept is shrunk, never allowed to overlap its neighbours.
+_FIT = (r"\providecommand{\derivefit}[3]{\setbox0\hbox{#3}\ifdim\wd0>#1\relax"
+        r"\setbox0\hbox{\resizebox{#1}{!}{\box0}}\fi\dimen0=\ht0\advance\dimen0\dp0"
+        r"\ifdim\dimen0>#2\relax\resizebox*{!}{#2}{\box0}\else\box0\fi}")
 
 
 def _tikz_id(node_id: str) -> str:
@@ -580,7 +583,7 @@ def spec_tikz(spec: GraphSpec, drawing: Drawing) -> str:
         box = drawing.nodes[node.key]
         size = f"minimum width={box.width:.1f}bp, minimum height={box.height:.1f}bp"
         out.append(rf"\node[{node.style}, {size}] ({_tikz_id(node.key)}) at {_bp((box.x, box.y))} "
-                   rf"{{\derivefit{{{box.width - 4:.1f}bp}}{{{node.tex}}}}};")
+                   rf"{{\derivefit{{{box.width - 4:.1f}bp}}{{{box.height - 4:.1f}bp}}{{{node.tex}}}}};")
     for item in drawing.edges:
         points = item.points
         path = [_bp(points[0])]
@@ -591,7 +594,8 @@ def spec_tikz(spec: GraphSpec, drawing: Drawing) -> str:
         if item.label is not None:
             box = item.label
             out.append(rf"\node[p, minimum width={box.width:.1f}bp, minimum height={box.height:.1f}bp] "
-                       rf"at {_bp((box.x, box.y))} {{\derivefit{{{box.width - 2 * LABEL_PAD:.1f}bp}}{{${item.edge.tex}$}}}};")
+                       rf"at {_bp((box.x, box.y))} {{\derivefit{{{box.width - 2 * LABEL_PAD:.1f}bp}}"
+                       rf"{{{box.height - 2 * LABEL_PAD:.1f}bp}}{{${item.edge.tex}$}}}};")
     out.append(r"\end{tikzpicture}")
     return "\n".join(out)
 
