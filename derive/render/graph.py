@@ -12,6 +12,7 @@ Graphs above ``GRAPH_NODE_LIMIT`` nodes are not drawn at all.
 
 from __future__ import annotations
 
+import functools
 import html
 import itertools
 import json
@@ -458,6 +459,7 @@ def dot_program() -> str | None:
     return shutil.which("dot")
 
 
+@functools.lru_cache(maxsize=16)  # a sheet draws each graph twice (TikZ, DOT); variants share layouts
 def layout_with_dot(spec: GraphSpec) -> Drawing | None:
     """dot's layout of ``spec``, or None when dot is missing, fails or times out.
 
