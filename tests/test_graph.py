@@ -103,6 +103,13 @@ def _overlaps(picture):
     nodes, labels, edges = _parse_tikz(picture)
     boxes = [*nodes.values(), *labels]
     bad = [(a, b) for a, b in itertools.combinations(boxes, 2) if _boxes_overlap(a, b)]
+    for path in edges:  # an edge meets only its own two nodes
+        line = graph.bezier_points(path)
+        ends = {name for name, box in nodes.items() if _inside(path[0], box, 3) or _inside(path[-1], box, 3)}
+        for name, box in nodes.items():
+            inner = (box[0], box[1], box[2] - 2, box[3] - 2)
+            if name not in ends and any(_segment_hits_box(p, q, inner) for p, q in zip(line, line[1:])):
+                bad.append((name, "edge"))
     for label in labels:
         pad = 2 * graph.LABEL_PAD - 1  # the text itself, and 0.5 bp around it
         inner = (label[0], label[1], label[2] - pad, label[3] - pad)
@@ -193,6 +200,16 @@ def test_dot_source_quotes_every_name_and_label(problem1):
     assert 'label="x\\"; y -> z \\\\N <i>"' in source  # \N is not dot's node-name escape here
     drawing = graph.layout_with_dot(spec)
     assert drawing is not None and set(drawing.nodes) == {'a"b', "c"}
+
+
+@needs_dot
+def test_matrix_graph_drawn_by_dot_without_overlaps():
+    from derive.api import solve
+
+    model = solve("problem2").model
+    picture = graph.matrix_tikz(model)
+    nodes, _, edges = _parse_tikz(picture)
+    assert len(nodes) == len(model.variables) + len(model.equations) and _overlaps(picture) == []
 
 
 def test_without_dot_the_layered_layout_draws_with_a_note(problem1, monkeypatch):
