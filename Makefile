@@ -40,6 +40,7 @@ bench: setup
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/variants.py
 	$(BIN)/python bench/grading.py
+	$(BIN)/python bench/graph_layout.py
 
 clean:
 	rm -rf $(VENV) outputs/*.tex outputs/*.pdf outputs/*.log outputs/*.md outputs/*.json outputs/*.png

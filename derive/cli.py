@@ -559,9 +559,15 @@ def graph_command(
         if adjoint:
             raise ProblemError("--adjoint draws a scalar problem's backpropagation graph",
                                hint="a matrix problem's adjoints are equations: derive solve or report")
-        tikz, dot = graph_render.matrix_tikz(solution.model), graph_render.matrix_dot(solution.model)
+        graph_render.check_size(len(solution.model.variables) + len(solution.model.equations))
+        tikz = graph_render.matrix_tikz(solution.model) if fmt == "tikz" else ""
+        dot = graph_render.matrix_dot(solution.model)
     else:
-        tikz, dot = graph_render.tikz(solution.trace, adjoint), graph_render.dot_source(solution.trace, adjoint)
+        graph_render.check_size(len(solution.trace.nodes))
+        if fmt == "tikz" and graph_render.dot_program() is None:
+            typer.echo("derive: note: Graphviz's dot was not found; the graph is laid out in layers", err=True)
+        tikz = graph_render.tikz(solution.trace, adjoint) if fmt == "tikz" else ""
+        dot = graph_render.dot_source(solution.trace, adjoint)
     if fmt == "tikz":
         atomic_write(output, tikz + "\n")
     elif fmt == "dot":
@@ -572,13 +578,9 @@ def graph_command(
 
 
 def _graphviz_render(source: str, fmt: str) -> bytes:
-    import graphviz
+    from .render.graph import render
 
-    try:
-        return graphviz.Source(source).pipe(format=fmt)
-    except graphviz.ExecutableNotFound:
-        raise ReportError("Graphviz's 'dot' is not installed",
-                          hint="apt-get install graphviz, or use --format dot or tikz") from None
+    return render(source, fmt)
 
 
 def _write_bytes(path: Path, data: bytes) -> None:

@@ -1,12 +1,30 @@
-"""Graph drawings: a layered layout for any problem, with no overlapping nodes."""
+"""Graph drawings: Graphviz's layout drawn in TikZ, measured for overlaps and crossings; the
+layered fallback; the size limit."""
 
 import itertools
+import json
+import random
 import re
+import subprocess
 
+import pytest
 import sympy
+from typer.testing import CliRunner
 
+from derive.cli import app
+from derive.render import graph
 from derive.render.graph import LAYER_GAP, SLOT_GAP, dot_source, layout, mermaid, tikz
 from derive.scalar.trace import build_trace
+
+needs_dot = pytest.mark.skipif(graph.dot_program() is None, reason="Graphviz's dot is not installed")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_layouts():
+    """Layouts are cached per process; tests that hide dot must not leave their fallbacks behind."""
+    graph.layout_with_dot.cache_clear()
+    yield
+    graph.layout_with_dot.cache_clear()
 
 
 def _three_input_trace():
@@ -14,71 +32,206 @@ def _three_input_trace():
                        {"f": "a*b*c + exp(-a*c)", "g": "tanh(b) / (1 + c^2) - log(a + b)"})
 
 
-def _assert_clean(trace):
-    placed = layout(trace)
-    points = list(placed.positions.values())
-    assert len(points) == len(trace.nodes)
-    for (x1, y1), (x2, y2) in itertools.combinations(points, 2):
-        assert abs(x1 - x2) >= LAYER_GAP - 1e-9 or abs(y1 - y2) >= SLOT_GAP - 1e-9  # no two nodes overlap
-    xs = {node.id: placed.positions[node.id][0] for node in trace.nodes}
-    for name, node_id in trace.inputs:
-        assert xs[node_id] == 0  # inputs on the left
-    right = max(xs.values())
-    for name, node_id in trace.outputs:
-        assert xs[node_id] == right  # outputs on the right
-    for node in trace.nodes:
-        for arg in node.node_args:
-            assert xs[arg] < xs[node.id]  # every edge points right
-    for edge in placed.edges:  # long edges bend through free slots, never through a node
-        for point in edge.points:
-            assert point not in points
+def _random_three_input_traces(count=4, seed=12):
+    """Seeded random two-output problems of three inputs (sums, products, quotients, functions)."""
+    rng = random.Random(seed)
+    leaves = ["x1", "x2", "x3"]
+    functions = ["sin", "cos", "exp", "tanh", "sigmoid", "log(1 + x1*x1) *"]
+
+    def expression(depth):
+        if depth == 0:
+            return rng.choice(leaves)
+        kind = rng.randrange(4)
+        left, right = expression(depth - 1), expression(rng.randrange(depth))
+        if kind == 0:
+            return f"({left} + {right})"
+        if kind == 1:
+            return f"({left} * {right})"
+        if kind == 2:
+            return f"({left} / (2 + {right}*{right}))"
+        return f"{rng.choice(functions)}({left})"
+
+    point = {"x1": sympy.Rational(1, 2), "x2": sympy.Integer(2), "x3": sympy.Rational(-1, 3)}
+    return [build_trace(point, {"y1": expression(3), "y2": expression(3)}) for _ in range(count)]
 
 
-def test_problem1_layout(problem1):
-    _assert_clean(problem1.trace)
+# -- geometry of a drawing, read back from the TikZ (coordinates in bp) -------------------------------
+_NUM = r"(-?[\d.]+)"
+_POINT = rf"\({_NUM},{_NUM}\)"
 
 
-def test_three_input_layout():
-    _assert_clean(_three_input_trace())
+def _parse_tikz(picture):
+    """Node boxes, label boxes and edge paths (Bézier chain, then the arrow tip) of a picture."""
+    nodes, labels, edges = {}, [], []
+    for m in re.finditer(rf"\\node\[(\w+), minimum width={_NUM}bp, minimum height={_NUM}bp\] "
+                         rf"(?:\((\S+)\) )?at {_POINT}", picture):
+        style, w, h, name, x, y = m.groups()
+        box = (float(x), float(y), float(w), float(h))
+        if style == "p":
+            labels.append(box)
+        else:
+            nodes[name] = box
+    edges = [[(float(a), float(b)) for a, b in re.findall(_POINT, line)]
+             for line in picture.splitlines() if line.startswith(r"\draw[e]")]
+    return nodes, labels, edges
 
 
-def test_tikz_has_every_node_and_edge(problem1):
-    picture = tikz(problem1.trace)
-    assert picture.startswith(r"\begin{tikzpicture}") and picture.endswith(r"\end{tikzpicture}")
-    for node in problem1.trace.nodes:
-        assert f"({node.id})" in picture
-    assert picture.count(r"\draw[e, rounded corners=4pt]") == 14  # one per argument use
+def _inside(point, box, margin=0.0):
+    x, y, w, h = box
+    return abs(point[0] - x) < w / 2 + margin and abs(point[1] - y) < h / 2 + margin
 
 
-def test_adjoint_tikz_labels_edges_with_local_partials(problem1):
+def _boxes_overlap(a, b):
+    return abs(a[0] - b[0]) * 2 < a[2] + b[2] and abs(a[1] - b[1]) * 2 < a[3] + b[3]
+
+
+def _segment_hits_box(p, q, box):
+    """Whether segment pq passes through ``box`` (sampled finely: segments are short)."""
+    x, y, w, h = box
+    if min(p[0], q[0]) > x + w / 2 or max(p[0], q[0]) < x - w / 2 or min(p[1], q[1]) > y + h / 2 \
+            or max(p[1], q[1]) < y - h / 2:
+        return False
+    return any(_inside((p[0] + (q[0] - p[0]) * i / 8, p[1] + (q[1] - p[1]) * i / 8), box) for i in range(9))
+
+
+def _crossings(paths, node_boxes):
+    return graph.count_crossings(paths, [graph.Box(*box) for box in node_boxes])
+
+
+def _overlaps(picture):
+    """Every pair of boxes that overlap, and every label an edge runs through."""
+    nodes, labels, edges = _parse_tikz(picture)
+    boxes = [*nodes.values(), *labels]
+    bad = [(a, b) for a, b in itertools.combinations(boxes, 2) if _boxes_overlap(a, b)]
+    for path in edges:  # an edge meets only its own two nodes
+        line = graph.bezier_points(path)
+        ends = {name for name, box in nodes.items() if _inside(path[0], box, 3) or _inside(path[-1], box, 3)}
+        for name, box in nodes.items():
+            inner = (box[0], box[1], box[2] - 2, box[3] - 2)
+            if name not in ends and any(_segment_hits_box(p, q, inner) for p, q in zip(line, line[1:])):
+                bad.append((name, "edge"))
+    for label in labels:
+        pad = 2 * graph.LABEL_PAD - 1  # the text itself, and 0.5 bp around it
+        inner = (label[0], label[1], label[2] - pad, label[3] - pad)
+        for path in edges:
+            line = graph.bezier_points(path)
+            if any(_segment_hits_box(p, q, inner) for p, q in zip(line, line[1:])):
+                bad.append((label, "edge"))
+    return bad
+
+
+def _dot_crossings(source):
+    """Crossings of dot's own drawing of ``source``, read from its JSON (independently of derive)."""
+    data = json.loads(subprocess.run(["dot", "-Tjson0"], input=source, capture_output=True, text=True,
+                                     check=True, timeout=60).stdout)
+    boxes = [tuple(float(v) for v in o["pos"].split(",")) + (float(o["width"]) * 72, float(o["height"]) * 72)
+             for o in data["objects"] if "pos" in o]
+    paths = []
+    for edge in data["edges"]:
+        if edge.get("style") == "invis" or "pos" not in edge:
+            continue
+        path = []
+        for token in edge["pos"].split():  # the arrows' tips join the spline straight
+            point = tuple(float(v) for v in token.split(",")[-2:])
+            path.append(point)
+        start = [p for t, p in zip(edge["pos"].split(), path) if t.startswith("s,")]
+        end = [p for t, p in zip(edge["pos"].split(), path) if t.startswith("e,")]
+        spline = [p for t, p in zip(edge["pos"].split(), path) if not t.startswith(("s,", "e,"))]
+        paths.append(start + spline + end if not start else list(reversed(spline)) + start + end)
+    return _crossings(paths, boxes)
+
+
+def _assert_drawn_like_dot(trace):
+    for adjoint in (False, True):
+        picture = tikz(trace, adjoint=adjoint)
+        assert graph.FALLBACK_NOTE not in picture
+        nodes, labels, edges = _parse_tikz(picture)
+        assert len(nodes) == len(trace.nodes) + len(trace.outputs)
+        assert len(edges) == sum(len(n.partials) for n in trace.nodes) + len(trace.outputs)
+        assert len(labels) == (sum(len(n.partials) for n in trace.nodes) if adjoint else 0)
+        assert _overlaps(picture) == []
+        assert _crossings(edges, list(nodes.values())) <= _dot_crossings(dot_source(trace, adjoint))
+
+
+@needs_dot
+def test_problem1_drawn_by_dot_without_overlaps(problem1):
+    _assert_drawn_like_dot(problem1.trace)
+
+
+@needs_dot
+def test_baydin_drawn_by_dot_without_overlaps():
+    trace = build_trace({"x1": sympy.Integer(2), "x2": sympy.Integer(5)}, {"y": "log(x1) + x1*x2 - sin(x2)"},
+                        numbering="baydin")
+    _assert_drawn_like_dot(trace)
+    assert re.search(r"\(vm1\) at", tikz(trace)) and "(v-1)" not in tikz(trace)
+
+
+@needs_dot
+def test_random_three_input_problems_drawn_without_overlaps():
+    for trace in [_three_input_trace(), *_random_three_input_traces()]:
+        _assert_drawn_like_dot(trace)
+
+
+@needs_dot
+def test_inputs_in_the_first_column_in_order_where_that_costs_no_crossing(problem1):
+    for adjoint in (False, True):
+        nodes, _, _ = _parse_tikz(tikz(problem1.trace, adjoint=adjoint))
+        assert nodes["v0"][0] == nodes["v1"][0]  # in one column, left of everything
+        assert all(box[0] >= nodes["v0"][0] for box in nodes.values())
+    nodes, _, _ = _parse_tikz(tikz(problem1.trace))
+    assert nodes["v0"][1] > nodes["v1"][1]  # x1 above x2: dot finds no crossing either way
+
+
+def test_tex_size_grows_with_the_text():
+    assert graph.tex_size("v_{1}")[0] < graph.tex_size(r"\sigma(v_{1})\left(1 - \sigma(v_{1})\right)")[0]
+    assert graph.tex_size(r"- \frac{v_{2}}{v_{1}^{2}}") [1] and not graph.tex_size("2 v_{1}")[1]
+
+
+@needs_dot
+def test_dot_source_quotes_every_name_and_label(problem1):
+    adjoint = dot_source(problem1.trace, adjoint=True)
+    assert "rankdir=LR" in adjoint and "dir=back" in adjoint
+    assert "cos(v5)" in adjoint
+    spec = graph.GraphSpec("g", (graph.GraphNode('a"b', "", 'x"; y -> z \\N <i>', "v", 30, 20),
+                                 graph.GraphNode("c", "", "<b>&", "v", 30, 20)),
+                           (graph.GraphEdge("e", 'a"b', "c", False, "x", "a<b & c>d", 30, 10),))
+    source = graph.spec_dot(spec)
+    assert '"a\\"b"' in source and "a&lt;b &amp; c&gt;d" in source
+    assert 'label="x\\"; y -> z \\\\N <i>"' in source  # \N is not dot's node-name escape here
+    drawing = graph.layout_with_dot(spec)
+    assert drawing is not None and set(drawing.nodes) == {'a"b', "c"}
+
+
+@needs_dot
+def test_matrix_graph_drawn_by_dot_without_overlaps():
+    from derive.api import solve
+
+    model = solve("problem2").model
+    picture = graph.matrix_tikz(model)
+    nodes, _, edges = _parse_tikz(picture)
+    assert len(nodes) == len(model.variables) + len(model.equations) and _overlaps(picture) == []
+
+
+def test_without_dot_the_layered_layout_draws_with_a_note(problem1, monkeypatch):
+    monkeypatch.setattr(graph, "dot_program", lambda: None)
     picture = tikz(problem1.trace, adjoint=True)
-    assert r"\bar{v}_{11}" in picture
-    assert r"$\cos(v_{5})$" in picture
-    assert r"$\sigma(v_{1})\left(1 - \sigma(v_{1})\right)$" in picture
-    assert r"\bar{y_{1}}" in picture
+    assert picture.startswith(r"\begin{tikzpicture}") and picture.endswith(graph.FALLBACK_NOTE)
+    placed = layout(problem1.trace)
+    for (x1, y1), (x2, y2) in itertools.combinations(placed.positions.values(), 2):
+        assert abs(x1 - x2) >= LAYER_GAP - 1e-9 or abs(y1 - y2) >= SLOT_GAP - 1e-9  # no two nodes overlap
+    from derive.api import solve
+
+    assert graph.matrix_tikz(solve("problem2").model).endswith(graph.FALLBACK_NOTE)
 
 
 def test_dot_and_mermaid(problem1):
     dot = dot_source(problem1.trace)
-    assert "rankdir=LR" in dot and dot.count("->") == 14 + 2
-    adjoint = dot_source(problem1.trace, adjoint=True)
-    assert 'label="cos(v5)"' in adjoint
+    assert "rankdir=LR" in dot and dot.count("->") == 14 + 2 + 1  # and an invisible edge orders the inputs
     chart = mermaid(problem1.trace)
     assert chart.startswith("flowchart LR") and 'v7["v7 = v0·v6"]' in chart
 
 
-def test_baydin_ids_are_valid_tikz_names():
-    trace = build_trace({"x1": sympy.Integer(2), "x2": sympy.Integer(5)}, {"y": "log(x1) + x1*x2 - sin(x2)"},
-                        numbering="baydin")
-    picture = tikz(trace)
-    assert re.search(r"\(vm1\) at", picture) and "(v-1)" not in picture
-
-
 def test_matrix_graph_exports(tmp_path):
-    from typer.testing import CliRunner
-
-    from derive.cli import app
-
     runner = CliRunner()
     for fmt in ("dot", "tikz", "svg"):
         out = tmp_path / f"p2.{fmt}"
@@ -90,10 +243,39 @@ def test_matrix_graph_exports(tmp_path):
 
 
 def test_scalar_graph_png(tmp_path):
-    from typer.testing import CliRunner
-
-    from derive.cli import app
-
     out = tmp_path / "g.png"
     result = CliRunner().invoke(app, ["graph", "problem1", "--adjoint", "--format", "png", "-o", str(out)])
     assert result.exit_code == 0 and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_graphs_above_the_limit_are_refused_and_left_off_the_sheet(tmp_path, monkeypatch):
+    from derive.api import solve
+    from derive.report import render_sheet
+
+    monkeypatch.setattr(graph, "GRAPH_NODE_LIMIT", 10)  # problem1 has 12 nodes
+    result = CliRunner().invoke(app, ["graph", "problem1", "--format", "tikz", "-o", str(tmp_path / "g.tikz")])
+    assert result.exit_code == 2 and not (tmp_path / "g.tikz").exists()
+    assert result.stderr.count("\n") == 1 and "12 nodes, more than the 10" in result.stderr
+    sheet = render_sheet(solve("problem1"), "tex")
+    assert r"\begin{tikzpicture}" not in sheet and "12 nodes, more than the 10 drawn" in sheet
+    markdown = render_sheet(solve("problem1"), "md")
+    assert "```mermaid" not in markdown and "12 nodes, more than the 10 drawn" in markdown
+
+
+def test_dot_runs_bounded(monkeypatch, problem1):
+    """dot runs with a timeout; when it times out the layered layout draws the graph."""
+    def slow(*args, **kwargs):
+        assert kwargs["timeout"] == graph.DOT_TIMEOUT
+        raise subprocess.TimeoutExpired(args[0], kwargs["timeout"])
+
+    monkeypatch.setattr(graph.subprocess, "run", slow)
+    assert tikz(problem1.trace).endswith(graph.FALLBACK_NOTE)
+
+
+@needs_dot
+def test_mermaid_lists_nodes_in_dots_reading_order(problem1):
+    nodes, _, _ = _parse_tikz(tikz(problem1.trace))
+    expected = [name for name in sorted(nodes, key=lambda n: (round(nodes[n][0]), -nodes[n][1]))
+                if not name.startswith("out")]
+    listed = re.findall(r'^    (v\d+)\["', mermaid(problem1.trace), flags=re.M)
+    assert listed == expected

@@ -29,8 +29,17 @@ X, Y = sympy.symbols("x y", real=True)
 _UNARY = {
     "exp": sympy.exp, "sin": sympy.sin, "cos": sympy.cos, "tanh": sympy.tanh,
     "sigmoid": lambda a: 1 / (1 + sympy.exp(-a)), "tan": sympy.tan,
-    "log": sympy.log, "sqrt": sympy.sqrt, "abs": sympy.Abs, "relu": lambda a: sympy.Max(0, a),
+    "log": sympy.log, "sqrt": sympy.sqrt, "abs": sympy.Abs, "relu": lambda a: _relu(a),
 }
+def _relu(a):
+    """max(0, a) as the reference; a constant pole such as tan(pi/2) = zoo (which derive refuses
+    as a constant that is not a real number) gives nan rather than SymPy's ValueError."""
+    try:
+        return sympy.Max(0, a)
+    except ValueError:
+        return sympy.nan
+
+
 _BINARY = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
            "/": lambda a, b: a / b}
 

@@ -1,30 +1,694 @@
 """Drawings of the computational graph and of the backpropagation (adjoint) graph.
 
-The layout is layered (Sugiyama style) and works for any trace: inputs in the first layer,
-every other node one layer right of its furthest argument, outputs in the last layer; edges
-that span several layers pass through dummy points so they never cross a node; the order
-within each layer is improved by barycentre sweeps.  The same layout feeds TikZ, Graphviz DOT
-and Mermaid.
+Graphviz's ``dot`` lays the graphs out: one description of every node and edge (its TeX and
+text labels, and the size its TeX label will take on the sheet) gives the DOT source; ``dot
+-Tjson0`` returns node positions, edge splines and edge-label positions, and the TikZ picture
+draws exactly that (nodes at dot's positions, edges along its Bézier splines, labels where dot
+reserved room for them).  So the PDF, ``derive graph --format svg/png`` and the order of the
+Markdown's Mermaid chart tell the same picture.  When ``dot`` is missing (or fails), a layered
+(Sugiyama style) layout written here draws the graph instead, and the picture says so.
+Graphs above ``GRAPH_NODE_LIMIT`` nodes are not drawn at all.
 """
 
 from __future__ import annotations
 
+import functools
+import html
+import itertools
+import json
+import re
+import shutil
+import subprocess
 from dataclasses import dataclass
 
+from ..errors import LimitError, ReportError
 from ..parse import latex_variable
 from ..scalar.trace import Node, Term, Trace
 from . import lines
 from .notation import LatexNotation, TextNotation
 
-#: Horizontal distance between layers and vertical distance between slots, in cm.
+#: Horizontal distance between layers and vertical distance between slots, in cm (layered layout).
 LAYER_GAP = 2.7
 SLOT_GAP = 1.55
-#: Approximate width of one character of an edge label (scriptsize), in cm.
+#: Approximate width of one character of an edge label (scriptsize), in cm (layered layout).
 LABEL_CHAR = 0.11
-#: Widest drawing that fits the text block of the sheet, in cm.
+#: Widest and tallest drawing that fits the text block of the sheet, in cm.
 MAX_WIDTH = 16.5
+MAX_HEIGHT = 21.0
+#: Most nodes drawn.  Measured (bench/graph_layout.py, a 3-input sum of products): dot lays out
+#: the adjoint graph of 100 nodes in 0.2 s, of 200 in 1.6 s, of 300 in 5 s and of 400 in over a
+#: minute (with the effort limits below); a drawing of 200 nodes is at the edge of readable on a page.
+GRAPH_NODE_LIMIT = 200
+#: Above this many nodes dot spends less effort on crossings and coordinates (nslimit, mclimit).
+LARGE_GRAPH = 100
+#: Seconds dot may take before the layered layout is used instead.
+DOT_TIMEOUT = 20
+#: Most edges for which the input order is weighed against crossings (counting them is quadratic).
+CROSSING_CHECK_EDGES = 120
+_BP_PER_CM = 72 / 2.54
 
 
+# -- what is drawn: one description for dot, TikZ and Mermaid --------------------------------------
+@dataclass(frozen=True)
+class GraphNode:
+    key: str  # the node's id (DOT name; TikZ name after _tikz_id)
+    tex: str  # TeX content of the node (a tabular of the name over the detail)
+    text: str  # the same as plain text (DOT label for svg/png, Mermaid)
+    style: str  # inp, v, outp, par or yname (an output's name, no frame)
+    width: float  # bp
+    height: float  # bp
+
+
+@dataclass(frozen=True)
+class GraphEdge:
+    key: str  # DOT edge id
+    tail: str  # ranked from tail to head (inputs left)...
+    head: str
+    back: bool  # ...but the arrow points back to the tail (adjoint edges)
+    tex: str = ""  # TeX label ("" for none)
+    text: str = ""
+    width: float = 0.0  # bp, room reserved for the label
+    height: float = 0.0
+
+
+@dataclass(frozen=True)
+class GraphSpec:
+    name: str
+    nodes: tuple[GraphNode, ...]
+    edges: tuple[GraphEdge, ...]
+
+
+@dataclass(frozen=True)
+class Box:
+    """An axis-aligned box by its centre and size (bp)."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+
+    def overlaps(self, other: Box, margin: float = 0.0) -> bool:
+        return (abs(self.x - other.x) * 2 < self.width + other.width - 2 * margin
+                and abs(self.y - other.y) * 2 < self.height + other.height - 2 * margin)
+
+    def contains(self, point: tuple[float, float]) -> bool:
+        return abs(point[0] - self.x) * 2 < self.width and abs(point[1] - self.y) * 2 < self.height
+
+
+@dataclass(frozen=True)
+class DrawnEdge:
+    edge: GraphEdge
+    points: tuple[tuple[float, float], ...]  # Bézier chain p0 c c p1 c c p2 ..., in drawing direction
+    tip: tuple[float, float]  # where the arrowhead ends
+    label: Box | None
+
+
+@dataclass(frozen=True)
+class Drawing:
+    """dot's layout of a GraphSpec (coordinates in bp, y upwards)."""
+
+    nodes: dict[str, Box]
+    edges: tuple[DrawnEdge, ...]
+    width: float
+    height: float
+    source: str  # the DOT source laid out, so svg/png draw this very layout
+
+    def crossings(self) -> int:
+        """Points where two edges cross, away from the nodes."""
+        return count_crossings([[*e.points, e.tip] for e in self.edges], list(self.nodes.values()))
+
+    def overlaps(self) -> int:
+        """Pairs of boxes (nodes, labels) that overlap, and edges through a label's text."""
+        labels = [e.label for e in self.edges if e.label is not None]
+        boxes = [*self.nodes.values(), *labels]
+        count = sum(1 for a, b in itertools.combinations(boxes, 2) if a.overlaps(b))
+        lines_ = [bezier_points([*e.points, e.tip]) for e in self.edges]
+        return count + sum(_struck(label, lines_) for label in labels)
+
+    def with_labels_moved(self) -> Drawing:
+        """The drawing with each label that overlaps something moved along its own edge to the
+        first free place (dot keeps labels off nodes, but its splines may graze a label)."""
+        lines_ = [bezier_points([*e.points, e.tip]) for e in self.edges]
+        edges = list(self.edges)
+        for k, item in enumerate(edges):
+            if item.label is None:
+                continue
+            others = [*self.nodes.values(), *(e.label for j, e in enumerate(edges) if j != k and e.label)]
+
+            def clear(box: Box, others=others) -> bool:
+                return not _struck(box, lines_) and not any(box.overlaps(o) for o in others)
+
+            if clear(item.label):
+                continue
+            own, (w, h) = lines_[k], (item.label.width, item.label.height)
+            for t in (0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8, 0.12, 0.88):
+                x, y = own[round(t * (len(own) - 1))]
+                spots = [Box(x + dx, y + dy, w, h) for dx, dy in
+                         ((0, h / 2 + 0.5), (0, -h / 2 - 0.5), (w / 2 + 0.5, 0), (-w / 2 - 0.5, 0),
+                          (w / 2 + 0.5, h / 2 + 0.5), (-w / 2 - 0.5, h / 2 + 0.5),
+                          (w / 2 + 0.5, -h / 2 - 0.5), (-w / 2 - 0.5, -h / 2 - 0.5))]
+                free = next((b for b in spots if clear(b)), None)
+                if free is not None:
+                    edges[k] = DrawnEdge(item.edge, item.points, item.tip, free)
+                    break
+        return Drawing(self.nodes, tuple(edges), self.width, self.height, self.source)
+
+
+def _struck(label: Box, lines_: list[list[tuple[float, float]]]) -> int:
+    """How many edges run through the text of ``label`` (its box less the padding)."""
+    text = Box(label.x, label.y, label.width - 2 * LABEL_PAD + 1, label.height - 2 * LABEL_PAD + 1)
+    x0, x1 = text.x - text.width / 2, text.x + text.width / 2
+    y0, y1 = text.y - text.height / 2, text.y + text.height / 2
+    count = 0
+    for line in lines_:
+        for p, q in zip(line, line[1:]):
+            if (p[0] < x0 and q[0] < x0) or (p[0] > x1 and q[0] > x1) or (p[1] < y0 and q[1] < y0) \
+                    or (p[1] > y1 and q[1] > y1):
+                continue  # the segment's box misses the text
+            if _meets(p, q, text):
+                count += 1
+                break
+    return count
+
+
+def _meets(p: tuple[float, float], q: tuple[float, float], box: Box) -> bool:
+    """Whether segment pq touches the inside of ``box``."""
+    if box.contains(p) or box.contains(q):
+        return True
+    x0, x1 = box.x - box.width / 2, box.x + box.width / 2
+    y0, y1 = box.y - box.height / 2, box.y + box.height / 2
+    if max(p[0], q[0]) < x0 or min(p[0], q[0]) > x1 or max(p[1], q[1]) < y0 or min(p[1], q[1]) > y1:
+        return False
+    corners = [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
+    return any(segments_cross(p, q, a, b) for a, b in zip(corners, corners[1:] + corners[:1]))
+
+
+# -- measures of a drawing: crossings (the tests also count overlaps with these) ----------------------
+def bezier_points(chain: list[tuple[float, float]], steps: int = 16) -> list[tuple[float, float]]:
+    """Points along a Bézier chain p0 c c p1 c c p2 ... (points after the chain join it straight)."""
+    out = [chain[0]]
+    k = 0
+    while k + 3 < len(chain):
+        p0, p1, p2, p3 = chain[k:k + 4]
+        for i in range(1, steps + 1):
+            t = i / steps
+            u = 1 - t
+            out.append((u ** 3 * p0[0] + 3 * u * u * t * p1[0] + 3 * u * t * t * p2[0] + t ** 3 * p3[0],
+                        u ** 3 * p0[1] + 3 * u * u * t * p1[1] + 3 * u * t * t * p2[1] + t ** 3 * p3[1]))
+        k += 3
+    out.extend(chain[k + 1:])
+    return out
+
+
+def _orient(a, b, c) -> float:
+    return (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
+
+
+def segments_cross(p, q, r, s) -> bool:
+    """Whether segments pq and rs cross (properly, not at an end)."""
+    return _orient(r, s, p) * _orient(r, s, q) < 0 and _orient(p, q, r) * _orient(p, q, s) < 0
+
+
+def count_crossings(paths: list[list[tuple[float, float]]], node_boxes: list[Box], near: float = 8.0) -> int:
+    """Points where two edges (Bézier chains) cross, not counting meetings within ``near`` bp of a
+    node (edges share their ends there), and each crossing once."""
+    lines_ = [bezier_points(path) for path in paths]
+    extents = [(min(x for x, _ in line), max(x for x, _ in line), min(y for _, y in line), max(y for _, y in line))
+               for line in lines_]
+    found: list[tuple[float, float]] = []
+    for i, j in itertools.combinations(range(len(lines_)), 2):
+        (ax0, ax1, ay0, ay1), (bx0, bx1, by0, by1) = extents[i], extents[j]
+        if ax1 < bx0 or bx1 < ax0 or ay1 < by0 or by1 < ay0:
+            continue
+        a, b = lines_[i], lines_[j]
+        for p, q in zip(a, a[1:]):
+            px0, px1, py0, py1 = min(p[0], q[0]), max(p[0], q[0]), min(p[1], q[1]), max(p[1], q[1])
+            if px1 < bx0 or px0 > bx1 or py1 < by0 or py0 > by1:
+                continue
+            for r, s in zip(b, b[1:]):
+                if (r[0] < px0 and s[0] < px0) or (r[0] > px1 and s[0] > px1) or (r[1] < py0 and s[1] < py0) \
+                        or (r[1] > py1 and s[1] > py1) or not segments_cross(p, q, r, s):
+                    continue
+                where = ((p[0] + q[0] + r[0] + s[0]) / 4, (p[1] + q[1] + r[1] + s[1]) / 4)
+                if any(abs(where[0] - n.x) < n.width / 2 + near and abs(where[1] - n.y) < n.height / 2 + near
+                       for n in node_boxes):
+                    continue
+                if all(abs(where[0] - x) + abs(where[1] - y) > 4 for x, y in found):
+                    found.append(where)
+    return len(found)
+
+
+# -- sizes of TeX labels, estimated from their text so dot reserves the room ---------------------
+_TOKEN = re.compile(r"\\[A-Za-z]+|\\.|[{}^_]|\S")
+_SPACES = {r"\,": 0.17, r"\:": 0.22, r"\;": 0.28, r"\!": -0.17, r"\quad": 1.0, r"\qquad": 2.0}
+_OPERATORS = {r"\cdot", r"\times", r"\circ", r"\odot", r"\pm", r"\to", r"\le", r"\ge"}
+_WRAPPERS = {r"\mathrm", r"\mathbf", r"\operatorname", r"\mathit", r"\overline", r"\bar", r"\hat",
+             r"\text", r"\boldsymbol", r"\mathbb", r"\widetilde", r"\tilde"}
+
+
+def tex_size(tex: str) -> tuple[float, bool]:
+    """Estimated width (in em of the font it is set in) of inline maths ``tex``, and whether it
+    holds a fraction (a taller label).  Errs on the wide side; the picture also shrinks any label
+    that would still be wider than its room (``\\derivefit``)."""
+    tokens = _TOKEN.findall(tex)
+    pos = 0
+    tall = False
+
+    def atom() -> float:
+        nonlocal pos, tall
+        if pos >= len(tokens):
+            return 0.0
+        tok = tokens[pos]
+        pos += 1
+        if tok == "{":
+            width = 0.0
+            while pos < len(tokens) and tokens[pos] != "}":
+                width += item()
+            pos += 1
+            return width
+        if tok in (r"\frac", r"\dfrac", r"\tfrac"):
+            tall = True
+            return max(atom(), atom()) * 0.75 + 0.3
+        if tok in (r"\left", r"\right", r"\big", r"\Big", r"\bigl", r"\bigr"):
+            atom()
+            return 0.45
+        if tok == r"\sqrt":
+            return atom() + 0.9
+        if tok in _WRAPPERS:
+            return atom()
+        if tok in _SPACES:
+            return _SPACES[tok]
+        if tok in _OPERATORS:
+            return 1.0
+        if tok.startswith("\\") and len(tok) > 2:
+            name = tok[1:]
+            # \sin, \exp, \tanh ... are upright words; Greek letters and symbols one glyph.
+            return 0.5 * len(name) + 0.2 if name in _WORDS else 0.65
+        if tok in "+-=<>":
+            return 1.25
+        if tok in "()[]|":
+            return 0.4
+        if tok in ",;.":
+            return 0.3
+        if tok.isdigit():
+            return 0.5
+        return 0.6
+
+    def item() -> float:
+        nonlocal pos
+        width = atom()
+        while pos < len(tokens) and tokens[pos] in "^_":
+            pos += 1
+            width += atom() * 0.72
+        return width
+
+    total = 0.0
+    while pos < len(tokens):
+        if tokens[pos] == "}":
+            pos += 1
+            continue
+        total += item()
+    return total, tall
+
+
+_WORDS = {"sin", "cos", "tan", "exp", "log", "ln", "tanh", "sinh", "cosh", "arcsin", "arccos", "arctan",
+          "sqrt", "max", "min", "sgn", "operatorname", "mathrm", "sec", "csc", "cot", "softplus", "relu",
+          "diag", "sum", "det", "tr"}
+#: Font sizes (pt) of the 11pt sheet: \normalsize and \scriptsize.
+_NORMAL, _SCRIPT = 10.95, 8.0
+
+
+def _node_size(name: str, detail: str) -> tuple[float, float]:
+    name_w, _ = tex_size(name)
+    detail_w, tall = tex_size(detail)
+    width = max(name_w * _NORMAL, detail_w * _SCRIPT) * 1.15 + 10
+    return max(width, 26.0), (34.0 if tall else 28.0)
+
+
+#: Room kept free around an edge label's text on each side (bp), so no edge grazes it.
+LABEL_PAD = 3.0
+
+
+def _label_size(tex: str) -> tuple[float, float]:
+    width, tall = tex_size(tex)
+    return width * _SCRIPT * 1.08 + 2 * LABEL_PAD, (16.0 if tall else 9.0) + 2 * LABEL_PAD
+
+
+def _node_tex(name: str, detail: str) -> str:
+    # \arraystretch of 1: the sheet's tables stretch theirs, which would make nodes taller than dot's.
+    return (rf"\def\arraystretch{{1}}\begin{{tabular}}{{@{{}}c@{{}}}}${name}$\\[1pt]{{\scriptsize ${detail}$}}"
+            r"\end{tabular}")
+
+
+# -- the scalar graphs and the matrix graph as GraphSpecs --------------------------------------------
+def scalar_spec(trace: Trace, adjoint: bool = False, digits: int = 3) -> GraphSpec:
+    """The computational graph, or with ``adjoint`` the backpropagation graph (edges point from
+    a node to its arguments and carry the local partial ∂vj/∂vi)."""
+    lt, tx = LatexNotation(digits), TextNotation(digits)
+    outputs = dict((node_id, name) for name, node_id in trace.outputs)
+    nodes, edges = [], []
+    for node in trace.nodes:
+        name = lt.bar(node.id) if adjoint else node.latex_name
+        detail = lt.var(node.input_name) if node.is_input else node.latex
+        text = f"{tx.bar(node.id) if adjoint else node.id}\n{node.input_name if node.is_input else tx.code(node.text)}"
+        style = "inp" if node.is_input else "outp" if node.id in outputs else "v"
+        nodes.append(GraphNode(node.id, _node_tex(name, detail), text, style, *_node_size(name, detail)))
+    for node_id, name in outputs.items():
+        tex = rf"\bar{{{lt.var(name)}}}" if adjoint else lt.var(name)
+        width, _ = tex_size(tex)
+        nodes.append(GraphNode(f"out>{name}", f"${tex}$", (name[0] + "\u0304" + name[1:]) if adjoint else name, "yname",
+                               width * _NORMAL + 8, 18.0))
+        edges.append(GraphEdge(f"out>{name}", node_id, f"out>{name}", adjoint))
+    for node in trace.nodes:
+        for p in node.partials:
+            key = f"{node.id}:{p.position}"
+            if adjoint:
+                term = Term(node, p, 0.0)
+                tex = lines.partial_formula(term, lt)
+                text = lines.partial_formula(term, tx)
+                width, height = _label_size(tex)
+                width = max(width, len(text) * 4.5 + 2 * LABEL_PAD)  # room for the svg's text too
+                edges.append(GraphEdge(key, p.arg, node.id, True, tex, text, width, height))
+            else:
+                edges.append(GraphEdge(key, p.arg, node.id, False))
+    return GraphSpec("adjoint" if adjoint else "graph", tuple(nodes), tuple(edges))
+
+
+def matrix_spec(model) -> GraphSpec:
+    """The graph of a matrix problem: the first variable is the input, the others parameters."""
+    from .matrix import shape_latex
+
+    first = model.variables[0] if model.variables else None
+    nodes, edges = [], []
+    for v in [*model.variables, *(name for name, _ in model.equations)]:
+        style = "inp" if v == first else "par" if v in model.problem.variables else \
+            "outp" if v == model.problem.loss else "v"
+        rows, cols = model.shapes[v]
+        name, detail = latex_variable(v), shape_latex(model.shapes[v])
+        nodes.append(GraphNode(v, _node_tex(name, detail), f"{v}\n{rows}×{cols}", style, *_node_size(name, detail)))
+    for name, e in model.equations:
+        seen: list[str] = []
+        _collect_names(e, seen)
+        edges.extend(GraphEdge(f"{name}:{k}", arg, name, False) for k, arg in enumerate(seen))
+    return GraphSpec("network", tuple(nodes), tuple(edges))
+
+
+def _collect_names(e, seen: list[str]) -> None:
+    if e.op == "var" and e.data not in seen:
+        seen.append(e.data)
+    for a in e.args:
+        _collect_names(a, seen)
+
+
+def check_size(count: int) -> None:
+    """Refuse to draw a graph of more than GRAPH_NODE_LIMIT nodes."""
+    if count > GRAPH_NODE_LIMIT:
+        raise LimitError(f"the graph has {count} nodes, more than the {GRAPH_NODE_LIMIT} that are drawn",
+                         hint="derive solve or report give the tables; split the problem to draw it")
+
+
+# -- DOT, and dot's layout ----------------------------------------------------------------------------
+_FILLS = {"inp": "#e8ecfb", "outp": "#fff0dc", "par": "#eeeeee", "v": "white"}
+
+
+def spec_dot(spec: GraphSpec, ordered: bool = True, spacing: float = 1.0) -> str:
+    """The DOT source of ``spec`` (left to right), every name and label quoted by the graphviz
+    package; the sizes are those the TikZ picture needs, so svg/png show the same layout."""
+    import graphviz
+
+    attrs = {"rankdir": "LR", "nodesep": f"{0.25 * spacing:.2f}", "ranksep": f"{0.45 * spacing:.2f}"}
+    if len(spec.nodes) > LARGE_GRAPH:  # less effort on crossings and coordinates: bounded time
+        attrs.update(nslimit="2", mclimit="0.5")
+    graph = graphviz.Digraph(spec.name, graph_attr=attrs,
+                             node_attr={"shape": "box", "style": "rounded,filled", "fillcolor": "white",
+                                        "fontname": "Helvetica", "fontsize": "9", "fixedsize": "true"},
+                             edge_attr={"arrowsize": "0.7", "fontname": "Helvetica", "fontsize": "8"})
+    for node in spec.nodes:
+        size = {"width": f"{node.width / 72:.3f}", "height": f"{node.height / 72:.3f}"}
+        text = graphviz.escape(node.text)  # quoted by the package; backslashes and <…> kept literal
+        if node.style == "yname":
+            graph.node(node.key, text, shape="plaintext", style="", **size)
+        else:
+            graph.node(node.key, text, fillcolor=_FILLS[node.style], **size)
+    # Inputs in one first column; with ``ordered``, in their declared order top to bottom (an
+    # invisible edge inside the rank=same group orders it).
+    firsts = [node.key for node in spec.nodes if node.style == "inp"]
+    if firsts:
+        with graph.subgraph() as group:
+            group.attr(rank="min")
+            for key in firsts:
+                group.node(key)
+            if ordered:
+                for a, b in zip(firsts, firsts[1:]):
+                    group.edge(a, b, style="invis")
+    for edge in spec.edges:
+        attrs = {"id": edge.key}
+        if edge.back:
+            attrs["dir"] = "back"
+        if edge.tex:
+            # A fixed-size table: dot keeps exactly this room free for the label.
+            attrs["label"] = (f'<<TABLE BORDER="0" CELLBORDER="0" CELLPADDING="0" CELLSPACING="0" FIXEDSIZE="TRUE" '
+                              f'WIDTH="{round(edge.width)}" HEIGHT="{round(edge.height)}"><TR><TD>'
+                              f'{html.escape(edge.text)}</TD></TR></TABLE>>')
+        graph.edge(edge.tail, edge.head, **attrs)
+    return graph.source
+
+
+def dot_program() -> str | None:
+    """The path of Graphviz's dot, or None when it is not installed."""
+    return shutil.which("dot")
+
+
+@functools.lru_cache(maxsize=16)  # a sheet draws each graph twice (TikZ, DOT); variants share layouts
+def layout_with_dot(spec: GraphSpec) -> Drawing | None:
+    """dot's layout of ``spec``, or None when dot is missing, fails or times out.
+
+    The inputs are kept in their declared order (x1 above x2) unless that costs crossings dot can
+    avoid; where dot's splines still graze a label, wider spacing is tried.  Of these layouts the
+    first with no overlap and no crossing wins, else the one with fewest (overlaps, crossings)."""
+    best = None
+    for ordered, spacing in ((True, 1.0), (False, 1.0), (True, 1.8), (False, 1.8)):
+        drawing = _run_dot(spec, ordered, spacing)
+        if drawing is None:
+            return best
+        if len(drawing.edges) > CROSSING_CHECK_EDGES:
+            return drawing  # measuring is quadratic: large graphs take dot's first layout
+        drawing = drawing.with_labels_moved()
+        score = (drawing.overlaps(), drawing.crossings())
+        if best is None or score < best_score:
+            best, best_score = drawing, score
+        if score == (0, 0):
+            break
+    return best
+
+
+def render(source: str, fmt: str) -> bytes:
+    """DOT ``source`` drawn by dot as ``fmt`` (svg, png), within DOT_TIMEOUT seconds."""
+    program = dot_program()
+    if program is None:
+        raise ReportError("Graphviz's 'dot' is not installed", hint="apt-get install graphviz, or use --format dot or tikz")
+    try:
+        done = subprocess.run([program, f"-T{fmt}"], input=source.encode("utf-8"), capture_output=True,
+                              timeout=DOT_TIMEOUT, check=False)
+    except subprocess.TimeoutExpired:
+        raise ReportError(f"Graphviz's dot took longer than {DOT_TIMEOUT} s",
+                          hint="use --format tikz or dot for a large graph") from None
+    if done.returncode != 0:
+        message = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise ReportError(f"Graphviz's dot failed: {message[0] if message else done.returncode}")
+    return done.stdout
+
+
+def _run_dot(spec: GraphSpec, ordered: bool, spacing: float) -> Drawing | None:
+    program = dot_program()
+    if program is None:
+        return None
+    try:
+        source = spec_dot(spec, ordered, spacing)
+        done = subprocess.run([program, "-Tjson0"], input=source, capture_output=True, text=True,
+                              timeout=DOT_TIMEOUT, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if done.returncode != 0:
+        return None
+    return _parse_json(spec, json.loads(done.stdout), source)
+
+
+def _pairs(text: str) -> list[tuple[float, float]]:
+    return [(float(x), float(y)) for x, y in (p.split(",")[:2] for p in text.split())]
+
+
+def _parse_json(spec: GraphSpec, data: dict, source: str) -> Drawing:
+    x0, y0, x1, y1 = (float(v) for v in data["bb"].split(","))
+    nodes = {}
+    for obj in data.get("objects", []):
+        if "pos" not in obj:
+            continue  # a subgraph
+        x, y = (float(v) for v in obj["pos"].split(","))
+        nodes[obj["name"]] = Box(x, y, float(obj["width"]) * 72, float(obj["height"]) * 72)
+    by_key = {edge.key: edge for edge in spec.edges}
+    drawn = []
+    for item in data.get("edges", []):
+        if item.get("id") not in by_key:
+            continue  # the invisible edges that order a column
+        edge = by_key[item["id"]]
+        parts = item["pos"].split()
+        start = end = None
+        while parts and parts[0][:2] in ("s,", "e,"):
+            kind, point = parts[0][0], _pairs(parts[0][2:])[0]
+            start, end = (point, end) if kind == "s" else (start, point)
+            parts.pop(0)
+        points = _pairs(" ".join(parts))
+        if edge.back:  # drawn from head to tail, the arrow at the tail
+            points = points[::-1]
+            tip = start or points[-1]
+        else:
+            tip = end or points[-1]
+        label = None
+        if edge.tex and "lp" in item:
+            lx, ly = _pairs(item["lp"])[0]
+            label = Box(lx, ly, edge.width, edge.height)
+        drawn.append(DrawnEdge(edge, tuple(points), tip, label))
+    return Drawing(nodes, tuple(drawn), x1 - x0, y1 - y0, source)
+
+
+# -- TikZ ------------------------------------------------------------------------------------------
+_TIKZ_STYLES = (r"v/.style={draw, rounded corners=3pt, align=center, inner sep=0pt, fill=white},"
+                r" inp/.style={v, fill=blue!6}, outp/.style={v, fill=orange!10},"
+                r" par/.style={v, draw=black!45, fill=black!4}, yname/.style={inner sep=0pt},"
+                r" e/.style={-{Stealth[length=5bp, width=4bp]}, thick, draw=black!70},"
+                r" p/.style={font=\scriptsize, inner sep=0pt}")
+#: Fits #3 into #1 wide and #2 high: a label or node text that came out larger than the room dot
+#: kept is shrunk, never allowed to overlap its neighbours.
+_FIT = (r"\providecommand{\derivefit}[3]{\setbox0\hbox{#3}\ifdim\wd0>#1\relax"
+        r"\setbox0\hbox{\resizebox{#1}{!}{\box0}}\fi\dimen0=\ht0\advance\dimen0\dp0"
+        r"\ifdim\dimen0>#2\relax\resizebox*{!}{#2}{\box0}\else\box0\fi}")
+
+
+def _tikz_id(node_id: str) -> str:
+    """A TikZ node name: identifiers as they are; v-1 → vm1 and out>y → outoy (scalar ids are
+    v<number>, so neither can meet another name)."""
+    return re.sub(r"[^A-Za-z0-9_]", lambda m: "m" if m.group() == "-" else "o", node_id)
+
+
+def _bp(point: tuple[float, float]) -> str:
+    return f"({point[0]:.1f},{point[1]:.1f})"
+
+
+def spec_tikz(spec: GraphSpec, drawing: Drawing) -> str:
+    """A tikzpicture of dot's drawing of ``spec``, scaled to fit the page."""
+    scale = min(1.0, MAX_WIDTH * _BP_PER_CM / max(drawing.width, 1.0),
+                MAX_HEIGHT * _BP_PER_CM / max(drawing.height, 1.0))
+    out = [rf"\begin{{tikzpicture}}[x=1bp, y=1bp, scale={scale:.3f}, every node/.style={{transform shape}}, "
+           + _TIKZ_STYLES + "]", _FIT]
+    for node in spec.nodes:
+        box = drawing.nodes[node.key]
+        size = f"minimum width={box.width:.1f}bp, minimum height={box.height:.1f}bp"
+        out.append(rf"\node[{node.style}, {size}] ({_tikz_id(node.key)}) at {_bp((box.x, box.y))} "
+                   rf"{{\derivefit{{{box.width - 4:.1f}bp}}{{{box.height - 4:.1f}bp}}{{{node.tex}}}}};")
+    for item in drawing.edges:
+        points = item.points
+        path = [_bp(points[0])]
+        for k in range(1, len(points) - 2, 3):
+            path.append(f".. controls {_bp(points[k])} and {_bp(points[k + 1])} .. {_bp(points[k + 2])}")
+        path.append(f"-- {_bp(item.tip)}")
+        out.append(rf"\draw[e] {' '.join(path)};")
+        if item.label is not None:
+            box = item.label
+            out.append(rf"\node[p, minimum width={box.width:.1f}bp, minimum height={box.height:.1f}bp] "
+                       rf"at {_bp((box.x, box.y))} {{\derivefit{{{box.width - 2 * LABEL_PAD:.1f}bp}}"
+                       rf"{{{box.height - 2 * LABEL_PAD:.1f}bp}}{{${item.edge.tex}$}}}};")
+    out.append(r"\end{tikzpicture}")
+    return "\n".join(out)
+
+
+FALLBACK_NOTE = r"\par{\footnotesize\itshape Laid out without Graphviz (its \texttt{dot} program is missing or took too long).}"
+
+
+def tikz(trace: Trace, adjoint: bool = False, digits: int = 3) -> str:
+    """A tikzpicture of the graph laid out by dot (or by the layered layout, with a note);
+    ``adjoint`` reverses the edges and labels them ∂vj/∂vi."""
+    spec = scalar_spec(trace, adjoint, digits)
+    drawing = layout_with_dot(spec)
+    if drawing is None:
+        return layered_tikz(trace, adjoint, digits) + "\n" + FALLBACK_NOTE
+    return spec_tikz(spec, drawing)
+
+
+def matrix_tikz(model) -> str:
+    """The graph of a matrix problem laid out by dot (or by the layered layout, with a note)."""
+    spec = matrix_spec(model)
+    drawing = layout_with_dot(spec)
+    if drawing is None:
+        return layered_matrix_tikz(model) + "\n" + FALLBACK_NOTE
+    return spec_tikz(spec, drawing)
+
+
+# -- Graphviz and Mermaid -----------------------------------------------------------------------
+def dot_source(trace: Trace, adjoint: bool = False, digits: int = 3) -> str:
+    """Graphviz DOT of the graph (left to right): the source of the layout the sheet draws."""
+    return _chosen_source(scalar_spec(trace, adjoint, digits))
+
+
+def matrix_dot(model) -> str:
+    """Graphviz DOT of a matrix problem's graph."""
+    return _chosen_source(matrix_spec(model))
+
+
+def _chosen_source(spec: GraphSpec) -> str:
+    drawing = layout_with_dot(spec)
+    return drawing.source if drawing is not None else spec_dot(spec)
+
+
+def _reading_order(spec: GraphSpec) -> list[str]:
+    """Node keys by dot's columns, top to bottom (declaration order without dot)."""
+    drawing = layout_with_dot(spec)
+    keys = [node.key for node in spec.nodes]
+    if drawing is None:
+        return keys
+    return sorted(keys, key=lambda k: (round(drawing.nodes[k].x), -drawing.nodes[k].y))
+
+
+def mermaid(trace: Trace, adjoint: bool = False, digits: int = 3) -> str:
+    """A Mermaid flowchart of the graph, for Markdown sheets; nodes in dot's reading order."""
+    nt = TextNotation(digits)
+    spec = scalar_spec(trace, adjoint, digits)
+    out = ["flowchart LR"]
+    texts = {node.key: node for node in spec.nodes}
+    for key in _reading_order(spec):
+        node = texts[key]
+        if node.style == "yname":
+            name = key.split(">", 1)[1]
+            out.append(f'    out_{name}(["{name}"])')
+        else:
+            name, detail = node.text.split("\n", 1)
+            out.append(f'    {_tikz_id(key)}["{name} = {detail}"]')
+    for name, node_id in trace.outputs:
+        out.append(f"    out_{name} --> {_tikz_id(node_id)}" if adjoint else f"    {_tikz_id(node_id)} --> out_{name}")
+    for node in trace.nodes:
+        for p in node.partials:
+            if adjoint:
+                label = lines.partial_formula(Term(node, p, 0.0), nt).replace('"', "'")
+                out.append(f'    {_tikz_id(node.id)} -- "{label}" --> {_tikz_id(p.arg)}')
+            else:
+                out.append(f"    {_tikz_id(p.arg)} --> {_tikz_id(node.id)}")
+    return "\n".join(out)
+
+
+def matrix_mermaid(model) -> str:
+    """The graph of a matrix problem as a Mermaid flowchart."""
+    out = ["flowchart LR"]
+    for v in model.variables:
+        out.append(f'    {v}[/"{v}"/]')
+    for name, e in model.equations:
+        out.append(f'    {name}["{name}"]')
+        seen: list[str] = []
+        _collect_names(e, seen)
+        out.extend(f"    {arg} --> {name}" for arg in seen)
+    return "\n".join(out)
+
+
+# -- the layered layout (used without Graphviz) ------------------------------------------------------
 @dataclass(frozen=True)
 class Edge:
     """An edge from argument ``source`` to ``target`` through ``points`` (dummy positions)."""
@@ -160,15 +824,14 @@ def _order_layers(layers: list[list[str]], preds: dict, succs: dict, sweeps: int
                     layers[k][i], layers[k][i + 1] = layers[k][i + 1], layers[k][i]
 
 
-# -- TikZ -----------------------------------------------------------------------------------
 def _tikz_node_label(node: Node, adjoint: bool) -> str:
     name = LatexNotation().bar(node.id) if adjoint else node.latex_name
     detail = LatexNotation().var(node.input_name) if node.is_input else node.latex
     return rf"${name}$\\[-1pt]{{\scriptsize ${detail}$}}"
 
 
-def tikz(trace: Trace, adjoint: bool = False, digits: int = 3) -> str:
-    """A tikzpicture of the graph; ``adjoint`` reverses the edges and labels them ∂vj/∂vi."""
+def layered_tikz(trace: Trace, adjoint: bool = False, digits: int = 3) -> str:
+    """The layered layout's tikzpicture of the graph; ``adjoint`` reverses the edges and labels them ∂vj/∂vi."""
     nt = LatexNotation(digits)
     labels = {}  # (consumer, position) -> (LaTeX label, its length in characters as text)
     if adjoint:
@@ -216,64 +879,6 @@ def tikz(trace: Trace, adjoint: bool = False, digits: int = 3) -> str:
     return "\n".join(out)
 
 
-def _tikz_id(node_id: str) -> str:
-    return node_id.replace("-", "m")
-
-
-# -- Graphviz and Mermaid -----------------------------------------------------------------------
-def dot_source(trace: Trace, adjoint: bool = False, digits: int = 3) -> str:
-    """Graphviz DOT of the graph (left to right), quoted with the graphviz package."""
-    import graphviz
-
-    nt = TextNotation(digits)
-    graph = graphviz.Digraph("adjoint" if adjoint else "graph",
-                             graph_attr={"rankdir": "LR", "nodesep": "0.35", "ranksep": "0.6"},
-                             node_attr={"shape": "box", "style": "rounded,filled", "fillcolor": "white",
-                                        "fontname": "Helvetica"})
-    outputs = {node_id: name for name, node_id in trace.outputs}
-    for node in trace.nodes:
-        name = nt.bar(node.id) if adjoint else node.id
-        detail = node.input_name if node.is_input else nt.code(node.text)
-        fill = "#e8ecfb" if node.is_input else "#fff0dc" if node.id in outputs else "white"
-        graph.node(node.id, f"{name}\n{detail}", fillcolor=fill)
-    for node_id, name in outputs.items():
-        graph.node(f"out_{name}", ("ȳ " if adjoint else "") + name, shape="plaintext", style="")
-        if adjoint:
-            graph.edge(f"out_{name}", node_id)
-        else:
-            graph.edge(node_id, f"out_{name}")
-    for node in trace.nodes:
-        for p in node.partials:
-            if adjoint:
-                label = lines.partial_formula(Term(node, p, 0.0), nt)
-                graph.edge(node.id, p.arg, label=label, fontsize="10")
-            else:
-                graph.edge(p.arg, node.id)
-    return graph.source
-
-
-def mermaid(trace: Trace, adjoint: bool = False, digits: int = 3) -> str:
-    """A Mermaid flowchart of the graph, for Markdown sheets."""
-    nt = TextNotation(digits)
-    out = ["flowchart LR"]
-    for node in trace.nodes:
-        name = nt.bar(node.id) if adjoint else node.id
-        detail = node.input_name if node.is_input else nt.code(node.text)
-        out.append(f'    {_tikz_id(node.id)}["{name} = {detail}"]')
-    for name, node_id in trace.outputs:
-        out.append(f'    out_{name}(["{name}"])')
-        out.append(f"    out_{name} --> {_tikz_id(node_id)}" if adjoint else f"    {_tikz_id(node_id)} --> out_{name}")
-    for node in trace.nodes:
-        for p in node.partials:
-            if adjoint:
-                label = lines.partial_formula(Term(node, p, 0.0), nt).replace('"', "'")
-                out.append(f'    {_tikz_id(node.id)} -- "{label}" --> {_tikz_id(p.arg)}')
-            else:
-                out.append(f"    {_tikz_id(p.arg)} --> {_tikz_id(node.id)}")
-    return "\n".join(out)
-
-
-# -- matrix problems: nodes are collections of values ----------------------------------------------
 def matrix_layout(model) -> Layout:
     order = [*model.variables, *(name for name, _ in model.equations)]
     uses = {v: [] for v in model.variables}
@@ -285,15 +890,8 @@ def matrix_layout(model) -> Layout:
     return layout_dag(order, uses, inputs, {model.problem.loss}), uses
 
 
-def _collect_names(e, seen: list[str]) -> None:
-    if e.op == "var" and e.data not in seen:
-        seen.append(e.data)
-    for a in e.args:
-        _collect_names(a, seen)
-
-
-def matrix_tikz(model) -> str:
-    """The graph of a matrix problem: the first variable is the input, the others are parameters."""
+def layered_matrix_tikz(model) -> str:
+    """The layered layout of a matrix problem's graph: the first variable is the input, the others are parameters."""
     from .matrix import shape_latex
 
     placed, uses = matrix_layout(model)
@@ -314,35 +912,3 @@ def matrix_tikz(model) -> str:
         out.append(rf"\draw[e, rounded corners=4pt] {' -- '.join([f'({edge.source})', *points, f'({edge.target})'])};")
     out.append(r"\end{tikzpicture}")
     return "\n".join(out)
-
-
-def matrix_mermaid(model) -> str:
-    """The graph of a matrix problem as a Mermaid flowchart."""
-    out = ["flowchart LR"]
-    for v in model.variables:
-        out.append(f'    {v}[/"{v}"/]')
-    for name, e in model.equations:
-        out.append(f'    {name}["{name}"]')
-        seen: list[str] = []
-        _collect_names(e, seen)
-        out.extend(f"    {arg} --> {name}" for arg in seen)
-    return "\n".join(out)
-
-
-def matrix_dot(model) -> str:
-    """Graphviz DOT of a matrix problem's graph."""
-    import graphviz
-
-    graph = graphviz.Digraph("network", graph_attr={"rankdir": "LR"},
-                             node_attr={"shape": "box", "style": "rounded,filled", "fillcolor": "white",
-                                        "fontname": "Helvetica"})
-    for v in model.variables:
-        graph.node(v, f"{v}\n{model.shapes[v][0]}×{model.shapes[v][1]}", fillcolor="#eeeeee")
-    for name, e in model.equations:
-        graph.node(name, f"{name}\n{e.shape[0]}×{e.shape[1]}",
-                   fillcolor="#fff0dc" if name == model.problem.loss else "white")
-        seen: list[str] = []
-        _collect_names(e, seen)
-        for arg in seen:
-            graph.edge(arg, name)
-    return graph.source

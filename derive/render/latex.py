@@ -23,21 +23,8 @@ def escape(text: str) -> str:
     return out
 
 
-#: Most nodes drawn on a sheet: past this the layered drawing is taller than a page (at ~1,200
-#: nodes over 2 m) and takes minutes to typeset; the sheet says so, `derive graph` still draws it.
-MAX_SHEET_GRAPH_NODES = 300
-
-
-def _sheet_graph(trace, adjoint: bool = False, digits: int = 3) -> str:
-    if len(trace.nodes) > MAX_SHEET_GRAPH_NODES:
-        return (rf"\emph{{The graph has {len(trace.nodes):,} nodes, too many to draw on a page "
-                rf"(at most {MAX_SHEET_GRAPH_NODES}): 	exttt{{derive graph{' -{}-adjoint' if adjoint else ''} "
-                rf"-{{}}-format svg}} draws it.}}")
-    return graph.tikz(trace, adjoint, digits=digits)
-
-
 def context(solution: ScalarSolution, **options) -> dict:
-    return sheet_context(solution, escape=escape, graph=_sheet_graph, **options)
+    return sheet_context(solution, escape=escape, graph=graph.tikz, **options)
 
 
 def matrix_context(solution, **options) -> dict:

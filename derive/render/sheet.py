@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from ..scalar.solve import ScalarSolution
+from . import graph as graph_module
 from . import lines
 from .notation import LatexNotation
 
@@ -76,8 +77,7 @@ def sheet_context(solution: ScalarSolution, *, digits: int, escape: Callable[[st
         "point_vector": lines.values_vector([trace.by_id[n].value for _, n in trace.inputs], nt),
         "node_vector": nt.matrix([[nt.node(n)] for _, n in trace.outputs]),
         "value_vector": lines.values_vector(solution.output_values, nt),
-        "graph": graph(trace, adjoint=False, digits=digits),
-        "adjoint_graph": graph(trace, adjoint=True, digits=digits),
+        **_graphs(trace, graph, digits, escape),
         "trace_rows": lines.trace_rows(trace, nt),
         "forward": [{"input": nt.var(p.input), "name": p.input, "outputs": [nt.var(y) for y, _ in trace.outputs],
                      "rows": lines.forward_rows(p, trace, nt)} for p in solution.forward],
@@ -105,6 +105,17 @@ def sheet_context(solution: ScalarSolution, *, digits: int, escape: Callable[[st
     return blanked(context, solution, nt, hide) if blank else context
 
 
+def _graphs(trace, graph: Callable, digits: int, escape: Callable[[str], str]) -> dict:
+    """Both drawings, or above GRAPH_NODE_LIMIT nodes none and a note saying why."""
+    limit = graph_module.GRAPH_NODE_LIMIT
+    if len(trace.nodes) > limit:
+        note = (f"The graph has {len(trace.nodes)} nodes, more than the {limit} drawn on a sheet, "
+                "so it is not drawn; the tables below hold every node.")
+        return {"graph": "", "adjoint_graph": "", "graph_note": escape(note)}
+    return {"graph": graph(trace, adjoint=False, digits=digits),
+            "adjoint_graph": graph(trace, adjoint=True, digits=digits), "graph_note": ""}
+
+
 def blanked(context: dict, solution: ScalarSolution, nt, hide: frozenset[str]) -> dict:
     """The worksheet: every value the student should find left empty."""
     def empty(row: lines.Row) -> lines.Row:
@@ -113,10 +124,16 @@ def blanked(context: dict, solution: ScalarSolution, nt, hide: frozenset[str]) -
             expression = expression.split(" = ")[0] + (" =" if " = " in expression else "")
         return replace(row, expression=expression, evaluation="", rule="" if "rules" in hide else row.rule)
 
-    space = nt.matrix([[r"\qquad"] * len(row) for row in solution.jacobian])
-    column = nt.matrix([[r"\qquad"] for _ in solution.output_values])
+    numbers = [nt.number(x) for row in solution.jacobian for x in row] + [nt.number(x) for x in solution.output_values]
+    box = _answer_space(max((len(n) for n in numbers), default=0), context["digits"])
+    space = nt.matrix([[box] * len(row) for row in solution.jacobian])
+    column = nt.matrix([[box] for _ in solution.output_values])
+    trace = solution.trace
     return {
         **context,
+        # One handwriting line per term of the sum a row's evaluation needs.
+        "terms": {"forward": {n.id: max(1, len(n.partials)) for n in trace.nodes},
+                  "reverse": {n.id: max(1, len(trace.consumers[n.id])) for n in trace.nodes}},
         "trace_rows": [empty(r) for r in context["trace_rows"]],
         "forward": [{**p, "rows": [empty(r) for r in p["rows"]]} for p in context["forward"]],
         "reverse": [{**p, "rows": [empty(r) for r in p["rows"]]} for p in context["reverse"]],
@@ -126,6 +143,14 @@ def blanked(context: dict, solution: ScalarSolution, nt, hide: frozenset[str]) -
         "graph": "",
         "adjoint_graph": "",
     }
+
+
+def _answer_space(longest: int, digits: int) -> str:
+    """Room to write a number by hand: about 0.9 em a character (handwriting is wider than
+    print) for the longest answer printed in the key, and at least a sign, two digits, the point
+    and ``digits`` decimals."""
+    chars = max(longest, digits + 4)
+    return rf"\makebox[{0.9 * chars + 1:.1f}em]{{}}"  # not \hspace: array's cells \unskip it
 
 
 def matrix_sheet_context(solution, *, escape: Callable[[str], str], graph: Callable | None,
