@@ -35,7 +35,7 @@ def pdf_text(path: Path) -> str:
 @pytest.fixture(scope="module")
 def problem1_pdf(tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
-    result = runner.invoke(app, ["report", "problem1", "--pdf", "-o", str(out)])
+    result = runner.invoke(app, ["report", "problem1", "--pdf", "--keep-log", "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert result.stdout.split() == [str(out / "problem1.tex"), str(out / "problem1.pdf")]
     return out / "problem1.pdf"
@@ -126,12 +126,14 @@ def test_a_failed_compile_never_leaves_a_stale_pdf(tmp_path):
     good = tmp_path / "sheet.tex"
     good.write_text("\\documentclass{article}\\begin{document}first\\end{document}\n")
     pdf = compile_pdf(good)
-    before = pdf.read_bytes()
+    assert not good.with_suffix(".log").exists()  # a log is kept only when asked or on failure
     good.write_text("\\documentclass{article}\\begin{document}\\undefinedmacro\\end{document}\n")
-    with pytest.raises(ReportError, match="Undefined control sequence"):
+    with pytest.raises(ReportError, match="Undefined control sequence") as failure:
         compile_pdf(good)
-    assert pdf.read_bytes() == before  # the old PDF is untouched, not half-overwritten
-    assert not list(tmp_path.glob("*.part")) and not list(tmp_path.glob(".*.part"))
+    # The old PDF no longer matches the new .tex: it is removed, and the message says so.
+    assert not pdf.exists() and f"removed the old {pdf}" in str(failure.value)
+    assert "Undefined control sequence" in good.with_suffix(".log").read_text()  # the log of the failure
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sheet.log", "sheet.tex"]  # nothing half-written
 
 
 def test_missing_tex_engine_says_how_to_install_and_keeps_the_tex(tmp_path, monkeypatch):
@@ -146,7 +148,7 @@ def test_missing_tex_engine_says_how_to_install_and_keeps_the_tex(tmp_path, monk
 def test_three_input_toml_problem_compiles(tmp_path):
     spec = tmp_path / "three.toml"
     spec.write_text(THREE_INPUTS)
-    result = runner.invoke(app, ["report", str(spec), "--pdf", "-o", str(tmp_path)])
+    result = runner.invoke(app, ["report", str(spec), "--pdf", "--keep-log", "-o", str(tmp_path)])
     assert result.exit_code == 0, result.output
     text = pdf_text(tmp_path / "three.pdf")
     assert "Overfull" not in (tmp_path / "three.log").read_text(errors="replace")
@@ -179,7 +181,7 @@ def test_log_errors_shows_the_offending_lines():
 
 
 def test_problem2_pdf(tmp_path):
-    result = runner.invoke(app, ["report", "problem2", "--pdf", "-o", str(tmp_path)])
+    result = runner.invoke(app, ["report", "problem2", "--pdf", "--keep-log", "-o", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "Overfull" not in (tmp_path / "problem2.log").read_text(errors="replace")
     text = " ".join(pdf_text(tmp_path / "problem2.pdf").split())
