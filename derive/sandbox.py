@@ -60,11 +60,6 @@ def render(template: jinja2.Template, context: dict, name: str, limit: int = OUT
         raise
     except jinja2.TemplateError as exc:
         raise ReportError(f"template {name}: {exc.message or type(exc).__name__}") from None
-    except MemoryError:
-        raise ReportError(f"template {name}: used more than {MEMORY_LIMIT // 2**20} MB of memory",
-                          hint="a template may use at most that much") from None
-    except (ArithmeticError, LookupError, TypeError, ValueError, AttributeError) as exc:
-        raise ReportError(f"template {name}: {type(exc).__name__}: {exc}") from None
     return "".join(parts)
 
 
@@ -111,6 +106,11 @@ def _limit_self(seconds: int, memory: int) -> None:
         pass
 
 
+def _fail(message: str) -> int:
+    sys.stderr.write(" ".join(message.split())[:1000] + "\n")
+    return 2
+
+
 def _child() -> int:
     request = json.loads(sys.stdin.buffer.read())
     from .render.markdown import cell
@@ -121,11 +121,14 @@ def _child() -> int:
         template = compile_template(request["fmt"], request["source"], name)
         text = render(template, {**request["context"], "cell": cell}, name, request["output"])
     except ReportError as exc:
-        sys.stderr.write(str(exc).replace("\n", " ") + "\n")
-        return 2
+        return _fail(str(exc))
+    except MemoryError:
+        return _fail(f"template {name}: used more than {request['memory'] // 2**20} MB of memory "
+                     "(hint: a template may use at most that much)")
     except RecursionError:
-        sys.stderr.write(f"template {name}: nested too deeply\n")
-        return 2
+        return _fail(f"template {name}: nested too deeply")
+    except Exception as exc:  # a user's template's own mistake (1/0, a wrong type), not derive's
+        return _fail(f"template {name}: {type(exc).__name__}: {exc}")
     sys.stdout.buffer.write(text.encode("utf-8"))
     return 0
 

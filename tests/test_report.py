@@ -298,3 +298,13 @@ def _processes_in(folder: Path) -> list[int]:
         except OSError:
             pass
     return found
+
+
+def test_escaped_text_closes_control_words_and_breaks_ligatures():
+    from derive.render.latex import escape
+
+    out = escape("\nname % $ \" ~ & \\ok -- << >> '' `` ,, !` ?` ^x")
+    assert re.findall(r"\\[A-Za-z]+(?![A-Za-z{])", out) == []  # every control word is closed by {}
+    for ligature in ("--", "<<", ">>", "''", "``", ",,", "!`", "?`"):
+        assert ligature not in out
+    assert out.startswith("name ") and "\\newline" not in out  # a leading newline is just space
