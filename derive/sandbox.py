@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
@@ -81,7 +83,7 @@ def render_bounded(fmt: str, source: str, context: dict, name: str) -> str:
     with tempfile.TemporaryDirectory(prefix="derive-template-") as scratch:  # an empty cwd: nothing to import from
         try:
             result = subprocess.run([sys.executable, "-m", "derive.sandbox"], input=request.encode(),
-                                    capture_output=True, cwd=scratch, timeout=TIME_LIMIT + 30)
+                                    capture_output=True, cwd=scratch, timeout=TIME_LIMIT + 30, env=_child_env())
         except subprocess.TimeoutExpired:
             raise ReportError(f"template {name}: did not finish within {TIME_LIMIT} s",
                               hint="a template may run at most that long") from None
@@ -92,6 +94,13 @@ def render_bounded(fmt: str, source: str, context: dict, name: str) -> str:
         raise ReportError(message[-1])
     raise ReportError(f"template {name}: stopped after using more than {TIME_LIMIT} s or "
                       f"{MEMORY_LIMIT // 2**20} MB", hint="a template may use at most that much")
+
+
+def _child_env() -> dict[str, str]:
+    """The child imports this very derive, wherever it was imported from."""
+    package_root = str(Path(__file__).resolve().parent.parent)
+    path = os.environ.get("PYTHONPATH")
+    return {**os.environ, "PYTHONPATH": package_root + (os.pathsep + path if path else "")}
 
 
 def _limit_self(seconds: int, memory: int) -> None:

@@ -238,10 +238,15 @@ def test_backticks_greek_cjk_and_newlines(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))  # where `cd;touch PWNED` would land
     name = "a`cd;touch PWNED`b.toml"
     (tmp_path / name).write_text(SMALL)
+    precious = tmp_path / "precious.txt"
+    precious.write_text("keep me")
+    (tmp_path / "out").mkdir()
+    for planted in ("a`cd;touch PWNED`b.log", ".a`cd;touch PWNED`b.pdf.part"):  # links the old code wrote through
+        (tmp_path / "out" / planted).symlink_to(precious)
     result = runner.invoke(app, ["report", name, "--pdf", "-o", "out", "--title", "\nGradients of α·β Σ 中文 😀 Ünïcödé",
                                  "--course", "שלום\u200f", "--author", "Zoë"])
     assert result.exit_code == 0, result.output
-    assert not (tmp_path / "PWNED").exists()
+    assert not (tmp_path / "PWNED").exists() and precious.read_text() == "keep me"
     text = " ".join(pdf_text(tmp_path / "out" / "a`cd;touch PWNED`b.pdf").split())
     assert "Gradients of α·β Σ [U+4E2D][U+6587] [U+1F600] Ünïcödé" in text
     assert "[U+05E9]" in text and "Zoë" in text
