@@ -194,7 +194,7 @@ def write_variants(spec: str, count: int, seed: int, out_dir: str | Path, pdf: b
                 finished.append(variant)
                 if progress:
                     progress()
-    except (DeriveError, KeyboardInterrupt, OSError) as exc:
+    except (DeriveError, KeyboardInterrupt) as exc:
         pool.shutdown(wait=True, cancel_futures=True)  # sheets being written finish; no new ones start
         for future, variant in pending.items():
             if future.done() and not future.cancelled() and future.exception() is None:
@@ -203,8 +203,8 @@ def write_variants(spec: str, count: int, seed: int, out_dir: str | Path, pdf: b
         if isinstance(exc, (KeyboardInterrupt, Interrupted)):
             raise Interrupted(f"interrupted: wrote {len(finished)} of {count} students; {path} lists them") from None
         if isinstance(exc, DeriveError):
-            raise type(exc)(f"{exc.message}; wrote {len(finished)} of {count} students, {path} lists them",
-                            hint=exc.hint) from None
+            exc.message = f"{exc.message}; wrote {len(finished)} of {count} students, {path} lists them"
+            raise exc from None
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)

@@ -123,3 +123,13 @@ def test_kill_9_leaves_no_worker_running(tmp_path):
     assert alive == []
     for sheet in tmp_path.glob("student*-key.md"):  # every visible file is whole
         assert "## (e)" in sheet.read_text()
+
+
+def test_a_sheet_that_cannot_be_written_leaves_a_manifest_of_the_others(tmp_path):
+    (tmp_path / "precious").write_text("keep me")
+    (tmp_path / "student002-blank.md").symlink_to(tmp_path / "precious")
+    result = runner.invoke(app, ["variants", "problem1", "--count", "3", "--no-pdf", "--workers", "2",
+                                 "-o", str(tmp_path)])
+    assert result.exit_code == 2 and "it is a symbolic link; wrote 2 of 3 students" in result.stderr
+    assert [r["student"] for r in csv.DictReader((tmp_path / "manifest.csv").open())] == ["1", "3"]
+    assert (tmp_path / "precious").read_text() == "keep me"
