@@ -5,7 +5,7 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-APT_PACKAGES := texlive-latex-base texlive-latex-recommended texlive-pictures latexmk \
+APT_PACKAGES := texlive-latex-base texlive-latex-recommended texlive-pictures lmodern latexmk \
                 poppler-utils graphviz
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -17,6 +17,7 @@ setup: system $(BIN)/.installed
 system:
 	@need=""; \
 	for tool in pdflatex latexmk pdftotext dot; do command -v $$tool >/dev/null 2>&1 || need=1; done; \
+	kpsewhich lmodern.sty >/dev/null 2>&1 || need=1; \
 	extra=""; $(PYTHON) -c "import venv, ensurepip" 2>/dev/null || { need=1; extra=python3-venv; }; \
 	if [ -n "$$need" ]; then \
 	  echo "installing system packages: $(APT_PACKAGES) $$extra"; \

@@ -22,9 +22,8 @@ except ImportError:  # pragma: no cover - older Typer on top of Click
     from click.exceptions import UsageError
 
 from . import api
-from .errors import DeriveError, ReportError, one_line
+from .errors import DeriveError, ProblemError, one_line
 from .parse import Limits
-from .errors import ProblemError
 from .problems import builtin_problems, parse_assignment
 from .matrix import EXACT_ENTRY_LIMIT
 from .scalar.trace import NUMBERINGS, ORDERS
@@ -479,8 +478,8 @@ def codegen_command(
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="The .py file to write.")] = None,
 ) -> None:
     """Write a self-contained NumPy module with forward() and gradients() for a matrix problem."""
+    from .files import write_text
     from .matrix.codegen import generate, self_check
-    from .report import atomic_write
 
     solution = _solve(ctx, problem, None, None)
     if solution.kind != "matrix":
@@ -489,7 +488,7 @@ def codegen_command(
     output = output or Path("outputs") / f"{solution.problem.name}_gradients.py"
     source = generate(solution.derivation)
     self_check(solution.derivation, source)  # run at the check point before anything is written
-    atomic_write(output, source)
+    write_text(output, source)
     typer.echo(str(output))
 
 
@@ -521,6 +520,8 @@ def report_command(
     blank: Annotated[bool, typer.Option("--blank", help="A worksheet: values, lines and answers left empty.")] = False,
     hide: Annotated[Optional[list[Hidden]], typer.Option(
         help="With --blank, also empty the 'rules' or 'expressions' column (repeatable).")] = None,
+    keep_log: Annotated[bool, typer.Option("--keep-log", help="Keep TeX's .log beside the PDF "
+                                           "(it is always kept when the compile fails).")] = False,
 ) -> None:
     """Write the solution sheet (scalar: parts (a)-(e); matrix: graph and backprop equations)
     as LaTeX (and PDF), Markdown, JSON or CSV; --blank writes the worksheet to fill in."""
@@ -531,7 +532,8 @@ def report_command(
     solution = _solve(ctx, problem, function, at, numbering, order)
     options = SheetOptions(digits, diag, blank, frozenset(Hidden(h).value for h in hide or ()), title, author,
                            course, date, Numbering(numbering).value, Order(order).value)
-    for path in write_report(solution, out_dir, SheetFormat(fmt).value, pdf, options, template):
+    for path in write_report(solution, out_dir, SheetFormat(fmt).value, pdf, options, template,
+                             keep_log=keep_log):
         typer.echo(str(path))
 
 
@@ -548,8 +550,8 @@ def graph_command(
     order: OrderOpt = Order.postorder,
 ) -> None:
     """Draw the computational graph (or with --adjoint the backpropagation graph)."""
+    from .files import write_bytes, write_text
     from .render import graph as graph_render
-    from .report import atomic_write
 
     solution = _solve(ctx, problem, function, at, numbering, order)
     fmt = GraphFormat(fmt).value
@@ -569,11 +571,11 @@ def graph_command(
         tikz = graph_render.tikz(solution.trace, adjoint) if fmt == "tikz" else ""
         dot = graph_render.dot_source(solution.trace, adjoint)
     if fmt == "tikz":
-        atomic_write(output, tikz + "\n")
+        write_text(output, tikz + "\n")
     elif fmt == "dot":
-        atomic_write(output, dot)
+        write_text(output, dot)
     else:
-        _write_bytes(output, _graphviz_render(dot, fmt))
+        write_bytes(output, _graphviz_render(dot, fmt))
     typer.echo(str(output))
 
 
@@ -581,13 +583,6 @@ def _graphviz_render(source: str, fmt: str) -> bytes:
     from .render.graph import render
 
     return render(source, fmt)
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staged = path.with_name(f".{path.name}.part")
-    staged.write_bytes(data)
-    staged.replace(path)
 
 
 def main() -> None:

@@ -1,8 +1,10 @@
-"""Solution sheets: fill the Jinja2 templates, write files atomically, compile PDFs.
+"""Solution sheets: fill the Jinja2 templates (sandboxed), write files safely, compile PDFs.
 
-The PDF is compiled by latexmk + pdflatex in a scratch directory, without shell escape and
-with paranoid file access, and moved into place (with its .log) only when it succeeded: a
-failed run never leaves a truncated or stale PDF behind.
+The PDF is compiled by latexmk + pdflatex under the fixed name ``sheet.tex`` in a private scratch
+folder (no user-derived name ever reaches a command line), without shell escape, with paranoid
+file access and with TeX's caches kept in that folder; the compile is bounded in time and killed
+with its whole process group.  The PDF is copied into place only when the compile succeeded; a
+failed compile removes the previous PDF (it no longer matches the new .tex) and keeps the log.
 """
 
 from __future__ import annotations
@@ -11,21 +13,23 @@ import json
 import os
 import re
 import shutil
+import signal
+import stat
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-import jinja2
-
+from . import files, sandbox
 from .errors import ReportError
 from .render import latex as latex_render
 from .render import markdown as markdown_render
 
 FORMATS = ("tex", "md", "json", "csv")
-TEX_PACKAGES = "texlive-latex-base texlive-latex-recommended texlive-pictures latexmk"
+TEX_PACKAGES = "texlive-latex-base texlive-latex-recommended texlive-pictures lmodern latexmk"
 COMPILE_TIMEOUT = 180  # seconds
+TEMPLATE_SIZE = 2**20  # bytes of a user's template
 
 
 @dataclass(frozen=True)
@@ -45,19 +49,6 @@ class SheetOptions:
     student: str | None = None  # the id printed on a student's own sheet
 
 
-def _environment(fmt: str, loader: jinja2.BaseLoader) -> jinja2.Environment:
-    if fmt == "tex":  # delimiters that leave TeX's braces alone
-        return jinja2.Environment(
-            loader=loader, block_start_string=r"\BLOCK{", block_end_string="}",
-            variable_start_string=r"\VAR{", variable_end_string="}",
-            comment_start_string=r"\#{", comment_end_string="}",
-            line_statement_prefix="%%", line_comment_prefix="%#",
-            trim_blocks=True, lstrip_blocks=True, autoescape=False,
-            undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
-    return jinja2.Environment(loader=loader, trim_blocks=True, lstrip_blocks=True, autoescape=False,
-                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
-
-
 def _builtin_template(name: str) -> str:
     """A template shipped in the wheel (package derive.templates), or in a source checkout's
     top-level templates/ folder (an editable install does not map that package)."""
@@ -68,19 +59,30 @@ def _builtin_template(name: str) -> str:
     return folder.joinpath(name).read_text(encoding="utf-8")
 
 
-def load_template(fmt: str, path: str | Path | None = None, kind: str = "scalar") -> jinja2.Template:
-    """The built-in template of a format, or a user's own template file."""
+def read_template(path: str | Path) -> str:
+    """A user's template file: a regular file of UTF-8 text, at most TEMPLATE_SIZE bytes."""
+    path = Path(path)
     try:
-        if path is not None:
-            path = Path(path)
-            if not path.is_file():
-                raise ReportError(f"--template {path}: no such file")
-            source = path.read_text(encoding="utf-8")
-        else:
-            source = _builtin_template(f"{kind}.{fmt}.j2")
-        return _environment(fmt, jinja2.BaseLoader()).from_string(source)
-    except jinja2.TemplateSyntaxError as exc:
-        raise ReportError(f"template {path or fmt}: line {exc.lineno}: {exc.message}") from None
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO or a device would hang or never end
+            raise ReportError(f"--template {path}: not a regular file")
+        with open(path, "rb") as handle:
+            data = handle.read(TEMPLATE_SIZE + 1)
+    except FileNotFoundError:
+        raise ReportError(f"--template {path}: no such file") from None
+    except OSError as exc:
+        raise ReportError(f"--template {path}: cannot read it: {exc.strerror or exc}") from None
+    if len(data) > TEMPLATE_SIZE:
+        raise ReportError(f"--template {path}: larger than {TEMPLATE_SIZE // 2**20} MB")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise ReportError(f"--template {path}: line {line}: not UTF-8 text (byte 0x{data[exc.start]:02x})",
+                          hint="a template is a text file in UTF-8") from None
+    if "\x00" in text:
+        raise ReportError(f"--template {path}: a binary file (it holds NUL bytes)",
+                          hint="a template is a text file in UTF-8")
+    return text
 
 
 def render_sheet(solution, fmt: str, options: SheetOptions = SheetOptions(),
@@ -110,86 +112,123 @@ def render_sheet(solution, fmt: str, options: SheetOptions = SheetOptions(),
             return solution.to_json() + "\n"
         settings.pop("diag")
         context = module.context(solution, **settings)
+    if template is not None:  # a user's template: sandboxed, in a child bounded in time and memory
+        return sandbox.render_bounded(fmt, read_template(template), context, str(template))
     kind = "worksheet" if fmt == "md" and settings.get("blank") and solution.kind == "scalar" else solution.kind
-    try:
-        return load_template(fmt, template, kind).render(**context, cell=markdown_render.cell)
-    except jinja2.UndefinedError as exc:
-        raise ReportError(f"template {template or fmt}: {exc.message}") from None
+    name = f"{kind}.{fmt}.j2"
+    return sandbox.render(sandbox.compile_template(fmt, _builtin_template(name), name),
+                          {**context, "cell": markdown_render.cell}, name)
 
 
-def atomic_write(path: Path, text: str) -> None:
-    """Write ``path`` through a temporary file in the same folder, then rename it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+atomic_write = files.write_text  # the name other modules used before derive.files existed
 
 
 def write_report(solution, out_dir: str | Path, fmt: str = "tex", pdf: bool = False,
                  options: SheetOptions = SheetOptions(), template: str | Path | None = None,
-                 stem: str | None = None) -> list[Path]:
+                 stem: str | None = None, keep_log: bool = False) -> list[Path]:
     """Write the sheet (and with ``pdf`` its compiled PDF); returns the paths written.
-    Files are named after the problem (problem1.tex, problem1-blank.pdf) unless ``stem`` is given."""
+    Files are named after the problem (problem1.tex, problem1-blank.pdf) unless ``stem`` is given.
+    The compile's .log is kept beside the PDF when the compile fails, or with ``keep_log``."""
     if pdf and fmt != "tex":
         raise ReportError("--pdf makes a PDF from LaTeX", hint="drop --format or use --format tex")
     text = render_sheet(solution, fmt, options, template)  # fails before anything is written
-    out_dir = Path(out_dir)
+    out_dir = files.ensure_folder(out_dir)
     stem = stem or f"{solution.problem.name}{'-blank' if options.blank else ''}"
-    path = out_dir / f"{stem}.{fmt}"
-    atomic_write(path, text)
+    path = files.write_text(out_dir / f"{stem}.{fmt}", text)
     written = [path]
     if solution.kind == "matrix" and options.blank:  # the handout's answer file, to fill in
         from .matrix.answers import answer_template
 
         written.append(out_dir / f"{stem}.toml")
-        atomic_write(written[-1], answer_template(solution))
+        files.write_text(written[-1], answer_template(solution))
     if pdf:
-        written.append(compile_pdf(path))
+        written.append(compile_pdf(path, keep_log=keep_log))
     return written
 
 
-def _tex_environment() -> dict[str, str]:
+def _tex_environment(scratch: Path) -> dict[str, str]:
     env = dict(os.environ)
-    env.update({"openin_any": "p", "openout_any": "p", "shell_escape": "f", "TEXINPUTS": ".:"})
+    env.update({"openin_any": "p", "openout_any": "p", "shell_escape": "f", "TEXINPUTS": ".:",
+                # TeX's caches (fonts made by mktexpk, luatex's cache) and its per-user
+                # configuration stay in the scratch folder, never in $HOME/.texlive*.
+                "TEXMFVAR": str(scratch / "texmf-var"), "TEXMFCONFIG": str(scratch / "texmf-config"),
+                "TEXMFCACHE": str(scratch / "texmf-var")})
     return env
 
 
-def compile_pdf(tex_path: Path) -> Path:
-    """Compile ``tex_path`` with latexmk/pdflatex; the PDF appears beside it only on success."""
+def _limit_cpu() -> None:  # in the TeX process before exec: its children inherit the bound
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_CPU, (COMPILE_TIMEOUT, COMPILE_TIMEOUT + 5))
+
+
+def _run_tex(command: list[str], scratch: Path) -> tuple[int, str]:
+    """Run latexmk in its own process group, killed whole on timeout or interruption. Its CPU
+    time is bounded too, so even a pdflatex orphaned by a killed derive cannot spin for ever."""
+    process = subprocess.Popen(command, cwd=scratch, env=_tex_environment(scratch), stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
+                               start_new_session=True, preexec_fn=_limit_cpu)
+    try:
+        output, _ = process.communicate(timeout=COMPILE_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        _kill_group(process)
+        raise ReportError(f"LaTeX did not finish within {COMPILE_TIMEOUT} s") from None
+    except BaseException:
+        _kill_group(process)
+        raise
+    _kill_group(process)  # latexmk may leave a viewer or a stray child behind: none survives
+    return process.returncode, output
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    process.wait()
+
+
+def compile_pdf(tex_path: Path, keep_log: bool = False) -> Path:
+    """Compile ``tex_path`` with latexmk/pdflatex; the PDF appears beside it only on success.
+    On failure the previous PDF is removed (it would contradict the new .tex) and the log kept."""
+    tex_path = Path(tex_path)
+    pdf_path, log_path = tex_path.with_suffix(".pdf"), tex_path.with_suffix(".log")
     latexmk, pdflatex = shutil.which("latexmk"), shutil.which("pdflatex")
     if not latexmk or not pdflatex:
         missing = "latexmk" if pdflatex else "pdflatex"
-        raise ReportError(f"no TeX engine: {missing} is not installed; the LaTeX source is in {tex_path}",
-                          hint=f"run 'make setup' or 'apt-get install {TEX_PACKAGES}'")
-    pdf_path = tex_path.with_suffix(".pdf")
+        raise ReportError(f"no TeX engine: {missing} is not installed; the LaTeX source is in {tex_path}"
+                          + _removed(pdf_path), hint=f"run 'make setup' or 'apt-get install {TEX_PACKAGES}'")
     with tempfile.TemporaryDirectory(prefix="derive-tex-") as scratch:
-        work = Path(scratch) / tex_path.name
+        scratch = Path(scratch)
+        work = scratch / "sheet.tex"  # a fixed name: the user's file name never reaches latexmk
         shutil.copyfile(tex_path, work)
         command = [latexmk, "-pdf", "-silent", "-interaction=nonstopmode", "-halt-on-error",
                    "-pdflatex=pdflatex -no-shell-escape -interaction=nonstopmode -halt-on-error %O %S",
-                   work.name]
+                   "sheet.tex"]
+        log = work.with_suffix(".log")
         try:
-            result = subprocess.run(command, cwd=scratch, env=_tex_environment(), capture_output=True,
-                                    text=True, errors="replace", timeout=COMPILE_TIMEOUT,
-                                    stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
-            raise ReportError(f"LaTeX did not finish within {COMPILE_TIMEOUT} s; the source is in {tex_path}") from None
+            returncode, output = _run_tex(command, scratch)
+        except ReportError as exc:
+            if log.is_file():
+                files.copy_file(log, log_path)
+            raise ReportError(f"{exc.message}; the source is in {tex_path}" + _removed(pdf_path)) from None
         built = work.with_suffix(".pdf")
-        if result.returncode != 0 or not built.is_file():
-            log = work.with_suffix(".log")
-            excerpt = log_errors(log.read_text(errors="replace") if log.is_file() else result.stdout)
-            raise ReportError(f"LaTeX failed on {tex_path}: {excerpt}",
-                              hint="the .tex file was kept; fix it or the template and run again")
-        staged = pdf_path.with_name(f".{pdf_path.name}.part")
-        shutil.copyfile(built, staged)
-        os.replace(staged, pdf_path)
-        shutil.copyfile(work.with_suffix(".log"), tex_path.with_suffix(".log"))  # for overfull-box hunting
+        if returncode != 0 or not built.is_file():
+            excerpt = log_errors(log.read_text(errors="replace") if log.is_file() else output)
+            if log.is_file():
+                files.copy_file(log, log_path)
+            raise ReportError(f"LaTeX failed on {tex_path}: {excerpt}" + _removed(pdf_path),
+                              hint=f"the .tex and its log {log_path.name} were kept; fix it or the template and run again")
+        files.copy_file(built, pdf_path)
+        if keep_log:
+            files.copy_file(log, log_path)
+        else:
+            files.remove_file(log_path)  # a log of an earlier run would describe another PDF
     return pdf_path
+
+
+def _removed(pdf_path: Path) -> str:
+    return f"; removed the old {pdf_path}, which no longer matched" if files.remove_file(pdf_path) else ""
 
 
 def log_errors(log: str, context: int = 2) -> str:

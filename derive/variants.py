@@ -3,28 +3,38 @@ a blank worksheet and a key, in PDF and Markdown, plus a manifest.  Same seed, s
 
 Ranges come from the problem file's ``[variants]`` table (``x1 = [1, 4]`` for integers,
 ``x2 = [0.5, 2.0, 0.5]`` with a step); inputs without a range vary within 2 of their value,
-in steps of 1/2.  A point where the problem leaves a function's domain is drawn again.  The sheets are
-built in parallel, one process per core.
+in steps of 1/2.  A value is drawn by its index in the range (never by building the list of values,
+which may hold 10^15 of them).  A point where the problem leaves a function's domain is drawn again.
+
+The sheets are built in parallel, one process per core.  Workers die with the parent (even when it
+is killed with SIGKILL) and ignore Ctrl-C, which the parent handles: it cancels the sheets not
+started, lets the running ones finish and writes the manifest of the students finished, only.
 """
 
 from __future__ import annotations
 
+import math
+import multiprocessing
 import os
 import random
-from concurrent.futures import ProcessPoolExecutor
+import signal
+import sys
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
 import sympy
 
-from .errors import DeriveError, ProblemError
+from . import files
+from .errors import DeriveError, ProblemError, ReportError
 from .problems import Problem, load_problem
-from .report import SheetOptions, atomic_write, write_report
+from .report import SheetOptions, write_report
 from .roster import ManifestEntry, Student, anonymous_roster, in_shard, manifest_csv
 from .scalar.solve import solve_scalar
 
 MAX_DRAWS = 200
+MAX_MAGNITUDE = 10**12  # largest |low| or |high| of a [variants] range
 
 
 @dataclass(frozen=True)
@@ -38,27 +48,46 @@ class Variant:
         return ";".join(f"{name}={value}" for name, value in self.values.items())
 
 
-def _grid(low, high, step) -> list[sympy.Expr]:
+@dataclass(frozen=True)
+class Range:
+    """The values low, low + step, ..., up to high: ``count`` of them, drawn by index."""
+
+    low: Fraction
+    step: Fraction
+    count: int
+
+    def value(self, index: int) -> sympy.Expr:
+        return sympy.Rational(self.low + index * self.step)
+
+
+def _range(name: str, spec, explicit: bool) -> Range:
+    low, high, *rest = spec
+    step = rest[0] if rest else (1 if all(float(x).is_integer() for x in (low, high)) else 0.1)
+    where = f"variants.{name} = {list(spec)}"
+    if not all(math.isfinite(float(x)) for x in (low, high, step)):
+        raise ProblemError(f"{where}: bounds and step must be finite numbers")
+    if explicit and max(abs(low), abs(high)) > MAX_MAGNITUDE:
+        raise ProblemError(f"{where}: bounds must lie within ±{MAX_MAGNITUDE:.0e}",
+                           hint="a point far from zero overflows most functions")
     low, high, step = (Fraction(str(x)) for x in (low, high, step))
-    count = int((high - low) / step)
-    return [sympy.Rational(low + k * step) for k in range(count + 1)]
+    if step <= 0:
+        raise ProblemError(f"{where}: the step must be positive")
+    if low > high:
+        raise ProblemError(f"{where}: low must not exceed high")
+    return Range(low, step, int((high - low) / step) + 1)
 
 
-def ranges(problem: Problem) -> dict[str, list[sympy.Expr]]:
+def ranges(problem: Problem) -> dict[str, Range]:
     """The values each input (and ranged constant) may take."""
     out = {}
     for name, value in {**problem.inputs, **{k: problem.constants[k] for k in problem.variants
                                             if k in problem.constants}}.items():
         spec = problem.variants.get(name)
+        explicit = spec is not None
         if spec is None:  # within 2 of the problem's value, in steps of 1/2
             centre = int(sympy.floor(value))
             spec = (centre - 2, centre + 2, 0.5)
-        low, high, *rest = spec
-        step = rest[0] if rest else (1 if all(float(x).is_integer() for x in (low, high)) else 0.1)
-        grid = _grid(low, high, step)
-        if not grid:
-            raise ProblemError(f"variants.{name}: the range {list(spec)} holds no value")
-        out[name] = grid
+        out[name] = _range(name, spec, explicit)
     return out
 
 
@@ -71,7 +100,7 @@ def draw_variants(problem: Problem, count: int, seed: int, digits: int = 3) -> l
         variant_seed = random.Random(f"derive:{seed}:{student}").randrange(2**31)
         rng = random.Random(variant_seed)
         for _ in range(MAX_DRAWS):
-            values = {name: rng.choice(grid) for name, grid in grids.items()}
+            values = {name: grid.value(rng.randrange(grid.count)) for name, grid in grids.items()}
             key = tuple(values.values())
             if key in seen:
                 continue
@@ -125,13 +154,48 @@ def _build(spec: str, variant: Variant, out_dir: str, pdf: bool, options: SheetO
     return written
 
 
+class Interrupted(ReportError):
+    """Ctrl-C (SIGINT) or SIGTERM during a variants run: the manifest lists the students finished."""
+
+    exit_code = 130
+
+
+def _die_with(parent: int) -> None:
+    """Worker initializer: killed when the parent dies (Linux), deaf to Ctrl-C (the parent
+    decides what an interruption means)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the line above: go now
+        os._exit(1)
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    # spawn: workers are the parent's own children (their parent-death signal then fires when it
+    # dies; a forkserver's workers would outlive it) and start clean, never forked from a
+    # process running the progress bar's thread.
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_die_with, initargs=(os.getpid(),))
+
+
+def _manifest(out_dir: Path, entries: list[ManifestEntry], names: list[str], order: dict[str, int]) -> Path:
+    """manifest.csv of the students written, in roster order (workers finish in any order)."""
+    return files.write_text(out_dir / "manifest.csv", manifest_csv(sorted(entries, key=lambda e: order[e.id]), names))
+
+
 def write_variants(spec: str, count: int, seed: int, out_dir: str | Path, pdf: bool = True,
                    options: SheetOptions = SheetOptions(), workers: int | None = None, progress=None,
                    students: list[Student] | None = None, shard: tuple[int, int] = (1, 1)) -> Path:
     """Write every student's sheets and the manifest; returns the manifest's path.
 
     ``students`` (a roster) names the sheets, else s001, s002, ...; with ``shard`` K/N only the
-    students at 0-based index ≡ K−1 (mod N) are written, with the same variants as a whole run."""
+    students at 0-based index ≡ K−1 (mod N) are written, with the same variants as a whole run.
+    When a sheet fails (or the run is interrupted) the manifest lists only the students whose
+    sheets were written."""
     problem = load_problem(spec)
     if problem.kind != "scalar":
         raise ProblemError("variants are drawn for scalar problems")
@@ -140,20 +204,47 @@ def write_variants(spec: str, count: int, seed: int, out_dir: str | Path, pdf: b
         raise ProblemError("--count must be at least 1")
     variants = draw_variants(problem, len(students), seed, options.digits)
     chosen = [(v, s) for i, (v, s) in enumerate(zip(variants, students)) if in_shard(i, shard)]
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    workers = workers or os.cpu_count() or 1
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(_build, spec, v, str(out_dir), pdf, replace(options, student=s.id)) for v, s in chosen]
-        for future in futures:
-            future.result()  # re-raises a worker's error
-            if progress:
-                progress()
-    return _write_manifest(out_dir, [ManifestEntry(s.id, v.seed, v.values) for v, s in chosen], variants)
-
-
-def _write_manifest(out_dir: Path, entries: list[ManifestEntry], variants: list[Variant]) -> Path:
     names = list(variants[0].values) if variants else []
-    path = out_dir / "manifest.csv"
-    atomic_write(path, manifest_csv(entries, names))
-    return path
+    order = {s.id: i for i, s in enumerate(students)}
+    out_dir = files.ensure_folder(out_dir)
+    workers = workers or os.cpu_count() or 1
+    finished: list[ManifestEntry] = []
+    pool = _pool(workers)
+    previous = signal.signal(signal.SIGTERM, _terminate) if _main_thread() else None
+    try:
+        pending = {pool.submit(_build, spec, v, str(out_dir), pdf, replace(options, student=s.id)):
+                   ManifestEntry(s.id, v.seed, v.values) for v, s in chosen}
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_EXCEPTION)
+            for future in done:
+                entry = pending.pop(future)
+                future.result()  # re-raises a worker's error
+                finished.append(entry)
+                if progress:
+                    progress()
+    except (DeriveError, KeyboardInterrupt) as exc:
+        pool.shutdown(wait=True, cancel_futures=True)  # sheets being written finish; no new ones start
+        for future, entry in pending.items():
+            if future.done() and not future.cancelled() and future.exception() is None:
+                finished.append(entry)
+        path = _manifest(out_dir, finished, names, order)
+        total = len(chosen)
+        if isinstance(exc, (KeyboardInterrupt, Interrupted)):
+            raise Interrupted(f"interrupted: wrote {len(finished)} of {total} students; {path} lists them") from None
+        exc.message = f"{exc.message}; wrote {len(finished)} of {total} students, {path} lists them"
+        raise exc from None
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    return _manifest(out_dir, finished, names, order)
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _terminate(signum, frame):
+    raise Interrupted("terminated")

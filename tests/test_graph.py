@@ -256,7 +256,7 @@ def test_graphs_above_the_limit_are_refused_and_left_off_the_sheet(tmp_path, mon
     result = CliRunner().invoke(app, ["graph", "problem1", "--format", "tikz", "-o", str(tmp_path / "g.tikz")])
     assert result.exit_code == 2 and not (tmp_path / "g.tikz").exists()
     assert result.stderr.count("\n") == 1 and "12 nodes, more than the 10" in result.stderr
-    sheet = render_sheet(solve("problem1"), "tex")
+    sheet = render_sheet(solve("problem1"), "tex").replace(",{}", ",")  # user-text escaping breaks ,, ligatures
     assert r"\begin{tikzpicture}" not in sheet and "12 nodes, more than the 10 drawn" in sheet
     markdown = render_sheet(solve("problem1"), "md")
     assert "```mermaid" not in markdown and "12 nodes, more than the 10 drawn" in markdown

@@ -57,7 +57,7 @@ def test_latex_variables():
 
 
 def test_user_text_escaping():
-    assert latex_escape(r"50% of $x_1$ & {y}") == r"50\% of \$x{\ttfamily\char95}1\$ \& \{y\}"
+    assert latex_escape(r"50% of $x_1$ & {y}") == r"50\% of \$x\_1\$ \& \{y\}"  # T1 has the underscore
     assert latex_escape("\\input") == r"\textbackslash{}input"
     assert markdown_escape("a_b *c* <d>") == r"a\_b \*c\* &lt;d&gt;"
     assert cell(r"\left|v_{1}\right|") == r"$\left\vert v_{1}\right\vert $"

@@ -1,8 +1,13 @@
 """Solution sheets: real PDFs compiled by TeX and read back with pdftotext; Markdown; JSON."""
 
 import json
+import os
 import re
+import stat
 import subprocess
+import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -35,7 +40,7 @@ def pdf_text(path: Path) -> str:
 @pytest.fixture(scope="module")
 def problem1_pdf(tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
-    result = runner.invoke(app, ["report", "problem1", "--pdf", "-o", str(out)])
+    result = runner.invoke(app, ["report", "problem1", "--pdf", "--keep-log", "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert result.stdout.split() == [str(out / "problem1.tex"), str(out / "problem1.pdf")]
     return out / "problem1.pdf"
@@ -126,12 +131,14 @@ def test_a_failed_compile_never_leaves_a_stale_pdf(tmp_path):
     good = tmp_path / "sheet.tex"
     good.write_text("\\documentclass{article}\\begin{document}first\\end{document}\n")
     pdf = compile_pdf(good)
-    before = pdf.read_bytes()
+    assert not good.with_suffix(".log").exists()  # a log is kept only when asked or on failure
     good.write_text("\\documentclass{article}\\begin{document}\\undefinedmacro\\end{document}\n")
-    with pytest.raises(ReportError, match="Undefined control sequence"):
+    with pytest.raises(ReportError, match="Undefined control sequence") as failure:
         compile_pdf(good)
-    assert pdf.read_bytes() == before  # the old PDF is untouched, not half-overwritten
-    assert not list(tmp_path.glob("*.part")) and not list(tmp_path.glob(".*.part"))
+    # The old PDF no longer matches the new .tex: it is removed, and the message says so.
+    assert not pdf.exists() and f"removed the old {pdf}" in str(failure.value)
+    assert "Undefined control sequence" in good.with_suffix(".log").read_text()  # the log of the failure
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sheet.log", "sheet.tex"]  # nothing half-written
 
 
 def test_missing_tex_engine_says_how_to_install_and_keeps_the_tex(tmp_path, monkeypatch):
@@ -146,7 +153,7 @@ def test_missing_tex_engine_says_how_to_install_and_keeps_the_tex(tmp_path, monk
 def test_three_input_toml_problem_compiles(tmp_path):
     spec = tmp_path / "three.toml"
     spec.write_text(THREE_INPUTS)
-    result = runner.invoke(app, ["report", str(spec), "--pdf", "-o", str(tmp_path)])
+    result = runner.invoke(app, ["report", str(spec), "--pdf", "--keep-log", "-o", str(tmp_path)])
     assert result.exit_code == 0, result.output
     text = pdf_text(tmp_path / "three.pdf")
     assert "Overfull" not in (tmp_path / "three.log").read_text(errors="replace")
@@ -179,7 +186,7 @@ def test_log_errors_shows_the_offending_lines():
 
 
 def test_problem2_pdf(tmp_path):
-    result = runner.invoke(app, ["report", "problem2", "--pdf", "-o", str(tmp_path)])
+    result = runner.invoke(app, ["report", "problem2", "--pdf", "--keep-log", "-o", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "Overfull" not in (tmp_path / "problem2.log").read_text(errors="replace")
     text = " ".join(pdf_text(tmp_path / "problem2.pdf").split())
@@ -189,3 +196,120 @@ def test_problem2_pdf(tmp_path):
     md = runner.invoke(app, ["report", "problem2", "--format", "md", "-o", str(tmp_path)])
     assert md.exit_code == 0
     assert r"r + W_{2}^\top \, \left(y - s\right)" in (tmp_path / "problem2.md").read_text()
+
+
+# -- hostile names, titles and templates; processes (issue 13) ---------------------------------
+DERIVE = [sys.executable, "-m", "derive"]
+HOSTILE_NAME = "-pdflatex=cd;touch PWNED;.toml"
+SMALL = "[inputs]\nx = 1\n[outputs]\ny = 'sin(x)'\n"  # a short sheet: quick to compile
+
+
+def test_concurrent_reports_of_a_hostile_name_into_one_folder(tmp_path):
+    # The file name once reached latexmk as its option -pdflatex=… (a shell command); now TeX
+    # compiles sheet.tex in a scratch folder.  Two runs into one folder both leave complete files;
+    # TeX's font caches stay out of $HOME; the .log is not kept; files follow the umask.
+    home = tmp_path / "home"
+    home.mkdir()
+    (tmp_path / HOSTILE_NAME).write_text(SMALL)
+    title = 'x<y>z|w "q" -- a_b ~^ 100%'
+    command = [*DERIVE, "report", "--pdf", "-o", "out", "--title", title, "--author", "Alice",
+               "--date", "May 2025", "--", HOSTILE_NAME]
+    env = {**os.environ, "HOME": str(home)}
+    old = os.umask(0o022)
+    try:
+        runs = [subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True) for _ in range(2)]
+        results = [(run.wait(timeout=240), run.stderr.read()) for run in runs]
+    finally:
+        os.umask(old)
+    assert results == [(0, ""), (0, "")]
+    assert not (home / "PWNED").exists() and not (tmp_path / "PWNED").exists()
+    assert not list(home.glob(".texlive*"))  # TEXMFVAR is the scratch folder
+    out = tmp_path / "out"
+    stem = HOSTILE_NAME.removesuffix(".toml")
+    assert sorted(p.name for p in out.iterdir()) == [f"{stem}.pdf", f"{stem}.tex"]  # no .log, no .part
+    assert {oct(stat.S_IMODE(p.stat().st_mode)) for p in out.iterdir()} == {"0o644"}
+    text = " ".join(pdf_text(out / f"{stem}.pdf").split())
+    assert title in text and "Alice · May 2025" in text  # T1: no ¡ ¿ — ” ; no \quadMay glue
+
+
+def test_backticks_greek_cjk_and_newlines(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))  # where `cd;touch PWNED` would land
+    name = "a`cd;touch PWNED`b.toml"
+    (tmp_path / name).write_text(SMALL)
+    precious = tmp_path / "precious.txt"
+    precious.write_text("keep me")
+    (tmp_path / "out").mkdir()
+    for planted in ("a`cd;touch PWNED`b.log", ".a`cd;touch PWNED`b.pdf.part"):  # links the old code wrote through
+        (tmp_path / "out" / planted).symlink_to(precious)
+    result = runner.invoke(app, ["report", name, "--pdf", "-o", "out", "--title", "\nGradients of α·β Σ 中文 😀 Ünïcödé",
+                                 "--course", "שלום\u200f", "--author", "Zoë"])
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "PWNED").exists() and precious.read_text() == "keep me"
+    text = " ".join(pdf_text(tmp_path / "out" / "a`cd;touch PWNED`b.pdf").split())
+    assert "Gradients of α·β Σ [U+4E2D][U+6587] [U+1F600] Ünïcödé" in text
+    assert "[U+05E9]" in text and "Zoë" in text
+
+
+@pytest.mark.parametrize("template, message", [
+    (r"\VAR{ cycler.__init__.__globals__.os.popen('touch PWNED').read() }", "unsafe"),
+    (r"\BLOCK{for i in range(10**9)}x\BLOCK{endfor}", "range"),
+    (r"\BLOCK{set ns = namespace(s='x')}\BLOCK{for i in range(64)}\BLOCK{set ns.s = ns.s ~ ns.s}\BLOCK{endfor}",
+     "MB"),
+])
+def test_templates_are_sandboxed_and_bounded(tmp_path, monkeypatch, template, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "t.tex.j2").write_text(template)
+    result = runner.invoke(app, ["report", "problem1", "-o", "out", "--template", "t.tex.j2"])
+    assert result.exit_code == 2 and message in result.stderr, result.output
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "PWNED").exists() and not (tmp_path / "out" / "problem1.tex").exists()
+
+
+def test_a_template_that_runs_too_long_or_is_binary(tmp_path, monkeypatch):
+    from derive import sandbox
+
+    monkeypatch.setattr(sandbox, "TIME_LIMIT", 2)
+    (tmp_path / "slow.j2").write_text("{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}")
+    result = runner.invoke(app, ["report", "problem1", "--format", "md", "-o", str(tmp_path),
+                                 "--template", str(tmp_path / "slow.j2")])
+    assert result.exit_code == 2 and "more than 2 s" in result.stderr
+    (tmp_path / "bin.j2").write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe\x00")
+    result = runner.invoke(app, ["report", "problem1", "-o", str(tmp_path), "--template", str(tmp_path / "bin.j2")])
+    assert result.exit_code == 2 and "not UTF-8 text" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_compile_timeout_kills_the_whole_tex_process_group(tmp_path, monkeypatch):
+    import derive.report as report
+
+    monkeypatch.setattr(report, "COMPILE_TIMEOUT", 2)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the scratch folder, to find its processes
+    tex = tmp_path / "loop.tex"
+    tex.write_text("\\documentclass{article}\\begin{document}\\loop\\iftrue\\repeat\\end{document}\n")
+    with pytest.raises(ReportError, match="did not finish within 2 s"):
+        compile_pdf(tex)
+    time.sleep(0.5)
+    assert _processes_in(tmp_path) == []  # pdflatex did not outlive latexmk
+
+
+def _processes_in(folder: Path) -> list[int]:
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.readlink(f"/proc/{pid}/cwd").startswith(str(folder)):
+                found.append(int(pid))
+        except OSError:
+            pass
+    return found
+
+
+def test_escaped_text_closes_control_words_and_breaks_ligatures():
+    from derive.render.latex import escape
+
+    out = escape("\nname % $ \" ~ & \\ok -- << >> '' `` ,, !` ?` ^x")
+    assert re.findall(r"\\[A-Za-z]+(?![A-Za-z{])", out) == []  # every control word is closed by {}
+    for ligature in ("--", "<<", ">>", "''", "``", ",,", "!`", "?`"):
+        assert ligature not in out
+    assert out.startswith("name ") and "\\newline" not in out  # a leading newline is just space

@@ -56,7 +56,7 @@ def test_blank_csv_and_pdf(tmp_path):
     assert runner.invoke(app, ["report", "problem1", "--blank", "--format", "csv", "-o", str(tmp_path)]).exit_code == 0
     lines = (tmp_path / "problem1-blank.csv").read_text().splitlines()
     assert lines[0] == "part,pass,node,value,line" and lines[1] == "trace,,v0,," and len(lines) == 61
-    result = runner.invoke(app, ["report", "problem1", "--blank", "--pdf", "--hide", "rules", "-o", str(tmp_path)])
+    result = runner.invoke(app, ["report", "problem1", "--blank", "--pdf", "--keep-log", "--hide", "rules", "-o", str(tmp_path)])
     assert result.exit_code == 0, result.output
     import subprocess
 

@@ -466,7 +466,7 @@ def layout_with_dot(spec: GraphSpec) -> Drawing | None:
     The inputs are kept in their declared order (x1 above x2) unless that costs crossings dot can
     avoid; where dot's splines still graze a label, wider spacing is tried.  Of these layouts the
     first with no overlap and no crossing wins, else the one with fewest (overlaps, crossings)."""
-    best = None
+    best, best_score = None, None
     for ordered, spacing in ((True, 1.0), (False, 1.0), (True, 1.8), (False, 1.8)):
         drawing = _run_dot(spec, ordered, spacing)
         if drawing is None:

@@ -1,0 +1,144 @@
+"""Writing files safely: every file derive writes is complete or absent, never written through a
+link, and gets the mode the umask gives (0666 & ~umask), like any other tool's output.
+
+A file is written to a temporary file with an unpredictable name (``mkstemp``, which creates it
+exclusively and so never follows a planted link) in the target folder, then renamed over the
+target (``os.replace`` replaces a link itself, never its target).  Targets that are not regular
+files (device nodes, FIFOs, folders, links) are refused.  Every OS failure (a read-only folder,
+a full disk, ``-o`` an existing file where a folder is expected) becomes one
+``cannot write to PATH: reason`` error and leaves nothing half-written behind.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import stat
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+from .errors import ReportError
+
+_HINTS = {"EACCES": "check the folder's permissions or write elsewhere with -o",
+          "EPERM": "check the folder's permissions or write elsewhere with -o",
+          "EROFS": "write elsewhere with -o", "ENOSPC": "free some space or write elsewhere with -o",
+          "EDQUOT": "free some space or write elsewhere with -o"}
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it where Linux allows (no window in which a
+    thread would create files with a wrong mode)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _error(path: Path, exc: OSError | str) -> ReportError:
+    if isinstance(exc, str):
+        return ReportError(f"cannot write to {path}: {exc}", hint="remove it or write elsewhere with -o")
+    reason = exc.strerror or str(exc)
+    reason = reason[:1].lower() + reason[1:]
+    return ReportError(f"cannot write to {path}: {reason}", hint=_HINTS.get(errno.errorcode.get(exc.errno, "")))
+
+
+def ensure_folder(folder: str | Path) -> Path:
+    """``folder`` (created with its parents) or a ReportError saying why it cannot be one."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise _error(folder, "it is a file, not a folder") from None
+    except OSError as exc:
+        raise _error(folder, exc) from None
+    if not folder.is_dir():
+        raise _error(folder, "it is not a folder")
+    return folder
+
+
+def _refuse_non_regular(path: Path) -> None:
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise _error(path, exc) from None
+    if stat.S_ISLNK(mode):
+        raise _error(path, "it is a symbolic link")
+    if stat.S_ISDIR(mode):
+        raise _error(path, "it is a folder")
+    if not stat.S_ISREG(mode):
+        raise _error(path, "it is not a regular file")
+
+
+def _write(path: str | Path, fill: Callable[[BinaryIO], None]) -> Path:
+    path = Path(path)
+    ensure_folder(path.parent)
+    _refuse_non_regular(path)
+    try:
+        fd, staged = tempfile.mkstemp(prefix=f".{path.name[:40]}.", suffix=".part", dir=path.parent)
+    except OSError as exc:
+        raise _error(path, exc) from None
+    try:
+        os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp makes 0600; follow the umask instead
+        with os.fdopen(fd, "wb") as handle:
+            fill(handle)
+        # No fsync: os.replace after a complete write already means a killed run leaves the old
+        # file or the new one; fsync-ing every sheet would only add cost against power loss.
+        os.replace(staged, path)
+    except OSError as exc:
+        Path(staged).unlink(missing_ok=True)
+        raise _error(path, exc) from None
+    except BaseException:
+        Path(staged).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically; returns the path."""
+    data = text.encode("utf-8")
+    return _write(path, lambda handle: handle.write(data))
+
+
+def write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically; returns the path."""
+    return _write(path, lambda handle: handle.write(data))
+
+
+def copy_file(source: str | Path, path: str | Path) -> Path:
+    """Copy ``source`` (a file derive made, e.g. in a scratch folder) to ``path`` atomically."""
+    def fill(handle: BinaryIO) -> None:
+        with open(source, "rb") as src:
+            shutil.copyfileobj(src, handle)
+
+    return _write(path, fill)
+
+
+def remove_file(path: str | Path) -> bool:
+    """Remove a regular file (a link is removed itself, never its target); True if one was removed."""
+    path = Path(path)
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise _error(path, exc) from None
+    if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+        return False
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise _error(path, exc) from None
+    return True
