@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from . import files, sandbox
+from . import files, sandbox, texformat
 from .errors import ReportError
 from .render import latex as latex_render
 from .render import markdown as markdown_render
@@ -188,8 +188,35 @@ def _kill_group(process: subprocess.Popen) -> None:
     process.wait()
 
 
+#: Most pdflatex passes over a sheet compiled with its cached format (latexmk's own default is 5;
+#: the built-in sheets settle in two: longtable measures its columns in the first).
+MAX_PASSES = 3
+
+
+def _compile(work: Path, latexmk: str, pdflatex: str) -> tuple[int, str]:
+    """Run TeX on ``sheet.tex`` in its scratch folder.  With the cached format of its preamble
+    (derive/texformat.py), pdflatex runs directly, as many passes as its log asks for; without
+    one (a preamble that does not dump, no cache folder), latexmk decides the passes."""
+    scratch = work.parent
+    split = texformat.split_preamble(work.read_text(encoding="utf-8", errors="replace"))
+    fmt = texformat.cached_format(split[0], pdflatex, _run_tex) if split else None
+    if fmt is None:
+        return _run_tex([latexmk, "-pdf", "-silent", "-interaction=nonstopmode", "-halt-on-error",
+                         "-pdflatex=pdflatex -no-shell-escape -interaction=nonstopmode -halt-on-error %O %S",
+                         "sheet.tex"], scratch)
+    shutil.copyfile(fmt, scratch / "sheet.fmt")
+    work.write_text(split[1], encoding="utf-8")
+    for _ in range(MAX_PASSES):
+        returncode, output = _run_tex([pdflatex, "-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error",
+                                       "-fmt=sheet", "sheet.tex"], scratch)
+        log = work.with_suffix(".log")
+        if returncode != 0 or not texformat.RERUN.search(log.read_text(errors="replace") if log.is_file() else ""):
+            break
+    return returncode, output
+
+
 def compile_pdf(tex_path: Path, keep_log: bool = False) -> Path:
-    """Compile ``tex_path`` with latexmk/pdflatex; the PDF appears beside it only on success.
+    """Compile ``tex_path`` with pdflatex (see _compile); the PDF appears beside it only on success.
     On failure the previous PDF is removed (it would contradict the new .tex) and the log kept."""
     tex_path = Path(tex_path)
     pdf_path, log_path = tex_path.with_suffix(".pdf"), tex_path.with_suffix(".log")
@@ -202,12 +229,9 @@ def compile_pdf(tex_path: Path, keep_log: bool = False) -> Path:
         scratch = Path(scratch)
         work = scratch / "sheet.tex"  # a fixed name: the user's file name never reaches latexmk
         shutil.copyfile(tex_path, work)
-        command = [latexmk, "-pdf", "-silent", "-interaction=nonstopmode", "-halt-on-error",
-                   "-pdflatex=pdflatex -no-shell-escape -interaction=nonstopmode -halt-on-error %O %S",
-                   "sheet.tex"]
         log = work.with_suffix(".log")
         try:
-            returncode, output = _run_tex(command, scratch)
+            returncode, output = _compile(work, latexmk, pdflatex)
         except ReportError as exc:
             if log.is_file():
                 files.copy_file(log, log_path)

@@ -18,6 +18,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from .errors import DeriveError
+
 _BEGIN = re.compile(r"^\\begin\{document\}", re.MULTILINE)
 #: Preamble lines that must run in every job: pdfTeX does not dump its glyph-to-Unicode table.
 _PER_JOB = re.compile(r"glyphtounicode|\\pdfgentounicode")
@@ -72,5 +74,5 @@ def cached_format(preamble: str, pdflatex: str, run: Callable[[list[str], Path],
             shutil.copyfile(built, staged)
             os.replace(staged, target)  # atomic: a concurrent build writes the same bytes
         return target
-    except OSError:
+    except (OSError, DeriveError):  # no cache folder, a full disk, a build that timed out
         return None

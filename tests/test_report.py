@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import re
 import stat
 import subprocess
@@ -313,3 +314,34 @@ def test_escaped_text_closes_control_words_and_breaks_ligatures():
     for ligature in ("--", "<<", ">>", "''", "``", ",,", "!`", "?`"):
         assert ligature not in out
     assert out.startswith("name ") and "\\newline" not in out  # a leading newline is just space
+
+
+def test_a_sheet_compiles_from_its_cached_format_to_what_latexmk_makes(tmp_path, monkeypatch):
+    """The fast path (precompiled preamble, pdflatex passes as the log asks) gives the very text
+    latexmk gives from the same .tex; the format is kept in the cache folder for the next run."""
+    from derive.report import compile_pdf
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    result = CliRunner().invoke(app, ["report", "problem1", "-o", str(tmp_path / "fast")])
+    assert result.exit_code == 0, result.output
+    tex = tmp_path / "fast" / "problem1.tex"
+    compile_pdf(tex)
+    assert list((tmp_path / "cache" / "derive" / "tex").glob("*.fmt"))
+    slow = tmp_path / "slow"
+    slow.mkdir()
+    shutil.copyfile(tex, slow / "sheet.tex")
+    subprocess.run(["latexmk", "-pdf", "-silent", "-interaction=nonstopmode", "sheet.tex"], cwd=slow,
+                   capture_output=True, check=True)
+    text = [subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True).stdout
+            for pdf in (tex.with_suffix(".pdf"), slow / "sheet.pdf")]
+    assert text[0] == text[1] and "Jacobian" in text[0]
+
+
+def test_without_a_usable_format_cache_latexmk_compiles_the_sheet(tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    result = CliRunner().invoke(app, ["report", "problem1", "--pdf", "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "Jacobian" in subprocess.run(["pdftotext", str(tmp_path / "problem1.pdf"), "-"],
+                                        capture_output=True, text=True).stdout
