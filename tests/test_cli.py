@@ -288,3 +288,16 @@ def test_other_poles_are_domain_or_parse_errors(function, at):
     result = run("jacobian", "-f", function, "--at", at)
     assert result.exit_code == 2, result.output
     assert result.stderr.startswith("derive: error: ") and result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("args, kind", [(["report", "problem1"], "folder"), (["graph", "problem1", "--format", "dot"], "file"),
+                                        (["codegen", "problem2"], "file")])
+def test_dash_o_is_a_folder_for_several_files_and_the_file_for_one(tmp_path, args, kind):
+    wrong = tmp_path / "taken"
+    wrong.mkdir() if kind == "file" else wrong.write_text("keep me")
+    result = run(*args, "-o", str(wrong))
+    assert result.exit_code == 2 and "cannot write to" in result.stderr
+    assert (wrong.is_dir() and not list(wrong.iterdir())) if kind == "file" else wrong.read_text() == "keep me"
+    right = tmp_path / ("out" if kind == "folder" else "out.txt")
+    assert run(*args, "-o", str(right)).exit_code == 0
+    assert right.is_dir() if kind == "folder" else right.is_file()
