@@ -103,3 +103,20 @@ def test_markdown_and_tex_sheets_show_the_brackets(tanh_quotient):
         sheet = render_sheet(tanh_quotient, fmt)
         assert r"\left(1 - \tanh^{2}{\left(v_{3} \right)}\right) \times" in sheet
         assert r"1 - \tanh^{2}{\left(v_{3} \right)} \times" not in sheet  # the issue's misprint
+
+
+def test_exact_inputs_print_exactly_in_the_trace_and_the_header():
+    """1/2 and pi/4 are kept exact, so the sheet shows them so (not 0.500 and 0.785)."""
+    from derive.api import solve
+    from derive.report import render_sheet
+    from derive.render.notation import LatexNotation, TextNotation
+
+    solution = solve(functions=["sin(x1*x2)"], at={"x1": "1/2", "x2": "pi/4"})
+    text = [row.evaluation for row in lines.trace_rows(solution.trace, TextNotation())[:2]]
+    assert text == ["1/2", "π/4"]
+    latex = [row.evaluation for row in lines.trace_rows(solution.trace, LatexNotation())[:2]]
+    assert latex == [r"\frac{1}{2}", r"\frac{\pi}{4}"]
+    sheet = render_sheet(solution, "tex")
+    assert r"= (\frac{1}{2}, \frac{\pi}{4})^\top" in sheet
+    decimal = solve(functions=["sin(x1)"], at={"x1": 2.25})
+    assert lines.trace_rows(decimal.trace, TextNotation())[0].evaluation in ("9/4", "2.250")

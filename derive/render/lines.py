@@ -90,7 +90,7 @@ def trace_rows(trace: Trace, nt) -> list[Row]:
     rows = []
     for node in trace.nodes:
         if node.is_input:
-            rows.append(Row(f"{nt.node(node.id)} = {nt.var(node.input_name)}", nt.number(node.value),
+            rows.append(Row(f"{nt.node(node.id)} = {nt.var(node.input_name)}", nt.exact(trace.point[node.input_name]),
                             node=node.id))
         else:
             definition = node.text if nt.name == "text" else node.latex
@@ -206,8 +206,9 @@ def jacobian_symbols(solution: ScalarSolution, nt) -> str:
                       for y, _ in solution.trace.outputs])
 
 
-def values_vector(values: list[float], nt) -> str:
-    return nt.matrix([[nt.number(v)] for v in values])
+def values_vector(values: list, nt) -> str:
+    """A column of values: floats rounded, exact inputs (1/2, π/4) as they are."""
+    return nt.matrix([[nt.exact(v)] for v in values])
 
 
 # -- the user's expressions, in the order written ---------------------------------------------

@@ -98,6 +98,14 @@ class _Factors:
     def kind(self, expr: sympy.Expr) -> str:
         return kind_of_sympy(expr)
 
+    def exact(self, value) -> str:
+        """An input's value as the problem gives it: 2, 1/2, π/4 stay exact; a decimal the user
+        typed (a SymPy Float) or a plain float is a rounded number like every other value."""
+        if not isinstance(value, sympy.Basic) or not value.is_number or value.is_Float or value.is_Integer:
+            return self.number(float(value))
+        out = self.expr(value)
+        return re.sub(r"\bpi\b", "π", out) if self.name == "text" else out
+
 
 class TextNotation(_Factors):
     """Plain Unicode text, for the terminal."""

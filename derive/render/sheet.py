@@ -68,13 +68,13 @@ def sheet_context(solution: ScalarSolution, *, digits: int, escape: Callable[[st
     context = {
         **header(problem, escape, title, author, course, date),
         "digits": digits,
-        "inputs": [{"name": nt.var(name), "node": nt.node(node), "value": nt.number(trace.by_id[node].value)}
+        "inputs": [{"name": nt.var(name), "node": nt.node(node), "value": nt.exact(trace.point[name])}
                    for name, node in trace.inputs],
         "outputs": [{"name": nt.var(name), "node": nt.node(node), "value": nt.number(trace.by_id[node].value),
                      "expression": _displayable(lines.expression_latex(trace.expressions[name], nt), trace)}
                     for name, node in trace.outputs],
         "input_vector": nt.matrix([[nt.var(name)] for name, _ in trace.inputs]),
-        "point_vector": lines.values_vector([trace.by_id[n].value for _, n in trace.inputs], nt),
+        "point_vector": lines.values_vector([trace.point[name] for name, _ in trace.inputs], nt),
         "node_vector": nt.matrix([[nt.node(n)] for _, n in trace.outputs]),
         "value_vector": lines.values_vector(solution.output_values, nt),
         **_graphs(trace, graph, digits, escape),
