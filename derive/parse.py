@@ -266,8 +266,15 @@ class _Converter:
             if not isinstance(node.func, ast.Name):
                 what = _REFUSED.get(type(node.func), "calling an expression")
                 raise self._refuse(node.func, what, hint="call a function by its name, e.g. sin(x)")
-            if node.keywords:
-                raise self._refuse(node, "keyword arguments", hint="pass arguments by position")
+            for keyword in node.keywords:  # matrix reductions take axis=0 or axis=1, nothing else
+                if not (self.matrix and keyword.arg == "axis"):
+                    raise self._refuse(keyword, "keyword arguments", hint="pass arguments by position"
+                                       + ("; the only keyword is axis=0 or axis=1" if self.matrix else ""))
+                value = keyword.value
+                if not (isinstance(value, ast.Constant) and type(value.value) is int and value.value in (0, 1)):
+                    shown = self._segment(value) or "?"
+                    raise ParseError(f"unknown axis {shown} {self._where(value)}",
+                                     hint="axis=0 works down each column, axis=1 along each row")
             for arg in node.args:
                 if isinstance(arg, ast.Starred):
                     raise self._refuse(arg, "starred arguments", hint="pass arguments one by one")
@@ -280,7 +287,7 @@ class _Converter:
                 n = self.functions[name]
                 raise ParseError(f"{node.func.id}() takes {n} argument{'s' if n != 1 else ''}, "
                                  f"got {len(node.args)} {self._where(node)}")
-            return list(node.args)
+            return [*node.args, *(keyword.value for keyword in node.keywords)]
         if isinstance(node, ast.Name):
             return []
         if isinstance(node, ast.Constant):
@@ -333,6 +340,8 @@ class _Converter:
             return Expr(op, (left, right), col=col)
         if isinstance(node, ast.Call):
             name = self.aliases.get(node.func.id, node.func.id)
+            if node.keywords:  # axis=k: an "axis" argument after the positional ones
+                return Expr(name, (*args[:len(node.args)], Expr("axis", value=args[-1].value)), col=col)
             if name == "pow" and len(args) == 2:
                 self._check_exponent(args[1], col)
             if all(a.is_number for a in args) and name in self.fold:

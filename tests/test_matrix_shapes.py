@@ -38,8 +38,12 @@ def test_shapes_are_inferred():
      'y = "W2 @ x": W2 @ x: (M×K) @ (K×1) expected, got (M×K) @ (N×1)'),
     ('z = "W1 @ x"\nL = "r @ z"', ShapeError, 'L = "r @ z": r @ z: (K×1) @ (1×1) expected, got (K×1) @ (K×1)'),
     ('L = "W1 @ x"', ShapeError, "the loss L must be a scalar, but it is (K×1)"),
-    ('z = "W1 @ x"\nL = "sum(z + x)"', ShapeError, "(K×1) + (N×1): the shapes must be equal"),
-    ('z = "W1 * W2"\nL = "sum(z)"', ShapeError, "elementwise * needs equal shapes"),
+    ('z = "W1 @ x"\nL = "sum(z + x)"', ShapeError, "z + x: (K×1) and (N×1) do not broadcast"),
+    ('z = "W1 * W2"\nL = "sum(z)"', ShapeError, "W1 * W2: (K×N) and (M×K) do not broadcast (elementwise *)"),
+    ('L = "sum(W1 + W1.T)"', ShapeError, "W1 + W1.T: (K×N) and (N×K) do not broadcast"),
+    ('L = "sum(x, axis=2)"', ParseError, "unknown axis 2 at column 13"),
+    ('L = "sum(x, axes=1)"', ParseError, "keyword arguments at column 8 not allowed"),
+    ('L = "norm(x, axis=1)"', ShapeError, "norm() takes no axis"),
     ('L = "sum(foo(x))"', ParseError, "unknown function 'foo'"),
     ('L = "sum(x // 2)"', ParseError, "operator '//'"),
     ('L = "sum(x.shape)"', ParseError, "attribute access"),
@@ -49,6 +53,11 @@ def test_shape_and_grammar_errors(equations, error, message):
     with pytest.raises(error) as info:
         model(equations)
     assert message in str(info.value)
+
+
+def test_broadcasts_and_sizes_as_numbers_are_typed():
+    m = model('z = "W1 @ x + r.T @ W1 @ x"\nh = "r.T + sum(z) / K"\nL = "sum(mean(h, axis=0))"')
+    assert m.shapes["z"] == ("K", 1) and m.shapes["h"] == (1, "K") and m.shapes["L"] == (1, 1)
 
 
 def test_missing_transpose_hint():

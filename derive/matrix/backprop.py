@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from . import expr as mx
 from .expr import M
-from .rules import vjp
+from .rules import substitute, vjp
 from .shapes import Model
 
 
@@ -53,10 +53,10 @@ def contributions(e: M, upstream: M) -> list[tuple[str, M]]:
         if node.op == "var":
             out.append((node.data, u))
             continue
-        if node.op in ("const", "ones", "zero", "eye"):
+        if not node.args:  # constants, sizes, ones, zeros, identities: nothing flows
             continue
         for position, arg in reversed(list(enumerate(node.args))):
-            if arg.op in ("const",):
+            if arg.op in ("const", "dim"):
                 continue
             stack.append((arg, vjp(node, u, position)))
     return out
@@ -94,7 +94,7 @@ def derive(model: Model) -> Derivation:
         parts = [share for _, share in uses[name]]
         raw = mx.add(*parts) if parts else mx.zero(shape)
         expressions[name] = raw
-        simplified = mx.substitute(raw, lambda leaf: _inline(leaf, values, simple_only=True))
+        simplified = substitute(raw, lambda leaf: _inline(leaf, values, simple_only=True))
         values[name] = simplified
         adjoints.append(Adjoint(name, shape, tuple(c for c, _ in uses[name]), simplified))
 
@@ -107,7 +107,7 @@ def derive(model: Model) -> Derivation:
         parts = [share for _, share in uses[name]]
         raw = mx.add(*parts) if parts else mx.zero(shape)
         expressions[f"{name}:grad"] = raw
-        expr = mx.substitute(raw, lambda leaf: _inline(leaf, values, simple_only=False))
+        expr = substitute(raw, lambda leaf: _inline(leaf, values, simple_only=False))
         gradients.append(Gradient(name, shape, tuple(c for c, _ in uses[name]), expr))
     return Derivation(model, tuple(adjoints), tuple(gradients), expressions)
 

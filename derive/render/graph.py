@@ -286,10 +286,9 @@ def matrix_layout(model) -> Layout:
 
 
 def _collect_names(e, seen: list[str]) -> None:
-    if e.op == "var" and e.data not in seen:
-        seen.append(e.data)
-    for a in e.args:
-        _collect_names(a, seen)
+    for node in e.walk():
+        if node.op == "var" and node.data not in seen:
+            seen.append(node.data)
 
 
 def matrix_tikz(model) -> str:
