@@ -87,5 +87,5 @@ def solve(problem: str | Problem | MatrixProblem | None = None, *, functions: Se
         from .matrix.solve import solve_matrix  # NumPy loads only for matrix problems
 
         options = {} if exact_limit is None else {"exact_limit": exact_limit}
-        return MatrixResult(solve_matrix(loaded, limits, seed=seed, **options))
+        return MatrixResult(solve_matrix(loaded, limits, seed=seed, exact_timeout=symbolic_timeout, **options))
     return Solution(solve_scalar(loaded, numbering, order, limits, symbolic_limit, symbolic_timeout))

@@ -128,3 +128,11 @@ def test_a_verification_error_is_one_short_line_naming_the_entry(monkeypatch):
     message = str(caught.value)
     assert "\n" not in message and len(message) < 300, message
     assert "gradient of W1" in message and "entry W1[0,0]" in message
+
+
+def test_symbolic_timeout_applies_to_matrix_problems():
+    # issue 10: --symbolic-timeout reached only the scalar engine
+    import derive
+
+    checks = derive.solve("problem2", symbolic_timeout=0.001)._solved.checks
+    assert checks.exact.startswith("skipped (took longer than 0.001 s; raise --symbolic-timeout)")

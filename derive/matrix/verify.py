@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import mpmath
 import numpy as np
 import sympy
 from sympy.core.function import AppliedUndef
@@ -203,55 +204,85 @@ def exact_check(derivation: Derivation, timeout: float = EXACT_TIMEOUT,
                 results[g.name] = "pass"
     except (TimedOut, RecursionError):
         for g in derivation.gradients:
-            results.setdefault(g.name, f"skipped (took longer than {timeout:g} s)")
+            results.setdefault(g.name, f"skipped (took longer than {timeout:g} s; raise --symbolic-timeout)")
     return results
 
 
-#: Random rational points at which two sides are compared where simplification cannot decide.
+#: Random rational points at which two sides are compared, and the working precision (digits).
 EXACT_POINTS = 3
+EXACT_DIGITS = 60
+#: Two sides agree at a point when they differ by less than this, relative to their size.
+EXACT_AGREEMENT = mpmath.mpf(10) ** -30
+
+
+class _Undecided(Exception):
+    """An expression the point evaluator does not know: fall back to simplification."""
 
 
 def equal_exactly(ours: sympy.Expr, theirs: sympy.Expr, points: int = EXACT_POINTS, seed: int = 0) -> bool:
-    """Whether two entries are equal: symbolically (expand, then simplify), or, where SymPy cannot
-    decide (x/|x| against sign(x)), at random rational points with every abstract function
-    (σ, σ′) replaced by a random polynomial, evaluated to 60 digits.  Unequal expressions
-    differ at random points almost surely; equal ones agree at all of them."""
-    difference = sympy.expand(ours - theirs)
-    if difference == 0 or sympy.simplify(difference) == 0:
+    """Whether two entries are equal, decided by evaluation at random rational points: every
+    variable gets an exact rational value, every abstract function (σ, σ′) a random polynomial
+    with rational coefficients, and both sides are evaluated at 60 digits (mpmath; exp, log,
+    roots).  Unequal expressions differ at random points almost surely; equal ones agree at
+    all of them (to ~30 digits: far more than any rounding).  Symbolic simplification (slow:
+    minutes on a batch) is only the fallback for what the evaluator does not know."""
+    if ours == theirs:
         return True
-    rng = np.random.default_rng(seed)
     symbols = sorted(ours.free_symbols | theirs.free_symbols, key=str)
-    for _ in range(points):
-        point = {x: sympy.Rational(int(rng.integers(1, 30)) * int(rng.choice([-1, 1])), int(rng.integers(1, 13)))
-                 for x in symbols}
-        coefficients: dict[str, list[sympy.Rational]] = {}
-        values = []
-        for side in (ours, theirs):
-            value = side.xreplace(point)
-            while True:  # innermost abstract calls first: f(g(x)) becomes a number in two rounds
-                calls = [c for c in value.atoms(AppliedUndef, AbstractFunction)
-                         if not c.args[0].atoms(AppliedUndef, AbstractFunction)]
-                if not calls:
-                    break
-                value = value.xreplace({c: _polynomial(c, coefficients, rng) for c in calls})
-            values.append(value)
-        try:
-            gap = complex(sympy.N(values[0] - values[1], 60))
-            size = complex(sympy.N(abs(values[0]) + abs(values[1]) + 1, 60))
-        except (TypeError, ValueError):  # not a number at this point: cannot show them equal
-            return False
-        if not abs(gap) <= 1e-40 * abs(size):
-            return False
-    return True
+    try:
+        with mpmath.workdps(EXACT_DIGITS):
+            for index in range(points):
+                rng = np.random.default_rng([seed, index])
+                point = {x: mpmath.mpf(int(rng.integers(1, 30)) * int(rng.choice([-1, 1]))) / int(rng.integers(1, 13))
+                         for x in symbols}
+                functions: dict[str, list] = {}
+                memo: dict = {}
+                a = _point_value(ours, point, functions, memo, rng)
+                b = _point_value(theirs, point, functions, memo, rng)
+                if not abs(a - b) <= EXACT_AGREEMENT * (abs(a) + abs(b) + 1):
+                    return False
+        return True
+    except (_Undecided, RecursionError, ZeroDivisionError, ValueError, TypeError):
+        difference = sympy.expand(ours - theirs)
+        return difference == 0 or sympy.simplify(difference) == 0
 
 
-def _polynomial(call, coefficients: dict, rng) -> sympy.Expr:
-    name = type(call).__name__
-    if name not in coefficients:
-        coefficients[name] = [sympy.Rational(int(rng.integers(-9, 10)), int(rng.integers(1, 7))) for _ in range(3)]
-    c = coefficients[name]
-    x = call.args[0]
-    return c[0] + c[1] * x + c[2] * x ** 2
+def _point_value(e, point: dict, functions: dict, memo: dict, rng):
+    """The value of a SymPy expression at ``point`` (mpmath numbers at the working precision)."""
+    if e in memo:
+        return memo[e]
+    if e.is_Symbol:
+        value = point[e]
+    elif e.is_Rational:
+        value = mpmath.mpf(e.p) / e.q
+    elif e.is_Number or e.is_NumberSymbol:
+        value = mpmath.mpmathify(e.evalf(EXACT_DIGITS + 10))
+    else:
+        args = [_point_value(a, point, functions, memo, rng) for a in e.args]
+        if e.is_Add:
+            value = mpmath.fsum(args)
+        elif e.is_Mul:
+            value = mpmath.fprod(args)
+        elif e.is_Pow:
+            value = mpmath.power(args[0], args[1])
+        elif isinstance(e, sympy.exp):
+            value = mpmath.exp(args[0])
+        elif isinstance(e, sympy.log):
+            value = mpmath.log(args[0])
+        elif isinstance(e, sympy.Abs):
+            value = abs(args[0])
+        elif isinstance(e, sympy.sign):
+            value = mpmath.sign(args[0])
+        elif isinstance(e, (AppliedUndef, AbstractFunction)) and len(args) == 1:
+            name = type(e).__name__
+            if name not in functions:
+                functions[name] = [mpmath.mpf(int(rng.integers(-9, 10))) / int(rng.integers(1, 7)) for _ in range(3)]
+            c = functions[name]
+            value = c[0] + c[1] * args[0] + c[2] * args[0] ** 2
+        else:
+            raise _Undecided(type(e).__name__)
+    memo[e] = value
+    return value
 
 
 def _short(e, width: int = 60) -> str:
@@ -261,9 +292,9 @@ def _short(e, width: int = 60) -> str:
 
 
 def check(derivation: Derivation, seed: int = 0, exact: bool = True,
-          exact_limit: int = EXACT_ENTRY_LIMIT) -> MatrixChecks:
+          exact_limit: int = EXACT_ENTRY_LIMIT, exact_timeout: float = EXACT_TIMEOUT) -> MatrixChecks:
     numeric = numeric_check(derivation, seed)
-    exact_results = exact_check(derivation, entry_limit=exact_limit) if exact else {
+    exact_results = exact_check(derivation, exact_timeout, exact_limit) if exact else {
         g.name: "not run" for g in derivation.gradients}
     gradients = tuple(GradientCheck(c.name, exact_results[c.name], c.numeric_max_relative_error, c.numeric_method)
                       for c in numeric)
