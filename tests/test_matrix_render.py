@@ -244,3 +244,13 @@ def test_a_sheet_with_a_power_of_a_power_compiles(tmp_path):
     result = runner.invoke(app, ["report", str(path), "--pdf", "-o", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "out" / "powers.pdf").stat().st_size > 0
+
+
+def test_a_product_right_of_a_product_keeps_its_brackets_in_numpy():
+    # Python reads "X * c * A @ B.T" as ((X * c) * A) @ B.T: found by the read-back property
+    a, b, c = M("var", (), ("K", "N"), "A"), M("var", (), ("K", "N"), "B"), M("var", (), (1, 1), "c")
+    ab = M("matmul", (a, M("T", (b,), ("N", "K"))), ("K", "K"))
+    e = M("had", (ab, M("scale", (c, ab), ("K", "K"))), ("K", "K"))
+    source = numpy_expr(e)
+    got = eval(compile(source, "<numpy_expr>", "eval"), {"__builtins__": {}}, dict(NAMESPACE))  # noqa: S307
+    assert np.allclose(got, direct(e)), source

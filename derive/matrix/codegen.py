@@ -26,6 +26,10 @@ from .expr import M
 from .rules import ELEMENTWISE, OPS, axis_text, fill, printed_kind
 
 
+#: Python's operators of one level (*, /, @), read left to right.
+_PRODUCTS = frozenset({"mul", "hadamard", "matmul", "div"})
+
+
 def numpy_expr(e: M, names: dict[str, str] | None = None) -> str:
     """NumPy source of an expression; names are variables, adjoints are ``<name>_bar``.  The
     form comes from the operation's registry entry, brackets from derive/precedence.py;
@@ -39,6 +43,8 @@ def numpy_expr(e: M, names: dict[str, str] | None = None) -> str:
         if parent in ("transpose", "matmul") and _numbers_only(a):  # a float is no array: 2.0.T, A @ 2.0
             return f"np.full((1, 1), {text})"
         kind = ("neg" if text.startswith("-") else "atom") if a.op == "const" else printed_kind(a)  # 0.5, -2.0
+        if side == "right" and parent in _PRODUCTS and kind in _PRODUCTS and (kind, parent) != ("mul", "mul"):
+            return f"({text})"  # Python reads a * b @ c as (a * b) @ c: a product on the right keeps its brackets
         return f"({text})" if needs_brackets(kind, parent, side) else text
 
     if op in ("var", "dim"):
