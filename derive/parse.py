@@ -25,19 +25,34 @@ from .errors import LimitError, ParseError, did_you_mean
 CONSTANTS: dict[str, sympy.Expr] = {"pi": sympy.pi, "e": sympy.E}
 
 #: Identifiers a user may give to an input or a named node: they typeset safely in TeX.
-IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}\Z")
+IDENTIFIER = re.compile(r"[A-Za-z\u03b1-\u03c9\u0391-\u03a9][A-Za-z0-9_\u03b1-\u03c9\u0391-\u03a9]{0,31}\Z")
 
-_INDEXED = re.compile(r"([A-Za-z]+)_?(\d+)\Z")
+#: Greek letters, written (λ) or spelled (lambda), and how LaTeX typesets them.
+_GREEK = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu",
+          "nu", "xi", "omicron", "pi", "rho", "sigma", "tau", "upsilon", "phi", "chi", "psi", "omega"]
+GREEK_LATEX = {**{chr(0x3b1 + i + (i > 16)): rf"\{name}" for i, name in enumerate(_GREEK)},
+               **{name: rf"\{name}" for name in _GREEK}, "omicron": "o", "ο": "o", "epsilon": r"\varepsilon",
+               "ε": r"\varepsilon", "ς": r"\varsigma",
+               **dict(zip("ΑΒΓΔΕΖΗΘΙΚΛΜΝΞΟΠΡΣΤΥΦΧΨΩ",
+                          ["A", "B", r"\Gamma", r"\Delta", "E", "Z", "H", r"\Theta", "I", "K", r"\Lambda", "M", "N",
+                           r"\Xi", "O", r"\Pi", "P", r"\Sigma", "T", r"\Upsilon", r"\Phi", "X", r"\Psi", r"\Omega"]))}
+
+_INDEXED = re.compile(r"([A-Za-z\u03b1-\u03c9\u0391-\u03a9]+)_?(\d+)\Z")
 
 
 def latex_variable(name: str) -> str:
     """A user's identifier in math mode: x1 -> x_{1}, lr -> \\mathit{lr} (names are checked
     identifiers, so only ``_`` needs escaping)."""
+    if name in GREEK_LATEX:
+        return GREEK_LATEX[name]
     match = _INDEXED.match(name)
     if match:
         stem = match.group(1)
-        stem = stem if len(stem) == 1 else rf"\mathit{{{stem}}}"
+        stem = GREEK_LATEX.get(stem, stem if len(stem) == 1 else rf"\mathit{{{stem}}}")
         return f"{stem}_{{{match.group(2)}}}"
+    if re.search(r"[^\x00-\x7f]", name):  # Greek letters among others: each typeset on its own
+        return r"\mathit{" + "".join("{" + GREEK_LATEX[c] + "}" if c in GREEK_LATEX else c
+                                      for c in name.replace("_", "\\_")) + "}"
     return name if len(name) == 1 else rf"\mathit{{{name.replace('_', chr(92) + '_')}}}"
 
 

@@ -77,3 +77,61 @@ def test_problem_file_errors(patch, message):
     text = BASE.format(equations='L = "sum(x)"').replace(*patch)
     with pytest.raises(ProblemError, match=message):
         build_model(problem_from_toml(text, "net"))
+
+
+KINDS = """
+[dims]
+M = 3
+B = 4
+N = 2
+[variables]
+X = "N x B"
+W = "M x N"
+T = { shape = "M x B", kind = "onehot" }
+D = { shape = "M x B", kind = "distribution" }
+S = { shape = "1 x B", kind = "binary" }
+"λ" = { shape = "1", kind = "positive" }
+[equations]
+P = "softmax(W @ X, axis=0)"
+L = "-sum(T * log(P)) / B - sum(D * log(P)) / B + sum(S) * λ * sum(W * W)"
+[derive]
+loss = "L"
+wrt = ["W", "λ"]
+"""
+
+
+def test_declared_kinds_are_sampled_as_their_kind():
+    import numpy as np
+
+    from derive.matrix.backprop import derive
+    from derive.matrix.verify import exact_variables, random_values
+
+    problem = problem_from_toml(KINDS, "kinds")
+    assert problem.kinds == {"T": "onehot", "D": "distribution", "S": "binary", "λ": "positive"}
+    derivation = derive(build_model(problem))
+    for seed in range(5):
+        values = random_values(derivation, seed)
+        assert set(np.unique(values["T"])) <= {0.0, 1.0} and np.allclose(values["T"].sum(axis=0), 1)
+        assert (values["D"] >= 0).all() and np.allclose(values["D"].sum(axis=0), 1)
+        assert set(np.unique(values["S"])) <= {0.0, 1.0} and (values["λ"] > 0).all()
+    exact = exact_variables(derivation.model, problem.dims)
+    assert all(sum(exact["D"].col(j)) == 1 and sum(exact["T"].col(j)) == 1 for j in range(4))
+    assert exact["W"][0, 0].is_Symbol and exact["λ"][0, 0].is_positive
+
+
+@pytest.mark.parametrize("patch, message", [
+    (('wrt = ["W", "λ"]', 'wrt = ["W", "T"]'), "derive.wrt names 'T', declared onehot: its values are data"),
+    (('kind = "onehot"', 'kind = "onehat"'), "variable T: unknown kind 'onehat'"),
+    (('shape = "M x B", kind = "onehot"', 'shap = "M x B"'), "variable T: unknown key 'shap'"),
+])
+def test_misused_kinds_are_one_clear_line(patch, message):
+    with pytest.raises(ProblemError, match=message) as info:
+        build_model(problem_from_toml(KINDS.replace(*patch), "kinds"))
+    assert "\n" not in str(info.value)
+
+
+def test_greek_names_are_typeset_as_greek():
+    from derive.parse import latex_variable
+
+    assert [latex_variable(n) for n in ("λ", "lambda", "gamma", "β1", "Σ")] == [
+        r"\lambda", r"\lambda", r"\gamma", r"\beta_{1}", r"\Sigma"]

@@ -68,19 +68,63 @@ def _dims(shape, sizes) -> tuple[int, int]:
 
 
 def random_values(derivation: Derivation, seed: int = 0, positive: bool = False) -> dict[str, np.ndarray]:
-    """Every variable drawn alike (targets too: nothing is normalised, so a rule that holds only
-    for distributions, such as p − t, shows): signed normal values, or positive ones for losses
-    that need them (log, roots)."""
+    """Every variable without a kind drawn alike (targets too: nothing is normalised, so a rule
+    that holds only for distributions, such as p − t, shows): signed normal values, or positive
+    ones for losses that need them (log, roots).  A declared kind is sampled as that kind."""
     rng = np.random.default_rng(seed)
     sizes = _sizes(derivation)
+    kinds = derivation.model.problem.kinds
     values = {}
     for name in derivation.model.variables:
         dims = _dims(derivation.model.shapes[name], sizes)
-        if positive:
+        if name in kinds:
+            values[name] = kind_sample(kinds[name], dims, rng)
+        elif positive:
             values[name] = rng.uniform(0.5, 1.5, size=dims)
         else:
             values[name] = rng.normal(size=dims) * 0.8
     return values
+
+
+def kind_sample(kind: str, dims: tuple[int, int], rng, exact: bool = False):
+    """Values of a declared kind: floats, or (``exact``) a SymPy matrix of rationals."""
+    rows, cols = dims
+    if kind == "onehot":
+        value = np.zeros(dims, dtype=int)
+        value[rng.integers(0, rows, size=cols), np.arange(cols)] = 1
+    elif kind == "binary":
+        value = rng.integers(0, 2, size=dims)
+    elif kind == "distribution":
+        weights = rng.integers(1, 10, size=dims)
+        if exact:
+            return sympy.Matrix(rows, cols, lambda i, j: sympy.Rational(int(weights[i, j]), int(weights[:, j].sum())))
+        return weights / weights.sum(axis=0, keepdims=True)
+    else:  # positive
+        value = rng.integers(1, 20, size=dims)
+        if exact:
+            return sympy.Matrix(rows, cols, lambda i, j: sympy.Rational(int(value[i, j]), 10))
+        return value / 10
+    return sympy.Matrix(value.tolist()) if exact else value.astype(float)
+
+
+def exact_variables(model, sizes: dict, seed: int = 0) -> dict[str, sympy.Matrix]:
+    """The variables of the exact check: a matrix of entry symbols each, except that a variable
+    of a constrained kind (onehot, distribution, binary) is an exact sample of its kind: the
+    simplifications its kind licenses (P − T) hold for those values, not for arbitrary ones."""
+    from ..problems import CONSTRAINED_KINDS
+
+    rng = np.random.default_rng(seed)
+    env = {}
+    for name in model.variables:
+        rows, cols = _dims(model.shapes[name], sizes)
+        kind = model.problem.kinds.get(name)
+        if kind in CONSTRAINED_KINDS:
+            env[name] = kind_sample(kind, (rows, cols), rng, exact=True)
+        else:
+            positive = kind == "positive"
+            env[name] = sympy.Matrix(rows, cols, lambda i, j: sympy.Symbol(f"{name}[{i},{j}]", real=True,
+                                                                          **({"positive": True} if positive else {})))
+    return env
 
 
 def check_point(derivation: Derivation, seed: int = 0) -> dict[str, np.ndarray]:
@@ -176,10 +220,7 @@ def exact_check(derivation: Derivation, timeout: float = EXACT_TIMEOUT,
     if entries > entry_limit:
         note = f"skipped ({entries} entries > {entry_limit}; raise --exact-limit)"
         return {g.name: note for g in derivation.gradients}
-    env: dict[str, sympy.Matrix] = {}
-    for name in model.variables:
-        rows, cols = _dims(model.shapes[name], sizes)
-        env[name] = sympy.Matrix(rows, cols, lambda i, j: sympy.Symbol(f"{name}[{i},{j}]", real=True))
+    env = exact_variables(model, sizes)
     backend = SympyBackend()
     results = {}
     try:
