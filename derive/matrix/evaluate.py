@@ -53,8 +53,13 @@ def _elementwise_symbols(name: str):
     return type(name, (AbstractFunction,), {"fdiff": fdiff}), derivative
 
 
+#: Functions the exact check keeps concrete: not activations but the algebra of losses (log′ = 1/x
+#: is what turns cross-entropy into P − T).
+EXACT_CONCRETE = frozenset({"log", "exp", "sqrt", "square"})
+
+
 class SympyBackend:
-    """Leaves as SymPy matrices, elementwise functions abstract (σ with σ′)."""
+    """Leaves as SymPy matrices, activations abstract (σ with σ′), log, exp, sqrt concrete."""
 
     kind = "sympy"
 
@@ -79,10 +84,14 @@ class SympyBackend:
         return sympy.Matrix([[value]])
 
     def fn(self, name, a):
+        if name in EXACT_CONCRETE:
+            return a.applyfunc(ELEMENTWISE[name].sympy_f)
         f, _ = self._pair(name)
         return a.applyfunc(f)
 
     def dfn(self, name, a):
+        if name in EXACT_CONCRETE:
+            return a.applyfunc(ELEMENTWISE[name].sympy_df)
         _, df = self._pair(name)
         return a.applyfunc(df)
 

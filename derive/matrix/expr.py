@@ -154,6 +154,8 @@ def scale(c: M, a: M) -> M:
     scaling inside either), is folded into one leading constant: 2·((½·λ)·W) is λ·W."""
     if is_zero(c) or is_zero(a):
         return zero(a.shape)
+    if c.op == "div" and is_one(c.args[0]) and not a.is_scalar:  # (1/B) A is A / B
+        return div(a, c.args[1])
     kc, rc = _split(c)
     ka, ra = _split(a)
     k = kc * ka
@@ -273,6 +275,14 @@ def had(a: M, b: M) -> M:
         return neg(had(a.args[0], b))
     if b.op == "neg":
         return neg(had(a, b.args[0]))
+    if a.op == "div" and a.args[0].op == "ones" and b.shape == shape:  # (1 ⊘ P) ⊙ T = T ⊘ P
+        return div(b, a.args[1])
+    if b.op == "div" and b.args[0].op == "ones" and a.shape == shape:
+        return div(a, b.args[1])
+    if b.op == "div" and b.args[1] == a and b.args[0].shape == shape:  # P ⊙ (T ⊘ P) = T
+        return b.args[0]
+    if a.op == "div" and a.args[1] == b and a.args[0].shape == shape:
+        return a.args[0]
     return M("had", (a, b), shape)
 
 
@@ -292,6 +302,11 @@ def fn(name: str, a: M) -> M:
 
 
 def dfn(name: str, a: M) -> M:
+    """f′(a); the derivatives a textbook writes out: log′(a) = 1 ⊘ a, exp′(a) = exp(a)."""
+    if name == "log":
+        return div(ones(a.shape), a)
+    if name == "exp":
+        return fn("exp", a)
     return M("dfn", (a,), a.shape, name)
 
 
@@ -317,6 +332,9 @@ def along(op: str, a: M, axis=None) -> M:
         axis = None
     if op == "sum" and is_zero(a):
         return zero(shape)
+    if op in ("sum", "mean") and a.op in ("scale", "neg"):  # constants and scalars leave the sum
+        inner = along(op, a.args[-1], axis)
+        return neg(inner) if a.op == "neg" else scale(a.args[0], inner)
     return M(op, (a,), shape, axis)
 
 

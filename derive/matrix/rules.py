@@ -373,6 +373,18 @@ def substitute(e: M, replace) -> M:
     return rebuild(e, [substitute(a, replace) for a in e.args])
 
 
+def replace_nodes(e: M, replace) -> M:
+    """``e`` with every sub-expression for which ``replace`` gives a node replaced by it,
+    outermost first; the rest rebuilt through the constructors."""
+    new = replace(e)
+    if new is not None:
+        return new
+    if not e.args:
+        return e
+    args = [replace_nodes(a, replace) for a in e.args]
+    return e if all(a is b for a, b in zip(args, e.args)) else rebuild(e, args)
+
+
 def printed_kind(e: M) -> str:
     """How ``e`` binds when printed, as an operation of the one precedence table: a negative
     constant binds like a negation, a fraction (1/2) like a division; calls and names are atoms."""
