@@ -63,3 +63,33 @@ def test_without_a_kind_there_is_no_p_minus_t_and_no_softmax_written_again():
 def test_double_negation_and_a_negated_ones_fold():
     shown, _ = adjoints('"M x B"', "sum(T * (-(-(P * -1))))")
     assert shown["P"] == "−T"
+
+
+LOGISTIC = """
+[dims]
+N = 3
+B = 4
+[variables]
+X = "N x B"
+t = { shape = "1 x B", kind = "binary" }
+w = "N"
+b = "1"
+S = "1 x B"
+[equations]
+z = "w.T @ X + b"
+p = "sigmoid(z)"
+L = "-sum(t * log(p) + (1 - t) * log(1 - p)) / B + 0.5 * sum((z - S)**2) / B"
+[derive]
+loss = "L"
+wrt = ["w", "b"]
+"""
+
+
+def test_sigmoid_and_binary_cross_entropy_give_p_minus_t_and_mse_gives_y_minus_s():
+    solution = solve_matrix(problem_from_toml(LOGISTIC.replace(" + 0.5 * sum((z - S)**2) / B", ""), "logistic"))
+    assert solution.checks.exact == "pass"
+    shown = {a.name: TextPrinter()(a.simplified) for a in solution.derivation.adjoints}
+    assert shown["p"] == "−(t ⊘ p / B) + (1 − t) ⊘ (1 − p) / B" and shown["z"] == "(p − t) / B"
+    mse = solve_matrix(problem_from_toml(LOGISTIC.replace("-sum(t * log(p) + (1 - t) * log(1 - p)) / B + ", ""),
+                                         "mse"))
+    assert TextPrinter()(mse.derivation.adjoints[1].simplified) == "(z − S) / B"

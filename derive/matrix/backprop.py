@@ -97,6 +97,7 @@ def derive(model: Model) -> Derivation:
         expressions[name] = raw
         simplified = textbook(substitute(raw, lambda leaf: _inline(leaf, values, simple_only=True)))
         fused = _softmax_cross_entropy(model, name, uses[name], values)
+        fused = fused if fused is not None else _sigmoid_cross_entropy(model, name, uses[name], values)
         simplified = textbook(fused) if fused is not None else simplified
         values[name] = simplified
         adjoints.append(Adjoint(name, shape, tuple(c for c, _ in uses[name]), simplified))
@@ -186,3 +187,45 @@ def _scalar_multiple(e: M | None, target: M) -> M | None:
         inner = _scalar_multiple(e.args[0], target)
         return None if inner is None else mx.div(inner, e.args[1])
     return None
+
+
+def _sigmoid_cross_entropy(model: Model, name: str, consumers, values: dict[str, M]) -> M | None:
+    """z̄ for p = sigmoid(z) followed by binary cross-entropy written out: when
+    p̄ = k (−t ⊘ p + (1 − t) ⊘ (1 − p)), z̄ = p ⊙ (1 − p) ⊙ p̄ = k (p − t) for any t: the
+    textbook's (p − t)/B.  None where the pattern does not hold."""
+    if len(consumers) != 1:
+        return None
+    (consumer, _), = consumers
+    definition = dict(model.equations)[consumer]
+    if definition.op != "fn" or definition.data != "sigmoid" or definition.args[0] != mx.var(name, definition.shape):
+        return None
+    p = mx.var(consumer, definition.shape)
+    adjoint = values.get(consumer)
+    if adjoint is None or adjoint.op != "add" or len(adjoint.args) != 2:
+        return None
+    (k1, first), (k2, second) = (_peel(term) for term in adjoint.args)
+    if second.op == "div" and second.args[1] == p:
+        (k1, first), (k2, second) = (k2, second), (k1, first)
+    if not (first.op == "div" and first.args[1] == p and second.op == "div"
+            and second.args[1] == mx.sub(mx.const(1), p) and second.args[0] == mx.sub(mx.const(1), first.args[0])
+            and k1 == mx.neg(k2)):
+        return None
+    t = first.args[0]
+    if k2.op == "div" and mx.is_one(k2.args[0]):  # (p − t) / B
+        return mx.div(mx.sub(p, t), k2.args[1])
+    return mx.scale(k2, mx.sub(p, t))
+
+
+def _peel(e: M) -> tuple[M, M]:
+    """(k, core) with e = k·core, k a scalar: the negations, scalings and divisions by a scalar
+    around ``core`` collected into k."""
+    if e.op == "neg":
+        k, core = _peel(e.args[0])
+        return mx.neg(k), core
+    if e.op == "scale":
+        k, core = _peel(e.args[1])
+        return mx.scale(e.args[0], k), core
+    if e.op == "div" and e.args[1].is_scalar and not e.args[0].is_scalar:
+        k, core = _peel(e.args[0])
+        return mx.div(k, e.args[1]), core
+    return mx.const(1), e

@@ -53,9 +53,10 @@ def _elementwise_symbols(name: str):
     return type(name, (AbstractFunction,), {"fdiff": fdiff}), derivative
 
 
-#: Functions the exact check keeps concrete: not activations but the algebra of losses (log′ = 1/x
-#: is what turns cross-entropy into P − T).
-EXACT_CONCRETE = frozenset({"log", "exp", "sqrt", "square"})
+#: Functions the exact check keeps concrete: the algebra of losses (log′ = 1/x is what turns
+#: cross-entropy into P − T) and the logistic sigmoid (σ′ = σ(1 − σ) turns its cross-entropy into
+#: p − t).  The other activations stay abstract: the check then holds for any of them.
+EXACT_CONCRETE = frozenset({"log", "exp", "sqrt", "square", "sigmoid"})
 
 
 class SympyBackend:

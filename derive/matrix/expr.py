@@ -197,8 +197,9 @@ def add(*terms: M) -> M:
         c, rest = _split(term)
         coefficients[rest] = coefficients.get(rest, 0) + c
     kept = [scale(const(c), rest) for rest, c in coefficients.items() if c != 0]
-    if numbers != 0:
-        kept.append(const(numbers))
+    if numbers != 0:  # 1 − t, not −t + 1; y + 1 stays
+        first_negative = bool(kept) and _split(kept[0])[0] < 0
+        kept.insert(0, const(numbers)) if first_negative else kept.append(const(numbers))
     if not kept:
         return zero(shape)
     if len(kept) == 1 and kept[0].shape == shape:
