@@ -303,11 +303,14 @@ def fn(name: str, a: M) -> M:
 
 
 def dfn(name: str, a: M) -> M:
-    """f′(a); the derivatives a textbook writes out: log′(a) = 1 ⊘ a, exp′(a) = exp(a)."""
+    """f′(a); the derivatives a textbook writes out: log′(a) = 1 ⊘ a, exp′(a) = exp(a),
+    sqrt′(a) = 1 ⊘ (2 sqrt(a))."""
     if name == "log":
         return div(ones(a.shape), a)
     if name == "exp":
         return fn("exp", a)
+    if name == "sqrt":  # 1 ⊘ (2 √a)
+        return div(ones(a.shape), scale(const(2), fn("sqrt", a)))
     return M("dfn", (a,), a.shape, name)
 
 

@@ -382,7 +382,10 @@ def replace_nodes(e: M, replace) -> M:
     if not e.args:
         return e
     args = [replace_nodes(a, replace) for a in e.args]
-    return e if all(a is b for a, b in zip(args, e.args)) else rebuild(e, args)
+    if all(a is b for a, b in zip(args, e.args)):
+        return e
+    rebuilt = rebuild(e, args)
+    return replace(rebuilt) or rebuilt  # X − mean(X) became X − μ: that may be a named node too
 
 
 def printed_kind(e: M) -> str:
