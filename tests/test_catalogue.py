@@ -150,3 +150,14 @@ def test_catalogue_network_is_in_textbook_form(name):
     for node, form in TEXTBOOK[name].items():  # NFC: ȳ typed here is one character, derive writes y + ̄
         assert unicodedata.normalize("NFC", shown[node]) == unicodedata.normalize("NFC", form), (node, shown[node])
     assert not any("softmax" in shown[n] for n in shown if name in ("mlp_batch", "attention"))
+
+
+@pytest.mark.parametrize("name", CATALOGUE)
+def test_catalogue_network_is_proved_and_its_code_runs(name):
+    from derive.matrix.codegen import generate, self_check
+    from derive.matrix.solve import solve_matrix
+
+    solution = solve_matrix(load_problem(name))
+    assert solution.checks.exact == "pass", solution.checks  # finished, not skipped
+    assert solution.checks.numeric_max_relative_error < 1e-6
+    assert self_check(solution.derivation, generate(solution.derivation)).max_relative_difference < 1e-8
