@@ -147,6 +147,8 @@ def parse_expression(
     if not text.strip():
         raise ParseError("empty expression", hint="write an expression such as 'x1*sin(x2)'")
     source, shift = _caret_to_power(text)
+    if "lambda" in names:  # a variable named lambda (typeset λ): Python's keyword, renamed for ast
+        source = _rename_keyword(source, "lambda", _LAMBDA)
     try:
         with warnings.catch_warnings():  # Python's own warnings ("invalid decimal literal") are not ours to print
             warnings.simplefilter("ignore")
@@ -166,6 +168,25 @@ def parse_expression(
     converter = _Converter(source.strip(), names, functions, aliases, fold or {}, limits,
                            lambda c: shift(c + lead), matrix, constants or {})
     return converter.convert(tree.body)
+
+
+#: What the name ``lambda`` is parsed as: an identifier of the same length (columns stay right).
+_LAMBDA = "lambd\u03b1"
+
+
+def _rename_keyword(text: str, keyword: str, replacement: str) -> str:
+    """``text`` with every NAME token ``keyword`` replaced (strings and other names untouched)."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        return text
+    lines = text.splitlines(keepends=True) or [""]
+    for token in reversed(tokens):
+        if token.type == tokenize.NAME and token.string == keyword:
+            row, col = token.start
+            line = lines[row - 1]
+            lines[row - 1] = line[:col] + replacement + line[col + len(keyword):]
+    return "".join(lines)
 
 
 def _caret_to_power(text: str):
@@ -326,6 +347,8 @@ class _Converter:
                 value = sympy.Rational(Fraction(repr(node.value)))
             return Expr("num", value=value, col=col)
         if isinstance(node, ast.Name):
+            if node.id == _LAMBDA and "lambda" in self.names:
+                return Expr("name", name="lambda", col=col)
             if node.id in self.names:
                 return Expr("name", name=node.id, col=col)
             if node.id in self.constants:

@@ -135,3 +135,17 @@ def test_greek_names_are_typeset_as_greek():
 
     assert [latex_variable(n) for n in ("λ", "lambda", "gamma", "β1", "Σ")] == [
         r"\lambda", r"\lambda", r"\gamma", r"\beta_{1}", r"\Sigma"]
+
+
+def test_a_variable_named_lambda_parses_and_typesets_as_lambda():
+    from derive.matrix.solve import solve_matrix
+    from derive.render.matrix import LatexPrinter
+
+    text = ('[dims]\nN = 3\n[variables]\nw = "N"\nlambda = "1"\n[equations]\n'
+            'L = "0.5 * lambda * sum(w * w) + lambda"\n[derive]\nloss = "L"\nwrt = ["w", "lambda"]\n')
+    solution = solve_matrix(problem_from_toml(text, "decay"))
+    assert solution.checks.exact == "pass"
+    gradients = {g.name: LatexPrinter()(g.expr) for g in solution.derivation.gradients}
+    assert gradients["w"] == r"\lambda \, w"
+    with pytest.raises(ParseError, match="at column 36"):  # columns count the name as written
+        build_model(problem_from_toml(text.replace('+ lambda"', '+ lambda $"'), "decay"))

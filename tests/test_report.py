@@ -189,3 +189,12 @@ def test_problem2_pdf(tmp_path):
     md = runner.invoke(app, ["report", "problem2", "--format", "md", "-o", str(tmp_path)])
     assert md.exit_code == 0
     assert r"r + W_{2}^\top \, \left(y - s\right)" in (tmp_path / "problem2.md").read_text()
+
+
+def test_catalogue_sheet_typesets_without_overfull_boxes(tmp_path):
+    # issue 10: axes as subscripts, Greek names, fractions 1/B and ⊘ in a batch-norm sheet
+    result = runner.invoke(app, ["report", "layernorm", "--pdf", "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "Overfull" not in (tmp_path / "layernorm.log").read_text(errors="replace")
+    tex = (tmp_path / "layernorm.tex").read_text()
+    assert r"\gamma" in tex and r"\varepsilon" in tex and r"\mathrm{axis}" in tex
