@@ -249,3 +249,18 @@ def test_every_command_has_examples_that_parse():
             words = shlex.split(line)
             assert words[:2] == ["derive", name]
             group.commands[name].make_context(name, words[2:])  # raises UsageError if an option is wrong
+
+
+@pytest.mark.parametrize("equation, kind, message", [
+    ("sum(X + r)", "", "X + r: (K×B) and (B×1) do not broadcast (hint: a transpose (.T) may be missing)"),
+    ("sum(softmax(X, axis=3))", "", "unknown axis 3 at column 21"),
+    ("sum(X * T)", "onehat", "variable T: unknown kind 'onehat' (hint: did you mean 'onehot'?)"),
+])
+def test_matrix_language_errors_are_one_line_and_exit_2(tmp_path, equation, kind, message):
+    # issue 10: bad shapes, unknown axes and misused kinds
+    target = f'{{ shape = "K x B", kind = "{kind}" }}' if kind else '"K x B"'
+    path = tmp_path / "bad.toml"
+    path.write_text(f'[dims]\nK = 2\nB = 3\n[variables]\nX = "K x B"\nr = "B"\nT = {target}\n'
+                    f'[equations]\nL = "{equation}"\n[derive]\nloss = "L"\nwrt = ["X"]\n')
+    result = run("solve", str(path))
+    assert result.exit_code == 2 and message in result.stderr and result.stderr.count("\n") == 1

@@ -2,6 +2,7 @@
 targets license the printed results of the textbooks ((P − T)/B); every form is still proved."""
 
 import pytest
+import sympy
 
 from derive.matrix.solve import solve_matrix
 from derive.problems import problem_from_toml
@@ -93,3 +94,12 @@ def test_sigmoid_and_binary_cross_entropy_give_p_minus_t_and_mse_gives_y_minus_s
     mse = solve_matrix(problem_from_toml(LOGISTIC.replace("-sum(t * log(p) + (1 - t) * log(1 - p)) / B + ", ""),
                                          "mse"))
     assert {a.name: TextPrinter()(a.simplified) for a in mse.derivation.adjoints}["z"] == "(z − S) / B"
+
+
+def test_a_power_of_a_square_root_folds():
+    from derive.matrix import expr as mx
+
+    a = mx.var("a", (3, 1))
+    assert mx.power(mx.power(a, sympy.Rational(1, 2)), 2) == a
+    assert mx.power(mx.fn("sqrt", a), 2) == a
+    assert mx.power(mx.power(a, 2), sympy.Rational(1, 2)).op == "pow"  # (a²)^½ = |a|: kept

@@ -81,8 +81,18 @@ def broadcast(*shapes: tuple) -> tuple:
                 out[axis] = b
                 continue
             raise ShapeMismatch(f"{' and '.join(shape_text(s) for s in shapes)} do not broadcast",
-                                hint="sizes must be equal or 1 along each axis (K×1 and 1×B broadcast with K×B)")
+                                hint="a transpose (.T) may be missing" if _fits_transposed(shapes) else
+                                "sizes must be equal or 1 along each axis (K×1 and 1×B broadcast with K×B)")
     return tuple(out)
+
+
+def _fits_transposed(shapes) -> bool:
+    """Whether transposing one of two shapes would make them broadcast (r for rᵀ)."""
+    if len(shapes) != 2:
+        return False
+    a, b = shapes
+    fits = lambda x, y: all(p == q or 1 in (p, q) for p, q in zip(x, y))  # noqa: E731
+    return fits(a, b[::-1]) or fits(a[::-1], b)
 
 
 # -- leaves -----------------------------------------------------------------------------------
@@ -295,6 +305,10 @@ def power(a: M, exponent) -> M:
         return ones(a.shape)
     if a.is_const and (a.data ** exponent).is_extended_real:
         return const(a.data ** exponent)
+    if exponent.is_integer and a.op == "pow":  # (a^½)² = a: an integer power of a power multiplies
+        return power(a.args[0], a.data * exponent)
+    if exponent == 2 and a.op == "fn" and a.data == "sqrt":  # sqrt(a)² = a
+        return a.args[0]
     return M("pow", (a,), a.shape, exponent)
 
 
