@@ -44,6 +44,7 @@ def test_shapes_are_inferred():
     ('L = "sum(x, axis=2)"', ParseError, "unknown axis 2 at column 13"),
     ('L = "sum(x, axes=1)"', ParseError, "keyword arguments at column 8 not allowed"),
     ('L = "norm(x, axis=1)"', ShapeError, "norm() takes no axis"),
+    ('L = "sum(W1 @ sum(W1, axis=1))"', ShapeError, "W1 @ sum(W1, axis=1): (K×N) @ (N×1) expected"),
     ('L = "sum(foo(x))"', ParseError, "unknown function 'foo'"),
     ('L = "sum(x // 2)"', ParseError, "operator '//'"),
     ('L = "sum(x.shape)"', ParseError, "attribute access"),

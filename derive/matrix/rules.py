@@ -332,7 +332,7 @@ OPS: dict[str, Op] = {op.name: op for op in [
        "_log_softmax({0}{a})", "log_softmax({0}{a})", r"\log\operatorname{softmax}{a}\left({0}\right)",
        default_axis=0, helper="\ndef _log_softmax(z, axis=0):\n    return z - _logsumexp(z, axis)\n"),
     # −Σ T ⊙ log softmax(Z): Z̄ = (P ⊙ 𝟏(𝟏ᵀT) − T) ū, which is P − T only when T's columns sum to 1
-    Op("sce", 2, lambda shapes, d: _equal_pair(shapes, d),
+    Op("sce", 2, _equal_pair,
        (lambda e, u: scale(u, sub(had(vector_op("softmax", e.args[0]), along("sum", e.args[1], 0)), e.args[1])),
         lambda e, u: scale(u, neg(vector_op("log_softmax", e.args[0])))),
        lambda args, d: reduce("sce", *args),

@@ -13,7 +13,7 @@ from ..errors import LimitError, ParseError, ProblemError, ShapeError, did_you_m
 from ..parse import Expr, Limits, parse_expression
 from ..problems import MatrixProblem
 from . import expr as mx
-from .expr import SCALAR, M, ShapeMismatch, dim_text, shape_text  # noqa: F401 - shape_text is used by others
+from .expr import SCALAR, M, ShapeMismatch, shape_text
 from .rules import AXIS_OPS, CALLS, DEFAULT_CONCRETE, ELEMENTWISE, OPS
 
 _SPEC = re.compile(r"\s*([A-Za-z][A-Za-z0-9_]*|1)\s*(?:[x×*]\s*([A-Za-z][A-Za-z0-9_]*|1)\s*)?\Z")
@@ -108,6 +108,8 @@ def expr_text(e: Expr) -> str:
         return str(e.value)
     if e.op == "name":
         return e.name
+    if e.op == "axis":
+        return f"axis={int(e.value)}"
     symbols = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "matmul": "@"}
     if e.op in symbols:
         left, right = (expr_text(a) for a in e.args)
@@ -162,8 +164,8 @@ class _Typer:
         if plain and plain[-1].op == "axis":
             axis = int(plain.pop().value)
             if {"var": "variance"}.get(e.op, e.op) not in AXIS_OPS:
-                raise self.fail(e, f"{e.op}() takes no axis",
-                                hint="axis= applies to " + ", ".join(sorted(AXIS_OPS)))
+                shown = sorted({"variance": "var"}.get(op, op) for op in AXIS_OPS)
+                raise self.fail(e, f"{e.op}() takes no axis", hint="axis= applies to " + ", ".join(shown))
         args = [self.build(a) for a in plain]
         op = e.op
         if op in ("matmul", "div"):

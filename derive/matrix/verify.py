@@ -27,7 +27,6 @@ from ..timing import TimedOut, time_limit
 from . import EXACT_ENTRY_LIMIT
 from .backprop import Derivation
 from .evaluate import AbstractFunction, NumpyBackend, SympyBackend, evaluate, run_backward, run_forward
-from .expr import M
 
 #: Largest relative error the numeric check accepts.
 NUMERIC_TOLERANCE = 1e-6
