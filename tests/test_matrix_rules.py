@@ -40,7 +40,7 @@ def test_generated_source_matches_the_numpy_callables(name):
 
 #: One small network per VJP rule of the table (and per elementwise function).
 CASES = {
-    "add": "L = 'sum(tanh(A @ u + v))'",
+    "add": "L = 'sum(tanh(A @ u + v)) + sum(tanh(X + u) * X)'",
     "mean": "L = 'sum(tanh(mean(X * X, axis=0))) + sum(tanh(mean(X, axis=1)) * u) + mean(tanh(X))'",
     "variance": "L = 'sum(tanh(var(X, axis=0))) + sum(var(X, axis=1) * u) + var(tanh(X))'",
     "matmul": "L = 'sum(tanh(A @ u))'",
@@ -182,6 +182,7 @@ def _wrong(op, position, rule):
 
 
 from derive.matrix import expr as _mx  # noqa: E402
+from derive.matrix import rules as _rules  # noqa: E402
 
 WRONG_RULES = {
     "sce: p − t (right for distributions only)": ("sce", _wrong("sce", 0, lambda e, u: _mx.scale(
@@ -206,6 +207,11 @@ WRONG_RULES = {
                                                                              u))),
     "logsumexp: sign": ("logsumexp", _wrong("logsumexp", 0, lambda e, u: _mx.neg(_mx.scale(
         u, _mx.vector_op("softmax", e.args[0]))))),
+    "mean: not divided by the count": ("mean", _wrong("mean", 0, lambda e, u: _rules._sum_vjp(e, u))),
+    "variance: not centred": ("variance", _wrong("variance", 0, lambda e, u: _mx.div(
+        _mx.scale(_mx.const(2), _mx.had(e.args[0], u)), _mx.count(e.args[0].shape, e.data)))),
+    "add: a broadcast operand's share not summed": ("add", lambda monkeypatch: monkeypatch.setattr(
+        _rules, "unbroadcast", lambda u, shape: u if u.shape == tuple(shape) else _mx.along("mean", u, 1))),
     "log_softmax: ū only": ("log_softmax", _wrong("log_softmax", 0, lambda e, u: u)),
 }
 
@@ -219,7 +225,7 @@ def test_a_planted_wrong_rule_is_caught_numerically_and_exactly(name, monkeypatc
 
     op, plant = WRONG_RULES[name]
     equation = CASES[op]
-    wrt = ", ".join(f'"{v}"' for v in ("A", "u", "v", "c", "t") if v in equation.split("=", 1)[1])
+    wrt = ", ".join(f'"{v}"' for v in ("A", "u", "v", "c", "t", "X") if v in equation.split("=", 1)[1])
     problem = problem_from_toml(BASE.format(equation=equation, wrt=wrt), op)
     plant(monkeypatch)
     derivation = derive(build_model(problem))
