@@ -51,6 +51,7 @@ class Op:
     default_axis: int | None = None  # an axis equal to this is not printed
     helper: str = ""  # NumPy helper the generated code defines for it
     why_no_vjp: str = ""  # for operations that appear only in results (σ′, diag)
+    call: str = ""  # the function name a user writes for it in equations (sum, var, ...), if any
 
 
 # -- shape rules ------------------------------------------------------------------------------------
@@ -262,7 +263,7 @@ OPS: dict[str, Op] = {op.name: op for op in [
        lambda args, d: reduce("trace", *args),
        lambda b, e, a: np.full((1, 1), np.trace(a)), lambda b, e, a: sympy.Matrix([[a.trace()]]),
        "_trace({0})", "tr({0})", r"\operatorname{tr}\left({0}\right)",
-       helper="\ndef _trace(a):\n    return np.full((1, 1), np.trace(a))\n"),
+       helper="\ndef _trace(a):\n    return np.full((1, 1), np.trace(a))\n", call="trace"),
     Op("diag", 1, _column, (), lambda args, d: M("diag", (args[0],), (args[0].shape[0],) * 2),
        lambda b, e, a: np.diagflat(a), lambda b, e, a: sympy.diag(*a),
        "np.diagflat({0})", "diag({0})", r"\operatorname{diag}\left({0}\right)",
@@ -294,43 +295,45 @@ OPS: dict[str, Op] = {op.name: op for op in [
     # -- reductions (dimensions kept) -----------------------------------------------------------------------
     Op("sum", 1, _reduced, (_sum_vjp,), lambda args, d: along("sum", args[0], d),
        lambda b, e, a: _np_along(a, e.data, np.sum), lambda b, e, a: _sym_along(a, e.data, sum),
-       "_sum({0}{a})", "sum({0}{a})", r"\textstyle\sum{a}\left({0}\right)", helper=_SUM_HELPER),
+       "_sum({0}{a})", "sum({0}{a})", r"\textstyle\sum{a}\left({0}\right)", helper=_SUM_HELPER, call="sum"),
     Op("mean", 1, _reduced, (lambda e, u: div(_sum_vjp(e, u), count(e.args[0].shape, e.data)),),
        lambda args, d: along("mean", args[0], d),
        lambda b, e, a: _np_along(a, e.data, np.mean), lambda b, e, a: _sym_along(a, e.data, _sym_mean),
-       "_mean({0}{a})", "mean({0}{a})", r"\operatorname{mean}{a}\left({0}\right)", helper=_MEAN_HELPER),
+       "_mean({0}{a})", "mean({0}{a})", r"\operatorname{mean}{a}\left({0}\right)", helper=_MEAN_HELPER,
+       call="mean"),
     Op("variance", 1, _reduced, (_var_vjp,), lambda args, d: along("variance", args[0], d),
        lambda b, e, a: _np_along(a, e.data, np.var), lambda b, e, a: _sym_along(a, e.data, _sym_var),
-       "_var({0}{a})", "var({0}{a})", r"\operatorname{var}{a}\left({0}\right)", helper=_VAR_HELPER),
+       "_var({0}{a})", "var({0}{a})", r"\operatorname{var}{a}\left({0}\right)", helper=_VAR_HELPER, call="var"),
     Op("norm", 1, _scalar, (lambda e, u: scale(u, div(e.args[0], reduce("norm", e.args[0]))),),
        lambda args, d: reduce("norm", *args),
        lambda b, e, a: np.full((1, 1), np.sqrt(np.sum(a * a))),
        lambda b, e, a: sympy.Matrix([[sympy.sqrt(sum(x ** 2 for x in a))]]),
        "_norm({0})", "‖{0}‖", r"\left\lVert {0} \right\rVert",
-       helper="\ndef _norm(a):\n    return np.full((1, 1), np.sqrt(np.sum(a * a)))\n"),
+       helper="\ndef _norm(a):\n    return np.full((1, 1), np.sqrt(np.sum(a * a)))\n", call="norm"),
     Op("dot", 2, _equal_pair, (lambda e, u: scale(u, e.args[1]), lambda e, u: scale(u, e.args[0])),
        lambda args, d: dot(*args),
        lambda b, e, x, y: np.full((1, 1), np.sum(x * y)),
        lambda b, e, x, y: sympy.Matrix([[sum(p * q for p, q in zip(x, y))]]),
        "_dot({0}, {1})", "⟨{0}, {1}⟩", r"\left\langle {0}, {1} \right\rangle",
-       helper="\ndef _dot(a, b):\n    return np.full((1, 1), np.sum(a * b))\n"),
+       helper="\ndef _dot(a, b):\n    return np.full((1, 1), np.sum(a * b))\n", call="dot"),
     # -- softmax family (axis 0: each column is one example) ------------------------------------------------
     Op("softmax", 1, _same, (_softmax_vjp,), lambda args, d: vector_op("softmax", args[0], d),
        lambda b, e, z: _np_softmax(z, e.data), lambda b, e, z: _sym_softmax(z, e.data),
        "_softmax({0}{a})", "softmax({0}{a})", r"\operatorname{softmax}{a}\left({0}\right)", default_axis=0,
        helper="\ndef _softmax(z, axis=0):\n    e = np.exp(z - np.max(z, axis=axis, keepdims=True))\n"
-              "    return e / np.sum(e, axis=axis, keepdims=True)\n"),
+              "    return e / np.sum(e, axis=axis, keepdims=True)\n", call="softmax"),
     Op("logsumexp", 1, _reduced, (lambda e, u: had(vector_op("softmax", e.args[0], e.data), u),),
        lambda args, d: along("logsumexp", args[0], d),
        lambda b, e, z: _np_logsumexp(z, e.data), lambda b, e, z: _sym_along(z, e.data, _sym_logsumexp),
        "_logsumexp({0}{a})", "logsumexp({0}{a})", r"\operatorname{logsumexp}{a}\left({0}\right)",
-       default_axis=0, helper=_LOGSUMEXP_HELPER),
+       default_axis=0, helper=_LOGSUMEXP_HELPER, call="logsumexp"),
     Op("log_softmax", 1, _same,
        (lambda e, u: sub(u, had(vector_op("softmax", e.args[0], e.data), along("sum", u, e.data))),),
        lambda args, d: vector_op("log_softmax", args[0], d),
        lambda b, e, z: z - _np_logsumexp(z, e.data), lambda b, e, z: _sym_log_softmax(z, e.data),
        "_log_softmax({0}{a})", "log_softmax({0}{a})", r"\log\operatorname{softmax}{a}\left({0}\right)",
-       default_axis=0, helper="\ndef _log_softmax(z, axis=0):\n    return z - _logsumexp(z, axis)\n"),
+       default_axis=0, helper="\ndef _log_softmax(z, axis=0):\n    return z - _logsumexp(z, axis)\n",
+       call="log_softmax"),
     # −Σ T ⊙ log softmax(Z): Z̄ = (P ⊙ 𝟏(𝟏ᵀT) − T) ū, which is P − T only when T's columns sum to 1
     Op("sce", 2, _equal_pair,
        (lambda e, u: scale(u, sub(had(vector_op("softmax", e.args[0]), along("sum", e.args[1], 0)), e.args[1])),
@@ -340,7 +343,8 @@ OPS: dict[str, Op] = {op.name: op for op in [
        lambda b, e, z, t: sympy.Matrix([[-sum(x * y for x, y in zip(t, _sym_log_softmax(z, 0)))]]),
        "_softmax_cross_entropy({0}, {1})", "CE(softmax({0}), {1})",
        r"\operatorname{CE}\left(\operatorname{softmax}({0}), {1}\right)",
-       helper="\ndef _softmax_cross_entropy(z, t):\n    return np.full((1, 1), -np.sum(t * _log_softmax(z, 0)))\n"),
+       helper="\ndef _softmax_cross_entropy(z, t):\n    return np.full((1, 1), -np.sum(t * _log_softmax(z, 0)))\n",
+       call="softmax_cross_entropy"),
 ]}
 
 #: Operations whose argument may be given an axis (``sum(X, axis=1)``).
@@ -482,7 +486,7 @@ ELEMENTWISE: dict[str, Elementwise] = {e.name: e for e in [
 #: The elementwise function an abstract σ stands for in numeric checks and generated code.
 DEFAULT_CONCRETE = "sigmoid"
 
-#: Other operations a user may call, with their number of positional arguments (the reductions
-#: and the softmax family also take axis=0 or axis=1).
-CALLS: dict[str, int] = {"sum": 1, "mean": 1, "var": 1, "norm": 1, "dot": 2, "trace": 1, "softmax": 1,
-                         "logsumexp": 1, "log_softmax": 1, "softmax_cross_entropy": 2}
+#: The operations a user may call by name, with their number of positional arguments (the
+#: reductions and the softmax family also take axis=0 or axis=1), and the operation each names.
+CALLS: dict[str, int] = {op.call: op.arity for op in OPS.values() if op.call}
+CALLED: dict[str, str] = {op.call: op.name for op in OPS.values() if op.call}

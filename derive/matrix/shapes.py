@@ -14,7 +14,7 @@ from ..parse import Expr, Limits, parse_expression
 from ..problems import MatrixProblem
 from . import expr as mx
 from .expr import SCALAR, M, ShapeMismatch, shape_text
-from .rules import AXIS_OPS, CALLS, DEFAULT_CONCRETE, ELEMENTWISE, OPS
+from .rules import AXIS_OPS, CALLED, CALLS, DEFAULT_CONCRETE, ELEMENTWISE, OPS
 
 _SPEC = re.compile(r"\s*([A-Za-z][A-Za-z0-9_]*|1)\s*(?:[x×*]\s*([A-Za-z][A-Za-z0-9_]*|1)\s*)?\Z")
 
@@ -163,8 +163,8 @@ class _Typer:
         plain = list(e.args)
         if plain and plain[-1].op == "axis":
             axis = int(plain.pop().value)
-            if {"var": "variance"}.get(e.op, e.op) not in AXIS_OPS:
-                shown = sorted({"variance": "var"}.get(op, op) for op in AXIS_OPS)
+            if CALLED.get(e.op) not in AXIS_OPS:
+                shown = sorted(call for call, op in CALLED.items() if op in AXIS_OPS)
                 raise self.fail(e, f"{e.op}() takes no axis", hint="axis= applies to " + ", ".join(shown))
         args = [self.build(a) for a in plain]
         op = e.op
@@ -198,12 +198,9 @@ class _Typer:
             return self.make(e, "fn", args, op)
         if op.startswith("d") and op[1:] in self.elementwise:
             return self.make(e, "dfn", args, op[1:])
-        if op == "softmax_cross_entropy":
-            return self.make(e, "sce", args)
-        if op == "var":  # the population variance (the operation "var" is a variable's leaf)
-            return self.make(e, "variance", args, axis)
-        if op in ("softmax", "log_softmax", "logsumexp"):
-            return self.make(e, op, args, 0 if axis is None else axis)
-        if op in OPS:
+        if op in CALLED:  # sum, var (the operation "variance"), softmax_cross_entropy ("sce"), ...
+            name = CALLED[op]
+            return self.make(e, name, args, OPS[name].default_axis if axis is None else axis)
+        if op in OPS:  # diag, in typed answers
             return self.make(e, op, args, axis)
         raise self.fail(e, f"unsupported operation '{op}'")
