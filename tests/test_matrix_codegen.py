@@ -198,3 +198,17 @@ def test_generated_code_reads_sizes_from_the_arrays(tmp_path):
     want = mlp_batch(X, T, W1, b1.reshape(-1, 1), W2, b2.reshape(-1, 1), 0.1)
     for name, value in want.items():
         assert np.allclose(grads[name], value, rtol=1e-10), name
+
+
+def test_a_row_variable_given_as_a_1d_array_is_a_row(tmp_path):
+    # issue 10: labels t (1 x B) passed as (B,) must not become a column
+    from test_catalogue import logistic
+
+    path = tmp_path / "logistic.py"
+    path.write_text(generate(solve_matrix(load_problem("logistic"), exact=False).derivation))
+    module = load_module(path)
+    rng = np.random.default_rng(5)
+    X, t, w, b = rng.normal(size=(3, 6)), rng.integers(0, 2, size=6).astype(float), rng.normal(size=3), 0.3
+    grads = module.gradients(X, t, w, b)
+    want = logistic(X, t.reshape(1, -1), w.reshape(-1, 1), b)
+    assert np.allclose(grads["w"], want["w"], rtol=1e-10) and np.allclose(grads["b"], want["b"], rtol=1e-10)
