@@ -280,3 +280,10 @@ def test_a_product_right_of_a_product_keeps_its_brackets_in_numpy():
     source = numpy_expr(e)
     got = eval(compile(source, "<numpy_expr>", "eval"), {"__builtins__": {}}, dict(NAMESPACE))  # noqa: S307
     assert np.allclose(got, direct(e)), source
+
+
+def test_a_number_inside_a_reduction_is_an_array_in_numpy():
+    # found by the read-back property: np.max(2.0, axis=1) fails; softmax(2, axis=1) is written by users
+    e = M("softmax", (M("const", (), (1, 1), sympy.Integer(2)),), (1, 1), 1)
+    got = eval(compile(numpy_expr(e), "<numpy_expr>", "eval"), {"__builtins__": {}}, dict(NAMESPACE))  # noqa: S307
+    assert np.allclose(got, 1.0)

@@ -70,8 +70,9 @@ def numpy_expr(e: M, names: dict[str, str] | None = None) -> str:
     spec = OPS[op]
     if spec.sides:
         args = [sub(a, spec.kind, side) for a, side in zip(e.args, spec.sides)]
-    else:
-        args = [numpy_expr(a, names) for a in e.args]
+    else:  # a helper reduces along axes: a number becomes a 1 x 1 array first
+        args = [f"np.full((1, 1), {numpy_expr(a, names)})" if spec.helper and _numbers_only(a)
+                else numpy_expr(a, names) for a in e.args]
     slots = {"a": axis_text(e, "numpy")}
     if op == "fn":
         slots["f"] = names.get(e.data, e.data)
