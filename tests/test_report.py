@@ -197,4 +197,4 @@ def test_catalogue_sheet_typesets_without_overfull_boxes(tmp_path):
     assert result.exit_code == 0, result.output
     assert "Overfull" not in (tmp_path / "layernorm.log").read_text(errors="replace")
     tex = (tmp_path / "layernorm.tex").read_text()
-    assert r"\gamma" in tex and r"\varepsilon" in tex and r"\mathrm{axis}" in tex
+    assert r"\gamma" in tex and r"\sqrt{v + \varepsilon}" in tex and r"\mathrm{axis}" in tex

@@ -143,6 +143,11 @@ class LatexPrinter(_Printer):
     def function(self, name: str) -> str:
         return _LATEX_FUNCTIONS.get(name, latex_variable(name))
 
+    def _print_fn(self, e):
+        if e.data == "sqrt":  # √ as a textbook writes it
+            return rf"\sqrt{{{self(e.args[0])}}}"
+        return self.form(e)
+
     def exponent(self, value) -> str:
         return sympy.latex(value)
 
