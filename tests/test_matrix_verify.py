@@ -136,3 +136,14 @@ def test_symbolic_timeout_applies_to_matrix_problems():
 
     checks = derive.solve("problem2", symbolic_timeout=0.001)._solved.checks
     assert checks.exact.startswith("skipped (took longer than 0.001 s; raise --symbolic-timeout)")
+
+
+def test_a_positive_symbol_is_compared_at_positive_points():
+    # issue 10: kind = "positive" variables are positive symbols; SymPy may use it (|x| = x)
+    import sympy
+
+    from derive.matrix.verify import equal_exactly
+
+    x = sympy.Symbol("x", positive=True)
+    y = sympy.Symbol("y", real=True)
+    assert all(equal_exactly(sympy.Abs(x, evaluate=False) * y, x * y, seed=seed) for seed in range(5))

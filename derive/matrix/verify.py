@@ -276,8 +276,8 @@ def equal_exactly(ours: sympy.Expr, theirs: sympy.Expr, points: int = EXACT_POIN
         with mpmath.workdps(EXACT_DIGITS):
             for index in range(points):
                 rng = np.random.default_rng([seed, index])
-                point = {x: mpmath.mpf(int(rng.integers(1, 30)) * int(rng.choice([-1, 1]))) / int(rng.integers(1, 13))
-                         for x in symbols}
+                point = {x: mpmath.mpf(int(rng.integers(1, 30)) * (1 if x.is_positive else int(rng.choice([-1, 1]))))
+                         / int(rng.integers(1, 13)) for x in symbols}  # a positive symbol gets a positive value
                 functions: dict[str, list] = {}
                 memo: dict = {}
                 a = _point_value(ours, point, functions, memo, rng)
