@@ -52,6 +52,7 @@ class Op:
     helper: str = ""  # NumPy helper the generated code defines for it
     why_no_vjp: str = ""  # for operations that appear only in results (σ′, diag)
     call: str = ""  # the function name a user writes for it in equations (sum, var, ...), if any
+    axis: bool = False  # takes axis=0 or axis=1 (data holds it; None: everything)
 
 
 # -- shape rules ------------------------------------------------------------------------------------
@@ -295,15 +296,15 @@ OPS: dict[str, Op] = {op.name: op for op in [
     # -- reductions (dimensions kept) -----------------------------------------------------------------------
     Op("sum", 1, _reduced, (_sum_vjp,), lambda args, d: along("sum", args[0], d),
        lambda b, e, a: _np_along(a, e.data, np.sum), lambda b, e, a: _sym_along(a, e.data, sum),
-       "_sum({0}{a})", "sum({0}{a})", r"\textstyle\sum{a}\left({0}\right)", helper=_SUM_HELPER, call="sum"),
+       "_sum({0}{a})", "sum({0}{a})", r"\textstyle\sum{a}\left({0}\right)", helper=_SUM_HELPER, call="sum", axis=True),
     Op("mean", 1, _reduced, (lambda e, u: div(_sum_vjp(e, u), count(e.args[0].shape, e.data)),),
        lambda args, d: along("mean", args[0], d),
        lambda b, e, a: _np_along(a, e.data, np.mean), lambda b, e, a: _sym_along(a, e.data, _sym_mean),
        "_mean({0}{a})", "mean({0}{a})", r"\operatorname{mean}{a}\left({0}\right)", helper=_MEAN_HELPER,
-       call="mean"),
+       call="mean", axis=True),
     Op("variance", 1, _reduced, (_var_vjp,), lambda args, d: along("variance", args[0], d),
        lambda b, e, a: _np_along(a, e.data, np.var), lambda b, e, a: _sym_along(a, e.data, _sym_var),
-       "_var({0}{a})", "var({0}{a})", r"\operatorname{var}{a}\left({0}\right)", helper=_VAR_HELPER, call="var"),
+       "_var({0}{a})", "var({0}{a})", r"\operatorname{var}{a}\left({0}\right)", helper=_VAR_HELPER, call="var", axis=True),
     Op("norm", 1, _scalar, (lambda e, u: scale(u, div(e.args[0], reduce("norm", e.args[0]))),),
        lambda args, d: reduce("norm", *args),
        lambda b, e, a: np.full((1, 1), np.sqrt(np.sum(a * a))),
@@ -321,19 +322,19 @@ OPS: dict[str, Op] = {op.name: op for op in [
        lambda b, e, z: _np_softmax(z, e.data), lambda b, e, z: _sym_softmax(z, e.data),
        "_softmax({0}{a})", "softmax({0}{a})", r"\operatorname{softmax}{a}\left({0}\right)", default_axis=0,
        helper="\ndef _softmax(z, axis=0):\n    e = np.exp(z - np.max(z, axis=axis, keepdims=True))\n"
-              "    return e / np.sum(e, axis=axis, keepdims=True)\n", call="softmax"),
+              "    return e / np.sum(e, axis=axis, keepdims=True)\n", call="softmax", axis=True),
     Op("logsumexp", 1, _reduced, (lambda e, u: had(vector_op("softmax", e.args[0], e.data), u),),
        lambda args, d: along("logsumexp", args[0], d),
        lambda b, e, z: _np_logsumexp(z, e.data), lambda b, e, z: _sym_along(z, e.data, _sym_logsumexp),
        "_logsumexp({0}{a})", "logsumexp({0}{a})", r"\operatorname{logsumexp}{a}\left({0}\right)",
-       default_axis=0, helper=_LOGSUMEXP_HELPER, call="logsumexp"),
+       default_axis=0, helper=_LOGSUMEXP_HELPER, call="logsumexp", axis=True),
     Op("log_softmax", 1, _same,
        (lambda e, u: sub(u, had(vector_op("softmax", e.args[0], e.data), along("sum", u, e.data))),),
        lambda args, d: vector_op("log_softmax", args[0], d),
        lambda b, e, z: z - _np_logsumexp(z, e.data), lambda b, e, z: _sym_log_softmax(z, e.data),
        "_log_softmax({0}{a})", "log_softmax({0}{a})", r"\log\operatorname{softmax}{a}\left({0}\right)",
        default_axis=0, helper="\ndef _log_softmax(z, axis=0):\n    return z - _logsumexp(z, axis)\n",
-       call="log_softmax"),
+       call="log_softmax", axis=True),
     # −Σ T ⊙ log softmax(Z): Z̄ = (P ⊙ 𝟏(𝟏ᵀT) − T) ū, which is P − T only when T's columns sum to 1
     Op("sce", 2, _equal_pair,
        (lambda e, u: scale(u, sub(had(vector_op("softmax", e.args[0]), along("sum", e.args[1], 0)), e.args[1])),
@@ -348,7 +349,7 @@ OPS: dict[str, Op] = {op.name: op for op in [
 ]}
 
 #: Operations whose argument may be given an axis (``sum(X, axis=1)``).
-AXIS_OPS = frozenset(name for name, op in OPS.items() if op.shape is _reduced or name in ("softmax", "log_softmax"))
+AXIS_OPS = frozenset(name for name, op in OPS.items() if op.axis)
 
 
 def vjp(e: M, u: M, position: int) -> M:
