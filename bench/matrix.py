@@ -6,6 +6,9 @@
    growth, 50 layers under 5 s), as time per layer relative to the 2-layer spec.
 2. Numeric verification of a network with 10^6 parameters against one forward + backward pass
    of the NumPy code derive generates for it (target <= 20x).
+3. The built-in catalogue (mlp_batch, logistic, rnn, layernorm, batchnorm, attention, residual,
+   autoencoder): derivation + exact proof + numeric check of each at its default sizes, as a
+   fraction of the 20 s budget (target <= 1x, and the exact proof finishes: "pass").
 """
 
 from __future__ import annotations
@@ -82,6 +85,24 @@ def bench_million(repeat: int = 3) -> None:
           f"   ratio {ours / base:5.2f}x  (target <= 20x)")
 
 
+CATALOGUE = ["mlp_batch", "logistic", "rnn", "layernorm", "batchnorm", "attention", "residual", "autoencoder"]
+BUDGET = 20.0
+
+
+def bench_catalogue() -> None:
+    from derive.matrix.solve import solve_matrix
+    from derive.problems import load_problem
+
+    for name in CATALOGUE:
+        problem = load_problem(name)
+        start = time.perf_counter()
+        solution = solve_matrix(problem)
+        seconds = time.perf_counter() - start
+        print(f"catalogue {name:<12} derivation + both checks {seconds:6.2f} s   {seconds / BUDGET:5.2f}x of "
+              f"{BUDGET:g} s   exact: {solution.checks.exact}   numeric: "
+              f"{solution.checks.numeric_max_relative_error:.1e}  (target <= 1x, exact pass)")
+
+
 def _time(fn) -> float:
     start = time.perf_counter()
     fn()
@@ -89,5 +110,6 @@ def _time(fn) -> float:
 
 
 if __name__ == "__main__":
+    bench_catalogue()
     bench_layers()
     bench_million()

@@ -8,7 +8,8 @@
    5,000 nodes under 3 s), as time per node relative to the 100-node case.
 3. `derive report problem1 --pdf`, whole process, against a bare `latexmk -pdf` of the same .tex
    (target <= 1.3x).
-4. The matrix engine (bench/matrix.py): MLPs of 2, 10 and 50 layers, and a 10^6-parameter check.
+4. The matrix engine (bench/matrix.py): the built-in catalogue of networks (derivation + both
+   checks of each against the 20 s budget), MLPs of 2, 10 and 50 layers, and a 10^6-parameter check.
 Timings are medians of --repeat runs. Nothing here is asserted: the numbers are for people.
 """
 

@@ -496,7 +496,7 @@ def codegen_command(
 def problems_command() -> None:
     """List the built-in problems."""
     for problem in builtin_problems():
-        typer.echo(f"{problem.name:<10} {problem.description or problem.title}")
+        typer.echo(f"{problem.name:<12} {problem.description or problem.title}")
 
 
 @app.command("report", epilog=_epilog("report"))

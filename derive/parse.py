@@ -27,21 +27,36 @@ from .errors import LimitError, ParseError, did_you_mean
 CONSTANTS: dict[str, sympy.Expr] = {"pi": sympy.pi, "e": sympy.E}
 
 #: Identifiers a user may give to an input or a named node: they typeset safely in TeX.
-IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}\Z")
+IDENTIFIER = re.compile(r"[A-Za-z\u03b1-\u03c9\u0391-\u03a9][A-Za-z0-9_\u03b1-\u03c9\u0391-\u03a9]{0,31}\Z")
 
 _LITERAL_EXPONENT = re.compile(r"[eE]([-+]?[\d_]{1,20})")
 
-_INDEXED = re.compile(r"([A-Za-z]+)_?(\d+)\Z")
+#: Greek letters, written (λ) or spelled (lambda), and how LaTeX typesets them.
+_GREEK = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu",
+          "nu", "xi", "omicron", "pi", "rho", "sigma", "tau", "upsilon", "phi", "chi", "psi", "omega"]
+GREEK_LATEX = {**{chr(0x3b1 + i + (i > 16)): rf"\{name}" for i, name in enumerate(_GREEK)},
+               **{name: rf"\{name}" for name in _GREEK}, "omicron": "o", "ο": "o", "epsilon": r"\varepsilon",
+               "ε": r"\varepsilon", "ς": r"\varsigma",
+               **dict(zip("ΑΒΓΔΕΖΗΘΙΚΛΜΝΞΟΠΡΣΤΥΦΧΨΩ",
+                          ["A", "B", r"\Gamma", r"\Delta", "E", "Z", "H", r"\Theta", "I", "K", r"\Lambda", "M", "N",
+                           r"\Xi", "O", r"\Pi", "P", r"\Sigma", "T", r"\Upsilon", r"\Phi", "X", r"\Psi", r"\Omega"]))}
+
+_INDEXED = re.compile(r"([A-Za-z\u03b1-\u03c9\u0391-\u03a9]+)_?(\d+)\Z")
 
 
 def latex_variable(name: str) -> str:
     """A user's identifier in math mode: x1 -> x_{1}, lr -> \\mathit{lr} (names are checked
     identifiers, so only ``_`` needs escaping)."""
+    if name in GREEK_LATEX:
+        return GREEK_LATEX[name]
     match = _INDEXED.match(name)
     if match:
         stem = match.group(1)
-        stem = stem if len(stem) == 1 else rf"\mathit{{{stem}}}"
+        stem = GREEK_LATEX.get(stem, stem if len(stem) == 1 else rf"\mathit{{{stem}}}")
         return f"{stem}_{{{match.group(2)}}}"
+    if re.search(r"[^\x00-\x7f]", name):  # Greek letters among others: each typeset on its own
+        return r"\mathit{" + "".join("{" + GREEK_LATEX[c] + "}" if c in GREEK_LATEX else c
+                                      for c in name.replace("_", "\\_")) + "}"
     return name if len(name) == 1 else rf"\mathit{{{name.replace('_', chr(92) + '_')}}}"
 
 
@@ -142,6 +157,8 @@ def parse_expression(
     if not text.strip():
         raise ParseError("empty expression", hint="write an expression such as 'x1*sin(x2)'")
     source, shift = _caret_to_power(text)
+    if "lambda" in names:  # a variable named lambda (typeset λ): Python's keyword, renamed for ast
+        source = _rename_keyword(source, "lambda", _LAMBDA)
     try:
         with warnings.catch_warnings():  # Python's own warnings ("invalid decimal literal") are not ours to print
             warnings.simplefilter("ignore")
@@ -161,6 +178,25 @@ def parse_expression(
     converter = _Converter(source.strip(), names, functions, aliases, fold or {}, limits,
                            lambda c: shift(c + lead), matrix, constants or {})
     return converter.convert(tree.body)
+
+
+#: What the name ``lambda`` is parsed as: an identifier of the same length (columns stay right).
+_LAMBDA = "lambd\u03b1"
+
+
+def _rename_keyword(text: str, keyword: str, replacement: str) -> str:
+    """``text`` with every NAME token ``keyword`` replaced (strings and other names untouched)."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        return text
+    lines = text.splitlines(keepends=True) or [""]
+    for token in reversed(tokens):
+        if token.type == tokenize.NAME and token.string == keyword:
+            row, col = token.start
+            line = lines[row - 1]
+            lines[row - 1] = line[:col] + replacement + line[col + len(keyword):]
+    return "".join(lines)
 
 
 def _caret_to_power(text: str):
@@ -296,8 +332,15 @@ class _Converter:
             if not isinstance(node.func, ast.Name):
                 what = _REFUSED.get(type(node.func), "calling an expression")
                 raise self._refuse(node.func, what, hint="call a function by its name, e.g. sin(x)")
-            if node.keywords:
-                raise self._refuse(node, "keyword arguments", hint="pass arguments by position")
+            for keyword in node.keywords:  # matrix reductions take axis=0 or axis=1, nothing else
+                if not (self.matrix and keyword.arg == "axis"):
+                    raise self._refuse(keyword, "keyword arguments", hint="pass arguments by position"
+                                       + ("; the only keyword is axis=0 or axis=1" if self.matrix else ""))
+                value = keyword.value
+                if not (isinstance(value, ast.Constant) and type(value.value) is int and value.value in (0, 1)):
+                    shown = self._segment(value) or "?"
+                    raise ParseError(f"unknown axis {shown} {self._where(value)}",
+                                     hint="axis=0 works down each column, axis=1 along each row")
             for arg in node.args:
                 if isinstance(arg, ast.Starred):
                     raise self._refuse(arg, "starred arguments", hint="pass arguments one by one")
@@ -311,7 +354,7 @@ class _Converter:
                 n = self.functions[name]
                 raise ParseError(f"{node.func.id}() takes {n} argument{'s' if n != 1 else ''}, "
                                  f"got {len(node.args)} {self._where(node)}")
-            return list(node.args)
+            return [*node.args, *(keyword.value for keyword in node.keywords)]
         if isinstance(node, ast.Name):
             return []
         if isinstance(node, ast.Constant):
@@ -342,6 +385,8 @@ class _Converter:
             self._check_size(value, col)
             return Expr("num", value=value, col=col)
         if isinstance(node, ast.Name):
+            if node.id == _LAMBDA and "lambda" in self.names:
+                return Expr("name", name="lambda", col=col)
             if node.id in self.names:
                 return Expr("name", name=node.id, col=col)
             if node.id in self.constants:
@@ -375,6 +420,8 @@ class _Converter:
             return Expr(op, (left, right), col=col)
         if isinstance(node, ast.Call):
             name = self.aliases.get(node.func.id, node.func.id)
+            if node.keywords:  # axis=k: an "axis" argument after the positional ones
+                return Expr(name, (*args[:len(node.args)], Expr("axis", value=args[-1].value)), col=col)
             if name == "pow" and len(args) == 2:
                 self._check_exponent(args[1], col)
             if all(a.is_number for a in args) and name in self.fold:

@@ -46,6 +46,16 @@ MATRIX_KEYS = {
     "derive": dict,
 }
 
+#: Declared kinds of matrix variables: what the checks sample and what licenses simplifications.
+VARIABLE_KINDS = {
+    "onehot": "each column is one 1 and zeros",
+    "distribution": "non-negative columns summing to 1",
+    "binary": "entries 0 or 1",
+    "positive": "entries > 0",
+}
+#: Kinds whose values are constrained: a variable of such a kind is data, never differentiated.
+CONSTRAINED_KINDS = frozenset({"onehot", "distribution", "binary"})
+
 #: Names a variable may not take: they already mean something in expressions.
 RESERVED = frozenset({"exp", "log", "ln", "sin", "cos", "tan", "sqrt", "tanh", "sigmoid", "relu",
                       "abs", "pow", *CONSTANTS})
@@ -100,6 +110,7 @@ class MatrixProblem(SheetText):
     loss: str
     wrt: list[str]
     functions: dict[str, str] = field(default_factory=dict)
+    kinds: dict[str, str] = field(default_factory=dict)  # variable -> onehot, distribution, binary, positive
     kind: str = "matrix"
 
 
@@ -282,6 +293,8 @@ def _matrix_problem(data: dict, name: str, source: str, where: str) -> MatrixPro
             raise ProblemError(f"{where}: dim {dim} must be a positive integer, not {size!r}")
         dims[dim] = size
     seen: dict[str, str] = {}
+    kinds: dict[str, str] = {}
+    shapes: dict[str, str] = {}
     for table in ("variables", "equations"):
         for key, value in data[table].items():
             _check_name(key, f"{where}: {table[:-1]}")
@@ -289,6 +302,9 @@ def _matrix_problem(data: dict, name: str, source: str, where: str) -> MatrixPro
                 raise ProblemError(f"{where}: '{key}' is both a {seen[key]} and a {table[:-1]}")
             if key in dims:
                 raise ProblemError(f"{where}: '{key}' is both a dim and a {table[:-1]}")
+            if table == "variables" and isinstance(value, dict):  # T = { shape = "M x B", kind = "onehot" }
+                value = _variable_table(key, value, kinds, where)
+                shapes[key] = value
             if not isinstance(value, str):
                 raise ProblemError(f"{where}: {table[:-1]} {key} must be a string, not {type(value).__name__}")
             seen[key] = table[:-1]
@@ -314,8 +330,31 @@ def _matrix_problem(data: dict, name: str, source: str, where: str) -> MatrixPro
         if w not in seen:
             raise ProblemError(f"{where}: derive.wrt names '{w}', which is not a variable or equation",
                                hint=did_you_mean(w, seen) or "variables: " + ", ".join(data["variables"]))
-    return MatrixProblem(name=name, dims=dims, variables=dict(data["variables"]), equations=dict(data["equations"]),
-                         loss=loss, wrt=list(wrt), functions=dict(functions), source=source, **_sheet_text(data))
+        if w in kinds and kinds[w] in CONSTRAINED_KINDS:
+            raise ProblemError(f"{where}: derive.wrt names '{w}', declared {kinds[w]}: its values are data, "
+                               "not parameters", hint=f"drop {w} from wrt, or declare it without a kind")
+    variables = {key: shapes.get(key, value) for key, value in data["variables"].items()}
+    return MatrixProblem(name=name, dims=dims, variables=variables, equations=dict(data["equations"]),
+                         loss=loss, wrt=list(wrt), functions=dict(functions), kinds=kinds, source=source,
+                         **_sheet_text(data))
+
+
+def _variable_table(name: str, table: dict, kinds: dict, where: str) -> str:
+    """The shape of a variable written as a table, its kind recorded in ``kinds``."""
+    for key in table:
+        if key not in ("shape", "kind"):
+            raise ProblemError(f"{where}: variable {name}: unknown key '{key}'",
+                               hint=did_you_mean(key, ["shape", "kind"]) or "keys: shape, kind")
+    shape = table.get("shape")
+    if not isinstance(shape, str):
+        raise ProblemError(f"{where}: variable {name} needs a shape such as \"M x B\"")
+    kind = table.get("kind")
+    if kind is not None:
+        if kind not in VARIABLE_KINDS:
+            raise ProblemError(f"{where}: variable {name}: unknown kind {kind!r}",
+                               hint=did_you_mean(str(kind), VARIABLE_KINDS) or "kinds: " + ", ".join(VARIABLE_KINDS))
+        kinds[name] = kind
+    return shape
 
 
 def _sheet_text(data: dict) -> dict:

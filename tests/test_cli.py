@@ -263,9 +263,11 @@ def test_a_missing_rule_is_a_bug_in_derive_exit_3_not_bad_input(monkeypatch):
 
 
 def test_a_missing_vjp_is_a_bug_in_derive_exit_3(monkeypatch):
+    import dataclasses
+
     from derive.matrix import rules
 
-    monkeypatch.delitem(rules.VJPS, "matmul")
+    monkeypatch.setitem(rules.OPS, "matmul", dataclasses.replace(rules.OPS["matmul"], vjps=()))
     result = run("solve", "problem2")
     assert result.exit_code == 3, result.output
     assert "no VJP rule for the operation 'matmul'" in result.stderr and "--debug" in result.stderr
@@ -301,3 +303,18 @@ def test_dash_o_is_a_folder_for_several_files_and_the_file_for_one(tmp_path, arg
     right = tmp_path / ("out" if kind == "folder" else "out.txt")
     assert run(*args, "-o", str(right)).exit_code == 0
     assert right.is_dir() if kind == "folder" else right.is_file()
+
+
+@pytest.mark.parametrize("equation, kind, message", [
+    ("sum(X + r)", "", "X + r: (K×B) and (B×1) do not broadcast (hint: a transpose (.T) may be missing)"),
+    ("sum(softmax(X, axis=3))", "", "unknown axis 3 at column 21"),
+    ("sum(X * T)", "onehat", "variable T: unknown kind 'onehat' (hint: did you mean 'onehot'?)"),
+])
+def test_matrix_language_errors_are_one_line_and_exit_2(tmp_path, equation, kind, message):
+    # issue 10: bad shapes, unknown axes and misused kinds
+    target = f'{{ shape = "K x B", kind = "{kind}" }}' if kind else '"K x B"'
+    path = tmp_path / "bad.toml"
+    path.write_text(f'[dims]\nK = 2\nB = 3\n[variables]\nX = "K x B"\nr = "B"\nT = {target}\n'
+                    f'[equations]\nL = "{equation}"\n[derive]\nloss = "L"\nwrt = ["X"]\n')
+    result = run("solve", str(path))
+    assert result.exit_code == 2 and message in result.stderr and result.stderr.count("\n") == 1

@@ -180,3 +180,35 @@ def test_hostile_titles_and_names_give_a_module_that_imports_and_runs(tmp_path):
     s = 1 - np.tanh(W @ x + f) ** 2
     grads = module.gradients(x, W, f)
     assert np.allclose(grads["x"], W.T @ s) and np.allclose(grads["W"], s @ x.T) and np.allclose(grads["forward"], s)
+
+
+def test_generated_code_reads_sizes_from_the_arrays(tmp_path):
+    # issue 10: "sum(...) / B" in the equations; the module must work for any batch size
+    from test_catalogue import mlp_batch
+
+    path = tmp_path / "mlp_batch.py"
+    path.write_text(generate(solve_matrix(load_problem("mlp_batch"), exact=False).derivation))
+    module = load_module(path)
+    rng = np.random.default_rng(3)
+    B = 7  # the problem file says 2
+    X, W1, b1, W2, b2 = rng.normal(size=(3, B)), rng.normal(size=(4, 3)), rng.normal(size=4), \
+        rng.normal(size=(3, 4)), rng.normal(size=3)
+    T = np.eye(3)[:, rng.integers(0, 3, size=B)]
+    grads = module.gradients(X, T, W1, b1, W2, b2, 0.1)
+    want = mlp_batch(X, T, W1, b1.reshape(-1, 1), W2, b2.reshape(-1, 1), 0.1)
+    for name, value in want.items():
+        assert np.allclose(grads[name], value, rtol=1e-10), name
+
+
+def test_a_row_variable_given_as_a_1d_array_is_a_row(tmp_path):
+    # issue 10: labels t (1 x B) passed as (B,) must not become a column
+    from test_catalogue import logistic
+
+    path = tmp_path / "logistic.py"
+    path.write_text(generate(solve_matrix(load_problem("logistic"), exact=False).derivation))
+    module = load_module(path)
+    rng = np.random.default_rng(5)
+    X, t, w, b = rng.normal(size=(3, 6)), rng.integers(0, 2, size=6).astype(float), rng.normal(size=3), 0.3
+    grads = module.gradients(X, t, w, b)
+    want = logistic(X, t.reshape(1, -1), w.reshape(-1, 1), b)
+    assert np.allclose(grads["w"], want["w"], rtol=1e-10) and np.allclose(grads["b"], want["b"], rtol=1e-10)

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from derive.cli import app
 from derive.matrix import expr as mx
+from derive.matrix.codegen import _HELPERS as codegen_helpers
 from derive.matrix.codegen import numpy_expr
 from derive.matrix.expr import M
 from derive.matrix.solve import solve_matrix
@@ -27,6 +28,9 @@ runner = CliRunner()
 
 # -- random matrix expression trees, built raw (no simplification) so every nesting is printed --------
 SIZES = {"N": 2, "K": 3}
+#: The tree strategy is large (every operation at every shape); its repr is never needed.
+pytestmark = pytest.mark.filterwarnings("ignore:Generating overly large repr")
+
 VARIABLES = {"A": ("K", "N"), "B": ("K", "N"), "u": ("N", 1), "v": ("K", 1), "c": (1, 1), "d": (1, 1)}
 RNG = np.random.default_rng(7)
 VALUES = {name: RNG.normal(size=tuple(SIZES.get(d, d) for d in shape)) for name, shape in VARIABLES.items()}
@@ -78,6 +82,20 @@ def trees(shape, depth):
                 lambda ab: M("matmul", ab, shape)))
     if shape == (1, 1):
         options.append(sub(("K", "N")).map(lambda a: M("sum", (a,), shape)))
+    # issue 10: broadcasting (a column or a row with a matrix), elementwise ⊘, reductions along an
+    # axis (dimensions kept) and the softmax family along either axis
+    if shape[0] != 1 and shape[1] != 1:
+        options.append(st.tuples(sub(shape), sub((shape[0], 1))).map(lambda ab: M("add", ab, shape)))
+        options.append(st.tuples(sub((1, shape[1])), sub(shape)).map(lambda ab: M("had", ab, shape)))
+    options.append(st.tuples(sub(shape), sub(shape)).map(
+        lambda ab: M("div", (ab[0], M("fn", (ab[1],), shape, "exp")), shape)))
+    options.append(st.tuples(sub(shape), st.sampled_from(["softmax", "log_softmax"]), st.sampled_from([0, 1])).map(
+        lambda a: M(a[1], (a[0],), shape, a[2])))
+    if shape[0] == 1 and shape[1] != 1:
+        options.append(sub(("K", shape[1])).map(lambda a: M("sum", (a,), shape, 0)))
+        options.append(sub(("K", shape[1])).map(lambda a: M("logsumexp", (a,), shape, 0)))
+    if shape[1] == 1 and shape[0] != 1:
+        options.append(sub((shape[0], "N")).map(lambda a: M("mean", (a,), shape, 1)))
     return st.one_of(*options)
 
 
@@ -105,13 +123,21 @@ def direct(e: M):
         return a[0].T
     if op == "fn":
         return {"tanh": np.tanh, "exp": np.exp}[e.data](a[0])
-    if op == "sum":
-        return np.full((1, 1), a[0].sum())
+    if op in ("sum", "mean") and e.data is None:
+        return np.full((1, 1), getattr(np, op)(a[0]))
+    if op in ("sum", "mean"):
+        return getattr(np, op)(a[0], axis=e.data, keepdims=True)
+    if op in ("logsumexp", "softmax", "log_softmax"):
+        z = a[0]
+        lse = np.log(np.sum(np.exp(z), axis=e.data, keepdims=True))
+        return {"logsumexp": lse, "softmax": np.exp(z - lse), "log_softmax": z - lse}[op]
     raise AssertionError(op)
 
 
 ANY_TREE = st.one_of(*[trees(s, 3) for s in SHAPES])
-NAMESPACE = {"np": np, "tanh": np.tanh, "exp": np.exp, "_sum": lambda a: np.full((1, 1), np.sum(a)), **VALUES}
+_HELPERS: dict = {"np": np}
+exec(compile(codegen_helpers, "<helpers>", "exec"), _HELPERS)  # noqa: S102 - derive's own fixed helper text
+NAMESPACE = {"tanh": np.tanh, "exp": np.exp, **_HELPERS, **VALUES}
 
 
 #: More examples under HYPOTHESIS_PROFILE=long (explicit settings would otherwise override it).
@@ -244,3 +270,20 @@ def test_a_sheet_with_a_power_of_a_power_compiles(tmp_path):
     result = runner.invoke(app, ["report", str(path), "--pdf", "-o", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "out" / "powers.pdf").stat().st_size > 0
+
+
+def test_a_product_right_of_a_product_keeps_its_brackets_in_numpy():
+    # Python reads "X * c * A @ B.T" as ((X * c) * A) @ B.T: found by the read-back property
+    a, b, c = M("var", (), ("K", "N"), "A"), M("var", (), ("K", "N"), "B"), M("var", (), (1, 1), "c")
+    ab = M("matmul", (a, M("T", (b,), ("N", "K"))), ("K", "K"))
+    e = M("had", (ab, M("scale", (c, ab), ("K", "K"))), ("K", "K"))
+    source = numpy_expr(e)
+    got = eval(compile(source, "<numpy_expr>", "eval"), {"__builtins__": {}}, dict(NAMESPACE))  # noqa: S307
+    assert np.allclose(got, direct(e)), source
+
+
+def test_a_number_inside_a_reduction_is_an_array_in_numpy():
+    # found by the read-back property: np.max(2.0, axis=1) fails; softmax(2, axis=1) is written by users
+    e = M("softmax", (M("const", (), (1, 1), sympy.Integer(2)),), (1, 1), 1)
+    got = eval(compile(numpy_expr(e), "<numpy_expr>", "eval"), {"__builtins__": {}}, dict(NAMESPACE))  # noqa: S307
+    assert np.allclose(got, 1.0)

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 import sympy
 
-from derive.matrix.rules import ELEMENTWISE, VJPS
+import dataclasses
+
+from derive.matrix.rules import ELEMENTWISE, OPS
 from derive.matrix.solve import solve_matrix
 from derive.problems import problem_from_toml
 
@@ -38,6 +40,9 @@ def test_generated_source_matches_the_numpy_callables(name):
 
 #: One small network per VJP rule of the table (and per elementwise function).
 CASES = {
+    "add": "L = 'sum(tanh(A @ u + v)) + sum(tanh(X + u) * X)'",
+    "mean": "L = 'sum(tanh(mean(X * X, axis=0))) + sum(tanh(mean(X, axis=1)) * u) + mean(tanh(X))'",
+    "variance": "L = 'sum(tanh(var(X, axis=0))) + sum(var(X, axis=1) * u) + var(tanh(X))'",
     "matmul": "L = 'sum(tanh(A @ u))'",
     "T": "L = 'sum(tanh(A.T @ u))'",
     "neg": "L = 'sum(tanh(-(A @ u)))'",
@@ -57,7 +62,10 @@ CASES = {
 }
 BASE = """[dims]
 N = 3
+B = 2
 [variables]
+X = "N x B"
+r = "1 x B"
 A = "N x N"
 u = "N"
 v = "N"
@@ -72,16 +80,50 @@ wrt = [{wrt}]
 
 
 def test_every_vjp_rule_has_a_case():
-    assert set(CASES) == set(VJPS)
+    assert set(CASES) == {name for name, op in OPS.items() if op.vjps}
 
 
 @pytest.mark.parametrize("op", sorted(CASES))
 def test_each_vjp_rule_is_proved(op):
     equation = CASES[op]
-    wrt = ", ".join(f'"{v}"' for v in ("A", "u", "v", "c") if v in equation.split("=", 1)[1])
+    wrt = ", ".join(f'"{v}"' for v in ("A", "u", "v", "c", "X", "r") if v in equation.split("=", 1)[1])
     solution = solve_matrix(problem_from_toml(BASE.format(equation=equation, wrt=wrt), op))
     assert solution.checks.exact == "pass", solution.checks
     assert solution.checks.numeric_max_relative_error < 1e-6
+
+
+#: Broadcasting (a column, a row, a scalar with a matrix) and every axis, each proved.
+BROADCASTS = {
+    "column + matrix": "L = 'sum(tanh(X + u))'",
+    "row * matrix": "L = 'sum(tanh(r * X))'",
+    "scalar - matrix": "L = 'sum(tanh(1 - X) * c)'",
+    "matrix / row": "L = 'sum(tanh(X / (r * r + 1)))'",
+    "column / scalar size": "L = 'sum(tanh(u / N))'",
+    "sum axis 0 and 1": "L = 'sum(tanh(sum(X, axis=0))) + sum(tanh(sum(X, axis=1)) * u)'",
+    "softmax down columns": "L = 'sum(softmax(X) * tanh(X))'",
+    "softmax along rows": "L = 'sum(softmax(X, axis=1) * tanh(X))'",
+    "log_softmax along rows": "L = 'sum(log_softmax(X, axis=1) * tanh(X))'",
+    "logsumexp both axes": "L = 'sum(tanh(logsumexp(X))) + sum(tanh(logsumexp(X, axis=1)) * u)'",
+    "cross-entropy over a batch": "L = 'softmax_cross_entropy(A @ X, tanh(X)) / B'",
+}
+
+
+@pytest.mark.parametrize("name", sorted(BROADCASTS))
+def test_each_broadcast_and_axis_is_proved(name):
+    equation = BROADCASTS[name]
+    wrt = ", ".join(f'"{v}"' for v in ("A", "u", "c", "X", "r") if v in equation.split("=", 1)[1])
+    solution = solve_matrix(problem_from_toml(BASE.format(equation=equation, wrt=wrt), "b"))
+    assert solution.checks.exact == "pass", solution.checks
+    assert solution.checks.numeric_max_relative_error < 1e-6
+
+
+def test_every_operation_has_every_piece():
+    for name, op in OPS.items():
+        for piece in ("shape", "build", "numpy", "sympy", "source", "text", "latex", "kind"):
+            assert getattr(op, piece), (name, piece)
+        assert op.vjps or op.why_no_vjp, name
+        assert op.arity is None or not op.vjps or len(op.vjps) == op.arity, name
+        assert op.sides == () or len(op.sides) == (op.arity or 2), name
 
 
 @pytest.mark.parametrize("name", sorted(ELEMENTWISE))
@@ -133,13 +175,14 @@ def test_softmax_cross_entropy_with_soft_targets_is_right(tmp_path):
 # -- checks sample honestly: each planted wrong rule is caught ------------------------------------
 def _wrong(op, position, rule):
     def plant(monkeypatch):
-        table = list(VJPS[op])
+        table = list(OPS[op].vjps)
         table[position] = rule
-        monkeypatch.setitem(VJPS, op, tuple(table))
+        monkeypatch.setitem(OPS, op, dataclasses.replace(OPS[op], vjps=tuple(table)))
     return plant
 
 
 from derive.matrix import expr as _mx  # noqa: E402
+from derive.matrix import rules as _rules  # noqa: E402
 
 WRONG_RULES = {
     "sce: p − t (right for distributions only)": ("sce", _wrong("sce", 0, lambda e, u: _mx.scale(
@@ -164,6 +207,11 @@ WRONG_RULES = {
                                                                              u))),
     "logsumexp: sign": ("logsumexp", _wrong("logsumexp", 0, lambda e, u: _mx.neg(_mx.scale(
         u, _mx.vector_op("softmax", e.args[0]))))),
+    "mean: not divided by the count": ("mean", _wrong("mean", 0, lambda e, u: _rules._sum_vjp(e, u))),
+    "variance: not centred": ("variance", _wrong("variance", 0, lambda e, u: _mx.div(
+        _mx.scale(_mx.const(2), _mx.had(e.args[0], u)), _mx.count(e.args[0].shape, e.data)))),
+    "add: a broadcast operand's share not summed": ("add", lambda monkeypatch: monkeypatch.setattr(
+        _rules, "unbroadcast", lambda u, shape: u if u.shape == tuple(shape) else _mx.along("mean", u, 1))),
     "log_softmax: ū only": ("log_softmax", _wrong("log_softmax", 0, lambda e, u: u)),
 }
 
@@ -177,7 +225,7 @@ def test_a_planted_wrong_rule_is_caught_numerically_and_exactly(name, monkeypatc
 
     op, plant = WRONG_RULES[name]
     equation = CASES[op]
-    wrt = ", ".join(f'"{v}"' for v in ("A", "u", "v", "c", "t") if v in equation.split("=", 1)[1])
+    wrt = ", ".join(f'"{v}"' for v in ("A", "u", "v", "c", "t", "X") if v in equation.split("=", 1)[1])
     problem = problem_from_toml(BASE.format(equation=equation, wrt=wrt), op)
     plant(monkeypatch)
     derivation = derive(build_model(problem))

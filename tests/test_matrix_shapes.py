@@ -38,8 +38,13 @@ def test_shapes_are_inferred():
      'y = "W2 @ x": W2 @ x: (M×K) @ (K×1) expected, got (M×K) @ (N×1)'),
     ('z = "W1 @ x"\nL = "r @ z"', ShapeError, 'L = "r @ z": r @ z: (K×1) @ (1×1) expected, got (K×1) @ (K×1)'),
     ('L = "W1 @ x"', ShapeError, "the loss L must be a scalar, but it is (K×1)"),
-    ('z = "W1 @ x"\nL = "sum(z + x)"', ShapeError, "(K×1) + (N×1): the shapes must be equal"),
-    ('z = "W1 * W2"\nL = "sum(z)"', ShapeError, "elementwise * needs equal shapes"),
+    ('z = "W1 @ x"\nL = "sum(z + x)"', ShapeError, "z + x: (K×1) and (N×1) do not broadcast"),
+    ('z = "W1 * W2"\nL = "sum(z)"', ShapeError, "W1 * W2: (K×N) and (M×K) do not broadcast (elementwise *)"),
+    ('L = "sum(W1 + W1.T)"', ShapeError, "W1 + W1.T: (K×N) and (N×K) do not broadcast"),
+    ('L = "sum(x, axis=2)"', ParseError, "unknown axis 2 at column 13"),
+    ('L = "sum(x, axes=1)"', ParseError, "keyword arguments at column 8 not allowed"),
+    ('L = "norm(x, axis=1)"', ShapeError, "norm() takes no axis"),
+    ('L = "sum(W1 @ sum(W1, axis=1))"', ShapeError, "W1 @ sum(W1, axis=1): (K×N) @ (N×1) expected"),
     ('L = "sum(foo(x))"', ParseError, "unknown function 'foo'"),
     ('L = "sum(x // 2)"', ParseError, "operator '//'"),
     ('L = "sum(x.shape)"', ParseError, "attribute access"),
@@ -49,6 +54,11 @@ def test_shape_and_grammar_errors(equations, error, message):
     with pytest.raises(error) as info:
         model(equations)
     assert message in str(info.value)
+
+
+def test_broadcasts_and_sizes_as_numbers_are_typed():
+    m = model('z = "W1 @ x + r.T @ W1 @ x"\nh = "r.T + sum(z) / K"\nL = "sum(mean(h, axis=0))"')
+    assert m.shapes["z"] == ("K", 1) and m.shapes["h"] == (1, "K") and m.shapes["L"] == (1, 1)
 
 
 def test_missing_transpose_hint():
@@ -68,3 +78,75 @@ def test_problem_file_errors(patch, message):
     text = BASE.format(equations='L = "sum(x)"').replace(*patch)
     with pytest.raises(ProblemError, match=message):
         build_model(problem_from_toml(text, "net"))
+
+
+KINDS = """
+[dims]
+M = 3
+B = 4
+N = 2
+[variables]
+X = "N x B"
+W = "M x N"
+T = { shape = "M x B", kind = "onehot" }
+D = { shape = "M x B", kind = "distribution" }
+S = { shape = "1 x B", kind = "binary" }
+"λ" = { shape = "1", kind = "positive" }
+[equations]
+P = "softmax(W @ X, axis=0)"
+L = "-sum(T * log(P)) / B - sum(D * log(P)) / B + sum(S) * λ * sum(W * W)"
+[derive]
+loss = "L"
+wrt = ["W", "λ"]
+"""
+
+
+def test_declared_kinds_are_sampled_as_their_kind():
+    import numpy as np
+
+    from derive.matrix.backprop import derive
+    from derive.matrix.verify import exact_variables, random_values
+
+    problem = problem_from_toml(KINDS, "kinds")
+    assert problem.kinds == {"T": "onehot", "D": "distribution", "S": "binary", "λ": "positive"}
+    derivation = derive(build_model(problem))
+    for seed in range(5):
+        values = random_values(derivation, seed)
+        assert set(np.unique(values["T"])) <= {0.0, 1.0} and np.allclose(values["T"].sum(axis=0), 1)
+        assert (values["D"] >= 0).all() and np.allclose(values["D"].sum(axis=0), 1)
+        assert set(np.unique(values["S"])) <= {0.0, 1.0} and (values["λ"] > 0).all()
+    exact = exact_variables(derivation.model, problem.dims)
+    assert all(sum(exact["D"].col(j)) == 1 and sum(exact["T"].col(j)) == 1 for j in range(4))
+    assert exact["W"][0, 0].is_Symbol and exact["λ"][0, 0].is_positive
+
+
+@pytest.mark.parametrize("patch, message", [
+    (('wrt = ["W", "λ"]', 'wrt = ["W", "T"]'), "derive.wrt names 'T', declared onehot: its values are data"),
+    (('kind = "onehot"', 'kind = "onehat"'), "variable T: unknown kind 'onehat'"),
+    (('shape = "M x B", kind = "onehot"', 'shap = "M x B"'), "variable T: unknown key 'shap'"),
+])
+def test_misused_kinds_are_one_clear_line(patch, message):
+    with pytest.raises(ProblemError, match=message) as info:
+        build_model(problem_from_toml(KINDS.replace(*patch), "kinds"))
+    assert "\n" not in str(info.value)
+
+
+def test_greek_names_are_typeset_as_greek():
+    from derive.parse import latex_variable
+
+    assert [latex_variable(n) for n in ("λ", "lambda", "gamma", "β1", "Σ")] == [
+        r"\lambda", r"\lambda", r"\gamma", r"\beta_{1}", r"\Sigma"]
+
+
+def test_a_variable_named_lambda_parses_and_typesets_as_lambda():
+    from derive.matrix.solve import solve_matrix
+    from derive.render.matrix import LatexPrinter
+
+    text = ('[dims]\nN = 3\n[variables]\nw = "N"\nlambda = "1"\n[equations]\n'
+            'L = "0.5 * lambda * sum(w * w) + lambda"\n[derive]\nloss = "L"\nwrt = ["w", "lambda"]\n')
+    solution = solve_matrix(problem_from_toml(text, "decay"))
+    assert solution.checks.exact == "pass"
+    gradients = {g.name: LatexPrinter()(g.expr) for g in solution.derivation.gradients}
+    assert gradients["w"] == r"\lambda \, w"
+    with pytest.raises(ParseError, match="at column 36"):  # columns count the name as written
+        build_model(problem_from_toml(text.replace('+ lambda"', '+ lambda $"'), "decay"))

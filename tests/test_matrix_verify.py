@@ -1,5 +1,7 @@
 """The matrix checks pass on correct rules and catch a wrong one, exactly and numerically."""
 
+import dataclasses
+
 import pytest
 
 from derive.errors import VerificationError
@@ -26,7 +28,7 @@ def test_exact_and_numeric_checks_pass(spec):
 
 
 def test_a_wrong_vjp_rule_is_caught_by_both_checks(monkeypatch):
-    monkeypatch.setitem(rules.VJPS, "fn", (lambda e, u: u,))  # forgets f′(a)
+    monkeypatch.setitem(rules.OPS, "fn", dataclasses.replace(rules.OPS["fn"], vjps=(lambda e, u: u,)))  # forgets f′(a)
     derivation = derive(build_model(load_problem("problem2")))
     with pytest.raises(VerificationError, match="disagrees with finite differences"):
         numeric_check(derivation)
@@ -40,7 +42,8 @@ def test_a_missing_transpose_is_caught(monkeypatch):
              "[derive]\nloss = 'L'\nwrt = ['x']\n"
     from derive.problems import problem_from_toml
 
-    monkeypatch.setitem(rules.VJPS, "matmul", (rules.VJPS["matmul"][0], lambda e, u: mx.matmul(e.args[0], u)))
+    monkeypatch.setitem(rules.OPS, "matmul", dataclasses.replace(
+        rules.OPS["matmul"], vjps=(rules.OPS["matmul"].vjps[0], lambda e, u: mx.matmul(e.args[0], u))))
     derivation = derive(build_model(problem_from_toml(square, "square")))
     with pytest.raises(VerificationError):
         numeric_check(derivation)
@@ -117,10 +120,30 @@ def test_equal_exactly_decides_at_random_points_and_sees_a_difference():
 def test_a_verification_error_is_one_short_line_naming_the_entry(monkeypatch):
     from derive.problems import problem_from_toml
 
-    monkeypatch.setitem(rules.VJPS, "pow", (lambda e, u: mx.had(mx.power(e.args[0], e.data - 1), u),))
+    monkeypatch.setitem(rules.OPS, "pow", dataclasses.replace(
+        rules.OPS["pow"], vjps=(lambda e, u: mx.had(mx.power(e.args[0], e.data - 1), u),)))
     derivation = derive(build_model(problem_from_toml(ABS_PENALTY, "abs")))
     with pytest.raises(VerificationError) as caught:
         exact_check(derivation)
     message = str(caught.value)
     assert "\n" not in message and len(message) < 300, message
     assert "gradient of W1" in message and "entry W1[0,0]" in message
+
+
+def test_symbolic_timeout_applies_to_matrix_problems():
+    # issue 10: --symbolic-timeout reached only the scalar engine
+    import derive
+
+    checks = derive.solve("problem2", symbolic_timeout=0.001)._solved.checks
+    assert checks.exact.startswith("skipped (took longer than 0.001 s; raise --symbolic-timeout)")
+
+
+def test_a_positive_symbol_is_compared_at_positive_points():
+    # issue 10: kind = "positive" variables are positive symbols; SymPy may use it (|x| = x)
+    import sympy
+
+    from derive.matrix.verify import equal_exactly
+
+    x = sympy.Symbol("x", positive=True)
+    y = sympy.Symbol("y", real=True)
+    assert all(equal_exactly(sympy.Abs(x, evaluate=False) * y, x * y, seed=seed) for seed in range(5))

@@ -24,7 +24,7 @@ from .evaluate import NumpyBackend, SympyBackend, evaluate, run_forward
 from .expr import M
 from .shapes import shape_text, type_answer
 from .solve import MatrixSolution
-from .verify import EXACT_ENTRY_LIMIT, random_values
+from .verify import EXACT_ENTRY_LIMIT, exact_variables, random_values
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -217,10 +217,7 @@ def _exact_difference(solution, typed: M, right: M) -> str | None:
                   for v in model.variables)
     if entries > EXACT_ENTRY_LIMIT:
         return None
-    env = {}
-    for name in model.variables:
-        rows, cols = (sizes[d] if isinstance(d, str) else d for d in model.shapes[name])
-        env[name] = sympy.Matrix(rows, cols, lambda i, j: sympy.Symbol(f"{name}[{i},{j}]", real=True))
+    env = exact_variables(model, sizes)
     backend = SympyBackend()
     try:
         with time_limit(EXACT_TIMEOUT):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from . import expr as mx
 from .expr import M
-from .rules import vjp
+from .rules import replace_nodes, substitute, vjp
 from .shapes import Model
 
 
@@ -53,10 +53,10 @@ def contributions(e: M, upstream: M) -> list[tuple[str, M]]:
         if node.op == "var":
             out.append((node.data, u))
             continue
-        if node.op in ("const", "ones", "zero", "eye"):
+        if not node.args:  # constants, sizes, ones, zeros, identities: nothing flows
             continue
         for position, arg in reversed(list(enumerate(node.args))):
-            if arg.op in ("const",):
+            if arg.op in ("const", "dim"):
                 continue
             stack.append((arg, vjp(node, u, position)))
     return out
@@ -84,6 +84,7 @@ def derive(model: Model) -> Derivation:
         for leaf, parts in shares.items():
             uses[leaf].append((name, mx.add(*parts)))
 
+    textbook = _textbook_form(model)
     values: dict[str, M] = {problem.loss: mx.const(1)}
     expressions: dict[str, M] = {problem.loss: mx.const(1)}
     adjoints = [Adjoint(problem.loss, model.shapes[problem.loss], (), mx.const(1), is_loss=True)]
@@ -94,7 +95,10 @@ def derive(model: Model) -> Derivation:
         parts = [share for _, share in uses[name]]
         raw = mx.add(*parts) if parts else mx.zero(shape)
         expressions[name] = raw
-        simplified = mx.substitute(raw, lambda leaf: _inline(leaf, values, simple_only=True))
+        simplified = textbook(substitute(raw, lambda leaf: _inline(leaf, values, simple_only=True)))
+        fused = _softmax_cross_entropy(model, name, uses[name], values)
+        fused = fused if fused is not None else _sigmoid_cross_entropy(model, name, uses[name], values)
+        simplified = textbook(fused) if fused is not None else simplified
         values[name] = simplified
         adjoints.append(Adjoint(name, shape, tuple(c for c, _ in uses[name]), simplified))
 
@@ -107,7 +111,7 @@ def derive(model: Model) -> Derivation:
         parts = [share for _, share in uses[name]]
         raw = mx.add(*parts) if parts else mx.zero(shape)
         expressions[f"{name}:grad"] = raw
-        expr = mx.substitute(raw, lambda leaf: _inline(leaf, values, simple_only=False))
+        expr = textbook(substitute(raw, lambda leaf: _inline(leaf, values, simple_only=False)))
         gradients.append(Gradient(name, shape, tuple(c for c, _ in uses[name]), expr))
     return Derivation(model, tuple(adjoints), tuple(gradients), expressions)
 
@@ -116,6 +120,112 @@ def _inline(leaf: M, values: dict[str, M], simple_only: bool) -> M | None:
     if leaf.op != "adj" or leaf.data not in values:
         return None
     value = values[leaf.data]
-    if value.is_const or (simple_only and is_simple(value)):
+    if value.is_const or value.op == "zero" or (simple_only and is_simple(value)):
         return value
     return None
+
+
+#: Kinds whose columns sum to 1: they license 𝟏ᵀT = 𝟏ᵀ and with it P − T.
+COLUMNS_SUM_TO_ONE = frozenset({"onehot", "distribution"})
+
+
+def _textbook_form(model: Model):
+    """Rewrites a textbook makes: a sub-expression that is a named node's definition is that
+    node (P, not softmax(Z2); H, not relu(Z1)), and the column sums of a onehot or distribution
+    variable are ones (what its kind licenses)."""
+    known: dict[M, M] = {e: mx.var(name, e.shape) for name, e in model.equations if e.args}
+    for name, kind in model.problem.kinds.items():
+        if kind in COLUMNS_SUM_TO_ONE:
+            shape = model.shapes[name]
+            variable = mx.var(name, shape)
+            known[mx.along("sum", variable, 0)] = mx.ones((1, shape[1]))
+            known[mx.along("sum", variable)] = mx.dim(shape[1])
+
+    def rewrite(e: M) -> M:
+        return replace_nodes(e, known.get)
+    return rewrite
+
+
+def _softmax_cross_entropy(model: Model, name: str, consumers, values: dict[str, M]) -> M | None:
+    """Z̄ for P = softmax(Z) followed by cross-entropy written out: when P̄ = k (T ⊘ P) with T
+    onehot or a distribution (columns summing to 1), Z̄ = P ⊙ (P̄ − 𝟏 sum(P ⊙ P̄)) = k (T − P):
+    the textbook's (P − T)/B.  None where the pattern does not hold (the general rule stands)."""
+    if len(consumers) != 1:
+        return None
+    (consumer, _), = consumers
+    definition = dict(model.equations)[consumer]
+    if definition.op != "softmax" or definition.data != 0 or definition.args[0] != mx.var(name, definition.shape):
+        return None
+    p = mx.var(consumer, definition.shape)
+    for target, kind in model.problem.kinds.items():
+        t = mx.var(target, model.shapes[target])
+        if kind not in COLUMNS_SUM_TO_ONE or t.shape != p.shape:
+            continue
+        k = _scalar_multiple(values.get(consumer), mx.div(t, p))
+        if k is None:
+            continue
+        minus_k = mx.neg(k)
+        if minus_k.op == "div" and mx.is_one(minus_k.args[0]):  # (P − T) / B
+            return mx.div(mx.sub(p, t), minus_k.args[1])
+        return mx.scale(minus_k, mx.sub(p, t))
+    return None
+
+
+def _scalar_multiple(e: M | None, target: M) -> M | None:
+    """k with e = k·target for a scalar k, or None."""
+    if e is None:
+        return None
+    if e == target:
+        return mx.const(1)
+    if e.op == "neg":
+        inner = _scalar_multiple(e.args[0], target)
+        return None if inner is None else mx.neg(inner)
+    if e.op == "scale":
+        inner = _scalar_multiple(e.args[1], target)
+        return None if inner is None else mx.scale(e.args[0], inner)
+    if e.op == "div" and e.args[1].is_scalar:
+        inner = _scalar_multiple(e.args[0], target)
+        return None if inner is None else mx.div(inner, e.args[1])
+    return None
+
+
+def _sigmoid_cross_entropy(model: Model, name: str, consumers, values: dict[str, M]) -> M | None:
+    """z̄ for p = sigmoid(z) followed by binary cross-entropy written out: when
+    p̄ = k (−t ⊘ p + (1 − t) ⊘ (1 − p)), z̄ = p ⊙ (1 − p) ⊙ p̄ = k (p − t) for any t: the
+    textbook's (p − t)/B.  None where the pattern does not hold."""
+    if len(consumers) != 1:
+        return None
+    (consumer, _), = consumers
+    definition = dict(model.equations)[consumer]
+    if definition.op != "fn" or definition.data != "sigmoid" or definition.args[0] != mx.var(name, definition.shape):
+        return None
+    p = mx.var(consumer, definition.shape)
+    adjoint = values.get(consumer)
+    if adjoint is None or adjoint.op != "add" or len(adjoint.args) != 2:
+        return None
+    (k1, first), (k2, second) = (_peel(term) for term in adjoint.args)
+    if second.op == "div" and second.args[1] == p:
+        (k1, first), (k2, second) = (k2, second), (k1, first)
+    if not (first.op == "div" and first.args[1] == p and second.op == "div"
+            and second.args[1] == mx.sub(mx.const(1), p) and second.args[0] == mx.sub(mx.const(1), first.args[0])
+            and k1 == mx.neg(k2)):
+        return None
+    t = first.args[0]
+    if k2.op == "div" and mx.is_one(k2.args[0]):  # (p − t) / B
+        return mx.div(mx.sub(p, t), k2.args[1])
+    return mx.scale(k2, mx.sub(p, t))
+
+
+def _peel(e: M) -> tuple[M, M]:
+    """(k, core) with e = k·core, k a scalar: the negations, scalings and divisions by a scalar
+    around ``core`` collected into k."""
+    if e.op == "neg":
+        k, core = _peel(e.args[0])
+        return mx.neg(k), core
+    if e.op == "scale":
+        k, core = _peel(e.args[1])
+        return mx.scale(e.args[0], k), core
+    if e.op == "div" and e.args[1].is_scalar and not e.args[0].is_scalar:
+        k, core = _peel(e.args[0])
+        return mx.div(k, e.args[1]), core
+    return mx.const(1), e

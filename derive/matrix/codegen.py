@@ -22,17 +22,19 @@ import numpy as np
 from ..errors import VerificationError
 from ..precedence import needs_brackets
 from .backprop import Derivation
-from .expr import M, printed_kind
-from .rules import ELEMENTWISE
+from .expr import M
+from .rules import ELEMENTWISE, OPS, axis_text, fill, printed_kind
 
-_INFIX = {"scale": ("*", "mul"), "matmul": ("@", "matmul"), "had": ("*", "hadamard"), "div": ("/", "div")}
-_CALLS = ("sum", "norm", "trace", "softmax", "logsumexp", "log_softmax", "dot")
+
+#: Python's operators of one level (*, /, @), read left to right.
+_PRODUCTS = frozenset({"mul", "hadamard", "matmul", "div"})
 
 
 def numpy_expr(e: M, names: dict[str, str] | None = None) -> str:
-    """NumPy source of an expression; names are variables, adjoints are ``<name>_bar``.  Brackets
-    come from derive/precedence.py; ``names`` maps the problem's names to the module's (and
-    ``name:bar`` to an adjoint's), for names Python would not accept as they are."""
+    """NumPy source of an expression; names are variables, adjoints are ``<name>_bar``.  The
+    form comes from the operation's registry entry, brackets from derive/precedence.py;
+    ``names`` maps the problem's names to the module's (and ``name:bar`` to an adjoint's), for
+    names Python would not accept as they are."""
     names = names or {}
     op = e.op
 
@@ -41,9 +43,11 @@ def numpy_expr(e: M, names: dict[str, str] | None = None) -> str:
         if parent in ("transpose", "matmul") and _numbers_only(a):  # a float is no array: 2.0.T, A @ 2.0
             return f"np.full((1, 1), {text})"
         kind = ("neg" if text.startswith("-") else "atom") if a.op == "const" else printed_kind(a)  # 0.5, -2.0
+        if side == "right" and parent in _PRODUCTS and kind in _PRODUCTS and (kind, parent) != ("mul", "mul"):
+            return f"({text})"  # Python reads a * b @ c as (a * b) @ c: a product on the right keeps its brackets
         return f"({text})" if needs_brackets(kind, parent, side) else text
 
-    if op == "var":
+    if op in ("var", "dim"):
         return names.get(e.data, e.data)
     if op == "adj":
         return names.get(f"{e.data}:bar", f"{e.data}_bar")
@@ -63,32 +67,27 @@ def numpy_expr(e: M, names: dict[str, str] | None = None) -> str:
             else:
                 out += f" + {sub(term, 'add', 'right')}"
         return out
-    if op == "neg":
-        return f"-{sub(e.args[0], 'neg', 'right')}"
-    if op in _INFIX:
-        symbol, kind = _INFIX[op]
-        return f"{sub(e.args[0], kind)} {symbol} {sub(e.args[1], kind, 'right')}"
-    if op == "T":
-        return f"{sub(e.args[0], 'transpose')}.T"
-    if op == "pow":
-        exponent = M("const", (), (1, 1), e.data)
-        return f"{sub(e.args[0], 'pow')} ** {sub(exponent, 'pow', 'right')}"
-    if op in ("fn", "dfn"):
-        key = e.data if op == "fn" else f"d:{e.data}"
-        default = e.data if op == "fn" else f"d{e.data}"
-        return f"{names.get(key, default)}({numpy_expr(e.args[0], names)})"
-    if op in _CALLS:
-        return f"_{op}({', '.join(numpy_expr(a, names) for a in e.args)})"
-    if op == "sce":
-        return f"_softmax_cross_entropy({numpy_expr(e.args[0], names)}, {numpy_expr(e.args[1], names)})"
-    raise ValueError(f"no NumPy form for {op}")
+    spec = OPS[op]
+    if spec.sides:
+        args = [sub(a, spec.kind, side) for a, side in zip(e.args, spec.sides)]
+    else:  # a helper reduces along axes: a number becomes a 1 x 1 array first
+        args = [f"np.full((1, 1), {numpy_expr(a, names)})" if spec.helper and _numbers_only(a)
+                else numpy_expr(a, names) for a in e.args]
+    slots = {"a": axis_text(e, "numpy")}
+    if op == "fn":
+        slots["f"] = names.get(e.data, e.data)
+    elif op == "dfn":
+        slots["f"] = names.get(f"d:{e.data}", f"d{e.data}")
+    elif op == "pow":
+        slots["d"] = sub(M("const", (), (1, 1), e.data), "pow", "right")
+    return fill(spec.source, args, **slots)
 
 
 def _numbers_only(e: M) -> bool:
     """Whether ``e`` is made of constants alone (its NumPy value is a Python float)."""
-    if e.op == "const":
+    if e.op in ("const", "dim"):
         return True
-    return bool(e.args) and e.op not in (*_CALLS, "sce") and all(map(_numbers_only, e.args))
+    return bool(e.args) and not (e.op in OPS and OPS[e.op].helper) and all(map(_numbers_only, e.args))
 
 
 def _dim(d, names: dict[str, str] | None = None) -> str:
@@ -99,45 +98,13 @@ def _shape(shape, names: dict[str, str] | None = None) -> str:
     return f"({_dim(shape[0], names)}, {_dim(shape[1], names)})"
 
 
-_HELPERS = '''
-def _sum(a):
-    return np.full((1, 1), np.sum(a))
-
-
-def _norm(a):
-    return np.full((1, 1), np.sqrt(np.sum(a * a)))
-
-
-def _dot(a, b):
-    return np.full((1, 1), np.sum(a * b))
-
-
-def _trace(a):
-    return np.full((1, 1), np.trace(a))
-
-
-def _softmax(z):
-    e = np.exp(z - np.max(z))
-    return e / np.sum(e)
-
-
-def _logsumexp(z):
-    m = np.max(z)
-    return np.full((1, 1), m + np.log(np.sum(np.exp(z - m))))
-
-
-def _log_softmax(z):
-    return z - _logsumexp(z)
-
-
-def _softmax_cross_entropy(z, t):
-    return np.full((1, 1), -np.sum(t * _log_softmax(z)))
-'''
+#: The helpers of every registered operation, for the generated module.
+_HELPERS = "\n".join(op.helper for op in OPS.values() if op.helper)
 
 
 #: Names the module defines or uses itself; a problem's name equal to one of them is renamed.
-_MODULE_NAMES = frozenset({"np", "numpy", "forward", "gradients", "_columns", "_sum", "_norm", "_dot", "_trace",
-                           "_softmax", "_logsumexp", "_log_softmax", "_softmax_cross_entropy", "float"})
+_MODULE_NAMES = frozenset({"np", "numpy", "forward", "gradients", "_columns", "float",
+                           *re.findall(r"^def (\w+)", _HELPERS, flags=re.M)})
 
 
 def python_names(derivation: Derivation) -> dict[str, str]:
@@ -198,8 +165,9 @@ def generate(derivation: Derivation) -> str:
     doc = [f"Forward pass and gradients of {problem.title or problem.name}, generated by derive.",
            "",
            f"Loss {problem.loss}; gradients of {', '.join(problem.wrt)}. Shapes: {shapes}.",
-           "Vectors may be given as (n,) or (n, 1); every array returned is 2-D: vectors as (n, 1),",
-           "scalars as (1, 1). Sizes: " + ", ".join(f"{d} = {n}" for d, n in problem.dims.items())
+           "Vectors may be given as (n,) or (n, 1), rows (1 x n) as (n,) or (1, n); every array returned",
+           "is 2-D: vectors as (n, 1), scalars as (1, 1). Sizes: "
+           + ", ".join(f"{d} = {n}" for d, n in problem.dims.items())
            + " in the problem file; any sizes that fit together work.",
            f"Generated on {_dt.date.today().isoformat()}; depends on NumPy only."]
     renamed = [f"{k} -> {v}" for k, v in names.items() if ":" not in k and k != v and k in {*variables}]
@@ -235,9 +203,13 @@ def generate(derivation: Derivation) -> str:
     add("")
     params = ", ".join(names[v] for v in variables)
     sizes = _size_lines(model, names)
+    # a row variable (1 x B) given as a 1-D array is a row, not a column
+    rows = [f"    {names[v]} = {names[v]}.reshape(1, -1)" for v in variables
+            if model.shapes[v][0] == 1 and model.shapes[v][1] != 1]
     add(f"def forward({params}):")
     add('    """Every named node, in order, as a dict."""')
     add(f"    {params}, = _columns({params})")
+    lines.extend(rows)
     lines.extend(sizes)
     for name, e in model.equations:
         add(f"    {names[name]} = {numpy_expr(e, names)}")
@@ -247,6 +219,7 @@ def generate(derivation: Derivation) -> str:
     add(f"def gradients({params}):")
     add("    " + repr(f"The gradient of {problem.loss} with respect to each of {', '.join(problem.wrt)}, as a dict."))
     add(f"    {params}, = _columns({params})")
+    lines.extend(rows)
     lines.extend(sizes)
     for name, e in model.equations:
         add(f"    {names[name]} = {numpy_expr(e, names)}")
@@ -281,10 +254,7 @@ def _size_lines(model, names: dict[str, str]) -> list[str]:
 
 
 def _functions(e: M) -> set[str]:
-    found = {e.data} if e.op in ("fn", "dfn") else set()
-    for a in e.args:
-        found |= _functions(a)
-    return found
+    return {node.data for node in e.walk() if node.op in ("fn", "dfn")}
 
 
 # -- the generated module checks itself ------------------------------------------------------------

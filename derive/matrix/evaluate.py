@@ -7,10 +7,15 @@ import numpy as np
 import sympy
 
 from .expr import M
-from .rules import ELEMENTWISE
+from .rules import ELEMENTWISE, OPS
 
 
 class NumpyBackend:
+    """Leaves and elementwise functions as NumPy arrays; the operations' own values are in the
+    registry (``Op.numpy``)."""
+
+    kind = "numpy"
+
     def __init__(self, concrete: dict[str, str]):
         self.concrete = concrete
 
@@ -26,58 +31,11 @@ class NumpyBackend:
     def const(self, value):
         return np.full((1, 1), float(value))
 
-    def matmul(self, a, b):
-        return a @ b
-
-    def had(self, a, b):
-        return a * b
-
-    def scale(self, c, a):
-        return c.item() * a
-
-    def power(self, a, p):
-        return a ** float(p)
-
     def fn(self, name, a):
         return ELEMENTWISE[self.concrete.get(name, name)].numpy_f(a)
 
     def dfn(self, name, a):
         return ELEMENTWISE[self.concrete.get(name, name)].numpy_df(a)
-
-    def total(self, a):
-        return np.full((1, 1), a.sum())
-
-    def norm(self, a):
-        return np.full((1, 1), np.sqrt((a * a).sum()))
-
-    def dot(self, a, b):
-        return np.full((1, 1), (a * b).sum())
-
-    def trace(self, a):
-        return np.full((1, 1), np.trace(a))
-
-    def softmax(self, z):
-        e = np.exp(z - z.max())
-        return e / e.sum()
-
-    def logsumexp(self, z):
-        m = z.max()
-        return np.full((1, 1), m + np.log(np.exp(z - m).sum()))
-
-    def log_softmax(self, z):
-        return z - self.logsumexp(z).item()
-
-    def sce(self, z, t):
-        return np.full((1, 1), -(t * self.log_softmax(z)).sum())
-
-    def div(self, a, c):
-        return a / c.item()
-
-    def diag(self, a):
-        return np.diagflat(a)
-
-    def transpose(self, a):
-        return a.T
 
 
 class AbstractFunction(sympy.Function):
@@ -95,7 +53,17 @@ def _elementwise_symbols(name: str):
     return type(name, (AbstractFunction,), {"fdiff": fdiff}), derivative
 
 
+#: Functions the exact check keeps concrete: the algebra of losses (log′ = 1/x is what turns
+#: cross-entropy into P − T) and the logistic sigmoid (σ′ = σ(1 − σ) turns its cross-entropy into
+#: p − t).  The other activations stay abstract: the check then holds for any of them.
+EXACT_CONCRETE = frozenset({"log", "exp", "sqrt", "square", "sigmoid"})
+
+
 class SympyBackend:
+    """Leaves as SymPy matrices, activations abstract (σ with σ′), log, exp, sqrt concrete."""
+
+    kind = "sympy"
+
     def __init__(self):
         self.functions: dict[str, tuple] = {}
 
@@ -116,59 +84,17 @@ class SympyBackend:
     def const(self, value):
         return sympy.Matrix([[value]])
 
-    def matmul(self, a, b):
-        return a * b
-
-    def had(self, a, b):
-        return a.multiply_elementwise(b)
-
-    def scale(self, c, a):
-        return c[0, 0] * a
-
-    def power(self, a, p):
-        return a.applyfunc(lambda x: x ** p)
-
     def fn(self, name, a):
+        if name in EXACT_CONCRETE:
+            return a.applyfunc(ELEMENTWISE[name].sympy_f)
         f, _ = self._pair(name)
         return a.applyfunc(f)
 
     def dfn(self, name, a):
+        if name in EXACT_CONCRETE:
+            return a.applyfunc(ELEMENTWISE[name].sympy_df)
         _, df = self._pair(name)
         return a.applyfunc(df)
-
-    def total(self, a):
-        return sympy.Matrix([[sum(a)]])
-
-    def norm(self, a):
-        return sympy.Matrix([[sympy.sqrt(sum(x ** 2 for x in a))]])
-
-    def dot(self, a, b):
-        return sympy.Matrix([[sum(x * y for x, y in zip(a, b))]])
-
-    def trace(self, a):
-        return sympy.Matrix([[a.trace()]])
-
-    def softmax(self, z):
-        e = z.applyfunc(sympy.exp)
-        return e / sum(e)
-
-    def logsumexp(self, z):
-        return sympy.Matrix([[sympy.log(sum(z.applyfunc(sympy.exp)))]])
-
-    def log_softmax(self, z):
-        return z - self.logsumexp(z)[0, 0] * sympy.ones(*z.shape)
-
-    def sce(self, z, t):
-        return sympy.Matrix([[-sum(x * y for x, y in zip(t, self.log_softmax(z)))]])
-
-    def div(self, a, c):
-        return a / c[0, 0]
-
-    def diag(self, a):
-        return sympy.diag(*a)
-
-    def transpose(self, a):
-        return a.T
 
 
 def evaluate(e: M, env: dict, backend, sizes: dict[str, int]):
@@ -180,6 +106,8 @@ def evaluate(e: M, env: dict, backend, sizes: dict[str, int]):
         return env[f"{e.data}:bar"]
     if op == "const":
         return backend.const(e.data)
+    if op == "dim":
+        return backend.const(sizes[e.data])
     dims = tuple(sizes[d] if isinstance(d, str) else d for d in e.shape)
     if op == "ones":
         return backend.ones(dims)
@@ -188,22 +116,7 @@ def evaluate(e: M, env: dict, backend, sizes: dict[str, int]):
     if op == "eye":
         return backend.eye(dims[0])
     args = [evaluate(a, env, backend, sizes) for a in e.args]
-    if op == "add":
-        out = args[0]
-        for a in args[1:]:
-            out = out + a
-        return out
-    if op == "neg":
-        return -args[0]
-    if op == "T":
-        return backend.transpose(args[0])
-    if op == "pow":
-        return backend.power(args[0], e.data)
-    if op in ("fn", "dfn"):
-        return getattr(backend, op)(e.data, args[0])
-    if op == "sum":
-        return backend.total(args[0])
-    return getattr(backend, op)(*args)
+    return getattr(OPS[op], backend.kind)(backend, e, *args)
 
 
 def run_forward(model, env: dict, backend, sizes: dict[str, int]) -> dict:

@@ -19,11 +19,10 @@ SCALAR = (1, 1)
 class M:
     """A matrix expression.
 
-    ``op``: var (a variable or named node), adj (the adjoint of a named node), const, ones,
-    zero, eye, matmul, add, neg, scale (scalar × matrix), had (Hadamard product), pow
-    (elementwise, numeric exponent), T, fn / dfn (an elementwise function / its derivative),
-    sum, norm, dot, trace, softmax, logsumexp, log_softmax, sce (softmax cross-entropy), div
-    (by a scalar).  ``data`` holds the name, value, function name or exponent.
+    Leaves: var (a variable or named node), adj (the adjoint of a named node), const, dim (a
+    size name used as a number), ones, zero, eye.  Every other ``op`` is an entry of the
+    operation registry (derive/matrix/rules.py, ``OPS``).  ``data`` holds the name, value,
+    function name, exponent or axis.
     """
 
     op: str
@@ -39,10 +38,61 @@ class M:
     def is_const(self) -> bool:
         return self.op == "const"
 
+    def walk(self):
+        """This node and every node below it, parents before children: the one tree walk."""
+        stack = [self]
+        while stack:
+            node = stack.pop()
+            yield node
+            stack.extend(reversed(node.args))
+
     def __repr__(self) -> str:  # compact, for debugging and test failures
         inner = ", ".join(repr(a) for a in self.args)
         tag = f"{self.op}:{self.data}" if self.data is not None else self.op
         return f"{tag}({inner})" if self.args else tag
+
+
+def dim_text(d) -> str:
+    return str(d)
+
+
+def shape_text(shape: tuple) -> str:
+    return f"({dim_text(shape[0])}×{dim_text(shape[1])})"
+
+
+class ShapeMismatch(Exception):
+    """Raised by a shape rule; the typer adds the equation and the expression to the message."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message, self.hint = message, hint
+
+
+def broadcast(*shapes: tuple) -> tuple:
+    """NumPy's rule on named sizes, typed: along each axis the sizes are equal or one is 1
+    (a scalar with anything, a K×1 column with K×B, a 1×B row with K×B)."""
+    out = list(shapes[0])
+    for shape in shapes[1:]:
+        for axis in (0, 1):
+            a, b = out[axis], shape[axis]
+            if a == b or b == 1:
+                continue
+            if a == 1:
+                out[axis] = b
+                continue
+            raise ShapeMismatch(f"{' and '.join(shape_text(s) for s in shapes)} do not broadcast",
+                                hint="a transpose (.T) may be missing" if _fits_transposed(shapes) else
+                                "sizes must be equal or 1 along each axis (K×1 and 1×B broadcast with K×B)")
+    return tuple(out)
+
+
+def _fits_transposed(shapes) -> bool:
+    """Whether transposing one of two shapes would make them broadcast (r for rᵀ)."""
+    if len(shapes) != 2:
+        return False
+    a, b = shapes
+    fits = lambda x, y: all(p == q or 1 in (p, q) for p, q in zip(x, y))  # noqa: E731
+    return fits(a, b[::-1]) or fits(a[::-1], b)
 
 
 # -- leaves -----------------------------------------------------------------------------------
@@ -64,6 +114,20 @@ def ones(shape) -> M:
 
 def zero(shape) -> M:
     return const(0) if tuple(shape) == SCALAR else M("zero", (), tuple(shape))
+
+
+def dim(name) -> M:
+    """A size as a number (``sum(L) / B``); an integer size is a constant."""
+    return const(name) if isinstance(name, int) else M("dim", (), SCALAR, name)
+
+
+def count(shape, axis=None) -> M:
+    """The number of entries a reduction along ``axis`` (None: all) averages over."""
+    axes = (0, 1) if axis is None else (axis,)
+    out = const(1)
+    for a in axes:
+        out = scale(out, dim(shape[a]))
+    return out
 
 
 def eye(n) -> M:
@@ -100,6 +164,8 @@ def scale(c: M, a: M) -> M:
     scaling inside either), is folded into one leading constant: 2·((½·λ)·W) is λ·W."""
     if is_zero(c) or is_zero(a):
         return zero(a.shape)
+    if c.op == "div" and is_one(c.args[0]) and not a.is_scalar:  # (1/B) A is A / B
+        return div(a, c.args[1])
     kc, rc = _split(c)
     ka, ra = _split(a)
     k = kc * ka
@@ -129,7 +195,7 @@ def add(*terms: M) -> M:
     flat: list[M] = []
     for term in terms:
         flat.extend(term.args if term.op == "add" else (term,))
-    shape = flat[0].shape
+    shape = broadcast(*(term.shape for term in flat))
     coefficients: dict[M, sympy.Expr] = {}
     numbers = sympy.Integer(0)
     for term in flat:
@@ -141,12 +207,15 @@ def add(*terms: M) -> M:
         c, rest = _split(term)
         coefficients[rest] = coefficients.get(rest, 0) + c
     kept = [scale(const(c), rest) for rest, c in coefficients.items() if c != 0]
-    if numbers != 0:
-        kept.append(const(numbers))
+    if numbers != 0:  # 1 − t, not −t + 1; y + 1 stays
+        first_negative = bool(kept) and _split(kept[0])[0] < 0
+        kept.insert(0, const(numbers)) if first_negative else kept.append(const(numbers))
     if not kept:
         return zero(shape)
-    if len(kept) == 1:
+    if len(kept) == 1 and kept[0].shape == shape:
         return kept[0]
+    if len(kept) == 1:  # a broadcast term alone keeps the shape of the sum
+        kept.append(zero(shape))
     return M("add", tuple(kept), shape)
 
 
@@ -202,17 +271,30 @@ def had(a: M, b: M) -> M:
         return scale(b, a)
     if a.is_scalar and b.is_scalar:
         return scale(a, b)
-    if a.op == "ones":
+    shape = broadcast(a.shape, b.shape)
+    if a.op == "ones" and b.shape == shape:
         return b
-    if b.op == "ones":
+    if b.op == "ones" and a.shape == shape:
         return a
     if is_zero(a) or is_zero(b):
-        return zero(a.shape)
+        return zero(shape)
     if a.op == "scale":
         return scale(a.args[0], had(a.args[1], b))
     if b.op == "scale":
         return scale(b.args[0], had(a, b.args[1]))
-    return M("had", (a, b), a.shape)
+    if a.op == "neg":
+        return neg(had(a.args[0], b))
+    if b.op == "neg":
+        return neg(had(a, b.args[0]))
+    if a.op == "div" and a.args[0].op == "ones" and b.shape == shape:  # (1 ⊘ P) ⊙ T = T ⊘ P
+        return div(b, a.args[1])
+    if b.op == "div" and b.args[0].op == "ones" and a.shape == shape:
+        return div(a, b.args[1])
+    if b.op == "div" and b.args[1] == a and b.args[0].shape == shape:  # P ⊙ (T ⊘ P) = T
+        return b.args[0]
+    if a.op == "div" and a.args[1] == b and a.args[0].shape == shape:
+        return a.args[0]
+    return M("had", (a, b), shape)
 
 
 def power(a: M, exponent) -> M:
@@ -223,6 +305,10 @@ def power(a: M, exponent) -> M:
         return ones(a.shape)
     if a.is_const and (a.data ** exponent).is_extended_real:
         return const(a.data ** exponent)
+    if exponent.is_integer and a.op == "pow":  # (a^½)² = a: an integer power of a power multiplies
+        return power(a.args[0], a.data * exponent)
+    if exponent == 2 and a.op == "fn" and a.data == "sqrt":  # sqrt(a)² = a
+        return a.args[0]
     return M("pow", (a,), a.shape, exponent)
 
 
@@ -231,17 +317,60 @@ def fn(name: str, a: M) -> M:
 
 
 def dfn(name: str, a: M) -> M:
+    """f′(a); the derivatives a textbook writes out: log′(a) = 1 ⊘ a, exp′(a) = exp(a),
+    sqrt′(a) = 1 ⊘ (2 sqrt(a))."""
+    if name == "log":
+        return div(ones(a.shape), a)
+    if name == "exp":
+        return fn("exp", a)
+    if name == "sqrt":  # 1 ⊘ (2 √a)
+        return div(ones(a.shape), scale(const(2), fn("sqrt", a)))
     return M("dfn", (a,), a.shape, name)
 
 
 def reduce(op: str, *args: M) -> M:
-    """sum, norm, dot, trace, logsumexp, sce: a scalar of matrix arguments."""
+    """norm, dot, trace, sce, and sum without an axis: a scalar of matrix arguments."""
     return M(op, tuple(args), SCALAR)
 
 
-def vector_op(op: str, a: M) -> M:
-    """softmax, log_softmax: a vector of the argument's shape."""
-    return M(op, (a,), a.shape)
+def reduced_shape(shape: tuple, axis) -> tuple:
+    """Reductions keep dimensions: K×B → 1×B (axis 0), K×1 (axis 1), 1×1 (None)."""
+    if axis is None:
+        return SCALAR
+    return (1, shape[1]) if axis == 0 else (shape[0], 1)
+
+
+def along(op: str, a: M, axis=None) -> M:
+    """sum, mean, variance, logsumexp along an axis (None: everything), dimensions kept.  sum of a
+    scalar is itself; a reduction that leaves 1×1 is written without its axis."""
+    if op == "sum" and a.shape == reduced_shape(a.shape, axis):
+        return a
+    shape = reduced_shape(a.shape, axis)
+    if shape == SCALAR and op in ("sum", "mean", "variance"):
+        axis = None
+    if op == "sum" and is_zero(a):
+        return zero(shape)
+    if op in ("sum", "mean") and a.op in ("scale", "neg"):  # constants and scalars leave the sum
+        inner = along(op, a.args[-1], axis)
+        return neg(inner) if a.op == "neg" else scale(a.args[0], inner)
+    return M(op, (a,), shape, axis)
+
+
+def vector_op(op: str, a: M, axis: int = 0) -> M:
+    """softmax, log_softmax along an axis (0: each column): a matrix of the argument's shape."""
+    return M(op, (a,), a.shape, axis)
+
+
+def unbroadcast(u: M, shape: tuple) -> M:
+    """The adjoint of an operand broadcast to ``u``'s shape: ``u`` summed over the broadcast axes."""
+    if u.shape == tuple(shape):
+        return u
+    if tuple(shape) == SCALAR:
+        return along("sum", u)
+    for axis in (0, 1):
+        if shape[axis] == 1 and u.shape[axis] != 1:
+            u = along("sum", u, axis)
+    return u
 
 
 def dot(a: M, b: M) -> M:
@@ -251,9 +380,12 @@ def dot(a: M, b: M) -> M:
 
 
 def div(a: M, c: M) -> M:
-    """a / c with c a scalar; numeric factors of either side fold into a leading constant."""
+    """a / c, elementwise with broadcasting; numeric factors of either side fold into a leading
+    constant when c is a scalar."""
     if is_one(c):
         return a
+    if not c.is_scalar:
+        return zero(broadcast(a.shape, c.shape)) if is_zero(a) else M("div", (a, c), broadcast(a.shape, c.shape))
     if c.is_const:
         return scale(const(1 / c.data), a)
     ka, ra = _split(a)
@@ -263,67 +395,12 @@ def div(a: M, c: M) -> M:
     return M("div", (a, c), a.shape)
 
 
-def substitute(e: M, replace) -> M:
-    """Rebuild ``e`` bottom-up through the constructors, replacing leaves by ``replace(leaf)``
-    (None keeps the leaf); everything is simplified again on the way up."""
-    if not e.args:
-        new = replace(e)
-        return e if new is None else new
-    return rebuild(e, [substitute(a, replace) for a in e.args])
-
-
-def rebuild(e: M, args: list[M]) -> M:
-    op = e.op
-    if op == "add":
-        return add(*args)
-    if op == "neg":
-        return neg(args[0])
-    if op == "scale":
-        return scale(*args)
-    if op == "matmul":
-        return matmul(*args)
-    if op == "T":
-        return transpose(args[0])
-    if op == "had":
-        return had(*args)
-    if op == "pow":
-        return power(args[0], e.data)
-    if op in ("fn", "dfn"):
-        return M(op, (args[0],), args[0].shape, e.data)
-    if op == "div":
-        return div(*args)
-    if op in ("softmax", "log_softmax"):
-        return vector_op(op, args[0])
-    return M(op, tuple(args), e.shape, e.data)
-
-
 def size(e: M) -> int:
-    return 1 + sum(size(a) for a in e.args)
+    return sum(1 for _ in e.walk())
 
 
 def names(e: M, op: str = "var") -> set[str]:
-    found = {e.data} if e.op == op else set()
-    for a in e.args:
-        found |= names(a, op)
-    return found
-
-
-#: The operation name of derive/precedence.py each matrix operation prints as.
-_PRINTED_AS = {"add": "add", "neg": "neg", "scale": "mul", "matmul": "matmul", "had": "hadamard", "div": "div",
-               "pow": "pow", "T": "transpose"}
-
-
-def printed_kind(e: M) -> str:
-    """How ``e`` binds when printed, as an operation of the one precedence table: a negative
-    constant binds like a negation, a fraction (1/2) like a division; calls and names are atoms."""
-    if e.op == "const":
-        value = sympy.Integer(e.data) if isinstance(e.data, int) else e.data
-        if value.could_extract_minus_sign():
-            return "neg"
-        if value.is_Rational and not value.is_Integer:
-            return "div"
-        return "atom" if value.is_Atom else "mul"  # 2·π, √2 are products/powers: bracket as a product
-    return _PRINTED_AS.get(e.op, "atom")
+    return {node.data for node in e.walk() if node.op == op}
 
 
 def leads_with_number(e: M) -> bool:

@@ -1,71 +1,431 @@
-"""The table of matrix VJP rules and the table of elementwise functions.
+"""The registry of matrix operations and the table of elementwise functions.
+
+Each operation is ONE entry holding everything about it (the JAX way): its VJP per argument,
+its shape rule, its simplifying constructor, its NumPy and SymPy evaluation, its NumPy source
+for generated code, and its text and LaTeX forms.  Adding an operation is adding an entry
+here (and a test row); the engine (backprop, evaluation, codegen, printers) reads the entries.
 
 A VJP rule gives, for an operation and one of its arguments, the adjoint that flows to that
-argument from the upstream adjoint ``u`` (the JAX transpose/VJP view: the adjoint of ``W @ a``
-with respect to ``W`` is ``u aᵀ``, with respect to ``a`` it is ``Wᵀ u``).  Adding an operation
-is adding an entry here; backprop.py never changes.
+argument from the upstream adjoint ``u``: the adjoint of ``W @ a`` with respect to ``W`` is
+``u aᵀ``, with respect to ``a`` it is ``Wᵀ u``.  An operand that was broadcast gets its share
+summed over the broadcast axes (:func:`vjp` does it once for every operation).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import sympy
 
-from ..errors import DeriveError
-from .expr import (M, dfn, div, dot, eye, had, matmul, neg, ones, power, reduce, scale, sub,
-                   transpose, vector_op, const)
+from ..errors import InternalError, ProblemError
+from . import expr as mx
+from .expr import (SCALAR, M, ShapeMismatch, add, along, broadcast, const, count, dfn, div, dot, eye, had,
+                   matmul, neg, ones, power, reduce, reduced_shape, scale, shape_text, sub, transpose,
+                   unbroadcast, vector_op)
 
 VJP = Callable[[M, M], M]  # (the node, the upstream adjoint) -> adjoint of one argument
+Shape = Callable[[tuple, object], tuple]  # (argument shapes, data) -> shape, or ShapeMismatch
 
 
-def _softmax(z: M) -> M:
-    return vector_op("softmax", z)
+@dataclass(frozen=True)
+class Op:
+    """One matrix operation.  Templates put ``{0}``, ``{1}`` for the arguments (bracketed by
+    derive/precedence.py on the given ``sides``; none inside a call), ``{f}`` for a function's
+    name, ``{d}`` for the exponent, ``{a}`` for a non-default axis."""
+
+    name: str
+    arity: int | None  # None: any number (add)
+    shape: Shape
+    vjps: tuple[VJP, ...]  # one per argument (one for all, for add); () if not differentiable
+    build: Callable[[list, object], M]  # the simplifying constructor
+    numpy: Callable  # (backend, node, *argument values) -> value
+    sympy: Callable
+    source: str  # NumPy source template
+    text: str
+    latex: str
+    kind: str = "atom"  # how it binds when printed, in derive/precedence.py's terms
+    sides: tuple[str, ...] = ()  # bracketing side of each argument; () inside a call
+    default_axis: int | None = None  # an axis equal to this is not printed
+    helper: str = ""  # NumPy helper the generated code defines for it
+    why_no_vjp: str = ""  # for operations that appear only in results (σ′, diag)
+    call: str = ""  # the function name a user writes for it in equations (sum, var, ...), if any
+    axis: bool = False  # takes axis=0 or axis=1 (data holds it; None: everything)
 
 
-#: op -> one VJP per argument.
-VJPS: dict[str, tuple[VJP, ...]] = {
-    # -- linear algebra ---------------------------------------------------------------------------
-    "matmul": (lambda e, u: matmul(u, transpose(e.args[1])),     # W @ a: W̄ = ū aᵀ
-               lambda e, u: matmul(transpose(e.args[0]), u)),    #        ā = Wᵀ ū
-    "T": (lambda e, u: transpose(u),),
-    "neg": (lambda e, u: neg(u),),
-    "scale": (lambda e, u: dot(u, e.args[1]),                    # c·a: c̄ = ⟨ū, a⟩
-              lambda e, u: scale(e.args[0], u)),                 #      ā = c ū
-    "div": (lambda e, u: div(u, e.args[1]),                      # a / c: ā = ū / c
-            lambda e, u: neg(div(dot(u, e.args[0]), power(e.args[1], 2)))),
-    "trace": (lambda e, u: scale(u, eye(e.args[0].shape[0])),),
-    # -- elementwise ------------------------------------------------------------------------------
-    "had": (lambda e, u: had(e.args[1], u), lambda e, u: had(e.args[0], u)),
-    "pow": (lambda e, u: had(scale(const(e.data), power(e.args[0], e.data - 1)), u),),
-    "fn": (lambda e, u: had(dfn(e.data, e.args[0]), u),),        # f(a): ā = f′(a) ⊙ ū
-    # -- reductions -------------------------------------------------------------------------------
-    "sum": (lambda e, u: scale(u, ones(e.args[0].shape)),),
-    "norm": (lambda e, u: scale(u, div(e.args[0], reduce("norm", e.args[0]))),),
-    "dot": (lambda e, u: scale(u, e.args[1]), lambda e, u: scale(u, e.args[0])),
-    # -- softmax family ---------------------------------------------------------------------------
-    "softmax": (lambda e, u: had(_softmax(e.args[0]), sub(u, scale(dot(_softmax(e.args[0]), u),
-                                                                   ones(u.shape)))),),
-    "logsumexp": (lambda e, u: scale(u, _softmax(e.args[0])),),
-    "log_softmax": (lambda e, u: sub(u, scale(reduce("sum", u), _softmax(e.args[0]))),),
-    # −tᵀ log softmax(z): z̄ = ((1ᵀt) p − t) ū, which is p − t only when t sums to 1
-    "sce": (lambda e, u: scale(u, sub(scale(reduce("sum", e.args[1]), _softmax(e.args[0])), e.args[1])),
-            lambda e, u: scale(u, neg(vector_op("log_softmax", e.args[0])))),
-}
+# -- shape rules ------------------------------------------------------------------------------------
+def _same(shapes, data):
+    return shapes[0]
+
+
+def _broadcast(shapes, data):
+    return broadcast(*shapes)
+
+
+def _matmul_shape(shapes, data):
+    a, b = shapes
+    if a[1] != b[0]:
+        raise ShapeMismatch(f"{shape_text(a)} @ ({a[1]}×{b[1]}) expected, got {shape_text(a)} @ {shape_text(b)}",
+                            hint="a transpose (.T) may be missing" if a[1] == b[1] or a[0] == b[0] else None)
+    return (a[0], b[1])
+
+
+def _scale_shape(shapes, data):
+    if shapes[0] != SCALAR:
+        raise ShapeMismatch(f"a scaling needs a scalar factor, got {shape_text(shapes[0])}")
+    return shapes[1]
+
+
+def _transposed(shapes, data):
+    return (shapes[0][1], shapes[0][0])
+
+
+def _reduced(shapes, data):
+    return reduced_shape(shapes[0], data)
+
+
+def _scalar(shapes, data):
+    return SCALAR
+
+
+def _equal_pair(shapes, data):
+    if shapes[0] != shapes[1]:
+        raise ShapeMismatch(f"{shape_text(shapes[0])} and {shape_text(shapes[1])}: the shapes must be equal")
+    return SCALAR
+
+
+def _square(shapes, data):
+    if shapes[0][0] != shapes[0][1]:
+        raise ShapeMismatch(f"trace of a {shape_text(shapes[0])} matrix, which is not square")
+    return SCALAR
+
+
+def _column(shapes, data):
+    if shapes[0][1] != 1:
+        raise ShapeMismatch(f"diag needs a column vector, got {shape_text(shapes[0])}")
+    return (shapes[0][0], shapes[0][0])
+
+
+# -- SymPy values: matrices broadcast and reduced by hand ---------------------------------------------
+def _grow(a: sympy.Matrix, shape) -> sympy.Matrix:
+    """``a`` broadcast to ``shape`` (NumPy's rule; SymPy matrices do not broadcast)."""
+    if a.shape == tuple(shape):
+        return a
+    return sympy.Matrix(shape[0], shape[1], lambda i, j: a[i if a.rows > 1 else 0, j if a.cols > 1 else 0])
+
+
+def _both(a, b):
+    shape = (max(a.rows, b.rows), max(a.cols, b.cols))
+    return _grow(a, shape), _grow(b, shape)
+
+
+def _sym_along(a: sympy.Matrix, axis, f) -> sympy.Matrix:
+    """f of the entries of each column (axis 0), row (axis 1) or all (None), dimensions kept."""
+    if axis is None:
+        return sympy.Matrix([[f(list(a))]])
+    if axis == 0:
+        return sympy.Matrix([[f(list(a.col(j))) for j in range(a.cols)]])
+    return sympy.Matrix([[f(list(a.row(i)))] for i in range(a.rows)])
+
+
+def _sym_mean(xs):
+    return sum(xs) / len(xs)
+
+
+def _sym_var(xs):
+    m = _sym_mean(xs)
+    return sum((x - m) ** 2 for x in xs) / len(xs)
+
+
+def _sym_logsumexp(xs):
+    return sympy.log(sum(sympy.exp(x) for x in xs))
+
+
+def _sym_softmax(z, axis):
+    total = _grow(_sym_along(z, axis, lambda xs: sum(sympy.exp(x) for x in xs)), z.shape)
+    return sympy.Matrix(z.rows, z.cols, lambda i, j: sympy.exp(z[i, j]) / total[i, j])
+
+
+def _sym_log_softmax(z, axis):
+    return z - _grow(_sym_along(z, axis, _sym_logsumexp), z.shape)
+
+
+def _sym_add(backend, e, *values):
+    shape = (max(v.rows for v in values), max(v.cols for v in values))
+    out = sympy.zeros(*shape)
+    for v in values:
+        out += _grow(v, shape)
+    return out
+
+
+def _sym_div(backend, e, a, c):
+    a, c = _both(a, c)
+    return sympy.Matrix(a.rows, a.cols, lambda i, j: a[i, j] / c[i, j])
+
+
+# -- NumPy values ------------------------------------------------------------------------------------
+def _np_along(a, axis, f):
+    return np.full((1, 1), f(a)) if axis is None else f(a, axis=axis, keepdims=True)
+
+
+def _np_logsumexp(z, axis):
+    m = np.max(z, axis=axis, keepdims=True)
+    return m + np.log(np.sum(np.exp(z - m), axis=axis, keepdims=True))
+
+
+def _np_softmax(z, axis):
+    e = np.exp(z - np.max(z, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def _np_sce(z, t):
+    return np.full((1, 1), -np.sum(t * (z - _np_logsumexp(z, 0))))
+
+
+# -- VJP rules of the softmax family -----------------------------------------------------------------
+def _is_vector_along(a: M, axis) -> bool:
+    """A column reduced down its column (or a row along its row): the reduction is a scalar."""
+    return reduced_shape(a.shape, axis) == SCALAR
+
+
+def _softmax_vjp(e: M, u: M) -> M:
+    z, axis = e.args[0], e.data
+    p = vector_op("softmax", z, axis)
+    if _is_vector_along(z, axis):  # p ⊙ (ū − ⟨p, ū⟩ 𝟏)
+        return had(p, sub(u, scale(dot(p, u), ones(u.shape))))
+    return had(p, sub(u, along("sum", had(p, u), axis)))  # each column (row) on its own
+
+
+def _sum_vjp(e: M, u: M) -> M:
+    a, axis = e.args[0], e.data
+    if axis is None:
+        return scale(u, ones(a.shape))
+    if axis == 0:  # 1×B back to K×B: 𝟏 ū
+        return matmul(ones((a.shape[0], 1)), u)
+    return matmul(u, ones((1, a.shape[1])))  # K×1 back to K×B: ū 𝟏ᵀ
+
+
+def _var_vjp(e: M, u: M) -> M:
+    a, axis = e.args[0], e.data
+    centred = sub(a, along("mean", a, axis))
+    return div(scale(const(2), had(centred, u)), count(a.shape, axis))
+
+
+# -- function names in the forms -----------------------------------------------------------------------
+def _fn(name):
+    return lambda args, data: M(name, (args[0],), args[0].shape, data)
+
+
+_SUM_HELPER = '''
+def _sum(a, axis=None):
+    return np.full((1, 1), np.sum(a)) if axis is None else np.sum(a, axis=axis, keepdims=True)
+'''
+_MEAN_HELPER = '''
+def _mean(a, axis=None):
+    return np.full((1, 1), np.mean(a)) if axis is None else np.mean(a, axis=axis, keepdims=True)
+'''
+_VAR_HELPER = '''
+def _var(a, axis=None):
+    return np.full((1, 1), np.var(a)) if axis is None else np.var(a, axis=axis, keepdims=True)
+'''
+_LOGSUMEXP_HELPER = '''
+def _logsumexp(z, axis=0):
+    m = np.max(z, axis=axis, keepdims=True)
+    return m + np.log(np.sum(np.exp(z - m), axis=axis, keepdims=True))
+'''
+
+#: Every matrix operation, by name.
+OPS: dict[str, Op] = {op.name: op for op in [
+    # -- linear algebra ---------------------------------------------------------------------------------
+    Op("add", None, _broadcast, (lambda e, u: u,), lambda args, d: add(*args),
+       lambda b, e, *v: sum(v[1:], v[0]), _sym_add,
+       "{0} + {1}", "{0} + {1}", "{0} + {1}", kind="add", sides=("left", "right")),
+    Op("neg", 1, _same, (lambda e, u: neg(u),), lambda args, d: neg(args[0]),
+       lambda b, e, a: -a, lambda b, e, a: -a,
+       "-{0}", "−{0}", "-{0}", kind="neg", sides=("right",)),
+    Op("scale", 2, _scale_shape,
+       (lambda e, u: dot(u, e.args[1]),                       # c·a: c̄ = ⟨ū, a⟩
+        lambda e, u: scale(e.args[0], u)),                    #      ā = c ū
+       lambda args, d: scale(*args),
+       lambda b, e, c, a: c.item() * a, lambda b, e, c, a: c[0, 0] * a,
+       "{0} * {1}", "{0} {1}", r"{0} \, {1}", kind="mul", sides=("left", "right")),
+    Op("matmul", 2, _matmul_shape,
+       (lambda e, u: matmul(u, transpose(e.args[1])),         # W @ a: W̄ = ū aᵀ
+        lambda e, u: matmul(transpose(e.args[0]), u)),        #        ā = Wᵀ ū
+       lambda args, d: matmul(*args),
+       lambda b, e, x, y: x @ y, lambda b, e, x, y: x * y,
+       "{0} @ {1}", "{0} {1}", r"{0} \, {1}", kind="matmul", sides=("left", "right")),
+    Op("T", 1, _transposed, (lambda e, u: transpose(u),), lambda args, d: transpose(args[0]),
+       lambda b, e, a: a.T, lambda b, e, a: a.T,
+       "{0}.T", "{0}ᵀ", r"{0}^\top", kind="transpose", sides=("left",)),
+    Op("trace", 1, _square, (lambda e, u: scale(u, eye(e.args[0].shape[0])),),
+       lambda args, d: reduce("trace", *args),
+       lambda b, e, a: np.full((1, 1), np.trace(a)), lambda b, e, a: sympy.Matrix([[a.trace()]]),
+       "_trace({0})", "tr({0})", r"\operatorname{tr}\left({0}\right)",
+       helper="\ndef _trace(a):\n    return np.full((1, 1), np.trace(a))\n", call="trace"),
+    Op("diag", 1, _column, (), lambda args, d: M("diag", (args[0],), (args[0].shape[0],) * 2),
+       lambda b, e, a: np.diagflat(a), lambda b, e, a: sympy.diag(*a),
+       "np.diagflat({0})", "diag({0})", r"\operatorname{diag}\left({0}\right)",
+       why_no_vjp="diag(v) is written in answers only"),
+    # -- elementwise (broadcasting) -----------------------------------------------------------------------
+    Op("had", 2, _broadcast, (lambda e, u: had(e.args[1], u), lambda e, u: had(e.args[0], u)),
+       lambda args, d: had(*args),
+       lambda b, e, x, y: x * y, lambda b, e, x, y: sympy.matrix_multiply_elementwise(*_both(x, y)),
+       "{0} * {1}", "{0} ⊙ {1}", r"{0} \odot {1}", kind="hadamard", sides=("left", "right")),
+    Op("div", 2, _broadcast,
+       (lambda e, u: div(u, e.args[1]),                                            # a / c: ā = ū / c
+        lambda e, u: neg(div(dot(u, e.args[0]) if e.args[1].is_scalar and u.shape == e.args[0].shape
+                             else had(u, e.args[0]), power(e.args[1], 2)))),      # c̄ = −⟨ū, a⟩ / c²
+       lambda args, d: div(*args),
+       lambda b, e, x, c: x / c, _sym_div,
+       "{0} / {1}", "{0} / {1}", r"\frac{{0}}{{1}}", kind="div", sides=("left", "right")),
+    Op("pow", 1, _same, (lambda e, u: had(scale(const(e.data), power(e.args[0], e.data - 1)), u),),
+       lambda args, d: power(args[0], d),
+       lambda b, e, a: a ** float(e.data), lambda b, e, a: a.applyfunc(lambda x: x ** e.data),
+       "{0} ** {d}", "{0}^{d}", r"{0}^{\circ {d}}", kind="pow", sides=("left",)),
+    Op("fn", 1, _same, (lambda e, u: had(dfn(e.data, e.args[0]), u),),            # f(a): ā = f′(a) ⊙ ū
+       lambda args, d: mx.fn(d, args[0]),
+       lambda b, e, a: b.fn(e.data, a), lambda b, e, a: b.fn(e.data, a),
+       "{f}({0})", "{f}({0})", r"{f}\left({0}\right)"),
+    Op("dfn", 1, _same, (), lambda args, d: dfn(d, args[0]),
+       lambda b, e, a: b.dfn(e.data, a), lambda b, e, a: b.dfn(e.data, a),
+       "{f}({0})", "{f}′({0})", r"{f}'\left({0}\right)",
+       why_no_vjp="derivatives of derivatives (σ′) are not supported"),
+    # -- reductions (dimensions kept) -----------------------------------------------------------------------
+    Op("sum", 1, _reduced, (_sum_vjp,), lambda args, d: along("sum", args[0], d),
+       lambda b, e, a: _np_along(a, e.data, np.sum), lambda b, e, a: _sym_along(a, e.data, sum),
+       "_sum({0}{a})", "sum({0}{a})", r"\textstyle\sum{a}\left({0}\right)", helper=_SUM_HELPER, call="sum", axis=True),
+    Op("mean", 1, _reduced, (lambda e, u: div(_sum_vjp(e, u), count(e.args[0].shape, e.data)),),
+       lambda args, d: along("mean", args[0], d),
+       lambda b, e, a: _np_along(a, e.data, np.mean), lambda b, e, a: _sym_along(a, e.data, _sym_mean),
+       "_mean({0}{a})", "mean({0}{a})", r"\operatorname{mean}{a}\left({0}\right)", helper=_MEAN_HELPER,
+       call="mean", axis=True),
+    Op("variance", 1, _reduced, (_var_vjp,), lambda args, d: along("variance", args[0], d),
+       lambda b, e, a: _np_along(a, e.data, np.var), lambda b, e, a: _sym_along(a, e.data, _sym_var),
+       "_var({0}{a})", "var({0}{a})", r"\operatorname{var}{a}\left({0}\right)", helper=_VAR_HELPER, call="var", axis=True),
+    Op("norm", 1, _scalar, (lambda e, u: scale(u, div(e.args[0], reduce("norm", e.args[0]))),),
+       lambda args, d: reduce("norm", *args),
+       lambda b, e, a: np.full((1, 1), np.sqrt(np.sum(a * a))),
+       lambda b, e, a: sympy.Matrix([[sympy.sqrt(sum(x ** 2 for x in a))]]),
+       "_norm({0})", "‖{0}‖", r"\left\lVert {0} \right\rVert",
+       helper="\ndef _norm(a):\n    return np.full((1, 1), np.sqrt(np.sum(a * a)))\n", call="norm"),
+    Op("dot", 2, _equal_pair, (lambda e, u: scale(u, e.args[1]), lambda e, u: scale(u, e.args[0])),
+       lambda args, d: dot(*args),
+       lambda b, e, x, y: np.full((1, 1), np.sum(x * y)),
+       lambda b, e, x, y: sympy.Matrix([[sum(p * q for p, q in zip(x, y))]]),
+       "_dot({0}, {1})", "⟨{0}, {1}⟩", r"\left\langle {0}, {1} \right\rangle",
+       helper="\ndef _dot(a, b):\n    return np.full((1, 1), np.sum(a * b))\n", call="dot"),
+    # -- softmax family (axis 0: each column is one example) ------------------------------------------------
+    Op("softmax", 1, _same, (_softmax_vjp,), lambda args, d: vector_op("softmax", args[0], d),
+       lambda b, e, z: _np_softmax(z, e.data), lambda b, e, z: _sym_softmax(z, e.data),
+       "_softmax({0}{a})", "softmax({0}{a})", r"\operatorname{softmax}{a}\left({0}\right)", default_axis=0,
+       helper="\ndef _softmax(z, axis=0):\n    e = np.exp(z - np.max(z, axis=axis, keepdims=True))\n"
+              "    return e / np.sum(e, axis=axis, keepdims=True)\n", call="softmax", axis=True),
+    Op("logsumexp", 1, _reduced, (lambda e, u: had(vector_op("softmax", e.args[0], e.data), u),),
+       lambda args, d: along("logsumexp", args[0], d),
+       lambda b, e, z: _np_logsumexp(z, e.data), lambda b, e, z: _sym_along(z, e.data, _sym_logsumexp),
+       "_logsumexp({0}{a})", "logsumexp({0}{a})", r"\operatorname{logsumexp}{a}\left({0}\right)",
+       default_axis=0, helper=_LOGSUMEXP_HELPER, call="logsumexp", axis=True),
+    Op("log_softmax", 1, _same,
+       (lambda e, u: sub(u, had(vector_op("softmax", e.args[0], e.data), along("sum", u, e.data))),),
+       lambda args, d: vector_op("log_softmax", args[0], d),
+       lambda b, e, z: z - _np_logsumexp(z, e.data), lambda b, e, z: _sym_log_softmax(z, e.data),
+       "_log_softmax({0}{a})", "log_softmax({0}{a})", r"\log\operatorname{softmax}{a}\left({0}\right)",
+       default_axis=0, helper="\ndef _log_softmax(z, axis=0):\n    return z - _logsumexp(z, axis)\n",
+       call="log_softmax", axis=True),
+    # −Σ T ⊙ log softmax(Z): Z̄ = (P ⊙ 𝟏(𝟏ᵀT) − T) ū, which is P − T only when T's columns sum to 1
+    Op("sce", 2, _equal_pair,
+       (lambda e, u: scale(u, sub(had(vector_op("softmax", e.args[0]), along("sum", e.args[1], 0)), e.args[1])),
+        lambda e, u: scale(u, neg(vector_op("log_softmax", e.args[0])))),
+       lambda args, d: reduce("sce", *args),
+       lambda b, e, z, t: _np_sce(z, t),
+       lambda b, e, z, t: sympy.Matrix([[-sum(x * y for x, y in zip(t, _sym_log_softmax(z, 0)))]]),
+       "_softmax_cross_entropy({0}, {1})", "CE(softmax({0}), {1})",
+       r"\operatorname{CE}\left(\operatorname{softmax}({0}), {1}\right)",
+       helper="\ndef _softmax_cross_entropy(z, t):\n    return np.full((1, 1), -np.sum(t * _log_softmax(z, 0)))\n",
+       call="softmax_cross_entropy"),
+]}
+
+#: Operations whose argument may be given an axis (``sum(X, axis=1)``).
+AXIS_OPS = frozenset(name for name, op in OPS.items() if op.axis)
 
 
 def vjp(e: M, u: M, position: int) -> M:
-    """The adjoint flowing to argument ``position`` of ``e``; a missing rule names the operation."""
-    if e.op == "add":
-        return u
-    try:
-        return VJPS[e.op][position](e, u)
-    except KeyError:
-        from ..errors import InternalError  # a missing rule is a bug in derive (exit 3), not bad input
+    """The adjoint flowing to argument ``position`` of ``e``, summed over the axes along which
+    that argument was broadcast; a missing rule names the operation."""
+    op = OPS.get(e.op)
+    if op is None or not op.vjps:
         what = f"{e.op} {e.data}" if e.data is not None else e.op
-        raise InternalError(f"no VJP rule for the operation '{what}'") from None
+        if op is not None and op.why_no_vjp:  # σ′ or diag in an equation: outside what derive differentiates
+            raise ProblemError(f"no VJP rule for the operation '{what}'", hint=op.why_no_vjp)
+        raise InternalError(f"no VJP rule for the operation '{what}'")  # a bug in derive (exit 3), not bad input
+    rule = op.vjps[0] if op.arity is None else op.vjps[position]
+    return unbroadcast(rule(e, u), e.args[position].shape)
+
+
+def rebuild(e: M, args: list[M]) -> M:
+    """``e`` with new arguments, through its operation's simplifying constructor."""
+    return OPS[e.op].build(args, e.data)
+
+
+def substitute(e: M, replace) -> M:
+    """Rebuild ``e`` bottom-up through the constructors, replacing leaves by ``replace(leaf)``
+    (None keeps the leaf); everything is simplified again on the way up."""
+    if not e.args:
+        new = replace(e)
+        return e if new is None else new
+    return rebuild(e, [substitute(a, replace) for a in e.args])
+
+
+def replace_nodes(e: M, replace) -> M:
+    """``e`` with every sub-expression for which ``replace`` gives a node replaced by it,
+    outermost first; the rest rebuilt through the constructors."""
+    new = replace(e)
+    if new is not None:
+        return new
+    if not e.args:
+        return e
+    args = [replace_nodes(a, replace) for a in e.args]
+    if all(a is b for a, b in zip(args, e.args)):
+        return e
+    rebuilt = rebuild(e, args)
+    return replace(rebuilt) or rebuilt  # X − mean(X) became X − μ: that may be a named node too
+
+
+def printed_kind(e: M) -> str:
+    """How ``e`` binds when printed, as an operation of the one precedence table: a negative
+    constant binds like a negation, a fraction (1/2) like a division; calls and names are atoms."""
+    if e.op == "const":
+        value = sympy.Integer(e.data) if isinstance(e.data, int) else e.data
+        if value.could_extract_minus_sign():
+            return "neg"
+        if value.is_Rational and not value.is_Integer:
+            return "div"
+        return "atom" if value.is_Atom else "mul"  # 2·π, √2 are products/powers: bracket as a product
+    op = OPS.get(e.op)
+    return op.kind if op else "atom"
+
+
+_SLOT = re.compile(r"\{([0-9]|f|d|a)\}")
+
+
+def fill(template: str, args: list[str], **slots: str) -> str:
+    """A form with its slots filled: ``{0}``, ``{1}`` by the argument texts, ``{f}``, ``{d}``,
+    ``{a}`` by ``slots`` (every other brace is the form's own, as in LaTeX)."""
+    return _SLOT.sub(lambda m: args[int(m.group(1))] if m.group(1).isdigit() else slots.get(m.group(1), ""),
+                     template)
+
+
+def axis_text(e: M, style: str) -> str:
+    """The axis of a reduction as printed (``, axis=1``), or "" where it is the default."""
+    op = OPS[e.op]
+    if e.data is None or e.data == op.default_axis or e.op in ("pow", "fn", "dfn"):
+        return ""
+    if style == "latex":
+        return rf"_{{\mathrm{{axis}}\,{e.data}}}"
+    return f", axis={e.data}"
 
 
 @dataclass(frozen=True)
@@ -87,6 +447,8 @@ def _np_sigmoid(x):
     return np.where(x >= 0, 1 / (1 + np.exp(-np.abs(x))), np.exp(-np.abs(x)) / (1 + np.exp(-np.abs(x))))
 
 
+_LEAK = sympy.Rational(1, 100)
+
 ELEMENTWISE: dict[str, Elementwise] = {e.name: e for e in [
     Elementwise("sigmoid", lambda x: 1 / (1 + sympy.exp(-x)),
                 lambda x: sympy.exp(-x) / (1 + sympy.exp(-x)) ** 2,
@@ -98,12 +460,27 @@ ELEMENTWISE: dict[str, Elementwise] = {e.name: e for e in [
     Elementwise("relu", lambda x: sympy.Max(0, x), lambda x: sympy.Heaviside(x),
                 lambda x: np.maximum(x, 0), lambda x: (x > 0).astype(float),
                 "np.maximum(x, 0)", "(x > 0).astype(float)", r"\mathbb{{1}}[{z} > 0]"),
+    Elementwise("leaky_relu", lambda x: sympy.Piecewise((x, x > 0), (_LEAK * x, True)),
+                lambda x: sympy.Piecewise((1, x > 0), (_LEAK, True)),
+                lambda x: np.where(x > 0, x, 0.01 * x), lambda x: np.where(x > 0, 1.0, 0.01),
+                "np.where(x > 0, x, 0.01 * x)", "np.where(x > 0, 1.0, 0.01)",
+                r"\mathbb{{1}}[{z} > 0] + 0.01 \, \mathbb{{1}}[{z} \le 0]"),
+    Elementwise("elu", lambda x: sympy.Piecewise((x, x > 0), (sympy.exp(x) - 1, True)),
+                lambda x: sympy.Piecewise((1, x > 0), (sympy.exp(x), True)),
+                lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0))),
+                lambda x: np.where(x > 0, 1.0, np.exp(np.minimum(x, 0))),
+                "np.where(x > 0, x, np.expm1(np.minimum(x, 0)))", "np.where(x > 0, 1.0, np.exp(np.minimum(x, 0)))",
+                r"\mathbb{{1}}[{z} > 0] + \exp({z}) \odot \mathbb{{1}}[{z} \le 0]"),
     Elementwise("softplus", lambda x: sympy.log(1 + sympy.exp(x)), lambda x: 1 / (1 + sympy.exp(-x)),
                 lambda x: np.logaddexp(0, x), _np_sigmoid,
                 "np.logaddexp(0, x)", "0.5 * (1 + np.tanh(0.5 * x))", r"\sigma({z})"),
     Elementwise("exp", sympy.exp, sympy.exp, np.exp, np.exp, "np.exp(x)", "np.exp(x)", r"{f}({z})"),
     Elementwise("log", sympy.log, lambda x: 1 / x, np.log, lambda x: 1 / x, "np.log(x)", "1 / x",
                 r"1 \oslash {z}"),
+    Elementwise("sqrt", sympy.sqrt, lambda x: 1 / (2 * sympy.sqrt(x)), np.sqrt, lambda x: 0.5 / np.sqrt(x),
+                "np.sqrt(x)", "0.5 / np.sqrt(x)", r"1 \oslash \left(2 {f}({z})\right)"),
+    Elementwise("abs", sympy.Abs, sympy.sign, np.abs, np.sign, "np.abs(x)", "np.sign(x)",
+                r"\operatorname{{sign}}({z})"),
     Elementwise("square", lambda x: x ** 2, lambda x: 2 * x, np.square, lambda x: 2 * x,
                 "x ** 2", "2 * x", r"2 {z}"),
 ]}
@@ -111,7 +488,7 @@ ELEMENTWISE: dict[str, Elementwise] = {e.name: e for e in [
 #: The elementwise function an abstract σ stands for in numeric checks and generated code.
 DEFAULT_CONCRETE = "sigmoid"
 
-#: Other operations a user may call, with their number of arguments.
-CALLS: dict[str, int] = {"sum": 1, "norm": 1, "dot": 2, "trace": 1, "softmax": 1, "logsumexp": 1,
-                         "log_softmax": 1, "softmax_cross_entropy": 2}
-
+#: The operations a user may call by name, with their number of positional arguments (the
+#: reductions and the softmax family also take axis=0 or axis=1), and the operation each names.
+CALLS: dict[str, int] = {op.call: op.arity for op in OPS.values() if op.call}
+CALLED: dict[str, str] = {op.call: op.name for op in OPS.values() if op.call}

@@ -13,8 +13,8 @@ from ..errors import LimitError, ParseError, ProblemError, ShapeError, did_you_m
 from ..parse import Expr, Limits, parse_expression
 from ..problems import MatrixProblem
 from . import expr as mx
-from .expr import SCALAR, M
-from .rules import CALLS, DEFAULT_CONCRETE, ELEMENTWISE
+from .expr import SCALAR, M, ShapeMismatch, shape_text
+from .rules import AXIS_OPS, CALLED, CALLS, DEFAULT_CONCRETE, ELEMENTWISE, OPS
 
 _SPEC = re.compile(r"\s*([A-Za-z][A-Za-z0-9_]*|1)\s*(?:[x×*]\s*([A-Za-z][A-Za-z0-9_]*|1)\s*)?\Z")
 
@@ -32,14 +32,6 @@ class Model:
     @property
     def variables(self) -> list[str]:
         return list(self.problem.variables)
-
-
-def dim_text(d) -> str:
-    return str(d)
-
-
-def shape_text(shape: tuple) -> str:
-    return f"({dim_text(shape[0])}×{dim_text(shape[1])})"
 
 
 def parse_shape(spec: str, dims: dict[str, int], where: str) -> tuple:
@@ -87,10 +79,11 @@ def build_model(problem: MatrixProblem, limits: Limits = Limits()) -> Model:
     for name, text in problem.equations.items():
         context = f'{name} = "{text}"'
         try:
-            tree = parse_expression(text, frozenset(shapes), functions, limits=limits, matrix=True)
+            tree = parse_expression(text, frozenset([*shapes, *problem.dims]), functions, limits=limits,
+                                    matrix=True)
         except (ParseError, LimitError) as exc:
             raise type(exc)(f"{context}: {exc.message}", hint=exc.hint) from None
-        typed = _Typer(context, shapes, elementwise).build(tree)
+        typed = _Typer(context, shapes, elementwise, dims=problem.dims).build(tree)
         check_entries(typed, problem.dims, limits, context)
         shapes[name] = typed.shape
         equations.append((name, typed))
@@ -109,10 +102,11 @@ def type_answer(model: Model, name: str, text: str, limits: Limits = Limits()) -
     functions = {**{n: 1 for n in elementwise}, **{f"d{n}": 1 for n in elementwise}, **CALLS, "diag": 1}
     context = f'{name} = "{text}"'
     try:
-        tree = parse_expression(text, frozenset([*model.shapes, *adjoints]), functions, limits=limits, matrix=True)
+        tree = parse_expression(text, frozenset([*model.shapes, *adjoints, *model.problem.dims]), functions,
+                                limits=limits, matrix=True)
     except (ParseError, LimitError) as exc:
         raise type(exc)(f"{context}: {exc.message}", hint=exc.hint) from None
-    typed = _Typer(context, model.shapes, elementwise, adjoints).build(tree)
+    typed = _Typer(context, model.shapes, elementwise, adjoints, model.problem.dims).build(tree)
     check_entries(typed, model.problem.dims, limits, context)
     return typed
 
@@ -125,15 +119,12 @@ def _entries(shape: tuple, dims: dict[str, int]) -> int:
 def check_entries(e: M, dims: dict[str, int], limits: Limits, context: str) -> None:
     """Every matrix an expression computes (intermediates included: x @ x.T is N×N) fits in
     --max-entries once [dims] are put in: the checks evaluate it with NumPy and SymPy."""
-    stack = [e]
-    while stack:
-        node = stack.pop()
+    for node in e.walk():
         entries = _entries(node.shape, dims)
         if entries > limits.max_entries:
             raise LimitError(f"{context}: a {shape_text(node.shape)} matrix has {entries:,} entries with these "
                              f"[dims], more than the limit of {limits.max_entries:,}",
                              hint=f"use smaller [dims], or raise the limit with {Limits.FLAGS['max_entries']}")
-        stack.extend(a for a in node.args if isinstance(a, M))
 
 
 def expr_text(e: Expr) -> str:
@@ -142,6 +133,8 @@ def expr_text(e: Expr) -> str:
         return str(e.value)
     if e.op == "name":
         return e.name
+    if e.op == "axis":
+        return f"axis={int(e.value)}"
     symbols = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "matmul": "@"}
     if e.op in symbols:
         left, right = (expr_text(a) for a in e.args)
@@ -158,18 +151,28 @@ def expr_text(e: Expr) -> str:
 
 
 class _Typer:
-    """Types a parsed expression; ``adjoints`` maps names such as ``h_bar`` to the node h, and
-    ``d<f>`` calls (dsigma) stand for an elementwise function's derivative (typed answers)."""
+    """Types a parsed expression by the registry's shape rules; ``adjoints`` maps names such as
+    ``h_bar`` to the node h, and ``d<f>`` calls (dsigma) stand for an elementwise function's
+    derivative (typed answers).  Size names are numbers."""
 
     def __init__(self, context: str, shapes: dict[str, tuple], elementwise: dict[str, str],
-                 adjoints: dict[str, str] | None = None):
+                 adjoints: dict[str, str] | None = None, dims=()):
         self.context = context
         self.shapes = shapes
         self.elementwise = elementwise
         self.adjoints = adjoints or {}
+        self.dims = dims
 
     def fail(self, e: Expr, what: str, hint: str | None = None) -> ShapeError:
         return ShapeError(f"{self.context}: {what}", hint=hint)
+
+    def make(self, e: Expr, op: str, args: list[M], data=None) -> M:
+        """A node of the registry's operation ``op``, its shape by the operation's rule."""
+        try:
+            shape = OPS[op].shape(tuple(a.shape for a in args), data)
+        except ShapeMismatch as exc:
+            raise self.fail(e, f"{expr_text(e)}: {exc.message}", exc.hint) from None
+        return M(op, tuple(args), shape, data)
 
     def build(self, e: Expr) -> M:
         if e.op == "num":
@@ -178,86 +181,51 @@ class _Typer:
             if e.name in self.adjoints:
                 node = self.adjoints[e.name]
                 return mx.adj(node, self.shapes[node])
+            if e.name in self.dims and e.name not in self.shapes:
+                return mx.dim(e.name)
             return mx.var(e.name, self.shapes[e.name])
-        args = [self.build(a) for a in e.args]
+        axis = None
+        plain = list(e.args)
+        if plain and plain[-1].op == "axis":
+            axis = int(plain.pop().value)
+            if CALLED.get(e.op) not in AXIS_OPS:
+                shown = sorted(call for call, op in CALLED.items() if op in AXIS_OPS)
+                raise self.fail(e, f"{e.op}() takes no axis", hint="axis= applies to " + ", ".join(shown))
+        args = [self.build(a) for a in plain]
         op = e.op
-        if op == "matmul":
+        if op in ("matmul", "div"):
+            return self.make(e, op, args)
+        if op == "add":
+            return self.make(e, "add", args)
+        if op == "sub":
             a, b = args
-            if a.shape[1] != b.shape[0]:
-                raise self.fail(e, f"{expr_text(e)}: {shape_text(a.shape)} @ ({a.shape[1]}×{b.shape[1]}) expected, "
-                                   f"got {shape_text(a.shape)} @ {shape_text(b.shape)}",
-                                hint="a transpose (.T) may be missing" if a.shape[1] == b.shape[1]
-                                or a.shape[0] == b.shape[0] else None)
-            return M("matmul", (a, b), (a.shape[0], b.shape[1]))
-        if op in ("add", "sub"):
-            a, b = args
-            if a.shape != b.shape:
-                sign = "+" if op == "add" else "-"
-                raise self.fail(e, f"{expr_text(e)}: {shape_text(a.shape)} {sign} {shape_text(b.shape)}: "
-                                   "the shapes must be equal")
-            return M("add", (a, b), a.shape) if op == "add" else M("add", (a, M("neg", (b,), b.shape)), a.shape)
+            return self.make(e, "add", [a, M("neg", (b,), b.shape)])
         if op == "neg":
-            return M("neg", (args[0],), args[0].shape)
+            return self.make(e, "neg", args)
         if op == "mul":
             a, b = args
             if a.is_scalar:
-                return M("scale", (a, b), b.shape)
+                return self.make(e, "scale", [a, b])
             if b.is_scalar:
-                return M("scale", (b, a), a.shape)
-            if a.shape != b.shape:
-                raise self.fail(e, f"{expr_text(e)}: {shape_text(a.shape)} * {shape_text(b.shape)}: "
-                                   "elementwise * needs equal shapes", hint="use @ for a matrix product")
-            return M("had", (a, b), a.shape)
-        if op == "div":
-            a, b = args
-            if not b.is_scalar:
-                raise self.fail(e, f"{expr_text(e)}: division by a {shape_text(b.shape)} matrix",
-                                hint="only division by a scalar is supported")
-            return M("div", (a, b), a.shape)
+                return self.make(e, "scale", [b, a])
+            try:
+                return self.make(e, "had", args)
+            except ShapeError as exc:
+                raise ShapeError(f"{exc.message} (elementwise *)", hint="use @ for a matrix product") from None
         if op == "pow":
             a, b = args
             if not b.is_const:
                 raise self.fail(e, f"{expr_text(e)}: the exponent must be a number")
-            return M("pow", (a,), a.shape, b.data)
+            return self.make(e, "pow", [a], b.data)
         if op == "transpose":
-            a = args[0]
-            return M("T", (a,), (a.shape[1], a.shape[0]))
+            return self.make(e, "T", args)
         if op in self.elementwise:
-            return M("fn", (args[0],), args[0].shape, op)
+            return self.make(e, "fn", args, op)
         if op.startswith("d") and op[1:] in self.elementwise:
-            return M("dfn", (args[0],), args[0].shape, op[1:])
-        return self._call(e, op, args)
-
-    def _call(self, e: Expr, op: str, args: list[M]) -> M:
-        if op in ("sum", "norm"):
-            return M(op, (args[0],), SCALAR)
-        if op == "diag":  # diag(v) @ u, the seed's notation, in typed answers
-            a = args[0]
-            if a.shape[1] != 1:
-                raise self.fail(e, f"{expr_text(e)}: diag needs a column vector, got {shape_text(a.shape)}")
-            return M("diag", (a,), (a.shape[0], a.shape[0]))
-        if op == "dot":
-            a, b = args
-            if a.shape != b.shape:
-                raise self.fail(e, f"{expr_text(e)}: dot of {shape_text(a.shape)} and {shape_text(b.shape)}: "
-                                   "the shapes must be equal")
-            return M("dot", (a, b), SCALAR)
-        if op == "trace":
-            a = args[0]
-            if a.shape[0] != a.shape[1]:
-                raise self.fail(e, f"{expr_text(e)}: trace of a {shape_text(a.shape)} matrix, which is not square")
-            return M("trace", (a,), SCALAR)
-        a = args[0]
-        if a.shape[1] != 1 or a.is_scalar:
-            raise self.fail(e, f"{expr_text(e)}: {op} needs a column vector, got {shape_text(a.shape)}")
-        if op in ("softmax", "log_softmax"):
-            return M(op, (a,), a.shape)
-        if op == "logsumexp":
-            return M("logsumexp", (a,), SCALAR)
-        if op == "softmax_cross_entropy":
-            t = args[1]
-            if t.shape != a.shape:
-                raise self.fail(e, f"{expr_text(e)}: logits {shape_text(a.shape)} and targets "
-                                   f"{shape_text(t.shape)} differ in shape")
-            return M("sce", (a, t), SCALAR)
+            return self.make(e, "dfn", args, op[1:])
+        if op in CALLED:  # sum, var (the operation "variance"), softmax_cross_entropy ("sce"), ...
+            name = CALLED[op]
+            return self.make(e, name, args, OPS[name].default_axis if axis is None else axis)
+        if op in OPS:  # diag, in typed answers
+            return self.make(e, op, args, axis)
         raise self.fail(e, f"unsupported operation '{op}'")

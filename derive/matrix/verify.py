@@ -2,8 +2,11 @@
 
 Exact: the sizes are instantiated, every variable becomes a matrix of entry symbols, the scalar
 loss is differentiated entry by entry with SymPy's ``diff``, and each entry of the matrix-form
-gradient is shown equal to it.  Elementwise functions stay abstract there (f and f′ undefined,
-with d f(x)/dx = f′(x)), so the check covers any activation; softmax and friends are concrete.
+gradient is shown equal to it by evaluation at random rational points (60 digits; simplifying
+the difference took minutes on a mini-batch).  Activations stay abstract there (f and f′
+undefined, with d f(x)/dx = f′(x), replaced by random polynomials at the points), so the check
+covers any activation; softmax, log, exp, roots and the logistic sigmoid are concrete.  A
+variable of a constrained kind (onehot, distribution, binary) is an exact sample of its kind.
 Numeric: seeded random values, central differences of the loss on every entry of small
 variables and along random directions for large ones; the largest relative error per gradient.
 A gradient passes within 1e-6 relative, or, where it vanishes (deep tanh nets), within the
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import mpmath
 import numpy as np
 import sympy
 from sympy.core.function import AppliedUndef
@@ -23,7 +27,6 @@ from ..timing import TimedOut, time_limit
 from . import EXACT_ENTRY_LIMIT
 from .backprop import Derivation
 from .evaluate import AbstractFunction, NumpyBackend, SympyBackend, evaluate, run_backward, run_forward
-from .expr import M
 
 #: Largest relative error the numeric check accepts.
 NUMERIC_TOLERANCE = 1e-6
@@ -67,19 +70,63 @@ def _dims(shape, sizes) -> tuple[int, int]:
 
 
 def random_values(derivation: Derivation, seed: int = 0, positive: bool = False) -> dict[str, np.ndarray]:
-    """Every variable drawn alike (targets too: nothing is normalised, so a rule that holds only
-    for distributions, such as p − t, shows): signed normal values, or positive ones for losses
-    that need them (log, roots)."""
+    """Every variable without a kind drawn alike (targets too: nothing is normalised, so a rule
+    that holds only for distributions, such as p − t, shows): signed normal values, or positive
+    ones for losses that need them (log, roots).  A declared kind is sampled as that kind."""
     rng = np.random.default_rng(seed)
     sizes = _sizes(derivation)
+    kinds = derivation.model.problem.kinds
     values = {}
     for name in derivation.model.variables:
         dims = _dims(derivation.model.shapes[name], sizes)
-        if positive:
+        if name in kinds:
+            values[name] = kind_sample(kinds[name], dims, rng)
+        elif positive:
             values[name] = rng.uniform(0.5, 1.5, size=dims)
         else:
             values[name] = rng.normal(size=dims) * 0.8
     return values
+
+
+def kind_sample(kind: str, dims: tuple[int, int], rng, exact: bool = False):
+    """Values of a declared kind: floats, or (``exact``) a SymPy matrix of rationals."""
+    rows, cols = dims
+    if kind == "onehot":
+        value = np.zeros(dims, dtype=int)
+        value[rng.integers(0, rows, size=cols), np.arange(cols)] = 1
+    elif kind == "binary":
+        value = rng.integers(0, 2, size=dims)
+    elif kind == "distribution":
+        weights = rng.integers(1, 10, size=dims)
+        if exact:
+            return sympy.Matrix(rows, cols, lambda i, j: sympy.Rational(int(weights[i, j]), int(weights[:, j].sum())))
+        return weights / weights.sum(axis=0, keepdims=True)
+    else:  # positive
+        value = rng.integers(1, 20, size=dims)
+        if exact:
+            return sympy.Matrix(rows, cols, lambda i, j: sympy.Rational(int(value[i, j]), 10))
+        return value / 10
+    return sympy.Matrix(value.tolist()) if exact else value.astype(float)
+
+
+def exact_variables(model, sizes: dict, seed: int = 0) -> dict[str, sympy.Matrix]:
+    """The variables of the exact check: a matrix of entry symbols each, except that a variable
+    of a constrained kind (onehot, distribution, binary) is an exact sample of its kind: the
+    simplifications its kind licenses (P − T) hold for those values, not for arbitrary ones."""
+    from ..problems import CONSTRAINED_KINDS
+
+    rng = np.random.default_rng(seed)
+    env = {}
+    for name in model.variables:
+        rows, cols = _dims(model.shapes[name], sizes)
+        kind = model.problem.kinds.get(name)
+        if kind in CONSTRAINED_KINDS:
+            env[name] = kind_sample(kind, (rows, cols), rng, exact=True)
+        else:
+            positive = kind == "positive"
+            env[name] = sympy.Matrix(rows, cols, lambda i, j: sympy.Symbol(f"{name}[{i},{j}]", real=True,
+                                                                          **({"positive": True} if positive else {})))
+    return env
 
 
 def check_point(derivation: Derivation, seed: int = 0) -> dict[str, np.ndarray]:
@@ -175,10 +222,7 @@ def exact_check(derivation: Derivation, timeout: float = EXACT_TIMEOUT,
     if entries > entry_limit:
         note = f"skipped ({entries} entries > {entry_limit}; raise --exact-limit)"
         return {g.name: note for g in derivation.gradients}
-    env: dict[str, sympy.Matrix] = {}
-    for name in model.variables:
-        rows, cols = _dims(model.shapes[name], sizes)
-        env[name] = sympy.Matrix(rows, cols, lambda i, j: sympy.Symbol(f"{name}[{i},{j}]", real=True))
+    env = exact_variables(model, sizes)
     backend = SympyBackend()
     results = {}
     try:
@@ -203,55 +247,85 @@ def exact_check(derivation: Derivation, timeout: float = EXACT_TIMEOUT,
                 results[g.name] = "pass"
     except (TimedOut, RecursionError):
         for g in derivation.gradients:
-            results.setdefault(g.name, f"skipped (took longer than {timeout:g} s)")
+            results.setdefault(g.name, f"skipped (took longer than {timeout:g} s; raise --symbolic-timeout)")
     return results
 
 
-#: Random rational points at which two sides are compared where simplification cannot decide.
+#: Random rational points at which two sides are compared, and the working precision (digits).
 EXACT_POINTS = 3
+EXACT_DIGITS = 60
+#: Two sides agree at a point when they differ by less than this, relative to their size.
+EXACT_AGREEMENT = mpmath.mpf(10) ** -30
+
+
+class _Undecided(Exception):
+    """An expression the point evaluator does not know: fall back to simplification."""
 
 
 def equal_exactly(ours: sympy.Expr, theirs: sympy.Expr, points: int = EXACT_POINTS, seed: int = 0) -> bool:
-    """Whether two entries are equal: symbolically (expand, then simplify), or, where SymPy cannot
-    decide (x/|x| against sign(x)), at random rational points with every abstract function
-    (σ, σ′) replaced by a random polynomial, evaluated to 60 digits.  Unequal expressions
-    differ at random points almost surely; equal ones agree at all of them."""
-    difference = sympy.expand(ours - theirs)
-    if difference == 0 or sympy.simplify(difference) == 0:
+    """Whether two entries are equal, decided by evaluation at random rational points: every
+    variable gets an exact rational value, every abstract function (σ, σ′) a random polynomial
+    with rational coefficients, and both sides are evaluated at 60 digits (mpmath; exp, log,
+    roots).  Unequal expressions differ at random points almost surely; equal ones agree at
+    all of them (to ~30 digits: far more than any rounding).  Symbolic simplification (slow:
+    minutes on a batch) is only the fallback for what the evaluator does not know."""
+    if ours == theirs:
         return True
-    rng = np.random.default_rng(seed)
     symbols = sorted(ours.free_symbols | theirs.free_symbols, key=str)
-    for _ in range(points):
-        point = {x: sympy.Rational(int(rng.integers(1, 30)) * int(rng.choice([-1, 1])), int(rng.integers(1, 13)))
-                 for x in symbols}
-        coefficients: dict[str, list[sympy.Rational]] = {}
-        values = []
-        for side in (ours, theirs):
-            value = side.xreplace(point)
-            while True:  # innermost abstract calls first: f(g(x)) becomes a number in two rounds
-                calls = [c for c in value.atoms(AppliedUndef, AbstractFunction)
-                         if not c.args[0].atoms(AppliedUndef, AbstractFunction)]
-                if not calls:
-                    break
-                value = value.xreplace({c: _polynomial(c, coefficients, rng) for c in calls})
-            values.append(value)
-        try:
-            gap = complex(sympy.N(values[0] - values[1], 60))
-            size = complex(sympy.N(abs(values[0]) + abs(values[1]) + 1, 60))
-        except (TypeError, ValueError):  # not a number at this point: cannot show them equal
-            return False
-        if not abs(gap) <= 1e-40 * abs(size):
-            return False
-    return True
+    try:
+        with mpmath.workdps(EXACT_DIGITS):
+            for index in range(points):
+                rng = np.random.default_rng([seed, index])
+                point = {x: mpmath.mpf(int(rng.integers(1, 30)) * (1 if x.is_positive else int(rng.choice([-1, 1]))))
+                         / int(rng.integers(1, 13)) for x in symbols}  # a positive symbol gets a positive value
+                functions: dict[str, list] = {}
+                memo: dict = {}
+                a = _point_value(ours, point, functions, memo, rng)
+                b = _point_value(theirs, point, functions, memo, rng)
+                if not abs(a - b) <= EXACT_AGREEMENT * (abs(a) + abs(b) + 1):
+                    return False
+        return True
+    except (_Undecided, RecursionError, ZeroDivisionError, ValueError, TypeError):
+        difference = sympy.expand(ours - theirs)
+        return difference == 0 or sympy.simplify(difference) == 0
 
 
-def _polynomial(call, coefficients: dict, rng) -> sympy.Expr:
-    name = type(call).__name__
-    if name not in coefficients:
-        coefficients[name] = [sympy.Rational(int(rng.integers(-9, 10)), int(rng.integers(1, 7))) for _ in range(3)]
-    c = coefficients[name]
-    x = call.args[0]
-    return c[0] + c[1] * x + c[2] * x ** 2
+def _point_value(e, point: dict, functions: dict, memo: dict, rng):
+    """The value of a SymPy expression at ``point`` (mpmath numbers at the working precision)."""
+    if e in memo:
+        return memo[e]
+    if e.is_Symbol:
+        value = point[e]
+    elif e.is_Rational:
+        value = mpmath.mpf(e.p) / e.q
+    elif e.is_Number or e.is_NumberSymbol:
+        value = mpmath.mpmathify(e.evalf(EXACT_DIGITS + 10))
+    else:
+        args = [_point_value(a, point, functions, memo, rng) for a in e.args]
+        if e.is_Add:
+            value = mpmath.fsum(args)
+        elif e.is_Mul:
+            value = mpmath.fprod(args)
+        elif e.is_Pow:
+            value = mpmath.power(args[0], args[1])
+        elif isinstance(e, sympy.exp):
+            value = mpmath.exp(args[0])
+        elif isinstance(e, sympy.log):
+            value = mpmath.log(args[0])
+        elif isinstance(e, sympy.Abs):
+            value = abs(args[0])
+        elif isinstance(e, sympy.sign):
+            value = mpmath.sign(args[0])
+        elif isinstance(e, (AppliedUndef, AbstractFunction)) and len(args) == 1:
+            name = type(e).__name__
+            if name not in functions:
+                functions[name] = [mpmath.mpf(int(rng.integers(-9, 10))) / int(rng.integers(1, 7)) for _ in range(3)]
+            c = functions[name]
+            value = c[0] + c[1] * args[0] + c[2] * args[0] ** 2
+        else:
+            raise _Undecided(type(e).__name__)
+    memo[e] = value
+    return value
 
 
 def _short(e, width: int = 60) -> str:
@@ -261,9 +335,9 @@ def _short(e, width: int = 60) -> str:
 
 
 def check(derivation: Derivation, seed: int = 0, exact: bool = True,
-          exact_limit: int = EXACT_ENTRY_LIMIT) -> MatrixChecks:
+          exact_limit: int = EXACT_ENTRY_LIMIT, exact_timeout: float = EXACT_TIMEOUT) -> MatrixChecks:
     numeric = numeric_check(derivation, seed)
-    exact_results = exact_check(derivation, entry_limit=exact_limit) if exact else {
+    exact_results = exact_check(derivation, exact_timeout, exact_limit) if exact else {
         g.name: "not run" for g in derivation.gradients}
     gradients = tuple(GradientCheck(c.name, exact_results[c.name], c.numeric_max_relative_error, c.numeric_method)
                       for c in numeric)

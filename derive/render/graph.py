@@ -393,13 +393,6 @@ def matrix_spec(model) -> GraphSpec:
     return GraphSpec("network", tuple(nodes), tuple(edges))
 
 
-def _collect_names(e, seen: list[str]) -> None:
-    if e.op == "var" and e.data not in seen:
-        seen.append(e.data)
-    for a in e.args:
-        _collect_names(a, seen)
-
-
 def check_size(count: int) -> None:
     """Refuse to draw a graph of more than GRAPH_NODE_LIMIT nodes."""
     if count > GRAPH_NODE_LIMIT:
@@ -888,6 +881,12 @@ def matrix_layout(model) -> Layout:
         uses[name] = [(arg, position) for position, arg in enumerate(seen)]
     inputs = {model.variables[0]} if model.variables else set()
     return layout_dag(order, uses, inputs, {model.problem.loss}), uses
+
+
+def _collect_names(e, seen: list[str]) -> None:
+    for node in e.walk():
+        if node.op == "var" and node.data not in seen:
+            seen.append(node.data)
 
 
 def layered_matrix_tikz(model) -> str:

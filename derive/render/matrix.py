@@ -10,13 +10,16 @@ import re
 
 import sympy
 
-from ..matrix.expr import M, leads_with_number, printed_kind
+from ..matrix.expr import M, leads_with_number
+from ..matrix.rules import OPS, axis_text, fill, printed_kind
 from ..precedence import needs_brackets
 from ..parse import latex_variable
 
 _LATEX_FUNCTIONS = {"sigma": r"\sigma", "sigmoid": r"\sigma", "tanh": r"\tanh", "exp": r"\exp", "log": r"\log",
                     "relu": r"\operatorname{relu}", "softplus": r"\operatorname{softplus}",
-                    "square": r"\operatorname{sq}"}
+                    "square": r"\operatorname{sq}", "sqrt": r"\operatorname{sqrt}", "abs": r"\operatorname{abs}",
+                    "leaky_relu": r"\operatorname{leaky\_relu}",
+                    "elu": r"\operatorname{elu}"}
 _TEXT_FUNCTIONS = {"sigma": "σ", "sigmoid": "σ"}
 _INDEXED = re.compile(r"([A-Za-z]+)_?(\d+)\Z")
 _SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
@@ -30,7 +33,22 @@ class _Printer:
         self.diag = diag
 
     def __call__(self, e: M) -> str:
-        return getattr(self, f"_print_{e.op}")(e)
+        special = getattr(self, f"_print_{e.op}", None)
+        return special(e) if special else self.form(e)
+
+    def form(self, e: M) -> str:
+        """An operation printed by its registry entry's text or LaTeX form."""
+        spec = OPS[e.op]
+        if spec.sides:
+            args = [self.wrap(a, spec.kind, side) for a, side in zip(e.args, spec.sides)]
+        else:
+            args = [self(a) for a in e.args]
+        slots = {"a": axis_text(e, self.style)}
+        if e.op in ("fn", "dfn"):
+            slots["f"] = self.function(e.data)
+        elif e.op == "pow":
+            slots["d"] = self.exponent(e.data)
+        return fill(getattr(spec, self.style), args, **slots)
 
     def wrap(self, e: M, parent: str, side: str = "left") -> str:
         text = self(e)
@@ -58,12 +76,12 @@ class _Printer:
                 out += f" + {self.wrap(term, 'add', 'right')}"
         return out
 
-    def _print_neg(self, e: M) -> str:
-        return f"{self.minus}{self.wrap(e.args[0], 'neg', 'right')}"
-
     def _print_scale(self, e: M) -> str:
         c, a = e.args
-        return f"{self.wrap(c, 'mul')}{self.space}{self.factor(a, 'mul')}"
+        coefficient = self.wrap(c, "mul")
+        if c.op == "div" and self.style == "text":  # (1 / B) log′(P), never 1 / B log′(P)
+            coefficient = self.parens(coefficient)
+        return f"{coefficient}{self.space}{self.factor(a, 'mul')}"
 
     def _print_matmul(self, e: M) -> str:
         a, b = e.args
@@ -73,20 +91,17 @@ class _Printer:
         a, b = e.args
         if self.diag and a.op == "dfn" and b.shape[1] == 1:
             return f"{self.diag_of(self(a))}{self.space}{self.factor(b, 'matmul')}"
-        return f"{self.wrap(a, 'hadamard')} {self.odot} {self.wrap(b, 'hadamard', 'right')}"
-
-    def _print_T(self, e):
-        return f"{self.wrap(e.args[0], 'transpose')}{self.transposed}"
+        return self.form(e)
 
     def _print_div(self, e):
-        return f"{self.wrap(e.args[0], 'div')} / {self.wrap(e.args[1], 'div', 'right')}"
+        symbol = "/" if e.args[1].is_scalar else "⊘"  # a matrix divisor divides entry by entry
+        return f"{self.wrap(e.args[0], 'div')} {symbol} {self.wrap(e.args[1], 'div', 'right')}"
 
 
 class LatexPrinter(_Printer):
+    style = "latex"
     minus = "-"
     space = r" \, "
-    odot = r"\odot"
-    transposed = r"^\top"
 
     def parens(self, text: str) -> str:
         return rf"\left({text}\right)"
@@ -125,48 +140,28 @@ class LatexPrinter(_Printer):
     def _print_eye(self, e):
         return "I"
 
-    def _print_pow(self, e):
-        return rf"{self.wrap(e.args[0], 'pow')}^{{\circ {sympy.latex(e.data)}}}"
+    def function(self, name: str) -> str:
+        return _LATEX_FUNCTIONS.get(name, latex_variable(name))
 
     def _print_fn(self, e):
-        return rf"{_LATEX_FUNCTIONS.get(e.data, latex_variable(e.data))}\left({self(e.args[0])}\right)"
+        if e.data == "sqrt":  # √ as a textbook writes it
+            return rf"\sqrt{{{self(e.args[0])}}}"
+        return self.form(e)
 
-    def _print_dfn(self, e):
-        return rf"{_LATEX_FUNCTIONS.get(e.data, latex_variable(e.data))}'\left({self(e.args[0])}\right)"
+    def exponent(self, value) -> str:
+        return sympy.latex(value)
 
-    def _print_sum(self, e):
-        return rf"\textstyle\sum\left({self(e.args[0])}\right)"
+    def _print_dim(self, e):
+        return latex_variable(e.data)
 
-    def _print_norm(self, e):
-        return rf"\left\lVert {self(e.args[0])} \right\rVert"
-
-    def _print_dot(self, e):
-        return rf"\left\langle {self(e.args[0])}, {self(e.args[1])} \right\rangle"
-
-    def _print_trace(self, e):
-        return rf"\operatorname{{tr}}\left({self(e.args[0])}\right)"
-
-    def _print_softmax(self, e):
-        return rf"\operatorname{{softmax}}\left({self(e.args[0])}\right)"
-
-    def _print_log_softmax(self, e):
-        return rf"\log\operatorname{{softmax}}\left({self(e.args[0])}\right)"
-
-    def _print_logsumexp(self, e):
-        return rf"\operatorname{{logsumexp}}\left({self(e.args[0])}\right)"
-
-    def _print_sce(self, e):
-        return rf"\operatorname{{CE}}\left(\operatorname{{softmax}}({self(e.args[0])}), {self(e.args[1])}\right)"
-
-    def _print_div(self, e):
+    def _print_div(self, e):  # a fraction needs no brackets around either side
         return rf"\frac{{{self(e.args[0])}}}{{{self(e.args[1])}}}"
 
 
 class TextPrinter(_Printer):
+    style = "text"
     minus = "−"
     space = " "
-    odot = "⊙"
-    transposed = "ᵀ"
 
     def parens(self, text: str) -> str:
         return f"({text})"
@@ -195,43 +190,17 @@ class TextPrinter(_Printer):
     def _print_zero(self, e):
         return "0"
 
+    def _print_dim(self, e):
+        return e.data
+
+    def function(self, name: str) -> str:
+        return _TEXT_FUNCTIONS.get(name, name)
+
+    def exponent(self, value) -> str:
+        return self.wrap(M("const", (), (1, 1), value), "pow", "right")
+
     def _print_eye(self, e):
         return "I"
-
-    def _print_pow(self, e):
-        exponent = M("const", (), (1, 1), e.data)
-        return f"{self.wrap(e.args[0], 'pow')}^{self.wrap(exponent, 'pow', 'right')}"
-
-    def _print_fn(self, e):
-        return f"{_TEXT_FUNCTIONS.get(e.data, e.data)}({self(e.args[0])})"
-
-    def _print_dfn(self, e):
-        return f"{_TEXT_FUNCTIONS.get(e.data, e.data)}′({self(e.args[0])})"
-
-    def _print_sum(self, e):
-        return f"sum({self(e.args[0])})"
-
-    def _print_norm(self, e):
-        return f"‖{self(e.args[0])}‖"
-
-    def _print_dot(self, e):
-        return f"⟨{self(e.args[0])}, {self(e.args[1])}⟩"
-
-    def _print_trace(self, e):
-        return f"tr({self(e.args[0])})"
-
-    def _print_softmax(self, e):
-        return f"softmax({self(e.args[0])})"
-
-    def _print_log_softmax(self, e):
-        return f"log_softmax({self(e.args[0])})"
-
-    def _print_logsumexp(self, e):
-        return f"logsumexp({self(e.args[0])})"
-
-    def _print_sce(self, e):
-        return f"CE(softmax({self(e.args[0])}), {self(e.args[1])})"
-
 
 
 def shape_latex(shape: tuple) -> str:
@@ -283,10 +252,7 @@ def derivative_notes(solution, printer) -> list[str]:
 
 
 def _dfn_uses(e: M) -> set:
-    found = {(e.data, e.args[0].data)} if e.op == "dfn" and e.args[0].op == "var" else set()
-    for a in e.args:
-        found |= _dfn_uses(a)
-    return found
+    return {(n.data, n.args[0].data) for n in e.walk() if n.op == "dfn" and n.args[0].op == "var"}
 
 
 def matrix_json(solution) -> dict:

@@ -202,7 +202,4 @@ def _named(name, shape):
 
 
 def _function_names(e) -> set:
-    found = {e.data} if e.op == "fn" else set()
-    for a in e.args:
-        found |= _function_names(a)
-    return found
+    return {node.data for node in e.walk() if node.op == "fn"}

@@ -109,18 +109,12 @@ def matrix_views(solution, diag: bool = False) -> list:
         c = checks[g.name]
         _row(gradients, f"∂{solution.problem.loss}/∂{g.name} = {printer.bar(g.name)}", printer(g.expr),
              shape_text(g.shape), c.exact, f"{c.numeric_max_relative_error:.1e} ({c.numeric_method})")
-    used = {e.data for _, eq in solution.model.equations for e in _walk(eq) if e.op == "fn"}
+    used = {e.data for _, eq in solution.model.equations for e in eq.walk() if e.op == "fn"}
     notes = [Text(f"{name}: abstract elementwise function; numeric checks use sigmoid", style="dim")
              for name in sorted(solution.model.abstract & used)]
     return [forward, adjoints, gradients, *notes,
             Text(f"Checks: exact {solution.checks.exact}; numeric max relative error "
                  f"{solution.checks.numeric_max_relative_error:.1e}", style="green")]
-
-
-def _walk(e):
-    yield e
-    for a in e.args:
-        yield from _walk(a)
 
 
 def grade_views(grade) -> list:
