@@ -87,7 +87,8 @@ def test_forward_equals_reverse_equals_sympy(outputs, point):
         return
     if max(abs(node.value) for node in solution.trace.nodes) > 1e6:
         return  # cos(x·e^27): a float argument of 10^11 carries ~1e-5 absolute error into cos, so the
-        # float passes cannot match SymPy's 30 digits to 1e-7 (derive's own checks scale with this)
+        # float passes cannot match SymPy's 30 digits to 1e-7; derive itself then exits 1 (the
+        # printed digits would be wrong), which the solve above would have raised
     at = {X: inputs["x"], Y: inputs["y"]}
     for i, (_, expr) in enumerate(outputs):
         for j, sym in enumerate((X, Y)):
