@@ -45,19 +45,20 @@ _INDEXED = re.compile(r"([A-Za-z\u03b1-\u03c9\u0391-\u03a9]+)_?(\d+)\Z")
 
 
 def latex_variable(name: str) -> str:
-    """A user's identifier in math mode: x1 -> x_{1}, lr -> \\mathit{lr} (names are checked
-    identifiers, so only ``_`` needs escaping)."""
+    """A user's identifier in math mode: x1 -> x_{1}, lam -> \\mathrm{lam} (upright: one name,
+    not a product l·a·m), lambda -> \\lambda (names are checked identifiers, so only ``_`` needs
+    escaping)."""
     if name in GREEK_LATEX:
         return GREEK_LATEX[name]
     match = _INDEXED.match(name)
     if match:
         stem = match.group(1)
-        stem = GREEK_LATEX.get(stem, stem if len(stem) == 1 else rf"\mathit{{{stem}}}")
+        stem = GREEK_LATEX.get(stem, stem if len(stem) == 1 else rf"\mathrm{{{stem}}}")
         return f"{stem}_{{{match.group(2)}}}"
     if re.search(r"[^\x00-\x7f]", name):  # Greek letters among others: each typeset on its own
-        return r"\mathit{" + "".join("{" + GREEK_LATEX[c] + "}" if c in GREEK_LATEX else c
+        return r"\mathrm{" + "".join("{" + GREEK_LATEX[c] + "}" if c in GREEK_LATEX else c
                                       for c in name.replace("_", "\\_")) + "}"
-    return name if len(name) == 1 else rf"\mathit{{{name.replace('_', chr(92) + '_')}}}"
+    return name if len(name) == 1 else rf"\mathrm{{{name.replace('_', chr(92) + '_')}}}"
 
 
 _BINARY = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow"}

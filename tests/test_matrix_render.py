@@ -209,7 +209,7 @@ def test_numeric_factors_fold_into_one_constant():
     assert mx.scale(mx.const(2), mx.scale(mx.scale(mx.const(sympy.Rational(1, 2)), lam), W)) == mx.scale(lam, W)
     folded = mx.scale(mx.const(2), mx.scale(mx.scale(mx.const(sympy.Rational(1, 5)), v), xc))
     assert TextPrinter()(folded) == "2/5 v̄ xc"
-    assert LatexPrinter()(folded) == r"\frac{2}{5} \, \bar{v} \, \mathit{xc}"
+    assert LatexPrinter()(folded) == r"\frac{2}{5} \, \bar{v} \, \mathrm{xc}"
     assert mx.div(mx.scale(mx.const(4), W), mx.scale(mx.const(2), lam)) == mx.scale(mx.const(2), mx.div(W, lam))
 
 
@@ -287,3 +287,24 @@ def test_a_number_inside_a_reduction_is_an_array_in_numpy():
     e = M("softmax", (M("const", (), (1, 1), sympy.Integer(2)),), (1, 1), 1)
     got = eval(compile(numpy_expr(e), "<numpy_expr>", "eval"), {"__builtins__": {}}, dict(NAMESPACE))  # noqa: S307
     assert np.allclose(got, 1.0)
+
+
+def test_the_seed_error_is_written_as_the_assignment_writes_it():
+    """E = ½‖y − s‖² (problem2 says 0.5 * norm(y - s)**2): a plain square of a number, not the
+    Hadamard ∘2, and its adjoint ȳ = y − s with the norms cancelled, as a textbook prints it."""
+    import derive
+
+    solution = derive.solve("problem2")
+    printer = LatexPrinter()
+    equations = dict(solution.model.equations)
+    assert printer(equations["E"]) == r"\frac{1}{2} \, \left\lVert y - s \right\rVert^{2}"
+    adjoints = {a.name: a.simplified for a in solution.derivation.adjoints}
+    assert printer(adjoints["y"]) == "y - s"
+
+
+def test_multi_letter_names_are_upright_with_the_bar_over_the_whole_name():
+    printer = LatexPrinter()
+    assert printer.bar("CE") == r"\overline{\mathrm{CE}}"
+    assert printer.bar("lam") == r"\overline{\mathrm{lam}}"
+    assert printer.bar("h") == r"\bar{h}" and printer.bar("W1") == r"\bar{W}_{1}"
+    assert printer.bar("lambda") == r"\bar{\lambda}"

@@ -52,8 +52,8 @@ def test_text_of_partials():
 def test_latex_variables():
     assert latex_variable("x1") == "x_{1}"
     assert latex_variable("W2") == "W_{2}"
-    assert latex_variable("lr") == r"\mathit{lr}"
-    assert latex_variable("learning_rate") == r"\mathit{learning\_rate}"
+    assert latex_variable("lr") == r"\mathrm{lr}"
+    assert latex_variable("learning_rate") == r"\mathrm{learning\_rate}"
 
 
 def test_user_text_escaping():

@@ -166,6 +166,8 @@ def scale(c: M, a: M) -> M:
         return zero(a.shape)
     if c.op == "div" and is_one(c.args[0]) and not a.is_scalar:  # (1/B) A is A / B
         return div(a, c.args[1])
+    if a.op == "div" and a.args[1] == c:  # ‖v‖ (v / ‖v‖) is v: the chain rule through norm(v)**2
+        return a.args[0]
     kc, rc = _split(c)
     ka, ra = _split(a)
     k = kc * ka

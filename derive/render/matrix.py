@@ -13,7 +13,7 @@ import sympy
 from ..matrix.expr import M, leads_with_number
 from ..matrix.rules import OPS, axis_text, fill, printed_kind
 from ..precedence import needs_brackets
-from ..parse import latex_variable
+from ..parse import GREEK_LATEX, latex_variable
 
 _LATEX_FUNCTIONS = {"sigma": r"\sigma", "sigmoid": r"\sigma", "tanh": r"\tanh", "exp": r"\exp", "log": r"\log",
                     "relu": r"\operatorname{relu}", "softplus": r"\operatorname{softplus}",
@@ -106,6 +106,11 @@ class LatexPrinter(_Printer):
     def parens(self, text: str) -> str:
         return rf"\left({text}\right)"
 
+    def _print_pow(self, e: M) -> str:
+        if e.args[0].is_scalar:  # a power of a number is a plain power (‖y − s‖², not ‖y − s‖^{∘2})
+            return f"{self.wrap(e.args[0], 'pow', 'left')}^{{{self.exponent(e.data)}}}"
+        return self.form(e)
+
     def wrap(self, e: M, parent: str, side: str = "left") -> str:
         if needs_brackets(printed_kind(e), parent, side):
             return self.parens(self(e))
@@ -120,7 +125,9 @@ class LatexPrinter(_Printer):
         match = _INDEXED.match(name)
         if match and len(match.group(1)) == 1:
             return rf"\bar{{{match.group(1)}}}_{{{match.group(2)}}}"
-        return rf"\bar{{{latex_variable(name)}}}"
+        body = latex_variable(name)
+        # \bar is one letter wide: a name of several letters (CE, \mathrm{lam}) gets a bar over all of it
+        return rf"\bar{{{body}}}" if len(name) == 1 or body == GREEK_LATEX.get(name) else rf"\overline{{{body}}}"
 
     def _print_var(self, e):
         return latex_variable(e.data)
