@@ -354,3 +354,12 @@ def test_catalogue_sheet_typesets_without_overfull_boxes(tmp_path):
     assert "Overfull" not in (tmp_path / "layernorm.log").read_text(errors="replace")
     tex = (tmp_path / "layernorm.tex").read_text()
     assert r"\gamma" in tex and r"\sqrt{v + \varepsilon}" in tex and r"\mathrm{axis}" in tex
+
+
+def test_the_scalar_sheet_settles_in_one_pass(tmp_path):
+    """Every table column, header cells included, has a fixed width: longtable asks for no
+    second pass, so the cached-format compile runs pdflatex once."""
+    result = CliRunner().invoke(app, ["report", "problem1", "--pdf", "--keep-log", "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    log = (tmp_path / "problem1.log").read_text(errors="replace")
+    assert "Rerun" not in log and "widths have changed" not in log
