@@ -16,7 +16,6 @@ from derive.render import graph
 from derive.render.graph import LAYER_GAP, SLOT_GAP, dot_source, layout, mermaid, tikz
 from derive.scalar.trace import build_trace
 
-needs_dot = pytest.mark.skipif(graph.dot_program() is None, reason="Graphviz's dot is not installed")
 
 
 @pytest.fixture(autouse=True)
@@ -153,12 +152,10 @@ def _assert_drawn_like_dot(trace):
         assert _crossings(edges, list(nodes.values())) <= _dot_crossings(dot_source(trace, adjoint))
 
 
-@needs_dot
 def test_problem1_drawn_by_dot_without_overlaps(problem1):
     _assert_drawn_like_dot(problem1.trace)
 
 
-@needs_dot
 def test_baydin_drawn_by_dot_without_overlaps():
     trace = build_trace({"x1": sympy.Integer(2), "x2": sympy.Integer(5)}, {"y": "log(x1) + x1*x2 - sin(x2)"},
                         numbering="baydin")
@@ -166,13 +163,11 @@ def test_baydin_drawn_by_dot_without_overlaps():
     assert re.search(r"\(vm1\) at", tikz(trace)) and "(v-1)" not in tikz(trace)
 
 
-@needs_dot
 def test_random_three_input_problems_drawn_without_overlaps():
     for trace in [_three_input_trace(), *_random_three_input_traces()]:
         _assert_drawn_like_dot(trace)
 
 
-@needs_dot
 def test_inputs_in_the_first_column_in_order_where_that_costs_no_crossing(problem1):
     for adjoint in (False, True):
         nodes, _, _ = _parse_tikz(tikz(problem1.trace, adjoint=adjoint))
@@ -187,7 +182,6 @@ def test_tex_size_grows_with_the_text():
     assert graph.tex_size(r"- \frac{v_{2}}{v_{1}^{2}}") [1] and not graph.tex_size("2 v_{1}")[1]
 
 
-@needs_dot
 def test_dot_source_quotes_every_name_and_label(problem1):
     adjoint = dot_source(problem1.trace, adjoint=True)
     assert "rankdir=LR" in adjoint and "dir=back" in adjoint
@@ -202,7 +196,6 @@ def test_dot_source_quotes_every_name_and_label(problem1):
     assert drawing is not None and set(drawing.nodes) == {'a"b', "c"}
 
 
-@needs_dot
 def test_matrix_graph_drawn_by_dot_without_overlaps():
     from derive.api import solve
 
@@ -272,7 +265,6 @@ def test_dot_runs_bounded(monkeypatch, problem1):
     assert tikz(problem1.trace).endswith(graph.FALLBACK_NOTE)
 
 
-@needs_dot
 def test_mermaid_lists_nodes_in_dots_reading_order(problem1):
     nodes, _, _ = _parse_tikz(tikz(problem1.trace))
     expected = [name for name in sorted(nodes, key=lambda n: (round(nodes[n][0]), -nodes[n][1]))

@@ -5,6 +5,7 @@ import importlib.util
 
 import numpy as np
 import pytest
+from pathlib import Path
 
 from derive.matrix.codegen import generate
 from derive.matrix.solve import solve_matrix
@@ -71,20 +72,7 @@ def test_vectors_may_be_flat_or_columns(tmp_path):
 
 
 # -- issue 9 #2: the printed code computes what was proved ------------------------------------------
-POWERS = """title = "powers"
-[dims]
-N = 3
-[variables]
-a = "N"
-x = "N"
-[equations]
-p = "(a**0.5)**2"
-q = "(x**2).T @ a"
-L = "sum(p) + q"
-[derive]
-loss = "L"
-wrt = ["a", "x"]
-"""
+POWERS = (Path(__file__).parent / "networks" / "powers.toml").read_text()  # a power of a power, a transposed power
 
 
 def test_power_of_a_power_and_a_transposed_power_run_right(tmp_path):

@@ -177,7 +177,6 @@ def _latex_of(solution: ScalarSolution) -> list[str]:
     return maths + [f"{row.expression} = {row.evaluation}" for row, _ in _cells(solution, nt)]
 
 
-@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
 @settings(max_examples=3 if LONG else 1, deadline=None)
 @given(st.lists(st.tuples(st.lists(expressions, min_size=1, max_size=2), points), min_size=25, max_size=25))
 def test_latex_compiles_in_one_run(tmp_path_factory, problems):
