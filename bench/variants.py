@@ -4,7 +4,8 @@
 
 variants writes two PDFs per student (the blank sheet and the key) on every core; the baseline
 compiles one sheet per student, one process after another.  Printed: both times, and the speed-up
-per PDF (target: about the number of cores, within 20%).
+per PDF (target: at least the number of cores; sheets compiled from the cached format of their
+preamble, the blank and the key sharing it, do better).
 """
 
 from __future__ import annotations
