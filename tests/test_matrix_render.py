@@ -238,12 +238,12 @@ def test_weight_decay_gradient_is_folded():
 
 
 def test_report_of_a_relu_layer_is_written(tmp_path):
-    # issue 9 #6: the relu′ note's LaTeX (\mathbb{1}) crashed str.format with IndexError
+    # issue 9 #6: the relu′ note's LaTeX (an indicator in braces) crashed str.format with IndexError
     path = tmp_path / "wd.toml"
     path.write_text(WEIGHT_DECAY)
     result = runner.invoke(app, ["report", str(path), "-o", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
-    assert r"\operatorname{relu}'(z_{1}) = \mathbb{1}[z_{1} > 0]" in (tmp_path / "out" / "wd.tex").read_text()
+    assert r"\operatorname{relu}'(z_{1}) = \mathbf{1}[z_{1} > 0]" in (tmp_path / "out" / "wd.tex").read_text()
 
 
 POWERS = (Path(__file__).parent / "networks" / "powers.toml").read_text()  # a power of a power, a transposed power
@@ -294,3 +294,16 @@ def test_multi_letter_names_are_upright_with_the_bar_over_the_whole_name():
     assert printer.bar("lam") == r"\overline{\mathrm{lam}}"
     assert printer.bar("h") == r"\bar{h}" and printer.bar("W1") == r"\bar{W}_{1}"
     assert printer.bar("lambda") == r"\bar{\lambda}"
+
+
+def test_a_row_of_ones_prints_transposed_so_the_product_type_checks():
+    """batch norm's X̄ has μ̄ 𝟏ᵀ / B (D×1 times 1×B); a bare 𝟏 there reads as a column."""
+    import derive
+
+    solution = derive.solve("batchnorm")
+    x_bar = next(g.expr for g in solution.derivation.gradients if g.name == "X")
+    assert r"\bar{\mu} \, {\mathbf{1}^\top}" in LatexPrinter()(x_bar)
+    assert "mu\u0304 𝟏ᵀ" in TextPrinter()(x_bar)  # text keeps the name as spelled (mu)
+    from derive.report import render_sheet
+
+    assert r"\mathbb{1}" not in render_sheet(derive.solve("mlp_batch"), "tex")  # no blackboard 1: amssymb has none

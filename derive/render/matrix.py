@@ -25,6 +25,11 @@ _INDEXED = re.compile(r"([A-Za-z]+)_?(\d+)\Z")
 _SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 
 
+def _is_row(e: M) -> bool:
+    """A 1×n vector (n ≠ 1): written as the transpose of a column of ones."""
+    return e.shape[0] == 1 and e.shape[1] != 1
+
+
 class _Printer:
     """Brackets come from derive/precedence.py alone (``wrap``); a number is never printed
     right after another one (no "2 1/2 W")."""
@@ -138,8 +143,8 @@ class LatexPrinter(_Printer):
     def _print_const(self, e):
         return sympy.latex(e.data)
 
-    def _print_ones(self, e):
-        return r"\mathbf{1}"
+    def _print_ones(self, e):  # a row of ones is 𝟏ᵀ, so μ̄ 𝟏ᵀ / B reads as the D×B it is
+        return r"{\mathbf{1}^\top}" if _is_row(e) else r"\mathbf{1}"
 
     def _print_zero(self, e):
         return r"\mathbf{0}"
@@ -192,7 +197,7 @@ class TextPrinter(_Printer):
         return str(e.data).replace("-", "−")
 
     def _print_ones(self, e):
-        return "𝟏"
+        return "𝟏ᵀ" if _is_row(e) else "𝟏"
 
     def _print_zero(self, e):
         return "0"
