@@ -39,7 +39,8 @@ TRIG = ("sin", "cos", "tan")
 class Policy:
     """How generous the grader is. ``tolerance``: how far a value may be from the exact one, in
     units of the sheet's last printed digit (``digits`` decimals; 1: 0.963 and 0.965 pass for
-    0.964), besides any value correctly rounded at the precision written; ``require_lines``: a
+    0.964); a value right only at a coarser precision than the sheet's is for a human to
+    ``review`` (no credit until then); ``require_lines``: a
     right value whose evaluation line is missing earns ``line_credit`` of the cell."""
 
     tolerance: float = 1.0
@@ -116,10 +117,12 @@ def worksheet_cells(solution: ScalarSolution) -> list[tuple[str, str, str]]:
 
 
 def _tolerance(expected: float, written_decimals: int, policy: Policy | None = None) -> float:
-    """Half a unit of the last digit written (a correctly rounded value at any precision), or
-    the policy's units of the sheet's last printed digit, whichever is wider."""
+    """Half a unit of the last digit written, or the policy's units of the sheet's last printed
+    digit, whichever is wider; a value written to fewer decimals than the sheet asks gets no more
+    room than the sheet's own (else 7 for 7.389 would pass as "rounded to 0 decimals")."""
     policy = policy or Policy()
-    return max(0.5 * 10.0 ** (-written_decimals), policy.tolerance * 10.0 ** (-policy.digits)) \
+    written = max(written_decimals, policy.digits)
+    return max(0.5 * 10.0 ** (-written), policy.tolerance * 10.0 ** (-policy.digits)) \
         + 1e-9 * max(1.0, abs(expected))
 
 
@@ -308,6 +311,10 @@ def _judge(expect: Expectations, part: str, pass_: str, node: str, answer: Answe
         return CellVerdict(given=answer.value, verdict="correct" if exact else "rounding",
                            credit=CREDIT["correct"], **base)
 
+    if d < policy.digits and _close(given, expected, 0.5 * 10.0 ** (-d) + 1e-9 * max(1.0, abs(expected))):
+        return CellVerdict(given=answer.value, verdict="review",
+                           message=f"right only to the {d} decimal(s) written; the sheet asks for {policy.digits}: "
+                                   f"{shown}", **base)
     recomputed = expect.recomputed(part, pass_, node, {k: v for k, v in own.items() if k != node}, own_trace)
     if recomputed is not None and not _close(recomputed, expected, tolerance) \
             and _close(given, recomputed, _tolerance(recomputed, d, policy) + 1e-3 * abs(recomputed)):

@@ -36,7 +36,7 @@ def test_verdict_kinds(problem1):
 
     assert one("trace", "", "v6", "0.14112000805986721").verdict == "correct"
     assert one("trace", "", "v6", "0.141").verdict == "rounding"
-    assert one("trace", "", "v6", "0.14").verdict == "rounding"
+    assert one("trace", "", "v6", "0.14").verdict == "review"  # fewer decimals than the sheet's 3: a human decides
     wrong = one("trace", "", "v6", "0.143")  # 0.142 is within the default ±1 in the last printed digit
     assert (wrong.verdict, wrong.kind, wrong.message) == ("wrong", None, "expected 0.141")
     assert one("trace", "", "v6", "").verdict == "missing"

@@ -52,7 +52,20 @@ def test_tolerance_in_units_of_the_last_printed_digit(problem1):
     assert one(problem1, "trace", "", "v6", f"{round(v6, 3) + 0.002:.3f}").verdict == "wrong"
     assert one(problem1, "trace", "", "v6", f"{round(v6, 3) + 0.002:.3f}", policy=Policy(tolerance=3)).verdict \
         == "rounding"
-    assert one(problem1, "trace", "", "v6", f"{v6:.2f}").verdict == "rounding"  # rounded at the precision written
+    coarse = one(problem1, "trace", "", "v6", f"{v6:.2f}")  # right at 2 decimals; the sheet asks for 3
+    assert (coarse.verdict, coarse.credit) == ("review", 0.0) and "asks for 3" in coarse.message
+
+
+def test_a_key_rounded_to_integers_does_not_score_full_marks(problem1):
+    """Rounding every value to 0 decimals was 'correct at the precision written' and scored 100%."""
+    from derive.grade import Expectations, worksheet_cells
+
+    expect = Expectations(problem1)
+    answers = [Answer(*cell, str(round(expect.value(*cell)))) for cell in worksheet_cells(problem1)]
+    result = grade(problem1, answers)
+    assert result.score()["total"] < 0.9
+    v7 = next(c for c in result.cells if (c.part, c.node) == ("trace", "v7"))  # 0.282 written as 0
+    assert v7.verdict in ("wrong", "review") and v7.credit == 0
 
 
 def test_degrees_for_radians(problem1):
