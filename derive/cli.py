@@ -128,28 +128,36 @@ def _print_version(value: bool) -> None:
         raise typer.Exit()
 
 
+def _seconds(value: float) -> float:
+    """A time limit: a finite number of seconds (nan and inf are not; the alarm cannot take them)."""
+    if not 0 <= value <= 86_400:  # nan fails this too
+        raise typer.BadParameter(f"{value} is not a number of seconds from 0 to 86400")
+    return value
+
+
 @app.callback()
 def _options(
     ctx: typer.Context,
     debug: Annotated[bool, typer.Option("--debug", help="Show the traceback of an error.")] = False,
     version: Annotated[bool, typer.Option("--version", help="Print derive's version and exit.",
                                           callback=_print_version, is_eager=True)] = False,
-    max_length: Annotated[int, typer.Option(help="Longest expression, in characters.")] = Limits.max_length,
-    max_depth: Annotated[int, typer.Option(help="Deepest nesting of an expression.")] = Limits.max_depth,
-    max_nodes: Annotated[int, typer.Option(help="Most nodes in a trace.")] = Limits.max_nodes,
-    max_exponent: Annotated[int, typer.Option(help="Largest constant exponent.")] = Limits.max_exponent,
+    max_length: Annotated[int, typer.Option(help="Longest expression, in characters.", min=1)] = Limits.max_length,
+    max_depth: Annotated[int, typer.Option(help="Deepest nesting of an expression.", min=1)] = Limits.max_depth,
+    max_nodes: Annotated[int, typer.Option(help="Most nodes in a trace.", min=1)] = Limits.max_nodes,
+    max_exponent: Annotated[int, typer.Option(help="Largest constant exponent.", min=1)] = Limits.max_exponent,
     max_digits: Annotated[int, typer.Option(
-        help="Most decimal digits of an exact constant (its numerator or denominator).")] = Limits.max_digits,
+        help="Most decimal digits of an exact constant (its numerator or denominator).", min=1)] = Limits.max_digits,
     max_cells: Annotated[int, typer.Option(
-        help="Most cells of the forward and reverse tables: (inputs + outputs) × nodes.")] = Limits.max_cells,
+        help="Most cells of the forward and reverse tables: (inputs + outputs) × nodes.", min=1)] = Limits.max_cells,
     max_entries: Annotated[int, typer.Option(
-        help="Matrix problems: most entries of one matrix (variable, node or intermediate).")] = Limits.max_entries,
+        help="Matrix problems: most entries of one matrix (variable, node or intermediate).", min=1)] = Limits.max_entries,
     symbolic_limit: Annotated[int, typer.Option(
-        help="Most nodes for which the Jacobian is also checked with SymPy's diff.")] = SYMBOLIC_LIMIT,
+        help="Most nodes for which the Jacobian is also checked with SymPy's diff.", min=0)] = SYMBOLIC_LIMIT,
     symbolic_timeout: Annotated[float, typer.Option(
-        help="Seconds the SymPy check may take before it is skipped with a note.")] = SYMBOLIC_TIMEOUT,
+        help="Seconds the SymPy check may take before it is skipped with a note.",
+        callback=_seconds)] = SYMBOLIC_TIMEOUT,
     exact_limit: Annotated[int, typer.Option(
-        help="Matrix problems: most variable entries for the exact (entry-wise SymPy) check.")] = EXACT_ENTRY_LIMIT,
+        help="Matrix problems: most variable entries for the exact (entry-wise SymPy) check.", min=0)] = EXACT_ENTRY_LIMIT,
 ) -> None:
     if max_digits > 4000 and hasattr(sys, "set_int_max_str_digits"):
         sys.set_int_max_str_digits(max_digits + 1000)  # Python's own bound on printing integers
@@ -198,6 +206,15 @@ def _solve(ctx: typer.Context, problem, functions, at, numbering=Numbering.zero,
                        limits=settings.limits, symbolic_limit=settings.symbolic_limit,
                        symbolic_timeout=settings.symbolic_timeout, seed=seed, exact_limit=settings.exact_limit)
     return solved._solved
+
+
+def _progress():
+    """A progress bar on stderr, shown only on a terminal: piped or logged, stderr keeps just the
+    one line an error takes (rich leaves an empty line behind even when transient)."""
+    from rich.progress import Progress
+
+    console = _terminal().Console(stderr=True)
+    return Progress(transient=True, console=console, disable=not console.is_terminal)
 
 
 def _terminal():
@@ -372,9 +389,8 @@ def check_command(
 
     options = _grading_options(solution, tolerance, weight, require_lines)
     if batch:
-        from rich.progress import Progress
 
-        with Progress(transient=True, console=_terminal().Console(stderr=True)) as bar:
+        with _progress() as bar:
             task = bar.add_task("grading", total=len(files))
             report = grade_class(solution, files, entries, solve_at, progress=lambda: bar.advance(task), **options)
     else:
@@ -420,17 +436,23 @@ def _grading_options(solution, tolerance, weights, require_lines) -> dict:
         return {}
     from .grade import PARTS, Policy
 
+    from .problems import MAX_WEIGHT
+
     chosen = dict(solution.problem.grading)
     for text in weights or []:
         part, _, value = text.partition("=")
+        if part.strip() not in PARTS:
+            raise ProblemError(f"--weight '{one_line(text)}': '{one_line(part.strip())}' is not a part",
+                               hint="e.g. --weight forward=2 (parts: " + ", ".join(PARTS) + ")")
         try:
             number = float(value)
         except ValueError:
-            number = -1.0
-        if part.strip() not in PARTS or not 0 <= number < float("inf"):
-            raise ProblemError(f"--weight '{text}' is not part=number", hint="e.g. --weight forward=2 (parts: "
-                               + ", ".join(PARTS) + ")")
+            number = float("nan")
+        if not 0 <= number <= MAX_WEIGHT:  # nan fails this too
+            raise ProblemError(f"--weight '{one_line(text)}': a weight is a number from 0 to {MAX_WEIGHT:g}")
         chosen[part.strip()] = number
+    if not any({**dict.fromkeys(PARTS, 1.0), **chosen}.values()):
+        raise ProblemError("every part has weight 0, so nothing would be graded", hint="give one part a weight above 0")
     policy = dict(solution.problem.policy)
     if tolerance is not None:
         policy["tolerance"] = tolerance
@@ -454,7 +476,6 @@ def variants_command(
     shard: Annotated[str, typer.Option(help="K/N: write only students K, K+N, K+2N, ... (for job arrays).")] = "1/1",
 ) -> None:
     """Give each student their own point: a blank sheet and a key each, and manifest.csv."""
-    from rich.progress import Progress
 
     from .report import SheetOptions
     from .roster import anonymous_roster, in_shard, parse_shard, read_roster
@@ -464,7 +485,7 @@ def variants_command(
         raise ProblemError("give --count or --roster, not both", hint="a roster has one sheet per student")
     students = read_roster(roster) if roster else anonymous_roster(count or 30)
     part = parse_shard(shard)
-    with Progress(transient=True, console=_terminal().Console(stderr=True)) as bar:
+    with _progress() as bar:
         task = bar.add_task("sheets", total=sum(in_shard(i, part) for i in range(len(students))))
         manifest = write_variants(problem, len(students), seed, out_dir, pdf, SheetOptions(digits=digits), workers,
                                   progress=lambda: bar.advance(task), students=students, shard=part)

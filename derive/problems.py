@@ -192,6 +192,10 @@ def _allow_zero(table: dict, names: list[str], where: str) -> frozenset[str]:
     return frozenset(chosen)
 
 
+#: The largest weight of a part: weights are relative, and a sum of huge ones overflows to nan.
+MAX_WEIGHT = 1000
+
+
 def _grading(table: dict, where: str) -> tuple[dict[str, float], dict]:
     """[grading]: part weights (``weights = {forward = 2}``, or ``forward = 2`` directly),
     ``tolerance`` (units of the last printed digit) and ``require_lines``."""
@@ -204,9 +208,12 @@ def _grading(table: dict, where: str) -> tuple[dict[str, float], dict]:
         if part not in parts:
             raise ProblemError(f"{where}: unknown key 'grading.{part}'",
                                hint=did_you_mean(part, [*parts, *keys]) or ", ".join([*parts, *keys]))
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
-            raise ProblemError(f"{where}: grading.{part} must be a non-negative number")
+        key = f"grading.weights.{part}" if part in nested else f"grading.{part}"
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= MAX_WEIGHT:
+            raise ProblemError(f"{where}: {key} must be a number from 0 to {MAX_WEIGHT:g}")
         weights[part] = float(weight)
+    if weights and not any({**dict.fromkeys(parts, 1.0), **weights}.values()):
+        raise ProblemError(f"{where}: every part of [grading] has weight 0, so nothing would be graded")
     if "tolerance" in table:
         tolerance = table["tolerance"]
         if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not 0 <= tolerance <= 1000:

@@ -94,6 +94,10 @@ def ranges(problem: Problem) -> dict[str, Range]:
 def draw_variants(problem: Problem, count: int, seed: int, digits: int = 3) -> list[Variant]:
     """``count`` distinct variants whose problem solves (resampled away from domain errors)."""
     grids = ranges(problem)
+    points = math.prod(grid.count for grid in grids.values())
+    if count > points:  # no draw can help: say so, rather than blame the domain after 200 tries
+        raise ProblemError(f"the ranges hold only {points} distinct points, fewer than the {count} students",
+                           hint="widen the ranges in [variants] (or their steps) or ask for fewer students")
     seen: set[tuple] = set()
     variants = []
     for student in range(1, count + 1):
@@ -114,7 +118,7 @@ def draw_variants(problem: Problem, count: int, seed: int, digits: int = 3) -> l
             break
         else:
             raise ProblemError(f"could not draw {count} distinct variants that stay inside every function's "
-                               f"domain (stopped at student {student})",
+                               f"domain and are not degenerate (stopped at student {student})",
                                hint="widen the ranges in [variants] or ask for fewer students")
     return variants
 

@@ -318,3 +318,35 @@ def test_matrix_language_errors_are_one_line_and_exit_2(tmp_path, equation, kind
                     f'[equations]\nL = "{equation}"\n[derive]\nloss = "L"\nwrt = ["X"]\n')
     result = run("solve", str(path))
     assert result.exit_code == 2 and message in result.stderr and result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("args", [
+    ["--symbolic-timeout", "nan", "jacobian", "problem1"], ["--symbolic-timeout", "inf", "verify", "problem2"],
+    ["--max-nodes", "-5", "solve", "problem1"], ["--max-depth", "0", "solve", "problem1"],
+    ["check", "problem1", "tests/data/seed_worksheet.csv", "--weight", "forward=1e308"],
+    ["check", "problem1", "tests/data/seed_worksheet.csv", "--weight", "forward=nan"],
+    ["check", "problem1", "tests/data/seed_worksheet.csv", "--weight", "trace=0", "--weight", "forward=0",
+     "--weight", "reverse=0"],
+])
+def test_options_out_of_range_are_one_line_exit_2(args):
+    """nan and inf seconds crashed the alarm (exit 3); huge weights made the score nan (invalid
+    JSON for Gradescope); all-zero weights graded nothing at 0 %; negative limits were taken."""
+    result = subprocess.run([sys.executable, "-m", "derive", *args], capture_output=True, text=True,
+                            cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.splitlines()) == 1 and result.stderr.startswith("derive: error: ")
+
+
+def test_batch_errors_are_one_line_each_with_no_progress_residue(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"\x00\x01binary")
+    result = subprocess.run([sys.executable, "-m", "derive", "check", "problem1", str(bad),
+                             "tests/data/seed_worksheet.csv"], capture_output=True, text=True,
+                            cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert result.returncode == 2
+    assert result.stderr.splitlines() and all(line.startswith("derive: error: ") for line in result.stderr.splitlines())
+
+
+def test_more_students_than_points_says_so(tmp_path):
+    result = run("variants", "problem1", "--count", "1000", "--no-pdf", "-o", str(tmp_path / "v"))
+    assert result.exit_code == 2 and "distinct points, fewer than the 1000 students" in result.stderr
