@@ -1,5 +1,7 @@
 """Typed matrix answers, judged by meaning."""
 
+from pathlib import Path
+
 from derive.matrix.answers import check_answers
 from derive.matrix.solve import solve_matrix
 from derive.problems import load_problem
@@ -51,3 +53,46 @@ def test_a_tiny_wrong_term_is_wrong_when_the_exact_check_decides(tmp_path):
     items = check(tmp_path, '[gradients]\nb1 = "z_bar + (sum(b1)/1000000)**3 * z_bar"\n'
                             'W2 = "y_bar @ h.T + 1e-30 * y_bar @ h.T"\n')
     assert items["b1"].verdict == "wrong" and items["W2"].verdict == "wrong"
+
+
+def _check(tmp_path, problem, answers):
+    from derive.api import solve
+    from derive.matrix.answers import check_answers
+
+    path = tmp_path / "answers.toml"
+    path.write_text(answers)
+    return {(i.part, i.name): i for i in check_answers(solve(problem)._solved, path).items}
+
+
+TANH_NET = """[dims]
+N = 3
+K = 2
+[variables]
+x = "N"
+W = "K x N"
+[equations]
+Z = "W @ x"
+H = "tanh(Z)"
+L = "sum(H)"
+[derive]
+loss = "L"
+wrt = ["W"]
+"""
+
+
+def test_an_activation_derivative_written_out_is_right_when_the_activation_is_named(tmp_path):
+    """σ′(z) ⊙ h̄ written h ⊙ (1 − h) ⊙ h̄ (or tanh′ as 1 − H²) was 'wrong': the exact comparison
+    replaced every activation by an unrelated polynomial, even a named one."""
+    named = tmp_path / "p2s.toml"
+    named.write_text((Path(__file__).parent.parent / "derive" / "builtin" / "problem2.toml").read_text()
+                     .replace("[equations]", '[functions]\nsigma = "sigmoid"\n\n[equations]'))
+    assert _check(tmp_path, str(named), '[adjoints]\nz = "h * (1 - h) * h_bar"\n')[("adjoints", "z")].verdict \
+        == "correct"
+    assert _check(tmp_path, str(named), '[adjoints]\nz = "h * (1 + h) * h_bar"\n')[("adjoints", "z")].verdict \
+        == "wrong"
+    net = tmp_path / "tanh.toml"
+    net.write_text(TANH_NET)
+    assert _check(tmp_path, str(net), '[adjoints]\nZ = "(1 - H**2) * H_bar"\n')[("adjoints", "Z")].verdict \
+        == "correct"
+    abstract = _check(tmp_path, "problem2", '[adjoints]\nz = "h * (1 - h) * h_bar"\n')[("adjoints", "z")]
+    assert abstract.verdict == "review" and "abstract" in abstract.message  # σ is abstract in problem2

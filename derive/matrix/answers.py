@@ -20,7 +20,7 @@ import sympy
 from ..errors import DeriveError, ProblemError, ShapeError, did_you_mean
 from ..timing import TimedOut, time_limit
 from ..userfiles import read_text
-from .evaluate import NumpyBackend, SympyBackend, evaluate, run_forward
+from .evaluate import ANSWER_CONCRETE, NumpyBackend, SympyBackend, evaluate, run_forward
 from .expr import M
 from .shapes import shape_text, type_answer
 from .solve import MatrixSolution
@@ -167,6 +167,13 @@ def check_answers(solution: MatrixSolution, path: str | Path, seeds: tuple[int, 
                                            f"equal to {want} at random values, but the exact comparison took "
                                            f"longer than {EXACT_TIMEOUT:g} s: a person should look at it"))
             continue
+        if exact and solution.model.abstract and not _exact_difference(solution, typed, right, abstract=False):
+            shown = ", ".join(sorted(solution.model.abstract))
+            items.append(AnswerVerdict(section, name, given, want, "review",
+                                       f"right if {shown} is the function the numeric check uses, but {shown} is "
+                                       f"abstract in this problem (write d{sorted(solution.model.abstract)[0]}(…) "
+                                       f"for its derivative): a person should look at it"))
+            continue
         if exact:
             items.append(AnswerVerdict(section, name, given, want, "wrong", exact))
             continue
@@ -210,15 +217,18 @@ def _numeric_difference(solution, typed: M, right: M, environments, seeds) -> di
     return None
 
 
-def _exact_difference(solution, typed: M, right: M) -> str | None:
-    """Exact comparison on the instantiated sizes (skipped, silently, where too large)."""
+def _exact_difference(solution, typed: M, right: M, abstract: bool = True) -> str | None:
+    """Exact comparison on the instantiated sizes (skipped, silently, where too large).  Smooth
+    activations the problem names are concrete (an answer may write σ′(z) out as h ⊙ (1 − h));
+    an abstract one stays abstract unless ``abstract`` is False."""
     model, sizes = solution.model, solution.problem.dims
     entries = sum(int(np.prod([sizes.get(d, d) if isinstance(d, str) else d for d in model.shapes[v]]))
                   for v in model.variables)
     if entries > EXACT_ENTRY_LIMIT:
         return None
     env = exact_variables(model, sizes)
-    backend = SympyBackend()
+    concrete = {k: v for k, v in model.concrete.items() if k not in model.abstract or not abstract}
+    backend = SympyBackend(concrete, ANSWER_CONCRETE)
     try:
         with time_limit(EXACT_TIMEOUT):
             values = run_forward(model, env, backend, sizes)

@@ -59,13 +59,27 @@ def _elementwise_symbols(name: str):
 EXACT_CONCRETE = frozenset({"log", "exp", "sqrt", "square", "sigmoid"})
 
 
+#: Smooth activations a typed answer may write out (σ(z)(1 − σ(z)), 1 − tanh(z)²): when an answer
+#: is judged, these are concrete wherever the problem says what its activation is.
+ANSWER_CONCRETE = EXACT_CONCRETE | {"tanh", "softplus"}
+
+
 class SympyBackend:
-    """Leaves as SymPy matrices, activations abstract (σ with σ′), log, exp, sqrt concrete."""
+    """Leaves as SymPy matrices, activations abstract (σ with σ′), log, exp, sqrt concrete.
+
+    ``concrete`` maps a function name of the problem to the function it is (``[functions]
+    sigma = "sigmoid"``); those in ``concrete_set`` are then evaluated as that function."""
 
     kind = "sympy"
 
-    def __init__(self):
+    def __init__(self, concrete: dict[str, str] | None = None, concrete_set: frozenset = EXACT_CONCRETE):
         self.functions: dict[str, tuple] = {}
+        self.concrete = concrete or {}
+        self.concrete_set = concrete_set
+
+    def _kind(self, name: str) -> str | None:
+        kind = self.concrete.get(name, name)
+        return kind if kind in self.concrete_set else None
 
     def _pair(self, name):
         if name not in self.functions:
@@ -85,14 +99,14 @@ class SympyBackend:
         return sympy.Matrix([[value]])
 
     def fn(self, name, a):
-        if name in EXACT_CONCRETE:
-            return a.applyfunc(ELEMENTWISE[name].sympy_f)
+        if kind := self._kind(name):
+            return a.applyfunc(ELEMENTWISE[kind].sympy_f)
         f, _ = self._pair(name)
         return a.applyfunc(f)
 
     def dfn(self, name, a):
-        if name in EXACT_CONCRETE:
-            return a.applyfunc(ELEMENTWISE[name].sympy_df)
+        if kind := self._kind(name):
+            return a.applyfunc(ELEMENTWISE[kind].sympy_df)
         _, df = self._pair(name)
         return a.applyfunc(df)
 
