@@ -363,7 +363,7 @@ def check_command(
     One file: exits 0 when everything is right, 1 otherwise. Many files or a folder: one report
     for the class; exits 0 when every file was graded, whatever the scores, 2 when one could not be."""
     from .batch import ClassReport, collect, grade_class, grade_file, gradescope
-    from .report import atomic_write
+    from .files import write_text
 
     _json_errors(ctx, as_json)
     settings = _settings(ctx)
@@ -400,15 +400,15 @@ def check_command(
             report = ClassReport(solution.problem.name, [grade_file(solution, files[0], entries, solve_at, **options)])
         except DeriveError as exc:
             if gradescope_out:
-                atomic_write(gradescope_out, json.dumps(gradescope(Submission(str(files[0]), error=str(exc))),
+                write_text(gradescope_out, json.dumps(gradescope(Submission(str(files[0]), error=str(exc))),
                                                         indent=2, ensure_ascii=False) + "\n")
             raise
     if csv_out:
-        atomic_write(csv_out, report.to_csv())
+        write_text(csv_out, report.to_csv())
     if canvas_out:
-        atomic_write(canvas_out, report.to_canvas(assignment or solution.problem.title or solution.problem.name))
+        write_text(canvas_out, report.to_canvas(assignment or solution.problem.title or solution.problem.name))
     if gradescope_out:
-        atomic_write(gradescope_out, json.dumps(gradescope(report.submissions[0]), indent=2, ensure_ascii=False) + "\n")
+        write_text(gradescope_out, json.dumps(gradescope(report.submissions[0]), indent=2, ensure_ascii=False) + "\n")
     terminal = _terminal()
     if batch:
         if as_json:

@@ -120,9 +120,6 @@ def render_sheet(solution, fmt: str, options: SheetOptions = SheetOptions(),
                           {**context, "cell": markdown_render.cell}, name)
 
 
-atomic_write = files.write_text  # the name other modules used before derive.files existed
-
-
 def write_report(solution, out_dir: str | Path, fmt: str = "tex", pdf: bool = False,
                  options: SheetOptions = SheetOptions(), template: str | Path | None = None,
                  stem: str | None = None, keep_log: bool = False) -> list[Path]:
