@@ -461,6 +461,8 @@ def layout_with_dot(spec: GraphSpec) -> Drawing | None:
     first with no overlap and no crossing wins, else the one with fewest (overlaps, crossings)."""
     best, best_score = None, None
     for ordered, spacing in ((True, 1.0), (False, 1.0), (True, 1.8), (False, 1.8)):
+        if spacing > 1.0 and best_score is not None and best_score[0] == 0:
+            break  # wider spacing only clears labels grazed by splines: nothing left to clear
         drawing = _run_dot(spec, ordered, spacing)
         if drawing is None:
             return best
