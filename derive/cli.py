@@ -154,7 +154,7 @@ def _options(
     symbolic_limit: Annotated[int, typer.Option(
         help="Most nodes for which the Jacobian is also checked with SymPy's diff.", min=0)] = SYMBOLIC_LIMIT,
     symbolic_timeout: Annotated[float, typer.Option(
-        help="Seconds the SymPy check may take before it is skipped with a note.",
+        help="Seconds the SymPy check may take before it is skipped with a note (0: no limit).",
         callback=_seconds)] = SYMBOLIC_TIMEOUT,
     exact_limit: Annotated[int, typer.Option(
         help="Matrix problems: most variable entries for the exact (entry-wise SymPy) check.", min=0)] = EXACT_ENTRY_LIMIT,
