@@ -49,8 +49,12 @@ class DeriveGroup(TyperGroup):
             code = super().main(*args, standalone_mode=False, **kwargs)
         except UsageError as exc:
             command = exc.ctx.command_path if exc.ctx else "derive"
-            message = " ".join(exc.format_message().split())
-            typer.echo(f"derive: error: {message} (hint: see '{command} --help')", err=True)
+            message, hint = one_line(" ".join(exc.format_message().split())), f"see '{command} --help'"
+            words = kwargs.get("args")
+            if "--json" in (sys.argv[1:] if words is None else list(words)):  # as every other error under --json
+                typer.echo(json.dumps({"error": {"kind": "UsageError", "message": message, "hint": hint,
+                                                 "exit_code": 2}}, ensure_ascii=False))
+            typer.echo(f"derive: error: {message} (hint: {hint})", err=True)
             code = 2
         except typer.Abort:
             typer.echo("derive: interrupted", err=True)

@@ -350,3 +350,11 @@ def test_batch_errors_are_one_line_each_with_no_progress_residue(tmp_path):
 def test_more_students_than_points_says_so(tmp_path):
     result = run("variants", "problem1", "--count", "1000", "--no-pdf", "-o", str(tmp_path / "v"))
     assert result.exit_code == 2 and "distinct points, fewer than the 1000 students" in result.stderr
+
+
+def test_a_usage_error_under_json_is_a_json_object_too():
+    result = run("solve", "problem1", "--json", "--bogus")
+    assert result.exit_code == 2
+    error = json.loads(result.stdout)["error"]
+    assert (error["kind"], error["exit_code"]) == ("UsageError", 2) and "--bogus" in error["message"]
+    assert result.stderr.count("\n") == 1
