@@ -348,10 +348,16 @@ _FRACTION = re.compile(r"([-+]?\d+)\s*/\s*(\d+)")
 _DECIMAL_COMMA = re.compile(r"([-+]?\d+),(\d+)")
 
 
+#: The longest value cell read as a number (longer ones go to a person as 'review').
+MAX_VALUE_LENGTH = 100
+
+
 def read_value(text: str) -> tuple[float, int] | None:
     """A written answer as (value, decimals of its last written digit), or None when it cannot be
     read without guessing.  Read: 0.964, −0.964, ≈0.964, 1.41e-1, 1.41 × 10^-1, 1/2 (exact: 6
     decimals), 0,25 (a decimal comma, unless it could be a thousands separator: 1,250)."""
+    if len(text) > MAX_VALUE_LENGTH:  # nobody writes a number that long; int() of it would raise
+        return None
     t = text.strip().replace("−", "-").replace("\u2212", "-").replace("–", "-")
     t = re.sub(r"^(?:≈|~|=|≃)\s*", "", t).strip()
     if (m := _TIMES_TEN.fullmatch(t)) is not None:

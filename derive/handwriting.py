@@ -43,7 +43,6 @@ _CLOSING = {"(": ")", "[": "]", "{": "}"}
 #: Bounds on one hand-written line (the recursive-descent parser recurses once per bracket).
 MAX_LINE_LENGTH = 5_000
 MAX_LINE_DEPTH = 100
-MAX_NUMBER_LENGTH = 100
 
 
 @dataclass(frozen=True)
@@ -60,23 +59,6 @@ class Stage:
     terms: tuple[Term, ...]
     text: str
     spread: float = 0.0  # how far the value may move within the rounding of the numbers written
-
-
-def decimals(text: str) -> int:
-    """How many decimals a number was written with ("5.940" -> 3, "2" -> 0)."""
-    text = text.strip().replace("−", "-")
-    return len(text.split(".", 1)[1]) if "." in text else 0
-
-
-def parse_number(text: str) -> float:
-    cleaned = text.strip().replace("−", "-").replace("\u2212", "-").replace(" ", "")
-    if len(cleaned) > MAX_NUMBER_LENGTH or not re.fullmatch(
-            r"[-+]?(\d+(\.\d*)?|\.\d+)(e[-+]?\d+)?", cleaned, re.IGNORECASE):
-        raise ParseError(f"'{excerpt(text)}' is not a number")
-    value = float(cleaned)
-    if not math.isfinite(value):
-        raise ParseError(f"'{excerpt(text)}' is not a finite number")
-    return value
 
 
 def parse_line(text: str, names: dict[str, float]) -> list[Stage]:

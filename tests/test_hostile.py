@@ -419,10 +419,11 @@ def test_fuzz_markdown_worksheet(problem1, rows, header, marker, tmp_path_factor
 @_examples(200)
 @given(line=_CELL)
 def test_fuzz_hand_written_lines(problem1, line):
-    from derive.handwriting import parse_line, parse_number
+    from derive.grade import read_value
+    from derive.handwriting import parse_line
 
     names = {node.id: node.value for node in problem1.trace.nodes}
-    for parse in (lambda: parse_line(line, names), lambda: parse_number(line)):
+    for parse in (lambda: parse_line(line, names), lambda: read_value(line)):
         try:
             parse()
         except DeriveError:
@@ -487,3 +488,11 @@ def test_raised_max_digits_reaches_at_values_and_a_huge_input_is_a_domain_error(
     result = invoke("--max-digits", "6000", "solve", "-f", "x", "--at", "x=(10**999)**5")
     assert result.exit_code == 2 and "too large for a floating-point number" in result.stderr
     assert "--max-digits" in invoke("--max-digits", "6000", "solve", "-f", "x", "--at", "x=(10**999)**7").stderr
+
+
+def test_a_value_cell_with_a_huge_exponent_is_for_review_not_a_crash(tmp_path):
+    path = tmp_path / "big.csv"
+    path.write_text("part,pass,node,value,line\ntrace,,v0,1e" + "9" * 5000 + ",\n")
+    result = invoke("check", "problem1", str(path))
+    assert result.exit_code == 1, result.output  # graded (not everything right), not exit 3
+    assert "review" in result.stdout

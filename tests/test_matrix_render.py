@@ -5,7 +5,6 @@ document, and numbers are folded and never printed side by side."""
 import functools
 import os
 import re
-import shutil
 import subprocess
 
 import numpy as np

@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
 import subprocess
 
-import pytest
 import sympy
 from hypothesis import given, settings
 from hypothesis import strategies as st

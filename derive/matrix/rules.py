@@ -214,10 +214,6 @@ def _var_vjp(e: M, u: M) -> M:
 
 
 # -- function names in the forms -----------------------------------------------------------------------
-def _fn(name):
-    return lambda args, data: M(name, (args[0],), args[0].shape, data)
-
-
 _SUM_HELPER = '''
 def _sum(a, axis=None):
     return np.full((1, 1), np.sum(a)) if axis is None else np.sum(a, axis=axis, keepdims=True)
