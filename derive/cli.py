@@ -440,7 +440,7 @@ def _grading_options(solution, tolerance, weights, require_lines) -> dict:
         return {}
     from .grade import PARTS, Policy
 
-    from .problems import MAX_WEIGHT
+    from .problems import check_weight, check_weights
 
     chosen = dict(solution.problem.grading)
     for text in weights or []:
@@ -452,11 +452,8 @@ def _grading_options(solution, tolerance, weights, require_lines) -> dict:
             number = float(value)
         except ValueError:
             number = float("nan")
-        if not 0 <= number <= MAX_WEIGHT:  # nan fails this too
-            raise ProblemError(f"--weight '{one_line(text)}': a weight is a number from 0 to {MAX_WEIGHT:g}")
-        chosen[part.strip()] = number
-    if not any({**dict.fromkeys(PARTS, 1.0), **chosen}.values()):
-        raise ProblemError("every part has weight 0, so nothing would be graded", hint="give one part a weight above 0")
+        chosen[part.strip()] = check_weight(number, f"--weight '{one_line(text)}'")
+    check_weights(chosen, "--weight")
     policy = dict(solution.problem.policy)
     if tolerance is not None:
         policy["tolerance"] = tolerance

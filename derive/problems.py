@@ -196,6 +196,20 @@ def _allow_zero(table: dict, names: list[str], where: str) -> frozenset[str]:
 MAX_WEIGHT = 1000
 
 
+def check_weight(weight, what: str) -> float:
+    """A part's weight: a number from 0 to MAX_WEIGHT (nan and booleans are not)."""
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= MAX_WEIGHT:
+        raise ProblemError(f"{what} must be a number from 0 to {MAX_WEIGHT:g}")
+    return float(weight)
+
+
+def check_weights(weights: dict[str, float], what: str) -> None:
+    """Weights (parts not named weigh 1) that leave something to grade."""
+    if not any({**dict.fromkeys(("trace", "forward", "reverse"), 1.0), **weights}.values()):
+        raise ProblemError(f"{what}: every part has weight 0, so nothing would be graded",
+                           hint="give one part a weight above 0")
+
+
 def _grading(table: dict, where: str) -> tuple[dict[str, float], dict]:
     """[grading]: part weights (``weights = {forward = 2}``, or ``forward = 2`` directly),
     ``tolerance`` (units of the last printed digit) and ``require_lines``."""
@@ -209,11 +223,8 @@ def _grading(table: dict, where: str) -> tuple[dict[str, float], dict]:
             raise ProblemError(f"{where}: unknown key 'grading.{part}'",
                                hint=did_you_mean(part, [*parts, *keys]) or ", ".join([*parts, *keys]))
         key = f"grading.weights.{part}" if part in nested else f"grading.{part}"
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= MAX_WEIGHT:
-            raise ProblemError(f"{where}: {key} must be a number from 0 to {MAX_WEIGHT:g}")
-        weights[part] = float(weight)
-    if weights and not any({**dict.fromkeys(parts, 1.0), **weights}.values()):
-        raise ProblemError(f"{where}: every part of [grading] has weight 0, so nothing would be graded")
+        weights[part] = check_weight(weight, f"{where}: {key}")
+    check_weights(weights, f"{where}: [grading]")
     if "tolerance" in table:
         tolerance = table["tolerance"]
         if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not 0 <= tolerance <= 1000:
