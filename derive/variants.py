@@ -213,42 +213,51 @@ def write_variants(spec: str, count: int, seed: int, out_dir: str | Path, pdf: b
     out_dir = files.ensure_folder(out_dir)
     workers = workers or os.cpu_count() or 1
     finished: list[ManifestEntry] = []
+    pending: dict = {}
+    stop: list[int] = []  # the signals received: Ctrl-C and SIGTERM are noted, never raised mid-step
+    handlers = _note_signals(stop)
     pool = _pool(workers)
-    previous = signal.signal(signal.SIGTERM, _terminate) if _main_thread() else None
     try:
-        pending = {pool.submit(_build, spec, v, str(out_dir), pdf, replace(options, student=s.id)):
-                   ManifestEntry(s.id, v.seed, v.values) for v, s in chosen}
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_EXCEPTION)
+        for v, s in chosen:
+            if stop:
+                break
+            pending[pool.submit(_build, spec, v, str(out_dir), pdf, replace(options, student=s.id))] = \
+                ManifestEntry(s.id, v.seed, v.values)
+        while pending and not stop:
+            done, _ = wait(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
             for future in done:
                 entry = pending.pop(future)
                 future.result()  # re-raises a worker's error
                 finished.append(entry)
                 if progress:
                     progress()
-    except (DeriveError, KeyboardInterrupt) as exc:
+        if stop:
+            raise Interrupted("interrupted")
+    except DeriveError as exc:
         pool.shutdown(wait=True, cancel_futures=True)  # sheets being written finish; no new ones start
         for future, entry in pending.items():
             if future.done() and not future.cancelled() and future.exception() is None:
                 finished.append(entry)
         path = _manifest(out_dir, finished, names, order)
         total = len(chosen)
-        if isinstance(exc, (KeyboardInterrupt, Interrupted)):
+        if isinstance(exc, Interrupted):
             raise Interrupted(f"interrupted: wrote {len(finished)} of {total} students; {path} lists them") from None
         exc.message = f"{exc.message}; wrote {len(finished)} of {total} students, {path} lists them"
         raise exc from None
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
     return _manifest(out_dir, finished, names, order)
 
 
-def _main_thread() -> bool:
+def _note_signals(stop: list[int]) -> dict:
+    """Ctrl-C and SIGTERM append to ``stop`` instead of raising wherever the main thread happens to
+    be (between taking a finished sheet off the queue and listing it, say); the loop then stops
+    and the manifest lists exactly what was written.  Returns the handlers to put back."""
     import threading
 
-    return threading.current_thread() is threading.main_thread()
-
-
-def _terminate(signum, frame):
-    raise Interrupted("terminated")
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {signum: signal.signal(signum, lambda received, frame: stop.append(received))
+            for signum in (signal.SIGINT, signal.SIGTERM)}
