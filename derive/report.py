@@ -9,6 +9,7 @@ failed compile removes the previous PDF (it no longer matches the new .tex) and 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from . import files, sandbox, texformat
+from . import files, sandbox, texfigures, texformat
 from .errors import ReportError
 from .render import latex as latex_render
 from .render import markdown as markdown_render
@@ -128,18 +129,25 @@ def write_report(solution, out_dir: str | Path, fmt: str = "tex", pdf: bool = Fa
     The compile's .log is kept beside the PDF when the compile fails, or with ``keep_log``."""
     if pdf and fmt != "tex":
         raise ReportError("--pdf makes a PDF from LaTeX", hint="drop --format or use --format tex")
-    text = render_sheet(solution, fmt, options, template)  # fails before anything is written
-    out_dir = files.ensure_folder(out_dir)
-    stem = stem or f"{solution.problem.name}{'-blank' if options.blank else ''}"
-    path = files.write_text(out_dir / f"{stem}.{fmt}", text)
-    written = [path]
-    if solution.kind == "matrix" and options.blank:  # the handout's answer file, to fill in
-        from .matrix.answers import answer_template
+    # A built-in sheet's pdflatex starts now and loads its format while the sheet is rendered.
+    preamble = builtin_preamble(solution.kind, options.blank) if pdf and template is None else None
+    warm = WarmTeX(preamble) if preamble else None
+    try:
+        text = render_sheet(solution, fmt, options, template)  # fails before anything is written
+        out_dir = files.ensure_folder(out_dir)
+        stem = stem or f"{solution.problem.name}{'-blank' if options.blank else ''}"
+        path = files.write_text(out_dir / f"{stem}.{fmt}", text)
+        written = [path]
+        if solution.kind == "matrix" and options.blank:  # the handout's answer file, to fill in
+            from .matrix.answers import answer_template
 
-        written.append(out_dir / f"{stem}.toml")
-        files.write_text(written[-1], answer_template(solution))
-    if pdf:
-        written.append(compile_pdf(path, keep_log=keep_log))
+            written.append(out_dir / f"{stem}.toml")
+            files.write_text(written[-1], answer_template(solution))
+        if pdf:
+            written.append(compile_pdf(path, keep_log=keep_log, warm=warm))
+    finally:
+        if warm is not None:
+            warm.close()
     return written
 
 
@@ -159,22 +167,31 @@ def _limit_cpu() -> None:  # in the TeX process before exec: its children inheri
     resource.setrlimit(resource.RLIMIT_CPU, (COMPILE_TIMEOUT, COMPILE_TIMEOUT + 5))
 
 
-def _run_tex(command: list[str], scratch: Path) -> tuple[int, str]:
-    """Run latexmk in its own process group, killed whole on timeout or interruption. Its CPU
-    time is bounded too, so even a pdflatex orphaned by a killed derive cannot spin for ever."""
-    process = subprocess.Popen(command, cwd=scratch, env=_tex_environment(scratch), stdin=subprocess.DEVNULL,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
-                               start_new_session=True, preexec_fn=_limit_cpu)
+def _start_tex(command: list[str], scratch: Path, stdin=subprocess.DEVNULL) -> subprocess.Popen:
+    """Start a TeX program in its own process group, in ``scratch``, with its CPU time bounded
+    (so even a pdflatex orphaned by a killed derive cannot spin for ever)."""
+    return subprocess.Popen(command, cwd=scratch, env=_tex_environment(scratch), stdin=stdin,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
+                            start_new_session=True, preexec_fn=_limit_cpu)
+
+
+def _finish_tex(process: subprocess.Popen, feed: str | None = None) -> tuple[int, str]:
+    """Wait for a started TeX program (sending ``feed`` on its stdin); it is killed with its whole
+    group on timeout or interruption, and afterwards (latexmk may leave a child behind)."""
     try:
-        output, _ = process.communicate(timeout=COMPILE_TIMEOUT)
+        output, _ = process.communicate(feed, timeout=COMPILE_TIMEOUT)
     except subprocess.TimeoutExpired:
         _kill_group(process)
         raise ReportError(f"LaTeX did not finish within {COMPILE_TIMEOUT} s") from None
     except BaseException:
         _kill_group(process)
         raise
-    _kill_group(process)  # latexmk may leave a viewer or a stray child behind: none survives
+    _kill_group(process)
     return process.returncode, output
+
+
+def _run_tex(command: list[str], scratch: Path) -> tuple[int, str]:
+    return _finish_tex(_start_tex(command, scratch))
 
 
 def _kill_group(process: subprocess.Popen) -> None:
@@ -186,35 +203,126 @@ def _kill_group(process: subprocess.Popen) -> None:
 
 
 #: Most pdflatex passes over a sheet compiled with its cached format (latexmk's own default is 5;
-#: the built-in sheets settle in two: longtable measures its columns in the first).
+#: the built-in sheets settle in one: their tables have fixed column widths).
 MAX_PASSES = 3
+_PDFLATEX_OPTIONS = ["-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error", "-fmt=sheet"]
 
 
-def _compile(work: Path, latexmk: str, pdflatex: str) -> tuple[int, str]:
+class WarmTeX:
+    """A pdflatex started on the cached format of the preamble a sheet is expected to have, before
+    the sheet is written: it loads the format (TikZ, amsmath, the fonts) while derive renders the
+    sheet, then waits on its standard input.  ``compile_pdf`` tells it to go only when the sheet's
+    preamble is the one expected; otherwise it is killed and the compile runs as without it.  It
+    owns the scratch folder the compile runs in; ``close`` kills it and removes the folder."""
+
+    #: What pdflatex runs first, after loading the format: wait for a line on the terminal (the
+    #: go; scroll mode is the one where TeX may read it), then typeset sheet.tex in nonstop mode.
+    #: Nothing else is changed (an \endlinechar=-1 here would join every line of the sheet).
+    FIRST_LINE = r"\read16to\derivego\nonstopmode\input{sheet.tex}"
+
+    def __init__(self, preamble: str):
+        self.preamble, self.process = preamble, None
+        self._folder = tempfile.TemporaryDirectory(prefix="derive-tex-")
+        self.scratch = Path(self._folder.name)
+        pdflatex = shutil.which("pdflatex")
+        fmt = texformat.cached_format(preamble, pdflatex, _run_tex) if pdflatex and shutil.which("latexmk") else None
+        if fmt is None:
+            return
+        try:
+            shutil.copyfile(fmt, self.scratch / "sheet.fmt")
+            self.process = _start_tex([pdflatex, "-no-shell-escape", "-interaction=scrollmode", "-halt-on-error",
+                                       "-fmt=sheet", "-jobname=sheet", self.FIRST_LINE],
+                                      self.scratch, stdin=subprocess.PIPE)
+        except OSError:  # the warm start only saves time
+            self.process = None
+
+    def ready_for(self, preamble: str) -> bool:
+        return self.process is not None and preamble == self.preamble
+
+    def go(self) -> tuple[int, str]:
+        process, self.process = self.process, None
+        return _finish_tex(process, "go\n")
+
+    def cancel(self) -> None:
+        if self.process is not None:
+            _kill_group(self.process)
+            self.process = None
+
+    def close(self) -> None:
+        self.cancel()
+        self._folder.cleanup()
+
+
+def builtin_preamble(kind: str, blank: bool) -> str | None:
+    """The preamble a built-in LaTeX sheet of ``kind`` will have (as split_preamble gives it):
+    the template's lines before \\begin{document}, rendered on their own.  None if they cannot be."""
+    source = _builtin_template(f"{kind}.tex.j2")
+    end = source.find("\n\\begin{document}")
+    if end < 0:
+        return None
+    try:
+        head = sandbox.render(sandbox.compile_template("tex", source[:end + 1], kind), {"blank": blank}, kind)
+    except ReportError:
+        return None
+    split = texformat.split_preamble(head + "\\begin{document}\n")
+    return split[0] if split else None
+
+
+def _compile(work: Path, latexmk: str, pdflatex: str, warm: WarmTeX | None = None) -> tuple[int, str]:
     """Run TeX on ``sheet.tex`` in its scratch folder.  With the cached format of its preamble
-    (derive/texformat.py), pdflatex runs directly, as many passes as its log asks for; without
-    one (a preamble that does not dump, no cache folder), latexmk decides the passes."""
+    (derive/texformat.py), pdflatex runs directly (the first pass on ``warm`` when it was started
+    on this preamble), as many passes as its log asks for; without one (a preamble that does not
+    dump, no cache folder), latexmk decides the passes.  A built-in sheet's graph pictures come
+    from the cache of drawings (derive/texfigures.py), or are put there by a second pdflatex."""
     scratch = work.parent
     split = texformat.split_preamble(work.read_text(encoding="utf-8", errors="replace"))
-    fmt = texformat.cached_format(split[0], pdflatex, _run_tex) if split else None
-    if fmt is None:
+    warmed = split is not None and warm is not None and warm.ready_for(split[0])
+    if warm is not None and not warmed:
+        warm.cancel()
+    fmt = texformat.cached_format(split[0], pdflatex, _run_tex) if split and not warmed else None
+    if not warmed and fmt is None:
         return _run_tex([latexmk, "-pdf", "-silent", "-interaction=nonstopmode", "-halt-on-error",
                          "-pdflatex=pdflatex -no-shell-escape -interaction=nonstopmode -halt-on-error %O %S",
                          "sheet.tex"], scratch)
-    shutil.copyfile(fmt, scratch / "sheet.fmt")
-    work.write_text(split[1], encoding="utf-8")
-    for _ in range(MAX_PASSES):
-        returncode, output = _run_tex([pdflatex, "-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error",
-                                       "-fmt=sheet", "sheet.tex"], scratch)
+    if fmt is not None:
+        shutil.copyfile(fmt, scratch / "sheet.fmt")
+    figures = texfigures.Figures(split[1], texformat.format_key(split[0], pdflatex)) if warmed else None
+    placed = figures.place(scratch) if figures is not None else None
+    work.write_text(placed or split[1], encoding="utf-8")
+    job = None
+    if figures is not None and placed is None and figures.wanted():  # drawn for the cache, beside the sheet
+        (scratch / "figures.tex").write_text(figures.source(), encoding="utf-8")
+        job = _start_tex([pdflatex, *_PDFLATEX_OPTIONS, "figures.tex"], scratch)
+    try:
+        returncode, output = _passes(work, pdflatex, warm if warmed else None)
+    finally:
+        if job is not None:
+            figures.store(scratch / "figures.pdf", _finish_tex(job)[1])
+    if placed is not None and returncode != 0:  # a cached drawing that does not serve: draw them again
+        figures.forget()
+        work.write_text(split[1], encoding="utf-8")
+        returncode, output = _passes(work, pdflatex, None)
+    return returncode, output
+
+
+def _passes(work: Path, pdflatex: str, warm: WarmTeX | None) -> tuple[int, str]:
+    """pdflatex over ``work`` with the format sheet.fmt (the first pass on ``warm`` when given),
+    as many passes as its log asks for, at most MAX_PASSES."""
+    for n in range(MAX_PASSES):
+        if n == 0 and warm is not None:
+            returncode, output = warm.go()
+        else:
+            returncode, output = _run_tex([pdflatex, *_PDFLATEX_OPTIONS, "sheet.tex"], work.parent)
         log = work.with_suffix(".log")
         if returncode != 0 or not texformat.RERUN.search(log.read_text(errors="replace") if log.is_file() else ""):
             break
     return returncode, output
 
 
-def compile_pdf(tex_path: Path, keep_log: bool = False) -> Path:
-    """Compile ``tex_path`` with pdflatex (see _compile); the PDF appears beside it only on success.
-    On failure the previous PDF is removed (it would contradict the new .tex) and the log kept."""
+def compile_pdf(tex_path: Path, keep_log: bool = False, warm: WarmTeX | None = None) -> Path:
+    """Compile ``tex_path`` with pdflatex (see _compile; in ``warm``'s scratch folder when given);
+    the PDF appears beside it only on success.  On failure the previous PDF is removed (it would
+    contradict the new .tex) and the log kept."""
     tex_path = Path(tex_path)
     pdf_path, log_path = tex_path.with_suffix(".pdf"), tex_path.with_suffix(".log")
     latexmk, pdflatex = shutil.which("latexmk"), shutil.which("pdflatex")
@@ -222,13 +330,16 @@ def compile_pdf(tex_path: Path, keep_log: bool = False) -> Path:
         missing = "latexmk" if pdflatex else "pdflatex"
         raise ReportError(f"no TeX engine: {missing} is not installed; the LaTeX source is in {tex_path}"
                           + _removed(pdf_path), hint=f"run 'make setup' or 'apt-get install {TEX_PACKAGES}'")
-    with tempfile.TemporaryDirectory(prefix="derive-tex-") as scratch:
-        scratch = Path(scratch)
-        work = scratch / "sheet.tex"  # a fixed name: the user's file name never reaches latexmk
+    with contextlib.ExitStack() as stack:
+        if warm is None:
+            scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="derive-tex-")))
+        else:
+            scratch = warm.scratch
+        work = scratch / "sheet.tex"  # a fixed name: the user's file name never reaches TeX
         shutil.copyfile(tex_path, work)
         log = work.with_suffix(".log")
         try:
-            returncode, output = _compile(work, latexmk, pdflatex)
+            returncode, output = _compile(work, latexmk, pdflatex, warm)
         except ReportError as exc:
             if log.is_file():
                 files.copy_file(log, log_path)

@@ -1,0 +1,180 @@
+"""The fast compile of a built-in sheet: a pdflatex started on the format while the sheet is
+rendered (report.WarmTeX), and graph drawings typeset once and reused (derive/texfigures.py).
+Both only save time: the pages they give are the pages of a compile without them."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from derive import api, texfigures, texformat
+from derive.report import SheetOptions, WarmTeX, builtin_preamble, compile_pdf, render_sheet, write_report
+
+
+def _words(pdf: Path) -> list[str]:
+    return sorted(subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True)
+                  .stdout.split())
+
+
+def _pages(pdf: Path, folder: Path) -> list[np.ndarray]:
+    """Each page as a grey image at 50 dpi (pdftoppm's PGM output, read with NumPy)."""
+    stem = folder / pdf.stem
+    subprocess.run(["pdftoppm", "-gray", "-r", "50", str(pdf), str(stem)], check=True)
+    images = []
+    for path in sorted(folder.glob(f"{pdf.stem}-*.pgm")):
+        magic, size, _, pixels = path.read_bytes().split(b"\n", 3)
+        width, height = map(int, size.split())
+        images.append(np.frombuffer(pixels, dtype=np.uint8).reshape(height, width))
+    return images
+
+
+@pytest.mark.parametrize("name", ["problem1", "problem2"])
+@pytest.mark.parametrize("blank", [False, True])
+def test_the_preamble_of_a_builtin_sheet_is_known_before_it_is_rendered(name, blank):
+    """WarmTeX is started on this prediction; a wrong one would silently lose the warm start."""
+    solution = api.solve(name)
+    tex = render_sheet(solution, "tex", SheetOptions(blank=blank))
+    assert builtin_preamble(solution.kind, blank) == texformat.split_preamble(tex)[0]
+
+
+def test_a_builtin_sheet_is_typeset_by_the_engine_started_before_it(tmp_path, monkeypatch):
+    went = []
+    original = WarmTeX.go
+    monkeypatch.setattr(WarmTeX, "go", lambda self: went.append(self) or original(self))
+    write_report(api.solve("problem1"), tmp_path, pdf=True)
+    assert len(went) == 1 and "Jacobian" in " ".join(_words(tmp_path / "problem1.pdf"))
+
+
+def test_an_engine_started_on_another_preamble_is_stopped_and_not_used(tmp_path):
+    write_report(api.solve("problem1"), tmp_path)
+    warm = WarmTeX("\\documentclass{article}\n")
+    process = warm.process
+    assert process is not None and process.poll() is None  # loaded, waiting for its go
+    try:
+        compile_pdf(tmp_path / "problem1.tex", warm=warm)
+        assert warm.process is None and process.poll() is not None
+    finally:
+        warm.close()
+    assert "Jacobian" in " ".join(_words(tmp_path / "problem1.pdf"))
+    assert not warm.scratch.exists()
+
+
+def test_an_unused_engine_is_killed_and_its_folder_removed():
+    warm = WarmTeX(builtin_preamble("scalar", False))
+    process = warm.process
+    warm.close()
+    assert process.poll() is not None and not warm.scratch.exists()
+
+
+def test_drawings_are_typeset_once_and_give_the_same_pages(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    first, second = tmp_path / "first", tmp_path / "second"
+    write_report(api.solve("problem1"), first, pdf=True)
+    assert list(texfigures.cache_folder().glob("*.pdf")) == []  # a sheet compiled once costs nothing more
+    assert len(list(texfigures.cache_folder().glob("*.seen"))) == 1
+    write_report(api.solve("problem1"), first, pdf=True)  # the second compile typesets them for the cache
+    cached = list(texfigures.cache_folder().glob("*.pdf"))
+    assert len(cached) == 1  # both graphs, one page each
+    info = subprocess.run(["pdfinfo", str(cached[0])], capture_output=True, text=True, check=True).stdout
+    assert "Pages:           2" in info
+    starts = []
+    monkeypatch.setattr("derive.report._start_tex", _recording(starts))
+    write_report(api.solve("problem1"), second, pdf=True)
+    assert starts == []  # no pdflatex beside the sheet's: the drawings came from the cache
+    assert "tikzpicture" in (second / "problem1.tex").read_text()  # the user's .tex draws them itself
+    a, b = (d / "problem1.pdf" for d in (first, second))
+    assert _words(a) == _words(b)
+    pages_a, pages_b = _pages(a, tmp_path), _pages(b, tmp_path / "second")
+    assert len(pages_a) == len(pages_b)
+    for x, y in zip(pages_a, pages_b):
+        assert x.shape == y.shape
+        assert np.count_nonzero(np.abs(x.astype(int) - y) > 64) < 0.001 * x.size  # anti-aliasing at most
+
+
+def _recording(starts):
+    from derive import report
+
+    original = report._start_tex
+
+    def start(command, scratch, stdin=subprocess.DEVNULL):
+        if command[-1] == "figures.tex":
+            starts.append(command)
+        return original(command, scratch, stdin)
+
+    return start
+
+
+def test_a_broken_cached_drawing_is_dropped_and_the_sheet_still_compiles(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    for _ in range(2):
+        write_report(api.solve("problem1"), tmp_path / "a", pdf=True)
+    (cached,) = texfigures.cache_folder().glob("*.pdf")
+    cached.write_bytes(b"%PDF-1.5 not really\n")
+    write_report(api.solve("problem1"), tmp_path / "b", pdf=True)
+    assert _words(tmp_path / "a" / "problem1.pdf") == _words(tmp_path / "b" / "problem1.pdf")
+    assert not cached.exists() or cached.read_bytes() != b"%PDF-1.5 not really\n"
+
+
+def test_drawings_are_kept_only_when_every_picture_has_its_page(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    body = "\\begin{document}\n\\begin{tikzpicture}\\draw (0,0)--(1,1);\\end{tikzpicture}\n" * 2
+    figures = texfigures.Figures(body, "key")
+    assert len(figures.pictures) == 2 and figures.place(tmp_path) is None
+    built = tmp_path / "figures.pdf"
+    built.write_bytes(b"%PDF")
+    figures.store(built, "Output written on figures.pdf (1 page, 900 bytes).")
+    assert not figures.path.exists()
+    figures.store(built, "Output written on figures.pdf (2 pages, 900 bytes).")
+    assert figures.path.exists()
+    assert figures.place(tmp_path).count("\\includegraphics[page=") == 2
+
+
+def test_the_drawing_cache_is_pruned_to_its_limit(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(texfigures, "LIMIT", 3)
+    built = tmp_path / "figures.pdf"
+    built.write_bytes(b"%PDF")
+    for n in range(5):
+        texfigures.Figures(f"\\begin{{document}}\\begin{{tikzpicture}}{n}\\end{{tikzpicture}}", "k").store(
+            built, "Output written on figures.pdf (1 page, 9 bytes).")
+    assert len(list(texfigures.cache_folder().glob("*.pdf"))) == 3
+
+
+@pytest.mark.parametrize("name", ["problem1", "attention"])
+def test_the_fast_compile_gives_the_pages_latexmk_gives(name, tmp_path, monkeypatch):
+    """The warm engine and the cached drawings change nothing on the page: word for word and
+    pixel for pixel (up to anti-aliasing) what a bare latexmk makes of the same .tex, on the
+    first compile, the second (drawings typeset beside the sheet) and the next (from the cache)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    solution = api.solve(name)
+    for run in ("first", "second", "next"):
+        write_report(solution, tmp_path / run, pdf=True)
+    slow = tmp_path / "slow"
+    slow.mkdir()
+    (slow / "sheet.tex").write_text((tmp_path / "first" / f"{name}.tex").read_text())
+    subprocess.run(["latexmk", "-pdf", "-silent", "-interaction=nonstopmode", "sheet.tex"], cwd=slow,
+                   capture_output=True, check=True)
+    reference = _pages(slow / "sheet.pdf", slow)
+    assert len(list(texfigures.cache_folder().glob("*.pdf"))) == 1
+    for run in ("first", "second", "next"):
+        pdf = tmp_path / run / f"{name}.pdf"
+        assert _words(pdf) == _words(slow / "sheet.pdf"), run
+        pages = _pages(pdf, tmp_path / run)
+        assert len(pages) == len(reference)
+        for x, y in zip(pages, reference):
+            assert x.shape == y.shape
+            assert np.count_nonzero(np.abs(x.astype(int) - y) > 64) < 0.001 * x.size, run
+
+
+def test_the_cache_never_writes_through_a_planted_link(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    figures = texfigures.Figures("\\begin{document}\\begin{tikzpicture}x\\end{tikzpicture}", "k")
+    figures.path.parent.mkdir(parents=True)
+    victim = tmp_path / "victim"
+    figures.path.with_suffix(".seen").symlink_to(victim)
+    figures.path.symlink_to(victim)
+    assert figures.wanted() and not victim.exists()  # the link counts as a mark; nothing is created
+    assert figures.place(tmp_path) is None  # a linked entry is never read
