@@ -24,7 +24,7 @@ except ImportError:  # pragma: no cover - older Typer on top of Click
 from . import api
 from .errors import DeriveError, ProblemError, one_line
 from .parse import Limits
-from .problems import builtin_problems, parse_assignment
+from .problems import builtin_problems, check_moved_point, parse_assignment
 from .matrix import EXACT_ENTRY_LIMIT
 from .scalar.trace import NUMBERINGS, ORDERS
 from .scalar.verify import SYMBOLIC_LIMIT, SYMBOLIC_TIMEOUT
@@ -552,6 +552,8 @@ def report_command(
     if hide and not blank:
         raise ProblemError("--hide empties columns of a blank worksheet", hint="add --blank")
     solution = _solve(ctx, problem, function, at, numbering, order)
+    if at and solution.kind == "scalar" and problem is not None:  # the statement must not name another point
+        check_moved_point(api.load(problem), solution.problem)
     options = SheetOptions(digits, diag, blank, frozenset(Hidden(h).value for h in hide or ()), title, author,
                            course, date, Numbering(numbering).value, Order(order).value)
     for path in write_report(solution, out_dir, SheetFormat(fmt).value, pdf, options, template,

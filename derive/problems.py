@@ -6,6 +6,7 @@ and solve it.  Every malformed file gives a :class:`ProblemError` that says wher
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -179,8 +180,65 @@ def problem_from_toml(text: str, name: str, source: str = "", limits: Limits = L
                                hint="e.g. x1 = [1, 4] (integers) or x2 = [0.5, 2.0, 0.5]")
         variants[var_name] = tuple(spec)
     grading, policy = _grading(data.get("grading", {}), where)
+    if isinstance(data.get("statement"), str):
+        _check_statement(data["statement"], [*inputs, *constants], where)
     return Problem(name=name, inputs=inputs, outputs=outputs, constants=constants, grading=grading,
                    variants=variants, allow_zero=allow_zero, source=source, policy=policy, **_sheet_text(data))
+
+
+#: In a scalar problem's statement: {point} (the inputs' values), {name} (an input's or a
+#: constant's value), {{ and }} (literal braces).  Each sheet fills in its own point.
+_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def statement_pieces(text: str) -> list[tuple[str, str | None]]:
+    """``text`` as (literal, placeholder) pairs: the text before each placeholder and its name
+    (None after the last)."""
+    pieces, literal, at = [], [], 0
+    for match in _PLACEHOLDER.finditer(text):
+        literal.append(text[at:match.start()])
+        at = match.end()
+        if match.group(1) is None:  # {{ or }}
+            literal.append(match.group()[0])
+            continue
+        pieces.append(("".join(literal), match.group(1)))
+        literal = []
+    literal.append(text[at:])
+    return [*pieces, ("".join(literal), None)]
+
+
+def _check_statement(statement: str, names: list[str], where: str) -> None:
+    for _, name in statement_pieces(statement):
+        if name is not None and name != "point" and name not in names:
+            raise ProblemError(f"{where}: statement: {{{name}}} is not an input or a constant",
+                               hint=did_you_mean(name, ["point", *names])
+                               or "placeholders: {point}, " + ", ".join(f"{{{n}}}" for n in names)
+                               + "; {{ and }} are literal braces")
+
+
+def literal_point(problem: Problem) -> str | None:
+    """The point as the statement writes it literally (``(2, 1)``, ``x1 = 2``) instead of with
+    {point} or {x1}; None when it does not.  A sheet at another point would print it wrongly."""
+    literal = "".join(text for text, _ in statement_pieces(problem.statement))
+    values = [str(value) for value in problem.inputs.values()]
+    patterns = [r"\(\s*" + r"\s*,\s*".join(map(re.escape, values)) + r"\s*\)"] if len(values) > 1 else []
+    patterns += [rf"(?<![\w.]){re.escape(name)}\s*=\s*{re.escape(str(value))}(?![\w.])"
+                 for name, value in {**problem.inputs, **problem.constants}.items()]
+    for pattern in patterns:
+        found = re.search(pattern, literal)
+        if found:
+            return found.group()
+    return None
+
+
+def check_moved_point(base: Problem, moved: Problem) -> None:
+    """A sheet of ``moved`` (``base`` at other values) must not print ``base``'s point."""
+    if (moved.inputs, moved.constants) != (base.inputs, base.constants):
+        found = literal_point(base)
+        if found:
+            raise ProblemError(f"{base.name}: the statement writes '{found}', but this sheet is at another point",
+                               hint="write {point} (or {x1}, {lam}, ...) in the statement where the values go: "
+                                    "each sheet then prints its own")
 
 
 def _allow_zero(table: dict, names: list[str], where: str) -> frozenset[str]:

@@ -28,7 +28,7 @@ import sympy
 
 from . import files
 from .errors import DeriveError, ProblemError, ReportError
-from .problems import Problem, load_problem
+from .problems import Problem, check_moved_point, load_problem
 from .report import SheetOptions, write_report
 from .roster import ManifestEntry, Student, anonymous_roster, in_shard, manifest_csv
 from .scalar.solve import solve_scalar
@@ -207,6 +207,8 @@ def write_variants(spec: str, count: int, seed: int, out_dir: str | Path, pdf: b
     if not students:
         raise ProblemError("--count must be at least 1")
     variants = draw_variants(problem, len(students), seed, options.digits)
+    for variant in variants:  # a statement that writes the point literally would print the wrong one
+        check_moved_point(problem, problem.with_values(variant.values))
     chosen = [(v, s) for i, (v, s) in enumerate(zip(variants, students)) if in_shard(i, shard)]
     names = list(variants[0].values) if variants else []
     order = {s.id: i for i, s in enumerate(students)}

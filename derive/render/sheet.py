@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import replace
 
+from ..problems import statement_pieces
 from ..scalar.solve import ScalarSolution
 from . import graph as graph_module
 from . import lines
@@ -33,15 +34,39 @@ def _agreement(x: float | None) -> str:
     return "exactly" if x == 0 else f"to within ${scientific(x)}$"
 
 
-def header(problem, escape, title=None, author=None, course=None, date=None) -> dict:
-    """Title, author, course, date and statement: from the options, else the problem file."""
+def header(problem, escape, title=None, author=None, course=None, date=None, value=None) -> dict:
+    """Title, author, course, date and statement: from the options, else the problem file.  In a
+    scalar problem's statement ``value(name)`` fills each placeholder ({point}, {x1}, {lam}) with
+    LaTeX of this sheet's value, so every student's sheet names its own point."""
+    if value is None:  # a matrix problem's statement is plain text
+        statement = escape(problem.statement)
+    else:
+        statement = "".join(_spaced(escape, text) + (f"${value(name)}$" if name else "")
+                            for text, name in statement_pieces(problem.statement)).strip()
     return {
         "title": escape(title or problem.title or problem.name),
         "author": escape(author if author is not None else problem.author),
         "course": escape(course if course is not None else problem.course),
         "date": escape(date if date is not None else (problem.date or _dt.date.today().isoformat())),
-        "statement": escape(problem.statement),
+        "statement": statement,
     }
+
+
+def _spaced(escape: Callable[[str], str], text: str) -> str:
+    """``escape(text)`` keeping a space at either end (the LaTeX escape trims it, and the text
+    meets a value there)."""
+    return (" " if text[:1].isspace() else "") + escape(text.strip()) + (" " if text[-1:].isspace() and text.strip() else "")
+
+
+def _placeholder_value(problem, nt) -> Callable[[str], str]:
+    """LaTeX of a statement placeholder: {point} is the inputs' values, (2, 1) or 2; {name} one
+    input's or constant's value, exact as the problem gives it."""
+    def value(name: str) -> str:
+        if name == "point":
+            values = [nt.exact(v) for v in problem.inputs.values()]
+            return values[0] if len(values) == 1 else "(" + ", ".join(values) + ")"
+        return nt.exact({**problem.constants, **problem.inputs}[name])
+    return value
 
 
 #: Longest output formula (LaTeX characters) shown in display math: one line of amsmath's align
@@ -66,7 +91,7 @@ def sheet_context(solution: ScalarSolution, *, digits: int, escape: Callable[[st
     nt = LatexNotation(digits)
     checks = solution.checks
     context = {
-        **header(problem, escape, title, author, course, date),
+        **header(problem, escape, title, author, course, date, _placeholder_value(problem, nt)),
         "digits": digits,
         "inputs": [{"name": nt.var(name), "node": nt.node(node), "value": nt.exact(trace.point[name])}
                    for name, node in trace.inputs],

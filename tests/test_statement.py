@@ -1,0 +1,100 @@
+"""A problem's statement names the point of the sheet it is printed on: placeholders filled per
+sheet ({point}, {x1}, {lam}), and a statement that writes a point literally refused where the
+sheet would be at another point (a student's variant, report --at)."""
+
+from __future__ import annotations
+
+import csv
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+from derive.cli import app
+from derive.errors import ProblemError
+from derive.problems import problem_from_toml, statement_pieces
+
+runner = CliRunner()
+
+TOML = """
+statement = "{statement}"
+[inputs]
+x1 = 2
+x2 = "1/2"
+[constants]
+lam = "1/4"
+[outputs]
+y = "lam*x1*x2 + sin(x1)"
+[variants]
+x1 = [1, 4]
+x2 = [1, 3]
+"""
+
+
+def _problem_file(tmp_path, statement: str):
+    path = tmp_path / "p.toml"
+    path.write_text(TOML.replace("{statement}", statement))
+    return path
+
+
+def test_pieces_split_placeholders_and_keep_doubled_braces():
+    assert statement_pieces("at {point}, with {{x}} and {lam}.") == [("at ", "point"), (", with {x} and ", "lam"),
+                                                                     (".", None)]
+    assert statement_pieces("no placeholders") == [("no placeholders", None)]
+    assert statement_pieces("{ x1 } {1x}") == [("{ x1 } {1x}", None)]  # not names: literal text
+
+
+def test_a_placeholder_naming_nothing_is_an_error_with_a_suggestion(tmp_path):
+    with pytest.raises(ProblemError, match=r"\{x3\} is not an input or a constant") as info:
+        problem_from_toml(TOML.replace("{statement}", "at {x3}"), "p")
+    assert "x2" in (info.value.hint or "")
+    result = runner.invoke(app, ["report", str(_problem_file(tmp_path, "at {lamb}")), "-o", str(tmp_path)])
+    assert result.exit_code == 2 and "{lamb} is not an input or a constant" in result.stderr
+    assert "did you mean 'lam'" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_each_variant_sheet_names_its_own_point(tmp_path):
+    path = _problem_file(tmp_path, "Evaluate f at x = {point} with x1 = {x1} and lambda = {lam}.")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["variants", str(path), "--count", "3", "--no-pdf", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    for row in csv.DictReader((out / "manifest.csv").open()):
+        for sheet in ("key", "blank"):
+            md = (out / f"{row['id']}-{sheet}.md").read_text()
+            statement = next(line for line in md.splitlines() if line.startswith("Evaluate"))
+            assert f"x = $({row['x1']}, {row['x2']})$" in statement
+            assert f"x1 = ${row['x1']}$" in statement and r"lambda = $\frac{1}{4}$" in statement
+
+
+def test_the_builtin_statement_follows_report_at(tmp_path):
+    result = runner.invoke(app, ["report", "problem1", "--at", "x1=3", "--format", "md", "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "problem1.md").read_text()
+    assert "evaluate f at x = $(3, 1)$" in text and "(2, 1)" not in text
+
+
+@pytest.mark.parametrize("statement, literal", [
+    ("Evaluate f at x = (2, 1/2).", "(2, 1/2)"),
+    ("Evaluate f at x1 = 2 and x2 = 1/2.", "x1 = 2"),
+    ("Take lam = 1/4 and evaluate.", "lam = 1/4"),
+])
+def test_a_literal_point_is_refused_where_the_sheet_moves(tmp_path, statement, literal):
+    path = _problem_file(tmp_path, statement)
+    ok = runner.invoke(app, ["report", str(path), "--format", "md", "-o", str(tmp_path / "base")])
+    assert ok.exit_code == 0, ok.output  # at its own point the statement is right
+    for args in (["report", str(path), "--at", "x1=3", "-o", str(tmp_path / "at")],
+                 ["variants", str(path), "--count", "2", "--no-pdf", "-o", str(tmp_path / "v")]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, result.output
+        assert f"the statement writes '{literal}'" in result.stderr and "{point}" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "v" / "manifest.csv").exists()
+
+
+def test_a_latex_sheet_typesets_the_filled_statement(tmp_path):
+    path = _problem_file(tmp_path, "Evaluate at {point}; braces {{kept}}; 100% & $5.")
+    result = runner.invoke(app, ["report", str(path), "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    tex = (tmp_path / "p.tex").read_text()
+    assert re.search(r"Evaluate at \$\(2, \\frac\{1\}\{2\}\)\$; braces \\\{kept\\\}; 100\\% \\& \\\$5\.", tex), \
+        [line for line in tex.splitlines() if "Evaluate" in line]
