@@ -293,8 +293,8 @@ def _judge(expect: Expectations, part: str, pass_: str, node: str, answer: Answe
         return CellVerdict(given="", verdict="missing", message="no value given", **base)
     read = read_value(answer.value)
     if read is None:
-        return CellVerdict(given=answer.value, verdict="review", message="not read as a number without "
-                           "guessing: for a human to look at", **base)
+        return CellVerdict(given=answer.value, verdict="review", message=f"not read as a number: "
+                           f"{unread_reason(answer.value)}; for a human to look at", **base)
     given, d = read
     own[node] = given
     tolerance = _tolerance(expected, d, policy)
@@ -322,8 +322,11 @@ def _judge(expect: Expectations, part: str, pass_: str, node: str, answer: Answe
                            message=f"consistent with the earlier wrong value(s) of this pass; "
                                    f"the right value is {shown}", credit=CREDIT["carried"], **base)
     if expected != 0 and _close(given, -expected, tolerance):
-        return CellVerdict(given=answer.value, verdict="wrong", kind="sign",
-                           message=f"the sign is wrong: expected {shown}", **base)
+        if stages and _line_close(stages[0].value, expected, d, stages[0].spread):
+            message = f"the line is right ({stages[0].text} = {shown}) but the result written has the wrong sign"
+        else:
+            message = f"the sign is wrong: expected {shown}"
+        return CellVerdict(given=answer.value, verdict="wrong", kind="sign", message=message, **base)
     in_degrees = expect.in_degrees(part, pass_, node, {k: v for k, v in own.items() if k != node})
     if in_degrees is not None and not _close(in_degrees, expected, tolerance) and _close(given, in_degrees, tolerance):
         return CellVerdict(given=answer.value, verdict="wrong", kind="degrees",
@@ -358,8 +361,7 @@ def read_value(text: str) -> tuple[float, int] | None:
     decimals), 0,25 (a decimal comma, unless it could be a thousands separator: 1,250)."""
     if len(text) > MAX_VALUE_LENGTH:  # nobody writes a number that long; int() of it would raise
         return None
-    t = text.strip().replace("−", "-").replace("\u2212", "-").replace("–", "-")
-    t = re.sub(r"^(?:≈|~|=|≃)\s*", "", t).strip()
+    t = _normalized(text)
     if (m := _TIMES_TEN.fullmatch(t)) is not None:
         mantissa, exponent = m.group(1), int(m.group(2))
         t = f"{mantissa}e{exponent}"
@@ -377,6 +379,27 @@ def read_value(text: str) -> tuple[float, int] | None:
             return None  # 1,250: a thousands separator or a decimal comma
         return float(f"{whole}.{frac}"), len(frac)
     return None
+
+
+def _normalized(text: str) -> str:
+    """A value cell with its minus signs made ASCII and a leading ≈, ~, = or ≃ removed."""
+    t = text.strip().replace("−", "-").replace("\u2212", "-").replace("–", "-")
+    return re.sub(r"^(?:≈|~|=|≃)\s*", "", t).strip()
+
+
+def unread_reason(text: str) -> str:
+    """Why ``read_value`` did not read ``text``, in words a student understands."""
+    if len(text) > MAX_VALUE_LENGTH:
+        return f"longer than {MAX_VALUE_LENGTH} characters"
+    t = _normalized(text)
+    if (m := _DECIMAL_COMMA.fullmatch(t)) is not None:
+        whole, frac = m.groups()
+        return f"'{t}' could be {whole}{frac} (a thousands separator) or {whole}.{frac} (a decimal comma)"
+    if (m := _FRACTION.fullmatch(t)) is not None and int(m.group(2)) == 0:
+        return "a fraction over 0"
+    if (m := _PLAIN.fullmatch(t.replace(" ", ""))) is not None:
+        return "its exponent is out of range"
+    return "derive reads numbers such as 0.964, −0.964, 1.41e-1, 1.41 × 10^-1, 1/2 or 0,25"
 
 
 def _stages(expect: Expectations, answer: Answer):

@@ -135,3 +135,23 @@ def test_a_wrong_trace_value_used_correctly_later_costs_once(problem1):
     right = f"{math.sin(V5):.3f}"
     cells = {(c.part, c.pass_, c.node): c for c in grade(problem1, [answers[0], Answer("forward", "x1", "v7", right)]).cells}
     assert cells[("forward", "x1", "v7")].verdict in ("correct", "rounding")
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("1,250", "could be 1250 (a thousands separator) or 1.250 (a decimal comma)"),
+    ("≈ 1,250", "could be 1250"), ("1/0", "a fraction over 0"), ("1e999", "exponent is out of range"),
+    ("about 0.96", "derive reads numbers such as 0.964"),
+])
+def test_a_review_says_why_the_cell_was_not_read(problem1, text, reason):
+    cell = one(problem1, "trace", "", "v6", text)
+    assert cell.verdict == "review" and reason in cell.message and "human" in cell.message
+
+
+def test_a_right_line_with_a_result_of_the_wrong_sign_says_so(problem1):
+    """v̇6 = cos(v5) v̇5 in the x2 pass: the line's terms give the right value, the result
+    written is its negation (a copying slip, not a wrong rule): the message says the line is right."""
+    expected = math.cos(V5) * 6.0  # v̇5 = 6 x2 = 6 at x2 = 1
+    right_line = one(problem1, "forward", "x2", "v6", f"{-expected:.3f}", line="cos(v5) × 6")
+    assert right_line.kind == "sign" and "the line is right" in right_line.message
+    wrong_line = one(problem1, "forward", "x2", "v6", f"{-expected:.3f}", line="-cos(v5) × 6")
+    assert wrong_line.kind == "sign" and wrong_line.message.startswith("the sign is wrong")
