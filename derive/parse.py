@@ -363,7 +363,9 @@ class _Converter:
                 kind = "string literals" if isinstance(node.value, (str, bytes)) else "this constant"
                 raise self._refuse(node, kind, hint="only numbers, names and functions are allowed")
             if isinstance(node.value, float) and not (abs(node.value) < float("inf")):
-                raise self._refuse(node, "this number")
+                written = self._segment(node) or "the number"
+                raise ParseError(f"{written} {self._where(node)} is too large: it overflows a float (above about 1.8e308)",
+                                 hint="write a number of smaller magnitude")
             return []
         what = _REFUSED.get(type(node), type(node).__name__)
         raise self._refuse(node, what, hint="only numbers, names, + - * / ** and functions are allowed")

@@ -63,6 +63,7 @@ def test_inline_problem_and_digits():
 @pytest.mark.parametrize("args, code, message", [
     (["solve", "-f", "exp(2*x3)", "--at", "x1=2", "--at", "x2=1"], 2, "unknown name 'x3' at column 7"),
     (["solve", "-f", "log(x)", "--at", "x=-1"], 2, "v1 = log(v0): v0 = -1.0 is outside the domain of log"),
+    (["solve", "-f", "x", "--at", "x=1e400"], 2, "1e400 at column 1 is too large: it overflows a float"),
     (["solve", "nosuchproblem"], 2, "no problem named 'nosuchproblem'"),
     (["solve"], 2, "no problem given"),
     (["solve", "problem1", "--at", "x3=1"], 2, "'x3' is not an input of problem1"),

@@ -100,7 +100,7 @@ def test_constants_past_python_int_printing_limit_are_limit_errors(args):
 
 def test_max_digits_can_be_raised():
     result = invoke("--max-digits", "6000", "solve", "-f", "x*(10**999)**5", "--at", "x=1")
-    assert result.exit_code == 2 and "domain" in result.stderr  # the float overflows: a domain error, not a crash
+    assert result.exit_code == 2 and "the value overflows" in result.stderr  # a domain error, not a crash
     assert invoke("jacobian", "-f", "x*10**150", "--at", "x=1").exit_code == 0
     result = invoke("--max-digits", "100", "jacobian", "-f", "x*10**150", "--at", "x=1")
     assert result.exit_code == 2 and "limit of 100 " in result.stderr

@@ -356,7 +356,8 @@ def _make_node(node_id: str, index: int, op: str, args: tuple, values: dict[str,
 
 
 def _arg_values(args: tuple, values: dict[str, float]) -> str:
-    return ", ".join(f"{x} = {values[x]!r}" for x in args if isinstance(x, str))
+    names = dict.fromkeys(x for x in args if isinstance(x, str))  # v0 * v0 names v0 once
+    return ", ".join(f"{x} = {values[x]!r}" for x in names)
 
 
 def _evaluate(function, floats, where, op, args, values) -> float:
@@ -372,6 +373,9 @@ def _evaluate(function, floats, where, op, args, values) -> float:
     except ValueError:
         raise DomainError(f"{where}: {_arg_values(args, values)} is outside the domain of {op}",
                           hint="evaluate at another point") from None
+    if isinstance(result, (int, float)) and math.isinf(result):  # finite arguments, an infinite value
+        raise DomainError(f"{where}: {_arg_values(args, values)}: the value overflows",
+                          hint="evaluate at a point of smaller magnitude")
     if isinstance(result, complex) or not math.isfinite(result):
         raise DomainError(f"{where}: {_arg_values(args, values)} is outside the domain of {op}",
                           hint="evaluate at another point")
