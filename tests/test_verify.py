@@ -65,3 +65,25 @@ def test_a_slow_symbolic_check_is_skipped_with_a_note(monkeypatch):
     assert time.perf_counter() - start < 3
     assert sol.checks.symbolic == "skipped (SymPy took longer than 0.2 s; raise --symbolic-timeout)"
     assert sol.checks.finite_difference == "pass"
+
+
+def test_an_ill_conditioned_point_is_said_to_be_one():
+    """cos(x e^27) at x = 1: the argument is 5e11, where a float keeps ~4 digits of it; AD in
+    floats cannot match the exact derivative, and the message says why (exit 2: pick another point)."""
+    from derive.errors import DomainError
+    from derive.problems import inline_problem
+
+    with pytest.raises(DomainError, match="ill-conditioned in floating point: changing the inputs in their last bit"):
+        solve_scalar(inline_problem(["cos(x*exp(27))"], [("x", "1")]))
+
+
+def test_a_wrong_rule_is_still_caught_where_the_point_is_ill_conditioned_only_mildly(monkeypatch):
+    """The ill-conditioning excuse needs the inputs' last-bit spread to explain the gap: a wrong
+    rule at an ordinary point (and at a moderately large argument) stays a VerificationError."""
+    from derive.problems import inline_problem
+
+    wrong = dataclasses.replace(rules.PRIMITIVES["cos"], partials=(sympy.sin(rules.a),))
+    monkeypatch.setitem(rules.PRIMITIVES, "cos", wrong)
+    for expression in ("cos(x)", "cos(x*exp(10))"):
+        with pytest.raises(VerificationError, match="disagree"):
+            solve_scalar(inline_problem([expression], [("x", "1")]))

@@ -85,6 +85,45 @@ def symbolic_jacobian(trace: Trace) -> list[list[float]]:
     return rows
 
 
+#: A disagreement within this many times the spread a last-bit change of the inputs causes in the
+#: exact derivative is the point's fault (no float computation can do better), not the rules'.
+ILL_CONDITIONED_FACTOR = 1000
+
+
+def _ill_conditioned(trace: Trace, ad: list[list[float]], exact: list[list[float]], tolerance) -> str | None:
+    """Why the point cannot be computed in floating point, or None: for each entry where AD and
+    the exact Jacobian disagree, the exact derivative is evaluated again with each input changed
+    in its last bit (the rounding every float input already carries); when that alone moves it
+    by a comparable amount, the point is ill-conditioned (cos(x e^27): an argument of 5e11)."""
+    symbols = {name: sympy.Symbol(name, real=True) for name, _ in trace.inputs}
+    at = {symbols[name]: sympy.Rational(trace.point[name]) if isinstance(trace.point[name], (float, sympy.Float))
+          else trace.point[name] for name in symbols}  # a typed decimal: its exact binary value
+    worst = None
+    for i, (out_name, _) in enumerate(trace.outputs):
+        f = reference_expression(trace.expressions[out_name], symbols)
+        for j, (in_name, _) in enumerate(trace.inputs):
+            gap = abs(ad[i][j] - exact[i][j])
+            if gap <= tolerance(i, j):
+                continue
+            derivative = sympy.diff(f, symbols[in_name])
+            spread = 0.0
+            for symbol, value in at.items():
+                nudged = value * (1 + sympy.Rational(1, 2**52)) if value != 0 else sympy.Rational(1, 2**1074)
+                moved = _finite_real(derivative.subs({**at, symbol: nudged}).evalf(30))
+                if moved is None:
+                    return None
+                spread = max(spread, abs(moved - exact[i][j]))
+            if gap > ILL_CONDITIONED_FACTOR * spread:
+                return None  # a real disagreement: the rules are wrong somewhere
+            worst = (out_name, in_name, spread, gap)
+    if worst is None:
+        return None
+    out_name, in_name, spread, gap = worst
+    return (f"the point is ill-conditioned in floating point: changing the inputs in their last bit "
+            f"already moves ∂{out_name}/∂{in_name} by {spread:.2g}, and AD (in floats) and the exact "
+            f"derivative differ by {gap:.2g}")
+
+
 def _finite_real(value: sympy.Expr) -> float | None:
     """``value`` as a float, or None when it is infinite, complex or undefined."""
     try:
@@ -189,6 +228,9 @@ def check_jacobian(trace: Trace, forward: list[list[float]], reverse: list[list[
     if exact is not None:
         bad = _first_mismatch(forward, exact, exact_tol, trace)
         if bad:
+            ill = _ill_conditioned(trace, forward, exact, exact_tol)
+            if ill:
+                raise DomainError(ill, hint="evaluate at another point")
             raise VerificationError(f"AD and SymPy's symbolic Jacobian disagree at {bad}")
         symbolic, symbolic_error = "pass", _max_error(forward, exact)
     else:
