@@ -20,6 +20,7 @@ import random
 import signal
 import sys
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
@@ -178,6 +179,11 @@ def _die_with(parent: int) -> None:
         os._exit(1)
 
 
+WORKER_DIED = "a worker process died before its sheets were written"
+WORKER_HINT = ("from a script, call write_variants under `if __name__ == '__main__':` (workers are spawned and "
+               "import the script again) or pass workers=1; otherwise the system may have run out of memory")
+
+
 def _pool(workers: int) -> ProcessPoolExecutor:
     # spawn: workers are the parent's own children (their parent-death signal then fires when it
     # dies; a forkserver's workers would outlive it) and start clean, never forked from a
@@ -218,25 +224,35 @@ def write_variants(spec: str, count: int, seed: int, out_dir: str | Path, pdf: b
     pending: dict = {}
     stop: list[int] = []  # the signals received: Ctrl-C and SIGTERM are noted, never raised mid-step
     handlers = _note_signals(stop)
-    pool = _pool(workers)
+    pool = _pool(workers) if workers > 1 else None  # one worker: the sheets are written in this process
     try:
         for v, s in chosen:
             if stop:
                 break
+            if pool is None:
+                _build(spec, v, str(out_dir), pdf, replace(options, student=s.id))
+                finished.append(ManifestEntry(s.id, v.seed, v.values))
+                if progress:
+                    progress()
+                continue
             pending[pool.submit(_build, spec, v, str(out_dir), pdf, replace(options, student=s.id))] = \
                 ManifestEntry(s.id, v.seed, v.values)
         while pending and not stop:
             done, _ = wait(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
             for future in done:
                 entry = pending.pop(future)
-                future.result()  # re-raises a worker's error
+                try:
+                    future.result()  # re-raises a worker's error
+                except BrokenProcessPool:
+                    raise ReportError(WORKER_DIED, hint=WORKER_HINT) from None
                 finished.append(entry)
                 if progress:
                     progress()
         if stop:
             raise Interrupted("interrupted")
     except DeriveError as exc:
-        pool.shutdown(wait=True, cancel_futures=True)  # sheets being written finish; no new ones start
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)  # sheets being written finish; no new ones start
         for future, entry in pending.items():
             if future.done() and not future.cancelled() and future.exception() is None:
                 finished.append(entry)
@@ -247,7 +263,8 @@ def write_variants(spec: str, count: int, seed: int, out_dir: str | Path, pdf: b
         exc.message = f"{exc.message}; wrote {len(finished)} of {total} students, {path} lists them"
         raise exc from None
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
         for signum, handler in handlers.items():
             signal.signal(signum, handler)
     return _manifest(out_dir, finished, names, order)

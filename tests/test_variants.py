@@ -77,8 +77,8 @@ def test_bad_ranges_name_the_key(spec, message):
 
 
 # -- interrupted runs (issue 13) ----------------------------------------------------------------
-def _start(out, count):
-    command = [sys.executable, "-m", "derive", "variants", "problem1", "--count", str(count), "--workers", "1",
+def _start(out, count, workers=1):
+    command = [sys.executable, "-m", "derive", "variants", "problem1", "--count", str(count), "--workers", str(workers),
                "--no-pdf", "-o", str(out)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
@@ -99,8 +99,8 @@ def _descendants(pid: int) -> list[int]:
     return children + [d for c in children for d in _descendants(c)]
 
 
-def test_ctrl_c_writes_the_manifest_of_the_students_finished(tmp_path):
-    process = _start(tmp_path, 40)
+def test_ctrl_c_writes_the_manifest_of_the_students_finished(tmp_path, workers=1):
+    process = _start(tmp_path, 40, workers)
     assert process.poll() is None, "the run ended before it could be interrupted"
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
@@ -112,8 +112,13 @@ def test_ctrl_c_writes_the_manifest_of_the_students_finished(tmp_path):
     assert {r["id"] for r in rows} == written  # the manifest lists exactly the students written
 
 
+@pytest.mark.parametrize("workers", [1, 2])  # one worker: sheets written in the process itself
+def test_ctrl_c_with_workers_writes_the_manifest_of_the_students_finished(tmp_path, workers):
+    test_ctrl_c_writes_the_manifest_of_the_students_finished(tmp_path, workers)
+
+
 def test_kill_9_leaves_no_worker_running(tmp_path):
-    process = _start(tmp_path, 40)
+    process = _start(tmp_path, 40, workers=2)
     workers = _descendants(process.pid)
     assert workers
     process.kill()
@@ -136,3 +141,19 @@ def test_a_sheet_that_cannot_be_written_leaves_a_manifest_of_the_others(tmp_path
     assert result.exit_code == 2 and "it is a symbolic link; wrote 2 of 3 students" in result.stderr
     assert [r["id"] for r in csv.DictReader((tmp_path / "manifest.csv").open())] == ["s001", "s003"]
     assert (tmp_path / "precious").read_text() == "keep me"
+
+
+def test_a_script_without_a_main_guard_is_told_how_to_call_write_variants(tmp_path):
+    """Spawned workers import the calling script again; unguarded, they die at start. The run
+    ends with one clear error naming the fix; workers=1 writes the sheets in the process itself."""
+    script = tmp_path / "script.py"
+    script.write_text("import sys\nfrom derive.variants import write_variants\n"
+                      "print(write_variants('problem1', 2, 0, sys.argv[1], pdf=False, workers=int(sys.argv[2])))\n")
+    broken = subprocess.run([sys.executable, str(script), str(tmp_path / "a"), "2"], capture_output=True,
+                            text=True, timeout=120)
+    assert broken.returncode != 0 and "if __name__ == '__main__':" in broken.stderr
+    assert "BrokenProcessPool" not in broken.stderr.splitlines()[-1]
+    fine = subprocess.run([sys.executable, str(script), str(tmp_path / "b"), "1"], capture_output=True,
+                          text=True, timeout=120)
+    assert fine.returncode == 0, fine.stderr
+    assert len(list((tmp_path / "b").glob("s00*-key.md"))) == 2
