@@ -306,3 +306,19 @@ def test_a_row_of_ones_prints_transposed_so_the_product_type_checks():
     from derive.report import render_sheet
 
     assert r"\mathbb{1}" not in render_sheet(derive.solve("mlp_batch"), "tex")  # no blackboard 1: amssymb has none
+
+
+def test_sheets_are_the_same_under_every_hash_seed(tmp_path):
+    """A sheet is reproducible: the rnn sheet's tanh′ notes once came out in set order, which
+    changes with PYTHONHASHSEED."""
+    import os
+    import subprocess
+    import sys
+
+    texts = set()
+    for seed in ("0", "1", "3", "4"):
+        out = tmp_path / seed
+        subprocess.run([sys.executable, "-m", "derive", "report", "rnn", "--date", "2026-01-01", "-o", str(out)],
+                       check=True, capture_output=True, env={**os.environ, "PYTHONHASHSEED": seed})
+        texts.add((out / "rnn.tex").read_text())
+    assert len(texts) == 1

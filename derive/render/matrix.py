@@ -252,7 +252,8 @@ def derivative_notes(solution, printer) -> list[str]:
     for a in solution.derivation.adjoints:
         used |= _dfn_uses(a.simplified)
     notes = []
-    for name, arg in sorted(used, key=lambda pair: pair[0]):
+    position = {n: i for i, n in enumerate([*solution.model.variables, *solution.model.equations])}
+    for name, arg in sorted(used, key=lambda pair: (pair[0], position.get(pair[1], len(position)), pair[1])):
         if name in solution.model.abstract:
             continue
         kind = ELEMENTWISE[solution.model.concrete.get(name, name)]
