@@ -271,3 +271,17 @@ def test_mermaid_lists_nodes_in_dots_reading_order(problem1):
                 if not name.startswith("out")]
     listed = re.findall(r'^    (v\d+)\["', mermaid(problem1.trace), flags=re.M)
     assert listed == expected
+
+
+def test_matrix_graph_colours_data_as_inputs_and_only_parameters_grey():
+    """rnn: x2, x3, h0 and the target y are data (coloured as inputs), not parameters; the grey
+    nodes are exactly the variables whose gradients are asked for, besides the input."""
+    from derive import api
+    from derive.render.graph import matrix_spec
+
+    solution = api.solve("rnn")
+    styles = {node.key: node.style for node in matrix_spec(solution.model).nodes}
+    assert styles["x1"] == "inp"
+    assert {k for k, s in styles.items() if s == "dat"} == {"x2", "x3", "h0", "y"}
+    assert {k for k, s in styles.items() if s == "par"} == {"W", "U", "b", "V", "c"}
+    assert styles["L"] == "outp"

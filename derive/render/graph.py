@@ -374,15 +374,24 @@ def scalar_spec(trace: Trace, adjoint: bool = False, digits: int = 3) -> GraphSp
     return GraphSpec("adjoint" if adjoint else "graph", tuple(nodes), tuple(edges))
 
 
+def matrix_style(model, v: str) -> str:
+    """How a matrix problem's node is drawn: ``inp`` the first variable (the input, drawn first),
+    ``par`` a parameter (a variable the gradients are asked for), ``dat`` other data (later
+    inputs, targets, initial states, constants: coloured as inputs, placed where they are used),
+    ``outp`` the loss, ``v`` a computed node."""
+    if v in model.problem.variables:
+        first = model.variables[0] if model.variables else None
+        return "inp" if v == first else "par" if v in model.problem.wrt else "dat"
+    return "outp" if v == model.problem.loss else "v"
+
+
 def matrix_spec(model) -> GraphSpec:
-    """The graph of a matrix problem: the first variable is the input, the others parameters."""
+    """The graph of a matrix problem, styled by matrix_style."""
     from .matrix import shape_latex
 
-    first = model.variables[0] if model.variables else None
     nodes, edges = [], []
     for v in [*model.variables, *(name for name, _ in model.equations)]:
-        style = "inp" if v == first else "par" if v in model.problem.variables else \
-            "outp" if v == model.problem.loss else "v"
+        style = matrix_style(model, v)
         rows, cols = model.shapes[v]
         name, detail = latex_variable(v), shape_latex(model.shapes[v])
         nodes.append(GraphNode(v, _node_tex(name, detail), f"{v}\n{rows}×{cols}", style, *_node_size(name, detail)))
@@ -401,7 +410,7 @@ def check_size(count: int) -> None:
 
 
 # -- DOT, and dot's layout ----------------------------------------------------------------------------
-_FILLS = {"inp": "#e8ecfb", "outp": "#fff0dc", "par": "#eeeeee", "v": "white"}
+_FILLS = {"inp": "#e8ecfb", "dat": "#e8ecfb", "outp": "#fff0dc", "par": "#eeeeee", "v": "white"}
 
 
 def spec_dot(spec: GraphSpec, ordered: bool = True, spacing: float = 1.0) -> str:
@@ -549,7 +558,7 @@ def _parse_json(spec: GraphSpec, data: dict, source: str) -> Drawing:
 
 # -- TikZ ------------------------------------------------------------------------------------------
 _TIKZ_STYLES = (r"v/.style={draw, rounded corners=3pt, align=center, inner sep=0pt, fill=white},"
-                r" inp/.style={v, fill=blue!6}, outp/.style={v, fill=orange!10},"
+                r" inp/.style={v, fill=blue!6}, dat/.style={v, fill=blue!6}, outp/.style={v, fill=orange!10},"
                 r" par/.style={v, draw=black!45, fill=black!4}, yname/.style={inner sep=0pt},"
                 r" e/.style={-{Stealth[length=5bp, width=4bp]}, thick, draw=black!70},"
                 r" p/.style={font=\scriptsize, inner sep=0pt}")
@@ -892,19 +901,18 @@ def _collect_names(e, seen: list[str]) -> None:
 
 
 def layered_matrix_tikz(model) -> str:
-    """The layered layout of a matrix problem's graph: the first variable is the input, the others are parameters."""
+    """The layered layout of a matrix problem's graph, styled by matrix_style."""
     from .matrix import shape_latex
 
     placed, uses = matrix_layout(model)
     scale = min(1.0, MAX_WIDTH / (placed.width + 3.0))
     out = [rf"\begin{{tikzpicture}}[scale={scale:.3f}, every node/.style={{transform shape}}, "
            r"v/.style={draw, rounded corners=3pt, align=center, inner sep=3pt, minimum width=10mm, fill=white},"
-           r" inp/.style={v, fill=blue!6}, par/.style={v, draw=black!45, fill=black!4, font=\small},"
+           r" inp/.style={v, fill=blue!6}, dat/.style={v, fill=blue!6},"
+           r" par/.style={v, draw=black!45, fill=black!4, font=\small},"
            r" outp/.style={v, fill=orange!10}, e/.style={-{Stealth[length=2mm]}, thick, draw=black!70}]"]
-    first = model.variables[0] if model.variables else None
     for v, (x, y) in placed.positions.items():
-        style = "inp" if v == first else "par" if v in model.problem.variables else \
-            "outp" if v == model.problem.loss else "v"
+        style = matrix_style(model, v)
         shape = model.shapes[v]
         label = rf"${latex_variable(v)}$\\[-1pt]{{\scriptsize ${shape_latex(shape)}$}}"
         out.append(rf"\node[{style}] ({v}) at ({x:.2f},{y:.2f}) {{{label}}};")
