@@ -49,10 +49,11 @@ def pdfs(tmp_path_factory):
     spec.write_text(LONG)
     runner = CliRunner()
     relu3 = Path(__file__).parent / "networks" / "relu3.toml"
-    for args in (["problem1", "--blank"], [str(spec)], ["problem2"], [str(relu3)]):
+    for args in (["problem1", "--blank"], [str(spec)], ["problem2"], [str(relu3)], ["problem2", "--blank"]):
         result = runner.invoke(app, ["report", *args, "--pdf", "-o", str(folder)])
         assert result.exit_code == 0, result.output
-    return {name: _pages(folder / f"{name}.pdf") for name in ("problem1-blank", "long", "problem2", "relu3")}
+    return {name: _pages(folder / f"{name}.pdf")
+            for name in ("problem1-blank", "long", "problem2", "relu3", "problem2-blank")}
 
 
 def test_no_heading_at_the_foot_of_a_page(pdfs):
@@ -123,3 +124,14 @@ def test_worksheet_answer_boxes_fit_the_numbers_and_cells_have_a_line_per_term()
     # v̄1 sums over its four uses (v2, v4, v9, v10), v̄0 over two (v7, v9); one line per term.
     assert re.search(r"\\bar\{v\}_\{1\} = [^\n]*\\hwlines\{4\}", reverse)
     assert re.search(r"\\bar\{v\}_\{0\} = [^\n]*\\hwlines\{2\}", reverse)
+
+
+def test_a_table_continued_on_a_new_page_repeats_its_head(pdfs):
+    """longtable put a table's last rows back on the page after its end and TeX broke them with the
+    ordinary output routine: problem1's blank worksheet continued the y1 pass on page 7 with no
+    head (and page 6 had no rule below)."""
+    for name in ("problem1-blank", "long"):
+        for number, lines in enumerate(pdfs[name][1:], 2):
+            top = next((k for k, line in enumerate(lines)
+                        if HEADING.match(line) or line.strip().startswith(("Expression", "Answer"))), len(lines))
+            assert _rows(lines[:top]) == 0, f"{name} page {number} starts with rows and no head: {lines[:3]}"
