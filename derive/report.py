@@ -131,7 +131,10 @@ def write_report(solution, out_dir: str | Path, fmt: str = "tex", pdf: bool = Fa
         raise ReportError("--pdf makes a PDF from LaTeX", hint="drop --format or use --format tex")
     # A built-in sheet's pdflatex starts now and loads its format while the sheet is rendered.
     preamble = builtin_preamble(solution.kind, options.blank) if pdf and template is None else None
-    warm = WarmTeX(preamble) if preamble else None
+    try:
+        warm = WarmTeX(preamble) if preamble else None
+    except OSError:  # no room for a scratch folder: the compile below says so
+        warm = None
     try:
         text = render_sheet(solution, fmt, options, template)  # fails before anything is written
         out_dir = files.ensure_folder(out_dir)
@@ -291,8 +294,11 @@ def _compile(work: Path, latexmk: str, pdflatex: str, warm: WarmTeX | None = Non
     work.write_text(placed or split[1], encoding="utf-8")
     job = None
     if figures is not None and placed is None and figures.wanted():  # drawn for the cache, beside the sheet
-        (scratch / "figures.tex").write_text(figures.source(), encoding="utf-8")
-        job = _start_tex([pdflatex, *_PDFLATEX_OPTIONS, "figures.tex"], scratch)
+        try:
+            (scratch / "figures.tex").write_text(figures.source(), encoding="utf-8")
+            job = _start_tex([pdflatex, *_PDFLATEX_OPTIONS, "figures.tex"], scratch)
+        except OSError:  # a full disk: the cache only saves time
+            job = None
     try:
         returncode, output = _passes(work, pdflatex, warm if warmed else None)
     finally:
@@ -330,6 +336,16 @@ def compile_pdf(tex_path: Path, keep_log: bool = False, warm: WarmTeX | None = N
         missing = "latexmk" if pdflatex else "pdflatex"
         raise ReportError(f"no TeX engine: {missing} is not installed; the LaTeX source is in {tex_path}"
                           + _removed(pdf_path), hint=f"run 'make setup' or 'apt-get install {TEX_PACKAGES}'")
+    try:
+        return _compile_in_scratch(tex_path, pdf_path, log_path, latexmk, pdflatex, keep_log, warm)
+    except OSError as exc:  # the scratch folder (TMPDIR) is full or unwritable
+        raise ReportError(f"cannot compile {tex_path}: {exc.strerror or exc}" + _removed(pdf_path),
+                          hint=f"the compile runs in a temporary folder under {tempfile.gettempdir()}: "
+                               "free some space there, or point TMPDIR at another folder") from None
+
+
+def _compile_in_scratch(tex_path: Path, pdf_path: Path, log_path: Path, latexmk: str, pdflatex: str,
+                        keep_log: bool, warm: WarmTeX | None) -> Path:
     with contextlib.ExitStack() as stack:
         if warm is None:
             scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="derive-tex-")))
@@ -347,6 +363,8 @@ def compile_pdf(tex_path: Path, keep_log: bool = False, warm: WarmTeX | None = N
         built = work.with_suffix(".pdf")
         if returncode != 0 or not built.is_file():
             excerpt = log_errors(log.read_text(errors="replace") if log.is_file() else output)
+            if "Unable to read an entire line" in output:  # said on the terminal only, not in the log
+                excerpt = "a line of the sheet is longer than TeX can read (about 200,000 characters)"
             if log.is_file():
                 files.copy_file(log, log_path)
             raise ReportError(f"LaTeX failed on {tex_path}: {excerpt}" + _removed(pdf_path),

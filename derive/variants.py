@@ -166,9 +166,11 @@ class Interrupted(ReportError):
 
 
 def _die_with(parent: int) -> None:
-    """Worker initializer: killed when the parent dies (Linux), deaf to Ctrl-C (the parent
-    decides what an interruption means)."""
+    """Worker initializer: killed when the parent dies (Linux), deaf to Ctrl-C and SIGTERM sent to
+    the process group (the parent decides what an interruption means: the sheets being written
+    finish, so no half-compiled scratch folder is left behind)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if sys.platform.startswith("linux"):
         import ctypes
 
@@ -244,6 +246,8 @@ def write_variants(spec: str, count: int, seed: int, out_dir: str | Path, pdf: b
                 try:
                     future.result()  # re-raises a worker's error
                 except BrokenProcessPool:
+                    if stop:  # the workers died of the same Ctrl-C or SIGTERM (sent to the group)
+                        raise Interrupted("interrupted") from None
                     raise ReportError(WORKER_DIED, hint=WORKER_HINT) from None
                 finished.append(entry)
                 if progress:

@@ -178,3 +178,42 @@ def test_the_cache_never_writes_through_a_planted_link(tmp_path, monkeypatch):
     figures.path.symlink_to(victim)
     assert figures.wanted() and not victim.exists()  # the link counts as a mark; nothing is created
     assert figures.place(tmp_path) is None  # a linked entry is never read
+
+
+def test_a_full_temporary_disk_is_a_report_error_not_a_crash(tmp_path, monkeypatch):
+    """Writing into the scratch folder raised OSError (exit 3); it is one ReportError naming TMPDIR."""
+    import errno
+
+    import derive.report as report
+    from derive.errors import ReportError
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    write_report(api.solve("problem1"), tmp_path)
+    original = report.shutil.copyfile
+
+    def full(source, target, *args, **kwargs):
+        if str(target).endswith("sheet.tex"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return original(source, target, *args, **kwargs)
+
+    monkeypatch.setattr(report.shutil, "copyfile", full)
+    with pytest.raises(ReportError, match="No space left on device") as info:
+        compile_pdf(tmp_path / "problem1.tex")
+    assert "TMPDIR" in info.value.hint
+
+
+def test_the_drawing_cache_step_failing_only_costs_the_cache(tmp_path, monkeypatch):
+    import derive.report as report
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    write_report(api.solve("problem1"), tmp_path / "a", pdf=True)  # leaves the mark
+    original = report._start_tex
+
+    def start(command, scratch, stdin=subprocess.DEVNULL):
+        if command[-1] == "figures.tex":
+            raise OSError(28, "No space left on device")
+        return original(command, scratch, stdin)
+
+    monkeypatch.setattr(report, "_start_tex", start)
+    write_report(api.solve("problem1"), tmp_path / "b", pdf=True)
+    assert _words(tmp_path / "a" / "problem1.pdf") == _words(tmp_path / "b" / "problem1.pdf")

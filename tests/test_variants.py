@@ -157,3 +157,27 @@ def test_a_script_without_a_main_guard_is_told_how_to_call_write_variants(tmp_pa
                           text=True, timeout=120)
     assert fine.returncode == 0, fine.stderr
     assert len(list((tmp_path / "b").glob("s00*-key.md"))) == 2
+
+
+def test_sigterm_to_the_process_group_ends_like_ctrl_c_and_leaves_no_scratch(tmp_path):
+    """SIGTERM sent to the whole group (as a job scheduler does) once killed the workers mid-compile:
+    BrokenProcessPool, exit 3, derive-tex-* folders left in TMPDIR. Workers now leave the decision
+    to the parent: exit 130, one line, the manifest of what was written, nothing left behind."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    out = tmp_path / "out"
+    process = subprocess.Popen([sys.executable, "-m", "derive", "variants", "problem1", "--count", "30", "--workers",
+                                "2", "-o", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True,
+                               env={**os.environ, "TMPDIR": str(scratch), "XDG_CACHE_HOME": str(tmp_path / "cache")})
+    deadline = time.time() + 120
+    while not (out / "s001-key.pdf").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    assert process.poll() is None, "the run ended before it could be interrupted"
+    os.killpg(process.pid, signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130 and "interrupted: wrote" in err, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert list(scratch.glob("derive-*")) == []
+    rows = list(csv.DictReader((out / "manifest.csv").open()))
+    assert {r["id"] for r in rows} == {p.name.split("-")[0] for p in out.glob("s*-key.pdf")}
