@@ -224,11 +224,12 @@ class WarmTeX:
     FIRST_LINE = r"\read16to\derivego\nonstopmode\input{sheet.tex}"
 
     def __init__(self, preamble: str):
-        self.preamble, self.process = preamble, None
+        self.preamble, self.process, self.format = preamble, None, None
         self._folder = tempfile.TemporaryDirectory(prefix="derive-tex-")
         self.scratch = Path(self._folder.name)
         pdflatex = shutil.which("pdflatex")
         fmt = texformat.cached_format(preamble, pdflatex, _run_tex) if pdflatex and shutil.which("latexmk") else None
+        self.format = fmt
         if fmt is None:
             return
         try:
@@ -284,9 +285,7 @@ def _compile(work: Path, latexmk: str, pdflatex: str, warm: WarmTeX | None = Non
         warm.cancel()
     fmt = texformat.cached_format(split[0], pdflatex, _run_tex) if split and not warmed else None
     if not warmed and fmt is None:
-        return _run_tex([latexmk, "-pdf", "-silent", "-interaction=nonstopmode", "-halt-on-error",
-                         "-pdflatex=pdflatex -no-shell-escape -interaction=nonstopmode -halt-on-error %O %S",
-                         "sheet.tex"], scratch)
+        return _latexmk(latexmk, scratch)
     if fmt is not None:
         shutil.copyfile(fmt, scratch / "sheet.fmt")
     figures = texfigures.Figures(split[1], texformat.format_key(split[0], pdflatex)) if warmed else None
@@ -304,11 +303,21 @@ def _compile(work: Path, latexmk: str, pdflatex: str, warm: WarmTeX | None = Non
     finally:
         if job is not None:
             figures.store(scratch / "figures.pdf", _finish_tex(job)[1])
-    if placed is not None and returncode != 0:  # a cached drawing that does not serve: draw them again
-        figures.forget()
+    if placed is not None and returncode != 0 and "figures.pdf" in output:  # a cached drawing that
+        figures.forget()                                                    # does not serve: draw them again
         work.write_text(split[1], encoding="utf-8")
         returncode, output = _passes(work, pdflatex, None)
+    if returncode != 0 and texformat.BROKEN_FORMAT in output:  # a damaged cached format: drop it
+        texformat.forget(warm.format if warmed else fmt)
+        work.write_text(split[0] + split[1], encoding="utf-8")  # the whole document again
+        return _latexmk(latexmk, scratch)
     return returncode, output
+
+
+def _latexmk(latexmk: str, scratch: Path) -> tuple[int, str]:
+    return _run_tex([latexmk, "-pdf", "-silent", "-interaction=nonstopmode", "-halt-on-error",
+                     "-pdflatex=pdflatex -no-shell-escape -interaction=nonstopmode -halt-on-error %O %S",
+                     "sheet.tex"], scratch)
 
 
 def _passes(work: Path, pdflatex: str, warm: WarmTeX | None) -> tuple[int, str]:

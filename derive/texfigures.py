@@ -64,8 +64,8 @@ class Figures:
     def wanted(self) -> bool:
         """Whether to typeset the pictures for the cache now: on their second compile, since the
         first leaves a mark, so a sheet compiled once costs nothing more."""
-        if not self.pictures:
-            return False
+        if not self.pictures or self.path.is_symlink() or (self.path.exists() and not self.path.is_file()):
+            return False  # nothing to draw, or something else sits where the entry would go
         mark = self.path.with_suffix(".seen")
         try:
             mark.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -94,8 +94,11 @@ class Figures:
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd, staged = tempfile.mkstemp(prefix=".fig-", suffix=".part", dir=folder)
             os.close(fd)
-            shutil.copyfile(built, staged)
-            os.replace(staged, self.path)  # atomic: a concurrent compile writes the same bytes
+            try:
+                shutil.copyfile(built, staged)
+                os.replace(staged, self.path)  # atomic: a concurrent compile writes the same bytes
+            finally:
+                Path(staged).unlink(missing_ok=True)  # a full disk leaves no half-copied file
             self.path.with_suffix(".seen").unlink(missing_ok=True)
             _prune(folder)
         except OSError:

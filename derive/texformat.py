@@ -23,6 +23,8 @@ from .errors import DeriveError
 _BEGIN = re.compile(r"^\\begin\{document\}", re.MULTILINE)
 #: Preamble lines that must run in every job: pdfTeX does not dump its glyph-to-Unicode table.
 _PER_JOB = re.compile(r"glyphtounicode|\\pdfgentounicode")
+#: What pdflatex says when a format file is damaged (then it is dropped and rebuilt next time).
+BROKEN_FORMAT = "Fatal format file error"
 #: What a log says when another pass would change the output.
 RERUN = re.compile(r"Rerun (LaTeX|to get)|Label\(s\) may have changed|Table widths have changed")
 
@@ -59,7 +61,9 @@ def cached_format(preamble: str, pdflatex: str, run: Callable[[list[str], Path],
         folder = cache_folder()
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         target = folder / f"{format_key(preamble, pdflatex)}.fmt"
-        if target.is_file() and not target.is_symlink():
+        if target.is_symlink() or (target.exists() and not target.is_file()):
+            return None  # something else sits there: never built over, never read
+        if target.is_file():
             return target
         with tempfile.TemporaryDirectory(prefix="derive-fmt-") as scratch:
             work = Path(scratch)
@@ -71,8 +75,20 @@ def cached_format(preamble: str, pdflatex: str, run: Callable[[list[str], Path],
                 return None
             fd, staged = tempfile.mkstemp(prefix=".fmt-", suffix=".part", dir=folder)
             os.close(fd)
-            shutil.copyfile(built, staged)
-            os.replace(staged, target)  # atomic: a concurrent build writes the same bytes
+            try:
+                shutil.copyfile(built, staged)
+                os.replace(staged, target)  # atomic: a concurrent build writes the same bytes
+            finally:
+                Path(staged).unlink(missing_ok=True)  # a full disk leaves no half-copied file
         return target
     except (OSError, DeriveError):  # no cache folder, a full disk, a build that timed out
         return None
+
+
+def forget(path: Path | None) -> None:
+    """Remove a cached format found damaged."""
+    try:
+        if path is not None:
+            Path(path).unlink()
+    except OSError:
+        pass

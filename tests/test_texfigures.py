@@ -14,6 +14,17 @@ from derive import api, texfigures, texformat
 from derive.report import SheetOptions, WarmTeX, builtin_preamble, compile_pdf, render_sheet, write_report
 
 
+@pytest.fixture(scope="module")
+def _module_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(autouse=True)
+def _own_cache(_module_cache, monkeypatch):
+    """Never the user's ~/.cache: one cache for this module (tests that need a fresh one set theirs)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(_module_cache))
+
+
 def _words(pdf: Path) -> list[str]:
     return sorted(subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True)
                   .stdout.split())
@@ -80,10 +91,14 @@ def test_drawings_are_typeset_once_and_give_the_same_pages(tmp_path, monkeypatch
     assert len(cached) == 1  # both graphs, one page each
     info = subprocess.run(["pdfinfo", str(cached[0])], capture_output=True, text=True, check=True).stdout
     assert "Pages:           2" in info
-    starts = []
+    starts, placed = [], []
     monkeypatch.setattr("derive.report._start_tex", _recording(starts))
+    place = texfigures.Figures.place
+    monkeypatch.setattr(texfigures.Figures, "place", lambda self, scratch: placed.append(place(self, scratch))
+                        or placed[-1])
     write_report(api.solve("problem1"), second, pdf=True)
-    assert starts == []  # no pdflatex beside the sheet's: the drawings came from the cache
+    assert starts == []  # no pdflatex beside the sheet's
+    assert len(placed) == 1 and placed[0].count("\\includegraphics[page=") == 2  # the drawings came from the cache
     assert "tikzpicture" in (second / "problem1.tex").read_text()  # the user's .tex draws them itself
     a, b = (d / "problem1.pdf" for d in (first, second))
     assert _words(a) == _words(b)
@@ -145,8 +160,8 @@ def test_the_drawing_cache_is_pruned_to_its_limit(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("name", ["problem1", "attention"])
 def test_the_fast_compile_gives_the_pages_latexmk_gives(name, tmp_path, monkeypatch):
-    """The warm engine and the cached drawings change nothing on the page: word for word and
-    pixel for pixel (up to anti-aliasing) what a bare latexmk makes of the same .tex, on the
+    """The warm engine and the cached drawings change nothing on the page: the same words (a
+    placed drawing's labels may be read in another order) and pixel for pixel (up to anti-aliasing) what a bare latexmk makes of the same .tex, on the
     first compile, the second (drawings typeset beside the sheet) and the next (from the cache)."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     solution = api.solve(name)
@@ -176,7 +191,9 @@ def test_the_cache_never_writes_through_a_planted_link(tmp_path, monkeypatch):
     victim = tmp_path / "victim"
     figures.path.with_suffix(".seen").symlink_to(victim)
     figures.path.symlink_to(victim)
-    assert figures.wanted() and not victim.exists()  # the link counts as a mark; nothing is created
+    assert not figures.wanted() and not victim.exists()  # a link where the entry goes: left alone
+    figures.path.unlink()
+    assert figures.wanted() and not victim.exists()  # the linked mark counts as a mark; nothing is created
     assert figures.place(tmp_path) is None  # a linked entry is never read
 
 
@@ -217,3 +234,43 @@ def test_the_drawing_cache_step_failing_only_costs_the_cache(tmp_path, monkeypat
     monkeypatch.setattr(report, "_start_tex", start)
     write_report(api.solve("problem1"), tmp_path / "b", pdf=True)
     assert _words(tmp_path / "a" / "problem1.pdf") == _words(tmp_path / "b" / "problem1.pdf")
+
+
+def test_a_damaged_cached_format_is_dropped_and_the_sheet_still_compiles(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    write_report(api.solve("problem1"), tmp_path / "a", pdf=True)
+    (fmt,) = texformat.cache_folder().glob("*.fmt")
+    fmt.write_bytes(b"garbage")
+    write_report(api.solve("problem1"), tmp_path / "b", pdf=True)  # was: "Fatal format file error" on every run
+    assert _words(tmp_path / "a" / "problem1.pdf") == _words(tmp_path / "b" / "problem1.pdf")
+    assert not fmt.exists() or fmt.read_bytes() != b"garbage"
+
+
+def test_folders_where_cache_files_go_are_left_alone_without_debris(tmp_path, monkeypatch):
+    """A folder sitting at a format's or a drawing's path: never built over, no .part files left,
+    no rebuild on every compile."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    solution = api.solve("problem1")
+    write_report(solution, tmp_path / "a", pdf=True)
+    write_report(solution, tmp_path / "a", pdf=True)
+    (fmt,) = texformat.cache_folder().glob("*.fmt")
+    (drawing,) = texfigures.cache_folder().glob("*.pdf")
+    for path in (fmt, drawing):
+        path.unlink()
+        path.mkdir()
+    drawing.with_suffix(".seen").touch()
+    for _ in range(2):
+        write_report(solution, tmp_path / "b", pdf=True)
+    assert "Jacobian" in " ".join(_words(tmp_path / "b" / "problem1.pdf"))
+    assert list(texformat.cache_folder().rglob("*.part")) == []
+    assert fmt.is_dir() and drawing.is_dir()
+
+
+def test_the_drawing_key_covers_format_per_job_lines_and_every_picture():
+    body = "\\input{glyphtounicode}\n\\begin{document}\\begin{tikzpicture}a\\end{tikzpicture}"
+    key = texfigures.Figures(body, "format-1").path
+    assert texfigures.Figures(body, "format-2").path != key
+    assert texfigures.Figures(body.replace("glyphtounicode", "other"), "format-1").path != key
+    assert texfigures.Figures(body.replace("}a\\end", "}b\\end"), "format-1").path != key
+    assert texfigures.Figures(body + "\\begin{tikzpicture}c\\end{tikzpicture}", "format-1").path != key
+    assert texfigures.Figures(body, "format-1").path == key
