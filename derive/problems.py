@@ -6,6 +6,7 @@ and solve it.  Every malformed file gives a :class:`ProblemError` that says wher
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 from dataclasses import dataclass, field, replace
@@ -209,6 +210,9 @@ def statement_pieces(text: str) -> list[tuple[str, str | None]]:
 
 def _check_statement(statement: str, names: list[str], where: str) -> None:
     for _, name in statement_pieces(statement):
+        if name == "point" and "point" in names:
+            raise ProblemError(f"{where}: statement: {{point}} is the whole point, but an input or constant is "
+                               "named point too", hint="rename that input or constant")
         if name is not None and name != "point" and name not in names:
             raise ProblemError(f"{where}: statement: {{{name}}} is not an input or a constant",
                                hint=did_you_mean(name, ["point", *names])
@@ -216,29 +220,57 @@ def _check_statement(statement: str, names: list[str], where: str) -> None:
                                + "; {{ and }} are literal braces")
 
 
-def literal_point(problem: Problem) -> str | None:
-    """The point as the statement writes it literally (``(2, 1)``, ``x1 = 2``) instead of with
-    {point} or {x1}; None when it does not.  A sheet at another point would print it wrongly."""
-    literal = "".join(text for text, _ in statement_pieces(problem.statement))
-    values = [str(value) for value in problem.inputs.values()]
-    patterns = [r"\(\s*" + r"\s*,\s*".join(map(re.escape, values)) + r"\s*\)"] if len(values) > 1 else []
-    patterns += [rf"(?<![\w.]){re.escape(name)}\s*=\s*{re.escape(str(value))}(?![\w.])"
-                 for name, value in {**problem.inputs, **problem.constants}.items()]
-    for pattern in patterns:
-        found = re.search(pattern, literal)
-        if found:
-            return found.group()
+_NUMBER = r"[-+−]?(?:\d+(?:\.\d*)?|\.\d+)(?:\s*/\s*\d+)?"
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(Fraction(re.sub(r"\s+", "", text).replace("−", "-").rstrip(".")))
+    except (ValueError, ZeroDivisionError):
+        return None
+
+
+def _same(text: str, value) -> bool:
+    number = _number(text)
+    try:
+        return number is not None and math.isclose(number, float(value), rel_tol=1e-9, abs_tol=1e-12)
+    except (TypeError, ValueError):
+        return False
+
+
+def literal_point(base: Problem, moved: Problem | None = None) -> str | None:
+    """Where the statement writes a value of ``base`` literally that ``moved`` changes (every value
+    when ``moved`` is None): ``x1 = 2``, ``x1=2.0``, ``lam = 1/4``, or the point as a tuple
+    (``(2, 0.5)``, ``(2, {x2})``) instead of with {point} or {x1}; None when it does not.  A
+    heuristic: it reads numbers as written (2, 2.0, 0.5, 1/2), not words or formulas."""
+    values = {**base.inputs, **base.constants}
+    after = {**moved.inputs, **moved.constants} if moved is not None else {}
+    changed = [name for name in values if moved is None or after.get(name) != values[name]]
+    # placeholders stay visible as {name}: a half-written tuple such as (2, {x2}) is still caught
+    text = "".join(piece + (f"{{{name}}}" if name else "") for piece, name in statement_pieces(base.statement))
+    for name in changed:
+        for found in re.finditer(rf"(?<![\w.]){re.escape(name)}\s*=\s*({_NUMBER})(?!\w|\.\d|\s*/)", text):
+            if _same(found.group(1), values[name]):
+                return found.group()
+    inputs = list(base.inputs)
+    if len(inputs) > 1 and any(name in changed for name in inputs):
+        item = rf"(?:{_NUMBER}|\{{\w+\}})"
+        for found in re.finditer(rf"\(\s*{item}(?:\s*,\s*{item})+\s*\)", text):
+            items = [x.strip() for x in found.group()[1:-1].split(",")]
+            if len(items) == len(inputs) and all(
+                    x == f"{{{n}}}" or _same(x, base.inputs[n]) for x, n in zip(items, inputs)) and any(
+                    _same(x, base.inputs[n]) for x, n in zip(items, inputs) if n in changed):
+                return found.group()
     return None
 
 
 def check_moved_point(base: Problem, moved: Problem) -> None:
-    """A sheet of ``moved`` (``base`` at other values) must not print ``base``'s point."""
-    if (moved.inputs, moved.constants) != (base.inputs, base.constants):
-        found = literal_point(base)
-        if found:
-            raise ProblemError(f"{base.name}: the statement writes '{found}', but this sheet is at another point",
-                               hint="write {point} (or {x1}, {lam}, ...) in the statement where the values go: "
-                                    "each sheet then prints its own")
+    """A sheet of ``moved`` (``base`` at other values) must not print a value of ``base`` that it changes."""
+    found = literal_point(base, moved)
+    if found:
+        raise ProblemError(f"{base.name}: the statement writes '{found}', but this sheet is at another point",
+                           hint="write {point} (or {x1}, {lam}, ...) in the statement where the values go: "
+                                "each sheet then prints its own")
 
 
 def _allow_zero(table: dict, names: list[str], where: str) -> frozenset[str]:

@@ -53,9 +53,15 @@ def header(problem, escape, title=None, author=None, course=None, date=None, val
 
 
 def _spaced(escape: Callable[[str], str], text: str) -> str:
-    """``escape(text)`` keeping a space at either end (the LaTeX escape trims it, and the text
-    meets a value there)."""
-    return (" " if text[:1].isspace() else "") + escape(text.strip()) + (" " if text[-1:].isspace() and text.strip() else "")
+    """``escape(text)`` keeping its white space at either end, where the text meets a value (the
+    LaTeX escape trims it: a space stays; Markdown keeps a paragraph break)."""
+    def space(white: str) -> str:
+        return (escape(white) or " ") if white else ""
+
+    core = text.strip()
+    lead = text[:len(text) - len(text.lstrip())]
+    trail = text[len(text.rstrip()):] if core else ""
+    return space(lead) + escape(core) + space(trail)
 
 
 def _placeholder_value(problem, nt) -> Callable[[str], str]:
