@@ -208,8 +208,11 @@ def statement_pieces(text: str) -> list[tuple[str, str | None]]:
     return [*pieces, ("".join(literal), None)]
 
 
-def _check_statement(statement: str, names: list[str], where: str) -> None:
+def _check_statement(statement: str, names: list[str], where: str, matrix: bool = False) -> None:
     for _, name in statement_pieces(statement):
+        if name is not None and matrix:
+            raise ProblemError(f"{where}: statement: {{{name}}}: a matrix problem has no point to fill in",
+                               hint="placeholders are for scalar problems; write {{ and }} for literal braces")
         if name == "point" and "point" in names:
             raise ProblemError(f"{where}: statement: {{point}} is the whole point, but an input or constant is "
                                "named point too", hint="rename that input or constant")
@@ -394,6 +397,8 @@ def _check_keys(data: dict, schema: dict, required: tuple[str, ...], where: str)
 
 def _matrix_problem(data: dict, name: str, source: str, where: str) -> MatrixProblem:
     _check_keys(data, MATRIX_KEYS, ("dims", "variables", "equations", "derive"), where)
+    if isinstance(data.get("statement"), str):
+        _check_statement(data["statement"], [], where, matrix=True)
     dims = {}
     for dim, size in data["dims"].items():
         _check_name(dim, f"{where}: dim")

@@ -126,3 +126,17 @@ def test_a_paragraph_break_beside_a_placeholder_survives_in_markdown(tmp_path):
 def test_an_input_named_point_makes_the_placeholder_ambiguous():
     with pytest.raises(ProblemError, match=r"\{point\} is the whole point"):
         problem_from_toml('statement = "at {point}"\n[inputs]\npoint = 1\n[outputs]\ny = "point*2"\n', "p")
+
+
+def test_a_matrix_statement_has_braces_but_no_placeholders(tmp_path):
+    from pathlib import Path
+
+    text = (Path(__file__).parent.parent / "derive" / "builtin" / "problem2.toml").read_text()
+    with pytest.raises(ProblemError, match="a matrix problem has no point"):
+        problem_from_toml(re.sub(r'(?m)^statement = ".*"$', 'statement = "at {point}"', text), "m")
+    problem = problem_from_toml(re.sub(r'(?m)^statement = ".*"$', 'statement = "labels in {{0, 1}}"', text), "m")
+    from derive import api
+    from derive.report import render_sheet
+
+    line = next(x for x in render_sheet(api.solve(problem), "tex").splitlines() if "labels in" in x)
+    assert line.startswith("labels in \\{0,") and line.endswith("1\\}") and "{{" not in line

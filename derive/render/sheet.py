@@ -38,8 +38,8 @@ def header(problem, escape, title=None, author=None, course=None, date=None, val
     """Title, author, course, date and statement: from the options, else the problem file.  In a
     scalar problem's statement ``value(name)`` fills each placeholder ({point}, {x1}, {lam}) with
     LaTeX of this sheet's value, so every student's sheet names its own point."""
-    if value is None:  # a matrix problem's statement is plain text
-        statement = escape(problem.statement)
+    if value is None:  # a matrix problem's statement: text, with {{ and }} for braces
+        statement = escape("".join(text for text, _ in statement_pieces(problem.statement)))
     else:
         statement = "".join(_spaced(escape, text) + (f"${value(name)}$" if name else "")
                             for text, name in statement_pieces(problem.statement)).strip()
