@@ -47,6 +47,13 @@ def problem1_pdf(tmp_path_factory):
     return out / "problem1.pdf"
 
 
+def test_spaces_around_operators_in_evaluation_cells_never_shrink_to_nothing(problem1_pdf):
+    """A line that nearly filled its cell was set 'v6×1+v0×0' and '[7.389 × 2]+[−5.940 × 2]':
+    TeX shrank the spaces around + rather than break. Now a long line breaks after an operator."""
+    text = subprocess.run(["pdftotext", "-raw", str(problem1_pdf), "-"], capture_output=True, text=True).stdout
+    assert re.findall(r".{6}[\d\])]\+[\[\d(v].{6}", text) == []
+
+
 def test_problem1_pdf_holds_every_part_and_number(problem1_pdf):
     text = pdf_text(problem1_pdf)
     for part in ("(a) Computational graph", "(b) Backpropagation graph", "(c) Evaluation trace",
