@@ -322,3 +322,21 @@ def test_sheets_are_the_same_under_every_hash_seed(tmp_path):
                        check=True, capture_output=True, env={**os.environ, "PYTHONHASHSEED": seed})
         texts.add((out / "rnn.tex").read_text())
     assert len(texts) == 1
+
+
+def test_no_fraction_is_set_inside_a_fraction():
+    """½ ∑(…)/B printed \\frac{\\frac{1}{2} ∑(…)}{B} and (T ⊘ P)/B printed −(\\frac{\\frac{T}{P}}{B}): small
+    type inside small type. A coefficient fraction goes in front instead: \\frac{1}{2 B} ∑(…),
+    −\\frac{1}{B} \\frac{T}{P}; a single \\frac needs no brackets."""
+    from derive import api
+    from derive.problems import builtin_problems
+    from derive.report import render_sheet
+
+    for problem in builtin_problems():
+        if problem.kind != "matrix":
+            continue
+        tex = render_sheet(api.solve(problem.name), "tex")
+        assert not re.search(r"\\frac\{[^{}]*(\{[^{}]*\}[^{}]*)*\\frac", tex), problem.name
+        assert not re.search(r"\\left\(\\frac\{[^{}]*\}\{[^{}]*\}\\right\)(?!\^)", tex), problem.name  # (x)^T keeps them
+    assert r"L &= \frac{1}{2 B} \, \textstyle\sum" in render_sheet(api.solve("batchnorm"), "tex")
+    assert r"& = -\frac{1}{B} \, \frac{T}{P} &" in render_sheet(api.solve("mlp_batch"), "tex")

@@ -117,11 +117,19 @@ class LatexPrinter(_Printer):
         return self.form(e)
 
     def wrap(self, e: M, parent: str, side: str = "left") -> str:
+        if e.op == "div" and parent in (("neg", "sub", "add") if _split_fraction(e) else
+                                        ("neg", "sub", "add", "mul", "matmul", "had")):
+            return self(e)  # a \frac is delimited by its own bar: −\frac{T}{P}, never −(\frac{T}{P})
         if needs_brackets(printed_kind(e), parent, side):
             return self.parens(self(e))
         if parent in ("pow", "transpose") and side == "left" and e.op in ("T", "pow"):
             return f"{{{self(e)}}}"  # (xᵀ)ᵀ as {x^\top}^\top: TeX allows one superscript per base
         return self(e)
+
+    def factor(self, e: M, parent: str) -> str:
+        if e.op == "div" and not _split_fraction(e):
+            return self(e)  # \frac{1}{B} \frac{1 - t}{1 - p}: a fraction needs no brackets as a factor
+        return super().factor(e, parent)
 
     def diag_of(self, text: str) -> str:
         return rf"\operatorname{{diag}}\left({text}\right)"
@@ -167,7 +175,26 @@ class LatexPrinter(_Printer):
         return latex_variable(e.data)
 
     def _print_div(self, e):  # a fraction needs no brackets around either side
-        return rf"\frac{{{self(e.args[0])}}}{{{self(e.args[1])}}}"
+        top, bottom = e.args
+        if _split_fraction(e):  # never a fraction inside a fraction:
+            c = top.args[0].data if top.op == "scale" else sympy.Integer(1)
+            below = self(bottom) if c.q == 1 else f"{c.q} {self.wrap(bottom, 'mul', 'right')}"
+            rest = top.args[1] if top.op == "scale" else top  # ½ ∑(…) / B as \frac{1}{2 B} ∑(…),
+            return rf"\frac{{{c.p}}}{{{below}}}{self.space}{self.factor(rest, 'mul')}"  # (T ⊘ P) / B as \frac{1}{B} \frac{T}{P}
+        return rf"\frac{{{self(top)}}}{{{self(bottom)}}}"
+
+
+
+def _split_fraction(e: M) -> bool:
+    """Whether LaTeX prints the division ``e`` (by a scalar name or number) as a coefficient
+    fraction times the rest: (c X) / B with c a positive fraction, or (T ⊘ P) / B."""
+    top, bottom = e.args
+    if not (bottom.is_scalar and bottom.op in ("dim", "var", "const")):
+        return False
+    if top.op == "div":
+        return True
+    c = top.args[0].data if top.op == "scale" and top.args[0].is_const else None
+    return isinstance(c, sympy.Rational) and c > 0 and (c.q != 1 or c.p == 1)
 
 
 class TextPrinter(_Printer):
