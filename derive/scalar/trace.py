@@ -348,7 +348,7 @@ def _make_node(node_id: str, index: int, op: str, args: tuple, values: dict[str,
     for position, arg in enumerate(args):
         if not isinstance(arg, str):
             continue
-        partial_value = _evaluate(rule.partial_functions[position], floats, where, op, args, values)
+        partial_value = _evaluate(rule.partial_functions[position], floats, where, op, args, values, partial=True)
         partials.append(LocalPartial(arg, position, partial_value, op, args))
     label = rule.rule if len(partials) > 1 else "Chain Rule"
     return Node(node_id, index, op, args, text, latex, value, tuple(partials), label,
@@ -360,13 +360,14 @@ def _arg_values(args: tuple, values: dict[str, float]) -> str:
     return ", ".join(f"{x} = {values[x]!r}" for x in names)
 
 
-def _evaluate(function, floats, where, op, args, values) -> float:
-    """Call a float implementation; undefined or non-finite results become a DomainError."""
+def _evaluate(function, floats, where, op, args, values, partial: bool = False) -> float:
+    """Call a float implementation (a value, or with ``partial`` a local partial); undefined or
+    non-finite results become a DomainError."""
     try:
         result = function(*floats)
     except ZeroDivisionError:
-        raise DomainError(f"{where}: {_arg_values(args, values)}: division by zero",
-                          hint="evaluate at another point") from None
+        what = "its derivative divides by zero here" if partial else "division by zero"
+        raise DomainError(f"{where}: {_arg_values(args, values)}: {what}", hint="evaluate at another point") from None
     except OverflowError:
         raise DomainError(f"{where}: {_arg_values(args, values)}: the value overflows",
                           hint="evaluate at a point of smaller magnitude") from None
