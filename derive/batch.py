@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import DeriveError, ProblemError
+from .grade import to_look_at
 from .roster import ManifestEntry, check_id
 
 #: The files a folder contributes to a batch (not recursive).
@@ -209,8 +210,9 @@ def gradescope(submission: Submission) -> dict:
                                [f"{i.name}: {i.verdict}; given {i.given or '(nothing)'}; {i.message}" for i in items],
                                f"{fraction:.0%}"))
     total = round(100.0 * score["total"], 2)
+    notes = "".join(f"; to look at: {note}" for note in to_look_at(result))
     return {"score": total, "max_score": 100.0,
-            "output": f"{submission.id}: {total:g}/100", "tests": tests}
+            "output": f"{submission.id}: {total:g}/100{notes}", "tests": tests}
 
 
 def _test(name: str, fraction: float, max_score: float, problems: list[str], summary: str) -> dict:

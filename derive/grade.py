@@ -69,7 +69,7 @@ class CellVerdict:
     given: str
     expected: float
     verdict: str  # correct, rounding, wrong, missing
-    kind: str | None = None  # sign, carried, arithmetic, rule
+    kind: str | None = None  # sign, carried, arithmetic, rule, degrees, chain, point, no-line
     message: str = ""
     credit: float = 0.0
 
@@ -83,6 +83,12 @@ class CellVerdict:
 class Grade:
     cells: list[CellVerdict]
     weights: dict[str, float] = field(default_factory=lambda: {p: 1.0 for p in PARTS})
+    notes: list[str] = field(default_factory=list)  # what a person should look at, beyond the cells
+
+    @property
+    def to_review(self) -> int:
+        """Cells waiting for a person (their credit is 0 until regraded)."""
+        return sum(c.verdict == "review" for c in self.cells)
 
     @property
     def all_correct(self) -> bool:
@@ -105,7 +111,15 @@ class Grade:
         return {"parts": parts, "total": total, "first_wrong": first_wrong}
 
     def as_dict(self) -> dict:
-        return {"cells": [c.as_dict() for c in self.cells], "score": self.score()}
+        return {"cells": [c.as_dict() for c in self.cells], "score": self.score(), "notes": self.notes}
+
+
+def to_look_at(result) -> list[str]:
+    """What a person should look at in one graded file (a Grade, or a matrix answer check):
+    cells for review (no credit until regraded) and the grader's notes."""
+    review = getattr(result, "to_review", 0)
+    notes = [f"{review} cell(s) for review: 0 credit until a person regrades them"] if review else []
+    return notes + list(getattr(result, "notes", []))
 
 
 def worksheet_cells(solution: ScalarSolution) -> list[tuple[str, str, str]]:
@@ -268,25 +282,46 @@ def grade(solution: ScalarSolution, answers: list[Answer], weights: dict[str, fl
             raise ProblemError(f"{answer.where}: the cell {answer.part}/{answer.pass_ or '-'}/{answer.node} "
                                "is given twice")
         by_key[key] = answer
+    elsewhere = _other_point(expect, by_key, policy)
     own: dict[tuple[str, str], dict[str, float]] = {}
     cells = []
     for key in expect.cells():
         part, pass_, node = key
         answer = by_key.get(key)
         verdict = _judge(expect, part, pass_, node, answer, own.setdefault((part, pass_), {}), policy,
-                         own.get(("trace", "")) if part != "trace" else None)
+                         own.get(("trace", "")) if part != "trace" else None, carry=not elsewhere)
+        if elsewhere and node in elsewhere and part == "trace":
+            verdict = replace(verdict, kind="point", message=f"not this sheet's point: {node} = "
+                              f"{_fmt(verdict.expected)} here (another student's sheet, or the wrong manifest?)")
         if policy.require_lines and verdict.credit > 0 and answer is not None and not answer.line.strip() \
                 and expect.has_line(part, pass_, node):
             verdict = replace(verdict, kind=verdict.kind or "no-line", credit=verdict.credit * policy.line_credit,
                               message=(verdict.message + "; " if verdict.message else "")
                               + f"no evaluation line: {policy.line_credit:g} of the credit")
         cells.append(verdict)
-    return Grade(cells, {**{p: 1.0 for p in PARTS}, **(weights or {})})
+    notes = []
+    if elsewhere:
+        notes.append(f"the inputs written ({', '.join(sorted(elsewhere))}) are not this sheet's point: another "
+                     "student's sheet, or the wrong manifest? No carried credit was given")
+    return Grade(cells, {**{p: 1.0 for p in PARTS}, **(weights or {})}, notes)
+
+
+def _other_point(expect: Expectations, by_key: dict, policy: Policy) -> set[str]:
+    """The input nodes whose written values are not this sheet's point.  Inputs are given on the
+    sheet, not computed: values of another point mean another student's sheet (or a wrong
+    manifest), and the cells computed from them must not earn credit as carried slips."""
+    wrong = set()
+    for node in expect.trace.nodes:
+        answer = by_key.get(("trace", "", node.id)) if node.is_input else None
+        read = read_value(answer.value) if answer is not None and answer.value.strip() else None
+        if read is not None and not _close(read[0], node.value, _tolerance(node.value, read[1], policy)):
+            wrong.add(node.id)
+    return wrong
 
 
 def _judge(expect: Expectations, part: str, pass_: str, node: str, answer: Answer | None,
            own: dict[str, float], policy: Policy = Policy(),
-           own_trace: dict[str, float] | None = None) -> CellVerdict:
+           own_trace: dict[str, float] | None = None, carry: bool = True) -> CellVerdict:
     expected = expect.value(part, pass_, node)
     base = dict(part=part, pass_=pass_, node=node, expected=expected)
     if answer is None or not answer.value.strip():
@@ -315,7 +350,8 @@ def _judge(expect: Expectations, part: str, pass_: str, node: str, answer: Answe
         return CellVerdict(given=answer.value, verdict="review",
                            message=f"right only to the {d} decimal(s) written; the sheet asks for {policy.digits}: "
                                    f"{shown}", **base)
-    recomputed = expect.recomputed(part, pass_, node, {k: v for k, v in own.items() if k != node}, own_trace)
+    recomputed = expect.recomputed(part, pass_, node, {k: v for k, v in own.items() if k != node}, own_trace) \
+        if carry else None
     if recomputed is not None and not _close(recomputed, expected, tolerance) \
             and _close(given, recomputed, _tolerance(recomputed, d, policy) + 1e-3 * abs(recomputed)):
         return CellVerdict(given=answer.value, verdict="wrong", kind="carried",

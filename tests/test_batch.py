@@ -277,3 +277,33 @@ def test_the_visible_student_line_stands_in_for_a_deleted_marker(course):
 
     assert read_markdown(text.replace("<!-- derive: student=ada_l -->", "")).student == "ada_l"
     assert read_markdown(text.replace("**Student:** ada\\_l", "Student: zed")).student == "ada_l"  # the marker wins
+
+
+def test_a_copied_sheet_or_a_wrong_manifest_earns_no_carried_credit_and_is_flagged(course, tmp_path):
+    """Variants exist so that copying shows: a classmate's correct sheet handed in under another id
+    scored about 90% (the inputs wrong, everything after them 'carried'). Inputs are given on the
+    sheet, not computed: values of another point are flagged, and nothing is carried from them."""
+    points = manifest_points(course / "sheets" / "manifest.csv")
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    (subs / "copied.csv").write_text(filled_csv(independent_key(*points["ada_l"]), "bob.k"))  # ada's work as bob's
+    (subs / "honest.csv").write_text(filled_csv(independent_key(*points["cy-3"]), "cy-3",
+                                                change={("trace", "", "v6"): "1,250"}))
+    result = runner.invoke(app, ["check", "problem1", str(subs), "--manifest", str(course / "sheets" / "manifest.csv"),
+                                 "--json"])
+    data = json.loads(result.stdout)
+    by_id = {s["id"]: s for s in data["submissions"]}
+    copied = by_id["bob.k"]
+    ada, bob = independent_key(*points["ada_l"]), independent_key(*points["bob.k"])
+    same = {part: [abs(round(ada[k], 3) - bob[k]) <= 0.0015 for k in ada if k[0] == part]
+            for part in ("trace", "forward", "reverse")}  # cells whose value is the same at both points
+    assert copied["total"] == pytest.approx(sum(sum(v) / len(v) for v in same.values()) / 3)
+    assert not any(c["kind"] == "carried" for c in copied["cells"])
+    moved = {f"v{i}" for i, (a, b) in enumerate(zip(points["ada_l"], points["bob.k"])) if a != b}
+    assert moved and {c["node"] for c in copied["cells"] if c["kind"] == "point"} == moved
+    assert "not this sheet's point" in copied["notes"][0]
+    assert by_id["cy-3"]["notes"] == []
+    table = runner.invoke(app, ["check", "problem1", str(subs), "--manifest", str(course / "sheets" / "manifest.csv")])
+    lines = [line for line in table.stdout.splitlines() if line.startswith("To look at:")]
+    assert any("bob.k" in line and "not this sheet's point" in line for line in lines), table.stdout
+    assert any("cy-3" in line and "1 cell(s) for review" in line for line in lines), table.stdout

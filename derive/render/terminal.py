@@ -12,6 +12,7 @@ from ..errors import excerpt, inert
 #: What a student wrote is shown up to this many characters (the JSON keeps all of it).
 GIVEN_WIDTH = 200
 from ..scalar.solve import ScalarSolution
+from ..grade import to_look_at
 from . import lines
 from .notation import TextNotation
 
@@ -132,8 +133,10 @@ def grade_views(grade) -> list:
     first = inert(", ".join(f"{key} at {node}" for key, node in score["first_wrong"].items()) or "none")
     views = [table] if not grade.all_correct else [
         Text("Every cell is correct (or correctly rounded).", style="green")]
+    notes = [Text(f"To look at: {note}", style="bold yellow") for note in to_look_at(grade)]
     return [*views, Text(f"Score: {score['total'] * 100:.1f}%  ({parts})", style="bold"),
-            Text(f"First wrong cell of each pass: {first}")]
+            Text(f"First wrong cell of each pass: {first}"), *notes]
+
 
 
 def matrix_answer_views(check) -> list:
@@ -157,4 +160,6 @@ def class_views(report) -> list:
     summary = f"{len(report.graded)} graded"
     if report.errors:
         summary += f", {len(report.errors)} could not be graded (listed below)"
-    return [table, Text(summary, style="bold")]
+    notes = [Text(inert(f"To look at: {excerpt(s.id, width=GIVEN_WIDTH)}: {note}"), style="bold yellow")
+             for s in report.graded for note in to_look_at(s.result)]
+    return [table, Text(summary, style="bold"), *notes]
