@@ -43,17 +43,30 @@ def current_umask() -> int:
     return mask
 
 
+#: What to do instead, by what stands in the way (never "remove it": it may be the user's work).
+_INSTEAD = {"it is a folder": "give a file name inside it, e.g. DIR/name.ext",
+            "it is a file, not a folder": "this command writes several files: give a folder",
+            "it is not a folder": "this command writes several files: give a folder"}
+
+
 def _error(path: Path, exc: OSError | str) -> ReportError:
     if isinstance(exc, str):
-        return ReportError(f"cannot write to {path}: {exc}", hint="remove it or write elsewhere with -o")
+        return ReportError(f"cannot write to {path}: {exc}", hint=_INSTEAD.get(exc, "write somewhere else"))
     reason = exc.strerror or str(exc)
     reason = reason[:1].lower() + reason[1:]
     return ReportError(f"cannot write to {path}: {reason}", hint=_HINTS.get(errno.errorcode.get(exc.errno, "")))
 
 
+#: Suffixes that name a file: a new folder called key.pdf is almost surely a mistake.
+_FILE_SUFFIXES = frozenset({".pdf", ".tex", ".md", ".csv", ".json", ".toml", ".svg", ".png", ".py", ".txt"})
+
+
 def ensure_folder(folder: str | Path) -> Path:
     """``folder`` (created with its parents) or a ReportError saying why it cannot be one."""
     folder = Path(folder)
+    if folder.suffix.lower() in _FILE_SUFFIXES and not folder.is_dir():  # -o key.pdf means a file, not a folder
+        raise ReportError(f"cannot write to {folder}: this command writes several files into a folder, and "
+                          f"{folder.name} names a file", hint="give a folder with -o; the files are named after the problem")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except FileExistsError:

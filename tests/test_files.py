@@ -100,3 +100,18 @@ def test_a_read_only_folder_is_one_line(tmp_path, monkeypatch):
     assert result.exit_code == 2
     assert f"cannot write to {tmp_path / 'problem1.md'}: permission denied" in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_output_hints_never_say_remove_and_a_file_name_is_not_made_a_folder(tmp_path):
+    """`report -o key.pdf` made a folder called key.pdf; `graph -o DIR` hinted "remove it" (the
+    user's folder). Both are one line that says what to give instead."""
+    from typer.testing import CliRunner
+
+    from derive.cli import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["report", "problem1", "-o", str(tmp_path / "key.pdf")])
+    assert result.exit_code == 2 and "names a file" in result.stderr and not (tmp_path / "key.pdf").exists()
+    result = runner.invoke(app, ["graph", "problem1", "--format", "dot", "-o", str(tmp_path)])
+    assert result.exit_code == 2 and "it is a folder" in result.stderr and "remove" not in result.stderr
+    assert "give a file name" in result.stderr
