@@ -354,11 +354,16 @@ def _judge(expect: Expectations, part: str, pass_: str, node: str, answer: Answe
         if carry else None
     if recomputed is not None and not _close(recomputed, expected, tolerance) \
             and _close(given, recomputed, _tolerance(recomputed, d, policy) + 1e-3 * abs(recomputed)):
+        source = "the trace above" if part == "trace" else _carried_from(expect, part, pass_, node, own, given, d, policy)
         return CellVerdict(given=answer.value, verdict="wrong", kind="carried",
-                           message=f"consistent with the earlier wrong value(s) of this pass; "
+                           message=f"consistent with the earlier wrong value(s) of {source}; "
                                    f"the right value is {shown}", credit=CREDIT["carried"], **base)
     if expected != 0 and _close(given, -expected, tolerance):
-        if stages and _line_close(stages[0].value, expected, d, stages[0].spread):
+        flipped = next((st for st in stages[1:] if _line_close(st.value, -expected, d, st.spread)), None) \
+            if stages and _line_close(stages[0].value, expected, d, stages[0].spread) else None
+        if flipped is not None:
+            message = f"the sign is lost inside the line: {stages[0].text} = {shown}, not {flipped.text}"
+        elif stages and _line_close(stages[0].value, expected, d, stages[0].spread):
             message = f"the line is right ({stages[0].text} = {shown}) but the result written has the wrong sign"
         else:
             message = f"the sign is wrong: expected {shown}"
@@ -379,6 +384,16 @@ def _judge(expect: Expectations, part: str, pass_: str, node: str, answer: Answe
     if rule:
         return CellVerdict(given=answer.value, verdict="wrong", kind="rule", message=rule, **base)
     return CellVerdict(given=answer.value, verdict="wrong", message=f"expected {shown}", **base)
+
+
+def _carried_from(expect: Expectations, part: str, pass_: str, node: str, own: dict[str, float], given: float,
+                  d: int, policy: Policy) -> str:
+    """Where a carried error in a pass comes from: the pass's own earlier cells (recomputing with
+    the right trace values still gives what was written), or else the student's trace values."""
+    alone = expect.recomputed(part, pass_, node, {k: v for k, v in own.items() if k != node}, None)
+    if alone is not None and _close(given, alone, _tolerance(alone, d, policy) + 1e-3 * abs(alone)):
+        return "this pass"
+    return "the trace"
 
 
 _PLAIN = re.compile(r"[-+]?(\d+(?:\.(\d*))?|\.(\d+))(?:e([-+]?\d+))?", re.IGNORECASE)

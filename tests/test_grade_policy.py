@@ -155,3 +155,22 @@ def test_a_right_line_with_a_result_of_the_wrong_sign_says_so(problem1):
     assert right_line.kind == "sign" and "the line is right" in right_line.message
     wrong_line = one(problem1, "forward", "x2", "v6", f"{-expected:.3f}", line="-cos(v5) × 6")
     assert wrong_line.kind == "sign" and wrong_line.message.startswith("the sign is wrong")
+
+
+def test_a_sign_lost_inside_the_line_is_placed_there(problem1):
+    """'−sin…' style: the line starts right and flips its sign at a later stage; the message
+    names the stage, not 'the line is right'."""
+    expected = math.cos(V5) * 6.0
+    cell = one(problem1, "forward", "x2", "v6", f"{-expected:.3f}",
+               line=f"cos(v5) × 6 = {-expected:.3f}")
+    assert cell.kind == "sign" and cell.message.startswith("the sign is lost inside the line: cos(v5) × 6 =")
+
+
+def test_a_carried_error_names_where_it_came_from(problem1):
+    """A wrong trace value (v5 written as 4, not 3) used correctly in the x2 pass: the pass's cells
+    are carried from the trace, not from 'this pass'."""
+    answers = [Answer("trace", "", "v5", "4"), Answer("forward", "x2", "v5", "6"),
+               Answer("forward", "x2", "v6", f"{math.cos(4) * 6:.3f}")]
+    cells = {(c.part, c.pass_, c.node): c for c in grade(problem1, answers).cells}
+    carried = cells[("forward", "x2", "v6")]
+    assert carried.kind == "carried" and "of the trace;" in carried.message

@@ -14,7 +14,8 @@ def test_assert_worksheet_reports_each_wrong_cell():
         assert_worksheet("problem1", "tests/data/seed_worksheet.csv")
     message = str(info.value)
     assert "4 cell(s) to look at" in message
-    assert "forward x2 v6: wrong (sign), given 5.940, expected −5.940; the line is right (cos(v5) × 6 = −5.940) but" in message
+    assert "forward x2 v6: wrong (sign), given 5.940, expected −5.940; the sign is lost inside the line: " \
+           "cos(v5) × 6 = −5.940, not 5.940" in message
     assert assert_worksheet("problem1", "tests/data/seed_worksheet.csv", minimum=0.9).score()["total"] > 0.9
 
 
