@@ -340,3 +340,31 @@ def test_no_fraction_is_set_inside_a_fraction():
         assert not re.search(r"\\left\(\\frac\{[^{}]*\}\{[^{}]*\}\\right\)(?!\^)", tex), problem.name  # (x)^T keeps them
     assert r"L &= \frac{1}{2 B} \, \textstyle\sum" in render_sheet(api.solve("batchnorm"), "tex")
     assert r"& = -\frac{1}{B} \, \frac{T}{P} &" in render_sheet(api.solve("mlp_batch"), "tex")
+
+
+def test_a_coefficient_fraction_is_only_made_where_it_reads_right(tmp_path):
+    """Review of the fraction rewrite: (½X)/2 printed \\frac{1}{2 2} X (read 1/22; it is X/4), and a
+    number before a rewritten fraction read as a mixed number. Only a division by a name is
+    rewritten, and the rewritten form is bracketed as a factor."""
+    from derive import api
+    from derive.problems import problem_from_toml
+    from derive.report import render_sheet
+
+    problem = problem_from_toml('[dims]\nN = 2\nB = 3\n[variables]\nX = "N"\nA = "N"\n[equations]\n'
+                                'Z1 = "(0.5*X)/2"\nZ2 = "2*((X/A)/B)"\nZ3 = "2*(3/B)"\nL = "sum(Z1*Z2) + sum(Z3)"\n'
+                                '[derive]\nloss = "L"\nwrt = ["X"]\n', "m")
+    tex = render_sheet(api.solve(problem), "tex")
+    assert r"Z_{1} &= \frac{\frac{1}{2} \, X}{2}" in tex and r"\frac{1}{2 2}" not in tex
+    assert r"Z_{2} &= 2 \, \left(\frac{1}{B} \, \frac{X}{A}\right)" in tex
+    assert r"Z_{3} &= 2 \, \left(\frac{3}{B}\right)" in tex
+
+
+def test_derivative_notes_follow_the_equations_not_the_alphabet():
+    from derive import api
+    from derive.problems import problem_from_toml
+    from derive.report import render_sheet
+
+    problem = problem_from_toml('[dims]\nN = 2\n[variables]\nX = "N"\n[equations]\nzz = "2*X"\naa = "3*X"\n'
+                                'h = "tanh(zz) + tanh(aa)"\nL = "sum(h)"\n[derive]\nloss = "L"\nwrt = ["X"]\n', "m")
+    here = next(line for line in render_sheet(api.solve(problem), "tex").splitlines() if line.startswith("Here"))
+    assert here.index(r"\tanh'(\mathrm{zz})") < here.index(r"\tanh'(\mathrm{aa})"), here

@@ -118,7 +118,7 @@ class LatexPrinter(_Printer):
 
     def wrap(self, e: M, parent: str, side: str = "left") -> str:
         if e.op == "div" and parent in (("neg", "sub", "add") if _split_fraction(e) else
-                                        ("neg", "sub", "add", "mul", "matmul", "had")):
+                                        ("neg", "sub", "add", "mul", "matmul", "hadamard")):
             return self(e)  # a \frac is delimited by its own bar: −\frac{T}{P}, never −(\frac{T}{P})
         if needs_brackets(printed_kind(e), parent, side):
             return self.parens(self(e))
@@ -127,8 +127,10 @@ class LatexPrinter(_Printer):
         return self(e)
 
     def factor(self, e: M, parent: str) -> str:
-        if e.op == "div" and not _split_fraction(e):
-            return self(e)  # \frac{1}{B} \frac{1 - t}{1 - p}: a fraction needs no brackets as a factor
+        if e.op == "div" and _split_fraction(e):
+            return self.parens(self(e))  # it starts with a number fraction: 2 (\frac{1}{B} \frac{X}{A})
+        if e.op == "div" and not leads_with_number(e):
+            return self(e)  # \frac{1}{B} \frac{1 - t}{1 - p}; but 2 (\frac{3}{B}), never the mixed number 2 3/B
         return super().factor(e, parent)
 
     def diag_of(self, text: str) -> str:
@@ -178,9 +180,10 @@ class LatexPrinter(_Printer):
         top, bottom = e.args
         if _split_fraction(e):  # never a fraction inside a fraction:
             c = top.args[0].data if top.op == "scale" else sympy.Integer(1)
-            below = self(bottom) if c.q == 1 else f"{c.q} {self.wrap(bottom, 'mul', 'right')}"
+            below = self(bottom) if c.q == 1 else f"{c.q} {self(bottom)}"
             rest = top.args[1] if top.op == "scale" else top  # ½ ∑(…) / B as \frac{1}{2 B} ∑(…),
-            return rf"\frac{{{c.p}}}{{{below}}}{self.space}{self.factor(rest, 'mul')}"  # (T ⊘ P) / B as \frac{1}{B} \frac{T}{P}
+            after = self(rest) if rest.op == "div" and not _split_fraction(rest) else self.factor(rest, "mul")
+            return rf"\frac{{{c.p}}}{{{below}}}{self.space}{after}"  # (T ⊘ P) / B as \frac{1}{B} \frac{T}{P}
         return rf"\frac{{{self(top)}}}{{{self(bottom)}}}"
 
 
@@ -189,7 +192,7 @@ def _split_fraction(e: M) -> bool:
     """Whether LaTeX prints the division ``e`` (by a scalar name or number) as a coefficient
     fraction times the rest: (c X) / B with c a positive fraction, or (T ⊘ P) / B."""
     top, bottom = e.args
-    if not (bottom.is_scalar and bottom.op in ("dim", "var", "const")):
+    if not (bottom.is_scalar and bottom.op in ("dim", "var")):  # a name: \frac{1}{2 B}; never \frac{1}{2 2}
         return False
     if top.op == "div":
         return True
@@ -279,7 +282,7 @@ def derivative_notes(solution, printer) -> list[str]:
     for a in solution.derivation.adjoints:
         used |= _dfn_uses(a.simplified)
     notes = []
-    position = {n: i for i, n in enumerate([*solution.model.variables, *solution.model.equations])}
+    position = {n: i for i, n in enumerate([*solution.model.variables, *(n for n, _ in solution.model.equations)])}
     for name, arg in sorted(used, key=lambda pair: (pair[0], position.get(pair[1], len(position)), pair[1])):
         if name in solution.model.abstract:
             continue
