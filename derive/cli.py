@@ -552,7 +552,8 @@ def report_command(
     if hide and not blank:
         raise ProblemError("--hide empties columns of a blank worksheet", hint="add --blank")
     solution = _solve(ctx, problem, function, at, numbering, order)
-    if at and solution.kind == "scalar" and problem is not None:  # the statement must not name another point
+    if at and solution.kind == "scalar" and problem is not None and SheetFormat(fmt).value in ("tex", "md"):
+        # the statement (printed in tex and md) must not name another point
         check_moved_point(api.load(problem), solution.problem)
     options = SheetOptions(digits, diag, blank, frozenset(Hidden(h).value for h in hide or ()), title, author,
                            course, date, Numbering(numbering).value, Order(order).value)

@@ -363,7 +363,7 @@ def _judge(expect: Expectations, part: str, pass_: str, node: str, answer: Answe
             if stages and _line_close(stages[0].value, expected, d, stages[0].spread) else None
         if flipped is not None:
             message = f"the sign is lost inside the line: {stages[0].text} = {shown}, not {flipped.text}"
-        elif stages and _line_close(stages[0].value, expected, d, stages[0].spread):
+        elif stages and _consistent(stages, expected, d):
             message = f"the line is right ({stages[0].text} = {shown}) but the result written has the wrong sign"
         else:
             message = f"the sign is wrong: expected {shown}"
@@ -413,9 +413,6 @@ def read_value(text: str) -> tuple[float, int] | None:
     if len(text) > MAX_VALUE_LENGTH:  # nobody writes a number that long; int() of it would raise
         return None
     t = _normalized(text)
-    if (m := _TIMES_TEN.fullmatch(t)) is not None:
-        mantissa, exponent = m.group(1), int(m.group(2))
-        t = f"{mantissa}e{exponent}"
     if (m := _PLAIN.fullmatch(t.replace(" ", ""))) is not None:
         written = len(m.group(2) or m.group(3) or "")
         exponent = int(m.group(4) or 0)
@@ -433,9 +430,13 @@ def read_value(text: str) -> tuple[float, int] | None:
 
 
 def _normalized(text: str) -> str:
-    """A value cell with its minus signs made ASCII and a leading ≈, ~, = or ≃ removed."""
+    """A value cell with its minus signs made ASCII, a leading ≈, ~, = or ≃ removed, and
+    1.41 × 10^-1 written 1.41e-1 (one reading for read_value and unread_reason)."""
     t = text.strip().replace("−", "-").replace("\u2212", "-").replace("–", "-")
-    return re.sub(r"^(?:≈|~|=|≃)\s*", "", t).strip()
+    t = re.sub(r"^(?:≈|~|=|≃)\s*", "", t).strip()
+    if (m := _TIMES_TEN.fullmatch(t)) is not None:
+        t = f"{m.group(1)}e{int(m.group(2))}"
+    return t
 
 
 def unread_reason(text: str) -> str:

@@ -229,7 +229,7 @@ _NUMBER = r"[-+−]?(?:\d+(?:\.\d*)?|\.\d+)(?:\s*/\s*\d+)?"
 def _number(text: str) -> float | None:
     try:
         return float(Fraction(re.sub(r"\s+", "", text).replace("−", "-").rstrip(".")))
-    except (ValueError, ZeroDivisionError):
+    except (ValueError, ZeroDivisionError, OverflowError):
         return None
 
 
@@ -237,7 +237,7 @@ def _same(text: str, value) -> bool:
     number = _number(text)
     try:
         return number is not None and math.isclose(number, float(value), rel_tol=1e-9, abs_tol=1e-12)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return False
 
 

@@ -205,6 +205,8 @@ def _kill_group(process: subprocess.Popen) -> None:
     process.wait()
 
 
+#: An error line of pdflatex about the placed drawings (not its "<figures.pdf, page 1>" notes).
+_DRAWING_FAILED = re.compile(r"^!.*figures\.pdf", re.MULTILINE)
 #: Most pdflatex passes over a sheet compiled with its cached format (latexmk's own default is 5;
 #: the built-in sheets settle in one: their tables have fixed column widths).
 MAX_PASSES = 3
@@ -300,11 +302,14 @@ def _compile(work: Path, latexmk: str, pdflatex: str, warm: WarmTeX | None = Non
             job = None
     try:
         returncode, output = _passes(work, pdflatex, warm if warmed else None)
-    finally:
+    except BaseException:
         if job is not None:
-            figures.store(scratch / "figures.pdf", _finish_tex(job)[1])
-    if placed is not None and returncode != 0 and "figures.pdf" in output:  # a cached drawing that
-        figures.forget()                                                    # does not serve: draw them again
+            _kill_group(job)  # the cache can wait: the sheet's own error (or Ctrl-C) goes first
+        raise
+    if job is not None:
+        figures.store(scratch / "figures.pdf", _finish_tex(job)[1])
+    if placed is not None and returncode != 0 and _DRAWING_FAILED.search(output):  # a cached drawing
+        figures.forget()                                                          # that does not serve: redraw
         work.write_text(split[1], encoding="utf-8")
         returncode, output = _passes(work, pdflatex, None)
     if returncode != 0 and texformat.BROKEN_FORMAT in output:  # a damaged cached format: drop it

@@ -73,7 +73,8 @@ class Figures:
         except FileExistsError:
             return True
         except OSError:
-            pass
+            return False
+        _prune(mark.parent)  # marks are bounded too
         return False
 
     def source(self) -> str:
@@ -112,14 +113,17 @@ class Figures:
 
 
 def _prune(folder: Path) -> None:
-    entries = []
-    for path in [*folder.glob("*.pdf"), *folder.glob("*.seen")]:
-        try:
-            entries.append((path.stat().st_mtime, path))
-        except OSError:
-            continue
-    for _, path in sorted(entries)[:max(0, len(entries) - LIMIT)]:
-        try:
-            path.unlink()
-        except OSError:
-            pass
+    """Keep the LIMIT most recently used drawing sets, and as many marks (counted apart: sheets
+    compiled once must not push real drawings out)."""
+    for pattern in ("*.pdf", "*.seen"):
+        entries = []
+        for path in folder.glob(pattern):
+            try:
+                entries.append((path.stat().st_mtime, path))
+            except OSError:
+                continue
+        for _, path in sorted(entries)[:max(0, len(entries) - LIMIT)]:
+            try:
+                path.unlink()
+            except OSError:
+                pass

@@ -186,6 +186,18 @@ WORKER_HINT = ("from a script, call write_variants under `if __name__ == '__main
                "import the script again) or pass workers=1; otherwise the system may have run out of memory")
 
 
+def _kill_workers(pool: ProcessPoolExecutor) -> None:
+    """Stop the workers still alive in a broken pool, so none goes on writing sheets that the
+    manifest will not list (the pool keeps its processes in a private table; if that changes,
+    they still die with this process)."""
+    processes = getattr(pool, "_processes", None) or {}
+    for process in list(processes.values()):
+        try:
+            process.kill()
+        except (OSError, AttributeError):
+            pass
+
+
 def _pool(workers: int) -> ProcessPoolExecutor:
     # spawn: workers are the parent's own children (their parent-death signal then fires when it
     # dies; a forkserver's workers would outlive it) and start clean, never forked from a
@@ -246,6 +258,7 @@ def write_variants(spec: str, count: int, seed: int, out_dir: str | Path, pdf: b
                 try:
                     future.result()  # re-raises a worker's error
                 except BrokenProcessPool:
+                    _kill_workers(pool)  # they ignore SIGTERM, so the pool's own terminate would not stop them
                     if stop:  # the workers died of the same Ctrl-C or SIGTERM (sent to the group)
                         raise Interrupted("interrupted") from None
                     raise ReportError(WORKER_DIED, hint=WORKER_HINT) from None

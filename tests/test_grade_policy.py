@@ -174,3 +174,8 @@ def test_a_carried_error_names_where_it_came_from(problem1):
     cells = {(c.part, c.pass_, c.node): c for c in grade(problem1, answers).cells}
     carried = cells[("forward", "x2", "v6")]
     assert carried.kind == "carried" and "of the trace;" in carried.message
+
+
+def test_a_huge_exponent_in_times_ten_form_is_said_to_be_out_of_range(problem1):
+    cell = one(problem1, "trace", "", "v6", "1.41 × 10^400")
+    assert cell.verdict == "review" and "exponent is out of range" in cell.message

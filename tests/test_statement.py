@@ -140,3 +140,26 @@ def test_a_matrix_statement_has_braces_but_no_placeholders(tmp_path):
 
     line = next(x for x in render_sheet(api.solve(problem), "tex").splitlines() if "labels in" in x)
     assert line.startswith("labels in \\{0,") and line.endswith("1\\}") and "{{" not in line
+
+
+def test_a_huge_number_in_a_statement_is_not_a_crash(tmp_path):
+    path = _problem_file(tmp_path, "Take x1 = 1" + "0" * 400 + " and evaluate at {point}.")
+    result = runner.invoke(app, ["report", str(path), "--at", "x1=3", "--format", "md", "-o", str(tmp_path / "a")])
+    assert result.exit_code in (0, 2) and "internal error" not in result.stderr
+
+
+def test_report_at_checks_the_statement_only_where_it_is_printed(tmp_path):
+    path = _problem_file(tmp_path, "Evaluate f at x = (2, 1/2).")
+    for fmt in ("csv", "json"):
+        result = runner.invoke(app, ["report", str(path), "--at", "x1=3", "--format", fmt, "-o", str(tmp_path)])
+        assert result.exit_code == 0, result.output
+
+
+def test_a_problem_built_in_python_with_an_unknown_placeholder_is_one_error():
+    from derive import api
+    from derive.problems import Problem
+    from derive.report import render_sheet
+
+    problem = Problem(name="p", inputs={"x": 1}, outputs={"y": "x*x"}, statement="at {x3}")
+    with pytest.raises(ProblemError, match=r"\{x3\} is not an input or a constant"):
+        render_sheet(api.solve(problem), "md")

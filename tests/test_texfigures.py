@@ -274,3 +274,28 @@ def test_the_drawing_key_covers_format_per_job_lines_and_every_picture():
     assert texfigures.Figures(body.replace("}a\\end", "}b\\end"), "format-1").path != key
     assert texfigures.Figures(body + "\\begin{tikzpicture}c\\end{tikzpicture}", "format-1").path != key
     assert texfigures.Figures(body, "format-1").path == key
+
+
+def test_only_an_error_about_the_drawings_drops_them():
+    """'figures.pdf' appears in every log that places the drawings (<figures.pdf, page 1>); a
+    failing sheet once emptied the cache and compiled twice on that alone."""
+    from derive.report import _DRAWING_FAILED
+
+    log = "(./sheet.tex <figures.pdf, page 1> <figures.pdf, page 2>\n! Undefined control sequence.\n"
+    assert _DRAWING_FAILED.search(log) is None
+    assert _DRAWING_FAILED.search("!pdfTeX error: pdflatex (file ./figures.pdf): xpdf: reading PDF image failed")
+    assert _DRAWING_FAILED.search("! LaTeX Error: File `figures.pdf' not found.")
+
+
+def test_marks_are_pruned_apart_from_drawings(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(texfigures, "LIMIT", 3)
+    built = tmp_path / "figures.pdf"
+    built.write_bytes(b"%PDF")
+    for n in range(3):
+        texfigures.Figures(f"\\begin{{document}}\\begin{{tikzpicture}}{n}\\end{{tikzpicture}}", "k").store(
+            built, "Output written on figures.pdf (1 page, 9 bytes).")
+    for n in range(10, 16):
+        assert not texfigures.Figures(f"\\begin{{document}}\\begin{{tikzpicture}}{n}\\end{{tikzpicture}}", "k").wanted()
+    assert len(list(texfigures.cache_folder().glob("*.pdf"))) == 3
+    assert len(list(texfigures.cache_folder().glob("*.seen"))) == 3

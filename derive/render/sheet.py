@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import replace
 
+from ..errors import ProblemError
 from ..problems import statement_pieces
 from ..scalar.solve import ScalarSolution
 from . import graph as graph_module
@@ -39,7 +40,8 @@ def header(problem, escape, title=None, author=None, course=None, date=None, val
     scalar problem's statement ``value(name)`` fills each placeholder ({point}, {x1}, {lam}) with
     LaTeX of this sheet's value, so every student's sheet names its own point."""
     if value is None:  # a matrix problem's statement: text, with {{ and }} for braces
-        statement = escape("".join(text for text, _ in statement_pieces(problem.statement)))
+        statement = escape("".join(text + (f"{{{name}}}" if name else "")
+                                   for text, name in statement_pieces(problem.statement)))
     else:
         statement = "".join(_spaced(escape, text) + (f"${value(name)}$" if name else "")
                             for text, name in statement_pieces(problem.statement)).strip()
@@ -71,7 +73,11 @@ def _placeholder_value(problem, nt) -> Callable[[str], str]:
         if name == "point":
             values = [nt.exact(v) for v in problem.inputs.values()]
             return values[0] if len(values) == 1 else "(" + ", ".join(values) + ")"
-        return nt.exact({**problem.constants, **problem.inputs}[name])
+        known = {**problem.constants, **problem.inputs}
+        if name not in known:  # a Problem built in Python skips the file's check
+            raise ProblemError(f"statement: {{{name}}} is not an input or a constant",
+                               hint="placeholders: {point}, " + ", ".join(f"{{{n}}}" for n in known))
+        return nt.exact(known[name])
     return value
 
 
