@@ -110,5 +110,7 @@ def one_line(text: str, width: int = 2000) -> str:
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str | None:
     """A "did you mean" hint for a misspelt name, or None when nothing is close."""
-    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.5)
+    choices = list(choices)
+    swapped = [c for c in choices if len(c) == len(name) and c != name and sorted(c) == sorted(name)]
+    close = swapped[:1] or difflib.get_close_matches(name, choices, n=1, cutoff=0.5)  # tahn is tanh, not tan
     return f"did you mean '{close[0]}'?" if close else None

@@ -368,6 +368,8 @@ class _Converter:
                                  hint="write a number of smaller magnitude")
             return []
         what = _REFUSED.get(type(node), type(node).__name__)
+        if isinstance(node, ast.Tuple) and all(isinstance(e, ast.Constant) for e in node.elts):  # 2,5
+            raise self._refuse(node, "a comma between numbers", hint="write a decimal point, not a comma: 2.5")
         raise self._refuse(node, what, hint="only numbers, names, + - * / ** and functions are allowed")
 
     # -- building ---------------------------------------------------------------------------
@@ -395,9 +397,10 @@ class _Converter:
             if node.id in self.constants:
                 return Expr("num", value=self.constants[node.id], col=col)
             hint = did_you_mean(node.id, [*self.names, *self.constants, *self.functions])
-            known = ", ".join(self.names) or "none"
+            known = ", ".join(self.names)
             raise ParseError(f"unknown name '{node.id}' at column {col}",
-                             hint=hint or f"the inputs are: {known}")
+                             hint=hint or (f"the inputs are: {known}" if known else
+                                           "a value is a number or a constant expression such as 3/2 or pi/4"))
         if isinstance(node, ast.UnaryOp):
             (operand,) = args
             if isinstance(node.op, ast.UAdd):

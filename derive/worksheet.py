@@ -77,6 +77,9 @@ def read_answers(path: str | Path) -> Answers:
         return read_csv(text, str(path))
     if "<!-- derive:" in text:
         return read_markdown(text, str(path))
+    if first.replace(" ", "").lower().startswith(("part;pass;node", "id;", "part\tpass\tnode", "id\t")):
+        raise ProblemError(f"{path}: a worksheet saved with ';' or tab separators",
+                           hint="save it as CSV with commas: in a spreadsheet, choose CSV (comma-separated)")
     raise ProblemError(f"{path}: not a worksheet",
                        hint="give a CSV with the header part,pass,node,value,line or the Markdown "
                             "that 'derive report --blank --format md' wrote")

@@ -359,3 +359,26 @@ def test_a_usage_error_under_json_is_a_json_object_too():
     error = json.loads(result.stdout)["error"]
     assert (error["kind"], error["exit_code"]) == ("UsageError", 2) and "--bogus" in error["message"]
     assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["solve", "problem1", "--at", "x1=abc"], "a value is a number or a constant expression"),
+    (["solve", "problem1", "--at", "x1=2,5"], "write a decimal point, not a comma: 2.5"),
+    (["solve", "-f", "tahn(x)", "--at", "x=1"], "did you mean 'tanh'?"),
+])
+def test_a_new_users_mistakes_get_hints_that_fit(args, message):
+    """From a new-user trial: '--at x1=abc' hinted "the inputs are: none", '2,5' spoke of tuples,
+    and 'tahn' suggested 'tan'."""
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_problem_file_syntax_errors_and_semicolon_worksheets_say_what_and_where(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[inputs]\nx = 1\n[outputs]\ny = "exp(2*x"\n')
+    result = runner.invoke(app, ["solve", str(bad)])
+    assert result.exit_code == 2 and result.stderr.startswith(f"derive: error: {bad}: y = ")
+    semi = tmp_path / "semi.csv"
+    semi.write_text("part;pass;node;value;line\ntrace;;v0;2;\n")
+    result = runner.invoke(app, ["check", "problem1", str(semi)])
+    assert result.exit_code == 2 and "';' or tab separators" in result.stderr

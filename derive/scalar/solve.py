@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from ..errors import LimitError, ParseError
 from ..parse import Limits
 from ..problems import Problem
 from .forward import ForwardPass, forward_pass
@@ -92,7 +93,12 @@ def solve_scalar(problem: Problem, numbering: str = "zero", order: str = "postor
                  symbolic_timeout: float = SYMBOLIC_TIMEOUT) -> ScalarSolution:
     """Build the trace, run one forward pass per input and one reverse pass per output, and
     verify the Jacobian; a disagreement raises VerificationError."""
-    trace = build_trace(problem.inputs, problem.outputs, numbering, order, limits, problem.constants)
+    try:
+        trace = build_trace(problem.inputs, problem.outputs, numbering, order, limits, problem.constants)
+    except (ParseError, LimitError) as exc:
+        if problem.source and not problem.source.startswith("built-in"):  # errors name the file
+            raise type(exc)(f"{problem.source}: {exc.message}", hint=exc.hint) from None
+        raise
     forward = tuple(forward_pass(trace, name) for name, _ in trace.inputs)
     reverse = tuple(reverse_pass(trace, name) for name, _ in trace.outputs)
     checks = check_jacobian(trace, forward_jacobian(trace, forward), reverse_jacobian(trace, reverse),
