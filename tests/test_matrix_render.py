@@ -75,6 +75,9 @@ def trees(shape, depth):
         sub((shape[1], shape[0])).map(lambda a: M("T", (a,), shape)),
         sub(shape).map(lambda a: M("fn", (a,), shape, "tanh")),
         st.tuples(sub(shape), scalar).map(lambda ac: M("div", (ac[0], M("fn", (ac[1],), (1, 1), "exp")), shape)),
+        # a division by a scalar name: LaTeX writes (½ X) / c and (X ⊘ Y) / c with the fraction in front
+        st.tuples(sub(shape), st.sampled_from(["c", "d"])).map(
+            lambda an: M("div", (an[0], M("var", (), (1, 1), an[1])), shape)),
     ]
     for inner in ("N", "K", 1):
         if (shape[0], inner) in SHAPES and (inner, shape[1]) in SHAPES:

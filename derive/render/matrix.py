@@ -126,6 +126,13 @@ class LatexPrinter(_Printer):
             return f"{{{self(e)}}}"  # (xᵀ)ᵀ as {x^\top}^\top: TeX allows one superscript per base
         return self(e)
 
+    def _print_scale(self, e: M) -> str:
+        c, a = e.args
+        coefficient = self.wrap(c, "mul")
+        if a.op == "div" and coefficient[-1:].isdigit():  # a number before a fraction reads as a mixed
+            return f"{coefficient}{self.space}{self.parens(self(a))}"  # number: 2 (\frac{u}{e^c})
+        return super()._print_scale(e)
+
     def factor(self, e: M, parent: str) -> str:
         if e.op == "div" and _split_fraction(e):
             return self.parens(self(e))  # it starts with a number fraction: 2 (\frac{1}{B} \frac{X}{A})
