@@ -145,6 +145,7 @@ def grade_file(solution, path: Path, manifest: dict[str, ManifestEntry] | None =
             raise ProblemError(f"{path}: the id '{student}' is not in the manifest",
                                hint="is it the manifest of this class and problem?")
         solution = solve_at(solution.problem.with_values(entry.values))
+        options = {**options, "others": {sid: e.values for sid, e in manifest.items() if sid != student}}
     elif student:
         raise ProblemError(f"{path}: the worksheet of student '{student}' is a variant with its own point",
                            hint="give --manifest manifest.csv (from derive variants) to grade it at that point")

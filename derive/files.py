@@ -61,10 +61,11 @@ def _error(path: Path, exc: OSError | str) -> ReportError:
 _FILE_SUFFIXES = frozenset({".pdf", ".tex", ".md", ".csv", ".json", ".toml", ".svg", ".png", ".py", ".txt"})
 
 
-def ensure_folder(folder: str | Path) -> Path:
-    """``folder`` (created with its parents) or a ReportError saying why it cannot be one."""
+def ensure_folder(folder: str | Path, output: bool = True) -> Path:
+    """``folder`` (created with its parents) or a ReportError saying why it cannot be one;
+    ``output``: it is the -o folder of a command that writes several files."""
     folder = Path(folder)
-    if folder.suffix.lower() in _FILE_SUFFIXES and not folder.is_dir():  # -o key.pdf means a file, not a folder
+    if output and folder.suffix.lower() in _FILE_SUFFIXES and not folder.is_dir():  # -o key.pdf is a file
         raise ReportError(f"cannot write to {folder}: this command writes several files into a folder, and "
                           f"{folder.name} names a file", hint="give a folder with -o; the files are named after the problem")
     try:
@@ -95,7 +96,7 @@ def _refuse_non_regular(path: Path) -> None:
 
 def _write(path: str | Path, fill: Callable[[BinaryIO], None]) -> Path:
     path = Path(path)
-    ensure_folder(path.parent)
+    ensure_folder(path.parent, output=False)
     _refuse_non_regular(path)
     try:
         fd, staged = tempfile.mkstemp(prefix=f".{path.name[:40]}.", suffix=".part", dir=path.parent)

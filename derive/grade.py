@@ -117,7 +117,9 @@ class Grade:
 def to_look_at(result) -> list[str]:
     """What a person should look at in one graded file (a Grade, or a matrix answer check):
     cells for review (no credit until regraded) and the grader's notes."""
-    review = getattr(result, "to_review", 0)
+    review = getattr(result, "to_review", None)
+    if review is None:  # a matrix answer check: its items
+        review = sum(getattr(item, "verdict", "") == "review" for item in getattr(result, "items", ()))
     notes = [f"{review} cell(s) for review: 0 credit until a person regrades them"] if review else []
     return notes + list(getattr(result, "notes", []))
 
@@ -266,8 +268,9 @@ class Expectations:
 
 
 def grade(solution: ScalarSolution, answers: list[Answer], weights: dict[str, float] | None = None,
-          policy: Policy | None = None) -> Grade:
-    """Verdicts for every cell of the worksheet (missing cells included)."""
+          policy: Policy | None = None, others: dict[str, dict] | None = None) -> Grade:
+    """Verdicts for every cell of the worksheet (missing cells included).  ``others`` maps the
+    other students of a manifest to their points, to tell a copied sheet from a slip."""
     policy = policy or Policy()
     expect = Expectations(solution)
     by_key: dict[tuple[str, str, str], Answer] = {}
@@ -282,17 +285,17 @@ def grade(solution: ScalarSolution, answers: list[Answer], weights: dict[str, fl
             raise ProblemError(f"{answer.where}: the cell {answer.part}/{answer.pass_ or '-'}/{answer.node} "
                                "is given twice")
         by_key[key] = answer
-    elsewhere = _other_point(expect, by_key, policy)
+    elsewhere, copied = _other_point(expect, by_key, policy, others or {})
     own: dict[tuple[str, str], dict[str, float]] = {}
     cells = []
     for key in expect.cells():
         part, pass_, node = key
         answer = by_key.get(key)
         verdict = _judge(expect, part, pass_, node, answer, own.setdefault((part, pass_), {}), policy,
-                         own.get(("trace", "")) if part != "trace" else None, carry=not elsewhere)
-        if elsewhere and node in elsewhere and part == "trace":
-            verdict = replace(verdict, kind="point", message=f"not this sheet's point: {node} = "
-                              f"{_fmt(verdict.expected)} here (another student's sheet, or the wrong manifest?)")
+                         own.get(("trace", "")) if part != "trace" else None, carry=copied is None)
+        if node in elsewhere and part == "trace":
+            verdict = replace(verdict, kind="point", message=f"not this sheet's point: {node} = {_fmt(verdict.expected)} "
+                              + (f"here; the values written are {copied}'s point" if copied else "here"))
         if policy.require_lines and verdict.credit > 0 and answer is not None and not answer.line.strip() \
                 and expect.has_line(part, pass_, node):
             verdict = replace(verdict, kind=verdict.kind or "no-line", credit=verdict.credit * policy.line_credit,
@@ -300,23 +303,43 @@ def grade(solution: ScalarSolution, answers: list[Answer], weights: dict[str, fl
                               + f"no evaluation line: {policy.line_credit:g} of the credit")
         cells.append(verdict)
     notes = []
-    if elsewhere:
-        notes.append(f"the inputs written ({', '.join(sorted(elsewhere))}) are not this sheet's point: another "
-                     "student's sheet, or the wrong manifest? No carried credit was given")
+    if copied:
+        notes.append(f"the inputs written are the point of student {copied}: another student's sheet? "
+                     "No carried credit was given")
+    elif elsewhere:
+        notes.append(f"the inputs written ({', '.join(sorted(elsewhere))}) are not this sheet's point: a slip, or "
+                     "the wrong manifest? The cells computed from them kept their carried credit")
     return Grade(cells, {**{p: 1.0 for p in PARTS}, **(weights or {})}, notes)
 
 
-def _other_point(expect: Expectations, by_key: dict, policy: Policy) -> set[str]:
-    """The input nodes whose written values are not this sheet's point.  Inputs are given on the
-    sheet, not computed: values of another point mean another student's sheet (or a wrong
-    manifest), and the cells computed from them must not earn credit as carried slips."""
-    wrong = set()
-    for node in expect.trace.nodes:
-        answer = by_key.get(("trace", "", node.id)) if node.is_input else None
+def _other_point(expect: Expectations, by_key: dict, policy: Policy,
+                 others: dict[str, dict]) -> tuple[set[str], str | None]:
+    """The input nodes written with values other than this sheet's point (beyond the rounding of
+    the digits written), and the student among ``others`` (id -> that student's input values,
+    from the manifest) whose point they are, if any.  Inputs are given on the sheet, not
+    computed: a slip copying one earns no credit for that cell but keeps carried credit for what
+    follows; a sheet at another student's exact point earns no carried credit."""
+    wrong, written = set(), {}
+    for name, node_id in expect.trace.inputs:
+        answer = by_key.get(("trace", "", node_id))
         read = read_value(answer.value) if answer is not None and answer.value.strip() else None
-        if read is not None and not _close(read[0], node.value, _tolerance(node.value, read[1], policy)):
-            wrong.add(node.id)
-    return wrong
+        if read is None:
+            continue
+        written[name] = read
+        value = expect.trace.by_id[node_id].value
+        coarse = max(_tolerance(value, read[1], policy), 0.5 * 10.0 ** (-read[1]) + 1e-9 * max(1.0, abs(value)))
+        if not _close(read[0], value, coarse):
+            wrong.add(node_id)
+    if not wrong or len(written) < len(expect.trace.inputs):
+        return wrong, None
+    for student, values in others.items():
+        try:
+            if all(_close(given, float(values[name]), 0.5 * 10.0 ** (-d) + 1e-9 * max(1.0, abs(given)))
+                   for name, (given, d) in written.items()):
+                return wrong, student
+        except (KeyError, TypeError, ValueError):
+            continue
+    return wrong, None
 
 
 def _judge(expect: Expectations, part: str, pass_: str, node: str, answer: Answer | None,

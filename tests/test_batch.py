@@ -301,9 +301,30 @@ def test_a_copied_sheet_or_a_wrong_manifest_earns_no_carried_credit_and_is_flagg
     assert not any(c["kind"] == "carried" for c in copied["cells"])
     moved = {f"v{i}" for i, (a, b) in enumerate(zip(points["ada_l"], points["bob.k"])) if a != b}
     assert moved and {c["node"] for c in copied["cells"] if c["kind"] == "point"} == moved
-    assert "not this sheet's point" in copied["notes"][0]
+    assert "the point of student ada_l" in copied["notes"][0]
     assert by_id["cy-3"]["notes"] == []
     table = runner.invoke(app, ["check", "problem1", str(subs), "--manifest", str(course / "sheets" / "manifest.csv")])
     lines = [line for line in table.stdout.splitlines() if line.startswith("To look at:")]
-    assert any("bob.k" in line and "not this sheet's point" in line for line in lines), table.stdout
+    assert any("bob.k" in line and "the point of student ada_l" in line for line in lines), table.stdout
     assert any("cy-3" in line and "1 cell(s) for review" in line for line in lines), table.stdout
+
+
+def test_an_honest_slip_copying_an_input_keeps_carried_credit_and_is_flagged(tmp_path):
+    """A review of the copied-sheet rule: one miscopied input (x2 = 1.5 for 1) is not another
+    student's sheet; the work that follows it consistently keeps its carried credit, the input
+    cell earns none, and a person is asked to look. An input rounded coarser than the sheet asks
+    (pi/4 as 0.79) is not another point at all."""
+    from derive.grade import Answer, grade
+    from derive import api
+
+    slip = independent_key(2, 1.5)
+    answers = [Answer(part, pass_, node, f"{value:.3f}") for (part, pass_, node), value in slip.items()]
+    result = grade(api.solve("problem1"), answers)
+    kinds = {(c.part, c.pass_, c.node): c.kind for c in result.cells}
+    assert kinds[("trace", "", "v1")] == "point" and "carried" in kinds.values()
+    assert "a slip, or the wrong manifest?" in result.notes[0]
+    assert result.score()["total"] > 0.6
+
+    rounded = grade(api.solve(functions=["sin(x)*x"], at={"x": "pi/4"}),
+                    [Answer("trace", "", "v0", "0.79")])
+    assert rounded.notes == [] and rounded.cells[0].kind != "point"

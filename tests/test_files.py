@@ -115,3 +115,13 @@ def test_output_hints_never_say_remove_and_a_file_name_is_not_made_a_folder(tmp_
     result = runner.invoke(app, ["graph", "problem1", "--format", "dot", "-o", str(tmp_path)])
     assert result.exit_code == 2 and "it is a folder" in result.stderr and "remove" not in result.stderr
     assert "give a file name" in result.stderr
+
+
+def test_a_single_files_new_parent_folder_may_look_like_a_file_name(tmp_path):
+    from typer.testing import CliRunner
+
+    from derive.cli import app
+
+    result = CliRunner().invoke(app, ["graph", "problem1", "--format", "dot", "-o", str(tmp_path / "figs.tex" / "g.dot")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "figs.tex" / "g.dot").is_file()
