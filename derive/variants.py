@@ -28,7 +28,7 @@ from pathlib import Path
 import sympy
 
 from . import files
-from .errors import DeriveError, ProblemError, ReportError
+from .errors import DeriveError, DomainError, ProblemError, ReportError, VerificationError
 from .problems import Problem, check_moved_point, load_problem
 from .report import SheetOptions, write_report
 from .roster import ManifestEntry, Student, anonymous_roster, in_shard, manifest_csv
@@ -112,8 +112,8 @@ def draw_variants(problem: Problem, count: int, seed: int, digits: int = 3) -> l
             try:
                 if degenerate(solve_scalar(problem.with_values(values), symbolic_limit=0), digits):
                     continue
-            except DeriveError:
-                continue
+            except (DomainError, VerificationError):  # this point is outside a domain: draw again
+                continue  # (a parse error or a limit is the problem's, and says so)
             seen.add(key)
             variants.append(Variant(student, variant_seed, values))
             break

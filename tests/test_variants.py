@@ -181,3 +181,12 @@ def test_sigterm_to_the_process_group_ends_like_ctrl_c_and_leaves_no_scratch(tmp
     assert list(scratch.glob("derive-*")) == []
     rows = list(csv.DictReader((out / "manifest.csv").open()))
     assert {r["id"] for r in rows} == {p.name.split("-")[0] for p in out.glob("s*-key.pdf")}
+
+
+def test_a_syntax_error_in_the_problem_is_said_by_variants_too(tmp_path):
+    """variants said "could not draw 2 distinct variants" for a file with a syntax error: draws
+    retried every error, not only points outside a domain."""
+    bad = tmp_path / "syn.toml"
+    bad.write_text('[inputs]\nx = 1\n[outputs]\ny = "exp(2*x"\n')
+    result = CliRunner().invoke(app, ["variants", str(bad), "--count", "2", "--no-pdf", "-o", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "was never closed" in result.stderr and str(bad) in result.stderr
