@@ -307,7 +307,10 @@ def _compile(work: Path, latexmk: str, pdflatex: str, warm: WarmTeX | None = Non
             _kill_group(job)  # the cache can wait: the sheet's own error (or Ctrl-C) goes first
         raise
     if job is not None:
-        figures.store(scratch / "figures.pdf", _finish_tex(job)[1])
+        try:
+            figures.store(scratch / "figures.pdf", _finish_tex(job)[1])
+        except ReportError:  # the drawings' own compile timed out: the cache only saves time
+            pass
     if placed is not None and returncode != 0 and _DRAWING_FAILED.search(output):  # a cached drawing
         figures.forget()                                                          # that does not serve: redraw
         work.write_text(split[1], encoding="utf-8")
