@@ -115,13 +115,11 @@ class Grade:
 
 
 def to_look_at(result) -> list[str]:
-    """What a person should look at in one graded file (a Grade, or a matrix answer check):
+    """What a person should look at in one graded file (a Grade, or a matrix AnswerCheck):
     cells for review (no credit until regraded) and the grader's notes."""
-    review = getattr(result, "to_review", None)
-    if review is None:  # a matrix answer check: its items
-        review = sum(getattr(item, "verdict", "") == "review" for item in getattr(result, "items", ()))
-    notes = [f"{review} cell(s) for review: 0 credit until a person regrades them"] if review else []
-    return notes + list(getattr(result, "notes", []))
+    review = result.to_review
+    return ([f"{review} cell(s) for review: 0 credit until a person regrades them"] if review else []) \
+        + list(result.notes)
 
 
 def worksheet_cells(solution: ScalarSolution) -> list[tuple[str, str, str]]:
@@ -144,6 +142,16 @@ def _tolerance(expected: float, written_decimals: int, policy: Policy | None = N
 
 def _close(a: float, b: float, tolerance: float) -> bool:
     return abs(a - b) <= tolerance
+
+
+def _written(value: float, decimals: int) -> float:
+    """The rounding of a number written with ``decimals`` decimals: right at the digits written."""
+    return 0.5 * 10.0 ** (-decimals) + 1e-9 * max(1.0, abs(value))
+
+
+def _recomputes(given: float, recomputed: float, decimals: int, policy: Policy) -> bool:
+    """Whether a written value is what a recomputation from the student's own values gives."""
+    return _close(given, recomputed, _tolerance(recomputed, decimals, policy) + 1e-3 * abs(recomputed))
 
 
 def _line_close(a: float, b: float, written_decimals: int, spread: float = 0.0) -> bool:
@@ -327,14 +335,14 @@ def _other_point(expect: Expectations, by_key: dict, policy: Policy,
             continue
         written[name] = read
         value = expect.trace.by_id[node_id].value
-        coarse = max(_tolerance(value, read[1], policy), 0.5 * 10.0 ** (-read[1]) + 1e-9 * max(1.0, abs(value)))
+        coarse = max(_tolerance(value, read[1], policy), _written(value, read[1]))
         if not _close(read[0], value, coarse):
             wrong.add(node_id)
     if not wrong or len(written) < len(expect.trace.inputs):
         return wrong, None
     for student, values in others.items():
         try:
-            if all(_close(given, float(values[name]), 0.5 * 10.0 ** (-d) + 1e-9 * max(1.0, abs(given)))
+            if all(_close(given, float(values[name]), _written(given, d))
                    for name, (given, d) in written.items()):
                 return wrong, student
         except (KeyError, TypeError, ValueError):
@@ -369,14 +377,14 @@ def _judge(expect: Expectations, part: str, pass_: str, node: str, answer: Answe
         return CellVerdict(given=answer.value, verdict="correct" if exact else "rounding",
                            credit=CREDIT["correct"], **base)
 
-    if d < policy.digits and _close(given, expected, 0.5 * 10.0 ** (-d) + 1e-9 * max(1.0, abs(expected))):
+    if d < policy.digits and _close(given, expected, _written(expected, d)):
         return CellVerdict(given=answer.value, verdict="review",
                            message=f"right only to the {d} decimal(s) written; the sheet asks for {policy.digits}: "
                                    f"{shown}", **base)
     recomputed = expect.recomputed(part, pass_, node, {k: v for k, v in own.items() if k != node}, own_trace) \
         if carry else None
     if recomputed is not None and not _close(recomputed, expected, tolerance) \
-            and _close(given, recomputed, _tolerance(recomputed, d, policy) + 1e-3 * abs(recomputed)):
+            and _recomputes(given, recomputed, d, policy):
         source = "the trace above" if part == "trace" else _carried_from(expect, part, pass_, node, own, given, d, policy)
         return CellVerdict(given=answer.value, verdict="wrong", kind="carried",
                            message=f"consistent with the earlier wrong value(s) of {source}; "
@@ -414,7 +422,7 @@ def _carried_from(expect: Expectations, part: str, pass_: str, node: str, own: d
     """Where a carried error in a pass comes from: the pass's own earlier cells (recomputing with
     the right trace values still gives what was written), or else the student's trace values."""
     alone = expect.recomputed(part, pass_, node, {k: v for k, v in own.items() if k != node}, None)
-    if alone is not None and _close(given, alone, _tolerance(alone, d, policy) + 1e-3 * abs(alone)):
+    if alone is not None and _recomputes(given, alone, d, policy):
         return "this pass"
     return "the trace"
 

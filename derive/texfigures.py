@@ -20,10 +20,10 @@ import hashlib
 import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
 
-from . import texformat
+from . import files, texformat
+from .errors import ReportError
 
 PICTURE = re.compile(r"\\begin\{tikzpicture\}.*?\\end\{tikzpicture\}", re.DOTALL)
 #: Cached sets kept; beyond this the least recently used are removed.
@@ -93,16 +93,10 @@ class Figures:
         try:
             folder = cache_folder()
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd, staged = tempfile.mkstemp(prefix=".fig-", suffix=".part", dir=folder)
-            os.close(fd)
-            try:
-                shutil.copyfile(built, staged)
-                os.replace(staged, self.path)  # atomic: a concurrent compile writes the same bytes
-            finally:
-                Path(staged).unlink(missing_ok=True)  # a full disk leaves no half-copied file
+            files.copy_file(built, self.path)  # atomic (a concurrent compile writes the same bytes), no debris
             self.path.with_suffix(".seen").unlink(missing_ok=True)
             _prune(folder)
-        except OSError:
+        except (OSError, ReportError):
             pass
 
     def forget(self) -> None:

@@ -13,11 +13,11 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from . import files
 from .errors import DeriveError
 
 _BEGIN = re.compile(r"^\\begin\{document\}", re.MULTILINE)
@@ -73,13 +73,7 @@ def cached_format(preamble: str, pdflatex: str, run: Callable[[list[str], Path],
             built = work / "sheet.fmt"
             if not built.is_file():
                 return None
-            fd, staged = tempfile.mkstemp(prefix=".fmt-", suffix=".part", dir=folder)
-            os.close(fd)
-            try:
-                shutil.copyfile(built, staged)
-                os.replace(staged, target)  # atomic: a concurrent build writes the same bytes
-            finally:
-                Path(staged).unlink(missing_ok=True)  # a full disk leaves no half-copied file
+            files.copy_file(built, target)  # atomic (a concurrent build writes the same bytes), no debris
         return target
     except (OSError, DeriveError):  # no cache folder, a full disk, a build that timed out
         return None

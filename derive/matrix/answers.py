@@ -52,9 +52,16 @@ class AnswerVerdict:
 class AnswerCheck:
     items: list[AnswerVerdict]
 
+    notes: tuple = ()  # a grade's notes for a person; typed answers have none beyond review items
+
     @property
     def all_correct(self) -> bool:
         return all(item.verdict == "correct" for item in self.items)
+
+    @property
+    def to_review(self) -> int:
+        """Answers waiting for a person (no credit until then)."""
+        return sum(item.verdict == "review" for item in self.items)
 
     def score(self) -> dict:
         right = sum(item.verdict == "correct" for item in self.items)
