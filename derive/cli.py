@@ -336,6 +336,11 @@ def verify_command(
         terminal.print_views([terminal.jacobian_view(solution, TextNotation()), terminal.checks_view(solution, None)])
 
 
+Feedback = Enum("Feedback", {name: name for name in ("full", "verdicts", "score")}, type=str)
+Visibility = Enum("Visibility", {name: name for name in ("visible", "hidden", "after_due_date", "after_published")},
+                  type=str)
+
+
 @app.command("check", epilog=_epilog("check"))
 def check_command(
     ctx: typer.Context,
@@ -344,15 +349,33 @@ def check_command(
         help="Filled worksheets (CSV, the --blank Markdown, or TOML formulas) and folders of them.")],
     as_json: JsonOpt = False,
     csv_out: Annotated[Optional[Path], typer.Option(
-        "--csv", help="Write the grades: id, total, one column per part, file (percentages).")] = None,
+        "--csv", help="Write the grades: id, total, one column per part, needs_review, file (percentages).")] = None,
     gradescope_out: Annotated[Optional[Path], typer.Option(
-        "--gradescope", help="Write Gradescope's results.json for the one submission.")] = None,
+        "--gradescope", help="Write Gradescope's results.json for the one submission (always written).")] = None,
+    feedback: Annotated[Feedback, typer.Option(
+        help="What the student sees in --gradescope: full (expected values), verdicts (each cell's verdict and "
+             "slip, no expected values), score (part scores only).")] = Feedback.verdicts,
+    visibility: Annotated[Visibility, typer.Option(
+        help="Gradescope's visibility of the results (after_due_date: shown once the due date passes).")]
+        = Visibility.visible,
+    submission_metadata: Annotated[Optional[Path], typer.Option(
+        help="Gradescope's submission_metadata.json: who handed the submission in (default: the one beside "
+             "a folder named 'submission').")] = None,
     canvas_out: Annotated[Optional[Path], typer.Option(
-        "--canvas", help="Write a Canvas gradebook import (ids as SIS User IDs).")] = None,
+        "--canvas", help="Write a Canvas gradebook import (ids as SIS User IDs; provisional grades left out).")] = None,
+    moodle_out: Annotated[Optional[Path], typer.Option(
+        "--moodle", help="Write a Moodle grade import (email address and ID number; provisional grades left out).")]
+        = None,
     assignment: Annotated[Optional[str], typer.Option(
-        help="The gradebook column of --canvas (default: the problem's title).")] = None,
+        help="The gradebook column of --canvas and --moodle (default: the problem's title).")] = None,
     manifest: Annotated[Optional[Path], typer.Option(
         help="manifest.csv of derive variants: grade each worksheet at its student's point.")] = None,
+    roster: Annotated[Optional[Path], typer.Option(
+        help="The roster (id, name, email; or Canvas's export): names and emails for the gradebooks and "
+             "for matching Gradescope's submitter.")] = None,
+    overrides: Annotated[Optional[Path], typer.Option(
+        help="overrides.csv (id, part, pass, node, credit, note): a person's decisions on cells, applied on "
+             "this grade.")] = None,
     tolerance: Annotated[Optional[float], typer.Option(
         help="Slack in units of the sheet's last printed digit (default 1, or [grading] tolerance).",
         min=0, max=1000)] = None,
@@ -366,24 +389,31 @@ def check_command(
 
     One file: exits 0 when everything is right, 1 otherwise. Many files or a folder: one report
     for the class; exits 0 when every file was graded, whatever the scores, 2 when one could not be."""
-    from .batch import ClassReport, collect, grade_class, grade_file, gradescope
-    from .files import write_text
+    from .batch import ClassReport, collect, grade_class, grade_file
+    from .roster import read_manifest, read_roster
 
     _json_errors(ctx, as_json)
     settings = _settings(ctx)
     solution = _solve(ctx, problem, None, None)
-    files = collect(answers)
-    batch = len(answers) > 1 or any(path.is_dir() for path in answers)
-    if gradescope_out and len(files) != 1:
-        raise ProblemError(f"--gradescope writes one submission's results; {len(files)} files were given",
-                           hint="grade each submission on its own (Gradescope runs once per submission)")
+    inputs = {"--manifest": manifest, "--roster": roster, "--overrides": overrides,
+              "--submission-metadata": submission_metadata, "the problem file": Path(problem),
+              **{"a graded file": path for path in collect(answers)}}
+    outputs = {"--csv": csv_out, "--gradescope": gradescope_out, "--canvas": canvas_out, "--moodle": moodle_out}
+    _refuse_overwriting(inputs, outputs)
     entries = None
     if manifest:
         if solution.kind != "scalar":
             raise ProblemError("--manifest grades variants of a scalar problem")
-        from .roster import read_manifest
-
         entries = read_manifest(manifest, solution.problem)
+    students = read_roster(roster) if roster else None
+    decisions = None
+    if overrides:
+        if solution.kind != "scalar":
+            raise ProblemError("--overrides resolves cells of scalar worksheets")
+        from .grade import worksheet_cells
+        from .overrides import read_overrides
+
+        decisions = read_overrides(overrides, worksheet_cells(solution))
 
     def solve_at(p):
         from .scalar.solve import solve_scalar
@@ -392,27 +422,28 @@ def check_command(
                             symbolic_timeout=settings.symbolic_timeout)
 
     options = _grading_options(solution, tolerance, weight, require_lines)
-    if batch:
-
-        with _progress() as bar:
-            task = bar.add_task("grading", total=len(files))
-            report = grade_class(solution, files, entries, solve_at, progress=lambda: bar.advance(task), **options)
-    else:
-        from .batch import Submission
-
-        try:
-            report = ClassReport(solution.problem.name, [grade_file(solution, files[0], entries, solve_at, **options)])
-        except DeriveError as exc:
-            if gradescope_out:
-                write_text(gradescope_out, json.dumps(gradescope(Submission(str(files[0]), error=str(exc))),
-                                                        indent=2, ensure_ascii=False) + "\n")
-            raise
-    if csv_out:
-        write_text(csv_out, report.to_csv())
-    if canvas_out:
-        write_text(canvas_out, report.to_canvas(assignment or solution.problem.title or solution.problem.name))
+    exclude = tuple(p for p in (manifest, roster, overrides) if p)
     if gradescope_out:
-        write_text(gradescope_out, json.dumps(gradescope(report.submissions[0]), indent=2, ensure_ascii=False) + "\n")
+        _gradescope(ctx, solution, answers, entries, solve_at, students, decisions, exclude, options,
+                    gradescope_out, Feedback(feedback).value, Visibility(visibility).value, submission_metadata,
+                    (csv_out, canvas_out, moodle_out, assignment or solution.problem.title or solution.problem.name),
+                    as_json)
+        return
+    batch = len(answers) > 1 or any(path.is_dir() for path in answers)
+    if batch:
+        with _progress() as bar:
+            task = bar.add_task("grading", total=len(collect(answers)))
+            report = grade_class(solution, answers, entries, solve_at, progress=lambda: bar.advance(task),
+                                 overrides=decisions, roster=students, exclude=exclude, **options)
+    else:
+        submission = grade_file(solution, answers[0], entries, solve_at, **options)
+        if decisions:
+            from .overrides import apply_overrides
+
+            submission.result = apply_overrides(submission.result, decisions.get(submission.id, []))
+        report = ClassReport(solution.problem.name, [submission], {s.id: s for s in students or []})
+    _write_gradebooks(report, csv_out, canvas_out, moodle_out, assignment or solution.problem.title
+                      or solution.problem.name)
     terminal = _terminal()
     if batch:
         if as_json:
@@ -420,15 +451,83 @@ def check_command(
         else:
             terminal.print_views(terminal.class_views(report))
         for failed in report.errors:
-            typer.echo("derive: error: " + " ".join(failed.error.split()), err=True)  # one line each
+            typer.echo("derive: error: " + one_line(" ".join(failed.error.split())), err=True)  # one line each
         raise typer.Exit(2 if report.errors else 0)
-    result = report.submissions[0].result
+    _print_one(terminal, solution, report.submissions[0], as_json)
+    if not report.submissions[0].result.all_correct:
+        raise typer.Exit(1)
+
+
+def _print_one(terminal, solution, submission, as_json: bool) -> None:
+    """One graded file for the instructor: every cell, the scores and the notes."""
+    result = submission.result
     if as_json:
-        typer.echo(json.dumps(result.as_dict(), indent=2, ensure_ascii=False))
-    else:
-        terminal.print_views(terminal.grade_views(result) if solution.kind == "scalar"
-                             else terminal.matrix_answer_views(result))
-    if not result.all_correct:
+        data = result.as_dict()
+        data["notes"] = [*data.get("notes", []), *submission.notes]
+        typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    terminal.print_views(terminal.grade_views(result) if solution.kind == "scalar"
+                         else terminal.matrix_answer_views(result))
+    for note in submission.notes:
+        typer.echo("To look at: " + one_line(note))
+
+
+def _refuse_overwriting(inputs: dict, outputs: dict) -> None:
+    """An output that names an input of the run (or another output) would destroy it."""
+    import os
+
+    def same(a: Path, b: Path) -> bool:
+        try:
+            return os.path.samefile(a, b)
+        except OSError:
+            return os.path.abspath(a) == os.path.abspath(b)
+
+    named = [(k, v) for k, v in outputs.items() if v]
+    for i, (option, path) in enumerate(named):
+        clash = next((what for what, other in [*inputs.items(), *named[:i]] if other and same(path, other)), None)
+        if clash:
+            raise ProblemError(f"{option} {one_line(str(path))} names {clash}, which would be overwritten",
+                               hint="write the output to another file")
+
+
+def _write_gradebooks(report, csv_out, canvas_out, moodle_out, assignment: str) -> None:
+    from .files import write_text
+    from .gradebooks import provisional
+
+    if csv_out:
+        write_text(csv_out, report.to_csv())
+    if canvas_out:
+        write_text(canvas_out, report.to_canvas(assignment))
+    if moodle_out:
+        write_text(moodle_out, report.to_moodle(assignment))
+    held = provisional(report)
+    if held and (canvas_out or moodle_out):
+        ids = ", ".join(s.id for s in held[:10]) + (", …" if len(held) > 10 else "")
+        typer.echo(one_line(f"derive: note: {len(held)} provisional grade(s) left out of the gradebook import, "
+                            f"with cells waiting for review: {ids} (resolve them with --overrides)"), err=True)
+
+
+def _gradescope(ctx, solution, answers, entries, solve_at, students, decisions, exclude, options, out: Path,
+                feedback: str, visibility: str, metadata: Optional[Path], gradebooks: tuple, as_json: bool) -> None:
+    """One Gradescope submission: results.json is written whatever happens to the file."""
+    from .batch import ClassReport
+    from .files import write_text
+    from .gradescope import grade_submission, read_metadata, results
+
+    if metadata is None:  # Gradescope's layout: /autograder/submission beside submission_metadata.json
+        metadata = next((p.parent / "submission_metadata.json" for p in answers
+                         if p.name == "submission" and (p.parent / "submission_metadata.json").is_file()), None)
+    users = read_metadata(metadata) if metadata else None
+    submission, note = grade_submission(solution, answers, entries, solve_at, users, students, decisions, exclude,
+                                        **options)
+    write_text(out, json.dumps(results(submission, feedback, visibility, note), indent=2, ensure_ascii=False) + "\n")
+    _write_gradebooks(ClassReport(solution.problem.name, [submission], {s.id: s for s in students or []}),
+                      *gradebooks)
+    if submission.result is None:
+        raise ProblemError(one_line(" ".join(submission.error.split())))
+    _print_one(_terminal(), solution, submission, as_json)
+    one_file = len(answers) == 1 and not answers[0].is_dir()  # a folder exits 0 once graded, as a batch
+    if one_file and not submission.result.all_correct:
         raise typer.Exit(1)
 
 
