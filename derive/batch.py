@@ -46,7 +46,7 @@ class Submission:
     notes: list[str] = field(default_factory=list)
 
     def __post_init__(self):
-        self.file, self.error = shown(self.file), shown(self.error)
+        self.file, self.id, self.error = shown(self.file), shown(self.id), shown(self.error)
 
     def parts(self) -> dict[str, float]:
         """Each part's fraction of credit earned (0..1)."""
