@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -394,34 +395,35 @@ def check_command(
 
     _json_errors(ctx, as_json)
     settings = _settings(ctx)
-    solution = _solve(ctx, problem, None, None)
     inputs = {"--manifest": manifest, "--roster": roster, "--overrides": overrides,
               "--submission-metadata": submission_metadata, "the problem file": Path(problem),
               **{"a graded file": path for path in collect(answers)}}
     outputs = {"--csv": csv_out, "--gradescope": gradescope_out, "--canvas": canvas_out, "--moodle": moodle_out}
     _refuse_overwriting(inputs, outputs)
-    entries = None
-    if manifest:
-        if solution.kind != "scalar":
-            raise ProblemError("--manifest grades variants of a scalar problem")
-        entries = read_manifest(manifest, solution.problem)
-    students = read_roster(roster) if roster else None
-    decisions = None
-    if overrides:
-        if solution.kind != "scalar":
-            raise ProblemError("--overrides resolves cells of scalar worksheets")
-        from .grade import worksheet_cells
-        from .overrides import read_overrides
+    with _results_even_on_failure(gradescope_out, answers):
+        solution = _solve(ctx, problem, None, None)
+        entries = None
+        if manifest:
+            if solution.kind != "scalar":
+                raise ProblemError("--manifest grades variants of a scalar problem")
+            entries = read_manifest(manifest, solution.problem)
+        students = read_roster(roster) if roster else None
+        decisions = None
+        if overrides:
+            if solution.kind != "scalar":
+                raise ProblemError("--overrides resolves cells of scalar worksheets")
+            from .grade import worksheet_cells
+            from .overrides import read_overrides
 
-        decisions = read_overrides(overrides, worksheet_cells(solution))
+            decisions = read_overrides(overrides, worksheet_cells(solution))
 
-    def solve_at(p):
-        from .scalar.solve import solve_scalar
+        def solve_at(p):
+            from .scalar.solve import solve_scalar
 
-        return solve_scalar(p, limits=settings.limits, symbolic_limit=settings.symbolic_limit,
-                            symbolic_timeout=settings.symbolic_timeout)
+            return solve_scalar(p, limits=settings.limits, symbolic_limit=settings.symbolic_limit,
+                                symbolic_timeout=settings.symbolic_timeout)
 
-    options = _grading_options(solution, tolerance, weight, require_lines)
+        options = _grading_options(solution, tolerance, weight, require_lines)
     exclude = tuple(p for p in (manifest, roster, overrides) if p)
     if gradescope_out:
         _gradescope(ctx, solution, answers, entries, solve_at, students, decisions, exclude, options,
@@ -456,6 +458,25 @@ def check_command(
     _print_one(terminal, solution, report.submissions[0], as_json)
     if not report.submissions[0].result.all_correct:
         raise typer.Exit(1)
+
+
+@contextmanager
+def _results_even_on_failure(out: Optional[Path], answers: list[Path]):
+    """With --gradescope, a setup that fails (an unreadable manifest or roster, a problem that
+    does not solve) still leaves a results.json saying so: Gradescope shows the student that,
+    rather than a bare "the autograder failed"."""
+    try:
+        yield
+    except DeriveError as exc:
+        if out is not None:
+            from .batch import Submission
+            from .files import write_text
+            from .gradescope import results
+
+            failed = Submission(", ".join(map(str, answers)), error="the autograder could not grade this submission: "
+                                + one_line(str(exc)) + " (your instructor can see why)")
+            write_text(out, json.dumps(results(failed), indent=2, ensure_ascii=False) + "\n")
+        raise
 
 
 def _print_one(terminal, solution, submission, as_json: bool) -> None:
@@ -517,9 +538,14 @@ def _gradescope(ctx, solution, answers, entries, solve_at, students, decisions, 
     if metadata is None:  # Gradescope's layout: /autograder/submission beside submission_metadata.json
         metadata = next((p.parent / "submission_metadata.json" for p in answers
                          if p.name == "submission" and (p.parent / "submission_metadata.json").is_file()), None)
-    users = read_metadata(metadata) if metadata else None
+    users, unread = None, ""
+    try:
+        users = read_metadata(metadata) if metadata else None
+    except DeriveError as exc:  # Gradescope's file, not the student's: grade by the sheet's id, say so
+        unread = f"the submitter is unknown: {exc}"
     submission, note = grade_submission(solution, answers, entries, solve_at, users, students, decisions, exclude,
                                         **options)
+    submission.notes += [unread] if unread else []
     write_text(out, json.dumps(results(submission, feedback, visibility, note), indent=2, ensure_ascii=False) + "\n")
     _write_gradebooks(ClassReport(solution.problem.name, [submission], {s.id: s for s in students or []}),
                       *gradebooks)

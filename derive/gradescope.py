@@ -28,7 +28,7 @@ VISIBILITY = ("visible", "hidden", "after_due_date", "after_published")
 #: Slip kinds that are not slips (a cell right given earlier values; a person's decision).
 NOT_SLIPS = ("carried", "regraded")
 UPLOAD = "upload the .csv or .md worksheet (or the .toml answer file) that derive gave you, not a PDF or a photo"
-_COPY = re.compile(r"^(?P<stem>.*?)(?: \((?P<n>\d{1,4})\))?$")
+_COPY = re.compile(r"(?s)(?P<stem>.*?)(?: \((?P<n>\d{1,4})\))?")
 
 
 def choose(paths: list[Path]) -> tuple[Path | None, Submission | None, str]:
@@ -37,6 +37,8 @@ def choose(paths: list[Path]) -> tuple[Path | None, Submission | None, str]:
     one worksheet: the latest copy is graded and the note says which."""
     skipped: list[Submission] = []
     files = collect(paths, skipped)
+    if not files and not skipped:  # an uploaded zip unpacks into a folder of its own
+        files = collect(_subfolders(paths), skipped)
     if not files:
         if skipped:
             return None, skipped[0], ""
@@ -49,7 +51,7 @@ def choose(paths: list[Path]) -> tuple[Path | None, Submission | None, str]:
         return files[0], None, ""
     copies = {}
     for path in files:
-        match = _COPY.match(path.stem)
+        match = _COPY.fullmatch(path.stem)
         copies.setdefault((path.parent, match["stem"], path.suffix.lower()), []).append((int(match["n"] or 0), path))
     if len(copies) == 1:
         ranked = sorted(next(iter(copies.values())))
@@ -59,6 +61,16 @@ def choose(paths: list[Path]) -> tuple[Path | None, Submission | None, str]:
     names = ", ".join(shown(p.name) for p in files)
     return None, Submission(", ".join(shown(str(p)) for p in paths),
                             error=f"{len(files)} worksheets were handed in ({names}): hand in one"), ""
+
+
+def _subfolders(paths: list[Path]) -> list[Path]:
+    """The folders one level down (not links, not hidden, not a Mac zip's __MACOSX)."""
+    out = []
+    for path in map(Path, paths):
+        if path.is_dir() and not path.is_symlink():
+            out += [p for p in sorted(path.iterdir()) if p.is_dir() and not p.is_symlink()
+                    and not p.name.startswith(".") and p.name != "__MACOSX"]
+    return out
 
 
 def read_metadata(path: str | Path) -> list[dict]:

@@ -353,3 +353,49 @@ def test_overrides_resolve_review_cells_and_provisional_grades_stay_out_of_grade
         overrides.write_text("id,part,pass,node,credit,note\n" + bad + "\n")
         result = check(*args, "--overrides", overrides)
         assert result.exit_code == 2 and message in result.stderr
+
+
+def test_gradescope_finds_an_unzipped_folder_and_reports_a_broken_setup(course, tmp_path):
+    sub = tmp_path / "submission"
+    (sub / "hw1").mkdir(parents=True)
+    (sub / "__MACOSX").mkdir()
+    (sub / "__MACOSX" / "._work.csv").write_text("resource fork")
+    (sub / "hw1" / "work.csv").write_text(filled_csv(BASE, None))
+    (tmp_path / "submission_metadata.json").write_text("{not json")
+    out = tmp_path / "r.json"
+    result = check(sub, "--gradescope", out)
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    assert data["score"] == 100 and "submitter is unknown" in plain(data["tests"][-1]["output"])
+    (tmp_path / "bad-manifest.csv").write_text("no,manifest\n")
+    result = check(sub, "--gradescope", out, "--manifest", tmp_path / "bad-manifest.csv")
+    data = json.loads(out.read_text())
+    assert result.exit_code == 2 and data["score"] == 0 and "could not grade" in data["output"]
+
+
+def test_no_file_name_exits_3(tmp_path):
+    """A bounded fuzzer over hostile file names (bytes a zip may carry: controls, escapes,
+    non-UTF-8, formula starts, bidirectional marks): every batch and every Gradescope run ends in
+    0 or 2, with its outputs written."""
+    import random
+
+    rng = random.Random(19)
+    alphabet = [b"\x1b", b"\r", b"\n", b"\x07", b"\xff", b"\xfc", b"=", b"+", b"-", b"@", b" ", b"(1)", b"'",
+                b'"', b",", b"\xe2\x80\xae", b"a", b"7", b".", b"\t", b"%", b"\\"]
+    for round_ in range(6):
+        subs = tmp_path / f"subs{round_}"
+        subs.mkdir()
+        for i in range(4):
+            name = b"".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12))) + rng.choice([b".csv", b".md"])
+            text = filled_csv(BASE, None) if i % 2 else rng.choice(["", "part,pass,node\n", "\x00", "id,=1\n"])
+            try:
+                (subs / os.fsdecode(name)).write_text(text)
+            except OSError:
+                continue
+        result = check(subs, "--csv", tmp_path / "g.csv", "--json")
+        assert result.exit_code in (0, 2), result.output
+        assert (tmp_path / "g.csv").is_file()
+        result = check(subs, "--gradescope", tmp_path / "r.json")
+        assert result.exit_code in (0, 1, 2), result.output
+        assert "score" in json.loads((tmp_path / "r.json").read_text())
+        (tmp_path / "g.csv").unlink()
