@@ -154,8 +154,8 @@ def _parts(result, score: dict) -> list[tuple[str, float, float, list]]:
 def _shares(weights: list[float]) -> list[float]:
     """100 points shared in proportion to ``weights``, in hundredths that add up to 100 exactly
     (the largest remainders get the spare hundredths)."""
-    total = sum(weights) or 1.0
-    exact = [10_000 * w / total for w in weights]
+    weights = weights if sum(weights) > 0 else [1.0] * len(weights)  # no weight at all: equal shares
+    exact = [10_000 * w / sum(weights) for w in weights]
     cents = [int(x) for x in exact]
     for i in sorted(range(len(exact)), key=lambda i: exact[i] - cents[i], reverse=True)[: 10_000 - sum(cents)]:
         cents[i] += 1

@@ -94,11 +94,12 @@ def test_slip_kinds_are_tags_and_a_part_with_full_marks_is_a_passed_test():
     assert data["output_format"] == "md" and all(t["output_format"] == "md" for t in data["tests"])
 
 
-@pytest.mark.parametrize("weights", [[1, 1, 1], [1, 2, 4], [3, 3, 1], [1, 1, 1, 1, 1, 1, 1]])
+@pytest.mark.parametrize("weights", [[1, 1, 1], [1, 2, 4], [3, 3, 1], [1, 1, 1, 1, 1, 1, 1], [0, 0, 0], [0, 1, 0]])
 def test_the_tests_maxima_add_up_to_max_score_exactly(weights):
     shares = _shares(weights)
     assert sum(Decimal(str(s)) for s in shares) == Decimal(100)
-    assert all(abs(s - 100 * w / sum(weights)) <= 0.01 for s, w in zip(shares, weights))
+    fair = weights if sum(weights) else [1] * len(weights)
+    assert all(abs(s - 100 * w / sum(fair)) <= 0.01 for s, w in zip(shares, fair))
 
 
 def test_gradescope_always_writes_results(tmp_path):
