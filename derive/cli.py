@@ -359,6 +359,9 @@ def check_command(
     visibility: Annotated[Visibility, typer.Option(
         help="Gradescope's visibility of the results (after_due_date: shown once the due date passes).")]
         = Visibility.visible,
+    answers_after_due_date: Annotated[bool, typer.Option(
+        "--answers-after-due-date", help="With --gradescope: add the full feedback (expected values) as a test "
+                                         "Gradescope shows once the due date has passed.")] = False,
     submission_metadata: Annotated[Optional[Path], typer.Option(
         help="Gradescope's submission_metadata.json: who handed the submission in (default: the one beside "
              "a folder named 'submission').")] = None,
@@ -427,7 +430,8 @@ def check_command(
     exclude = tuple(p for p in (manifest, roster, overrides) if p)
     if gradescope_out:
         _gradescope(ctx, solution, answers, entries, solve_at, students, decisions, exclude, options,
-                    gradescope_out, Feedback(feedback).value, Visibility(visibility).value, submission_metadata,
+                    gradescope_out, (Feedback(feedback).value, Visibility(visibility).value, answers_after_due_date),
+                    submission_metadata,
                     (csv_out, canvas_out, moodle_out, assignment or solution.problem.title or solution.problem.name),
                     as_json)
         return
@@ -529,7 +533,7 @@ def _write_gradebooks(report, csv_out, canvas_out, moodle_out, assignment: str) 
 
 
 def _gradescope(ctx, solution, answers, entries, solve_at, students, decisions, exclude, options, out: Path,
-                feedback: str, visibility: str, metadata: Optional[Path], gradebooks: tuple, as_json: bool) -> None:
+                shown_to_student: tuple, metadata: Optional[Path], gradebooks: tuple, as_json: bool) -> None:
     """One Gradescope submission: results.json is written whatever happens to the file."""
     from .batch import ClassReport
     from .files import write_text
@@ -546,7 +550,9 @@ def _gradescope(ctx, solution, answers, entries, solve_at, students, decisions, 
     submission, note = grade_submission(solution, answers, entries, solve_at, users, students, decisions, exclude,
                                         **options)
     submission.notes += [unread] if unread else []
-    write_text(out, json.dumps(results(submission, feedback, visibility, note), indent=2, ensure_ascii=False) + "\n")
+    feedback, visibility, after_due_date = shown_to_student
+    write_text(out, json.dumps(results(submission, feedback, visibility, note, after_due_date), indent=2,
+                               ensure_ascii=False) + "\n")
     _write_gradebooks(ClassReport(solution.problem.name, [submission], {s.id: s for s in students or []}),
                       *gradebooks)
     if submission.result is None:

@@ -109,10 +109,12 @@ def submitter(users: list[dict], ids, roster: list[Student] | None = None) -> tu
 # -- results.json -----------------------------------------------------------------------------
 
 def results(submission: Submission, feedback: str = DEFAULT_FEEDBACK, visibility: str = "visible",
-            note: str = "") -> dict:
+            note: str = "", after_due_date: bool = False) -> dict:
     """Gradescope's results.json for one submission: one test per part sharing 100 points (the
     tests' maxima add up to exactly 100), a part with full marks a passed test, slip kinds as
-    tags; ``note`` is for the student (which copy was graded)."""
+    tags; ``note`` is for the student (which copy was graded); ``after_due_date``: one more test,
+    without points, with the full feedback (expected values), which Gradescope shows the student
+    once the due date has passed."""
     if feedback not in FEEDBACK:
         raise ProblemError(f"--feedback '{feedback}' is not one of {', '.join(FEEDBACK)}")
     base = {"visibility": visibility, "stdout_visibility": "hidden", "output_format": "md"}
@@ -134,8 +136,15 @@ def results(submission: Submission, feedback: str = DEFAULT_FEEDBACK, visibility
     if review:
         lines.append(f"{review} cell(s) are waiting for a person to look at them: they earn nothing until then, "
                      "and your score may go up.")
+    later = [_after_due_date(parts)] if after_due_date and feedback != "full" else []
     return {**base, "score": total, "max_score": 100.0, "output": "\n\n".join(lines),
-            "tests": tests + _instructor(submission)}
+            "tests": tests + later + _instructor(submission)}
+
+
+def _after_due_date(parts: list) -> dict:
+    lines = [f"- {_md(name)}: {_line(i, 'full')}" for name, _, _, items in parts for i in items if not _right(i)]
+    return {"name": "Expected values (shown after the due date)", "visibility": "after_due_date",
+            "output_format": "md", "output": "\n".join(lines) or "every cell is right"}
 
 
 def _parts(result, score: dict) -> list[tuple[str, float, float, list]]:

@@ -400,3 +400,17 @@ def test_no_file_name_exits_3(tmp_path):
         assert result.exit_code in (0, 1, 2), result.output
         assert "score" in json.loads((tmp_path / "r.json").read_text())
         (tmp_path / "g.csv").unlink()
+
+
+def test_expected_values_can_wait_for_the_due_date(tmp_path):
+    sheet = tmp_path / "s.csv"
+    sheet.write_text(filled_csv(BASE, None, {("trace", "", "v8"): "1.000"}))
+    out = tmp_path / "r.json"
+    assert check(sheet, "--gradescope", out, "--answers-after-due-date").exit_code == 1
+    data = json.loads(out.read_text())
+    shown = f"{abs(BASE[('trace', '', 'v8')]):.3f}"
+    now = [t for t in data["tests"] if t.get("visibility") != "after_due_date"]
+    later = [t for t in data["tests"] if t.get("visibility") == "after_due_date"]
+    assert shown not in json.dumps(now) and data["visibility"] == "visible"
+    assert len(later) == 1 and shown in later[0]["output"] and "max_score" not in later[0]
+    assert sum(t.get("max_score", 0) for t in data["tests"]) == 100
