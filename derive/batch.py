@@ -211,7 +211,7 @@ def gradescope(submission: Submission) -> dict:
                                [f"{i.name}: {i.verdict}; given {i.given or '(nothing)'}; {i.message}" for i in items],
                                f"{fraction:.0%}"))
     total = round(100.0 * score["total"], 2)
-    notes = "".join(f"; to look at: {note}" for note in to_look_at(result))
+    notes = "".join(f"; to look at: {note}" for note in to_look_at(result, instructor=False))
     return {"score": total, "max_score": 100.0,
             "output": f"{submission.id}: {total:g}/100{notes}", "tests": tests}
 
