@@ -517,13 +517,16 @@ class _Sheet:
                                    credit=CREDIT["arithmetic-right-result"], **base)
             return CellVerdict(given=answer.value, verdict="correct" if exact else "rounding",
                                credit=CREDIT["correct"], **base)
-        if written < policy.digits and _close(given, expected, _written(expected, written)):
-            # judged the same whatever the next digit is: 0.48 for 0.4794 as 2.72 for 2.7183
-            return CellVerdict(given=answer.value, verdict="review",
-                               message=f"written to {written} decimal(s) where the sheet asks for {policy.digits}: "
-                                       "a person will look at it", **base)
-
+        coarse = CellVerdict(given=answer.value, verdict="review",
+                             message=f"written to {written} decimal(s) where the sheet asks for {policy.digits}: "
+                                     "a person will look at it", **base)
+        if d < policy.digits and _close(given, expected, _written(expected, written)):
+            return coarse  # judged the same whatever the next digit is: 0.48 for 0.4794 as 2.72 for 2.7183
         follows = self.follows(part, pass_, node, given, d, stages)
+        if follows is not None and d < policy.digits and follows[0] != "wrong":
+            return coarse  # right from coarse values: as coarse as they are
+        if follows is None and written < policy.digits and _close(given, expected, _written(expected, written)):
+            return coarse  # an integer on a 3-decimal sheet, right only at 0 decimals
         if follows is not None:
             verdict, message = follows
             credit = CREDIT["correct"] if verdict != "wrong" else 0.0

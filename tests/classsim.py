@@ -11,10 +11,12 @@ cell; the cells after it are computed from the slipped value, as a student would
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 
+import mpmath
 import sympy
 
 a, b = sympy.symbols("a b", real=True)
@@ -35,18 +37,32 @@ WRITTEN = {
 }
 
 
+@functools.lru_cache(maxsize=None)
+def _compiled(op: str, position: int | None):
+    """The operation (position None) or its partial in one argument, compiled once for mpmath
+    at 30 digits."""
+    expr = CALCULATOR[op] if position is None else sympy.diff(CALCULATOR[op], (a, b)[position])
+    if op == "relu" and position is not None:
+        expr = sympy.Heaviside(a, 0)
+    if op == "abs" and position is not None:
+        expr = sympy.sign(a)
+    return sympy.lambdify((a, b), expr, "mpmath")
+
+
+def _call(function, args: list[float]) -> float:
+    with mpmath.workdps(30):
+        value = function(*[mpmath.mpf(x) for x in args], *([0] * (2 - len(args))))
+    if isinstance(value, mpmath.mpc):
+        raise TypeError("a complex value: the student's calculator says 'error'")
+    return float(value)
+
+
 def _value(op: str, args: list[float]) -> float:
-    expr = CALCULATOR[op]
-    return float(expr.subs(dict(zip((a, b), [sympy.Float(x, 30) for x in args])), simultaneous=True).evalf(30))
+    return _call(_compiled(op, None), args)
 
 
 def _partial(op: str, position: int, args: list[float]) -> float:
-    expr = sympy.diff(CALCULATOR[op], (a, b)[position])
-    if op == "relu":
-        expr = sympy.Heaviside(a, 0)
-    if op == "abs":
-        expr = sympy.sign(a)
-    return float(expr.subs(dict(zip((a, b), [sympy.Float(x, 30) for x in args])), simultaneous=True).evalf(30))
+    return _call(_compiled(op, position), args)
 
 
 @dataclass(frozen=True)
