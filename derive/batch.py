@@ -144,8 +144,12 @@ def grade_file(solution, path: Path, manifest: dict[str, ManifestEntry] | None =
         if entry is None:
             raise ProblemError(f"{path}: the id '{student}' is not in the manifest",
                                hint="is it the manifest of this class and problem?")
+        published = dict(solution.problem.inputs)
         solution = solve_at(solution.problem.with_values(entry.values))
-        options = {**options, "others": {sid: e.values for sid, e in manifest.items() if sid != student}}
+        from .grade import PUBLISHED
+
+        options = {**options, "others": {PUBLISHED: published,  # the key handed out
+                                         **{sid: e.values for sid, e in manifest.items() if sid != student}}}
     elif student:
         raise ProblemError(f"{path}: the worksheet of student '{student}' is a variant with its own point",
                            hint="give --manifest manifest.csv (from derive variants) to grade it at that point")

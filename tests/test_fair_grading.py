@@ -184,3 +184,41 @@ def test_a_negative_product_is_quoted_exactly():
     answers = [Answer("trace", "", "v2", "0.364"), Answer("trace", "", "v3", "−1.200", "0.364 × (−3) = −1.200")]
     v3 = next(c for c in grade(sol, answers).cells if c.node == "v3" and c.part == "trace")
     assert "0.364 × (−3) = −1.092, not −1.200" in v3.message
+
+
+# -- through the command line and the batch ----------------------------------------------------
+
+def test_a_rounding_student_exits_0_and_a_comma_sheet_is_read(tmp_path, solved):
+    from typer.testing import CliRunner
+
+    from derive.cli import app
+
+    runner = CliRunner()
+    problem = tmp_path / "hw.toml"
+    problem.write_text('[inputs]\nx1 = 1.7\nx2 = 2.3\n\n[outputs]\ny1 = "(x1 + x2)**3 * cos(x2) - x1/x2"\n')
+    for i, habit in enumerate([Habit(excel=True), Habit(comma=True), Habit(rounding="half_even", lines=False)]):
+        student = Student(f"r{i}", habit)
+        path = tmp_path / f"r{i}.csv"
+        path.write_bytes(to_csv(_rows(solved["homework_c"], student), student))
+        result = runner.invoke(app, ["check", str(problem), str(path)])
+        assert result.exit_code == 0, result.output
+    path = tmp_path / "c.csv"
+    student = Student("c", Habit(comma=True))
+    path.write_bytes(to_csv(_rows(solved["problem1"], student), student).replace(b";", b"\t"))  # tabs, no hint
+    assert runner.invoke(app, ["check", "problem1", str(path), "--decimal-comma"]).exit_code == 0
+
+
+def test_the_published_key_as_a_variant_through_the_batch(tmp_path, solved):
+    from derive.roster import ManifestEntry
+
+    import sympy
+
+    manifest = {"ann": ManifestEntry("ann", 1, {"x1": sympy.Integer(3), "x2": sympy.Rational(1, 2)}),
+                "bob": ManifestEntry("bob", 2, {"x1": sympy.Integer(1), "x2": sympy.Integer(3)})}
+    student = Student("ann")
+    path = tmp_path / "ann.csv"
+    path.write_bytes(to_csv(_rows(solved["problem1"], student), student, with_id=True))  # the base point's key
+    submission = grade_file(solved["problem1"], path, manifest, lambda p: api.solve(p)._solved)
+    assert not any(c.verdict == "carried" for c in submission.result.cells)
+    assert submission.result.score()["total"] < 0.5
+    assert any("published point" in note for note in submission.result.notes)
