@@ -119,9 +119,15 @@ class ClassReport:
     def as_dict(self) -> dict:
         return {"problem": self.problem,
                 "submissions": [{"file": s.file, "id": s.id, "total": s.total, "parts": s.parts(),
-                                 "needs_review": s.needs_review, **s.result.as_dict(),
-                                 "notes": [*getattr(s.result, "notes", []), *s.notes]} for s in self.graded],
+                                 "needs_review": s.needs_review, **_with_notes(s)} for s in self.graded],
                 "errors": [{"file": s.file, "id": s.id, "error": s.error} for s in self.errors]}
+
+
+def _with_notes(s: Submission) -> dict:
+    """A graded file's data for the instructor: the grader's notes (the private ones too) and
+    the batch's own."""
+    data = s.result.as_dict()
+    return {**data, "notes": [*data.get("notes", []), *s.notes]}
 
 
 def collect(paths: list[str | Path], skipped: list[Submission] | None = None) -> list[Path]:
@@ -193,8 +199,12 @@ def grade_file(solution, path: Path, manifest: dict[str, ManifestEntry] | None =
                                hint="is it the manifest of this class and problem?")
         notes += [note] if note else []
         student, entry = found, manifest[found]
+        published = dict(solution.problem.inputs)
         solution = solve_at(solution.problem.with_values(entry.values))
-        options = {**options, "others": {sid: e.values for sid, e in manifest.items() if sid != student}}
+        from .grade import PUBLISHED
+
+        options = {**options, "others": {PUBLISHED: published,  # the key handed out
+                                         **{sid: e.values for sid, e in manifest.items() if sid != student}}}
     elif student and not submitter:
         raise ProblemError(f"{path}: the worksheet of student '{student}' is a variant with its own point",
                            hint="give --manifest manifest.csv (from derive variants) to grade it at that point")

@@ -388,6 +388,9 @@ def check_command(
     require_lines: Annotated[Optional[bool], typer.Option(
         "--require-lines/--no-require-lines", help="A right value without its evaluation line earns half.",
         show_default=False)] = None,
+    decimal_comma: Annotated[Optional[bool], typer.Option(
+        "--decimal-comma/--decimal-point", help="Read 1,649 as 1.649 (default: read each sheet's separator "
+        "from the sheet: a semicolon CSV, or commas and no points).", show_default=False)] = None,
 ) -> None:
     """Grade filled worksheets cell by cell (or typed matrix formulas by meaning).
 
@@ -426,7 +429,7 @@ def check_command(
             return solve_scalar(p, limits=settings.limits, symbolic_limit=settings.symbolic_limit,
                                 symbolic_timeout=settings.symbolic_timeout)
 
-        options = _grading_options(solution, tolerance, weight, require_lines)
+        options = _grading_options(solution, tolerance, weight, require_lines, decimal_comma)
     exclude = tuple(p for p in (manifest, roster, overrides) if p)
     if gradescope_out:
         _gradescope(ctx, solution, answers, entries, solve_at, students, decisions, exclude, options,
@@ -563,11 +566,11 @@ def _gradescope(ctx, solution, answers, entries, solve_at, students, decisions, 
         raise typer.Exit(1)
 
 
-def _grading_options(solution, tolerance, weights, require_lines) -> dict:
+def _grading_options(solution, tolerance, weights, require_lines, decimal_comma=None) -> dict:
     """The grading policy: the problem file's [grading] table, overridden by the options."""
     if solution.kind != "scalar":
-        if tolerance is not None or weights or require_lines:
-            raise ProblemError("--tolerance, --weight and --require-lines grade scalar worksheets")
+        if tolerance is not None or weights or require_lines or decimal_comma is not None:
+            raise ProblemError("--tolerance, --weight, --require-lines and --decimal-comma grade scalar worksheets")
         return {}
     from .grade import PARTS, Policy
 
@@ -590,6 +593,8 @@ def _grading_options(solution, tolerance, weights, require_lines) -> dict:
         policy["tolerance"] = tolerance
     if require_lines is not None:
         policy["require_lines"] = require_lines
+    if decimal_comma is not None:
+        policy["decimal_comma"] = decimal_comma
     return {"weights": chosen, "policy": Policy(**policy)}
 
 

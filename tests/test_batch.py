@@ -302,7 +302,7 @@ def test_a_copied_sheet_or_a_wrong_manifest_earns_no_carried_credit_and_is_flagg
     assert not any(c["kind"] == "carried" for c in copied["cells"])
     moved = {f"v{i}" for i, (a, b) in enumerate(zip(points["ada_l"], points["bob.k"])) if a != b}
     assert moved and {c["node"] for c in copied["cells"] if c["kind"] == "point"} == moved
-    assert "the point of student ada_l" in copied["notes"][0]
+    assert any("the point of student ada_l" in note for note in copied["notes"])  # the instructor report
     assert by_id["cy-3"]["notes"] == []
     table = runner.invoke(app, ["check", "problem1", str(subs), "--manifest", str(course / "sheets" / "manifest.csv")])
     lines = [line for line in table.stdout.splitlines() if line.startswith("To look at:")]
