@@ -292,7 +292,8 @@ EXAMPLES = {
     "jacobian": ["derive jacobian -f 'tanh(x1*x2)' -f 'x1/x2' --at x1=1 --at x2=2"],
     "verify": ["derive verify problem1", "derive verify problem2 --seed 7"],
     "check": ["derive check problem1 filled.csv", "derive check problem2 answers.toml --json",
-              "derive check problem1 submissions/ --manifest manifest.csv --csv grades.csv"],
+              "derive check problem1 submissions/ --manifest manifest.csv --csv grades.csv",
+              "derive check problem1 submissions/ --stats outputs/stats"],
     "variants": ["derive variants problem1 --count 30 --seed 2026 -o outputs/variants",
                  "derive variants problem1 --roster roster.csv --shard 1/4 --no-pdf"],
     "codegen": ["derive codegen problem2 -o outputs/problem2_gradients.py"],
@@ -361,6 +362,9 @@ def check_command(
     require_lines: Annotated[Optional[bool], typer.Option(
         "--require-lines/--no-require-lines", help="A right value without its evaluation line earns half.",
         show_default=False)] = None,
+    stats_dir: Annotated[Optional[Path], typer.Option(
+        "--stats", help="Write the class's item analysis to DIR: stats.csv, stats.json, a heat-mapped key "
+                        "(Markdown, LaTeX, PDF).", metavar="DIR")] = None,
 ) -> None:
     """Grade filled worksheets cell by cell (or typed matrix formulas by meaning).
 
@@ -413,6 +417,10 @@ def check_command(
         write_text(canvas_out, report.to_canvas(assignment or solution.problem.title or solution.problem.name))
     if gradescope_out:
         write_text(gradescope_out, json.dumps(gradescope(report.submissions[0]), indent=2, ensure_ascii=False) + "\n")
+    if stats_dir:
+        from .stats import write_stats
+
+        write_stats(report, solution, stats_dir)
     terminal = _terminal()
     if batch:
         if as_json:
