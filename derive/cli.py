@@ -301,6 +301,8 @@ EXAMPLES = {
     "report": ["derive report problem1 --pdf", "derive report problem1 --blank --hide rules --pdf",
                "derive report problem2 --format md -o sheets"],
     "graph": ["derive graph problem1 --adjoint --format png -o outputs/adjoint.png"],
+    "prairielearn": ["derive prairielearn problem1 -o course/questions/problem1",
+                     "derive prairielearn problem2 -o course/questions/backprop --feedback verdicts"],
 }
 
 
@@ -567,6 +569,22 @@ def report_command(
                            course, date, Numbering(numbering).value, Order(order).value)
     for path in write_report(solution, out_dir, SheetFormat(fmt).value, pdf, options, template,
                              keep_log=keep_log):
+        typer.echo(str(path))
+
+
+@app.command("prairielearn", epilog=_epilog("prairielearn"))
+def prairielearn_command(
+    problem: Annotated[str, typer.Argument(help="A built-in problem or a TOML problem file.")],
+    out_dir: Annotated[Path, typer.Option("-o", "--output", help="The question's folder, e.g. "
+                                          "course/questions/NAME.")],
+    feedback: Annotated[str, typer.Option(help="What a student sees per cell: messages (the grader's, with "
+                                          "the expected value), verdicts, or score.")] = "messages",
+) -> None:
+    """Write a PrairieLearn question (info.json, question.html, server.py) graded by derive:
+    variants drawn from PrairieLearn's seed, partial and carried credit, slip messages."""
+    from .prairielearn import write_question
+
+    for path in write_question(problem, out_dir, feedback):
         typer.echo(str(path))
 
 
