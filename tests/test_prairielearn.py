@@ -335,3 +335,26 @@ def test_an_authors_text_is_escaped_in_the_html_and_quoted_in_server_py(tmp_path
     data = pl_data()
     module.generate(data)
     assert set(data["correct_answers"]) >= {"trace_v0", "forward_x_v1", "reverse_y_v0"}
+
+
+#: Packages derive uses that PrairieLearn's Python runtime lacks (its apps/prairielearn/python/
+#: pyproject.toml lists numpy, sympy, rich, lxml, … but not these).
+NOT_IN_PRAIRIELEARN = ("jinja2", "markupsafe", "typer", "click", "graphviz")
+
+
+@pytest.mark.parametrize("problem, answers", [("problem1", {}), ("problem2", {"gradients_b2": "y_bar"})])
+def test_server_py_runs_with_only_prairielearns_packages(tmp_path, problem, answers):
+    """A fresh interpreter in which the packages PrairieLearn lacks cannot be imported."""
+    import subprocess
+
+    folder = write(tmp_path, problem)
+    script = (f"import sys\nfor m in {NOT_IN_PRAIRIELEARN!r}: sys.modules[m] = None\n"
+              "import importlib.util\n"
+              f"spec = importlib.util.spec_from_file_location('server', {str(folder / 'server.py')!r})\n"
+              "mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)\n"
+              "data = {'params': {}, 'correct_answers': {}, 'variant_seed': 7, 'submitted_answers': {},\n"
+              f"        'raw_submitted_answers': {answers!r}, 'partial_scores': {{}}, 'feedback': {{}}}}\n"
+              "mod.generate(data); mod.grade(data); print(data['score'])\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert float(result.stdout) == (0.0 if problem == "problem1" else pytest.approx(1 / 8))
