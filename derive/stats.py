@@ -350,13 +350,16 @@ def heatmap_tex(stats: ClassStats, solution) -> str:
 
 def write_stats(report, solution, out_dir: str | Path, pdf: bool = True) -> list[Path]:
     """stats.csv, stats.json, key-heatmap.md and key-heatmap.tex (and with ``pdf`` its PDF) in
-    ``out_dir``; returns the paths written."""
+    ``out_dir``; returns the paths written.  With no file graded only stats.csv and stats.json
+    (with no rows) are written: there is nothing to shade."""
     stats = class_stats(report)
     out_dir = files.ensure_folder(out_dir)
     written = [files.write_text(out_dir / "stats.csv", stats.to_csv()),
-               files.write_text(out_dir / "stats.json", json.dumps(stats.as_dict(), indent=2, ensure_ascii=False) + "\n"),
-               files.write_text(out_dir / "key-heatmap.md", heatmap_markdown(stats, solution)),
-               files.write_text(out_dir / "key-heatmap.tex", heatmap_tex(stats, solution))]
+               files.write_text(out_dir / "stats.json", json.dumps(stats.as_dict(), indent=2, ensure_ascii=False) + "\n")]
+    if not stats.students:
+        return written
+    written += [files.write_text(out_dir / "key-heatmap.md", heatmap_markdown(stats, solution)),
+                files.write_text(out_dir / "key-heatmap.tex", heatmap_tex(stats, solution))]
     if pdf:
         from .report import compile_pdf
 

@@ -189,3 +189,16 @@ def test_matrix_answers_share_correct_and_diagnoses(matrix_stats):
     assert float(cells[("gradients", "", "b2")]["correct"]) == 1.0
     md = (matrix_stats / "key-heatmap.md").read_text()
     assert "transpose ×2" in md and "hadamard ×1" in md
+
+
+def test_a_class_with_no_file_graded_writes_empty_figures(tmp_path):
+    bad = tmp_path / "class"
+    bad.mkdir()
+    (bad / "s1.csv").write_text("not,a,worksheet\n")
+    (bad / "s2.csv").write_text("")
+    out = tmp_path / "stats"
+    result = CliRunner().invoke(app, ["check", "problem1", str(bad), "--stats", str(out)])
+    assert result.exit_code == 2  # the files that could not be graded are errors, as without --stats
+    data = json.loads((out / "stats.json").read_text())
+    assert (data["students"], data["ungraded"], data["cells"]) == (0, 2, [])
+    assert sorted(p.name for p in out.iterdir()) == ["stats.csv", "stats.json"]
