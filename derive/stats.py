@@ -223,16 +223,25 @@ def _scalar_tables(stats: ClassStats, solution, lt, escape) -> list[dict]:
             cell = by_cell.get((part, pass_, row.node))
             if row.answer or cell is None:
                 continue
-            out.append({"node": row.node, "name": trace.by_id[row.node].latex_name, "expression": row.expression, "evaluation": row.evaluation,
-                        "wrong": cell.share("wrong"), "carried": cell.share("carried"),
-                        "missing": cell.share("missing"), "review": cell.share("review"),
-                        "shade": shade(cell.share("wrong")), "top_slip": cell.top_slip,
-                        "top_count": cell.slips[cell.top_slip] if cell.top_slip else 0,
-                        "first_wrong": cell.first_wrong})
-        first = stats.first_wrong.get(f"{part}:{pass_}" if pass_ else part, Counter())
+            out.append(_row(cell, name=trace.by_id[row.node].latex_name, expression=row.expression,
+                            evaluation=row.evaluation))
         tables.append({"title": escape(title), "rows": out,
-                       "first_wrong": [("none wrong" if node == NONE else node, n) for node, n in first.most_common()]})
+                       "first_wrong": _first_wrong(stats, f"{part}:{pass_}" if pass_ else part)})
     return tables
+
+
+def _row(cell: CellStats, **shown) -> dict:
+    """One row of a heat-mapped table: what the key shows (``shown``) and the class's figures."""
+    return {"node": cell.node, **shown, "wrong": cell.share("wrong"), "carried": cell.share("carried"),
+            "missing": cell.share("missing"), "review": cell.share("review"), "shade": shade(cell.share("wrong")),
+            "top_slip": cell.top_slip, "top_count": cell.slips[cell.top_slip] if cell.top_slip else 0,
+            "first_wrong": cell.first_wrong}
+
+
+def _first_wrong(stats: ClassStats, table: str) -> list[tuple[str, int]]:
+    """(node, students) of a table's first-wrong distribution, most frequent first."""
+    first = stats.first_wrong.get(table, Counter())
+    return [("none wrong" if node == NONE else node, n) for node, n in first.most_common()]
 
 
 def _matrix_tables(stats: ClassStats, solution) -> list[dict]:
@@ -243,15 +252,10 @@ def _matrix_tables(stats: ClassStats, solution) -> list[dict]:
     expected = {key: text(value) for key, value in _expected(solution).items()}
     tables = []
     for part in ("adjoints", "gradients"):
-        rows = [{"node": c.node, "name": "", "expression": expected.get((part, c.node), ""), "evaluation": "",
-                 "wrong": 1 - c.share("correct") - c.share("review"), "correct": c.share("correct"),
-                 "carried": 0.0, "missing": c.share("missing"), "review": c.share("review"),
-                 "shade": shade(1 - c.share("correct") - c.share("review")), "top_slip": c.top_slip,
-                 "top_count": c.slips[c.top_slip] if c.top_slip else 0, "first_wrong": c.first_wrong,
-                 "diagnoses": dict(c.slips)}
+        rows = [_row(c, name="", expression=expected.get((part, c.node), ""), evaluation="")
                 for c in stats.cells if c.part == part]
         if rows:
-            tables.append({"title": part.capitalize(), "rows": rows, "first_wrong": []})
+            tables.append({"title": part.capitalize(), "rows": rows, "first_wrong": _first_wrong(stats, part)})
     return tables
 
 

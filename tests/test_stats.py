@@ -165,8 +165,8 @@ def _toml(answers: dict) -> str:
 
 @pytest.fixture(scope="module")
 def matrix_stats(tmp_path_factory):
-    """Five students: 1–2 write ∂L/∂W1 as x z̄ᵀ (a transpose missing), 3 writes h̄ with W2ᵀ ⊙ ȳ
-    (an elementwise product for a matrix one), 4–5 are right."""
+    """Six students: 1–2 write ∂L/∂W1 as x z̄ᵀ (a transpose missing), 3 writes h̄ with W2ᵀ ⊙ ȳ
+    (an elementwise product for a matrix one), 4–5 are right, 6 hands in an empty file."""
     folder, out = tmp_path_factory.mktemp("matrix-class"), tmp_path_factory.mktemp("matrix-stats")
     for student in range(1, 6):
         answers = {section: dict(table) for section, table in RIGHT.items()}
@@ -175,6 +175,7 @@ def matrix_stats(tmp_path_factory):
         if student == 3:
             answers["adjoints"]["h"] = "r + W2.T * y_bar"
         (folder / f"s{student}.toml").write_text(_toml(answers))
+    (folder / "s6.toml").write_text("")
     result = CliRunner().invoke(app, ["check", "problem2", str(folder), "--stats", str(out)])
     assert result.exit_code == 0, result.output
     return out
@@ -183,12 +184,17 @@ def matrix_stats(tmp_path_factory):
 def test_matrix_answers_share_correct_and_diagnoses(matrix_stats):
     cells = _cells(matrix_stats)
     w1 = cells[("gradients", "", "W1")]
-    assert (float(w1["correct"]), int(w1["transpose"]), w1["top_slip"]) == (0.6, 2, "transpose")
+    assert (float(w1["correct"]), float(w1["wrong"]), int(w1["transpose"]), w1["top_slip"]) == (0.5, 0.3333, 2, "transpose")
     h = cells[("adjoints", "", "h")]
-    assert (float(h["correct"]), int(h["hadamard"])) == (0.8, 1)
-    assert float(cells[("gradients", "", "b2")]["correct"]) == 1.0
+    assert (float(h["correct"]), float(h["wrong"]), int(h["hadamard"])) == (0.6667, 0.1667, 1)
+    b2 = cells[("gradients", "", "b2")]
+    assert (float(b2["correct"]), float(b2["wrong"]), float(b2["missing"])) == (0.8333, 0.0, 0.1667)
     md = (matrix_stats / "key-heatmap.md").read_text()
     assert "transpose ×2" in md and "hadamard ×1" in md
+    b2_row = next(line for line in md.splitlines() if line.startswith("| b2 |"))
+    assert b2_row.endswith("| ⬜ 0% | 0% | 17% | 0% |  |")  # an empty answer is missing, not wrong
+    first = json.loads((matrix_stats / "stats.json").read_text())["first_wrong"]
+    assert first["gradients"] == {"W1": 2, "x": 1, "(none)": 3}
 
 
 def test_a_class_with_no_file_graded_writes_empty_figures(tmp_path):
