@@ -293,7 +293,8 @@ EXAMPLES = {
     "jacobian": ["derive jacobian -f 'tanh(x1*x2)' -f 'x1/x2' --at x1=1 --at x2=2"],
     "verify": ["derive verify problem1", "derive verify problem2 --seed 7"],
     "check": ["derive check problem1 filled.csv", "derive check problem2 answers.toml --json",
-              "derive check problem1 submissions/ --manifest manifest.csv --csv grades.csv"],
+              "derive check problem1 submissions/ --manifest manifest.csv --csv grades.csv",
+              "derive check problem1 submissions/ --stats outputs/stats"],
     "variants": ["derive variants problem1 --count 30 --seed 2026 -o outputs/variants",
                  "derive variants problem1 --roster roster.csv --shard 1/4 --no-pdf"],
     "codegen": ["derive codegen problem2 -o outputs/problem2_gradients.py"],
@@ -301,6 +302,8 @@ EXAMPLES = {
     "report": ["derive report problem1 --pdf", "derive report problem1 --blank --hide rules --pdf",
                "derive report problem2 --format md -o sheets"],
     "graph": ["derive graph problem1 --adjoint --format png -o outputs/adjoint.png"],
+    "prairielearn": ["derive prairielearn problem1 -o course/questions/problem1",
+                     "derive prairielearn problem2 -o course/questions/backprop --feedback verdicts"],
 }
 
 
@@ -391,6 +394,9 @@ def check_command(
     decimal_comma: Annotated[Optional[bool], typer.Option(
         "--decimal-comma/--decimal-point", help="Read 1,649 as 1.649 (default: read each sheet's separator "
         "from the sheet: a semicolon CSV, or commas and no points).", show_default=False)] = None,
+    stats_dir: Annotated[Optional[Path], typer.Option(
+        "--stats", help="Write the class's item analysis to DIR: stats.csv, stats.json, a heat-mapped key "
+                        "(Markdown, LaTeX, PDF).", metavar="DIR")] = None,
 ) -> None:
     """Grade filled worksheets cell by cell (or typed matrix formulas by meaning).
 
@@ -453,6 +459,10 @@ def check_command(
         report = ClassReport(solution.problem.name, [submission], {s.id: s for s in students or []})
     _write_gradebooks(report, csv_out, canvas_out, moodle_out, assignment or solution.problem.title
                       or solution.problem.name)
+    if stats_dir:
+        from .stats import write_stats
+
+        write_stats(report, solution, stats_dir)
     terminal = _terminal()
     if batch:
         if as_json:
@@ -695,6 +705,22 @@ def report_command(
                            course, date, Numbering(numbering).value, Order(order).value)
     for path in write_report(solution, out_dir, SheetFormat(fmt).value, pdf, options, template,
                              keep_log=keep_log):
+        typer.echo(str(path))
+
+
+@app.command("prairielearn", epilog=_epilog("prairielearn"))
+def prairielearn_command(
+    problem: Annotated[str, typer.Argument(help="A built-in problem or a TOML problem file.")],
+    out_dir: Annotated[Path, typer.Option("-o", "--output", help="The question's folder, e.g. "
+                                          "course/questions/NAME.")],
+    feedback: Annotated[str, typer.Option(help="What a student sees per cell: messages (the grader's, with "
+                                          "the expected value), verdicts, or score.")] = "messages",
+) -> None:
+    """Write a PrairieLearn question (info.json, question.html, server.py) graded by derive:
+    variants drawn from PrairieLearn's seed, partial and carried credit, slip messages."""
+    from .prairielearn import write_question
+
+    for path in write_question(problem, out_dir, feedback):
         typer.echo(str(path))
 
 
