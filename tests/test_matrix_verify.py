@@ -298,3 +298,39 @@ def test_finite_differences_do_not_go_through_a_huge_mask_constant():
     checks = numeric_check(derivation, seed=3)
     assert all(c.numeric_max_relative_error < 1e-6 for c in checks)
     assert all("50 digits" in c.numeric_method for c in checks)
+
+
+WEIGHT_DECAY = """[dims]
+N = 3
+K = 2
+[variables]
+x = "N"
+W = "K x N"
+t = "K"
+lam = "1"
+[equations]
+y = "W @ x"
+L = "0.5 * sum((y - t)**2) + lam * norm(W)**{power}"
+[derive]
+loss = "L"
+wrt = ["W"]
+"""
+
+
+@pytest.mark.parametrize("power", [2, 4])
+def test_weight_decay_has_a_finite_gradient_at_zero_weights(power):
+    # issue 21: λ‖W‖² gave 2 ‖W‖ λ W / ‖W‖, NaN at W = 0 (a zero-initialised layer); the true
+    # gradient (hand-written NumPy: (Wx − t) xᵀ + p λ ‖W‖^(p−2) W) is finite there
+    from derive.matrix.evaluate import NumpyBackend, run_backward, run_forward
+    from derive.problems import problem_from_toml
+
+    solution = solve_matrix(problem_from_toml(WEIGHT_DECAY.format(power=power), "decay"))
+    model, sizes = solution.model, solution.problem.dims
+    backend = NumpyBackend(model.concrete)
+    rng = np.random.default_rng(0)
+    x, t, lam = rng.normal(size=(3, 1)), rng.normal(size=(2, 1)), np.array([[0.3]])
+    for W in (np.zeros((2, 3)), rng.normal(size=(2, 3))):
+        values = run_forward(model, {"x": x, "W": W, "t": t, "lam": lam}, backend, sizes)
+        got = run_backward(solution.derivation, values, backend, sizes)["W"]
+        want = (W @ x - t) @ x.T + power * lam[0, 0] * np.linalg.norm(W) ** (power - 2) * W
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
