@@ -334,3 +334,42 @@ def test_weight_decay_has_a_finite_gradient_at_zero_weights(power):
         got = run_backward(solution.derivation, values, backend, sizes)["W"]
         want = (W @ x - t) @ x.T + power * lam[0, 0] * np.linalg.norm(W) ** (power - 2) * W
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+
+
+# -- options where users type them (issue 21) -------------------------------------------------------
+def _run(*words):
+    from typer.testing import CliRunner
+
+    from derive.cli import app
+
+    return CliRunner().invoke(app, list(words))
+
+
+def test_global_limits_are_accepted_after_the_command():
+    after = _run("verify", "problem2", "--exact-limit", "0")
+    assert after.exit_code == 0, after.output
+    assert "exact 0 proved, 5 not proved (size limit)" in " ".join(after.output.split())
+    assert _run("verify", "problem2", "--exact-limit=0").exit_code == 0
+    assert _run("solve", "problem1", "--max-depth", "2").exit_code == 2  # applied, not ignored
+    assert _run("verify", "--debug", "problem1").exit_code == 0
+
+
+def test_a_command_option_value_is_never_taken_for_a_global_option():
+    from derive.cli import app
+    import typer
+
+    group = typer.main.get_command(app)
+    words = ["report", "problem1", "--title", "--max-depth", "--exact-limit", "3", "--", "--debug"]
+    assert group.hoist_global_options(words) == ["--exact-limit", "3", "report", "problem1", "--title",
+                                                 "--max-depth", "--", "--debug"]
+
+
+@pytest.mark.parametrize("words, message", [
+    (["verify", "problem2", "--symbolic-timeout", "120"], "--symbolic-timeout applies to scalar problems"),
+    (["--symbolic-limit", "3", "solve", "problem2"], "--symbolic-limit applies to scalar problems"),
+    (["verify", "problem1", "--exact-limit", "5"], "--exact-limit applies to matrix problems"),
+    (["solve", "problem1", "--max-entries", "5"], "--max-entries applies to matrix problems"),
+])
+def test_an_option_for_the_other_kind_of_problem_is_refused(words, message):
+    result = _run(*words)
+    assert result.exit_code == 2 and message in result.output
