@@ -314,7 +314,7 @@ class _Uncertain(Exception):
     """A sign test (|x|, sign, a branch) is not certain at this precision: raise it."""
 
 
-class _OverBudget(Exception):
+class OverBudget(Exception):
     """The counted work of the exact check is used up."""
 
 
@@ -327,7 +327,7 @@ class Budget:
     def spend(self, units: int) -> None:
         self.left -= units
         if self.left < 0:
-            raise _OverBudget
+            raise OverBudget
 
 
 @dataclass(frozen=True)
@@ -534,6 +534,19 @@ def equal_exactly(ours: sympy.Expr, theirs: sympy.Expr, points: int = EXACT_POIN
     return compare(ours, theirs, random_points(seed, points), Budget()).verdict == "holds"
 
 
+def distinct_nodes(exprs, limit: int) -> int:
+    """The distinct sub-expressions of ``exprs`` (a shared one counted once), counted up to
+    just past ``limit``."""
+    seen: set = set()
+    stack = list(exprs)
+    while stack and len(seen) <= limit:
+        e = stack.pop()
+        if e not in seen:
+            seen.add(e)
+            stack.extend(e.args)
+    return len(seen)
+
+
 def tree_size(e, memo: dict | None = None) -> int:
     """The number of nodes of ``e`` written out as a tree (a shared sub-expression counted at
     every use), computed on its graph: what SymPy's ``diff`` walks."""
@@ -579,7 +592,7 @@ def exact_check(derivation: Derivation, entry_limit: int = EXACT_ENTRY_LIMIT, se
                 results[g.name] = _prove(g.name, env[g.name], loss, gradients[g.name], points, budget)
             else:
                 results[g.name] = _prove_node(derivation, g.name, env, points, budget)
-    except (_OverBudget, RecursionError):
+    except (OverBudget, RecursionError):
         pass
     for g in derivation.gradients:
         results.setdefault(g.name, NOT_PROVED_SIZE)
