@@ -161,3 +161,20 @@ def test_a_hadamard_matmul_mix_up_gets_the_hint_to_use_star(tmp_path):
     assert item.verdict == "shape" and "use * for the elementwise (Hadamard) product" in item.message
     other = check(tmp_path, '[adjoints]\nh = "r + W2.T * (y - s)"\n')["h"]
     assert other.verdict == "shape" and "use @ for the matrix product" in other.message
+
+
+def test_a_column_of_ones_is_accepted(tmp_path):
+    net = tmp_path / "tanh_mlp.toml"
+    net.write_text(TANH_MLP)
+    items = _check(tmp_path, str(net), '[gradients]\nb1 = "A1_bar @ ones(B)"\nb2 = "A2_bar @ ones(2)"\n')
+    assert items[("gradients", "b1")].verdict == "correct" and items[("gradients", "b2")].verdict == "correct"
+
+
+def test_the_blank_answer_file_names_the_problems_own_functions(tmp_path):
+    from derive.matrix.answers import answer_template
+
+    net = tmp_path / "phi.toml"
+    net.write_text(TANH_NET.replace("[equations]", '[functions]\nphi = "tanh"\n[equations]').replace("tanh(Z)",
+                                                                                                      "phi(Z)"))
+    template = answer_template(solve_matrix(load_problem(str(net)), exact=False))
+    assert "phi′ as dphi" in template and "dsigma" not in template
