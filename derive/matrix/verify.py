@@ -163,9 +163,13 @@ PRECISE_DIGITS = 50
 
 def huge_constant(model) -> sympy.Expr | None:
     """The largest constant of the equations if it is huge (see HUGE_CONSTANT), else None."""
-    constants = [abs(node.data) for _, e in model.equations for node in e.walk()
-                 if node.op == "const" and getattr(node.data, "is_number", False) and node.data.is_extended_real]
-    largest = max(constants, default=0)
+    largest = sympy.Integer(0)
+    for _, e in model.equations:
+        for node in e.walk():
+            if node.op == "const":
+                value = abs(sympy.sympify(node.data))
+                if value.is_extended_real and value > largest:
+                    largest = value
     return largest if largest >= HUGE_CONSTANT else None
 
 
