@@ -167,16 +167,16 @@ def huge_constant(model) -> sympy.Expr | None:
     for _, e in model.equations:
         for node in e.walk():
             if node.op == "const":
-                value = abs(sympy.sympify(node.data))
+                value = abs(node.data if isinstance(node.data, sympy.Basic) else sympy.Float(node.data))
                 if value.is_extended_real and value > largest:
                     largest = value
     return largest if largest >= HUGE_CONSTANT else None
 
 
 class PreciseLoss:
-    """The loss as a function of every variable entry (and of a named node's entries when it is
-    ``fixed``), compiled once from SymPy (every function concrete) and evaluated in
-    PRECISE_DIGITS-digit floats (mpmath): finite differences through a huge constant."""
+    """The loss as a SymPy expression of every variable entry (and of a named node's entries when
+    it is ``fixed``), every function concrete, evaluated at exact rational inputs in
+    PRECISE_DIGITS-digit interval arithmetic: finite differences through a huge constant."""
 
     def __init__(self, derivation: Derivation, env: dict, sizes, fixed: str | None):
         from .rules import ELEMENTWISE
@@ -191,23 +191,27 @@ class PreciseLoss:
         for name, e in model.equations:
             if name != fixed:
                 values[name] = evaluate(e, values, backend, sizes)
-        order = [s for matrix in self.symbols.values() for s in matrix]
-        self.function = sympy.lambdify(order, values[model.problem.loss][0, 0], modules="mpmath", cse=True)
+        self.loss = values[model.problem.loss][0, 0]
+
+    def value(self, inputs: dict) -> mpmath.mpf:
+        """The loss at ``inputs`` (symbol -> Rational), to PRECISE_DIGITS digits."""
+        return _lo(_FixedPoint(inputs).interval(self.loss, PRECISE_DIGITS, Budget(10 ** 12)))
 
     def slope(self, base: dict, name: str, direction: np.ndarray, step: float) -> float:
-        """(L(x + step d) − L(x − step d)) / 2 step, every number at PRECISE_DIGITS digits."""
-        with mpmath.workdps(PRECISE_DIGITS):
-            step = mpmath.mpf(step)
-            sides = []
-            for sign in (1, -1):
-                args = []
-                for key, matrix in self.symbols.items():
-                    value = [mpmath.mpf(float(v)) for v in np.asarray(base[key]).flat]
-                    if key == name:
-                        value = [v + sign * step * mpmath.mpf(float(d)) for v, d in zip(value, direction.flat)]
-                    args.extend(value)
-                sides.append(self.function(*args))
-            return float((sides[0] - sides[1]) / (2 * step))
+        """(L(x + step d) − L(x − step d)) / 2 step, the inputs exact (the floats' own binary
+        values, the step and direction added exactly)."""
+        step = sympy.Rational(step)
+        sides = []
+        for sign in (1, -1):
+            inputs = {}
+            for key, matrix in self.symbols.items():
+                values = [sympy.Rational(float(v)) for v in np.asarray(base[key]).flat]
+                if key == name:
+                    values = [v + sign * step * sympy.Rational(float(d)) for v, d in zip(values, direction.flat)]
+                inputs.update(zip(matrix, values))
+            sides.append(self.value(inputs))
+        with mpmath.workdps(PRECISE_DIGITS + 10):
+            return float((sides[0] - sides[1]) / (2 * mpmath.mpf(step.p) / step.q))
 
 
 #: Most variable entries for which PreciseLoss is compiled; past it, float differences are used
@@ -382,12 +386,24 @@ class RandomPoint:
             iv.dps = previous
 
 
+class _FixedPoint(RandomPoint):
+    """A point with given rational values (no abstract functions: every function is concrete)."""
+
+    def __init__(self, values: dict):
+        super().__init__(0, 0)
+        self.values = values
+
+    def polynomial(self, name: str) -> list:
+        raise _Undecided(f"the abstract function {name}")
+
+
 def _lo(x):
-    return mpmath.mpf(x._mpi_[0])
+    """The lower end of an interval, exactly (no rounding to the default 53 bits)."""
+    return mpmath.mp.make_mpf(x._mpi_[0])
 
 
 def _hi(x):
-    return mpmath.mpf(x._mpi_[1])
+    return mpmath.mp.make_mpf(x._mpi_[1])
 
 
 def _magnitude(x):
