@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import sympy
 
 from ..errors import DeriveError, ProblemError, ShapeError, did_you_mean
 from ..userfiles import read_text

@@ -432,11 +432,10 @@ def _sign(x):
 
 
 def _power(base, exponent):
+    """base ** exponent for an integer or half-integer exponent (the cases _interval sends here)."""
     if exponent.is_Integer:
         return base ** int(exponent)
-    if exponent.is_Rational and exponent.q == 2:
-        return iv.sqrt(_positive(base, "a square root")) ** int(exponent.p)
-    raise _Undecided("a power")  # reached only through the general case below
+    return iv.sqrt(_positive(base, "a square root")) ** int(exponent.p)
 
 
 def _interval(e, point: RandomPoint, memo: dict, budget: Budget):
