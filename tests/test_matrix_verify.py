@@ -373,3 +373,19 @@ def test_a_command_option_value_is_never_taken_for_a_global_option():
 def test_an_option_for_the_other_kind_of_problem_is_refused(words, message):
     result = _run(*words)
     assert result.exit_code == 2 and message in result.output
+
+
+def test_a_float_disagreement_is_decided_again_in_50_digits_before_it_is_reported(monkeypatch):
+    # floats too coarse for the differences (here: every loss rounded to 7 digits) must not call a
+    # right gradient wrong; a wrong rule is still caught after the retry
+    from derive.matrix import verify
+
+    real_loss = verify._loss
+    monkeypatch.setattr(verify, "_loss", lambda *args: float(f"{real_loss(*args):.7g}"))
+    derivation = derive(build_model(load_problem("problem2")))
+    checks = numeric_check(derivation)
+    assert all("50 digits: floats were too coarse" in c.numeric_method for c in checks)
+    assert all(c.numeric_max_relative_error < 1e-6 for c in checks)
+    monkeypatch.setitem(rules.OPS, "fn", dataclasses.replace(rules.OPS["fn"], vjps=(lambda e, u: u,)))
+    with pytest.raises(VerificationError, match="disagrees with finite differences"):
+        numeric_check(derive(build_model(load_problem("problem2"))))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import mpmath
 import numpy as np
@@ -220,83 +221,97 @@ PRECISE_ENTRY_LIMIT = 2_000
 
 
 def numeric_check(derivation: Derivation, seed: int = 0, directions: int = 8) -> list[GradientCheck]:
+    """Central differences of the loss against each gradient.  A disagreement in floats is
+    decided again in 50 digits (exact inputs, interval arithmetic) before it is reported: a
+    saturated softmax or a huge constant (a mask written −1e9 · M) can make float differences
+    too coarse, and a right gradient is never called wrong for that."""
     model, sizes = derivation.model, _sizes(derivation)
     backend = NumpyBackend(model.concrete)
     env = check_point(derivation, seed)
-    precise = huge_constant(model)
-    compiled = None  # the PreciseLoss of the variables, compiled once
+    huge = huge_constant(model)
+    small = sum(v.size for v in env.values()) <= PRECISE_ENTRY_LIMIT
+    compiled: dict = {}  # PreciseLoss by fixed node (None: the variables), built once each
     with np.errstate(all="ignore"):
         values = run_forward(model, env, backend, sizes)
     gradients = run_backward(derivation, values, backend, sizes)
     rng = np.random.default_rng(seed + 1)
+    loss_scale = abs(float(values[model.problem.loss].item())) + 1.0
     checks = []
     for g in derivation.gradients:
         base = dict(values)
-        point = base[g.name]
         fixed = g.name if g.name not in env else None
-        grad = gradients[g.name]
 
-        def slope(direction, step, base=base, name=g.name, fixed=fixed):
-            """The central difference of the loss along ``direction`` (floats)."""
+        def float_slope(direction, step, name=g.name, fixed=fixed):
             up, down = dict(base), dict(base)
             up[name], down[name] = base[name] + step * direction, base[name] - step * direction
             return (_loss(derivation, up, backend, sizes, fixed) - _loss(derivation, down, backend, sizes, fixed)) \
                 / (2 * step)
 
-        h, eps = 1e-5, np.finfo(float).eps
-        in_precision = precise is not None and sum(v.size for v in env.values()) <= PRECISE_ENTRY_LIMIT
-        if in_precision:
-            if fixed or compiled is None:
-                exact_loss = PreciseLoss(derivation, base if fixed else env, sizes, fixed)
-                compiled = compiled if fixed else exact_loss
-            else:
-                exact_loss = compiled
+        def precise_slope(direction, step, name=g.name, fixed=fixed):
+            if fixed not in compiled:
+                compiled[fixed] = PreciseLoss(derivation, base if fixed else env, sizes, fixed)
+            return compiled[fixed].slope(base, name, direction, step)
 
-            def slope(direction, step, base=base, name=g.name, exact_loss=exact_loss):  # noqa: F811
-                return exact_loss.slope(base, name, direction, step)
-
-            h, eps = 1e-15, 10.0 ** -PRECISE_DIGITS * float(precise)
         # Round-off of a central difference: about eps·|L|/h per entry, whatever the gradient's size.
-        loss_scale = abs(float(values[model.problem.loss].item())) + 1.0
-        noise = 10 * eps * loss_scale / h
-        if point.size <= ENTRYWISE_LIMIT:
-            fd = np.zeros_like(point)
-            for index in np.ndindex(point.shape):
-                unit = np.zeros_like(point)
-                unit[index] = 1.0
-                fd[index] = slope(unit, h * max(1.0, abs(point[index])))
-            difference = np.linalg.norm(grad - fd)
-            error = difference / max(np.linalg.norm(grad), np.linalg.norm(fd), 1e-300)
-            passed = error <= NUMERIC_TOLERANCE or difference <= noise * np.sqrt(point.size) * max(
-                1.0, float(np.max(np.abs(point))))
-            method = "every entry"
-            worst = np.unravel_index(int(np.argmax(np.abs(grad - fd))), point.shape)
-            where = f" (worst at entry {g.name}[{worst[0]},{worst[1]}]: {float(grad[worst]):.6g} derived, " \
-                    f"{float(fd[worst]):.6g} by finite differences)"
+        in_floats = (float_slope, 1e-5, 10 * np.finfo(float).eps * loss_scale / 1e-5)
+        in_digits = (precise_slope, 1e-15, 10 * 10.0 ** -PRECISE_DIGITS * float(huge or 1) * loss_scale / 1e-15)
+        if huge is not None and small:  # floats cannot see a step past 1e9: 50 digits from the start
+            result = _differences(g.name, base[g.name], gradients[g.name], *in_digits, rng, directions)
+            result = result._replace(method=result.method + f" ({PRECISE_DIGITS} digits: the constant {huge} is too "
+                                                            "large for floats)")
         else:
-            error, passed = 0.0, True
-            count = directions if point.size <= 100_000 else max(2, directions // 2)  # each costs 2 passes
-            for _ in range(count):
-                d = rng.random(size=point.shape) - 0.5  # uniform: cheaper to draw than normal
-                d /= np.linalg.norm(d)
-                fd = slope(d, h)
-                exact = float((grad * d).sum())
-                this = abs(fd - exact) / max(abs(fd), abs(exact), 1e-300)
-                error = max(error, this)
-                passed &= this <= NUMERIC_TOLERANCE or abs(fd - exact) <= noise
-            method = f"{count} random directions"
-            where = f" (along {count} random directions)"
-        if in_precision:
-            method += f" ({PRECISE_DIGITS} digits: the constant {precise} is too large for floats)"
-        elif precise is not None and not passed:  # floats cannot see a step past 1e9: no verdict
-            method += f" (not checked: floats cannot difference through the constant {precise})"
-            passed = True
-        if not passed:
+            result = _differences(g.name, base[g.name], gradients[g.name], *in_floats, rng, directions)
+            if not result.passed and small:
+                result = _differences(g.name, base[g.name], gradients[g.name], *in_digits, rng, directions)
+                result = result._replace(method=result.method + f" ({PRECISE_DIGITS} digits: floats were too coarse)")
+            elif not result.passed and huge is not None:  # too large to redo in 50 digits: no verdict
+                result = result._replace(passed=True, method=result.method + " (not checked: floats cannot "
+                                                                              f"difference through the constant {huge})")
+        if not result.passed:
             raise VerificationError(f"the gradient of {g.name} disagrees with finite differences "
-                                    f"(relative error {error:.1e} > {NUMERIC_TOLERANCE:g}){where}",
+                                    f"(relative error {result.error:.1e} > {NUMERIC_TOLERANCE:g}){result.where}",
                                     hint="the derivation or a VJP rule is wrong; report it")
-        checks.append(GradientCheck(g.name, "", float(error), method))
+        checks.append(GradientCheck(g.name, "", float(result.error), result.method))
     return checks
+
+
+class _Differences(NamedTuple):
+    error: float
+    passed: bool
+    method: str
+    where: str
+
+
+def _differences(name: str, point: np.ndarray, grad: np.ndarray, slope, h: float, noise: float, rng,
+                 directions: int) -> _Differences:
+    """Central differences (``slope``) on every entry of a small variable, along random
+    directions for a large one, against ``grad``: the relative error and whether it passes."""
+    if point.size <= ENTRYWISE_LIMIT:
+        fd = np.zeros_like(point)
+        for index in np.ndindex(point.shape):
+            unit = np.zeros_like(point)
+            unit[index] = 1.0
+            fd[index] = slope(unit, h * max(1.0, abs(point[index])))
+        difference = np.linalg.norm(grad - fd)
+        error = difference / max(np.linalg.norm(grad), np.linalg.norm(fd), 1e-300)
+        passed = error <= NUMERIC_TOLERANCE or difference <= noise * np.sqrt(point.size) * max(
+            1.0, float(np.max(np.abs(point))))
+        worst = np.unravel_index(int(np.argmax(np.abs(grad - fd))), point.shape)
+        return _Differences(float(error), bool(passed), "every entry",
+                            f" (worst at entry {name}[{worst[0]},{worst[1]}]: {float(grad[worst]):.6g} derived, "
+                            f"{float(fd[worst]):.6g} by finite differences)")
+    error, passed = 0.0, True
+    count = directions if point.size <= 100_000 else max(2, directions // 2)  # each costs 2 passes
+    for _ in range(count):
+        d = rng.random(size=point.shape) - 0.5  # uniform: cheaper to draw than normal
+        d /= np.linalg.norm(d)
+        fd = slope(d, h)
+        exact = float((grad * d).sum())
+        this = abs(fd - exact) / max(abs(fd), abs(exact), 1e-300)
+        error = max(error, this)
+        passed &= this <= NUMERIC_TOLERANCE or abs(fd - exact) <= noise
+    return _Differences(float(error), bool(passed), f"{count} random directions",
+                        f" (along {count} random directions)")
 
 
 #: Random rational points at which two sides are compared.
