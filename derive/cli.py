@@ -38,16 +38,28 @@ class Settings:
     symbolic_limit: int = SYMBOLIC_LIMIT
     symbolic_timeout: float = SYMBOLIC_TIMEOUT
     exact_limit: int = EXACT_ENTRY_LIMIT
+    given: frozenset = frozenset()  # the global options typed on the command line
+
+
+#: Global options that mean something for one kind of problem only; given for the other kind
+#: they are refused, never silently ignored.
+SCALAR_ONLY = {"symbolic_limit": "--symbolic-limit", "symbolic_timeout": "--symbolic-timeout",
+               "max_cells": "--max-cells"}
+MATRIX_ONLY = {"exact_limit": "--exact-limit", "max_entries": "--max-entries"}
 
 
 class DeriveGroup(TyperGroup):
     """Turns the project's exceptions into one line on stderr and an exit code."""
 
-    def main(self, *args, standalone_mode: bool = True, **kwargs):
+    def main(self, args=None, *rest, standalone_mode: bool = True, **kwargs):
         """Click's usage errors (an unknown option, a missing argument) become one line on
-        stderr and exit 2, like every other error; Click draws a box around them otherwise."""
+        stderr and exit 2, like every other error; Click draws a box around them otherwise.
+        Global options typed after the command (derive verify P --exact-limit 0) are moved
+        in front of it, where Click reads them."""
+        args = self.hoist_global_options(list(sys.argv[1:] if args is None else args))
+        kwargs["args"] = args
         try:
-            code = super().main(*args, standalone_mode=False, **kwargs)
+            code = super().main(*rest, standalone_mode=False, **kwargs)
         except UsageError as exc:
             command = exc.ctx.command_path if exc.ctx else "derive"
             message, hint = one_line(" ".join(exc.format_message().split())), f"see '{command} --help'"
@@ -64,6 +76,36 @@ class DeriveGroup(TyperGroup):
         if standalone_mode:
             sys.exit(code)
         return code
+
+    def hoist_global_options(self, words: list[str]) -> list[str]:
+        """``words`` with every global option after the command moved before it.  A command's
+        own option of the same name stays, and so does everything after ``--`` and the value
+        of a command's option (``--title --debug`` is a title)."""
+        def takes_value(param, word):
+            return not getattr(param, "is_flag", False) and not getattr(param, "count", False) and "=" not in word
+
+        options = {o: p for p in self.params for o in (*p.opts, *p.secondary_opts)}
+        start = 0
+        while start < len(words) and words[start].startswith("-") and words[start] != "--":
+            param = options.get(words[start].split("=", 1)[0])
+            start += 2 if param is not None and takes_value(param, words[start]) else 1
+        command = self.commands.get(words[start]) if start < len(words) else None
+        if command is None:
+            return words
+        own = {o: p for p in command.params for o in (*getattr(p, "opts", ()), *getattr(p, "secondary_opts", ()))}
+        moved, kept = [], []
+        index = start + 1
+        while index < len(words):
+            word = words[index]
+            if word == "--":
+                kept.extend(words[index:])
+                break
+            name = word.split("=", 1)[0]
+            param = own.get(name) or (options.get(name) if word.startswith("--") else None)
+            width = 2 if param is not None and takes_value(param, word) else 1
+            (moved if name not in own and name in options else kept).extend(words[index:index + width])
+            index += width
+        return words[:start] + moved + words[start:start + 1] + kept
 
     def invoke(self, ctx: typer.Context):
         try:
@@ -153,21 +195,41 @@ def _options(
     max_digits: Annotated[int, typer.Option(
         help="Most decimal digits of an exact constant (its numerator or denominator).", min=1)] = Limits.max_digits,
     max_cells: Annotated[int, typer.Option(
-        help="Most cells of the forward and reverse tables: (inputs + outputs) × nodes.", min=1)] = Limits.max_cells,
+        help="Scalar problems: most cells of the forward and reverse tables: (inputs + outputs) × nodes.",
+        min=1)] = Limits.max_cells,
     max_entries: Annotated[int, typer.Option(
         help="Matrix problems: most entries of one matrix (variable, node or intermediate).", min=1)] = Limits.max_entries,
     symbolic_limit: Annotated[int, typer.Option(
-        help="Most nodes for which the Jacobian is also checked with SymPy's diff.", min=0)] = SYMBOLIC_LIMIT,
+        help="Scalar problems: most nodes for which the Jacobian is also checked with SymPy's diff.",
+        min=0)] = SYMBOLIC_LIMIT,
     symbolic_timeout: Annotated[float, typer.Option(
-        help="Seconds the SymPy check may take before it is skipped with a note (0: no limit).",
+        help="Scalar problems: seconds the SymPy check may take before it is skipped with a note (0: no limit).",
         callback=_seconds)] = SYMBOLIC_TIMEOUT,
     exact_limit: Annotated[int, typer.Option(
-        help="Matrix problems: most variable entries for the exact (entry-wise SymPy) check.", min=0)] = EXACT_ENTRY_LIMIT,
+        help="Matrix problems: most variable entries for the exact proof (entry-wise SymPy diff).",
+        min=0)] = EXACT_ENTRY_LIMIT,
 ) -> None:
     if max_digits > 4000 and hasattr(sys, "set_int_max_str_digits"):
         sys.set_int_max_str_digits(max_digits + 1000)  # Python's own bound on printing integers
     limits = Limits(max_length, max_depth, max_nodes, max_exponent, max_digits, max_cells, max_entries)
-    ctx.obj = Settings(debug, limits, symbolic_limit, symbolic_timeout, exact_limit)
+    given = frozenset(name for name in (*SCALAR_ONLY, *MATRIX_ONLY)
+                      if getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE")
+    ctx.obj = Settings(debug, limits, symbolic_limit, symbolic_timeout, exact_limit, given)
+
+
+def _refuse_other_kind(settings: Settings, solution) -> None:
+    """A scalar-only option given for a matrix problem (or the other way round) is an error."""
+    other = SCALAR_ONLY if solution.kind == "matrix" else MATRIX_ONLY
+    typed = [flag for name, flag in other.items() if name in settings.given]
+    if not typed:
+        return
+    name = solution.problem.name
+    if solution.kind == "matrix":
+        raise ProblemError(f"{', '.join(typed)} applies to scalar problems; {name} is a matrix problem",
+                           hint="a matrix proof is bounded by --exact-limit (variable entries) and a count of "
+                                "work, never by time; drop the option")
+    raise ProblemError(f"{', '.join(typed)} applies to matrix problems; {name} is a scalar problem",
+                       hint="drop the option (scalar problems: --symbolic-limit, --symbolic-timeout, --max-cells)")
 
 
 # -- options shared by the commands that solve a problem ---------------------------------------
@@ -210,6 +272,7 @@ def _solve(ctx: typer.Context, problem, functions, at, numbering=Numbering.zero,
                        order=Order(order).value,
                        limits=settings.limits, symbolic_limit=settings.symbolic_limit,
                        symbolic_timeout=settings.symbolic_timeout, seed=seed, exact_limit=settings.exact_limit)
+    _refuse_other_kind(settings, solved._solved)
     return solved._solved
 
 
