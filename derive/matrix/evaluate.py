@@ -54,9 +54,13 @@ def _elementwise_symbols(name: str):
 
 
 #: Functions the exact check keeps concrete: the algebra of losses (log′ = 1/x is what turns
-#: cross-entropy into P − T) and the logistic sigmoid (σ′ = σ(1 − σ) turns its cross-entropy into
-#: p − t).  The other activations stay abstract: the check then holds for any of them.
-EXACT_CONCRETE = frozenset({"log", "exp", "sqrt", "square", "sigmoid"})
+#: cross-entropy into P − T), the logistic sigmoid (σ′ = σ(1 − σ) turns its cross-entropy into
+#: p − t) and tanh (its derivative is written from its output, 1 − h ⊙ h).  The other
+#: activations stay abstract: the check then holds for any of them.
+EXACT_CONCRETE = frozenset({"log", "exp", "sqrt", "square", "sigmoid", "tanh"})
+
+#: Concrete functions the exact check writes through exp, which its point evaluator knows.
+_THROUGH_EXP = {"tanh": (lambda x: 1 - 2 / (sympy.exp(2 * x) + 1), lambda x: 4 * sympy.exp(2 * x) / (sympy.exp(2 * x) + 1) ** 2)}
 
 
 #: Smooth activations a typed answer may write out (σ(z)(1 − σ(z)), 1 − tanh(z)²): when an answer
@@ -100,13 +104,13 @@ class SympyBackend:
 
     def fn(self, name, a):
         if kind := self._kind(name):
-            return a.applyfunc(ELEMENTWISE[kind].sympy_f)
+            return a.applyfunc(_THROUGH_EXP[kind][0] if kind in _THROUGH_EXP else ELEMENTWISE[kind].sympy_f)
         f, _ = self._pair(name)
         return a.applyfunc(f)
 
     def dfn(self, name, a):
         if kind := self._kind(name):
-            return a.applyfunc(ELEMENTWISE[kind].sympy_df)
+            return a.applyfunc(_THROUGH_EXP[kind][1] if kind in _THROUGH_EXP else ELEMENTWISE[kind].sympy_df)
         _, df = self._pair(name)
         return a.applyfunc(df)
 
