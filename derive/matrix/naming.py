@@ -43,6 +43,12 @@ def _trivial(e: M) -> bool:
     return e.op in ("neg", "T") and not e.args[0].args
 
 
+def _weight_index(e: M) -> str | None:
+    """The index of the weight on the left of a product (W3 in W3 @ h, w1 in w1.T @ x)."""
+    e = e.args[0] if e.op == "T" else e
+    return _index(e.data) if e.op == "var" else None
+
+
 def _index(name: str) -> str | None:
     match = _INDEX.match(name)
     return match.group(1) if match else None
@@ -55,40 +61,49 @@ def name_inline_arguments(model: Model) -> Model:
     names are kept; an introduced name never equals one of them (nor a size or a function)."""
     known: dict[M, str] = {}  # definition -> node, the user's and the introduced
     found: list[tuple[M, str, str, str | None]] = []  # (argument, kind, consumer, index) in first-use order
+    reuse: dict[M, str] = {}  # arguments that are an earlier node's definition
 
     def collect(e: M, consumer: str, top: bool) -> None:
         for a in e.args:
             collect(a, consumer, False)
         kind = _site(model, e)
-        if kind is None or not e.args or _trivial(e.args[0]) or e.args[0] in known:
+        if kind is None or not e.args or _trivial(e.args[0]):
             return
         arg = e.args[0]
+        if arg in known:  # z = W @ x + b written, then tanh(W @ x + b): that is tanh(z)
+            reuse[arg] = known[arg]
+            return
         if any(arg == f[0] for f in found):
             return
         index = _index(consumer) if top else None  # h1 = tanh(…): z1; an inline one: from its weights
         if index is None:
-            index = next((_index(n.data) for n in arg.walk() if n.op == "var" and 1 not in n.shape), None)
+            index = next((i for n in arg.walk() if n.op == "matmul" and (i := _weight_index(n.args[0]))), None)
         found.append((arg, kind, consumer, index))
 
     for name, e in model.equations:
         collect(e, name, True)
         if e.args:
             known.setdefault(e, name)
-    if not found:
+    if not found and not reuse:
         return model
     taken = {*model.shapes, *model.problem.dims, *model.concrete, *model.problem.functions}
     unindexed = [f for f in found if f[3] is None]
     used_indices = {f[3] for f in found if f[3] is not None}
     counter = 0
     names: dict[M, str] = {}
+    batch = any(1 not in f[0].shape for f in found)  # columns of a batch: Z1 = W1 X + b1, as the H1 it feeds
     for arg, kind, consumer, index in found:
         if index is None and len(unindexed) > 1:  # several unnumbered layers: z1, z2, … in order
             counter += 1
             while str(counter) in used_indices:
                 counter += 1
             index = str(counter)
-        names[arg] = _fresh(_LETTERS[kind], index or "", taken)
+        letters = _LETTERS[kind]
+        if batch:
+            letters = tuple(letter.upper() for letter in letters)
+        names[arg] = _fresh(letters, index or "", taken)
         taken.add(names[arg])
+    names.update(reuse)
 
     def rewrite(e: M) -> M:
         args = tuple(mx.var(names[a], a.shape) if position == 0 and _site(model, e) and a in names else rewrite(a)
@@ -100,7 +115,7 @@ def name_inline_arguments(model: Model) -> Model:
     placed: set[str] = set()
     for name, e in model.equations:
         for arg, *_ in found:
-            if names[arg] not in placed and _uses(e, arg, model):
+            if names[arg] not in placed and arg not in reuse and _uses(e, arg, model):
                 _place(arg, names, found, placed, equations, shapes, rewrite, model)
         equations.append((name, rewrite(e)))
     return replace(model, equations=equations, shapes=shapes, introduced=tuple(names[f[0]] for f in found))

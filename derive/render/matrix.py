@@ -396,8 +396,9 @@ def matrix_json(solution) -> dict:
         "problem": solution.problem.name,
         "dims": dict(solution.problem.dims),
         "variables": [{"name": v, "shape": list(shapes[v])} for v in model.variables],
-        "nodes": [{"name": name, "expr": solution.problem.equations[name], "shape": list(e.shape),
-                   "latex": latex(e)} for name, e in model.equations],
+        # a node derive named (an argument written inline) has no text of the problem's: its form is printed
+        "nodes": [{"name": name, "expr": solution.problem.equations.get(name) or text(e), "shape": list(e.shape),
+                   "latex": latex(e), "introduced": name in model.introduced} for name, e in model.equations],
         "adjoints": [{"name": a.name, "shape": list(a.shape), "chain": chain_form(a, text, shapes),
                       "simplified": text(a.simplified), "latex": latex(a.simplified),
                       "chain_latex": chain_form(a, latex, shapes), "numpy": numpy_expr(a.simplified)}
