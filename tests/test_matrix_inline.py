@@ -266,3 +266,93 @@ def test_a_function_given_a_name_is_explained_on_the_sheet():
     solution = solve_matrix(problem_from_toml(text, "net"))
     assert "σ = tanh" in derivative_notes(solution, TextPrinter())
     assert r"\sigma = \tanh" in derivative_notes(solution, LatexPrinter())
+
+
+SOFTMAX = """
+[dims]
+N = 3
+M = 3
+B = 2
+[variables]
+X = "N x B"
+T = {target}
+W = "M x N"
+b = "M"
+lam = "1"
+[equations]
+P = "softmax(W @ X + b)"
+L = "{loss}"
+[derive]
+loss = "L"
+wrt = ["W", "b"]
+"""
+ONEHOT = '{ shape = "M x B", kind = "onehot" }'
+SOFT = '{ shape = "M x B", kind = "distribution" }'
+
+
+def softmax_reference(X, T, W, b, lam, scale, decay):
+    Z = W @ X + b
+    P = np.exp(Z - Z.max(0)) / np.exp(Z - Z.max(0)).sum(0)
+    dZ = (P * T.sum(0) - T) * scale  # the general rule: (P 𝟏ᵀT − T), P − T only when columns sum to 1
+    return {"W": dZ @ X.T + decay * 2 * lam * W, "b": dZ.sum(1, keepdims=True)}
+
+
+@pytest.mark.parametrize("target, condition", [(ONEHOT, "each column of T is one-hot"),
+                                               (SOFT, "each column of T sums to 1")], ids=["onehot", "soft"])
+@pytest.mark.parametrize("loss, shown, scale, decay", [
+    ("-sum(T * log(P))", "P − T", 1, 0),
+    ("-sum(T * log(P)) / B", "(P − T) / B", 1 / 2, 0),
+    ("-mean(T * log(P))", "(P − T) / (M B)", 1 / 6, 0),
+    ("lam * sum(W * W) - sum(T * log(P)) / B", "(P − T) / B", 1 / 2, 1),
+], ids=["sum", "mean-over-examples", "mean-over-entries", "with-weight-decay"])
+def test_softmax_and_cross_entropy_fuse_to_p_minus_t_with_the_condition_stated(target, condition, loss, shown, scale,
+                                                                                decay):
+    solution = solve_matrix(problem_from_toml(SOFTMAX.format(target=target, loss=loss), "net"))
+    derivation = solution.derivation
+    assert solution.model.introduced == ("Z",) and _shown(derivation)["Z"] == shown
+    notes = derivative_notes(solution, TextPrinter())
+    assert any(note.startswith("Z̄ = ") and note.endswith(f"(softmax followed by cross-entropy, as {condition})")
+               for note in notes), notes
+    values = random_values(derivation, 0)
+    backend = NumpyBackend(solution.model.concrete)
+    ours = run_backward(derivation, run_forward(solution.model, values, backend, solution.problem.dims), backend,
+                        solution.problem.dims)
+    want = softmax_reference(*(values[v] for v in solution.model.variables), scale, decay)
+    for name in ("W", "b"):
+        assert np.allclose(ours[name], want[name], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("target", ['"M x B"', '{ shape = "M x B", kind = "binary" }'], ids=["general", "binary"])
+def test_a_target_whose_columns_need_not_sum_to_one_gets_no_fused_form(target):
+    solution = solve_matrix(problem_from_toml(SOFTMAX.format(target=target, loss="-sum(T * log(P))"), "net"))
+    shown = _shown(solution.derivation)["Z"]
+    assert "P − T" not in shown and shown == "P ⊙ (P̄ − sum(P ⊙ P̄, axis=0))"
+    assert not any("cross-entropy" in note for note in derivative_notes(solution, TextPrinter()))
+    values = random_values(solution.derivation, 0)  # and the general form is right where P − T is not
+    backend = NumpyBackend(solution.model.concrete)
+    ours = run_backward(solution.derivation, run_forward(solution.model, values, backend, solution.problem.dims),
+                        backend, solution.problem.dims)
+    want = softmax_reference(*(values[v] for v in solution.model.variables), 1, 0)
+    assert np.allclose(ours["W"], want["W"], rtol=1e-10, atol=1e-12)
+
+
+def test_a_softmax_cross_entropy_call_states_the_column_sums_it_uses():
+    text = SOFTMAX.format(target=ONEHOT, loss="softmax_cross_entropy(W @ X + b, T) / B").replace(
+        'P = "softmax(W @ X + b)"\n', "")
+    solution = solve_matrix(problem_from_toml(text, "net"))
+    assert _shown(solution.derivation)["Z"] == "(softmax(Z) − T) / B"
+    assert "𝟏ᵀ T = 𝟏ᵀ, as each column of T is one-hot" in derivative_notes(solution, TextPrinter())
+
+
+def test_binary_cross_entropy_weighted_unevenly_is_not_p_minus_t():
+    text = LOGISTIC.replace("(1 - t) * log(1 - p)", "2 * (1 - t) * log(1 - p)")
+    solution = solve_matrix(problem_from_toml(text, "logistic"))
+    shown = _shown(solution.derivation)["z"]
+    assert "p − t" not in shown and "p (1 − p)" in shown  # σ′ from the output, times p̄
+    x, t, w, b = (random_values(solution.derivation, 0)[v] for v in solution.model.variables)
+    p = _sigmoid(w.T @ x + b)
+    backend = NumpyBackend(solution.model.concrete)
+    values = random_values(solution.derivation, 0)
+    ours = run_backward(solution.derivation, run_forward(solution.model, values, backend, solution.problem.dims),
+                        backend, solution.problem.dims)
+    assert np.allclose(ours["w"], x * (-t * (1 - p) + 2 * (1 - t) * p), rtol=1e-10)  # by hand

@@ -204,7 +204,7 @@ def _textbook_form(model: Model, facts: list[Fact]):
 
 
 def _softmax_cross_entropy(model: Model, name: str, consumers, values: dict[str, M]) -> tuple[M, Fact] | None:
-    """Z̄ for P = softmax(Z) followed by cross-entropy written out: when P̄ = k (T ⊘ P) with T
+    """Z̄ for P = softmax(Z) followed by cross-entropy written out: when P̄ = k (T ⊘ P), k scalar, with T
     onehot or a distribution (columns summing to 1), Z̄ = P ⊙ (P̄ − 𝟏 sum(P ⊙ P̄)) = k (T − P):
     the textbook's (P − T)/B, whatever k (a sum, a mean over examples or over entries).  With
     the fact that states the condition; None where the pattern does not hold (the general rule
@@ -220,11 +220,25 @@ def _softmax_cross_entropy(model: Model, name: str, consumers, values: dict[str,
         t = mx.var(target, model.shapes[target])
         if kind not in COLUMNS_SUM_TO_ONE or t.shape != p.shape:
             continue
-        k = _scalar_multiple(values.get(consumer), mx.div(t, p))
-        if k is None:
+        adjoint = values.get(consumer)
+        if adjoint is None:
             continue
-        return _times(mx.neg(k), mx.sub(p, t)), Fact("fused", "softmax", name, consumer, target=target)
+        c, factors = _factors(adjoint)
+        if factors.pop(p, None) != -1 or factors.pop(t, None) != 1 or not all(f.is_scalar for f in factors):
+            continue
+        return _times(_scalar(-c, factors), mx.sub(p, t)), Fact("fused", "softmax", name, consumer, target=target)
     return None
+
+
+def _scalar(c, factors: dict) -> M:
+    """The number c times the product of the scalar factors at their powers."""
+    top, bottom = mx.const(c), mx.const(1)
+    for factor, power in factors.items():
+        if power > 0:
+            top = mx.scale(top, mx.power(factor, power))
+        else:
+            bottom = mx.scale(bottom, mx.power(factor, -power))
+    return mx.div(top, bottom)  # 1 / (M B), never 1 / M / B
 
 
 def _times(k: M, e: M) -> M:
@@ -232,24 +246,6 @@ def _times(k: M, e: M) -> M:
     if k.op == "div" and mx.is_one(k.args[0]):
         return mx.div(e, k.args[1])
     return mx.scale(k, e)
-
-
-def _scalar_multiple(e: M | None, target: M) -> M | None:
-    """k with e = k·target for a scalar k, or None."""
-    if e is None:
-        return None
-    if e == target:
-        return mx.const(1)
-    if e.op == "neg":
-        inner = _scalar_multiple(e.args[0], target)
-        return None if inner is None else mx.neg(inner)
-    if e.op == "scale":
-        inner = _scalar_multiple(e.args[1], target)
-        return None if inner is None else mx.scale(e.args[0], inner)
-    if e.op == "div" and e.args[1].is_scalar:
-        inner = _scalar_multiple(e.args[0], target)
-        return None if inner is None else mx.div(inner, e.args[1])
-    return None
 
 
 def _sigmoid_cross_entropy(model: Model, name: str, consumers, values: dict[str, M]) -> tuple[M, Fact] | None:
@@ -279,10 +275,7 @@ def _sigmoid_cross_entropy(model: Model, name: str, consumers, values: dict[str,
     del f1[t], f2[mx.sub(mx.const(1), t)]
     if f1 != f2 or not all(f.is_scalar for f in f1):
         return None
-    k = mx.const(c2)
-    for factor, power in f1.items():
-        k = mx.scale(k, mx.power(factor, power)) if power > 0 else mx.div(k, mx.power(factor, -power))
-    return _times(k, mx.sub(p, t)), Fact("fused", "sigmoid", name, consumer, target=t.data if t.op == "var" else "")
+    return _times(_scalar(c2, f1), mx.sub(p, t)), Fact("fused", "sigmoid", name, consumer, target=t.data if t.op == "var" else "")
 
 
 def _factors(e: M) -> tuple:
