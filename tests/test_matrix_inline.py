@@ -356,3 +356,21 @@ def test_binary_cross_entropy_weighted_unevenly_is_not_p_minus_t():
     ours = run_backward(solution.derivation, run_forward(solution.model, values, backend, solution.problem.dims),
                         backend, solution.problem.dims)
     assert np.allclose(ours["w"], x * (-t * (1 - p) + 2 * (1 - t) * p), rtol=1e-10)  # by hand
+
+
+def test_sigma_cannot_stand_for_tanh_and_the_sigmoid_on_one_sheet():
+    from derive.errors import ProblemError
+
+    text = TANH.replace("[equations]", '[functions]\nsigma = "tanh"\n[equations]').replace(
+        '"sum(h * h)"', '"sum(h * sigmoid(x.T @ x))"').replace("tanh(W", "sigma(W")
+    with pytest.raises(ProblemError, match="also call sigmoid"):
+        problem_from_toml(text, "net")
+
+
+@pytest.mark.parametrize("functions, message", [('exp = "tanh"', "reserved"), ('W = "tanh"', "both a function"),
+                                                ('N = "tanh"', "both a function and a dim")])
+def test_function_names_are_checked_like_other_names(functions, message):
+    from derive.errors import ProblemError
+
+    with pytest.raises(ProblemError, match=message):
+        problem_from_toml(TANH.replace("[equations]", f"[functions]\n{functions}\n[equations]"), "net")
