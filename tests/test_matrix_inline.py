@@ -374,3 +374,21 @@ def test_function_names_are_checked_like_other_names(functions, message):
 
     with pytest.raises(ProblemError, match=message):
         problem_from_toml(TANH.replace("[equations]", f"[functions]\n{functions}\n[equations]"), "net")
+
+
+def test_a_named_or_abstract_sigma_keeps_its_derivative_as_sigma_prime():
+    # the exact check keeps a function the problem names abstract: p ⊙ (1 − p) would not be proved for it
+    for functions in ("", '[functions]\nsigma = "sigmoid"\n'):
+        text = TANH.replace("[equations]", functions + "[equations]").replace("tanh(W", "sigma(W")
+        assert _shown(derive(build_model(problem_from_toml(text, "net"))))["z"] == "2 σ′(z) ⊙ h"
+
+
+def test_the_sheet_states_the_introduced_node_and_the_derivative_from_the_output():
+    from derive import api
+    from derive.report import render_sheet
+
+    tex = render_sheet(api.solve(problem_from_toml(TANH, "net")), "tex")
+    assert r"z &= W \, x + b" in tex and r"h &= \tanh\left(z\right)" in tex
+    here = next(line for line in tex.splitlines() if line.startswith("Here"))
+    assert r"$z\text{ names the argument written inline" in here
+    assert r"$\tanh'(z) = 1 - h \odot h\text{, as }h = \tanh(z)$" in here
