@@ -147,6 +147,15 @@ def logistic_reference(x, t, w, b):
     return {"w": x * dz, "b": dz}
 
 
+def _derived(derivation, seed):
+    """The variables at the checks' random values, and every gradient the derivation gives there."""
+    model = derivation.model
+    backend = NumpyBackend(model.concrete)
+    values = random_values(derivation, seed)
+    return values, run_backward(derivation, run_forward(model, values, backend, model.problem.dims), backend,
+                                model.problem.dims)
+
+
 def _loss(derivation, values):
     model = derivation.model
     backend = NumpyBackend(model.concrete)
@@ -169,11 +178,8 @@ def _finite_differences(derivation, values, name, h=1e-6):
 def test_inline_networks_match_hand_written_numpy_and_finite_differences(text, reference):
     derivation = derive(build_model(problem_from_toml(text, "net")))
     model = derivation.model
-    backend = NumpyBackend(model.concrete)
     for seed in (0, 1):
-        values = random_values(derivation, seed)
-        ours = run_backward(derivation, run_forward(model, values, backend, model.problem.dims), backend,
-                            model.problem.dims)
+        values, ours = _derived(derivation, seed)
         want = reference(*(values[v] for v in model.variables))
         assert set(want) == set(model.problem.wrt)
         for name, value in want.items():
@@ -313,10 +319,7 @@ def test_softmax_and_cross_entropy_fuse_to_p_minus_t_with_the_condition_stated(t
     notes = derivative_notes(solution, TextPrinter())
     assert any(note.startswith("Z̄ = ") and note.endswith(f"(softmax followed by cross-entropy, as {condition})")
                for note in notes), notes
-    values = random_values(derivation, 0)
-    backend = NumpyBackend(solution.model.concrete)
-    ours = run_backward(derivation, run_forward(solution.model, values, backend, solution.problem.dims), backend,
-                        solution.problem.dims)
+    values, ours = _derived(derivation, 0)
     want = softmax_reference(*(values[v] for v in solution.model.variables), scale, decay)
     for name in ("W", "b"):
         assert np.allclose(ours[name], want[name], rtol=1e-10, atol=1e-12)
@@ -328,10 +331,7 @@ def test_a_target_whose_columns_need_not_sum_to_one_gets_no_fused_form(target):
     shown = _shown(solution.derivation)["Z"]
     assert "P − T" not in shown and shown == "P ⊙ (P̄ − sum(P ⊙ P̄, axis=0))"
     assert not any("cross-entropy" in note for note in derivative_notes(solution, TextPrinter()))
-    values = random_values(solution.derivation, 0)  # and the general form is right where P − T is not
-    backend = NumpyBackend(solution.model.concrete)
-    ours = run_backward(solution.derivation, run_forward(solution.model, values, backend, solution.problem.dims),
-                        backend, solution.problem.dims)
+    values, ours = _derived(solution.derivation, 0)  # and the general form is right where P − T is not
     want = softmax_reference(*(values[v] for v in solution.model.variables), 1, 0)
     assert np.allclose(ours["W"], want["W"], rtol=1e-10, atol=1e-12)
 
@@ -349,12 +349,9 @@ def test_binary_cross_entropy_weighted_unevenly_is_not_p_minus_t():
     solution = solve_matrix(problem_from_toml(text, "logistic"))
     shown = _shown(solution.derivation)["z"]
     assert "p − t" not in shown and "p (1 − p)" in shown  # σ′ from the output, times p̄
-    x, t, w, b = (random_values(solution.derivation, 0)[v] for v in solution.model.variables)
+    values, ours = _derived(solution.derivation, 0)
+    x, t, w, b = (values[v] for v in solution.model.variables)
     p = _sigmoid(w.T @ x + b)
-    backend = NumpyBackend(solution.model.concrete)
-    values = random_values(solution.derivation, 0)
-    ours = run_backward(solution.derivation, run_forward(solution.model, values, backend, solution.problem.dims),
-                        backend, solution.problem.dims)
     assert np.allclose(ours["w"], x * (-t * (1 - p) + 2 * (1 - t) * p), rtol=1e-10)  # by hand
 
 

@@ -59,9 +59,6 @@ def _elementwise_symbols(name: str):
 #: activations stay abstract: the check then holds for any of them.
 EXACT_CONCRETE = frozenset({"log", "exp", "sqrt", "square", "sigmoid", "tanh"})
 
-#: Concrete functions the exact check writes through exp, which its point evaluator knows.
-_THROUGH_EXP = {"tanh": (lambda x: 1 - 2 / (sympy.exp(2 * x) + 1), lambda x: 4 * sympy.exp(2 * x) / (sympy.exp(2 * x) + 1) ** 2)}
-
 
 #: Smooth activations a typed answer may write out (σ(z)(1 − σ(z)), 1 − tanh(z)²): when an answer
 #: is judged, these are concrete wherever the problem says what its activation is.
@@ -104,13 +101,13 @@ class SympyBackend:
 
     def fn(self, name, a):
         if kind := self._kind(name):
-            return a.applyfunc(_THROUGH_EXP[kind][0] if kind in _THROUGH_EXP else ELEMENTWISE[kind].sympy_f)
+            return a.applyfunc(ELEMENTWISE[kind].sympy_f)
         f, _ = self._pair(name)
         return a.applyfunc(f)
 
     def dfn(self, name, a):
         if kind := self._kind(name):
-            return a.applyfunc(_THROUGH_EXP[kind][1] if kind in _THROUGH_EXP else ELEMENTWISE[kind].sympy_df)
+            return a.applyfunc(ELEMENTWISE[kind].sympy_df)
         _, df = self._pair(name)
         return a.applyfunc(df)
 

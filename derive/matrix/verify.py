@@ -312,6 +312,8 @@ def _point_value(e, point: dict, functions: dict, memo: dict, rng):
             value = mpmath.exp(args[0])
         elif isinstance(e, sympy.log):
             value = mpmath.log(args[0])
+        elif isinstance(e, sympy.tanh):
+            value = mpmath.tanh(args[0])
         elif isinstance(e, sympy.Abs):
             value = abs(args[0])
         elif isinstance(e, sympy.sign):
