@@ -387,5 +387,5 @@ def test_the_sheet_states_the_introduced_node_and_the_derivative_from_the_output
     tex = render_sheet(api.solve(problem_from_toml(TANH, "net")), "tex")
     assert r"z &= W \, x + b" in tex and r"h &= \tanh\left(z\right)" in tex
     here = next(line for line in tex.splitlines() if line.startswith("Here"))
-    assert r"$z\text{ names the argument written inline" in here
-    assert r"$\tanh'(z) = 1 - h \odot h\text{, as }h = \tanh(z)$" in here
+    assert r"$z\ \allowbreak \text{names}\ \allowbreak \text{the}" in here  # prose breaks at its spaces
+    assert r"$\tanh'(z) = 1 - h \odot h\text{,}\ \allowbreak \text{as}\ \allowbreak h = \tanh(z)$" in here

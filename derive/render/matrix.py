@@ -312,8 +312,11 @@ def derivative_notes(solution, printer) -> list[str]:
 
 
 def _words(printer, text: str) -> str:
-    """Prose inside a note: \\text{…} in LaTeX (whose notes are typeset in math mode)."""
-    return rf"\text{{{text}}}" if isinstance(printer, LatexPrinter) else text
+    """Prose inside a note.  A LaTeX note is typeset in math mode, where one \\text{…} cannot be
+    broken across lines: each word is its own \\text, with a break allowed at every space."""
+    if not isinstance(printer, LatexPrinter):
+        return text
+    return r"\ \allowbreak ".join(rf"\text{{{word}}}" if word else "" for word in text.split(" "))
 
 
 def _name(printer, name: str, shape) -> str:
