@@ -237,7 +237,7 @@ def test_generated_code_takes_and_returns_the_specs_greek_names(tmp_path):
     rng = np.random.default_rng(4)
     x, γ, β, μ = (rng.normal(size=(3, 1)) for _ in range(4))
     λ, lam = 0.3, 0.7
-    grads = module.gradients(x=x, γ=γ, β=β, λ=λ, μ=μ, lambda_=lam)  # λ as itself; only the keyword is spelled lambda_
+    grads = module.gradients(x=x, γ=γ, β=β, λ=λ, μ=μ, lambda_=lam)  # λ as itself; only the keyword is renamed
     assert list(grads) == ["γ", "β", "λ", "μ", "lambda"]
     for name, value in _greek_reference(x, γ, β, λ, μ, lam).items():
         assert np.allclose(grads[name], value, rtol=1e-12), name

@@ -5,6 +5,11 @@ the VJP table; the contributions that reach a name are summed.  The simplified f
 adjoint puts in the adjoints it uses when they are constants or plain sums of named nodes
 (ȳ = y − s), as a textbook does, and keeps the others by name (z̄ = σ′(z) ⊙ h̄).  Parameter
 gradients keep every non-constant adjoint by name (W̄2 = ȳ hᵀ).
+
+The arguments written inline have nodes of their own already (derive/matrix/naming.py).  Where
+the output of σ or tanh is a named node, its derivative is written from it (σ′(z) = p ⊙ (1 − p)),
+and the fused forms of the textbooks (softmax or sigmoid followed by cross-entropy: p − t) are
+recognised; every rewrite that needs a condition is recorded as a :class:`Fact` for the sheet.
 """
 
 from __future__ import annotations
@@ -136,16 +141,7 @@ def derive(model: Model) -> Derivation:
         expressions[f"{name}:grad"] = raw
         expr = textbook(substitute(raw, lambda leaf: _inline(leaf, values, simple_only=False)))
         gradients.append(Gradient(name, shape, tuple(c for c, _ in uses[name]), expr))
-    return Derivation(model, tuple(adjoints), tuple(gradients), expressions, tuple(_distinct(facts)))
-
-
-def _distinct(facts: list[Fact]) -> list[Fact]:
-    seen, out = set(), []
-    for fact in facts:
-        if fact not in seen:
-            seen.add(fact)
-            out.append(fact)
-    return out
+    return Derivation(model, tuple(adjoints), tuple(gradients), expressions, tuple(dict.fromkeys(facts)))
 
 
 def _inline(leaf: M, values: dict[str, M], simple_only: bool) -> M | None:
@@ -275,7 +271,8 @@ def _sigmoid_cross_entropy(model: Model, name: str, consumers, values: dict[str,
     del f1[t], f2[mx.sub(mx.const(1), t)]
     if f1 != f2 or not all(f.is_scalar for f in f1):
         return None
-    return _times(_scalar(c2, f1), mx.sub(p, t)), Fact("fused", "sigmoid", name, consumer, target=t.data if t.op == "var" else "")
+    fact = Fact("fused", "sigmoid", name, consumer, target=t.data if t.op == "var" else "")
+    return _times(_scalar(c2, f1), mx.sub(p, t)), fact
 
 
 def _factors(e: M) -> tuple:

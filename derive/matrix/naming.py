@@ -57,9 +57,9 @@ def _index(name: str) -> str | None:
 def name_inline_arguments(model: Model) -> Model:
     """The model with a node of its own for each non-trivial argument of an activation or a
     softmax that the problem does not name, placed just before its first use (the names in
-    ``model.introduced``).  An argument equal to an earlier node's definition is that node.  The user's
-    names are kept; an introduced name never equals one of them (nor a size or a function)."""
-    known: dict[M, str] = {}  # definition -> node, the user's and the introduced
+    ``model.introduced``).  An argument equal to an earlier node's definition is that node.  The
+    user's names are kept; an introduced name never equals one of them (nor a size or a function)."""
+    known: dict[M, str] = {}  # definition -> the user's node, for the equations after it
     found: list[tuple[M, str, str, str | None]] = []  # (argument, kind, consumer, index) in first-use order
     reuse: dict[M, str] = {}  # arguments that are an earlier node's definition
 
