@@ -279,7 +279,7 @@ def _factors(e: M) -> tuple:
     """e as a number times a product of powers of factors: (c, {factor: power}), through
     negations, scalings, elementwise products and divisions."""
     if e.is_const:
-        return sympy.sympify(e.data), {}
+        return e.data, {}  # a SymPy number (mx.const makes every int one)
     if e.op == "ones":
         return sympy.Integer(1), {}
     if e.op == "neg":
