@@ -14,6 +14,7 @@ from ..parse import Expr, Limits, parse_expression
 from ..problems import MatrixProblem
 from . import expr as mx
 from .expr import SCALAR, M, ShapeMismatch, shape_text
+from .naming import name_inline_arguments
 from .rules import AXIS_OPS, CALLED, CALLS, DEFAULT_CONCRETE, ELEMENTWISE, OPS
 
 _SPEC = re.compile(r"\s*([A-Za-z][A-Za-z0-9_]*|1)\s*(?:[x×*]\s*([A-Za-z][A-Za-z0-9_]*|1)\s*)?\Z")
@@ -28,6 +29,7 @@ class Model:
     equations: list[tuple[str, M]]  # in order
     concrete: dict[str, str]  # elementwise function name used -> concrete function for checks/code
     abstract: frozenset[str]  # names left abstract (σ with derivative σ′)
+    introduced: tuple[str, ...] = ()  # nodes derive named: arguments written inline (derive/matrix/naming.py)
 
     @property
     def variables(self) -> list[str]:
@@ -91,7 +93,7 @@ def build_model(problem: MatrixProblem, limits: Limits = Limits()) -> Model:
     if loss_shape != SCALAR:
         raise ShapeError(f"the loss {problem.loss} must be a scalar, but it is {shape_text(loss_shape)}",
                          hint="reduce it with sum(...), norm(...) or a product such as r.T @ h")
-    return Model(problem, shapes, equations, elementwise, frozenset(abstract))
+    return name_inline_arguments(Model(problem, shapes, equations, elementwise, frozenset(abstract)))
 
 
 def type_answer(model: Model, name: str, text: str, limits: Limits = Limits()) -> M:
