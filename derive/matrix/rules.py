@@ -13,7 +13,6 @@ summed over the broadcast axes (:func:`vjp` does it once for every operation).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,6 +20,7 @@ import numpy as np
 import sympy
 
 from ..errors import InternalError, ProblemError
+from ..forms import fill  # noqa: F401  (the printers and codegen fill the forms)
 from . import expr as mx
 from .expr import (SCALAR, M, ShapeMismatch, add, along, broadcast, const, count, dfn, div, dot, eye, had,
                    matmul, neg, ones, power, reduce, reduced_shape, scale, shape_text, sub, transpose,
@@ -32,9 +32,9 @@ Shape = Callable[[tuple, object], tuple]  # (argument shapes, data) -> shape, or
 
 @dataclass(frozen=True)
 class Op:
-    """One matrix operation.  Templates put ``{0}``, ``{1}`` for the arguments (bracketed by
-    derive/precedence.py on the given ``sides``; none inside a call), ``{f}`` for a function's
-    name, ``{d}`` for the exponent, ``{a}`` for a non-default axis."""
+    """One matrix operation.  Forms are in derive/forms.py's syntax: ``$0``, ``$1`` for the
+    arguments (bracketed by derive/precedence.py on the given ``sides``; none inside a call),
+    ``$f`` for a function's name, ``$d`` for the exponent, ``$a`` for a non-default axis."""
 
     name: str
     arity: int | None  # None: any number (add)
@@ -237,98 +237,98 @@ OPS: dict[str, Op] = {op.name: op for op in [
     # -- linear algebra ---------------------------------------------------------------------------------
     Op("add", None, _broadcast, (lambda e, u: u,), lambda args, d: add(*args),
        lambda b, e, *v: sum(v[1:], v[0]), _sym_add,
-       "{0} + {1}", "{0} + {1}", "{0} + {1}", kind="add", sides=("left", "right")),
+       "$0 + $1", "$0 + $1", "$0 + $1", kind="add", sides=("left", "right")),
     Op("neg", 1, _same, (lambda e, u: neg(u),), lambda args, d: neg(args[0]),
        lambda b, e, a: -a, lambda b, e, a: -a,
-       "-{0}", "−{0}", "-{0}", kind="neg", sides=("right",)),
+       "-$0", "−$0", "-$0", kind="neg", sides=("right",)),
     Op("scale", 2, _scale_shape,
        (lambda e, u: dot(u, e.args[1]),                       # c·a: c̄ = ⟨ū, a⟩
         lambda e, u: scale(e.args[0], u)),                    #      ā = c ū
        lambda args, d: scale(*args),
        lambda b, e, c, a: c.item() * a, lambda b, e, c, a: c[0, 0] * a,
-       "{0} * {1}", "{0} {1}", r"{0} \, {1}", kind="mul", sides=("left", "right")),
+       "$0 * $1", "$0 $1", r"$0 \, $1", kind="mul", sides=("left", "right")),
     Op("matmul", 2, _matmul_shape,
        (lambda e, u: matmul(u, transpose(e.args[1])),         # W @ a: W̄ = ū aᵀ
         lambda e, u: matmul(transpose(e.args[0]), u)),        #        ā = Wᵀ ū
        lambda args, d: matmul(*args),
        lambda b, e, x, y: x @ y, lambda b, e, x, y: x * y,
-       "{0} @ {1}", "{0} {1}", r"{0} \, {1}", kind="matmul", sides=("left", "right")),
+       "$0 @ $1", "$0 $1", r"$0 \, $1", kind="matmul", sides=("left", "right")),
     Op("T", 1, _transposed, (lambda e, u: transpose(u),), lambda args, d: transpose(args[0]),
        lambda b, e, a: a.T, lambda b, e, a: a.T,
-       "{0}.T", "{0}ᵀ", r"{0}^\top", kind="transpose", sides=("left",)),
+       "$0.T", "$0ᵀ", r"$0^\top", kind="transpose", sides=("left",)),
     Op("trace", 1, _square, (lambda e, u: scale(u, eye(e.args[0].shape[0])),),
        lambda args, d: reduce("trace", *args),
        lambda b, e, a: np.full((1, 1), np.trace(a)), lambda b, e, a: sympy.Matrix([[a.trace()]]),
-       "_trace({0})", "tr({0})", r"\operatorname{tr}\left({0}\right)",
+       "_trace($0)", "tr($0)", r"\operatorname{tr}\left($0\right)",
        helper="\ndef _trace(a):\n    return np.full((1, 1), np.trace(a))\n", call="trace"),
     Op("diag", 1, _column, (), lambda args, d: M("diag", (args[0],), (args[0].shape[0],) * 2),
        lambda b, e, a: np.diagflat(a), lambda b, e, a: sympy.diag(*a),
-       "np.diagflat({0})", "diag({0})", r"\operatorname{diag}\left({0}\right)",
+       "np.diagflat($0)", "diag($0)", r"\operatorname{diag}\left($0\right)",
        why_no_vjp="diag(v) is written in answers only"),
     # -- elementwise (broadcasting) -----------------------------------------------------------------------
     Op("had", 2, _broadcast, (lambda e, u: had(e.args[1], u), lambda e, u: had(e.args[0], u)),
        lambda args, d: had(*args),
        lambda b, e, x, y: x * y, lambda b, e, x, y: sympy.matrix_multiply_elementwise(*_both(x, y)),
-       "{0} * {1}", "{0} ⊙ {1}", r"{0} \odot {1}", kind="hadamard", sides=("left", "right")),
+       "$0 * $1", "$0 ⊙ $1", r"$0 \odot $1", kind="hadamard", sides=("left", "right")),
     Op("div", 2, _broadcast,
        (lambda e, u: div(u, e.args[1]),                                            # a / c: ā = ū / c
         lambda e, u: neg(div(dot(u, e.args[0]) if e.args[1].is_scalar and u.shape == e.args[0].shape
                              else had(u, e.args[0]), power(e.args[1], 2)))),      # c̄ = −⟨ū, a⟩ / c²
        lambda args, d: div(*args),
        lambda b, e, x, c: x / c, _sym_div,
-       "{0} / {1}", "{0} / {1}", r"\frac{{0}}{{1}}", kind="div", sides=("left", "right")),
+       "$0 / $1", "$0 / $1", r"\frac{$0}{$1}", kind="div", sides=("left", "right")),
     Op("pow", 1, _same, (lambda e, u: had(scale(const(e.data), power(e.args[0], e.data - 1)), u),),
        lambda args, d: power(args[0], d),
        lambda b, e, a: a ** float(e.data), lambda b, e, a: a.applyfunc(lambda x: x ** e.data),
-       "{0} ** {d}", "{0}^{d}", r"{0}^{\circ {d}}", kind="pow", sides=("left",)),
+       "$0 ** $d", "$0^$d", r"$0^{\circ $d}", kind="pow", sides=("left",)),
     Op("fn", 1, _same, (lambda e, u: had(dfn(e.data, e.args[0]), u),),            # f(a): ā = f′(a) ⊙ ū
        lambda args, d: mx.fn(d, args[0]),
        lambda b, e, a: b.fn(e.data, a), lambda b, e, a: b.fn(e.data, a),
-       "{f}({0})", "{f}({0})", r"{f}\left({0}\right)"),
+       "$f($0)", "$f($0)", r"$f\left($0\right)"),
     Op("dfn", 1, _same, (), lambda args, d: dfn(d, args[0]),
        lambda b, e, a: b.dfn(e.data, a), lambda b, e, a: b.dfn(e.data, a),
-       "{f}({0})", "{f}′({0})", r"{f}'\left({0}\right)",
+       "$f($0)", "$f′($0)", r"$f'\left($0\right)",
        why_no_vjp="derivatives of derivatives (σ′) are not supported"),
     # -- reductions (dimensions kept) -----------------------------------------------------------------------
     Op("sum", 1, _reduced, (_sum_vjp,), lambda args, d: along("sum", args[0], d),
        lambda b, e, a: _np_along(a, e.data, np.sum), lambda b, e, a: _sym_along(a, e.data, sum),
-       "_sum({0}{a})", "sum({0}{a})", r"\textstyle\sum{a}\left({0}\right)", helper=_SUM_HELPER, call="sum", axis=True),
+       "_sum($0$a)", "sum($0$a)", r"\textstyle\sum$a\left($0\right)", helper=_SUM_HELPER, call="sum", axis=True),
     Op("mean", 1, _reduced, (lambda e, u: div(_sum_vjp(e, u), count(e.args[0].shape, e.data)),),
        lambda args, d: along("mean", args[0], d),
        lambda b, e, a: _np_along(a, e.data, np.mean), lambda b, e, a: _sym_along(a, e.data, _sym_mean),
-       "_mean({0}{a})", "mean({0}{a})", r"\operatorname{mean}{a}\left({0}\right)", helper=_MEAN_HELPER,
+       "_mean($0$a)", "mean($0$a)", r"\operatorname{mean}$a\left($0\right)", helper=_MEAN_HELPER,
        call="mean", axis=True),
     Op("variance", 1, _reduced, (_var_vjp,), lambda args, d: along("variance", args[0], d),
        lambda b, e, a: _np_along(a, e.data, np.var), lambda b, e, a: _sym_along(a, e.data, _sym_var),
-       "_var({0}{a})", "var({0}{a})", r"\operatorname{var}{a}\left({0}\right)", helper=_VAR_HELPER, call="var", axis=True),
+       "_var($0$a)", "var($0$a)", r"\operatorname{var}$a\left($0\right)", helper=_VAR_HELPER, call="var", axis=True),
     Op("norm", 1, _scalar, (lambda e, u: scale(u, div(e.args[0], reduce("norm", e.args[0]))),),
        lambda args, d: reduce("norm", *args),
        lambda b, e, a: np.full((1, 1), np.sqrt(np.sum(a * a))),
        lambda b, e, a: sympy.Matrix([[sympy.sqrt(sum(x ** 2 for x in a))]]),
-       "_norm({0})", "‖{0}‖", r"\left\lVert {0} \right\rVert",
+       "_norm($0)", "‖$0‖", r"\left\lVert $0 \right\rVert",
        helper="\ndef _norm(a):\n    return np.full((1, 1), np.sqrt(np.sum(a * a)))\n", call="norm"),
     Op("dot", 2, _equal_pair, (lambda e, u: scale(u, e.args[1]), lambda e, u: scale(u, e.args[0])),
        lambda args, d: dot(*args),
        lambda b, e, x, y: np.full((1, 1), np.sum(x * y)),
        lambda b, e, x, y: sympy.Matrix([[sum(p * q for p, q in zip(x, y))]]),
-       "_dot({0}, {1})", "⟨{0}, {1}⟩", r"\left\langle {0}, {1} \right\rangle",
+       "_dot($0, $1)", "⟨$0, $1⟩", r"\left\langle $0, $1 \right\rangle",
        helper="\ndef _dot(a, b):\n    return np.full((1, 1), np.sum(a * b))\n", call="dot"),
     # -- softmax family (axis 0: each column is one example) ------------------------------------------------
     Op("softmax", 1, _same, (_softmax_vjp,), lambda args, d: vector_op("softmax", args[0], d),
        lambda b, e, z: _np_softmax(z, e.data), lambda b, e, z: _sym_softmax(z, e.data),
-       "_softmax({0}{a})", "softmax({0}{a})", r"\operatorname{softmax}{a}\left({0}\right)", default_axis=0,
+       "_softmax($0$a)", "softmax($0$a)", r"\operatorname{softmax}$a\left($0\right)", default_axis=0,
        helper="\ndef _softmax(z, axis=0):\n    e = np.exp(z - np.max(z, axis=axis, keepdims=True))\n"
               "    return e / np.sum(e, axis=axis, keepdims=True)\n", call="softmax", axis=True),
     Op("logsumexp", 1, _reduced, (lambda e, u: had(vector_op("softmax", e.args[0], e.data), u),),
        lambda args, d: along("logsumexp", args[0], d),
        lambda b, e, z: _np_logsumexp(z, e.data), lambda b, e, z: _sym_along(z, e.data, _sym_logsumexp),
-       "_logsumexp({0}{a})", "logsumexp({0}{a})", r"\operatorname{logsumexp}{a}\left({0}\right)",
+       "_logsumexp($0$a)", "logsumexp($0$a)", r"\operatorname{logsumexp}$a\left($0\right)",
        default_axis=0, helper=_LOGSUMEXP_HELPER, call="logsumexp", axis=True),
     Op("log_softmax", 1, _same,
        (lambda e, u: sub(u, had(vector_op("softmax", e.args[0], e.data), along("sum", u, e.data))),),
        lambda args, d: vector_op("log_softmax", args[0], d),
        lambda b, e, z: z - _np_logsumexp(z, e.data), lambda b, e, z: _sym_log_softmax(z, e.data),
-       "_log_softmax({0}{a})", "log_softmax({0}{a})", r"\log\operatorname{softmax}{a}\left({0}\right)",
+       "_log_softmax($0$a)", "log_softmax($0$a)", r"\log\operatorname{softmax}$a\left($0\right)",
        default_axis=0, helper="\ndef _log_softmax(z, axis=0):\n    return z - _logsumexp(z, axis)\n",
        call="log_softmax", axis=True),
     # −Σ T ⊙ log softmax(Z): Z̄ = (P ⊙ 𝟏(𝟏ᵀT) − T) ū, which is P − T only when T's columns sum to 1
@@ -338,8 +338,8 @@ OPS: dict[str, Op] = {op.name: op for op in [
        lambda args, d: reduce("sce", *args),
        lambda b, e, z, t: _np_sce(z, t),
        lambda b, e, z, t: sympy.Matrix([[-sum(x * y for x, y in zip(t, _sym_log_softmax(z, 0)))]]),
-       "_softmax_cross_entropy({0}, {1})", "CE(softmax({0}), {1})",
-       r"\operatorname{CE}\left(\operatorname{softmax}({0}), {1}\right)",
+       "_softmax_cross_entropy($0, $1)", "CE(softmax($0), $1)",
+       r"\operatorname{CE}\left(\operatorname{softmax}($0), $1\right)",
        helper="\ndef _softmax_cross_entropy(z, t):\n    return np.full((1, 1), -np.sum(t * _log_softmax(z, 0)))\n",
        call="softmax_cross_entropy"),
 ]}
@@ -402,16 +402,6 @@ def printed_kind(e: M) -> str:
         return "atom" if value.is_Atom else "mul"  # 2·π, √2 are products/powers: bracket as a product
     op = OPS.get(e.op)
     return op.kind if op else "atom"
-
-
-_SLOT = re.compile(r"\{([0-9]|f|d|a)\}")
-
-
-def fill(template: str, args: list[str], **slots: str) -> str:
-    """A form with its slots filled: ``{0}``, ``{1}`` by the argument texts, ``{f}``, ``{d}``,
-    ``{a}`` by ``slots`` (every other brace is the form's own, as in LaTeX)."""
-    return _SLOT.sub(lambda m: args[int(m.group(1))] if m.group(1).isdigit() else slots.get(m.group(1), ""),
-                     template)
 
 
 def axis_text(e: M, style: str) -> str:

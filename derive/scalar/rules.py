@@ -27,8 +27,14 @@ class sigmoid(sympy.Function):
     def _eval_rewrite_as_exp(self, x, **kwargs):
         return 1 / (1 + sympy.exp(-x))
 
-    def _eval_evalf(self, prec):
-        return self.rewrite(sympy.exp)._eval_evalf(prec)
+    def _eval_is_extended_real(self):
+        return self.args[0].is_extended_real
+
+    def _eval_is_finite(self):  # σ(x) ∈ (0, 1) for every real x: σ(2) folds to a number
+        return True if self.args[0].is_extended_real else None
+
+    def _eval_evalf(self, prec):  # not rewrite(exp), which would rewrite sin(2) inside as complex exponentials
+        return (1 / (1 + sympy.exp(-self.args[0])))._eval_evalf(prec)
 
     def _latex(self, printer, exp=None):
         body = r"\sigma\left(%s\right)" % printer._print(self.args[0])
@@ -41,8 +47,14 @@ class relu(sympy.Function):
     def _eval_rewrite_as_Max(self, x, **kwargs):
         return sympy.Max(0, x)
 
+    def _eval_is_extended_real(self):
+        return self.args[0].is_extended_real
+
+    def _eval_is_finite(self):  # relu(2) = 2 folds to a number
+        return self.args[0].is_finite if self.args[0].is_extended_real else None
+
     def _eval_evalf(self, prec):
-        return self.rewrite(sympy.Max)._eval_evalf(prec)
+        return sympy.Max(0, self.args[0])._eval_evalf(prec)
 
     def _latex(self, printer, exp=None):
         body = r"\operatorname{ReLU}\left(%s\right)" % printer._print(self.args[0])
