@@ -245,7 +245,7 @@ def test_report_of_a_relu_layer_is_written(tmp_path):
     path.write_text(WEIGHT_DECAY)
     result = runner.invoke(app, ["report", str(path), "-o", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
-    assert r"\operatorname{relu}'(z_{1}) = \mathbf{1}[z_{1} > 0]" in (tmp_path / "out" / "wd.tex").read_text()
+    assert r"\operatorname{ReLU}'(z_{1}) = \mathbf{1}[z_{1} > 0]" in (tmp_path / "out" / "wd.tex").read_text()
 
 
 POWERS = (Path(__file__).parent / "networks" / "powers.toml").read_text()  # a power of a power, a transposed power

@@ -23,6 +23,7 @@ from ..errors import VerificationError
 from ..precedence import needs_brackets
 from .backprop import Derivation
 from .expr import M
+from ..functions import numpy_source
 from .rules import ELEMENTWISE, OPS, axis_text, fill, printed_kind
 
 
@@ -103,7 +104,7 @@ _HELPERS = "\n".join(op.helper for op in OPS.values() if op.helper)
 
 
 #: Names the module defines or uses itself; a problem's name equal to one of them is renamed.
-_MODULE_NAMES = frozenset({"np", "numpy", "forward", "gradients", "_columns", "float",
+_MODULE_NAMES = frozenset({"np", "numpy", "math", "forward", "gradients", "_columns", "float",
                            *re.findall(r"^def (\w+)", _HELPERS, flags=re.M)})
 
 
@@ -176,18 +177,20 @@ def generate(derivation: Derivation) -> str:
                    "problem's names.")
     lines.extend(_docstring(doc))
     add("")
-    add("import numpy as np")
-    add("")
+    functions = []  # the NumPy implementations of derive/functions.py, copied under the problem's names
     for name in sorted(_used_functions(derivation)):
         kind = ELEMENTWISE[model.concrete.get(name, name)]
-        note = "  # abstract in the problem; sigmoid here" if name in model.abstract else ""
+        note = "# abstract in the problem; sigmoid here\n" if name in model.abstract else ""
+        functions += [note + numpy_source(kind.numpy_f, names[name]),
+                      numpy_source(kind.numpy_df, names["d:" + name])]
+    if any("math." in source for source in functions):
+        add("import math")
         add("")
-        add(f"def {names[name]}(x):{note}")
-        add(f"    return {kind.source_f}")
+    add("import numpy as np")
+    add("")
+    for source in functions:
         add("")
-        add("")
-        add(f"def {names['d:' + name]}(x):")
-        add(f"    return {kind.source_df}")
+        lines.extend(source.splitlines())
         add("")
     lines.extend(_HELPERS.splitlines())
     add("")
