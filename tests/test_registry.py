@@ -61,8 +61,26 @@ BY_HAND = {
 }
 
 
-def _slope(f):
-    return lambda x: (f(x + 1e-6) - f(x - 1e-6)) / 2e-6
+def _sigma(x):
+    return 1 / (1 + np.exp(-x))
+
+
+#: Each derivative written here by hand, with derive's conventions at the kinks (relu′(0) = 0).
+SLOPE_BY_HAND = {
+    "exp": np.exp, "log": lambda x: 1 / x, "log1p": lambda x: 1 / (1 + x), "sqrt": lambda x: 1 / (2 * np.sqrt(x)),
+    "square": lambda x: 2 * x, "abs": np.sign, "sin": np.cos, "cos": lambda x: -np.sin(x),
+    "tan": lambda x: 1 + np.tan(x) ** 2, "cosh": lambda x: (np.exp(x) - np.exp(-x)) / 2,
+    "sinh": lambda x: (np.exp(x) + np.exp(-x)) / 2, "tanh": lambda x: 1 / np.cosh(x) ** 2,
+    "erf": lambda x: 2 / np.sqrt(np.pi) * np.exp(-x * x), "sigmoid": lambda x: _sigma(x) * (1 - _sigma(x)),
+    "relu": lambda x: np.where(x > 0, 1.0, 0.0), "leaky_relu": lambda x: np.where(x > 0, 1.0, 0.01),
+    "elu": lambda x: np.where(x > 0, 1.0, np.exp(np.minimum(x, 0))), "softplus": _sigma,
+    "silu": lambda x: _sigma(x) + x * _sigma(x) * (1 - _sigma(x)),
+    "gelu": lambda x: (1 + _erf(x / np.sqrt(2))) / 2 + x * np.exp(-x * x / 2) / np.sqrt(2 * np.pi),
+}
+
+
+def _slope(name):
+    return SLOPE_BY_HAND[name]
 
 
 def _softmax(z, axis):
@@ -96,12 +114,20 @@ INSTANCES = {
 }
 for _name in FUNCTIONS:  # every function of the table, as fn and as dfn
     INSTANCES[f"fn {_name}"] = (M("fn", (a,), (3, 2), _name), BY_HAND[_name](A))
-    INSTANCES[f"dfn {_name}"] = (M("dfn", (a,), (3, 2), _name), _slope(BY_HAND[_name])(A))
+    INSTANCES[f"dfn {_name}"] = (M("dfn", (a,), (3, 2), _name), _slope(_name)(A))
 
 
 def test_every_operation_and_function_has_an_instance():
     assert {name.split(" ")[0] for name in INSTANCES} == set(OPS)
-    assert set(BY_HAND) == set(FUNCTIONS)
+    assert set(BY_HAND) == set(SLOPE_BY_HAND) == set(FUNCTIONS)
+
+
+@pytest.mark.parametrize("name", sorted(BY_HAND))
+def test_the_hand_written_slopes_are_the_hand_written_functions_slopes(name):
+    x = np.linspace(-1.9, 1.9, 9) + 0.05  # away from the kinks at 0
+    x = np.abs(x) + 0.1 if name in ("log", "sqrt", "log1p") else x
+    numeric = (BY_HAND[name](x + 1e-6) - BY_HAND[name](x - 1e-6)) / 2e-6
+    assert np.allclose(SLOPE_BY_HAND[name](x), numeric, rtol=1e-6, atol=1e-8)
 
 
 @pytest.mark.parametrize("name", sorted(INSTANCES))
@@ -111,7 +137,7 @@ def test_every_operation_prints_in_text_and_its_numpy_gives_the_value(name):
     namespace = {"np": np, "math": math}
     exec(compile(codegen_helpers, "<helpers>", "exec"), namespace)  # noqa: S102  derive's own helper text
     for f, by_hand in BY_HAND.items():  # generated code defines f and df from the table; here by hand
-        namespace[f], namespace[f"d{f}"] = by_hand, _slope(by_hand)
+        namespace[f], namespace[f"d{f}"] = by_hand, _slope(f)
     namespace.update(A=A, B=B, C=C, S=S, u=U, c=c, T=T)
     got = eval(compile(numpy_expr(e), "<numpy_expr>", "eval"), namespace)  # noqa: S307  derive's own printing
     assert np.allclose(np.broadcast_to(got, np.shape(expected)) if np.ndim(expected) else got, expected,
