@@ -5,7 +5,6 @@ document, and numbers are folded and never printed side by side."""
 import functools
 import os
 import re
-import subprocess
 
 import numpy as np
 import pytest
@@ -24,7 +23,7 @@ from derive.matrix.solve import solve_matrix
 from derive.problems import problem_from_toml
 from derive.render.matrix import LatexPrinter, TextPrinter
 from derive.functions import FUNCTIONS
-from test_registry import BY_HAND, SLOPE_BY_HAND
+from test_registry import BY_HAND, SLOPE_BY_HAND, assert_formulas_compile
 
 runner = CliRunner()
 
@@ -198,26 +197,11 @@ def test_generated_numpy_reads_back_to_the_trees_value(e):
         assert np.allclose(np.broadcast_to(got, want.shape), want, rtol=1e-9, atol=1e-12, equal_nan=True), source
 
 
-DOCUMENT = r"""\documentclass{article}
-\usepackage{amsmath,amssymb}
-\begin{document}
-%s
-\end{document}
-"""
-
-
 @settings(max_examples=2, deadline=None, phases=[Phase.generate])  # a failure shows the whole list
 @given(st.lists(ANY_TREE, min_size=80, max_size=80))
 def test_latex_of_many_trees_compiles_in_one_document(tmp_path_factory, many):
     printer, diag = LatexPrinter(), LatexPrinter(diag=True)
-    body = "\n".join(rf"\[ {printer(e)} \]" + "\n" + rf"\[ {diag(e)} \]" for e in many)
-    folder = tmp_path_factory.mktemp("latex")
-    (folder / "trees.tex").write_text(DOCUMENT % body)
-    result = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape",
-                             "trees.tex"], cwd=folder, capture_output=True, text=True, timeout=120,
-                            stdin=subprocess.DEVNULL)
-    errors = [line for line in result.stdout.splitlines() if line.startswith("!")]
-    assert result.returncode == 0 and not errors, errors
+    assert_formulas_compile(tmp_path_factory.mktemp("latex"), [f for e in many for f in (printer(e), diag(e))])
 
 
 @settings(max_examples=EXAMPLES // 3, deadline=None)

@@ -164,6 +164,17 @@ DOCUMENT = r"""\documentclass{article}
 """
 
 
+def assert_formulas_compile(folder, formulas: list[str]) -> None:
+    """All ``formulas`` set as displayed maths in one document, compiled by one pdflatex run."""
+    body = "\n".join(rf"\[ {formula} \]" for formula in formulas)
+    (folder / "formulas.tex").write_text(DOCUMENT % body)
+    result = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape",
+                             "formulas.tex"], cwd=folder, capture_output=True, text=True, timeout=120,
+                            stdin=subprocess.DEVNULL)
+    errors = [line for line in result.stdout.splitlines() if line.startswith("!")]
+    assert result.returncode == 0 and not errors, errors
+
+
 class _Solution:
     """The little of a matrix solution derivative_notes reads."""
 
@@ -192,10 +203,4 @@ def test_all_the_latex_of_the_tables_compiles_in_one_run(tmp_path):
         notes = derivative_notes(_Solution(name), LatexPrinter())
         assert notes, name
         pieces += notes
-    body = "\n".join(rf"\[ {piece} \]" for piece in pieces)
-    (tmp_path / "tables.tex").write_text(DOCUMENT % body)
-    result = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape",
-                             "tables.tex"], cwd=tmp_path, capture_output=True, text=True, timeout=120,
-                            stdin=subprocess.DEVNULL)
-    errors = [line for line in result.stdout.splitlines() if line.startswith("!")]
-    assert result.returncode == 0 and not errors, errors
+    assert_formulas_compile(tmp_path, pieces)
