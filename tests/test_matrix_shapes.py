@@ -187,7 +187,7 @@ def _expressions():
 
 def test_the_error_printer_reads_back_as_the_same_tree():
     """CPython's ast.unparse test, for derive/matrix/shapes.py's text of a sub-expression."""
-    from hypothesis import given, settings
+    from hypothesis import assume, given, settings
 
     from derive.matrix.shapes import expr_text
     from derive.parse import parse_expression
@@ -197,7 +197,10 @@ def test_the_error_printer_reads_back_as_the_same_tree():
     @settings(max_examples=300, deadline=None)
     @given(_expressions())
     def reads_back(text):
-        tree = parse_expression(text, _NAMES, functions, matrix=True)
+        try:
+            tree = parse_expression(text, _NAMES, functions, matrix=True)
+        except ParseError:  # a drawn constant divided by zero, (2) / ((2) + (-2))
+            assume(False)
         again = parse_expression(expr_text(tree), _NAMES, functions, matrix=True)
         assert _tree(again) == _tree(tree), expr_text(tree)
 
