@@ -39,7 +39,8 @@ def test_generated_source_is_the_numpy_callables_own(name):
     for function in (kind.numpy_f, kind.numpy_df):
         namespace = {"np": np, "math": math}
         exec(numpy_source(function, "copied"), namespace)  # noqa: S102  (the project's own source)
-        assert np.allclose(namespace["copied"](x), function(x), rtol=1e-12, equal_nan=True)
+        with np.errstate(invalid="ignore", divide="ignore"):  # log and sqrt of the negative points: nan both
+            assert np.allclose(namespace["copied"](x), function(x), rtol=1e-12, equal_nan=True)
 
 
 #: One small network per VJP rule of the table (and per elementwise function).

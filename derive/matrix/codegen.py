@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import sympy
 
 from ..errors import VerificationError
 from ..functions import numpy_source
@@ -44,8 +43,9 @@ def numpy_expr(e: M, names: dict[str, str] | None = None) -> str:
         text = numpy_expr(a, names)
         if parent in ("transpose", "matmul") and _numbers_only(a):  # a float is no array: 2.0.T, A @ 2.0
             return f"np.full((1, 1), {text})"
-        negative = a.op == "const" and bool(sympy.sympify(a.data).could_extract_minus_sign())
-        kind = ("neg" if negative else "atom") if a.op == "const" else printed_kind(a)  # 0.5, -2.0 (a float)
+        kind = printed_kind(a)
+        if a.op == "const" and kind != "neg":
+            kind = "atom"  # 0.5 and 2.0 are floats here, never a fraction or a product; -2.0 a negation
         if side == "right" and parent in _PRODUCTS and kind in _PRODUCTS and (kind, parent) != ("mul", "mul"):
             return f"({text})"  # Python reads a * b @ c as (a * b) @ c: a product on the right keeps its brackets
         return f"({text})" if needs_brackets(kind, parent, side) else text
