@@ -358,7 +358,8 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in [
     Function("gelu", lambda x: x * (1 + sympy.erf(x / _SQRT2)) / 2,
              lambda x: (1 + sympy.erf(x / _SQRT2)) / 2 + x * sympy.exp(-x ** 2 / 2) / sympy.sqrt(2 * sympy.pi),
              r"\operatorname{GELU}", np_gelu, np_dgelu,
-             derivative_latex=r"\Phi($0) + $0 \odot \varphi($0)",
+             derivative_latex=r"\tfrac{1}{2}\left(1 + \operatorname{erf}\left(\tfrac{1}{\sqrt{2}} $0\right)\right)"
+                              r" + \tfrac{1}{\sqrt{2 \pi}} $0 \odot \exp\left(-\tfrac{1}{2} $0^{\circ 2}\right)",
              summary="x Φ(x), the exact GELU (with erf)"),
 ]}
 
