@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 import traceback
+import typing
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
@@ -48,8 +49,56 @@ SCALAR_ONLY = {"symbolic_limit": "--symbolic-limit", "symbolic_timeout": "--symb
 MATRIX_ONLY = {"exact_limit": "--exact-limit", "max_entries": "--max-entries"}
 
 
+def cli_metavar(param) -> str | None:
+    """How a parameter's value is written in --help, the command-line way (TEXT, FILE,
+    INTEGER, NAME=VALUE), never as a Python type (``<list[str]>``); None for a flag."""
+    if getattr(param, "is_flag", False) or getattr(param, "count", False):
+        return None
+    if param.param_type_name == "argument":
+        return (param.name or "VALUE").upper()
+    described = getattr(param, "type_descriptor", None)  # Typer ≥ 0.20 types its own parameters
+    if described is not None:
+        if described.is_choice:
+            return "[" + "|".join(str(getattr(c, "value", c)) for c in described.choices) + "]"
+        if described.is_path:
+            return "FOLDER" if described.path_type == "dir" else "FILE"
+        annotation = described.annotation
+        while typing.get_args(annotation):  # Optional[list[str]] -> str
+            annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
+        name = getattr(annotation, "__name__", "text")
+    else:  # older Typer: Click's own parameter types
+        choices = getattr(param.type, "choices", None)
+        if choices:
+            return "[" + "|".join(str(getattr(c, "value", c)) for c in choices) + "]"
+        name = {"text": "str", "integer": "int", "integer range": "int", "float range": "float",
+                "path": "Path"}.get(param.type.name, param.type.name)
+    return {"str": "TEXT", "int": "INTEGER", "float": "NUMBER", "Path": "FILE"}.get(name, name.upper())
+
+
+def _show_cli_metavars(command) -> None:
+    """Give every parameter of ``command`` without a metavar of its own its CLI metavar."""
+    for param in command.params:
+        if param.metavar is None:
+            shown = cli_metavar(param)
+            if shown is not None:
+                param.metavar = shown
+        if param.param_type_name == "argument" and hasattr(param, "display_type_rich"):
+            param.display_type_rich = lambda ctx: None  # Typer ≥ 0.20 adds <str> beside the NAME
+
+
 class DeriveGroup(TyperGroup):
-    """Turns the project's exceptions into one line on stderr and an exit code."""
+    """Turns the project's exceptions into one line on stderr and an exit code; help shows CLI
+    metavars (TEXT, FILE, NAME=VALUE) and keeps brackets such as "[grading]" as written."""
+
+    def get_command(self, ctx, cmd_name):
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            _show_cli_metavars(command)
+        return command
+
+    def format_help(self, ctx, formatter):
+        _show_cli_metavars(self)
+        return super().format_help(ctx, formatter)
 
     def main(self, args=None, *rest, standalone_mode: bool = True, **kwargs):
         """Click's usage errors (an unknown option, a missing argument) become one line on
@@ -153,7 +202,7 @@ def _json_errors(ctx: typer.Context, as_json: bool) -> None:
         ctx.meta[_JSON_ERRORS] = True
 
 
-app = typer.Typer(cls=DeriveGroup, no_args_is_help=True, add_completion=False,
+app = typer.Typer(cls=DeriveGroup, no_args_is_help=True, add_completion=False, rich_markup_mode=None,
                   pretty_exceptions_enable=False,
                   help="Derive, check and typeset derivatives: evaluation traces, forward and "
                        "reverse mode tables, Jacobians, and solution sheets.")
@@ -237,9 +286,11 @@ ProblemArg = Annotated[Optional[str], typer.Argument(
     help="A built-in problem (see 'derive problems') or a TOML problem file; omit it with -f.",
     show_default=False)]
 FunctionOpt = Annotated[Optional[list[str]], typer.Option(
-    "-f", "--function", help="An output expression (repeat for y1, y2, ...).", show_default=False)]
+    "-f", "--function", help="An output expression (repeat for y1, y2, ...).", show_default=False,
+    metavar="EXPR")]
 AtOpt = Annotated[Optional[list[str]], typer.Option(
-    "--at", help="An input value, name=value (repeat; gives input order for -f).", show_default=False)]
+    "--at", help="An input value, name=value (repeat; gives input order for -f).", show_default=False,
+    metavar="NAME=VALUE")]
 Numbering = Enum("Numbering", {name: name for name in NUMBERINGS}, type=str)
 Order = Enum("Order", {name: name for name in ORDERS}, type=str)
 SheetFormat = Enum("SheetFormat", {name: name for name in ("tex", "md", "json", "csv")}, type=str)
@@ -450,7 +501,8 @@ def check_command(
         help="Slack in units of the sheet's last printed digit (default 1, or [grading] tolerance).",
         min=0, max=1000)] = None,
     weight: Annotated[Optional[list[str]], typer.Option(
-        help="A part's weight, part=number (repeatable; overrides [grading] weights).")] = None,
+        help="A part's weight, part=number (repeatable; overrides [grading] weights).",
+        metavar="PART=NUMBER")] = None,
     require_lines: Annotated[Optional[bool], typer.Option(
         "--require-lines/--no-require-lines", help="A right value without its evaluation line earns half.",
         show_default=False)] = None,
@@ -677,7 +729,7 @@ def variants_command(
     count: Annotated[Optional[int], typer.Option(
         help="How many anonymous students, s001... (default 30; or --roster).", min=1, show_default=False)] = None,
     seed: Annotated[int, typer.Option(help="Same seed, same variants.")] = 0,
-    out_dir: Annotated[Path, typer.Option("-o", "--output", help="Folder to write into.")] = Path("outputs/variants"),
+    out_dir: Annotated[Path, typer.Option("-o", "--output", help="Folder to write into.", metavar="FOLDER")] = Path("outputs/variants"),
     pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Also compile every sheet to PDF.")] = True,
     digits: DigitsOpt = 3,
     workers: Annotated[Optional[int], typer.Option(help="Processes (default: one per core).", min=1)] = None,
@@ -736,7 +788,7 @@ def report_command(
     problem: ProblemArg = None,
     pdf: Annotated[bool, typer.Option("--pdf", help="Also compile the LaTeX sheet to PDF.")] = False,
     fmt: Annotated[SheetFormat, typer.Option("--format", help="Sheet format.")] = SheetFormat.tex,
-    out_dir: Annotated[Path, typer.Option("-o", "--output", help="Folder to write into.")] = Path("outputs"),
+    out_dir: Annotated[Path, typer.Option("-o", "--output", help="Folder to write into.", metavar="FOLDER")] = Path("outputs"),
     digits: DigitsOpt = 3,
     title: Annotated[Optional[str], typer.Option(help="Title (default: the problem's).")] = None,
     author: Annotated[Optional[str], typer.Option(help="Author line.")] = None,

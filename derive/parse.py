@@ -347,7 +347,9 @@ class _Converter:
                     raise self._refuse(arg, "starred arguments", hint="pass arguments one by one")
             name = self.aliases.get(node.func.id, node.func.id)
             if name not in self.functions:
-                hint = did_you_mean(node.func.id, [*self.functions, *self.aliases])
+                callable_names = [*self.functions, *self.aliases]
+                same_letters = [n for n in callable_names if n.lower() == node.func.id.lower()]  # GELU is gelu
+                hint = f"did you mean '{same_letters[0]}'?" if same_letters else did_you_mean(node.func.id, callable_names)
                 known = ("known functions: " + ", ".join(sorted(self.functions)) if self.functions
                          else "no functions here: write a number or a constant expression such as 3/2 or pi/4")
                 raise ParseError(f"unknown function '{node.func.id}' {self._where(node)}", hint=hint or known)

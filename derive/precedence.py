@@ -9,6 +9,8 @@ decides where brackets go, so ``(1 − tanh(v)^2) × 2`` can never print as ``1 
 
 from __future__ import annotations
 
+from .functions import FUNCTIONS
+
 #: How tightly each kind of expression binds; higher binds tighter.
 PRECEDENCE: dict[str, int] = {
     "add": 10,        # a + b, a − b
@@ -74,3 +76,18 @@ def kind_of_sympy(expr) -> str:
         half = expr.exp.is_Rational and (expr.exp.p, expr.exp.q) == (1, 2)
         return "atom" if half else "pow"  # sqrt(x) is a call
     return "atom"
+
+
+def kind_of_sympy_latex(expr) -> str:
+    """As :func:`kind_of_sympy`, for SymPy's LaTeX: a call whose form is a power (e^{x}, by the
+    function's ``superscript`` field) binds as a power, a number in scientific notation
+    (1.5 \\cdot 10^{-5}) as a product."""
+    kind = kind_of_sympy(expr)
+    if kind != "atom":
+        return kind
+    entry = FUNCTIONS.get(type(expr).__name__) if getattr(expr, "is_Function", False) else None
+    if entry is not None and entry.superscript:
+        return "pow"
+    if getattr(expr, "is_Float", False) and expr != 0 and not 1e-4 <= abs(expr) < 1e15:
+        return "mul"
+    return kind

@@ -17,6 +17,7 @@ from pathlib import Path
 import sympy
 
 from .errors import DeriveError, ProblemError, did_you_mean, excerpt, quoted
+from .functions import NAMES as FUNCTION_NAMES
 from .parse import CONSTANTS, IDENTIFIER, Limits, parse_expression
 from .userfiles import read_text
 
@@ -59,8 +60,7 @@ VARIABLE_KINDS = {
 CONSTRAINED_KINDS = frozenset({"onehot", "distribution", "binary"})
 
 #: Names a variable may not take: they already mean something in expressions.
-RESERVED = frozenset({"exp", "log", "ln", "sin", "cos", "tan", "sqrt", "tanh", "sigmoid", "relu",
-                      "abs", "pow", *CONSTANTS})
+RESERVED = frozenset({*FUNCTION_NAMES, "pow", *CONSTANTS})
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -6,6 +6,11 @@ import signal
 import threading
 from contextlib import contextmanager
 
+#: After the limit, the alarm repeats this often until the block is left: an exception raised
+#: inside a garbage-collector callback or a ``__del__`` is swallowed ("Exception ignored in"),
+#: so one alarm alone can be lost and leave the work unbounded.
+REPEAT_SECONDS = 0.05
+
 
 class TimedOut(Exception):
     """The block ran out of time."""
@@ -13,7 +18,8 @@ class TimedOut(Exception):
 
 @contextmanager
 def time_limit(seconds: float):
-    """Interrupt the block after ``seconds`` (main thread on Unix; elsewhere no limit)."""
+    """Interrupt the block after ``seconds`` (main thread on Unix; elsewhere no limit), and again
+    every :data:`REPEAT_SECONDS` until the interruption is honoured and the block is left."""
     if seconds <= 0 or threading.current_thread() is not threading.main_thread() \
             or not hasattr(signal, "setitimer"):
         yield
@@ -23,9 +29,20 @@ def time_limit(seconds: float):
         raise TimedOut
 
     previous = signal.signal(signal.SIGALRM, interrupt)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.setitimer(signal.ITIMER_REAL, seconds, REPEAT_SECONDS)
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        _disarm(previous)
+
+
+def _disarm(previous) -> None:
+    """Stop the repeating alarm and restore the previous handler, even if one last alarm
+    arrives while doing so (it is the limit already being honoured)."""
+    while True:
+        try:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+            return
+        except TimedOut:
+            continue

@@ -383,3 +383,20 @@ def test_problem_file_syntax_errors_and_semicolon_worksheets_say_what_and_where(
     result = runner.invoke(app, ["check", "problem1", str(semi), "--json"])  # read as Excel saves it, not refused
     cells = {c["node"]: c for c in json.loads(result.stdout)["cells"] if c["part"] == "trace"}
     assert result.exit_code == 1 and cells["v0"]["verdict"] == "correct" and cells["v6"]["verdict"] == "rounding"
+
+
+def test_help_shows_cli_metavars_and_keeps_square_brackets():
+    """Typer ≥ 0.20 showed Python types (<list[str]>, --json <bool>) and Rich markup ate
+    "[grading]" in check --help."""
+    import re
+
+    import typer.main
+
+    group = typer.main.get_command(app)
+    for name in ["", *group.commands]:
+        shown = run(*([name] if name else []), "--help").stdout
+        assert not re.search(r"<(str|bool|int|float|path|list\[|Path|int range|float range)", shown), (name, shown)
+    check = run("check", "--help").stdout
+    assert "[grading] tolerance" in check and "--weight PART=NUMBER" in check and "--csv FILE" in check
+    solve = run("solve", "--help").stdout
+    assert "--at NAME=VALUE" in solve and "-f, --function EXPR" in solve and "--json  " in solve

@@ -5,7 +5,6 @@ document, and numbers are folded and never printed side by side."""
 import functools
 import os
 import re
-import subprocess
 
 import numpy as np
 import pytest
@@ -23,6 +22,8 @@ from derive.matrix.expr import M
 from derive.matrix.solve import solve_matrix
 from derive.problems import problem_from_toml
 from derive.render.matrix import LatexPrinter, TextPrinter
+from derive.functions import FUNCTIONS
+from test_registry import BY_HAND, SLOPE_BY_HAND, assert_formulas_compile
 
 runner = CliRunner()
 
@@ -99,7 +100,28 @@ def trees(shape, depth):
         options.append(sub(("K", shape[1])).map(lambda a: M("logsumexp", (a,), shape, 0)))
     if shape[1] == 1 and shape[0] != 1:
         options.append(sub((shape[0], "N")).map(lambda a: M("mean", (a,), shape, 1)))
+    # issue 20: every operation and every function of the tables is drawn, printed and read back
+    options.append(st.tuples(sub(shape), st.sampled_from(sorted(FUNCTIONS)), st.sampled_from(["fn", "dfn"])).map(
+        lambda a: M(a[2], (_in_domain(a[0], a[1]),), shape, a[1])))
+    if shape == (1, 1):
+        options.append(sub(("N", "N")).map(lambda a: M("trace", (a,), shape)))
+        options.append(sub(("K", "N")).map(lambda a: M("norm", (a,), shape)))
+        options.append(st.tuples(sub(("K", "N")), sub(("K", "N"))).map(lambda ab: M("dot", ab, shape)))
+        options.append(sub(("N", "K")).map(lambda a: M("variance", (a,), shape)))
+        options.append(st.tuples(sub(("K", "N")), sub(("K", "N"))).map(lambda zt: M("sce", zt, shape)))
+    if shape[0] == 1 and shape[1] != 1:
+        options.append(sub(("K", shape[1])).map(lambda a: M("variance", (a,), shape, 0)))
+    if shape[0] == shape[1] and shape[0] != 1:
+        options.append(sub((shape[0], 1)).map(lambda a: M("diag", (a,), shape)))
     return st.one_of(*options)
+
+
+_POSITIVE_ONLY = {"log", "sqrt", "log1p"}
+
+
+def _in_domain(a: M, name: str) -> M:
+    """The argument of a function defined for positive numbers only, made positive: exp(a)."""
+    return M("fn", (a,), a.shape, "exp") if name in _POSITIVE_ONLY else a
 
 
 def direct(e: M):
@@ -125,7 +147,24 @@ def direct(e: M):
     if op == "T":
         return a[0].T
     if op == "fn":
-        return {"tanh": np.tanh, "exp": np.exp}[e.data](a[0])
+        return BY_HAND[e.data](a[0])
+    if op == "dfn":
+        return SLOPE_BY_HAND[e.data](a[0])
+    if op == "trace":
+        return np.full((1, 1), np.trace(a[0]))
+    if op == "norm":
+        return np.full((1, 1), np.sqrt(np.sum(a[0] ** 2)))
+    if op == "dot":
+        return np.full((1, 1), np.sum(a[0] * a[1]))
+    if op == "variance":
+        mean = a[0].mean() if e.data is None else a[0].mean(axis=e.data, keepdims=True)
+        squares = (a[0] - mean) ** 2
+        return np.full((1, 1), squares.mean()) if e.data is None else squares.mean(axis=e.data, keepdims=True)
+    if op == "sce":
+        z, t = a
+        return np.full((1, 1), -np.sum(t * (z - np.log(np.sum(np.exp(z), axis=0, keepdims=True)))))
+    if op == "diag":
+        return np.diag(a[0][:, 0])
     if op in ("sum", "mean") and e.data is None:
         return np.full((1, 1), getattr(np, op)(a[0]))
     if op in ("sum", "mean"):
@@ -140,7 +179,7 @@ def direct(e: M):
 ANY_TREE = st.one_of(*[trees(s, 3) for s in SHAPES])
 _HELPERS: dict = {"np": np}
 exec(compile(codegen_helpers, "<helpers>", "exec"), _HELPERS)  # noqa: S102 - derive's own fixed helper text
-NAMESPACE = {"tanh": np.tanh, "exp": np.exp, **_HELPERS, **VALUES}
+NAMESPACE = {**BY_HAND, **{f"d{name}": f for name, f in SLOPE_BY_HAND.items()}, **_HELPERS, **VALUES}
 
 
 #: More examples under HYPOTHESIS_PROFILE=long (explicit settings would otherwise override it).
@@ -158,26 +197,11 @@ def test_generated_numpy_reads_back_to_the_trees_value(e):
         assert np.allclose(np.broadcast_to(got, want.shape), want, rtol=1e-9, atol=1e-12, equal_nan=True), source
 
 
-DOCUMENT = r"""\documentclass{article}
-\usepackage{amsmath,amssymb}
-\begin{document}
-%s
-\end{document}
-"""
-
-
 @settings(max_examples=2, deadline=None, phases=[Phase.generate])  # a failure shows the whole list
 @given(st.lists(ANY_TREE, min_size=80, max_size=80))
 def test_latex_of_many_trees_compiles_in_one_document(tmp_path_factory, many):
     printer, diag = LatexPrinter(), LatexPrinter(diag=True)
-    body = "\n".join(rf"\[ {printer(e)} \]" + "\n" + rf"\[ {diag(e)} \]" for e in many)
-    folder = tmp_path_factory.mktemp("latex")
-    (folder / "trees.tex").write_text(DOCUMENT % body)
-    result = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape",
-                             "trees.tex"], cwd=folder, capture_output=True, text=True, timeout=120,
-                            stdin=subprocess.DEVNULL)
-    errors = [line for line in result.stdout.splitlines() if line.startswith("!")]
-    assert result.returncode == 0 and not errors, errors
+    assert_formulas_compile(tmp_path_factory.mktemp("latex"), [f for e in many for f in (printer(e), diag(e))])
 
 
 @settings(max_examples=EXAMPLES // 3, deadline=None)
@@ -245,7 +269,7 @@ def test_report_of_a_relu_layer_is_written(tmp_path):
     path.write_text(WEIGHT_DECAY)
     result = runner.invoke(app, ["report", str(path), "-o", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
-    assert r"\operatorname{relu}'(z_{1}) = \mathbf{1}[z_{1} > 0]" in (tmp_path / "out" / "wd.tex").read_text()
+    assert r"\operatorname{ReLU}'(z_{1}) = \mathbf{1}[z_{1} > 0]" in (tmp_path / "out" / "wd.tex").read_text()
 
 
 POWERS = (Path(__file__).parent / "networks" / "powers.toml").read_text()  # a power of a power, a transposed power

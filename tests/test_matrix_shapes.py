@@ -150,3 +150,58 @@ def test_a_variable_named_lambda_parses_and_typesets_as_lambda():
     assert gradients["w"] == r"\lambda \, w"
     with pytest.raises(ParseError, match="at column 36"):  # columns count the name as written
         build_model(problem_from_toml(text.replace('+ lambda"', '+ lambda $"'), "decay"))
+
+
+@pytest.mark.parametrize("equations, shown", [
+    ('a = "W1 @ x"\nb = "W1 @ x"\nL = "x.T @ (-(a + b))"', "x.T @ (-(a + b)): (1×N) @ (N×1) expected"),
+    ('L = "sum((x**2)**3 @ x)"', "(x ** 2) ** 3 @ x:"),
+])
+def test_shape_errors_print_the_brackets_the_user_wrote(equations, shown):
+    with pytest.raises(ShapeError) as info:
+        model(equations)
+    assert shown in str(info.value)
+
+
+def _tree(e):
+    """A parsed expression without its columns, to compare what two texts mean."""
+    return (e.op, e.name, str(e.value) if e.value is not None else None, tuple(_tree(a) for a in e.args))
+
+
+_NAMES = frozenset({"a", "b", "c", "W"})
+
+
+def _expressions():
+    from hypothesis import strategies as st
+
+    leaves = st.sampled_from(["a", "b", "c", "W", "2", "0.5", "(1/3)", "(-2)"])
+
+    def grow(children):
+        binary = st.tuples(children, st.sampled_from(["+", "-", "*", "/", "@", "**"]), children).map(
+            lambda t: f"({t[0]}) {t[1]} ({t[2]})" if t[1] != "**" else f"({t[0]}) ** 2")
+        unary = st.one_of(children.map(lambda c: f"-({c})"), children.map(lambda c: f"({c}).T"),
+                          children.map(lambda c: f"tanh({c})"), children.map(lambda c: f"sum({c}, axis=1)"))
+        return st.one_of(binary, unary)
+
+    return st.recursive(leaves, grow, max_leaves=8)
+
+
+def test_the_error_printer_reads_back_as_the_same_tree():
+    """CPython's ast.unparse test, for derive/matrix/shapes.py's text of a sub-expression."""
+    from hypothesis import assume, given, settings
+
+    from derive.matrix.shapes import expr_text
+    from derive.parse import parse_expression
+
+    functions = {"tanh": 1, "sum": 1}
+
+    @settings(max_examples=300, deadline=None)
+    @given(_expressions())
+    def reads_back(text):
+        try:
+            tree = parse_expression(text, _NAMES, functions, matrix=True)
+        except ParseError:  # a drawn constant divided by zero, (2) / ((2) + (-2))
+            assume(False)
+        again = parse_expression(expr_text(tree), _NAMES, functions, matrix=True)
+        assert _tree(again) == _tree(tree), expr_text(tree)
+
+    reads_back()

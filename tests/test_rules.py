@@ -6,6 +6,8 @@ Parametrized over the table itself: a new primitive is tested the moment it is a
 import pytest
 import sympy
 
+from derive.forms import fill, slots_of
+
 from derive.scalar.rules import FUNCTIONS, PRIMITIVES, primitive
 from derive.errors import InternalError
 
@@ -53,7 +55,9 @@ def test_float_implementations_agree_with_sympy(name):
 def test_every_primitive_has_text_latex_and_rule_label(name):
     rule = PRIMITIVES[name]
     args = ["p", "q"][: rule.arity]
-    assert rule.text.format(*args) and rule.latex.format(*args)
+    for form in (rule.text, rule.latex, rule.evaluation_latex):
+        assert slots_of(form) == {str(i) for i in range(rule.arity)}, form
+        assert fill(form, args)
     assert rule.rule.endswith("Rule")
 
 
@@ -62,8 +66,8 @@ def test_user_functions_are_exactly_the_non_operator_primitives():
 
 
 def test_missing_rule_names_the_primitive():
-    with pytest.raises(InternalError, match="no differentiation rule for primitive 'erf'"):
-        primitive("erf")
+    with pytest.raises(InternalError, match="no differentiation rule for primitive 'lgamma'"):
+        primitive("lgamma")
 
 
 def test_sigmoid_float_is_stable_for_large_arguments():

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import VerificationError
+from ..functions import numpy_source
 from ..precedence import needs_brackets
 from .backprop import Derivation
 from .expr import M
@@ -43,7 +44,9 @@ def numpy_expr(e: M, names: dict[str, str] | None = None) -> str:
         text = numpy_expr(a, names)
         if parent in ("transpose", "matmul") and _numbers_only(a):  # a float is no array: 2.0.T, A @ 2.0
             return f"np.full((1, 1), {text})"
-        kind = ("neg" if text.startswith("-") else "atom") if a.op == "const" else printed_kind(a)  # 0.5, -2.0
+        kind = printed_kind(a)
+        if a.op == "const" and kind != "neg":
+            kind = "atom"  # 0.5 and 2.0 are floats here, never a fraction or a product; -2.0 a negation
         if side == "right" and parent in _PRODUCTS and kind in _PRODUCTS and (kind, parent) != ("mul", "mul"):
             return f"({text})"  # Python reads a * b @ c as (a * b) @ c: a product on the right keeps its brackets
         return f"({text})" if needs_brackets(kind, parent, side) else text
@@ -104,7 +107,7 @@ _HELPERS = "\n".join(op.helper for op in OPS.values() if op.helper)
 
 
 #: Names the module defines or uses itself; a problem's name equal to one of them is renamed.
-_MODULE_NAMES = frozenset({"np", "numpy", "forward", "gradients", "_columns", "_dtype", "dtype", "float",
+_MODULE_NAMES = frozenset({"np", "numpy", "math", "forward", "gradients", "_columns", "_dtype", "dtype", "float",
                            *re.findall(r"^def (\w+)", _HELPERS, flags=re.M)})
 
 
@@ -179,18 +182,20 @@ def generate(derivation: Derivation) -> str:
                    "problem's names.")
     lines.extend(_docstring(doc))
     add("")
-    add("import numpy as np")
-    add("")
+    functions = []  # the NumPy implementations of derive/functions.py, copied under the problem's names
     for name in sorted(_used_functions(derivation)):
         kind = ELEMENTWISE[model.concrete.get(name, name)]
-        note = "  # abstract in the problem; sigmoid here" if name in model.abstract else ""
+        note = "# abstract in the problem; sigmoid here\n" if name in model.abstract else ""
+        functions += [note + numpy_source(kind.numpy_f, names[name]),
+                      numpy_source(kind.numpy_df, names["d:" + name])]
+    if any("math." in source for source in functions):
+        add("import math")
         add("")
-        add(f"def {names[name]}(x):{note}")
-        add(f"    return {kind.source_f}")
+    add("import numpy as np")
+    add("")
+    for source in functions:
         add("")
-        add("")
-        add(f"def {names['d:' + name]}(x):")
-        add(f"    return {kind.source_df}")
+        lines.extend(source.splitlines())
         add("")
     lines.extend(_HELPERS.splitlines())
     add("")

@@ -13,7 +13,6 @@ summed over the broadcast axes (:func:`vjp` does it once for every operation).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,10 +20,14 @@ import numpy as np
 import sympy
 
 from ..errors import InternalError, ProblemError
+from ..forms import fill  # noqa: F401  (the printers and codegen fill the forms)
+from ..functions import FUNCTIONS, plain
 from . import expr as mx
+from . import runtime as rt
 from .expr import (SCALAR, M, ShapeMismatch, add, along, broadcast, const, count, dfn, div, dot, eye, had,
                    matmul, neg, ones, power, reduce, reduced_shape, scale, shape_text, sub, transpose,
                    unbroadcast, vector_op)
+from .runtime import helper_source
 
 VJP = Callable[[M, M], M]  # (the node, the upstream adjoint) -> adjoint of one argument
 Shape = Callable[[tuple, object], tuple]  # (argument shapes, data) -> shape, or ShapeMismatch
@@ -32,9 +35,9 @@ Shape = Callable[[tuple, object], tuple]  # (argument shapes, data) -> shape, or
 
 @dataclass(frozen=True)
 class Op:
-    """One matrix operation.  Templates put ``{0}``, ``{1}`` for the arguments (bracketed by
-    derive/precedence.py on the given ``sides``; none inside a call), ``{f}`` for a function's
-    name, ``{d}`` for the exponent, ``{a}`` for a non-default axis."""
+    """One matrix operation.  Forms are in derive/forms.py's syntax: ``$0``, ``$1`` for the
+    arguments (bracketed by derive/precedence.py on the given ``sides``; none inside a call),
+    ``$f`` for a function's name, ``$d`` for the exponent, ``$a`` for a non-default axis."""
 
     name: str
     arity: int | None  # None: any number (add)
@@ -166,22 +169,7 @@ def _sym_div(backend, e, a, c):
 
 
 # -- NumPy values ------------------------------------------------------------------------------------
-def _np_along(a, axis, f):
-    return np.full((1, 1), f(a)) if axis is None else f(a, axis=axis, keepdims=True)
-
-
-def _np_logsumexp(z, axis):
-    m = np.max(z, axis=axis, keepdims=True)
-    return m + np.log(np.sum(np.exp(z - m), axis=axis, keepdims=True))
-
-
-def _np_softmax(z, axis):
-    e = np.exp(z - np.max(z, axis=axis, keepdims=True))
-    return e / np.sum(e, axis=axis, keepdims=True)
-
-
-def _np_sce(z, t):
-    return np.full((1, 1), -np.sum(t * (z - _np_logsumexp(z, 0))))
+# (derive/matrix/runtime.py: written once, called here and copied into generated code)
 
 
 # -- VJP rules of the softmax family -----------------------------------------------------------------
@@ -239,133 +227,114 @@ def _var_vjp(e: M, u: M) -> M:
 
 
 # -- function names in the forms -----------------------------------------------------------------------
-_SUM_HELPER = '''
-def _sum(a, axis=None):
-    return np.full((1, 1), np.sum(a)) if axis is None else np.sum(a, axis=axis, keepdims=True)
-'''
-_MEAN_HELPER = '''
-def _mean(a, axis=None):
-    return np.full((1, 1), np.mean(a)) if axis is None else np.mean(a, axis=axis, keepdims=True)
-'''
-_VAR_HELPER = '''
-def _var(a, axis=None):
-    return np.full((1, 1), np.var(a)) if axis is None else np.var(a, axis=axis, keepdims=True)
-'''
-_LOGSUMEXP_HELPER = '''
-def _logsumexp(z, axis=0):
-    m = np.max(z, axis=axis, keepdims=True)
-    return m + np.log(np.sum(np.exp(z - m), axis=axis, keepdims=True))
-'''
-
 #: Every matrix operation, by name.
 OPS: dict[str, Op] = {op.name: op for op in [
     # -- linear algebra ---------------------------------------------------------------------------------
     Op("add", None, _broadcast, (lambda e, u: u,), lambda args, d: add(*args),
        lambda b, e, *v: sum(v[1:], v[0]), _sym_add,
-       "{0} + {1}", "{0} + {1}", "{0} + {1}", kind="add", sides=("left", "right")),
+       "$0 + $1", "$0 + $1", "$0 + $1", kind="add", sides=("left", "right")),
     Op("neg", 1, _same, (lambda e, u: neg(u),), lambda args, d: neg(args[0]),
        lambda b, e, a: -a, lambda b, e, a: -a,
-       "-{0}", "−{0}", "-{0}", kind="neg", sides=("right",)),
+       "-$0", "−$0", "-$0", kind="neg", sides=("right",)),
     Op("scale", 2, _scale_shape,
        (lambda e, u: dot(u, e.args[1]),                       # c·a: c̄ = ⟨ū, a⟩
         lambda e, u: scale(e.args[0], u)),                    #      ā = c ū
        lambda args, d: scale(*args),
        lambda b, e, c, a: c.item() * a, lambda b, e, c, a: c[0, 0] * a,
-       "{0} * {1}", "{0} {1}", r"{0} \, {1}", kind="mul", sides=("left", "right")),
+       "$0 * $1", "$0 $1", r"$0 \, $1", kind="mul", sides=("left", "right")),
     Op("matmul", 2, _matmul_shape,
        (lambda e, u: matmul(u, transpose(e.args[1])),         # W @ a: W̄ = ū aᵀ
         lambda e, u: matmul(transpose(e.args[0]), u)),        #        ā = Wᵀ ū
        lambda args, d: matmul(*args),
        lambda b, e, x, y: x @ y, lambda b, e, x, y: x * y,
-       "{0} @ {1}", "{0} {1}", r"{0} \, {1}", kind="matmul", sides=("left", "right")),
+       "$0 @ $1", "$0 $1", r"$0 \, $1", kind="matmul", sides=("left", "right")),
     Op("T", 1, _transposed, (lambda e, u: transpose(u),), lambda args, d: transpose(args[0]),
        lambda b, e, a: a.T, lambda b, e, a: a.T,
-       "{0}.T", "{0}ᵀ", r"{0}^\top", kind="transpose", sides=("left",)),
+       "$0.T", "$0ᵀ", r"$0^\top", kind="transpose", sides=("left",)),
     Op("trace", 1, _square, (lambda e, u: scale(u, eye(e.args[0].shape[0])),),
        lambda args, d: reduce("trace", *args),
-       lambda b, e, a: np.full((1, 1), np.trace(a)), lambda b, e, a: sympy.Matrix([[a.trace()]]),
-       "_trace({0})", "tr({0})", r"\operatorname{tr}\left({0}\right)",
-       helper="\ndef _trace(a):\n    return np.full((1, 1), np.trace(a))\n", call="trace"),
+       lambda b, e, a: rt._trace(a), lambda b, e, a: sympy.Matrix([[a.trace()]]),
+       "_trace($0)", "tr($0)", r"\operatorname{tr}\left($0\right)",
+       helper=helper_source(rt._trace), call="trace"),
     Op("diag", 1, _column, (), lambda args, d: M("diag", (args[0],), (args[0].shape[0],) * 2),
        lambda b, e, a: np.diagflat(a), lambda b, e, a: sympy.diag(*a),
-       "np.diagflat({0})", "diag({0})", r"\operatorname{diag}\left({0}\right)",
+       "np.diagflat($0)", "diag($0)", r"\operatorname{diag}\left($0\right)",
        why_no_vjp="diag(v) is written in answers only"),
     # -- elementwise (broadcasting) -----------------------------------------------------------------------
     Op("had", 2, _broadcast, (lambda e, u: had(e.args[1], u), lambda e, u: had(e.args[0], u)),
        lambda args, d: had(*args),
        lambda b, e, x, y: x * y, lambda b, e, x, y: sympy.matrix_multiply_elementwise(*_both(x, y)),
-       "{0} * {1}", "{0} ⊙ {1}", r"{0} \odot {1}", kind="hadamard", sides=("left", "right")),
+       "$0 * $1", "$0 ⊙ $1", r"$0 \odot $1", kind="hadamard", sides=("left", "right")),
     Op("div", 2, _broadcast,
        (lambda e, u: div(u, e.args[1]),                                            # a / c: ā = ū / c
         lambda e, u: neg(div(dot(u, e.args[0]) if e.args[1].is_scalar and u.shape == e.args[0].shape
                              else had(u, e.args[0]), power(e.args[1], 2)))),      # c̄ = −⟨ū, a⟩ / c²
        lambda args, d: div(*args),
        lambda b, e, x, c: x / c, _sym_div,
-       "{0} / {1}", "{0} / {1}", r"\frac{{0}}{{1}}", kind="div", sides=("left", "right")),
+       "$0 / $1", "$0 / $1", r"\frac{$0}{$1}", kind="div", sides=("left", "right")),
     Op("pow", 1, _same, (lambda e, u: had(scale(const(e.data), power(e.args[0], e.data - 1)), u),),
        lambda args, d: power(args[0], d),
        lambda b, e, a: a ** float(e.data), lambda b, e, a: a.applyfunc(lambda x: x ** e.data),
-       "{0} ** {d}", "{0}^{d}", r"{0}^{\circ {d}}", kind="pow", sides=("left",)),
+       "$0 ** $d", "$0^$d", r"$0^{\circ $d}", kind="pow", sides=("left",)),
     Op("fn", 1, _same, (lambda e, u: had(dfn(e.data, e.args[0]), u),),            # f(a): ā = f′(a) ⊙ ū
        lambda args, d: mx.fn(d, args[0]),
        lambda b, e, a: b.fn(e.data, a), lambda b, e, a: b.fn(e.data, a),
-       "{f}({0})", "{f}({0})", r"{f}\left({0}\right)"),
+       "$f($0)", "$f($0)", r"$f\left($0\right)"),
     Op("dfn", 1, _same, (), lambda args, d: dfn(d, args[0]),
        lambda b, e, a: b.dfn(e.data, a), lambda b, e, a: b.dfn(e.data, a),
-       "{f}({0})", "{f}′({0})", r"{f}'\left({0}\right)",
+       "$f($0)", "$f′($0)", r"$f'\left($0\right)",
        why_no_vjp="derivatives of derivatives (σ′) are not supported"),
     # -- reductions (dimensions kept) -----------------------------------------------------------------------
     Op("sum", 1, _reduced, (_sum_vjp,), lambda args, d: along("sum", args[0], d),
-       lambda b, e, a: _np_along(a, e.data, np.sum), lambda b, e, a: _sym_along(a, e.data, sum),
-       "_sum({0}{a})", "sum({0}{a})", r"\textstyle\sum{a}\left({0}\right)", helper=_SUM_HELPER, call="sum", axis=True),
+       lambda b, e, a: rt._sum(a, e.data), lambda b, e, a: _sym_along(a, e.data, sum),
+       "_sum($0$a)", "sum($0$a)", r"\textstyle\sum$a\left($0\right)", helper=helper_source(rt._sum), call="sum", axis=True),
     Op("mean", 1, _reduced, (lambda e, u: div(_sum_vjp(e, u), count(e.args[0].shape, e.data)),),
        lambda args, d: along("mean", args[0], d),
-       lambda b, e, a: _np_along(a, e.data, np.mean), lambda b, e, a: _sym_along(a, e.data, _sym_mean),
-       "_mean({0}{a})", "mean({0}{a})", r"\operatorname{mean}{a}\left({0}\right)", helper=_MEAN_HELPER,
+       lambda b, e, a: rt._mean(a, e.data), lambda b, e, a: _sym_along(a, e.data, _sym_mean),
+       "_mean($0$a)", "mean($0$a)", r"\operatorname{mean}$a\left($0\right)", helper=helper_source(rt._mean),
        call="mean", axis=True),
     Op("variance", 1, _reduced, (_var_vjp,), lambda args, d: along("variance", args[0], d),
-       lambda b, e, a: _np_along(a, e.data, np.var), lambda b, e, a: _sym_along(a, e.data, _sym_var),
-       "_var({0}{a})", "var({0}{a})", r"\operatorname{var}{a}\left({0}\right)", helper=_VAR_HELPER, call="var", axis=True),
+       lambda b, e, a: rt._var(a, e.data), lambda b, e, a: _sym_along(a, e.data, _sym_var),
+       "_var($0$a)", "var($0$a)", r"\operatorname{var}$a\left($0\right)", helper=helper_source(rt._var), call="var", axis=True),
     Op("norm", 1, _scalar, (_norm_vjp,),
        lambda args, d: reduce("norm", *args),
-       lambda b, e, a: np.full((1, 1), np.sqrt(np.sum(a * a))),
+       lambda b, e, a: rt._norm(a),
        lambda b, e, a: sympy.Matrix([[sympy.sqrt(sum(x ** 2 for x in a))]]),
-       "_norm({0})", "‖{0}‖", r"\left\lVert {0} \right\rVert",
-       helper="\ndef _norm(a):\n    return np.full((1, 1), np.sqrt(np.sum(a * a)))\n", call="norm"),
+       "_norm($0)", "‖$0‖", r"\left\lVert $0 \right\rVert",
+       helper=helper_source(rt._norm), call="norm"),
     Op("dot", 2, _equal_pair, (lambda e, u: scale(u, e.args[1]), lambda e, u: scale(u, e.args[0])),
        lambda args, d: dot(*args),
-       lambda b, e, x, y: np.full((1, 1), np.sum(x * y)),
+       lambda b, e, x, y: rt._dot(x, y),
        lambda b, e, x, y: sympy.Matrix([[sum(p * q for p, q in zip(x, y))]]),
-       "_dot({0}, {1})", "⟨{0}, {1}⟩", r"\left\langle {0}, {1} \right\rangle",
-       helper="\ndef _dot(a, b):\n    return np.full((1, 1), np.sum(a * b))\n", call="dot"),
+       "_dot($0, $1)", "⟨$0, $1⟩", r"\left\langle $0, $1 \right\rangle",
+       helper=helper_source(rt._dot), call="dot"),
     # -- softmax family (axis 0: each column is one example) ------------------------------------------------
     Op("softmax", 1, _same, (_softmax_vjp,), lambda args, d: vector_op("softmax", args[0], d),
-       lambda b, e, z: _np_softmax(z, e.data), lambda b, e, z: _sym_softmax(z, e.data),
-       "_softmax({0}{a})", "softmax({0}{a})", r"\operatorname{softmax}{a}\left({0}\right)", default_axis=0,
-       helper="\ndef _softmax(z, axis=0):\n    e = np.exp(z - np.max(z, axis=axis, keepdims=True))\n"
-              "    return e / np.sum(e, axis=axis, keepdims=True)\n", call="softmax", axis=True),
+       lambda b, e, z: rt._softmax(z, e.data), lambda b, e, z: _sym_softmax(z, e.data),
+       "_softmax($0$a)", "softmax($0$a)", r"\operatorname{softmax}$a\left($0\right)", default_axis=0,
+       helper=helper_source(rt._softmax), call="softmax", axis=True),
     Op("logsumexp", 1, _reduced, (lambda e, u: had(vector_op("softmax", e.args[0], e.data), u),),
        lambda args, d: along("logsumexp", args[0], d),
-       lambda b, e, z: _np_logsumexp(z, e.data), lambda b, e, z: _sym_along(z, e.data, _sym_logsumexp),
-       "_logsumexp({0}{a})", "logsumexp({0}{a})", r"\operatorname{logsumexp}{a}\left({0}\right)",
-       default_axis=0, helper=_LOGSUMEXP_HELPER, call="logsumexp", axis=True),
+       lambda b, e, z: rt._logsumexp(z, e.data), lambda b, e, z: _sym_along(z, e.data, _sym_logsumexp),
+       "_logsumexp($0$a)", "logsumexp($0$a)", r"\operatorname{logsumexp}$a\left($0\right)",
+       default_axis=0, helper=helper_source(rt._logsumexp), call="logsumexp", axis=True),
     Op("log_softmax", 1, _same,
        (lambda e, u: sub(u, had(vector_op("softmax", e.args[0], e.data), along("sum", u, e.data))),),
        lambda args, d: vector_op("log_softmax", args[0], d),
-       lambda b, e, z: z - _np_logsumexp(z, e.data), lambda b, e, z: _sym_log_softmax(z, e.data),
-       "_log_softmax({0}{a})", "log_softmax({0}{a})", r"\log\operatorname{softmax}{a}\left({0}\right)",
-       default_axis=0, helper="\ndef _log_softmax(z, axis=0):\n    return z - _logsumexp(z, axis)\n",
+       lambda b, e, z: rt._log_softmax(z, e.data), lambda b, e, z: _sym_log_softmax(z, e.data),
+       "_log_softmax($0$a)", "log_softmax($0$a)", r"\log\operatorname{softmax}$a\left($0\right)",
+       default_axis=0, helper=helper_source(rt._log_softmax),
        call="log_softmax", axis=True),
     # −Σ T ⊙ log softmax(Z): Z̄ = (P ⊙ 𝟏(𝟏ᵀT) − T) ū, which is P − T only when T's columns sum to 1
     Op("sce", 2, _equal_pair,
        (lambda e, u: scale(u, sub(had(vector_op("softmax", e.args[0]), along("sum", e.args[1], 0)), e.args[1])),
         lambda e, u: scale(u, neg(vector_op("log_softmax", e.args[0])))),
        lambda args, d: reduce("sce", *args),
-       lambda b, e, z, t: _np_sce(z, t),
+       lambda b, e, z, t: rt._softmax_cross_entropy(z, t),
        lambda b, e, z, t: sympy.Matrix([[-sum(x * y for x, y in zip(t, _sym_log_softmax(z, 0)))]]),
-       "_softmax_cross_entropy({0}, {1})", "CE(softmax({0}), {1})",
-       r"\operatorname{CE}\left(\operatorname{softmax}({0}), {1}\right)",
-       helper="\ndef _softmax_cross_entropy(z, t):\n    return np.full((1, 1), -np.sum(t * _log_softmax(z, 0)))\n",
+       "_softmax_cross_entropy($0, $1)", "CE(softmax($0), $1)",
+       r"\operatorname{CE}\left(\operatorname{softmax}($0), $1\right)",
+       helper=helper_source(rt._softmax_cross_entropy),
        call="softmax_cross_entropy"),
 ]}
 
@@ -429,16 +398,6 @@ def printed_kind(e: M) -> str:
     return op.kind if op else "atom"
 
 
-_SLOT = re.compile(r"\{([0-9]|f|d|a)\}")
-
-
-def fill(template: str, args: list[str], **slots: str) -> str:
-    """A form with its slots filled: ``{0}``, ``{1}`` by the argument texts, ``{f}``, ``{d}``,
-    ``{a}`` by ``slots`` (every other brace is the form's own, as in LaTeX)."""
-    return _SLOT.sub(lambda m: args[int(m.group(1))] if m.group(1).isdigit() else slots.get(m.group(1), ""),
-                     template)
-
-
 def axis_text(e: M, style: str) -> str:
     """The axis of a reduction as printed (``, axis=1``), or "" where it is the default."""
     op = OPS[e.op]
@@ -451,60 +410,24 @@ def axis_text(e: M, style: str) -> str:
 
 @dataclass(frozen=True)
 class Elementwise:
-    """An elementwise function: SymPy definition and derivative (scalar), NumPy callables for
-    the numeric checks, NumPy source for generated code, LaTeX of its derivative in terms of f."""
+    """An elementwise function, a row generated from derive/functions.py: SymPy definition and
+    derivative in SymPy's own functions (scalar), NumPy callables for the numeric checks (their
+    source is copied into generated code), LaTeX of its derivative with ``$f`` and ``$0``."""
 
     name: str
     sympy_f: Callable[[sympy.Expr], sympy.Expr]
     sympy_df: Callable[[sympy.Expr], sympy.Expr]
     numpy_f: Callable[[np.ndarray], np.ndarray]
     numpy_df: Callable[[np.ndarray], np.ndarray]
-    source_f: str  # NumPy expression in x
-    source_df: str
-    derivative_latex: str | None = None  # f′(z) written with f, {f} and {z} placeholders
+    derivative_latex: str | None = None
 
 
-def _np_sigmoid(x):
-    return np.where(x >= 0, 1 / (1 + np.exp(-np.abs(x))), np.exp(-np.abs(x)) / (1 + np.exp(-np.abs(x))))
+def _elementwise_row(f) -> Elementwise:
+    return Elementwise(f.name, lambda x: plain(f.definition(x)), lambda x: plain(f.derivative(x)),
+                       f.numpy, f.numpy_derivative, f.derivative_latex)
 
 
-_LEAK = sympy.Rational(1, 100)
-
-ELEMENTWISE: dict[str, Elementwise] = {e.name: e for e in [
-    Elementwise("sigmoid", lambda x: 1 / (1 + sympy.exp(-x)),
-                lambda x: sympy.exp(-x) / (1 + sympy.exp(-x)) ** 2,
-                _np_sigmoid, lambda x: _np_sigmoid(x) * (1 - _np_sigmoid(x)),
-                "0.5 * (1 + np.tanh(0.5 * x))", "0.25 * (1 - np.tanh(0.5 * x) ** 2)",
-                r"{f}({z}) \odot \left(1 - {f}({z})\right)"),
-    Elementwise("tanh", sympy.tanh, lambda x: 1 - sympy.tanh(x) ** 2, np.tanh, lambda x: 1 - np.tanh(x) ** 2,
-                "np.tanh(x)", "1 - np.tanh(x) ** 2", r"1 - {f}({z}) \odot {f}({z})"),
-    Elementwise("relu", lambda x: sympy.Max(0, x), lambda x: sympy.Heaviside(x),
-                lambda x: np.maximum(x, 0), lambda x: (x > 0).astype(float),
-                "np.maximum(x, 0)", "(x > 0).astype(float)", r"\mathbf{{1}}[{z} > 0]"),
-    Elementwise("leaky_relu", lambda x: sympy.Piecewise((x, x > 0), (_LEAK * x, True)),
-                lambda x: sympy.Piecewise((1, x > 0), (_LEAK, True)),
-                lambda x: np.where(x > 0, x, 0.01 * x), lambda x: np.where(x > 0, 1.0, 0.01),
-                "np.where(x > 0, x, 0.01 * x)", "np.where(x > 0, 1.0, 0.01)",
-                r"\mathbf{{1}}[{z} > 0] + 0.01 \, \mathbf{{1}}[{z} \le 0]"),
-    Elementwise("elu", lambda x: sympy.Piecewise((x, x > 0), (sympy.exp(x) - 1, True)),
-                lambda x: sympy.Piecewise((1, x > 0), (sympy.exp(x), True)),
-                lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0))),
-                lambda x: np.where(x > 0, 1.0, np.exp(np.minimum(x, 0))),
-                "np.where(x > 0, x, np.expm1(np.minimum(x, 0)))", "np.where(x > 0, 1.0, np.exp(np.minimum(x, 0)))",
-                r"\mathbf{{1}}[{z} > 0] + \exp({z}) \odot \mathbf{{1}}[{z} \le 0]"),
-    Elementwise("softplus", lambda x: sympy.log(1 + sympy.exp(x)), lambda x: 1 / (1 + sympy.exp(-x)),
-                lambda x: np.logaddexp(0, x), _np_sigmoid,
-                "np.logaddexp(0, x)", "0.5 * (1 + np.tanh(0.5 * x))", r"\sigma({z})"),
-    Elementwise("exp", sympy.exp, sympy.exp, np.exp, np.exp, "np.exp(x)", "np.exp(x)", r"{f}({z})"),
-    Elementwise("log", sympy.log, lambda x: 1 / x, np.log, lambda x: 1 / x, "np.log(x)", "1 / x",
-                r"1 \oslash {z}"),
-    Elementwise("sqrt", sympy.sqrt, lambda x: 1 / (2 * sympy.sqrt(x)), np.sqrt, lambda x: 0.5 / np.sqrt(x),
-                "np.sqrt(x)", "0.5 / np.sqrt(x)", r"1 \oslash \left(2 {f}({z})\right)"),
-    Elementwise("abs", sympy.Abs, sympy.sign, np.abs, np.sign, "np.abs(x)", "np.sign(x)",
-                r"\operatorname{{sign}}({z})"),
-    Elementwise("square", lambda x: x ** 2, lambda x: 2 * x, np.square, lambda x: 2 * x,
-                "x ** 2", "2 * x", r"2 {z}"),
-]}
+ELEMENTWISE: dict[str, Elementwise] = {f.name: _elementwise_row(f) for f in FUNCTIONS.values()}
 
 #: The elementwise function an abstract σ stands for in numeric checks and generated code.
 DEFAULT_CONCRETE = "sigmoid"

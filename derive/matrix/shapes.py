@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from ..errors import LimitError, ParseError, ProblemError, ShapeError, did_you_mean
 from ..parse import Expr, Limits, parse_expression
+from ..precedence import kind_of, needs_brackets
 from ..problems import MatrixProblem
 from . import expr as mx
 from .expr import SCALAR, M, ShapeMismatch, shape_text
@@ -129,26 +130,46 @@ def check_entries(e: M, dims: dict[str, int], limits: Limits, context: str) -> N
                              hint=f"use smaller [dims], or raise the limit with {Limits.FLAGS['max_entries']}")
 
 
+_INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "matmul": "@"}
+
+
+def _printed_kind(e: Expr) -> str:
+    """How a parsed sub-expression binds as :func:`expr_text` writes it, in the terms of the one
+    precedence table: a negative number is a negation, a fraction (1/2) a division."""
+    if e.op == "num":
+        if e.value.could_extract_minus_sign():
+            return "neg"
+        return "div" if e.value.is_Rational and not e.value.is_Integer else "atom"
+    return e.op if e.op in (*_INFIX, "neg", "transpose") else "atom"
+
+
+def _operand(e: Expr, parent: str, side: str) -> str:
+    """The text of ``e`` as an operand of ``parent``, bracketed by derive/precedence.py; the
+    text is Python's syntax, where every infix level associates to the left, so a right operand
+    of the parent's own level is bracketed too (a * (b @ c), a + (b - c)): it reads back as the
+    same tree."""
+    text, kind = expr_text(e), _printed_kind(e)
+    regroups = side == "right" and parent != "pow" and kind in _INFIX and kind_of(kind) == kind_of(parent)
+    digits_then_dot = e.op == "num" and parent == "transpose"  # (2).T: "2.T" is a malformed number
+    return f"({text})" if regroups or digits_then_dot or needs_brackets(kind, parent, side) else text
+
+
 def expr_text(e: Expr) -> str:
-    """The text of a parsed sub-expression, for error messages."""
+    """The text of a parsed sub-expression, for error messages: brackets where the one
+    precedence table puts them, so it reads back as the same tree."""
     if e.op == "num":
         return str(e.value)
     if e.op == "name":
         return e.name
     if e.op == "axis":
         return f"axis={int(e.value)}"
-    symbols = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "matmul": "@"}
-    if e.op in symbols:
-        left, right = (expr_text(a) for a in e.args)
-        if e.op not in ("add", "sub"):
-            left = f"({left})" if e.args[0].op in ("add", "sub") else left
-        if e.op != "add":
-            right = f"({right})" if e.args[1].op in ("add", "sub") else right
-        return f"{left} {symbols[e.op]} {right}"
+    if e.op in _INFIX:
+        left, right = e.args
+        return f"{_operand(left, e.op, 'left')} {_INFIX[e.op]} {_operand(right, e.op, 'right')}"
     if e.op == "neg":
-        return f"-{expr_text(e.args[0])}"
+        return f"-{_operand(e.args[0], 'neg', 'right')}"
     if e.op == "transpose":
-        return f"{expr_text(e.args[0])}.T"
+        return f"{_operand(e.args[0], 'transpose', 'left')}.T"
     return f"{e.op}({', '.join(expr_text(a) for a in e.args)})"
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..forms import fill
 from ..parse import Expr
 from ..precedence import kind_of
 from ..scalar.forward import ForwardPass
@@ -51,7 +52,7 @@ def partial_formula(term: Term, nt) -> str:
     shown = primitive(term.owner.op).shown
     if shown and shown[term.partial.position]:
         arg = term.partial.arg
-        return nt.template(shown[term.partial.position]).format(nt.node(arg))
+        return fill(nt.template(shown[term.partial.position]), [nt.node(arg)])
     return nt.expr(term.partial.expr)
 
 
@@ -66,11 +67,6 @@ def _product(left: tuple[str, str], right: tuple[str, str], nt) -> str:
     return nt.factor(*left, "mul", "left") + nt.times + nt.factor(*right, "mul", "right")
 
 
-def _grouped(template: str, position: int) -> bool:
-    """Whether the template delimits the argument itself (\\frac{{{0}}}, ^{{{1}}}, a call)."""
-    return "{{{%d}}}" % position in template
-
-
 def evaluation_of(node: Node, values: dict[str, float], nt) -> str:
     """The node's definition with its arguments' values put in: "2 × 0.141"."""
     rule = primitive(node.op)
@@ -79,10 +75,10 @@ def evaluation_of(node: Node, values: dict[str, float], nt) -> str:
     args = []
     for position, x in enumerate(node.args):
         text, kind = _number(values[x], nt) if isinstance(x, str) else _constant(x, nt)
-        if not (call or _grouped(template, position)):
+        if not (call or (nt.name == "latex" and rule.delimits(position))):
             text = nt.factor(text, kind, node.op, "left" if position == 0 and rule.arity > 1 else "right")
         args.append(text)
-    return template.format(*args)
+    return fill(template, args)
 
 
 def trace_rows(trace: Trace, nt) -> list[Row]:
@@ -226,14 +222,13 @@ def _expression_piece(expr: Expr, nt) -> tuple[str, str]:
     rule = primitive(expr.op)
     template = rule.latex
     if expr.op == "mul" and expr.args[1].op == "num":
-        template = r"{0} \cdot {1}"
+        template = r"$0 \cdot $1"
     call = kind_of(expr.op) == "atom"
     parts = []
     for position, arg in enumerate(expr.args):
         text, kind = _expression_piece(arg, nt)
-        if not (call or _grouped(template, position)):
+        if not (call or rule.delimits(position)):
             text = nt.factor(text, kind, expr.op, "left" if position == 0 and rule.arity > 1 else "right")
         parts.append(text)
-    text = template.format(*parts)
     kind = kind_of(expr.op)
-    return text, "pow" if kind == "atom" and "^" in text else kind
+    return fill(template, parts), "pow" if kind == "atom" and rule.superscript else kind

@@ -11,16 +11,13 @@ import re
 import sympy
 
 from ..matrix.expr import M, leads_with_number
+from ..functions import FUNCTIONS
 from ..matrix.rules import OPS, axis_text, fill, printed_kind
 from ..precedence import needs_brackets
 from ..parse import GREEK_LATEX, latex_variable
 
-_LATEX_FUNCTIONS = {"sigma": r"\sigma", "sigmoid": r"\sigma", "tanh": r"\tanh", "exp": r"\exp", "log": r"\log",
-                    "relu": r"\operatorname{relu}", "softplus": r"\operatorname{softplus}",
-                    "square": r"\operatorname{sq}", "sqrt": r"\operatorname{sqrt}", "abs": r"\operatorname{abs}",
-                    "leaky_relu": r"\operatorname{leaky\_relu}",
-                    "elu": r"\operatorname{elu}"}
-_TEXT_FUNCTIONS = {"sigma": "σ", "sigmoid": "σ"}
+_LATEX_FUNCTIONS = {"sigma": r"\sigma", **{f.name: f.symbol for f in FUNCTIONS.values()}}
+_TEXT_FUNCTIONS = {"sigma": "σ", **{f.name: f.text_symbol for f in FUNCTIONS.values() if f.text_symbol}}
 _INDEXED = re.compile(r"([A-Za-z]+)_?(\d+)\Z")
 _SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 
@@ -304,7 +301,7 @@ def derivative_notes(solution, printer) -> list[str]:
         if kind.derivative_latex and latex:
             f = printer.function(name)
             z = latex_variable(arg)
-            notes.append(rf"{f}'({z}) = " + kind.derivative_latex.format(f=f, z=z))
+            notes.append(rf"{f}'({z}) = " + fill(kind.derivative_latex, [z], f=f))
     order = {n: i for i, (n, _) in enumerate(model.equations)}  # the facts as the equations read
     facts = sorted(derivation.facts, key=lambda fact: order.get(fact.arg, -1))
     notes.extend(fact_note(fact, model, printer) for fact in facts)

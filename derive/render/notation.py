@@ -12,10 +12,12 @@ import sympy
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.str import StrPrinter
 
+from ..functions import FUNCTIONS
 from ..parse import latex_variable
-from ..precedence import kind_of_sympy, needs_brackets
+from ..precedence import kind_of_sympy, kind_of_sympy_latex, needs_brackets
 
 MINUS = "\u2212"
+_TEXT_SYMBOLS = {f.name: f.text_symbol for f in FUNCTIONS.values() if f.text_symbol}  # sigmoid( -> σ(
 _NODE = re.compile(r"v(-?\d+)\Z")
 _HYPHEN = re.compile(r"(?<!v)-")  # a minus sign; "v-1" (Baydin's numbering) is a node name
 
@@ -61,7 +63,7 @@ class _SheetLatex(LatexPrinter):
     """SymPy's LaTeX printer with compact function calls (\\sin(v_5)) and v_{-1} names."""
 
     def __init__(self):
-        super().__init__({"ln_notation": True, "mul_symbol": None})
+        super().__init__({"mul_symbol": None})
 
     def _print_Symbol(self, expr, style="plain"):
         match = _NODE.match(expr.name)
@@ -73,9 +75,9 @@ class _SheetLatex(LatexPrinter):
             return rf"{name}({self._print(expr.args[0])})"
         return super()._print_Function(expr, exp)
 
-    def _print_log(self, expr, exp=None):
-        body = rf"\ln({self._print(expr.args[0])})"
-        return body if exp is None else rf"\ln^{{{exp}}}({self._print(expr.args[0])})"
+    def _print_log(self, expr, exp=None):  # \log, as derive/functions.py writes it
+        body = rf"\log({self._print(expr.args[0])})"
+        return body if exp is None else rf"\log^{{{exp}}}({self._print(expr.args[0])})"
 
     def _print_Heaviside(self, expr, exp=None):
         return rf"H({self._print(expr.args[0])})"
@@ -149,7 +151,10 @@ class TextNotation(_Factors):
         return f"({body})"
 
     def code(self, text: str) -> str:
-        return _minus(text.replace("**", "^").replace("*", "·").replace("sigmoid", "σ"))
+        text = text.replace("**", "^").replace("*", "·")
+        for name, symbol in _TEXT_SYMBOLS.items():
+            text = re.sub(rf"\b{name}\(", f"{symbol}(", text)
+        return _minus(text)
 
     def evaluation_template(self, rule) -> str:
         return self.code(rule.text).replace("·", " × ")
@@ -209,8 +214,7 @@ class LatexNotation(_Factors):
     def kind(self, expr: sympy.Expr) -> str:
         """As in text, but a call written with a superscript (e^{x}) is a power: it cannot take
         another superscript without brackets."""
-        kind = kind_of_sympy(expr)
-        return "pow" if kind == "atom" and "^" in self.expr(expr) else kind
+        return kind_of_sympy_latex(expr)
 
     def code(self, text: str) -> str:
         return text

@@ -19,7 +19,8 @@ from sympy.printing.str import StrPrinter
 
 from ..errors import DomainError, LimitError, ParseError, ProblemError, quoted
 from ..parse import Expr, Limits, latex_variable, parse_expression
-from ..precedence import kind_of, kind_of_sympy, wrap
+from ..forms import fill
+from ..precedence import kind_of, kind_of_sympy_latex as latex_kind, wrap
 from .rules import ALIASES, FOLD, FUNCTIONS, primitive
 
 NUMBERINGS = ("zero", "baydin")
@@ -314,16 +315,15 @@ def _text_arg(arg, single: bool) -> str:
     return text if single or atomic else f"({text})"
 
 
-def _latex_arg(arg, op: str, position: int, template: str) -> str:
-    """A node name, or a constant bracketed by the one precedence table unless the template
+def _latex_arg(arg, op: str, position: int) -> str:
+    """A node name, or a constant bracketed by the one precedence table unless the form
     delimits it (a call, \\frac{..}{..}, an exponent): e^{2} as a base is \\left(e^{2}\\right)^{v_0}."""
     if isinstance(arg, str):
         return latex_name(arg)
     text = sympy.latex(arg)
-    if kind_of(op) == "atom" or "{{{%d}}}" % position in template:
+    if kind_of(op) == "atom" or primitive(op).delimits(position):
         return text
-    kind = kind_of_sympy(arg)
-    kind = "pow" if kind == "atom" and "^" in text else kind
+    kind = latex_kind(arg)
     side = "left" if position == 0 and primitive(op).arity > 1 else "right"
     return wrap(text, kind, op, side, (r"\left(", r"\right)"))
 
@@ -331,12 +331,12 @@ def _latex_arg(arg, op: str, position: int, template: str) -> str:
 def _make_node(node_id: str, index: int, op: str, args: tuple, values: dict[str, float]) -> Node:
     rule = primitive(op)
     single = rule.arity == 1
-    text = rule.text.format(*(_text_arg(x, single) for x in args))
+    text = fill(rule.text, [_text_arg(x, single) for x in args])
     template = rule.latex
     if op == "mul" and not isinstance(args[1], str):
-        template = r"{0} \cdot {1}"  # "v1 · 2", not "v1 2"
-    latex_args = [_latex_arg(x, op, position, template) for position, x in enumerate(args)]
-    latex = template.format(*latex_args)
+        template = r"$0 \cdot $1"  # "v1 · 2", not "v1 2"
+    latex_args = [_latex_arg(x, op, position) for position, x in enumerate(args)]
+    latex = fill(template, latex_args)
     floats = [values[x] if isinstance(x, str) else float(x) for x in args]
     where = f"{node_id} = {text}"
     value = _evaluate(rule.value_function, floats, where, op, args, values)

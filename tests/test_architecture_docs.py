@@ -1,0 +1,95 @@
+"""docs/architecture.md's two worked examples, run as written: a function added by one entry of
+derive/functions.py works in scalar and matrix problems; a reduction added by one Op entry, its
+VJP and its helper is proved; and docs/functions.md is the table of functions."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+import sympy
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def python_blocks(heading: str) -> list[str]:
+    """The ```python blocks of one section of docs/architecture.md, in order."""
+    text = (DOCS / "architecture.md").read_text(encoding="utf-8")
+    section = text[text.index(heading):]
+    section = section[:section.find("\n## ", 1)] if "\n## " in section[1:] else section
+    return re.findall(r"```python\n(.*?)```", section, re.S)
+
+
+def module_of(source: str, tmp_path: Path, name: str, header: str):
+    """``source`` as a real module (so inspect.getsource sees it, as generated code needs)."""
+    path = tmp_path / f"{name}.py"
+    path.write_text(header + source)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_function_added_by_one_entry_works_in_both_engines(tmp_path, monkeypatch):
+    import numpy as np
+
+    from derive import api, functions
+    from derive.matrix import rules as matrix_rules
+    from derive.matrix.solve import solve_matrix
+    from derive.problems import problem_from_toml
+    from derive.scalar import rules as scalar_rules
+
+    implementations, entry = python_blocks("## How to add a function")
+    numpy_module = module_of(implementations, tmp_path, "softsign_numpy", "import numpy as np\n\n\n")
+    namespace = {**vars(functions), **vars(numpy_module)}
+    f = eval(entry, namespace)  # noqa: S307  (the project's own documentation)
+    # what importing derive does with every entry of the table
+    monkeypatch.setitem(scalar_rules.PRIMITIVES, f.name, scalar_rules._function_row(f))
+    monkeypatch.setitem(scalar_rules.FUNCTIONS, f.name, 1)
+    monkeypatch.setitem(scalar_rules.FOLD, f.name, lambda x: f.definition(x))
+    monkeypatch.setitem(matrix_rules.ELEMENTWISE, f.name, matrix_rules._elementwise_row(f))
+
+    x = sympy.Symbol("x", real=True)
+    solved = api.solve(functions=["softsign(x1) + softsign(2)"], at={"x1": "-0.5"})
+    assert solved.checks.symbolic == "pass" and solved.checks.finite_difference == "pass"
+    assert solved.jacobian[0][0] == pytest.approx(1 / 1.5 ** 2, rel=1e-12)  # d/dx x/(1+|x|) = 1/(1+|x|)²
+    assert float(sympy.diff(x / (1 + sympy.Abs(x)), x).subs(x, -0.5)) == pytest.approx(1 / 1.5 ** 2)
+    toml = ('[dims]\nN = 3\n[variables]\nA = "N x N"\nu = "N"\n[equations]\nh = "softsign(A @ u)"\n'
+            'L = "sum(h * h)"\n[derive]\nloss = "L"\nwrt = ["A", "u"]\n')
+    solution = solve_matrix(problem_from_toml(toml, "softsign"))
+    assert solution.checks.exact == "pass" and solution.checks.numeric_max_relative_error < 1e-6
+    assert np.allclose(f.numpy(np.array([-2.0, 3.0])), [-2 / 3, 3 / 4])
+
+
+def test_a_reduction_added_by_one_entry_and_its_vjp_is_proved(tmp_path, monkeypatch):
+    import types
+
+    from derive.matrix import rules, runtime, shapes
+    from derive.matrix.solve import solve_matrix
+    from derive.problems import problem_from_toml
+
+    helper, vjp, entry = python_blocks("## How to add a reduction")
+    helper_module = module_of(helper, tmp_path, "meansq_runtime", "import numpy as np\n\n\n")
+    rt = types.SimpleNamespace(**{**vars(runtime), **vars(helper_module)})
+    namespace = {**vars(rules), "rt": rt}
+    exec(vjp, namespace)  # noqa: S102  (the project's own documentation)
+    op = eval(entry, namespace)  # noqa: S307
+    assert "def _meansq(" in op.helper
+    monkeypatch.setitem(rules.OPS, op.name, op)
+    monkeypatch.setitem(shapes.CALLS, op.call, op.arity)
+    monkeypatch.setitem(shapes.CALLED, op.call, op.name)
+    monkeypatch.setattr(shapes, "AXIS_OPS", shapes.AXIS_OPS | {op.name})
+    toml = ('[dims]\nN = 3\nB = 2\n[variables]\nX = "N x B"\nu = "N"\n[equations]\n'
+            'L = "sum(tanh(meansq(X, axis=1)) * u) + meansq(X) + sum(meansq(tanh(X), axis=0))"\n'
+            '[derive]\nloss = "L"\nwrt = ["X", "u"]\n')
+    solution = solve_matrix(problem_from_toml(toml, "meansq"))
+    assert solution.checks.exact == "pass", solution.checks
+    assert solution.checks.numeric_max_relative_error < 1e-6
+
+
+def test_the_functions_page_is_the_table():
+    from derive.functions import markdown_table
+
+    assert markdown_table() in (DOCS / "functions.md").read_text(encoding="utf-8")

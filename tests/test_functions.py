@@ -1,0 +1,145 @@
+"""Every function of the table, walked: folds on a constant, prints, reads back, differentiates."""
+
+import math
+
+import pytest
+import sympy
+
+from derive.parse import parse_expression
+from derive.scalar.rules import ALIASES, FOLD, FUNCTIONS, PRIMITIVES
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+@pytest.mark.parametrize("point", ["1/2", "2", "-3/4"])
+def test_every_function_folds_on_a_constant(name, point):
+    """sigmoid(2) and relu(2) were refused as "undefined (not a real number)": the class-backed
+    functions had no finiteness assumption.  A constant in the domain folds to the number."""
+    primitive = PRIMITIVES[name]
+    arguments = [point] * primitive.arity
+    reference = sympy.lambdify(primitive.symbols, primitive.reference_definition, "mpmath")
+    exact = [sympy.Rational(sympy.sympify(point))] * primitive.arity
+    expected = complex(reference(*exact))
+    if expected.imag != 0 or not math.isfinite(expected.real):
+        pytest.skip(f"{name}({point}) is outside the domain")
+    tree = parse_expression(f"{name}({', '.join(arguments)})", frozenset(), FUNCTIONS, ALIASES, FOLD)
+    assert tree.op == "num"
+    assert float(tree.value) == pytest.approx(expected.real, rel=1e-12, abs=1e-15)
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_every_function_of_a_folded_constant_is_a_real_float(name):
+    """sigmoid(sin(2)) evaluated through rewrite(exp), which rewrote sin(2) as complex exponentials
+    and float() refused the result."""
+    primitive = PRIMITIVES[name]
+    inner = [sympy.sin(2) + 2] * primitive.arity
+    value = FOLD[name](*inner)
+    expected = primitive.reference_definition.subs(dict(zip(primitive.symbols, inner))).evalf(30)
+    assert float(value) == pytest.approx(float(expected), rel=1e-12)
+
+
+# -- the table of derive/functions.py, walked -------------------------------------------------------
+from derive.functions import FUNCTIONS as TABLE  # noqa: E402
+from derive.functions import plain  # noqa: E402
+
+X = sympy.Symbol("x", real=True)
+#: Points in every function's domain and away from its kinks (log, sqrt need x > 0).
+POINTS = [0.3, 0.7, 1.3, 2.1]
+
+
+@pytest.mark.parametrize("name", sorted(TABLE))
+def test_each_derivative_is_sympys_diff_and_each_implementation_agrees(name):
+    """The derivative the sheets show against SymPy's diff of the definition (written in SymPy's
+    own functions), and the float and NumPy implementations against the definition, at 30 digits."""
+    import numpy as np
+
+    f = TABLE[name]
+    definition, derivative = plain(f.definition(X)), plain(f.derivative(X))
+    for p in POINTS:
+        value = float(definition.subs(X, p).evalf(30))
+        slope = float(sympy.diff(definition, X).subs(X, p).evalf(30))
+        assert float(derivative.subs(X, p).evalf(30)) == pytest.approx(slope, rel=1e-12)
+        assert float(f.numpy(np.array([p]))[0]) == pytest.approx(value, rel=1e-12)
+        assert float(f.numpy_derivative(np.array([p]))[0]) == pytest.approx(slope, rel=1e-12)
+        if f.float_value is not None:
+            assert f.float_value(p) == pytest.approx(value, rel=1e-12)
+        h = 1e-6  # and the float derivative against central differences of the NumPy value
+        numeric = (f.numpy(np.array([p + h]))[0] - f.numpy(np.array([p - h]))[0]) / (2 * h)
+        assert numeric == pytest.approx(slope, rel=1e-6, abs=1e-8)
+
+
+@pytest.mark.parametrize("name", sorted(TABLE))
+def test_each_function_solves_a_scalar_problem_checked_three_ways(name):
+    from derive import api
+
+    solved = api.solve(functions=[f"{name}(x1 * x2) + x2"], at={"x1": "0.6", "x2": "1.5"})
+    checks = solved.checks
+    assert checks.symbolic == "pass" and checks.finite_difference == "pass", checks
+    p = 0.6 * 1.5
+    slope = float(sympy.diff(plain(TABLE[name].definition(X)), X).subs(X, p).evalf(30))
+    assert solved.jacobian[0][0] == pytest.approx(slope * 1.5, rel=1e-12)
+
+
+_MATRIX = """[dims]
+N = 3
+[variables]
+A = "N x N"
+u = "N"
+v = "N"
+[equations]
+L = "sum({f}({argument}) * v)"
+[derive]
+loss = "L"
+wrt = ["A", "u"]
+"""
+_POSITIVE_ONLY = {"log", "sqrt", "log1p"}
+
+
+@pytest.mark.parametrize("name", sorted(TABLE))
+def test_each_function_solves_a_matrix_problem_proved(name):
+    from derive.matrix.solve import solve_matrix
+    from derive.problems import problem_from_toml
+
+    argument = "A @ u * (A @ u) + 1" if name in _POSITIVE_ONLY else "A @ u"
+    solution = solve_matrix(problem_from_toml(_MATRIX.format(f=name, argument=argument), name))
+    assert solution.checks.exact == "pass", solution.checks
+    assert solution.checks.numeric_max_relative_error < 1e-6
+
+
+def test_log_cosh_of_a_residual_is_a_matrix_problem():
+    """The log-cosh loss of issue 21: log(cosh(R)) was refused."""
+    from derive.matrix.solve import solve_matrix
+    from derive.problems import problem_from_toml
+
+    toml = _MATRIX.replace('L = "sum({f}({argument}) * v)"', 'R = "A @ u - v"\nL = "sum(log(cosh(R)))"')
+    solution = solve_matrix(problem_from_toml(toml, "logcosh"))
+    assert solution.checks.exact == "pass" and solution.checks.numeric_max_relative_error < 1e-6
+
+
+@pytest.mark.parametrize("typed, meant", [("GELU", "gelu"), ("Silu", "silu"), ("ReLU", "relu"), ("Erf", "erf")])
+def test_a_misspelt_function_is_hinted_with_its_real_name(typed, meant):
+    """gelu and silu were hinted "did you mean 'elu'?" before they existed; a wrong case is the
+    real name, never a neighbour."""
+    from derive.errors import ParseError
+
+    with pytest.raises(ParseError) as info:
+        parse_expression(f"{typed}(x)", frozenset({"x"}), FUNCTIONS, ALIASES, FOLD)
+    assert info.value.hint == f"did you mean '{meant}'?"
+
+
+def test_reserved_names_and_the_hand_notation_reader_come_from_the_table():
+    from derive.handwriting import _ARITY
+    from derive.problems import RESERVED
+
+    for f in TABLE.values():
+        assert f.name in RESERVED and f.name in _ARITY and set(f.aliases) <= RESERVED
+
+
+def test_every_name_a_printed_derivative_uses_reads_back_in_hand_notation():
+    """cosh′ = sinh was printed on the sheet but the hand-notation reader did not know sinh."""
+    from derive.handwriting import _ARITY
+
+    x = sympy.Symbol("x", real=True)
+    known = {*_ARITY, "sign"}
+    for f in TABLE.values():
+        used = {type(g).__name__ for g in f.derivative(x).atoms(sympy.Function)}
+        assert used <= known | {"Heaviside"}, (f.name, used - known)
