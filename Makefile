@@ -9,7 +9,7 @@ APT_PACKAGES := texlive-latex-base texlive-latex-recommended texlive-pictures lm
                 poppler-utils graphviz
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup system pdf test bench clean
+.PHONY: setup system pdf test check bench clean
 
 setup: system $(BIN)/.installed
 
@@ -34,8 +34,15 @@ $(BIN)/.installed: pyproject.toml
 pdf: setup
 	$(BIN)/derive report problem1 --pdf
 
+# Everything (what CI runs), on every core (pytest-xdist; loadgroup keeps the tests that share an
+# expensive fixture on one worker).  `make check` is the fast tier for the edit loop: no TeX, no
+# subprocesses, no long Hypothesis runs (the tests marked slow in tests/conftest.py), in one
+# process, since starting workers that each collect the suite again costs more than it saves.
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadgroup
+
+check: setup
+	$(BIN)/python -m pytest -m "not slow"
 
 bench: setup
 	$(BIN)/python bench/run.py

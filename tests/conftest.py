@@ -7,6 +7,7 @@ SymPy's own diff: never with the code under test and never copied from the worke
 
 from __future__ import annotations
 
+import functools
 import math
 
 import pytest
@@ -17,6 +18,105 @@ from derive.problems import load_problem
 from derive.scalar.solve import solve_scalar
 
 X = (2.0, 1.0)
+
+# -- the fast tier (`make check`) and the parallel run (`make test`, pytest-xdist) -------------
+#: Modules whose every test compiles TeX, starts processes, runs a long Hypothesis search or
+#: grades a simulated class.
+SLOW_MODULES = {"test_report", "test_texfigures", "test_texformat", "test_pagebreaks", "test_properties",
+                "test_readback", "test_walkthrough", "test_matrix_handout", "test_testing",
+                "test_stats"}
+#: Tests elsewhere that took more than about a second of a loaded two-core machine when the tiers
+#: were drawn (`pytest --durations=0`): a PDF, a subprocess, dot, a Hypothesis search or an exact
+#: proof of a large network.  A new test that is slow belongs here (or in SLOW_MODULES).
+SLOW_TESTS = {
+    "test_api::test_matrix_solution_is_a_plain_copyable_picklable_object",
+    "test_batch::test_batch_reports_the_class_and_lists_what_could_not_be_read",
+    "test_batch::test_check_grades_each_worksheet_at_its_students_point",
+    "test_batch::test_matrix_answers_in_a_batch_and_for_gradescope",
+    "test_batch::test_roster_names_every_file_and_the_id_is_on_every_sheet",
+    "test_batch::test_shards_write_their_students_and_their_manifests_concatenate",
+    "test_catalogue::test_catalogue_network_is_proved_and_its_code_runs",
+    "test_cli::test_a_pole_the_floats_step_over_is_a_domain_error",
+    "test_cli::test_dash_o_is_a_folder_for_several_files_and_the_file_for_one",
+    "test_cli::test_every_command_has_examples_that_parse",
+    "test_cli::test_help_shows_cli_metavars_and_keeps_square_brackets",
+    "test_cli::test_hostile_expressions_exit_2_with_one_line_and_touch_nothing",
+    "test_cli::test_matrix_solve_json_shape",
+    "test_cli::test_matrix_verify_codegen_and_errors",
+    "test_cli::test_python_dash_m_and_console_script",
+    "test_fair_grading::test_every_error_free_student_scores_full_marks",
+    "test_fair_grading::test_every_planted_slip_costs",
+    "test_files::test_special_files_are_refused",
+    "test_functions::test_each_function_solves_a_matrix_problem_proved",
+    "test_grade_policy::test_weights_tolerance_and_lines_from_the_command_line_and_the_problem_file",
+    "test_grading_fuzz::test_no_cell_or_line_stops_the_grader",
+    "test_graph::test_matrix_graph_colours_data_as_inputs_and_only_parameters_grey",
+    "test_graph::test_matrix_graph_drawn_by_dot_without_overlaps",
+    "test_graph::test_matrix_graph_exports",
+    "test_graph::test_random_three_input_problems_drawn_without_overlaps",
+    "test_graph::test_without_dot_the_layered_layout_draws_with_a_note",
+    "test_hostile::test_a_formula_too_wide_for_tex_is_replaced_by_a_note",
+    "test_hostile::test_a_graph_too_large_for_a_page_is_replaced_by_a_note",
+    "test_hostile::test_a_line_that_is_not_a_real_number_is_the_cells_business",
+    "test_hostile::test_code_in_expressions_is_refused",
+    "test_hostile::test_dev_zero_is_refused_without_reading",
+    "test_hostile::test_fifo_with_no_writer_is_refused_without_hanging",
+    "test_hostile::test_fuzz_csv_worksheet_cells",
+    "test_hostile::test_fuzz_markdown_worksheet",
+    "test_hostile::test_huge_constants_are_refused_within_memory",
+    "test_hostile::test_markup_and_escapes_in_cells_print_inert",
+    "test_hostile::test_markup_in_matrix_answers_prints_inert",
+    "test_hostile::test_matrix_dims_are_bounded",
+    "test_hostile::test_matrix_intermediate_is_bounded",
+    "test_hostile::test_tex_in_titles_is_printed_literally",
+    "test_hostile::test_thousands_of_inputs_are_refused_quickly",
+    "test_matrix_answers::test_a_fully_expanded_answer_is_correct_without_simplify",
+    "test_matrix_answers::test_an_activation_derivative_written_out_is_right_when_the_activation_is_named",
+    "test_matrix_codegen::test_codegen_exits_1_and_writes_nothing_when_its_code_disagrees",
+    "test_matrix_codegen::test_self_check_passes_on_the_generated_code_and_fails_on_a_wrong_one",
+    "test_matrix_inline::test_an_inline_rnn_names_each_step_as_a_textbook_and_proves",
+    "test_matrix_inline::test_softmax_and_cross_entropy_fuse_to_p_minus_t_with_the_condition_stated",
+    "test_matrix_render::test_a_row_of_ones_prints_transposed_so_the_product_type_checks",
+    "test_matrix_render::test_a_sheet_with_a_power_of_a_power_compiles",
+    "test_matrix_render::test_generated_numpy_reads_back_to_the_trees_value",
+    "test_matrix_render::test_latex_of_many_trees_compiles_in_one_document",
+    "test_matrix_render::test_no_fraction_is_set_inside_a_fraction",
+    "test_matrix_render::test_no_printer_puts_a_number_right_after_another",
+    "test_matrix_render::test_sheets_are_the_same_under_every_hash_seed",
+    "test_matrix_render::test_the_seed_error_is_written_as_the_assignment_writes_it",
+    "test_matrix_rules::test_a_planted_wrong_rule_is_caught_numerically_and_exactly",
+    "test_matrix_rules::test_each_broadcast_and_axis_is_proved",
+    "test_matrix_rules::test_each_elementwise_function_through_a_network",
+    "test_matrix_rules::test_each_vjp_rule_is_proved",
+    "test_matrix_shapes::test_the_error_printer_reads_back_as_the_same_tree",
+    "test_matrix_textbook::test_double_negation_and_a_negated_ones_fold",
+    "test_matrix_textbook::test_softmax_and_cross_entropy_give_p_minus_t_over_b",
+    "test_matrix_textbook::test_without_a_kind_there_is_no_p_minus_t_and_no_softmax_written_again",
+    "test_matrix_verify::test_an_inline_rnn_is_proved_not_called_wrong",
+    "test_matrix_verify::test_an_option_for_the_other_kind_of_problem_is_refused",
+    "test_matrix_verify::test_exact_and_numeric_checks_pass",
+    "test_matrix_verify::test_global_limits_are_accepted_after_the_command",
+    "test_matrix_verify::test_work_is_bounded_by_a_count_and_the_headline_says_what_was_proved",
+    "test_platforms::test_another_students_id_and_copying_stay_with_the_instructor",
+    "test_platforms::test_no_file_name_exits_3",
+    "test_platforms::test_rosters_and_manifests_go_through_the_file_checks",
+    "test_prairielearn::test_info_json_validates_against_prairielearns_schema",
+    "test_prairielearn::test_matrix_answers_are_judged_by_meaning",
+    "test_prairielearn::test_matrix_question_has_one_text_input_per_answer",
+    "test_prairielearn::test_server_py_runs_with_only_prairielearns_packages",
+    "test_registry::test_all_the_latex_of_the_tables_compiles_in_one_run",
+    "test_statement::test_a_literal_point_is_refused_where_the_sheet_moves",
+    "test_statement::test_a_matrix_statement_has_braces_but_no_placeholders",
+    "test_statement::test_a_value_no_sheet_changes_may_be_written_out",
+    "test_statement::test_each_variant_sheet_names_its_own_point",
+    "test_variants::test_a_script_without_a_main_guard_is_told_how_to_call_write_variants",
+    "test_variants::test_a_sheet_that_cannot_be_written_leaves_a_manifest_of_the_others",
+    "test_variants::test_cli_writes_sheets_keys_and_manifest",
+    "test_variants::test_ctrl_c_with_workers_writes_the_manifest_of_the_students_finished",
+    "test_variants::test_ctrl_c_writes_the_manifest_of_the_students_finished",
+    "test_variants::test_kill_9_leaves_no_worker_running",
+    "test_variants::test_sigterm_to_the_process_group_ends_like_ctrl_c_and_leaves_no_scratch",
+}
 
 
 def problem1_graph(v0, v1, exp=sympy.exp, sin=sympy.sin):
@@ -80,3 +180,32 @@ def problem1():
 @pytest.fixture(scope="session")
 def problem1_api():
     return derive.solve("problem1")
+
+
+@pytest.fixture(scope="session")
+def builtin():
+    """``builtin(name)`` is ``derive.solve(name)`` of a built-in problem, solved once per session
+    (once per worker under xdist): attention, rnn and mlp_batch take seconds each with their exact
+    proofs, and a solution is frozen, so every test may read the same one."""
+    return functools.cache(derive.solve)
+
+
+@pytest.fixture(scope="session")
+def problem2(builtin):
+    return builtin("problem2")
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def pytest_collection_modifyitems(config, items):
+    """Mark the slow tests (``make check`` runs ``-m "not slow"``), and keep together on one
+    xdist worker (``--dist loadgroup``) the tests that share an expensive fixture: those of a
+    module with a module-scoped fixture, and those that read solved built-ins (``builtin``)."""
+    for item in items:
+        module = item.module.__name__
+        if module in SLOW_MODULES or f"{module}::{item.originalname}" in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)
+        definitions = item._fixtureinfo.name2fixturedefs
+        if any(definitions[name][-1].scope == "module" for name in item.fixturenames if name in definitions):
+            item.add_marker(pytest.mark.xdist_group(module))
+        elif "builtin" in item._fixtureinfo.argnames:
+            item.add_marker(pytest.mark.xdist_group("builtin"))

@@ -17,8 +17,8 @@ def test_scalar_solution_is_a_plain_copyable_picklable_object(problem1_api):
         assert clone._repr_latex_() == problem1_api._repr_latex_()
 
 
-def test_matrix_solution_is_a_plain_copyable_picklable_object():
-    net = derive.solve("problem2")
+def test_matrix_solution_is_a_plain_copyable_picklable_object(problem2):
+    net = problem2
     assert isinstance(net, MatrixSolution) and isinstance(net, derive.MatrixResult)
     for clone in (copy.copy(net), pickle.loads(pickle.dumps(net))):
         assert isinstance(clone, derive.MatrixResult)

@@ -64,7 +64,7 @@ def course(tmp_path_factory):
     root = tmp_path_factory.mktemp("course")
     (root / "roster.csv").write_text("id,name,email\nada_l,Ada Lovelace,ada@example.org\nbob.k,Bob,\ncy-3,Cy,\n")
     result = runner.invoke(app, ["variants", "problem1", "--roster", str(root / "roster.csv"), "--seed", "4",
-                                 "--no-pdf", "-o", str(root / "sheets")])
+                                 "--no-pdf", "--workers", "1", "-o", str(root / "sheets")])
     assert result.exit_code == 0, result.output
     return root
 
@@ -106,12 +106,12 @@ def test_bad_rosters_are_refused(tmp_path, text, message):
 
 def test_shards_write_their_students_and_their_manifests_concatenate(tmp_path):
     whole = tmp_path / "whole"
-    assert runner.invoke(app, ["variants", "problem1", "--count", "5", "--seed", "3", "--no-pdf",
+    assert runner.invoke(app, ["variants", "problem1", "--count", "5", "--seed", "3", "--no-pdf", "--workers", "1",
                                "-o", str(whole)]).exit_code == 0
     parts = []
     for k in (1, 2):
         out = tmp_path / f"shard{k}"
-        assert runner.invoke(app, ["variants", "problem1", "--count", "5", "--seed", "3", "--no-pdf",
+        assert runner.invoke(app, ["variants", "problem1", "--count", "5", "--seed", "3", "--no-pdf", "--workers", "1",
                                    "--shard", f"{k}/2", "-o", str(out)]).exit_code == 0
         parts.append((out / "manifest.csv").read_text().splitlines())
     assert [line.split(",")[0] for line in parts[0][1:]] == ["s001", "s003", "s005"]

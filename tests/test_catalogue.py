@@ -153,11 +153,10 @@ def test_catalogue_network_is_in_textbook_form(name):
 
 
 @pytest.mark.parametrize("name", CATALOGUE)
-def test_catalogue_network_is_proved_and_its_code_runs(name):
+def test_catalogue_network_is_proved_and_its_code_runs(name, builtin):
     from derive.matrix.codegen import generate, self_check
-    from derive.matrix.solve import solve_matrix
 
-    solution = solve_matrix(load_problem(name))
+    solution = builtin(name)
     assert solution.checks.exact == "pass", solution.checks  # finished, not skipped
     assert solution.checks.numeric_max_relative_error < 1e-6
     assert self_check(solution.derivation, generate(solution.derivation)).max_relative_difference < 1e-8

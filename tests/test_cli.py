@@ -17,7 +17,9 @@ runner = CliRunner()
 
 
 def run(*args):
-    return runner.invoke(app, list(args))
+    """In-process, as the console script calls it; a subprocess only where the real process is
+    what a test proves (``python -m derive``, the exit status of the interpreter)."""
+    return runner.invoke(app, list(args), prog_name="derive")
 
 
 def test_solve_json_has_the_promised_shape_and_numbers():
@@ -221,8 +223,8 @@ def test_version_prints_the_installed_version():
 @pytest.mark.parametrize("args", [["solve", "problem1", "--bogus"], ["--bogus", "solve"], ["check", "problem1"],
                                   ["solve", "problem1", "--digits", "x"]])
 def test_usage_errors_are_one_line_and_exit_2(args):
-    result = subprocess.run([sys.executable, "-m", "derive", *args], capture_output=True, text=True)
-    assert result.returncode == 2
+    result = run(*args)
+    assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("derive: error: ") and "--help" in lines[0], result.stderr
     assert "╭" not in result.stderr
@@ -332,19 +334,16 @@ def test_matrix_language_errors_are_one_line_and_exit_2(tmp_path, equation, kind
 def test_options_out_of_range_are_one_line_exit_2(args):
     """nan and inf seconds crashed the alarm (exit 3); huge weights made the score nan (invalid
     JSON for Gradescope); all-zero weights graded nothing at 0 %; negative limits were taken."""
-    result = subprocess.run([sys.executable, "-m", "derive", *args], capture_output=True, text=True,
-                            cwd=os.path.dirname(os.path.dirname(__file__)))
-    assert result.returncode == 2, result.stderr
+    result = run(*args)
+    assert result.exit_code == 2, result.stderr
     assert len(result.stderr.splitlines()) == 1 and result.stderr.startswith("derive: error: ")
 
 
 def test_batch_errors_are_one_line_each_with_no_progress_residue(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_bytes(b"\x00\x01binary")
-    result = subprocess.run([sys.executable, "-m", "derive", "check", "problem1", str(bad),
-                             "tests/data/seed_worksheet.csv"], capture_output=True, text=True,
-                            cwd=os.path.dirname(os.path.dirname(__file__)))
-    assert result.returncode == 2
+    result = run("check", "problem1", str(bad), "tests/data/seed_worksheet.csv")
+    assert result.exit_code == 2
     assert result.stderr.splitlines() and all(line.startswith("derive: error: ") for line in result.stderr.splitlines())
 
 

@@ -196,25 +196,21 @@ def test_dot_source_quotes_every_name_and_label(problem1):
     assert drawing is not None and set(drawing.nodes) == {'a"b', "c"}
 
 
-def test_matrix_graph_drawn_by_dot_without_overlaps():
-    from derive.api import solve
-
-    model = solve("problem2").model
+def test_matrix_graph_drawn_by_dot_without_overlaps(problem2):
+    model = problem2.model
     picture = graph.matrix_tikz(model)
     nodes, _, edges = _parse_tikz(picture)
     assert len(nodes) == len(model.variables) + len(model.equations) and _overlaps(picture) == []
 
 
-def test_without_dot_the_layered_layout_draws_with_a_note(problem1, monkeypatch):
+def test_without_dot_the_layered_layout_draws_with_a_note(problem1, problem2, monkeypatch):
     monkeypatch.setattr(graph, "dot_program", lambda: None)
     picture = tikz(problem1.trace, adjoint=True)
     assert picture.startswith(r"\begin{tikzpicture}") and picture.endswith(graph.FALLBACK_NOTE)
     placed = layout(problem1.trace)
     for (x1, y1), (x2, y2) in itertools.combinations(placed.positions.values(), 2):
         assert abs(x1 - x2) >= LAYER_GAP - 1e-9 or abs(y1 - y2) >= SLOT_GAP - 1e-9  # no two nodes overlap
-    from derive.api import solve
-
-    assert graph.matrix_tikz(solve("problem2").model).endswith(graph.FALLBACK_NOTE)
+    assert graph.matrix_tikz(problem2.model).endswith(graph.FALLBACK_NOTE)
 
 
 def test_dot_and_mermaid(problem1):
@@ -273,13 +269,12 @@ def test_mermaid_lists_nodes_in_dots_reading_order(problem1):
     assert listed == expected
 
 
-def test_matrix_graph_colours_data_as_inputs_and_only_parameters_grey():
+def test_matrix_graph_colours_data_as_inputs_and_only_parameters_grey(builtin):
     """rnn: x2, x3, h0 and the target y are data (coloured as inputs), not parameters; the grey
     nodes are exactly the variables whose gradients are asked for, besides the input."""
-    from derive import api
     from derive.render.graph import matrix_spec
 
-    solution = api.solve("rnn")
+    solution = builtin("rnn")
     styles = {node.key: node.style for node in matrix_spec(solution.model).nodes}
     assert styles["x1"] == "inp"
     assert {k for k, s in styles.items() if s == "dat"} == {"x2", "x3", "h0", "y"}

@@ -301,12 +301,10 @@ def test_a_number_inside_a_reduction_is_an_array_in_numpy():
     assert np.allclose(got, 1.0)
 
 
-def test_the_seed_error_is_written_as_the_assignment_writes_it():
+def test_the_seed_error_is_written_as_the_assignment_writes_it(problem2):
     """E = ½‖y − s‖² (problem2 says 0.5 * norm(y - s)**2): a plain square of a number, not the
     Hadamard ∘2, and its adjoint ȳ = y − s with the norms cancelled, as a textbook prints it."""
-    import derive
-
-    solution = derive.solve("problem2")
+    solution = problem2
     printer = LatexPrinter()
     equations = dict(solution.model.equations)
     assert printer(equations["E"]) == r"\frac{1}{2} \, \left\lVert y - s \right\rVert^{2}"
@@ -322,17 +320,15 @@ def test_multi_letter_names_are_upright_with_the_bar_over_the_whole_name():
     assert printer.bar("lambda") == r"\bar{\lambda}"
 
 
-def test_a_row_of_ones_prints_transposed_so_the_product_type_checks():
+def test_a_row_of_ones_prints_transposed_so_the_product_type_checks(builtin):
     """batch norm's X̄ has μ̄ 𝟏ᵀ / B (D×1 times 1×B); a bare 𝟏 there reads as a column."""
-    import derive
-
-    solution = derive.solve("batchnorm")
+    solution = builtin("batchnorm")
     x_bar = next(g.expr for g in solution.derivation.gradients if g.name == "X")
     assert r"\bar{\mu} \, {\mathbf{1}^\top}" in LatexPrinter()(x_bar)
     assert "mu\u0304 𝟏ᵀ" in TextPrinter()(x_bar)  # text keeps the name as spelled (mu)
     from derive.report import render_sheet
 
-    assert r"\mathbb{1}" not in render_sheet(derive.solve("mlp_batch"), "tex")  # no blackboard 1: amssymb has none
+    assert r"\mathbb{1}" not in render_sheet(builtin("mlp_batch"), "tex")  # no blackboard 1: amssymb has none
 
 
 def test_sheets_are_the_same_under_every_hash_seed(tmp_path):
@@ -351,22 +347,21 @@ def test_sheets_are_the_same_under_every_hash_seed(tmp_path):
     assert len(texts) == 1
 
 
-def test_no_fraction_is_set_inside_a_fraction():
+def test_no_fraction_is_set_inside_a_fraction(builtin):
     """½ ∑(…)/B printed \\frac{\\frac{1}{2} ∑(…)}{B} and (T ⊘ P)/B printed −(\\frac{\\frac{T}{P}}{B}): small
     type inside small type. A coefficient fraction goes in front instead: \\frac{1}{2 B} ∑(…),
     −\\frac{1}{B} \\frac{T}{P}; a single \\frac needs no brackets."""
-    from derive import api
     from derive.problems import builtin_problems
     from derive.report import render_sheet
 
     for problem in builtin_problems():
         if problem.kind != "matrix":
             continue
-        tex = render_sheet(api.solve(problem.name), "tex")
+        tex = render_sheet(builtin(problem.name), "tex")
         assert not re.search(r"\\frac\{[^{}]*(\{[^{}]*\}[^{}]*)*\\frac", tex), problem.name
         assert not re.search(r"\\left\(\\frac\{[^{}]*\}\{[^{}]*\}\\right\)(?!\^)", tex), problem.name  # (x)^T keeps them
-    assert r"L &= \frac{1}{2 B} \, \textstyle\sum" in render_sheet(api.solve("batchnorm"), "tex")
-    assert r"& = -\frac{1}{B} \, \frac{T}{P} &" in render_sheet(api.solve("mlp_batch"), "tex")
+    assert r"L &= \frac{1}{2 B} \, \textstyle\sum" in render_sheet(builtin("batchnorm"), "tex")
+    assert r"& = -\frac{1}{B} \, \frac{T}{P} &" in render_sheet(builtin("mlp_batch"), "tex")
 
 
 def test_a_coefficient_fraction_is_only_made_where_it_reads_right(tmp_path):

@@ -77,10 +77,8 @@ def test_a_loss_undefined_everywhere_is_a_domain_error():
         solve_matrix(problem_from_toml(text, "bad"))
 
 
-def test_library_result_shows_latex():
-    import derive
-
-    result = derive.solve("problem2")
+def test_library_result_shows_latex(problem2):
+    result = problem2
     assert result.checks.exact == "pass"
     assert r"\bar{h} &= r + W_{2}^\top" in result._repr_latex_()
 

@@ -163,12 +163,12 @@ def test_the_drawing_cache_is_pruned_to_its_limit(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("name", ["problem1", "attention"])
-def test_the_fast_compile_gives_the_pages_latexmk_gives(name, tmp_path, monkeypatch):
+def test_the_fast_compile_gives_the_pages_latexmk_gives(name, builtin, tmp_path, monkeypatch):
     """The warm engine and the cached drawings change nothing on the page: the same words (a
     placed drawing's labels may be read in another order) and pixel for pixel (up to anti-aliasing) what a bare latexmk makes of the same .tex, on the
     first compile, the second (drawings typeset beside the sheet) and the next (from the cache)."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    solution = api.solve(name)
+    solution = builtin(name)
     for run in ("first", "second", "next"):
         write_report(solution, tmp_path / run, pdf=True)
     slow = tmp_path / "slow"

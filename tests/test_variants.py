@@ -42,7 +42,7 @@ def test_constants_vary_too():
 
 
 def test_cli_writes_sheets_keys_and_manifest(tmp_path):
-    result = runner.invoke(app, ["variants", "problem1", "--count", "30", "--seed", "1", "--no-pdf",
+    result = runner.invoke(app, ["variants", "problem1", "--count", "30", "--seed", "1", "--no-pdf", "--workers", "1",
                                  "-o", str(tmp_path)])
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader((tmp_path / "manifest.csv").open()))
@@ -51,7 +51,8 @@ def test_cli_writes_sheets_keys_and_manifest(tmp_path):
     keys = {(tmp_path / f"s{i:03d}-key.md").read_text().split("## (a)")[1] for i in range(1, 31)}
     assert len(keys) == 30  # thirty different keys
     assert (tmp_path / "s030-blank.tex").exists() and (tmp_path / "s030-blank.csv").exists()
-    result = runner.invoke(app, ["variants", "problem1", "--count", "2", "--seed", "1", "-o", str(tmp_path / "pdf")])
+    result = runner.invoke(app, ["variants", "problem1", "--count", "2", "--seed", "1", "--workers", "1", "-o",
+                                 str(tmp_path / "pdf")])
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "pdf").glob("*.pdf")) == [
         "s001-blank.pdf", "s001-key.pdf", "s002-blank.pdf", "s002-key.pdf"]
