@@ -110,7 +110,8 @@ def test_a_value_no_sheet_changes_may_be_written_out(tmp_path):
     assert runner.invoke(app, ["report", str(path), "--at", "x2=3", "--format", "md",
                                "-o", str(tmp_path / "a")]).exit_code == 0  # lam and x1 keep their values
     path = _problem_file(tmp_path, "Take lam = 1/4; evaluate f at {point}.")
-    result = runner.invoke(app, ["variants", str(path), "--count", "2", "--no-pdf", "--workers", "1", "-o", str(tmp_path / "v")])
+    result = runner.invoke(app, ["variants", str(path), "--count", "2", "--no-pdf", "--workers", "1",
+                                 "-o", str(tmp_path / "v")])
     assert result.exit_code == 0, result.output
     result = runner.invoke(app, ["report", str(path), "--at", "lam=1/3", "--format", "md", "-o", str(tmp_path / "b")])
     assert result.exit_code == 2 and "the statement writes 'lam = 1/4'" in result.stderr

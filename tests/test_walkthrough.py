@@ -41,7 +41,7 @@ def test_the_readme_walkthrough_runs_end_to_end(tmp_path, monkeypatch):
     commands = [line for line in block.splitlines() if line.startswith("derive ")]
     assert [c.split()[1] for c in commands] == ["variants", "check", "check"]
 
-    result = derive(commands[0] + " --no-pdf")  # the test compiles one PDF below, not six
+    result = derive(commands[0] + " --no-pdf --workers 1")  # one PDF compiled below, not six; no pool
     assert result.exit_code == 0, result.output
     sheets = tmp_path / "sheets"
     from derive.report import compile_pdf
