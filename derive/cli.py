@@ -612,6 +612,9 @@ def _graphviz_render(source: str, fmt: str) -> bytes:
 
 def main() -> None:
     """Entry point of the ``derive`` console script."""
+    for stream in (sys.stdout, sys.stderr):  # PYTHONIOENCODING=ascii, a C locale: ∂ prints as \u2202
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     app(prog_name="derive")
 
 

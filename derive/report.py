@@ -23,9 +23,10 @@ from importlib import resources
 from pathlib import Path
 
 from . import files, sandbox, texfigures, texformat
-from .errors import ReportError
+from .errors import ReportError, UsageError, inert
 from .render import latex as latex_render
 from .render import markdown as markdown_render
+from .roster import ID_HINT, STUDENT_ID
 
 FORMATS = ("tex", "md", "json", "csv")
 TEX_PACKAGES = "texlive-latex-base texlive-latex-recommended texlive-pictures lmodern latexmk"
@@ -48,6 +49,45 @@ class SheetOptions:
     numbering: str = "zero"
     order: str = "postorder"
     student: str | None = None  # the id printed on a student's own sheet
+
+    def __post_init__(self):
+        """A wrong argument is a UsageError (a DeriveError) here, not a crash deep in a template."""
+        from .scalar.trace import NUMBERINGS, ORDERS
+
+        if isinstance(self.digits, bool) or not isinstance(self.digits, int) or not 0 <= self.digits <= 15:
+            raise UsageError(f"digits must be an integer from 0 to 15, not {self.digits!r}")
+        for name in ("diag", "blank"):
+            if not isinstance(getattr(self, name), bool):
+                raise UsageError(f"{name} must be True or False, not {getattr(self, name)!r}")
+        if not isinstance(self.hide, (set, frozenset)) or not self.hide <= HIDDEN:
+            raise UsageError(f"hide must be a set of {', '.join(map(repr, sorted(HIDDEN)))}, not {self.hide!r}")
+        for name in ("title", "author", "course", "date", "student"):
+            check_text(getattr(self, name), name)
+        if self.student is not None and not STUDENT_ID.fullmatch(self.student):
+            raise UsageError(f"student '{inert(self.student[:80])}' is not a valid student id", hint=ID_HINT)
+        if self.numbering not in NUMBERINGS or self.order not in ORDERS:
+            raise UsageError(f"numbering must be one of {NUMBERINGS} and order one of {ORDERS}, "
+                             f"not {self.numbering!r} and {self.order!r}")
+
+
+HIDDEN = frozenset({"rules", "expressions"})
+
+
+def check_text(value, name: str) -> None:
+    """``value`` is None or text a sheet can hold: a string that is valid Unicode (a title passed
+    in Latin-1 on a UTF-8 terminal reaches Python as lone surrogates) without NUL characters."""
+    if value is None:
+        return
+    if not isinstance(value, str):
+        raise UsageError(f"{name} must be text, not {type(value).__name__}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError(f"the {name} is not UTF-8 text: {inert(value.encode('utf-8', 'backslashreplace').decode()[:80])}",
+                         hint="the terminal passed bytes in another encoding: use a UTF-8 locale, "
+                              "or write the text in the problem file") from None
+    if "\x00" in value:
+        raise UsageError(f"the {name} holds a NUL character")
 
 
 def _builtin_template(name: str) -> str:
@@ -136,7 +176,7 @@ def write_report(solution, out_dir: str | Path, fmt: str = "tex", pdf: bool = Fa
     except OSError:  # no room for a scratch folder: the compile below says so
         warm = None
     try:
-        text = render_sheet(solution, fmt, options, template)  # fails before anything is written
+        text = with_deep_stack(render_sheet, solution, fmt, options, template)  # fails before anything is written
         out_dir = files.ensure_folder(out_dir)
         stem = stem or f"{solution.problem.name}{'-blank' if options.blank else ''}"
         path = files.write_text(out_dir / f"{stem}.{fmt}", text)
@@ -152,6 +192,46 @@ def write_report(solution, out_dir: str | Path, fmt: str = "tex", pdf: bool = Fa
         if warm is not None:
             warm.close()
     return written
+
+
+#: Room for the recursive printers: an expression as deep as --max-depth lets through (the
+#: Python parser itself stops near 3,000 levels) prints, instead of meeting Python's own limit.
+DEEP_RECURSION = 20_000
+DEEP_STACK = 512 * 2**20
+
+
+def with_deep_stack(call, *args):
+    """``call(*args)`` in a thread with a large stack and recursion limit, so that a depth the
+    parser's --max-depth hint admitted never meets a second, lower limit in the renderers."""
+    import sys
+    import threading
+
+    outcome: dict = {}
+
+    def run():
+        try:
+            outcome["value"] = call(*args)
+        except BaseException as exc:  # handed to the calling thread as it is
+            outcome["error"] = exc
+
+    old_limit = sys.getrecursionlimit()
+    try:
+        old_stack = threading.stack_size(DEEP_STACK)
+    except (ValueError, RuntimeError):  # a platform that cannot: render in this thread
+        return call(*args)
+    try:
+        sys.setrecursionlimit(max(old_limit, DEEP_RECURSION))
+        worker = threading.Thread(target=run, daemon=True)
+        worker.start()
+    finally:
+        threading.stack_size(old_stack)
+    try:
+        worker.join()
+    finally:
+        sys.setrecursionlimit(old_limit)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 def _tex_environment(scratch: Path) -> dict[str, str]:

@@ -65,9 +65,12 @@ def _range(name: str, spec, explicit: bool) -> Range:
     low, high, *rest = spec
     step = rest[0] if rest else (1 if all(float(x).is_integer() for x in (low, high)) else 0.1)
     where = f"variants.{name} = {list(spec)}"
-    if not all(math.isfinite(float(x)) for x in (low, high, step)):
+    if not all(isinstance(x, int) or math.isfinite(x) for x in (low, high, step)):  # float(10**400) overflows
         raise ProblemError(f"{where}: bounds and step must be finite numbers")
-    if explicit and max(abs(low), abs(high)) > MAX_MAGNITUDE:
+    if max(abs(low), abs(high)) > MAX_MAGNITUDE:
+        if not explicit:
+            raise ProblemError(f"{name} is more than {MAX_MAGNITUDE:.0e} from zero: too far to vary around it",
+                               hint=f"give its range in the problem file: [variants] {name} = [low, high]")
         raise ProblemError(f"{where}: bounds must lie within ±{MAX_MAGNITUDE:.0e}",
                            hint="a point far from zero overflows most functions")
     low, high, step = (Fraction(str(x)) for x in (low, high, step))
