@@ -11,12 +11,14 @@ a full disk, ``-o`` an existing file where a folder is expected) becomes one
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import errno
 import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -79,6 +81,20 @@ def ensure_folder(folder: str | Path, output: bool = True) -> Path:
     return folder
 
 
+def check_stem(stem: str) -> str:
+    """A name for files inside an output folder (``stem.tex``): one path component that stays in
+    the folder, never ``../x``, an absolute path, a hidden file or something an option parser reads."""
+    from .errors import UsageError
+
+    if not isinstance(stem, str):
+        raise UsageError(f"stem must be text, not {type(stem).__name__}")
+    if (not stem or stem in (".", "..") or stem[0] in ".-" or len(stem) > 200
+            or any(c in stem for c in "/\\\0:") or not stem.isprintable()):
+        raise UsageError(f"{stem[:80]!r} cannot name a file inside the output folder",
+                         hint="a stem is one file name, without '/', '\\' or ':', not starting with '.' or '-'")
+    return stem
+
+
 def _refuse_non_regular(path: Path) -> None:
     try:
         mode = os.lstat(path).st_mode
@@ -94,10 +110,46 @@ def _refuse_non_regular(path: Path) -> None:
         raise _error(path, "it is not a regular file")
 
 
+#: The files the running command reads (its problem file, its template): never written over.
+_INPUTS: contextvars.ContextVar[tuple[tuple[int, int, str], ...]] = contextvars.ContextVar("derive_inputs", default=())
+
+
+@contextlib.contextmanager
+def reading(*paths: str | Path | None, what: str = "input") -> Iterator[None]:
+    """While in this block, no file derive writes may be one of ``paths`` (a problem file named
+    as the output of ``codegen -o``, a template as the sheet it makes): that write is refused."""
+    known = []
+    for path in paths:
+        if path is None:
+            continue
+        try:
+            info = os.stat(path)
+        except (OSError, ValueError):  # not a file (a built-in problem's name): nothing to protect
+            continue
+        known.append((info.st_dev, info.st_ino, f"{what} {path}"))
+    token = _INPUTS.set(_INPUTS.get() + tuple(known))
+    try:
+        yield
+    finally:
+        _INPUTS.reset(token)
+
+
+def _refuse_input(path: Path) -> None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return
+    for device, inode, what in _INPUTS.get():
+        if (info.st_dev, info.st_ino) == (device, inode):
+            raise ReportError(f"cannot write to {path}: it is the {what} this command reads",
+                              hint="write the output elsewhere (-o)")
+
+
 def _write(path: str | Path, fill: Callable[[BinaryIO], None]) -> Path:
     path = Path(path)
     ensure_folder(path.parent, output=False)
     _refuse_non_regular(path)
+    _refuse_input(path)
     try:
         fd, staged = tempfile.mkstemp(prefix=f".{path.name[:40]}.", suffix=".part", dir=path.parent)
     except OSError as exc:

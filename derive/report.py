@@ -169,6 +169,10 @@ def write_report(solution, out_dir: str | Path, fmt: str = "tex", pdf: bool = Fa
     The compile's .log is kept beside the PDF when the compile fails, or with ``keep_log``."""
     if pdf and fmt != "tex":
         raise ReportError("--pdf makes a PDF from LaTeX", hint="drop --format or use --format tex")
+    if not isinstance(options, SheetOptions):
+        raise UsageError(f"options must be a SheetOptions, not {type(options).__name__}")
+    if stem is not None:  # one name inside out_dir, as the CLI's ids are
+        files.check_stem(stem)
     # A built-in sheet's pdflatex starts now and loads its format while the sheet is rendered.
     preamble = builtin_preamble(solution.kind, options.blank) if pdf and template is None else None
     try:
@@ -176,21 +180,26 @@ def write_report(solution, out_dir: str | Path, fmt: str = "tex", pdf: bool = Fa
     except OSError:  # no room for a scratch folder: the compile below says so
         warm = None
     try:
-        text = with_deep_stack(render_sheet, solution, fmt, options, template)  # fails before anything is written
-        out_dir = files.ensure_folder(out_dir)
-        stem = stem or f"{solution.problem.name}{'-blank' if options.blank else ''}"
-        path = files.write_text(out_dir / f"{stem}.{fmt}", text)
-        written = [path]
-        if solution.kind == "matrix" and options.blank:  # the handout's answer file, to fill in
-            from .matrix.answers import answer_template
-
-            written.append(out_dir / f"{stem}.toml")
-            files.write_text(written[-1], answer_template(solution))
-        if pdf:
-            written.append(compile_pdf(path, keep_log=keep_log, warm=warm))
+        with files.reading(template, what="template"):
+            return _write_report(solution, out_dir, fmt, pdf, options, template, stem, keep_log, warm)
     finally:
         if warm is not None:
             warm.close()
+
+
+def _write_report(solution, out_dir, fmt, pdf, options, template, stem, keep_log, warm) -> list[Path]:
+    text = with_deep_stack(render_sheet, solution, fmt, options, template)  # fails before anything is written
+    out_dir = files.ensure_folder(out_dir)
+    stem = stem or f"{solution.problem.name}{'-blank' if options.blank else ''}"
+    path = files.write_text(out_dir / f"{stem}.{fmt}", text)
+    written = [path]
+    if solution.kind == "matrix" and options.blank:  # the handout's answer file, to fill in
+        from .matrix.answers import answer_template
+
+        written.append(out_dir / f"{stem}.toml")
+        files.write_text(written[-1], answer_template(solution))
+    if pdf:
+        written.append(compile_pdf(path, keep_log=keep_log, warm=warm))
     return written
 
 
