@@ -145,7 +145,7 @@ def _refuse_input(path: Path) -> None:
                               hint="write the output elsewhere (-o)")
 
 
-def _write(path: str | Path, fill: Callable[[BinaryIO], None]) -> Path:
+def _write(path: str | Path, fill: Callable[[BinaryIO], None], mode: int | None = None) -> Path:
     path = Path(path)
     ensure_folder(path.parent, output=False)
     _refuse_non_regular(path)
@@ -155,7 +155,7 @@ def _write(path: str | Path, fill: Callable[[BinaryIO], None]) -> Path:
     except OSError as exc:
         raise _error(path, exc) from None
     try:
-        os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp makes 0600; follow the umask instead
+        os.fchmod(fd, 0o666 & ~current_umask() if mode is None else mode)  # mkstemp makes 0600; follow the umask
         with os.fdopen(fd, "wb") as handle:
             fill(handle)
         # No fsync: os.replace after a complete write already means a killed run leaves the old
@@ -170,10 +170,11 @@ def _write(path: str | Path, fill: Callable[[BinaryIO], None]) -> Path:
     return path
 
 
-def write_text(path: str | Path, text: str) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` atomically; returns the path."""
+def write_text(path: str | Path, text: str, mode: int | None = None) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically; returns the path.  ``mode``: the file's mode
+    (a private cache's 0600) instead of the one the umask gives."""
     data = text.encode("utf-8")
-    return _write(path, lambda handle: handle.write(data))
+    return _write(path, lambda handle: handle.write(data), mode)
 
 
 def write_bytes(path: str | Path, data: bytes) -> Path:
@@ -181,13 +182,13 @@ def write_bytes(path: str | Path, data: bytes) -> Path:
     return _write(path, lambda handle: handle.write(data))
 
 
-def copy_file(source: str | Path, path: str | Path) -> Path:
+def copy_file(source: str | Path, path: str | Path, mode: int | None = None) -> Path:
     """Copy ``source`` (a file derive made, e.g. in a scratch folder) to ``path`` atomically."""
     def fill(handle: BinaryIO) -> None:
         with open(source, "rb") as src:
             shutil.copyfileobj(src, handle)
 
-    return _write(path, fill)
+    return _write(path, fill, mode)
 
 
 def remove_file(path: str | Path) -> bool:

@@ -404,7 +404,7 @@ def _compile(work: Path, latexmk: str, pdflatex: str, warm: WarmTeX | None = Non
         figures.forget()                                                          # that does not serve: redraw
         work.write_text(split[1], encoding="utf-8")
         returncode, output = _passes(work, pdflatex, None)
-    if returncode != 0 and texformat.BROKEN_FORMAT in output:  # a damaged cached format: drop it
+    if returncode != 0 and texformat.BROKEN_FORMAT.search(output):  # a damaged cached format: drop it
         texformat.forget(warm.format if warmed else fmt)
         work.write_text(split[0] + split[1], encoding="utf-8")  # the whole document again
         return _latexmk(latexmk, scratch)
