@@ -173,18 +173,57 @@ def write_report(solution, out_dir: str | Path, fmt: str = "tex", pdf: bool = Fa
         raise UsageError(f"options must be a SheetOptions, not {type(options).__name__}")
     if stem is not None:  # one name inside out_dir, as the CLI's ids are
         files.check_stem(stem)
-    # A built-in sheet's pdflatex starts now and loads its format while the sheet is rendered.
-    preamble = builtin_preamble(solution.kind, options.blank) if pdf and template is None else None
+    with interrupted_by_signals() if pdf else contextlib.nullcontext():
+        # A built-in sheet's pdflatex starts now and loads its format while the sheet is rendered.
+        preamble = builtin_preamble(solution.kind, options.blank) if pdf and template is None else None
+        try:
+            warm = WarmTeX(preamble) if preamble else None
+        except OSError:  # no room for a scratch folder: the compile below says so
+            warm = None
+        try:
+            with files.reading(template, what="template"):
+                return _write_report(solution, out_dir, fmt, pdf, options, template, stem, keep_log, warm)
+        finally:
+            if warm is not None:
+                warm.close()
+
+
+class Interrupted(ReportError):
+    """Ctrl-C, SIGTERM or SIGHUP: the work stopped cleanly (TeX killed, scratch folders removed)."""
+
+    exit_code = 130
+
+
+class _Signalled(BaseException):
+    """Raised by the signal handler: like KeyboardInterrupt, no ``except DeriveError`` on the way
+    (a cache that only saves time) can take it for an ordinary failure."""
+
+
+@contextlib.contextmanager
+def interrupted_by_signals():
+    """SIGTERM and SIGHUP raise Interrupted here, as Ctrl-C raises KeyboardInterrupt, so that TeX is
+    killed and the scratch folders are removed on the way out; by default they would end the
+    process where it stands and leave derive-tex-* folders behind.  Only where nobody else
+    handles them (a variants worker ignores them: its parent decides)."""
+    import threading
+
+    wanted = [s for s in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None]
+    if threading.current_thread() is not threading.main_thread() \
+            or any(signal.getsignal(s) is not signal.SIG_DFL for s in wanted):
+        yield
+        return
+
+    def stop(signum, frame):
+        raise _Signalled(signum)
+
+    previous = {s: signal.signal(s, stop) for s in wanted}
     try:
-        warm = WarmTeX(preamble) if preamble else None
-    except OSError:  # no room for a scratch folder: the compile below says so
-        warm = None
-    try:
-        with files.reading(template, what="template"):
-            return _write_report(solution, out_dir, fmt, pdf, options, template, stem, keep_log, warm)
+        yield
+    except _Signalled as exc:
+        raise Interrupted(f"interrupted by {signal.Signals(exc.args[0]).name}; no PDF was written") from None
     finally:
-        if warm is not None:
-            warm.close()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def _write_report(solution, out_dir, fmt, pdf, options, template, stem, keep_log, warm) -> list[Path]:

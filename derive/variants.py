@@ -33,7 +33,7 @@ import sympy
 from . import files
 from .errors import DeriveError, DomainError, ProblemError, ReportError, UsageError, VerificationError
 from .problems import Problem, check_moved_point, load_problem
-from .report import SheetOptions, write_report
+from .report import Interrupted, SheetOptions, write_report  # Interrupted: the manifest lists the students finished
 from .roster import ManifestEntry, Student, anonymous_roster, check_id, in_shard, manifest_csv
 from .userfiles import read_text
 from .scalar.solve import solve_scalar
@@ -171,11 +171,6 @@ def _build_sheets(spec: str, variant: Variant, out_dir: str, pdf: bool, options:
             written += [str(p) for p in write_report(solution, out_dir, fmt, pdf and fmt == "tex", sheet, stem=stem)]
     return written
 
-
-class Interrupted(ReportError):
-    """Ctrl-C (SIGINT) or SIGTERM during a variants run: the manifest lists the students finished."""
-
-    exit_code = 130
 
 
 def _die_with(parent: int) -> None:

@@ -359,3 +359,27 @@ def test_a_relative_xdg_cache_home_is_ignored_and_an_empty_home_is_not_the_root(
     assert texformat.cache_folder() is None
     assert texformat.cached_format("\\documentclass{article}\n", "/usr/bin/pdflatex", None) is None
     assert texfigures.Figures("\\begin{document}\\begin{tikzpicture}x\\end{tikzpicture}", "k").wanted() is False
+
+
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGHUP"])
+def test_a_terminated_pdf_compile_leaves_no_scratch_folder(tmp_path, signal_name):
+    """SIGTERM or SIGHUP ended derive where it stood: derive-tex-* and derive-fmt-* stayed in TMPDIR."""
+    import os
+    import signal
+    import sys
+    import time
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    process = subprocess.Popen([sys.executable, "-m", "derive", "report", "problem1", "--pdf", "-o", str(tmp_path / "out")],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "TMPDIR": str(scratch), "XDG_CACHE_HOME": str(tmp_path / "cache")})
+    deadline = time.time() + 60
+    while not list(scratch.glob("derive-*")) and time.time() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.2)  # inside the compile (a fresh cache: the format is being built)
+    assert process.poll() is None, "the compile ended before it could be interrupted"
+    process.send_signal(getattr(signal, signal_name))
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130 and f"interrupted by {signal_name}" in err and len(err.splitlines()) == 1, err
+    assert list(scratch.iterdir()) == []
