@@ -6,9 +6,14 @@ Ranges come from the problem file's ``[variants]`` table (``x1 = [1, 4]`` for in
 in steps of 1/2.  A value is drawn by its index in the range (never by building the list of values,
 which may hold 10^15 of them).  A point where the problem leaves a function's domain is drawn again.
 
+A student's point depends on the seed, the problem and their id only (adding, removing or
+reordering students moves no one's point), so two students may share a point on a small grid.
+
 The sheets are built in parallel, one process per core.  Workers die with the parent (even when it
-is killed with SIGKILL) and ignore Ctrl-C, which the parent handles: it cancels the sheets not
-started, lets the running ones finish and writes the manifest of the students finished, only.
+is killed with SIGKILL) and ignore Ctrl-C, SIGTERM and SIGHUP, which the parent handles: it
+cancels the sheets not started, lets the running ones finish and rolls the manifest (written
+before any sheet) back to the students finished.  One run at a time writes into a folder (a
+lock), and a manifest already there that gives a student another point is never overwritten.
 """
 
 from __future__ import annotations
@@ -174,11 +179,11 @@ def _build_sheets(spec: str, variant: Variant, out_dir: str, pdf: bool, options:
 
 
 def _die_with(parent: int) -> None:
-    """Worker initializer: killed when the parent dies (Linux), deaf to Ctrl-C and SIGTERM sent to
+    """Worker initializer: killed when the parent dies (Linux), deaf to Ctrl-C, SIGTERM and SIGHUP sent to
     the process group (the parent decides what an interruption means: the sheets being written
     finish, so no half-compiled scratch folder is left behind)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    for signum in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM)):  # a hang-up
+        signal.signal(signum, signal.SIG_IGN)  # reaches the whole foreground group, workers too
     if sys.platform.startswith("linux"):
         import ctypes
 

@@ -55,3 +55,19 @@ def test_a_huge_constant_list_in_a_template_is_one_line(tmp_path):
     result = CliRunner().invoke(app, ["report", "problem1", "--format", "md", "--template", str(template),
                                       "-o", str(tmp_path / "out")])
     assert result.exit_code == 2 and "512 MB" in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_every_promise_of_the_security_page_names_a_test_that_exists():
+    import ast
+    import fnmatch
+
+    page = (PACKAGE.parent / "docs" / "security.md").read_text(encoding="utf-8")
+    named = re.findall(r"`(test_\w+\.py)::(test_[\w*]+)`", page)
+    assert len(named) > 30
+    tests = PACKAGE.parent / "tests"
+    defined = {}
+    for file in {f for f, _ in named}:
+        tree = ast.parse((tests / file).read_text(encoding="utf-8"))
+        defined[file] = [n.name for n in tree.body if isinstance(n, ast.FunctionDef)]
+    missing = [f"{f}::{t}" for f, t in named if not fnmatch.filter(defined[f], t)]
+    assert missing == []
