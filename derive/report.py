@@ -245,7 +245,7 @@ def _write_report(solution, out_dir, fmt, pdf, options, template, stem, keep_log
 #: Room for the recursive printers: an expression as deep as --max-depth lets through (the
 #: Python parser itself stops near 3,000 levels) prints, instead of meeting Python's own limit.
 DEEP_RECURSION = 20_000
-DEEP_STACK = 512 * 2**20
+DEEP_STACK = 256 * 2**20
 
 
 def with_deep_stack(call, *args):
@@ -262,21 +262,25 @@ def with_deep_stack(call, *args):
         except BaseException as exc:  # handed to the calling thread as it is
             outcome["error"] = exc
 
-    old_limit = sys.getrecursionlimit()
     try:
         old_stack = threading.stack_size(DEEP_STACK)
     except (ValueError, RuntimeError):  # a platform that cannot: render in this thread
         return call(*args)
+    old_limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old_limit, DEEP_RECURSION))
     try:
-        sys.setrecursionlimit(max(old_limit, DEEP_RECURSION))
         worker = threading.Thread(target=run, daemon=True)
-        worker.start()
-    finally:
-        threading.stack_size(old_stack)
-    try:
+        try:
+            worker.start()
+        finally:
+            threading.stack_size(old_stack)
         worker.join()
+    except RuntimeError:  # no memory for the stack (a tight address-space limit): this thread
+        worker = None
     finally:
         sys.setrecursionlimit(old_limit)
+    if worker is None:
+        return call(*args)
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]

@@ -111,12 +111,18 @@ def variant_seed(seed: int, problem: Problem, student_id: str) -> int:
 
 
 def draw_variants(problem: Problem, count: int, seed: int, digits: int = 3,
-                  ids: list[str] | None = None) -> list[Variant]:
+                  ids: list[str] | None = None, class_size: int | None = None) -> list[Variant]:
     """One variant per student (``ids``, else s001, s002, ...) whose problem solves, drawn from
     the student's own stream (see variant_seed) and drawn again away from domain errors and
-    degenerate points.  Students draw independently: on a small grid two may share a point."""
+    degenerate points.  Students draw independently: on a small grid two may share a point, and a
+    class (``class_size``, of which ``ids`` may be a shard) larger than the grid is refused."""
     grids = ranges(problem)
     ids = ids if ids is not None else [s.id for s in anonymous_roster(count)]
+    points = math.prod(grid.count for grid in grids.values())
+    size = max(class_size or 0, len(ids))
+    if size > points:  # most students would share a point: say so before writing anything
+        raise ProblemError(f"the ranges hold only {points} distinct points, fewer than the {size} students",
+                           hint="widen the ranges in [variants] (or their steps) or ask for fewer students")
     variants = []
     for student, sid in enumerate(ids, start=1):
         own_seed = variant_seed(seed, problem, sid)
@@ -313,7 +319,8 @@ def write_variants(spec: str, count: int, seed: int, out_dir: str | Path, pdf: b
         raise ProblemError("--count must be at least 1")
     check_students(students)
     chosen_students = [s for i, s in enumerate(students) if in_shard(i, shard)]
-    variants = draw_variants(problem, len(chosen_students), seed, options.digits, [s.id for s in chosen_students])
+    variants = draw_variants(problem, len(chosen_students), seed, options.digits, [s.id for s in chosen_students],
+                             class_size=len(students))
     for variant in variants:  # a statement that writes the point literally would print the wrong one
         check_moved_point(problem, problem.with_values(variant.values))
     chosen = list(zip(variants, chosen_students))
