@@ -10,7 +10,9 @@ graphs).  Pictures are cached on their second compile, so a sheet compiled once 
 for a new problem) pays nothing: the first leaves a mark; the second has them typeset by
 another pdflatex beside the sheet's own pass, which draws them itself.  If a pass with cached
 pictures fails, the entry is removed and the sheet is compiled with its pictures inline.  Like
-the format, the cache only saves time.  Used for built-in sheets only (see report.WarmTeX): a
+the format, the cache only saves time, and trusts nothing it finds (see texformat): an entry is
+placed only when it is the user's own and its digest matches; pruning happens only in a folder of
+the user's own that is not a link.  Used for built-in sheets only (see report.WarmTeX): a
 user's template may draw pictures that depend on macros of its body.
 """
 
@@ -22,7 +24,7 @@ import re
 import shutil
 from pathlib import Path
 
-from . import files, texformat
+from . import texformat
 from .errors import ReportError
 
 PICTURE = re.compile(r"\\begin\{tikzpicture\}.*?\\end\{tikzpicture\}", re.DOTALL)
@@ -51,8 +53,12 @@ class Figures:
     def place(self, scratch: Path) -> str | None:
         """The body with its pictures replaced by the cached pages (copied into ``scratch`` as
         figures.pdf), or None when there are no pictures or they are not cached."""
-        if not self.pictures or not texformat.trusted_folder(self.folder) or not texformat.trusted_file(self.path):
-            return None  # not cached, or not the user's own alone
+        if not self.pictures or not texformat.trusted_folder(self.folder):
+            return None
+        if not texformat.verified(self.path):  # not cached, not the user's own alone, or not whole
+            if texformat.trusted_file(self.path):
+                texformat.forget(self.path)  # damaged: drawn again by this sheet, for the cache
+            return None
         try:
             shutil.copyfile(self.path, scratch / "figures.pdf")
             os.utime(self.path, follow_symlinks=False)  # recently used: kept when the cache is pruned
@@ -93,18 +99,14 @@ class Figures:
         if not texformat.trusted_folder(self.folder):
             return
         try:
-            files.copy_file(built, self.path, mode=0o600)  # atomic (a concurrent compile writes the same bytes)
+            texformat.keep(built, self.path)
             self.path.with_suffix(".seen").unlink(missing_ok=True)
             _prune(self.folder)
         except (OSError, ReportError):
             pass
 
     def forget(self) -> None:
-        try:
-            if self.path is not None:
-                self.path.unlink()
-        except OSError:
-            pass
+        texformat.forget(self.path)
 
 
 def _prune(folder: Path) -> None:
@@ -121,6 +123,9 @@ def _prune(folder: Path) -> None:
             except OSError:
                 continue
         for _, path in sorted(entries)[:max(0, len(entries) - LIMIT)]:
+            if pattern == "*.pdf":
+                texformat.forget(path)  # with its digest
+                continue
             try:
                 path.unlink()
             except OSError:

@@ -112,9 +112,17 @@ def _digest(path: Path) -> str:
     return digest.hexdigest()
 
 
+def keep(built: Path, target: Path) -> None:
+    """Put ``built`` in the cache as ``target`` (mode 0600, atomic: a concurrent build writes the
+    same bytes), with its SHA-256 beside it for verified()."""
+    digest = _digest(built)
+    files.copy_file(built, target, mode=0o600)
+    files.write_text(target.with_suffix(".sha256"), digest + "\n", mode=0o600)
+
+
 def verified(target: Path) -> bool:
-    """Whether a cached format is the user's own and whole: its SHA-256 is the one written beside
-    it when it was built (an empty or truncated format is not)."""
+    """Whether a cached file (a format, a drawing) is the user's own and whole: its SHA-256 is the
+    one keep() wrote beside it (an empty or truncated format is not)."""
     sidecar = target.with_suffix(".sha256")
     if not (trusted_file(target) and trusted_file(sidecar)):
         return False
@@ -153,16 +161,14 @@ def cached_format(preamble: str, pdflatex: str, run: Callable[[list[str], Path],
             built = work / "sheet.fmt"
             if not built.is_file():
                 return None
-            digest = _digest(built)
-            files.copy_file(built, target, mode=0o600)  # atomic (a concurrent build writes the same bytes)
-            files.write_text(target.with_suffix(".sha256"), digest + "\n", mode=0o600)
+            keep(built, target)
         return target if verified(target) else None
     except (OSError, DeriveError):  # no cache folder, a full disk, a build that timed out
         return None
 
 
 def forget(path: Path | None) -> None:
-    """Remove a cached format found damaged (and its digest); a link is removed, never followed."""
+    """Remove a cached file found damaged (and its digest); a link is removed, never followed."""
     if path is None:
         return
     for stale in (Path(path), Path(path).with_suffix(".sha256")):

@@ -334,7 +334,7 @@ def write_variants(spec: str, count: int, seed: int, out_dir: str | Path, pdf: b
         differ = _disagreements(earlier, planned)
         if differ:
             raise ProblemError(f"{out_dir / MANIFEST} gives {len(differ)} of these students other points "
-                               f"(first {differ[0]}): another seed or problem was written into this folder",
+                               f"(first {differ[0]}): another seed, problem or derive version wrote into this folder",
                                hint="write into another folder (-o), or run again with the seed of that manifest")
         _manifest(out_dir, earlier, planned, names, order)  # first: no sheet ever exists without its line
         return _write_sheets(spec, chosen, out_dir, pdf, options, workers, progress, earlier, names, order)
