@@ -311,7 +311,8 @@ def test_a_truncated_or_empty_format_is_rebuilt_not_a_permanent_failure(tmp_path
     for run in ("b", "c"):
         write_report(api.solve("problem1"), tmp_path / run, pdf=True)
         assert _words(tmp_path / "a" / "problem1.pdf") == _words(tmp_path / run / "problem1.pdf")
-    assert fmt.read_bytes() == whole  # built again, whole
+    assert texformat.verified(fmt) and fmt.stat().st_size > len(whole) // 2  # built again, whole (a dump
+    # made in another minute need not be the same bytes: TeX stamps its formats with the time)
 
 
 def test_a_format_writable_by_others_or_owned_by_another_user_is_not_used(tmp_path, monkeypatch):
