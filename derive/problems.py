@@ -423,8 +423,13 @@ def _matrix_problem(data: dict, name: str, source: str, where: str) -> MatrixPro
             seen[key] = table[:-1]
     functions = data.get("functions", {})
     for key, value in functions.items():
+        _check_name(key, f"{where}: function")
+        if key in seen or key in dims:
+            raise ProblemError(f"{where}: '{key}' is both a function and a {seen.get(key, 'dim')}",
+                               hint="give the function or the other one another name")
         if not isinstance(value, str):
             raise ProblemError(f"{where}: function {key} must be a string such as \"sigmoid\"")
+    _check_symbols(functions, data["equations"], where)
     derive_table = data["derive"]
     for key in derive_table:
         if key not in ("loss", "wrt"):
@@ -450,6 +455,24 @@ def _matrix_problem(data: dict, name: str, source: str, where: str) -> MatrixPro
     return MatrixProblem(name=name, dims=dims, variables=variables, equations=dict(data["equations"]),
                          loss=loss, wrt=list(wrt), functions=dict(functions), kinds=kinds, source=source,
                          **_sheet_text(data))
+
+
+#: Names printed with the symbol of a function they need not be: sigma is σ, the logistic
+#: sigmoid's symbol (a sheet states what a named function is: "σ = tanh").
+SYMBOL_OF = {"sigma": "sigmoid"}
+
+
+def _check_symbols(functions: dict, equations: dict, where: str) -> None:
+    """One symbol, one function: ``sigma = "tanh"`` beside a call of sigmoid would print σ for both."""
+    for name, meaning in SYMBOL_OF.items():
+        kind = functions.get(name)
+        if kind is None or kind == meaning:
+            continue
+        pattern = re.compile(rf"(?<![\w]){meaning}\s*\(")
+        if any(isinstance(text, str) and pattern.search(text) for text in equations.values()):
+            raise ProblemError(f"{where}: function {name} is {kind!r}, but the equations also call {meaning}: "
+                               f"both would print as the one symbol of {name}",
+                               hint=f"give the {kind} another name, such as f = \"{kind}\"")
 
 
 def _variable_table(name: str, table: dict, kinds: dict, where: str) -> str:

@@ -23,7 +23,7 @@ from importlib import resources
 from pathlib import Path
 
 from . import files, sandbox, texfigures, texformat
-from .errors import ReportError, UsageError, inert
+from .errors import Interrupted, ReportError, UsageError, inert
 from .render import latex as latex_render
 from .render import markdown as markdown_render
 from .roster import ID_HINT, STUDENT_ID
@@ -186,12 +186,6 @@ def write_report(solution, out_dir: str | Path, fmt: str = "tex", pdf: bool = Fa
         finally:
             if warm is not None:
                 warm.close()
-
-
-class Interrupted(ReportError):
-    """Ctrl-C, SIGTERM or SIGHUP: the work stopped cleanly (TeX killed, scratch folders removed)."""
-
-    exit_code = 130
 
 
 class _Signalled(BaseException):

@@ -32,16 +32,19 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sympy
 
 from . import files
-from .errors import DeriveError, DomainError, ProblemError, ReportError, UsageError, VerificationError
+from .errors import DeriveError, DomainError, Interrupted, ProblemError, ReportError, UsageError, VerificationError
 from .problems import Problem, check_moved_point, load_problem
-from .report import Interrupted, SheetOptions, write_report  # Interrupted: the manifest lists the students finished
 from .roster import ManifestEntry, Student, anonymous_roster, check_id, in_shard, manifest_csv
-from .userfiles import read_text
 from .scalar.solve import solve_scalar
+from .userfiles import read_text
+
+if TYPE_CHECKING:  # the sheets (Jinja2, TeX) load only when sheets are written: PrairieLearn's
+    from .report import SheetOptions  # runtime draws variants without them
 
 MAX_DRAWS = 200
 MAX_MAGNITUDE = 10**12  # largest |low| or |high| of a [variants] range
@@ -172,6 +175,8 @@ def _build(spec: str, variant: Variant, out_dir: str, pdf: bool, options: SheetO
 
 
 def _build_sheets(spec: str, variant: Variant, out_dir: str, pdf: bool, options: SheetOptions) -> list[str]:
+    from .report import write_report
+
     solution = solve_scalar(load_problem(spec).with_values(variant.values))
     student = options.student or f"student{variant.student:03d}"
     written = []
@@ -299,7 +304,7 @@ def _folder_lock(out_dir: Path):
 
 
 def write_variants(spec: str, count: int, seed: int, out_dir: str | Path, pdf: bool = True,
-                   options: SheetOptions = SheetOptions(), workers: int | None = None, progress=None,
+                   options: SheetOptions | None = None, workers: int | None = None, progress=None,
                    students: list[Student] | None = None, shard: tuple[int, int] = (1, 1)) -> Path:
     """Write every student's sheets and the manifest; returns the manifest's path.
 
@@ -309,6 +314,9 @@ def write_variants(spec: str, count: int, seed: int, out_dir: str | Path, pdf: b
     (or the run is interrupted) it is rewritten to list only the students whose sheets were
     written.  A manifest already in the folder that gives one of these students another point is
     never overwritten: the run is refused; one that agrees keeps its other students' lines."""
+    from .report import SheetOptions
+
+    options = SheetOptions() if options is None else options
     problem = load_problem(spec)
     if problem.kind != "scalar":
         raise ProblemError("variants are drawn for scalar problems")

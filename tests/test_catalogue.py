@@ -116,7 +116,7 @@ def autoencoder(X, W, b, c):
 TEXTBOOK = {
     "mlp_batch": {"Z2": "(P − T) / B", "Z1": "relu′(Z1) ⊙ H̄", "b1": "sum(Z̄1, axis=1)", "W1": "λ W1 + Z̄1 Xᵀ"},
     "logistic": {"z": "(p − t) / B", "w": "X z̄ᵀ"},
-    "rnn": {"z": "softmax(z) − y", "a3": "tanh′(a3) ⊙ h̄3", "h2": "Uᵀ ā3", "W": "ā3 x3ᵀ + ā2 x2ᵀ + ā1 x1ᵀ"},
+    "rnn": {"z": "softmax(z) − y", "a3": "(1 − h3 ⊙ h3) ⊙ h̄3", "h2": "Uᵀ ā3", "W": "ā3 x3ᵀ + ā2 x2ᵀ + ā1 x1ᵀ"},
     "layernorm": {"Z": "(Z − S) / B", "C": "Xh̄ ⊘ s", "v": "s̄ ⊘ (2 s)", "mu": "−sum(C̄, axis=0)",
                   "γ": "sum(Xh ⊙ Ȳ, axis=1)"},
     "batchnorm": {"Y": "(Y − S) / B", "mu": "−sum(C̄, axis=1)", "β": "sum(Ȳ, axis=1)"},

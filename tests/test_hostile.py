@@ -556,7 +556,6 @@ def test_sheet_options_are_checked(arguments):
         SheetOptions(**arguments)
 
 
-@pytest.mark.xfail(reason="issue 19: grade.py's Answer and Policy do not check their arguments yet (lead)")
 @pytest.mark.parametrize("call", [
     lambda: __import__("derive.grade").grade.Answer("trace", "", "v2", value=None),
     lambda: __import__("derive.grade").grade.Policy(tolerance=float("nan")),

@@ -200,3 +200,69 @@ def test_a_row_variable_given_as_a_1d_array_is_a_row(tmp_path):
     grads = module.gradients(X, t, w, b)
     want = logistic(X, t.reshape(1, -1), w.reshape(-1, 1), b)
     assert np.allclose(grads["w"], want["w"], rtol=1e-10) and np.allclose(grads["b"], want["b"], rtol=1e-10)
+
+
+# -- issue 21: the spec's names, and the caller's precision -----------------------------------------
+GREEK = '''[dims]
+N = 3
+[variables]
+x = "N"
+"γ" = "N"
+"β" = "N"
+"λ" = "1"
+"μ" = "N"
+lambda = "1"
+[equations]
+y = "γ * (x - μ) + β"
+L = "0.5 * sum(y * y) + λ * sum(γ * γ) + lambda * sum(β)"
+[derive]
+loss = "L"
+wrt = ["γ", "β", "λ", "μ", "lambda"]
+'''
+
+
+def _greek_reference(x, γ, β, λ, μ, lam):
+    y = γ * (x - μ) + β
+    return {"γ": y * (x - μ) + 2 * λ * γ, "β": y + lam, "λ": np.sum(γ * γ).reshape(1, 1), "μ": -γ * y,
+            "lambda": np.sum(β).reshape(1, 1)}
+
+
+def test_generated_code_takes_and_returns_the_specs_greek_names(tmp_path):
+    from derive.problems import problem_from_toml
+
+    path = tmp_path / "greek.py"
+    path.write_text(generate(solve_matrix(problem_from_toml(GREEK, "greek"), exact=False).derivation),
+                    encoding="utf-8")
+    module = load_module(path)
+    rng = np.random.default_rng(4)
+    x, γ, β, μ = (rng.normal(size=(3, 1)) for _ in range(4))
+    λ, lam = 0.3, 0.7
+    grads = module.gradients(x=x, γ=γ, β=β, λ=λ, μ=μ, lambda_=lam)  # λ as itself; only the keyword is renamed
+    assert list(grads) == ["γ", "β", "λ", "μ", "lambda"]
+    for name, value in _greek_reference(x, γ, β, λ, μ, lam).items():
+        assert np.allclose(grads[name], value, rtol=1e-12), name
+    assert "lambda -> lambda_" in module.__doc__
+    assert set(module.forward(x, γ, β, λ, μ, lam)) == {"y", "L"}
+
+
+def test_float32_in_gives_float32_out(tmp_path):
+    from test_catalogue import mlp_batch
+
+    path = tmp_path / "mlp_batch.py"
+    path.write_text(generate(solve_matrix(load_problem("mlp_batch"), exact=False).derivation))
+    module = load_module(path)
+    rng = np.random.default_rng(3)
+    X, W1, b1, W2, b2 = (rng.normal(size=s).astype(np.float32) for s in [(3, 5), (4, 3), 4, (3, 4), 3])
+    T = np.eye(3, dtype=np.float32)[:, rng.integers(0, 3, size=5)]
+    grads = module.gradients(X, T, W1, b1, W2, b2, 0.1)  # a Python number takes the arrays' precision
+    nodes = module.forward(X, T, W1, b1, W2, b2, 0.1)
+    assert {g.dtype for g in grads.values()} == {np.dtype(np.float32)}
+    assert {n.dtype for n in nodes.values()} == {np.dtype(np.float32)}
+    want = mlp_batch(*(a.astype(float) for a in (X, T, W1, b1.reshape(-1, 1), W2, b2.reshape(-1, 1))), 0.1)
+    for name, value in want.items():
+        assert np.allclose(grads[name], value, rtol=1e-4, atol=1e-5), name
+    as64 = module.gradients(*(a.astype(float) for a in (X, T, W1, b1, W2, b2)), 0.1)
+    assert {g.dtype for g in as64.values()} == {np.dtype(np.float64)}
+    ints = module.gradients(X.astype(int), T.astype(int), W1.astype(int), b1.astype(int), W2.astype(int),
+                            b2.astype(int), 1)
+    assert {g.dtype for g in ints.values()} == {np.dtype(np.float64)}  # integers are not a precision

@@ -5,11 +5,18 @@ the VJP table; the contributions that reach a name are summed.  The simplified f
 adjoint puts in the adjoints it uses when they are constants or plain sums of named nodes
 (ȳ = y − s), as a textbook does, and keeps the others by name (z̄ = σ′(z) ⊙ h̄).  Parameter
 gradients keep every non-constant adjoint by name (W̄2 = ȳ hᵀ).
+
+The arguments written inline have nodes of their own already (derive/matrix/naming.py).  Where
+the output of σ or tanh is a named node, its derivative is written from it (σ′(z) = p ⊙ (1 − p)),
+and the fused forms of the textbooks (softmax or sigmoid followed by cross-entropy: p − t) are
+recognised; every rewrite that needs a condition is recorded as a :class:`Fact` for the sheet.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+import sympy
 
 from . import expr as mx
 from .expr import M
@@ -37,11 +44,28 @@ class Gradient:
 
 
 @dataclass(frozen=True)
+class Fact:
+    """A rewrite the simplified column relies on, for the sheet to state.
+
+    ``kind`` is "output" (f′(arg) written from the named output: ``form`` is that derivative),
+    "columns" (a target's columns sum to 1, licensed by its declared kind), or "fused" (softmax
+    or sigmoid followed by cross-entropy: ``form`` is the adjoint of ``arg``)."""
+
+    kind: str
+    function: str = ""  # "tanh", "sigmoid", "softmax", or the kind of the target ("onehot", ...)
+    arg: str = ""  # the node differentiated through (z), or the target (T)
+    output: str = ""  # the named output (p)
+    form: M | None = None
+    target: str = ""  # fused: the target t, and its declared kind in ``function`` of a "columns" fact
+
+
+@dataclass(frozen=True)
 class Derivation:
     model: Model
     adjoints: tuple[Adjoint, ...]  # reverse equation order, the loss first
     gradients: tuple[Gradient, ...]  # in the order of derive.wrt
     expressions: dict[str, M]  # every adjoint in terms of named nodes and other adjoints (for checks)
+    facts: tuple[Fact, ...] = ()  # the rewrites of the simplified column that the sheet states
 
 
 def contributions(e: M, upstream: M) -> list[tuple[str, M]]:
@@ -84,7 +108,8 @@ def derive(model: Model) -> Derivation:
         for leaf, parts in shares.items():
             uses[leaf].append((name, mx.add(*parts)))
 
-    textbook = _textbook_form(model)
+    facts: list[Fact] = []
+    textbook = _textbook_form(model, facts)
     values: dict[str, M] = {problem.loss: mx.const(1)}
     expressions: dict[str, M] = {problem.loss: mx.const(1)}
     adjoints = [Adjoint(problem.loss, model.shapes[problem.loss], (), mx.const(1), is_loss=True)]
@@ -95,10 +120,13 @@ def derive(model: Model) -> Derivation:
         parts = [share for _, share in uses[name]]
         raw = mx.add(*parts) if parts else mx.zero(shape)
         expressions[name] = raw
-        simplified = textbook(substitute(raw, lambda leaf: _inline(leaf, values, simple_only=True)))
         fused = _softmax_cross_entropy(model, name, uses[name], values)
         fused = fused if fused is not None else _sigmoid_cross_entropy(model, name, uses[name], values)
-        simplified = textbook(fused) if fused is not None else simplified
+        if fused is not None:
+            simplified = textbook(fused[0])
+            facts.append(replace(fused[1], form=simplified))
+        else:
+            simplified = textbook(substitute(raw, lambda leaf: _inline(leaf, values, simple_only=True)))
         values[name] = simplified
         adjoints.append(Adjoint(name, shape, tuple(c for c, _ in uses[name]), simplified))
 
@@ -113,7 +141,7 @@ def derive(model: Model) -> Derivation:
         expressions[f"{name}:grad"] = raw
         expr = textbook(substitute(raw, lambda leaf: _inline(leaf, values, simple_only=False)))
         gradients.append(Gradient(name, shape, tuple(c for c, _ in uses[name]), expr))
-    return Derivation(model, tuple(adjoints), tuple(gradients), expressions)
+    return Derivation(model, tuple(adjoints), tuple(gradients), expressions, tuple(dict.fromkeys(facts)))
 
 
 def _inline(leaf: M, values: dict[str, M], simple_only: bool) -> M | None:
@@ -129,27 +157,54 @@ def _inline(leaf: M, values: dict[str, M], simple_only: bool) -> M | None:
 COLUMNS_SUM_TO_ONE = frozenset({"onehot", "distribution"})
 
 
-def _textbook_form(model: Model):
+#: The derivative of an activation written from its output y = f(z), as textbooks write it.
+FROM_OUTPUT = {
+    "sigmoid": lambda y: mx.had(y, mx.sub(mx.const(1), y)),  # σ′(z) = y ⊙ (1 − y)
+    "tanh": lambda y: mx.sub(mx.const(1), mx.had(y, y)),  # tanh′(z) = 1 − y ⊙ y
+}
+
+
+def _textbook_form(model: Model, facts: list[Fact]):
     """Rewrites a textbook makes: a sub-expression that is a named node's definition is that
-    node (P, not softmax(Z2); H, not relu(Z1)), and the column sums of a onehot or distribution
-    variable are ones (what its kind licenses)."""
+    node (P, not softmax(Z2); H, not relu(Z1)); the derivative of σ or tanh at z is written
+    from its named output (p ⊙ (1 − p)); and the column sums of a onehot or distribution
+    variable are ones (what its kind licenses).  Each rewrite that fires is recorded in
+    ``facts`` (the sheet states it)."""
     known: dict[M, M] = {e: mx.var(name, e.shape) for name, e in model.equations if e.args}
+    why: dict[M, Fact] = {}
+    for name, e in model.equations:
+        # the built-in names only: a function the problem names (sigma = "sigmoid") stays abstract
+        # in the exact check, where p ⊙ (1 − p) would not be its derivative
+        if e.op == "fn" and e.data in FROM_OUTPUT and e.args[0].op == "var":
+            derivative = M("dfn", e.args, e.shape, e.data)
+            known[derivative] = FROM_OUTPUT[e.data](mx.var(name, e.shape))
+            why[derivative] = Fact("output", e.data, e.args[0].data, name, known[derivative])
     for name, kind in model.problem.kinds.items():
         if kind in COLUMNS_SUM_TO_ONE:
             shape = model.shapes[name]
             variable = mx.var(name, shape)
-            known[mx.along("sum", variable, 0)] = mx.ones((1, shape[1]))
-            known[mx.along("sum", variable)] = mx.dim(shape[1])
+            for total, value in ((mx.along("sum", variable, 0), mx.ones((1, shape[1]))),
+                                 (mx.along("sum", variable), mx.dim(shape[1]))):
+                known[total] = value
+                why[total] = Fact("columns", kind, name)
+
+    def lookup(e: M) -> M | None:
+        found = known.get(e)
+        if found is not None and e in why:
+            facts.append(why[e])
+        return found
 
     def rewrite(e: M) -> M:
-        return replace_nodes(e, known.get)
+        return replace_nodes(e, lookup)
     return rewrite
 
 
-def _softmax_cross_entropy(model: Model, name: str, consumers, values: dict[str, M]) -> M | None:
-    """Z̄ for P = softmax(Z) followed by cross-entropy written out: when P̄ = k (T ⊘ P) with T
+def _softmax_cross_entropy(model: Model, name: str, consumers, values: dict[str, M]) -> tuple[M, Fact] | None:
+    """Z̄ for P = softmax(Z) followed by cross-entropy written out: when P̄ = k (T ⊘ P), k scalar, with T
     onehot or a distribution (columns summing to 1), Z̄ = P ⊙ (P̄ − 𝟏 sum(P ⊙ P̄)) = k (T − P):
-    the textbook's (P − T)/B.  None where the pattern does not hold (the general rule stands)."""
+    the textbook's (P − T)/B, whatever k (a sum, a mean over examples or over entries).  With
+    the fact that states the condition; None where the pattern does not hold (the general rule
+    stands)."""
     if len(consumers) != 1:
         return None
     (consumer, _), = consumers
@@ -161,38 +216,38 @@ def _softmax_cross_entropy(model: Model, name: str, consumers, values: dict[str,
         t = mx.var(target, model.shapes[target])
         if kind not in COLUMNS_SUM_TO_ONE or t.shape != p.shape:
             continue
-        k = _scalar_multiple(values.get(consumer), mx.div(t, p))
-        if k is None:
+        adjoint = values.get(consumer)
+        if adjoint is None:
             continue
-        minus_k = mx.neg(k)
-        if minus_k.op == "div" and mx.is_one(minus_k.args[0]):  # (P − T) / B
-            return mx.div(mx.sub(p, t), minus_k.args[1])
-        return mx.scale(minus_k, mx.sub(p, t))
+        c, factors = _factors(adjoint)
+        if factors.pop(p, None) != -1 or factors.pop(t, None) != 1 or not all(f.is_scalar for f in factors):
+            continue
+        return _times(_scalar(-c, factors), mx.sub(p, t)), Fact("fused", "softmax", name, consumer, target=target)
     return None
 
 
-def _scalar_multiple(e: M | None, target: M) -> M | None:
-    """k with e = k·target for a scalar k, or None."""
-    if e is None:
-        return None
-    if e == target:
-        return mx.const(1)
-    if e.op == "neg":
-        inner = _scalar_multiple(e.args[0], target)
-        return None if inner is None else mx.neg(inner)
-    if e.op == "scale":
-        inner = _scalar_multiple(e.args[1], target)
-        return None if inner is None else mx.scale(e.args[0], inner)
-    if e.op == "div" and e.args[1].is_scalar:
-        inner = _scalar_multiple(e.args[0], target)
-        return None if inner is None else mx.div(inner, e.args[1])
-    return None
+def _scalar(c, factors: dict) -> M:
+    """The number c times the product of the scalar factors at their powers."""
+    top, bottom = mx.const(c), mx.const(1)
+    for factor, power in factors.items():
+        if power > 0:
+            top = mx.scale(top, mx.power(factor, power))
+        else:
+            bottom = mx.scale(bottom, mx.power(factor, -power))
+    return mx.div(top, bottom)  # 1 / (M B), never 1 / M / B
 
 
-def _sigmoid_cross_entropy(model: Model, name: str, consumers, values: dict[str, M]) -> M | None:
+def _times(k: M, e: M) -> M:
+    """k e, written (e) / B where k is 1 / B."""
+    if k.op == "div" and mx.is_one(k.args[0]):
+        return mx.div(e, k.args[1])
+    return mx.scale(k, e)
+
+
+def _sigmoid_cross_entropy(model: Model, name: str, consumers, values: dict[str, M]) -> tuple[M, Fact] | None:
     """z̄ for p = sigmoid(z) followed by binary cross-entropy written out: when
-    p̄ = k (−t ⊘ p + (1 − t) ⊘ (1 − p)), z̄ = p ⊙ (1 − p) ⊙ p̄ = k (p − t) for any t: the
-    textbook's (p − t)/B.  None where the pattern does not hold."""
+    p̄ = k (−t ⊘ p + (1 − t) ⊘ (1 − p)) with k scalar, z̄ = p ⊙ (1 − p) ⊙ p̄ = k (p − t) for any
+    t: the textbook's (p − t)/B.  None where the pattern does not hold."""
     if len(consumers) != 1:
         return None
     (consumer, _), = consumers
@@ -200,32 +255,45 @@ def _sigmoid_cross_entropy(model: Model, name: str, consumers, values: dict[str,
     if definition.op != "fn" or definition.data != "sigmoid" or definition.args[0] != mx.var(name, definition.shape):
         return None
     p = mx.var(consumer, definition.shape)
+    one_minus_p = mx.sub(mx.const(1), p)
     adjoint = values.get(consumer)
     if adjoint is None or adjoint.op != "add" or len(adjoint.args) != 2:
         return None
-    (k1, first), (k2, second) = (_peel(term) for term in adjoint.args)
-    if second.op == "div" and second.args[1] == p:
-        (k1, first), (k2, second) = (k2, second), (k1, first)
-    if not (first.op == "div" and first.args[1] == p and second.op == "div"
-            and second.args[1] == mx.sub(mx.const(1), p) and second.args[0] == mx.sub(mx.const(1), first.args[0])
-            and k1 == mx.neg(k2)):
+    first, second = (_factors(term) for term in adjoint.args)
+    if second[1].get(p) == -1:
+        first, second = second, first
+    (c1, f1), (c2, f2) = first, second
+    if f1.pop(p, None) != -1 or f2.pop(one_minus_p, None) != -1 or c1 != -c2:
         return None
-    t = first.args[0]
-    if k2.op == "div" and mx.is_one(k2.args[0]):  # (p − t) / B
-        return mx.div(mx.sub(p, t), k2.args[1])
-    return mx.scale(k2, mx.sub(p, t))
+    t = next((f for f, power in f1.items() if power == 1 and f2.get(mx.sub(mx.const(1), f)) == 1), None)
+    if t is None:
+        return None
+    del f1[t], f2[mx.sub(mx.const(1), t)]
+    if f1 != f2 or not all(f.is_scalar for f in f1):
+        return None
+    fact = Fact("fused", "sigmoid", name, consumer, target=t.data if t.op == "var" else "")
+    return _times(_scalar(c2, f1), mx.sub(p, t)), fact
 
 
-def _peel(e: M) -> tuple[M, M]:
-    """(k, core) with e = k·core, k a scalar: the negations, scalings and divisions by a scalar
-    around ``core`` collected into k."""
+def _factors(e: M) -> tuple:
+    """e as a number times a product of powers of factors: (c, {factor: power}), through
+    negations, scalings, elementwise products and divisions."""
+    if e.is_const:
+        return e.data, {}  # a SymPy number (mx.const makes every int one)
+    if e.op == "ones":
+        return sympy.Integer(1), {}
     if e.op == "neg":
-        k, core = _peel(e.args[0])
-        return mx.neg(k), core
-    if e.op == "scale":
-        k, core = _peel(e.args[1])
-        return mx.scale(e.args[0], k), core
-    if e.op == "div" and e.args[1].is_scalar and not e.args[0].is_scalar:
-        k, core = _peel(e.args[0])
-        return mx.div(k, e.args[1]), core
-    return mx.const(1), e
+        c, f = _factors(e.args[0])
+        return -c, f
+    if e.op in ("scale", "had", "div"):
+        (ca, fa), (cb, fb) = _factors(e.args[0]), _factors(e.args[1])
+        sign = -1 if e.op == "div" else 1
+        if e.op == "div":
+            if cb == 0:
+                return sympy.Integer(1), {e: 1}
+            cb = 1 / cb
+        out = dict(fa)
+        for factor, power in fb.items():
+            out[factor] = out.get(factor, 0) + sign * power
+        return ca * cb, {k: v for k, v in out.items() if v != 0}
+    return sympy.Integer(1), {e: 1}

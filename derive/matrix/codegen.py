@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,21 +104,23 @@ _HELPERS = "\n".join(op.helper for op in OPS.values() if op.helper)
 
 
 #: Names the module defines or uses itself; a problem's name equal to one of them is renamed.
-_MODULE_NAMES = frozenset({"np", "numpy", "forward", "gradients", "_columns", "float",
+_MODULE_NAMES = frozenset({"np", "numpy", "forward", "gradients", "_columns", "_dtype", "dtype", "float",
                            *re.findall(r"^def (\w+)", _HELPERS, flags=re.M)})
 
 
 def python_names(derivation: Derivation) -> dict[str, str]:
     """The module's identifier for each name of the problem (dims, variables, nodes, functions
     as ``f`` and ``d:f``, adjoints as ``n:bar``): the name itself where Python accepts it, else
-    the name with ``_`` appended until it is free.  Keywords (``lambda``), the module's own names
-    (``np``, ``forward``, ``float``) are never used as they are."""
+    the name with ``_`` appended until it is free.  Greek names (λ, γ, β, μ) are identifiers as
+    they are; keywords (``lambda`` becomes ``lambda_``) and the module's own names (``np``,
+    ``forward``, ``float``) are never used as they are."""
     model = derivation.model
     taken = set(keyword.kwlist) | set(keyword.softkwlist) | _MODULE_NAMES
     names: dict[str, str] = {}
 
     def fresh(key: str, base: str) -> None:
-        base = re.sub(r"\W", "_", base, flags=re.ASCII) or "_"
+        if not (base.isidentifier() and unicodedata.normalize("NFKC", base) == base):  # Python reads ﬁ as fi
+            base = re.sub(r"\W", "_", base, flags=re.ASCII) or "_"
         base = base if not base[0].isdigit() else f"_{base}"
         while base in taken:
             base += "_"
@@ -193,12 +196,21 @@ def generate(derivation: Derivation) -> str:
     add("")
     add("")
     add("def _columns(*values):")
-    add('    """Arrays as 2-D: a 1-D vector becomes a column, a number a 1 x 1 matrix."""')
+    add('    """Arrays as 2-D: a 1-D vector becomes a column, a number a 1 x 1 matrix; floats keep their')
+    add('    precision (float32 stays float32), anything else becomes float64."""')
     add("    out = []")
     add("    for value in values:")
-    add("        value = np.asarray(value, dtype=float)")
+    add("        value = np.asarray(value)")
+    add("        value = value if value.dtype.kind == 'f' else value.astype(float)")
     add("        out.append(value.reshape(-1, 1) if value.ndim < 2 else value)")
     add("    return out")
+    add("")
+    add("")
+    add("def _dtype(*values):")
+    add('    """The precision of the results: that of the float arrays given (float32 in, float32 out; a')
+    add('    Python number or a list takes the arrays\' precision), float64 when none is given."""')
+    add("    floats = [v.dtype for v in values if isinstance(v, (np.ndarray, np.generic)) and v.dtype.kind == 'f']")
+    add("    return np.result_type(*floats) if floats else np.dtype(float)")
     add("")
     add("")
     params = ", ".join(names[v] for v in variables)
@@ -208,16 +220,21 @@ def generate(derivation: Derivation) -> str:
             if model.shapes[v][0] == 1 and model.shapes[v][1] != 1]
     add(f"def forward({params}):")
     add('    """Every named node, in order, as a dict."""')
+    add(f"    dtype = _dtype({params})")
     add(f"    {params}, = _columns({params})")
     lines.extend(rows)
     lines.extend(sizes)
     for name, e in model.equations:
         add(f"    {names[name]} = {numpy_expr(e, names)}")
-    add("    return {" + ", ".join(f"{name!r}: {names[name]}" for name, _ in model.equations) + "}")
+    add("    return {")
+    for name, _ in model.equations:
+        add(f"        {name!r}: np.asarray({names[name]}, dtype=dtype),")
+    add("    }")
     add("")
     add("")
     add(f"def gradients({params}):")
     add("    " + repr(f"The gradient of {problem.loss} with respect to each of {', '.join(problem.wrt)}, as a dict."))
+    add(f"    dtype = _dtype({params})")
     add(f"    {params}, = _columns({params})")
     lines.extend(rows)
     lines.extend(sizes)
@@ -233,7 +250,7 @@ def generate(derivation: Derivation) -> str:
         expr = numpy_expr(g.expr, names)
         if g.expr.op in ("const", "zero") and g.shape != (1, 1):
             expr = f"np.zeros({_shape(g.shape, names)}) + {expr}"
-        add(f"        {g.name!r}: np.array({expr}, dtype=float).reshape({_shape(g.shape, names)}),")
+        add(f"        {g.name!r}: np.array({expr}, dtype=dtype).reshape({_shape(g.shape, names)}),")
     add("    }")
     add("")
     return "\n".join(lines) + "\n"

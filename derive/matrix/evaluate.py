@@ -54,9 +54,10 @@ def _elementwise_symbols(name: str):
 
 
 #: Functions the exact check keeps concrete: the algebra of losses (log′ = 1/x is what turns
-#: cross-entropy into P − T) and the logistic sigmoid (σ′ = σ(1 − σ) turns its cross-entropy into
-#: p − t).  The other activations stay abstract: the check then holds for any of them.
-EXACT_CONCRETE = frozenset({"log", "exp", "sqrt", "square", "sigmoid"})
+#: cross-entropy into P − T), the logistic sigmoid (σ′ = σ(1 − σ) turns its cross-entropy into
+#: p − t) and tanh (its derivative is written from its output, 1 − h ⊙ h).  The other
+#: activations stay abstract: the check then holds for any of them.
+EXACT_CONCRETE = frozenset({"log", "exp", "sqrt", "square", "sigmoid", "tanh"})
 
 
 #: Smooth activations a typed answer may write out (σ(z)(1 − σ(z)), 1 − tanh(z)²): when an answer

@@ -14,6 +14,7 @@ from ..parse import Expr, Limits, parse_expression
 from ..problems import MatrixProblem
 from . import expr as mx
 from .expr import SCALAR, M, ShapeMismatch, shape_text
+from .naming import name_inline_arguments
 from .rules import AXIS_OPS, CALLED, CALLS, DEFAULT_CONCRETE, ELEMENTWISE, OPS
 
 _SPEC = re.compile(r"\s*([A-Za-z][A-Za-z0-9_]*|1)\s*(?:[x×*]\s*([A-Za-z][A-Za-z0-9_]*|1)\s*)?\Z")
@@ -28,6 +29,7 @@ class Model:
     equations: list[tuple[str, M]]  # in order
     concrete: dict[str, str]  # elementwise function name used -> concrete function for checks/code
     abstract: frozenset[str]  # names left abstract (σ with derivative σ′)
+    introduced: tuple[str, ...] = ()  # nodes derive named: arguments written inline (derive/matrix/naming.py)
 
     @property
     def variables(self) -> list[str]:
@@ -91,7 +93,7 @@ def build_model(problem: MatrixProblem, limits: Limits = Limits()) -> Model:
     if loss_shape != SCALAR:
         raise ShapeError(f"the loss {problem.loss} must be a scalar, but it is {shape_text(loss_shape)}",
                          hint="reduce it with sum(...), norm(...) or a product such as r.T @ h")
-    return Model(problem, shapes, equations, elementwise, frozenset(abstract))
+    return name_inline_arguments(Model(problem, shapes, equations, elementwise, frozenset(abstract)))
 
 
 def type_answer(model: Model, name: str, text: str, limits: Limits = Limits()) -> M:
@@ -99,7 +101,7 @@ def type_answer(model: Model, name: str, text: str, limits: Limits = Limits()) -
     variables, adjoints as <node>_bar, and d<f>(·) for an elementwise function's derivative."""
     adjoints = {f"{node}_bar": node for node, _ in model.equations}
     elementwise = dict(model.concrete)
-    functions = {**{n: 1 for n in elementwise}, **{f"d{n}": 1 for n in elementwise}, **CALLS, "diag": 1}
+    functions = {**{n: 1 for n in elementwise}, **{f"d{n}": 1 for n in elementwise}, **CALLS, "diag": 1, "ones": 1}
     context = f'{name} = "{text}"'
     try:
         tree = parse_expression(text, frozenset([*model.shapes, *adjoints, *model.problem.dims]), functions,
@@ -174,6 +176,15 @@ class _Typer:
             raise self.fail(e, f"{expr_text(e)}: {exc.message}", exc.hint) from None
         return M(op, tuple(args), shape, data)
 
+    def _size(self, e: Expr, a: M):
+        """A size written as an argument (B, or the number a size has): its name where there is one."""
+        if a.op == "dim":
+            return a.data
+        if a.is_const and a.data.is_Integer and a.data > 0:
+            named = [name for name, value in dict(self.dims).items() if value == a.data]
+            return named[0] if len(named) == 1 else int(a.data)
+        raise self.fail(e, f"{expr_text(e)}: ones() takes a size (a name from [dims] or a whole number)")
+
     def build(self, e: Expr) -> M:
         if e.op == "num":
             return mx.const(e.value)
@@ -228,4 +239,6 @@ class _Typer:
             return self.make(e, name, args, OPS[name].default_axis if axis is None else axis)
         if op in OPS:  # diag, in typed answers
             return self.make(e, op, args, axis)
+        if op == "ones":  # ones(B): a column of B ones, in typed answers
+            return mx.ones((self._size(e, args[0]), 1))
         raise self.fail(e, f"unsupported operation '{op}'")

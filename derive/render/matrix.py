@@ -282,23 +282,105 @@ def chain_form(adjoint, printer, shapes: dict) -> str:
 
 
 def derivative_notes(solution, printer) -> list[str]:
-    """σ′(z) = σ(z) ⊙ (1 − σ(z)) and the like, for the elementwise functions the equations use."""
+    """What the sheet states besides its tables, in the printer's notation: the nodes derive
+    named, what a function the problem names is (σ = tanh), the derivatives left as f′(z)
+    (σ′(z) = σ(z) ⊙ (1 − σ(z))) and each rewrite of the simplified column with the condition
+    that makes it hold (ō = p − t, as t is one-hot)."""
     from ..matrix.rules import ELEMENTWISE
 
+    latex = isinstance(printer, LatexPrinter)
+    model, derivation = solution.model, solution.derivation
+    notes = [*introduced_note(model, printer), *function_notes(model, printer)]
     used = set()
-    for a in solution.derivation.adjoints:
+    for a in derivation.adjoints:
         used |= _dfn_uses(a.simplified)
-    notes = []
-    position = {n: i for i, n in enumerate([*solution.model.variables, *(n for n, _ in solution.model.equations)])}
+    for g in derivation.gradients:
+        used |= _dfn_uses(g.expr)
+    position = {n: i for i, n in enumerate([*model.variables, *(n for n, _ in model.equations)])}
     for name, arg in sorted(used, key=lambda pair: (pair[0], position.get(pair[1], len(position)), pair[1])):
-        if name in solution.model.abstract:
+        if name in model.abstract:
             continue
-        kind = ELEMENTWISE[solution.model.concrete.get(name, name)]
-        if kind.derivative_latex and isinstance(printer, LatexPrinter):
-            f = _LATEX_FUNCTIONS.get(name, latex_variable(name))
+        kind = ELEMENTWISE[model.concrete.get(name, name)]
+        if kind.derivative_latex and latex:
+            f = printer.function(name)
             z = latex_variable(arg)
             notes.append(rf"{f}'({z}) = " + kind.derivative_latex.format(f=f, z=z))
+    order = {n: i for i, (n, _) in enumerate(model.equations)}  # the facts as the equations read
+    facts = sorted(derivation.facts, key=lambda fact: order.get(fact.arg, -1))
+    notes.extend(fact_note(fact, model, printer) for fact in facts)
     return notes
+
+
+def _words(printer, text: str) -> str:
+    """Prose inside a note.  A LaTeX note is typeset in math mode, where one \\text{…} cannot be
+    broken across lines: each word is its own \\text, with a break allowed at every space."""
+    if not isinstance(printer, LatexPrinter):
+        return text
+    return r"\ \allowbreak ".join(rf"\text{{{word}}}" if word else "" for word in text.split(" "))
+
+
+def _name(printer, name: str, shape) -> str:
+    return printer(M("var", (), tuple(shape), name))
+
+
+def introduced_note(model, printer) -> list[str]:
+    """z1, o: the arguments written inline, each given a node of its own."""
+    if not model.introduced:
+        return []
+    names = ", ".join(_name(printer, n, model.shapes[n]) for n in model.introduced)
+    verb = "names" if len(model.introduced) == 1 else "name"
+    return [names + _words(printer, f" {verb} the argument{'s' if len(model.introduced) > 1 else ''} written "
+                                    "inline in the equations, each a node with its own adjoint")]
+
+
+def function_notes(model, printer) -> list[str]:
+    """σ = tanh for a function the problem names ([functions] sigma = "tanh"): the symbol of
+    its name is not the symbol of what it is."""
+    used = {node.data for _, e in model.equations for node in e.walk() if node.op in ("fn", "dfn")}
+    notes = []
+    for name, kind in model.problem.functions.items():
+        if name in used and printer.function(name) != printer.function(kind):
+            notes.append(f"{printer.function(name)} = {printer.function(kind)}")
+    return notes
+
+
+def fact_note(fact, model, printer) -> str:
+    """One rewrite of the simplified column, with what licenses it."""
+    equals = " = "
+    if fact.kind == "output":
+        f = printer.function(fact.function)
+        z = _name(printer, fact.arg, model.shapes[fact.arg])
+        prime = "'" if isinstance(printer, LatexPrinter) else "′"
+        y = _name(printer, fact.output, model.shapes[fact.output])
+        return (f"{f}{prime}({z}){equals}{printer(fact.form)}" + _words(printer, ", as ") + y + equals
+                + f"{f}({z})")
+    if fact.kind == "columns":
+        t = _name(printer, fact.arg, model.shapes[fact.arg])
+        return _condition(printer, fact.function, fact.arg, t, model.shapes[fact.arg], lead=True)
+    z = printer.bar(fact.arg)
+    rule = ("softmax followed by cross-entropy" if fact.function == "softmax"
+            else "sigmoid followed by binary cross-entropy")
+    head = f"{z}{equals}{printer(fact.form)}" + _words(printer, f" ({rule}")
+    if fact.function == "sigmoid":
+        return head + _words(printer, ", for any target)")
+    kind = model.problem.kinds.get(fact.target, "")
+    t = _name(printer, fact.target, model.shapes[fact.target])
+    return head + _words(printer, ", as ") + _condition(printer, kind, fact.target, t, model.shapes[fact.target]) \
+        + _words(printer, ")")
+
+
+def _condition(printer, kind: str, name: str, t: str, shape, lead: bool = False) -> str:
+    """"t is one-hot", "each column of T sums to 1": what a target's declared kind licenses."""
+    column = shape[1] == 1
+    what = "is one-hot" if kind == "onehot" else "sums to 1"
+    if lead:  # 1ᵀ T = 1ᵀ, as each column of T sums to 1
+        ones = r"\mathbf{1}^\top" if isinstance(printer, LatexPrinter) else "𝟏ᵀ"
+        total = f"{ones} {t} = " + ("1" if column else ones)
+        return total + _words(printer, ", as " + ("" if column else "each column of ")) + t + _words(
+            printer, f" {what}")
+    if column:
+        return t + _words(printer, f" {what}")
+    return _words(printer, "each column of ") + t + _words(printer, f" {what}")
 
 
 def _dfn_uses(e: M) -> set:
@@ -317,8 +399,9 @@ def matrix_json(solution) -> dict:
         "problem": solution.problem.name,
         "dims": dict(solution.problem.dims),
         "variables": [{"name": v, "shape": list(shapes[v])} for v in model.variables],
-        "nodes": [{"name": name, "expr": solution.problem.equations[name], "shape": list(e.shape),
-                   "latex": latex(e)} for name, e in model.equations],
+        # a node derive named (an argument written inline) has no text of the problem's: its form is printed
+        "nodes": [{"name": name, "expr": solution.problem.equations.get(name) or text(e), "shape": list(e.shape),
+                   "latex": latex(e), "introduced": name in model.introduced} for name, e in model.equations],
         "adjoints": [{"name": a.name, "shape": list(a.shape), "chain": chain_form(a, text, shapes),
                       "simplified": text(a.simplified), "latex": latex(a.simplified),
                       "chain_latex": chain_form(a, latex, shapes), "numpy": numpy_expr(a.simplified)}

@@ -86,7 +86,7 @@ def print_views(views: list, console: Console | None = None) -> None:
 
 def matrix_views(solution, diag: bool = False) -> list:
     """Problem 2 style: the forward equations, the adjoints in both forms, the gradients, checks."""
-    from .matrix import TextPrinter, chain_form, shape_text
+    from .matrix import TextPrinter, chain_form, derivative_notes, shape_text
 
     printer = TextPrinter(diag=diag)
     shapes = solution.model.shapes
@@ -113,6 +113,7 @@ def matrix_views(solution, diag: bool = False) -> list:
     used = {e.data for _, eq in solution.model.equations for e in eq.walk() if e.op == "fn"}
     notes = [Text(f"{name}: abstract elementwise function; numeric checks use sigmoid", style="dim")
              for name in sorted(solution.model.abstract & used)]
+    notes += [Text(note, style="dim") for note in derivative_notes(solution, printer)]
     return [forward, adjoints, gradients, *notes,
             Text(f"Checks: exact {solution.checks.exact}; numeric max relative error "
                  f"{solution.checks.numeric_max_relative_error:.1e}", style="green")]
@@ -161,5 +162,5 @@ def class_views(report) -> list:
     if report.errors:
         summary += f", {len(report.errors)} could not be graded (listed below)"
     notes = [Text(inert(f"To look at: {excerpt(s.id, width=GIVEN_WIDTH)}: {note}"), style="bold yellow")
-             for s in report.graded for note in to_look_at(s.result)]
+             for s in report.graded for note in s.instructor_notes()]
     return [table, Text(summary, style="bold"), *notes]

@@ -1,0 +1,391 @@
+"""Issue 21: networks written inline as a course writes them.  The argument of an activation or
+a softmax gets a node of its own (named as a textbook names it), the derivatives of σ and tanh
+are written from their outputs, the fused p − t forms are recognised with their condition stated,
+and every gradient equals a hand-written NumPy reference and central finite differences."""
+
+import unicodedata
+
+import numpy as np
+import pytest
+
+from derive.matrix.backprop import derive
+from derive.matrix.evaluate import NumpyBackend, run_backward, run_forward
+from derive.matrix.shapes import build_model
+from derive.matrix.solve import solve_matrix
+from derive.matrix.verify import random_values
+from derive.problems import problem_from_toml
+from derive.render.matrix import LatexPrinter, TextPrinter, derivative_notes
+
+TANH = """
+[dims]
+N = 3
+K = 2
+[variables]
+x = "N"
+W = "K x N"
+b = "K"
+[equations]
+h = "tanh(W @ x + b)"
+L = "sum(h * h)"
+[derive]
+loss = "L"
+wrt = ["W", "b", "x"]
+"""
+
+RNN = """
+[dims]
+N = 2
+H = 3
+M = 2
+[variables]
+x1 = "N"
+x2 = "N"
+x3 = "N"
+h0 = "H"
+t = { shape = "M", kind = "onehot" }
+W = "H x H"
+U = "H x N"
+b = "H"
+V = "M x H"
+c = "M"
+[equations]
+h1 = "tanh(W @ h0 + U @ x1 + b)"
+h2 = "tanh(W @ h1 + U @ x2 + b)"
+h3 = "tanh(W @ h2 + U @ x3 + b)"
+p = "softmax(V @ h3 + c)"
+L = "-sum(t * log(p))"
+[derive]
+loss = "L"
+wrt = ["W", "U", "b", "V", "c", "h0"]
+"""
+
+MLP = """
+[dims]
+N = 3
+H = 4
+G = 3
+B = 2
+[variables]
+X = "N x B"
+t = { shape = "1 x B", kind = "binary" }
+W1 = "H x N"
+b1 = "H"
+W2 = "G x H"
+b2 = "G"
+W3 = "1 x G"
+b3 = "1"
+[equations]
+H1 = "relu(W1 @ X + b1)"
+H2 = "tanh(W2 @ H1 + b2)"
+p = "sigmoid(W3 @ H2 + b3)"
+L = "-mean(t * log(p) + (1 - t) * log(1 - p))"
+[derive]
+loss = "L"
+wrt = ["W1", "b1", "W2", "b2", "W3", "b3"]
+"""
+
+LOGISTIC = """
+[dims]
+N = 3
+[variables]
+x = "N"
+t = { shape = "1", kind = "binary" }
+w = "N"
+b = "1"
+[equations]
+p = "sigmoid(w.T @ x + b)"
+L = "-(t * log(p) + (1 - t) * log(1 - p))"
+[derive]
+loss = "L"
+wrt = ["w", "b"]
+"""
+
+
+def _sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def tanh_reference(x, W, b):
+    h = np.tanh(W @ x + b)
+    dz = 2 * h * (1 - h * h)
+    return {"W": dz @ x.T, "b": dz, "x": W.T @ dz}
+
+
+def rnn_reference(x1, x2, x3, h0, t, W, U, b, V, c):
+    hs, xs = [h0], [x1, x2, x3]
+    for x in xs:
+        hs.append(np.tanh(W @ hs[-1] + U @ x + b))
+    o = V @ hs[3] + c
+    p = np.exp(o - o.max()) / np.exp(o - o.max()).sum()
+    do = p - t
+    grads = {"W": np.zeros_like(W), "U": np.zeros_like(U), "b": np.zeros_like(b), "V": do @ hs[3].T, "c": do}
+    dh = V.T @ do
+    for step in (2, 1, 0):  # backpropagation through time, by hand
+        dz = (1 - hs[step + 1] ** 2) * dh
+        grads["W"] += dz @ hs[step].T
+        grads["U"] += dz @ xs[step].T
+        grads["b"] += dz
+        dh = W.T @ dz
+    grads["h0"] = dh
+    return grads
+
+
+def mlp_reference(X, t, W1, b1, W2, b2, W3, b3):
+    Z1 = W1 @ X + b1
+    H1 = np.maximum(Z1, 0)
+    H2 = np.tanh(W2 @ H1 + b2)
+    p = _sigmoid(W3 @ H2 + b3)
+    dZ3 = (p - t) / X.shape[1]
+    dZ2 = (W3.T @ dZ3) * (1 - H2 ** 2)
+    dZ1 = (W2.T @ dZ2) * (Z1 > 0)
+    return {"W3": dZ3 @ H2.T, "b3": dZ3.sum(1, keepdims=True), "W2": dZ2 @ H1.T, "b2": dZ2.sum(1, keepdims=True),
+            "W1": dZ1 @ X.T, "b1": dZ1.sum(1, keepdims=True)}
+
+
+def logistic_reference(x, t, w, b):
+    dz = _sigmoid(w.T @ x + b) - t
+    return {"w": x * dz, "b": dz}
+
+
+def _derived(derivation, seed):
+    """The variables at the checks' random values, and every gradient the derivation gives there."""
+    model = derivation.model
+    backend = NumpyBackend(model.concrete)
+    values = random_values(derivation, seed)
+    return values, run_backward(derivation, run_forward(model, values, backend, model.problem.dims), backend,
+                                model.problem.dims)
+
+
+def _loss(derivation, values):
+    model = derivation.model
+    backend = NumpyBackend(model.concrete)
+    return float(run_forward(model, values, backend, model.problem.dims)[model.problem.loss].item())
+
+
+def _finite_differences(derivation, values, name, h=1e-6):
+    out = np.zeros_like(values[name])
+    for index in np.ndindex(out.shape):
+        up, down = dict(values), dict(values)
+        up[name], down[name] = values[name].copy(), values[name].copy()
+        up[name][index] += h
+        down[name][index] -= h
+        out[index] = (_loss(derivation, up) - _loss(derivation, down)) / (2 * h)
+    return out
+
+
+@pytest.mark.parametrize("text, reference", [(TANH, tanh_reference), (RNN, rnn_reference), (MLP, mlp_reference),
+                                             (LOGISTIC, logistic_reference)], ids=["tanh", "rnn", "mlp", "logistic"])
+def test_inline_networks_match_hand_written_numpy_and_finite_differences(text, reference):
+    derivation = derive(build_model(problem_from_toml(text, "net")))
+    model = derivation.model
+    for seed in (0, 1):
+        values, ours = _derived(derivation, seed)
+        want = reference(*(values[v] for v in model.variables))
+        assert set(want) == set(model.problem.wrt)
+        for name, value in want.items():
+            assert np.allclose(ours[name], value, rtol=1e-10, atol=1e-12), name
+            assert np.allclose(ours[name], _finite_differences(derivation, values, name), rtol=1e-5, atol=1e-7), name
+
+
+def _nfc(text: str) -> str:  # ō typed here is one character; derive writes o and a combining bar
+    return unicodedata.normalize("NFC", text)
+
+
+def _shown(derivation):
+    text = TextPrinter()
+    return ({a.name: _nfc(text(a.simplified)) for a in derivation.adjoints}
+            | {f"∂{g.name}": _nfc(text(g.expr)) for g in derivation.gradients})
+
+
+def test_a_tanh_layer_written_inline_has_a_named_pre_activation_with_its_own_row():
+    derivation = derive(build_model(problem_from_toml(TANH, "net")))
+    text = TextPrinter()
+    assert derivation.model.introduced == ("z",)
+    assert [(n, text(e)) for n, e in derivation.model.equations] == [("z", "W x + b"), ("h", "tanh(z)"),
+                                                                     ("L", "sum(h ⊙ h)")]
+    shown = _shown(derivation)
+    assert shown["z"] == "2 ((1 − h ⊙ h) ⊙ h)"  # tanh′(z) written from h, never tanh′(W x + b)
+    assert shown["∂W"] == "z̄ xᵀ" and shown["∂b"] == "z̄" and shown["∂x"] == "Wᵀ z̄"
+
+
+def test_an_inline_rnn_names_each_step_as_a_textbook_and_proves():
+    solution = solve_matrix(problem_from_toml(RNN, "rnn"))  # a form that differs raises
+    assert solution.checks.exact.startswith("pass")  # (under load a gradient may be skipped by the time limit)
+    derivation = solution.derivation
+    assert solution.model.introduced == ("z1", "z2", "z3", "o")  # o: z would read as one of z1, z2, z3
+    latex = dict((n, LatexPrinter()(e)) for n, e in solution.model.equations)
+    assert latex["z1"] == r"W \, h_{0} + U \, x_{1} + b" and latex["h1"] == r"\tanh\left(z_{1}\right)"
+    shown = _shown(derivation)
+    assert shown["o"] == "p − t" and shown["z2"] == "(1 − h2 ⊙ h2) ⊙ h̄2" and shown["h1"] == "Wᵀ z̄2"
+    assert shown["∂W"] == _nfc("z̄3 h2ᵀ + z̄2 h1ᵀ + z̄1 h0ᵀ") and shown["∂b"] == _nfc("z̄3 + z̄2 + z̄1")
+    assert shown["∂V"] == _nfc("ō h3ᵀ")
+    notes = [_nfc(note) for note in derivative_notes(solution, TextPrinter())]
+    assert notes[0].startswith("z1, z2, z3, o name the arguments written inline")
+    assert _nfc("ō = p − t (softmax followed by cross-entropy, as t is one-hot)") in notes
+    assert "tanh′(z1) = 1 − h1 ⊙ h1, as h1 = tanh(z1)" in notes
+
+
+def test_an_mlp_of_activations_around_affine_maps_numbers_its_layers_from_the_weights():
+    derivation = derive(build_model(problem_from_toml(MLP, "mlp")))
+    assert derivation.model.introduced == ("Z1", "Z2", "Z3")  # a batch: matrices, as H1 and H2 are
+    shown = _shown(derivation)
+    assert shown["Z3"] == "(p − t) / B"  # sigmoid and the mean binary cross-entropy
+    assert shown["Z2"] == _nfc("(1 − H2 ⊙ H2) ⊙ H̄2") and shown["Z1"] == _nfc("relu′(Z1) ⊙ H̄1")
+    assert shown["∂W1"] == _nfc("Z̄1 Xᵀ") and shown["∂W3"] == _nfc("Z̄3 H2ᵀ")
+
+
+def test_logistic_regression_written_inline_prints_p_minus_t():
+    solution = solve_matrix(problem_from_toml(LOGISTIC, "logistic"))
+    shown = _shown(solution.derivation)
+    assert solution.model.introduced == ("z",) and shown["z"] == "p − t"
+    assert shown["∂w"] == _nfc("z̄ x") and shown["∂b"] == _nfc("z̄")
+    assert "z̄ = p − t (sigmoid followed by binary cross-entropy, for any target)" in \
+        derivative_notes(solution, TextPrinter())
+
+
+def test_introduced_names_never_clash_with_the_users():
+    text = TANH.replace('b = "K"', 'b = "K"\nz = "K"').replace('"sum(h * h)"', '"sum(h * h) + sum(z)"')
+    derivation = derive(build_model(problem_from_toml(text, "net")))
+    assert derivation.model.introduced == ("a",)  # z is the user's
+    indexed = TANH.replace('b = "K"', 'b = "K"\nz1 = "K"').replace('"sum(h * h)"', '"sum(h * h) + sum(z1)"')
+    assert derive(build_model(problem_from_toml(indexed, "net"))).model.introduced == ("a",)  # no z beside z1
+    named = TANH.replace('h = "tanh(W @ x + b)"', 'u = "W @ x + b"\nh = "tanh(W @ x + b)"')
+    derivation = derive(build_model(problem_from_toml(named, "net")))
+    assert derivation.model.introduced == () and _shown(derivation)["∂W"] == _nfc("ū xᵀ")  # the user's u
+
+
+def test_algebra_and_plain_names_are_not_named():
+    text = LOGISTIC.replace('p = "sigmoid(w.T @ x + b)"', 'z = "w.T @ x + b"\np = "sigmoid(z)"')
+    derivation = derive(build_model(problem_from_toml(text, "net")))
+    assert derivation.model.introduced == ()  # log(1 − p) is algebra, not a layer
+
+
+def test_a_sigmoid_output_writes_its_derivative_from_the_output_outside_cross_entropy():
+    text = TANH.replace("tanh(W @ x + b)", "sigmoid(W @ x + b)")
+    solution = solve_matrix(problem_from_toml(text, "net"))
+    assert _shown(solution.derivation)["z"] == "2 h ⊙ (1 − h) ⊙ h"
+    assert "σ′(z) = h ⊙ (1 − h), as h = σ(z)" in derivative_notes(solution, TextPrinter())
+
+
+def test_a_function_given_a_name_is_explained_on_the_sheet():
+    text = TANH.replace("[equations]", '[functions]\nsigma = "tanh"\n[equations]').replace("tanh(W", "sigma(W")
+    solution = solve_matrix(problem_from_toml(text, "net"))
+    assert "σ = tanh" in derivative_notes(solution, TextPrinter())
+    assert r"\sigma = \tanh" in derivative_notes(solution, LatexPrinter())
+
+
+SOFTMAX = """
+[dims]
+N = 3
+M = 3
+B = 2
+[variables]
+X = "N x B"
+T = {target}
+W = "M x N"
+b = "M"
+lam = "1"
+[equations]
+P = "softmax(W @ X + b)"
+L = "{loss}"
+[derive]
+loss = "L"
+wrt = ["W", "b"]
+"""
+ONEHOT = '{ shape = "M x B", kind = "onehot" }'
+SOFT = '{ shape = "M x B", kind = "distribution" }'
+
+
+def softmax_reference(X, T, W, b, lam, scale, decay):
+    Z = W @ X + b
+    P = np.exp(Z - Z.max(0)) / np.exp(Z - Z.max(0)).sum(0)
+    dZ = (P * T.sum(0) - T) * scale  # the general rule: (P 𝟏ᵀT − T), P − T only when columns sum to 1
+    return {"W": dZ @ X.T + decay * 2 * lam * W, "b": dZ.sum(1, keepdims=True)}
+
+
+@pytest.mark.parametrize("target, condition", [(ONEHOT, "each column of T is one-hot"),
+                                               (SOFT, "each column of T sums to 1")], ids=["onehot", "soft"])
+@pytest.mark.parametrize("loss, shown, scale, decay", [
+    ("-sum(T * log(P))", "P − T", 1, 0),
+    ("-sum(T * log(P)) / B", "(P − T) / B", 1 / 2, 0),
+    ("-mean(T * log(P))", "(P − T) / (M B)", 1 / 6, 0),
+    ("lam * sum(W * W) - sum(T * log(P)) / B", "(P − T) / B", 1 / 2, 1),
+], ids=["sum", "mean-over-examples", "mean-over-entries", "with-weight-decay"])
+def test_softmax_and_cross_entropy_fuse_to_p_minus_t_with_the_condition_stated(target, condition, loss, shown, scale,
+                                                                                decay):
+    solution = solve_matrix(problem_from_toml(SOFTMAX.format(target=target, loss=loss), "net"))
+    derivation = solution.derivation
+    assert solution.model.introduced == ("Z",) and _shown(derivation)["Z"] == shown
+    notes = derivative_notes(solution, TextPrinter())
+    assert any(note.startswith("Z̄ = ") and note.endswith(f"(softmax followed by cross-entropy, as {condition})")
+               for note in notes), notes
+    values, ours = _derived(derivation, 0)
+    want = softmax_reference(*(values[v] for v in solution.model.variables), scale, decay)
+    for name in ("W", "b"):
+        assert np.allclose(ours[name], want[name], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("target", ['"M x B"', '{ shape = "M x B", kind = "binary" }'], ids=["general", "binary"])
+def test_a_target_whose_columns_need_not_sum_to_one_gets_no_fused_form(target):
+    solution = solve_matrix(problem_from_toml(SOFTMAX.format(target=target, loss="-sum(T * log(P))"), "net"))
+    shown = _shown(solution.derivation)["Z"]
+    assert "P − T" not in shown and shown == "P ⊙ (P̄ − sum(P ⊙ P̄, axis=0))"
+    assert not any("cross-entropy" in note for note in derivative_notes(solution, TextPrinter()))
+    values, ours = _derived(solution.derivation, 0)  # and the general form is right where P − T is not
+    want = softmax_reference(*(values[v] for v in solution.model.variables), 1, 0)
+    assert np.allclose(ours["W"], want["W"], rtol=1e-10, atol=1e-12)
+
+
+def test_a_softmax_cross_entropy_call_states_the_column_sums_it_uses():
+    text = SOFTMAX.format(target=ONEHOT, loss="softmax_cross_entropy(W @ X + b, T) / B").replace(
+        'P = "softmax(W @ X + b)"\n', "")
+    solution = solve_matrix(problem_from_toml(text, "net"))
+    assert _shown(solution.derivation)["Z"] == "(softmax(Z) − T) / B"
+    assert "𝟏ᵀ T = 𝟏ᵀ, as each column of T is one-hot" in derivative_notes(solution, TextPrinter())
+
+
+def test_binary_cross_entropy_weighted_unevenly_is_not_p_minus_t():
+    text = LOGISTIC.replace("(1 - t) * log(1 - p)", "2 * (1 - t) * log(1 - p)")
+    solution = solve_matrix(problem_from_toml(text, "logistic"))
+    shown = _shown(solution.derivation)["z"]
+    assert "p − t" not in shown and "p (1 − p)" in shown  # σ′ from the output, times p̄
+    values, ours = _derived(solution.derivation, 0)
+    x, t, w, b = (values[v] for v in solution.model.variables)
+    p = _sigmoid(w.T @ x + b)
+    assert np.allclose(ours["w"], x * (-t * (1 - p) + 2 * (1 - t) * p), rtol=1e-10)  # by hand
+
+
+def test_sigma_cannot_stand_for_tanh_and_the_sigmoid_on_one_sheet():
+    from derive.errors import ProblemError
+
+    text = TANH.replace("[equations]", '[functions]\nsigma = "tanh"\n[equations]').replace(
+        '"sum(h * h)"', '"sum(h * sigmoid(x.T @ x))"').replace("tanh(W", "sigma(W")
+    with pytest.raises(ProblemError, match="also call sigmoid"):
+        problem_from_toml(text, "net")
+
+
+@pytest.mark.parametrize("functions, message", [('exp = "tanh"', "reserved"), ('W = "tanh"', "both a function"),
+                                                ('N = "tanh"', "both a function and a dim")])
+def test_function_names_are_checked_like_other_names(functions, message):
+    from derive.errors import ProblemError
+
+    with pytest.raises(ProblemError, match=message):
+        problem_from_toml(TANH.replace("[equations]", f"[functions]\n{functions}\n[equations]"), "net")
+
+
+def test_a_named_or_abstract_sigma_keeps_its_derivative_as_sigma_prime():
+    # the exact check keeps a function the problem names abstract: p ⊙ (1 − p) would not be proved for it
+    for functions in ("", '[functions]\nsigma = "sigmoid"\n'):
+        text = TANH.replace("[equations]", functions + "[equations]").replace("tanh(W", "sigma(W")
+        assert _shown(derive(build_model(problem_from_toml(text, "net"))))["z"] == "2 σ′(z) ⊙ h"
+
+
+def test_the_sheet_states_the_introduced_node_and_the_derivative_from_the_output():
+    from derive import api
+    from derive.report import render_sheet
+
+    tex = render_sheet(api.solve(problem_from_toml(TANH, "net")), "tex")
+    assert r"z &= W \, x + b" in tex and r"h &= \tanh\left(z\right)" in tex
+    here = next(line for line in tex.splitlines() if line.startswith("Here"))
+    assert r"$z\ \allowbreak \text{names}\ \allowbreak \text{the}" in here  # prose breaks at its spaces
+    assert r"$\tanh'(z) = 1 - h \odot h\text{,}\ \allowbreak \text{as}\ \allowbreak h = \tanh(z)$" in here
