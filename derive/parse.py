@@ -448,7 +448,7 @@ class _Converter:
         raise AssertionError(f"unexpected node {node!r}")  # _children refused it already
 
     def _check_exponent(self, exponent: Expr, col: int) -> None:
-        if exponent.is_number and exponent.value.is_number and abs(exponent.value) > self.limits.max_exponent:
+        if exponent.is_number and exponent.value.is_number and _exceeds(abs(exponent.value), self.limits.max_exponent):
             raise LimitError(
                 f"exponent {exponent.value} at column {col} is larger than the limit of "
                 f"{self.limits.max_exponent}",
@@ -482,6 +482,16 @@ class _Converter:
         if not is_real_number(value):
             raise ParseError(f"constant expression at column {col} is undefined (not a real number)")
         return value
+
+
+def _exceeds(magnitude: sympy.Expr, limit: int) -> bool:
+    """Whether ``magnitude`` > ``limit``; one SymPy cannot decide (1000**(999**1e-320) is 1000 plus
+    about 1e-316) counts as beyond it, since it is too close to the limit to be known within it."""
+    beyond = magnitude > limit
+    if beyond in (sympy.true, sympy.false):
+        return bool(beyond)
+    difference = (magnitude - limit).evalf(50)
+    return not (difference.is_number and difference.is_comparable and difference < -1e-40)
 
 
 def _digits(value: sympy.Expr) -> float:
