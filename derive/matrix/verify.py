@@ -324,7 +324,7 @@ AGREEMENT_DIGITS = 30
 #: The work the exact check may do, counted (never timed): the loss's size (nodes of its SymPy
 #: expression written as a tree, what ``diff`` walks) times the entries it is differentiated in,
 #: plus every node the certified evaluation visits.  Past it, the gradients not yet proved are
-#: "not proved (size limit)".  The catalogue's largest (attention, the inline RNN) cost about 60,000.
+#: "not proved (work limit)".  The catalogue's largest (attention, the inline RNN) cost about 60,000.
 EXACT_WORK_LIMIT = 100_000
 
 
@@ -600,7 +600,8 @@ def tree_size(e, memo: dict | None = None) -> int:
     return memo[e]
 
 
-NOT_PROVED_SIZE = "not proved (size limit: raise --exact-limit or prove at smaller sizes)"
+NOT_PROVED_SIZE = ("not proved (work limit: the proof's counted work ran out; make the sizes in [dims] "
+                   "smaller to prove it)")
 
 
 def exact_check(derivation: Derivation, entry_limit: int = EXACT_ENTRY_LIMIT, seed: int = 0,
@@ -708,9 +709,12 @@ def headline(results: dict[str, str]) -> str:
 
 
 def _reason(state: str) -> str:
-    """The short reason of a "not proved (...)" state: size limit, precision, or what was unknown."""
+    """The short reason of a "not proved (...)" state: size limit (more entries than --exact-limit),
+    work limit (the counted work ran out), precision, or what was unknown."""
     if "size limit" in state:
         return "size limit"
+    if "work limit" in state:
+        return "work limit"
     if "precision" in state:
         return "precision"
     return state.removeprefix("not proved (").rstrip(")") if state.startswith("not proved (") else state
