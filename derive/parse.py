@@ -21,7 +21,7 @@ from fractions import Fraction
 
 import sympy
 
-from .errors import LimitError, ParseError, did_you_mean
+from .errors import LimitError, ParseError, did_you_mean, excerpt
 
 #: Names that stand for constants.
 CONSTANTS: dict[str, sympy.Expr] = {"pi": sympy.pi, "e": sympy.E}
@@ -450,8 +450,8 @@ class _Converter:
     def _check_exponent(self, exponent: Expr, col: int) -> None:
         if exponent.is_number and exponent.value.is_number and _exceeds(abs(exponent.value), self.limits.max_exponent):
             raise LimitError(
-                f"exponent {exponent.value} at column {col} is larger than the limit of "
-                f"{self.limits.max_exponent}",
+                f"exponent {excerpt(str(exponent.value), width=40)} at column {col} is larger than the limit of "
+                f"{self.limits.max_exponent}, or too close to it to decide",
                 hint=f"raise the limit with {Limits.FLAGS['max_exponent']}")
 
     def _too_big(self, digits: float, col: int) -> LimitError:
