@@ -58,9 +58,10 @@ VARIABLE_KINDS = {
 #: Kinds whose values are constrained: a variable of such a kind is data, never differentiated.
 CONSTRAINED_KINDS = frozenset({"onehot", "distribution", "binary"})
 
-#: Names a variable may not take: they already mean something in expressions.
+#: Names a variable may not take: they already mean something in expressions.  ``e`` is free:
+#: a problem that declares a node or size ``e`` means its own e there (names come before constants).
 RESERVED = frozenset({"exp", "log", "ln", "sin", "cos", "tan", "sqrt", "tanh", "sigmoid", "relu",
-                      "abs", "pow", *CONSTANTS})
+                      "abs", "pow", *CONSTANTS}) - {"e"}
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -20,6 +20,7 @@ import sympy
 from ..errors import DeriveError, ProblemError, ShapeError, did_you_mean
 from ..timing import TimedOut, time_limit
 from ..userfiles import read_text
+from .expr import size_value
 from .evaluate import ANSWER_CONCRETE, NumpyBackend, SympyBackend, evaluate, run_forward
 from .expr import M
 from .shapes import shape_text, type_answer
@@ -229,7 +230,7 @@ def _exact_difference(solution, typed: M, right: M, abstract: bool = True) -> st
     activations the problem names are concrete (an answer may write σ′(z) out as h ⊙ (1 − h));
     an abstract one stays abstract unless ``abstract`` is False."""
     model, sizes = solution.model, solution.problem.dims
-    entries = sum(int(np.prod([sizes.get(d, d) if isinstance(d, str) else d for d in model.shapes[v]]))
+    entries = sum(int(np.prod([size_value(d, sizes) for d in model.shapes[v]]))
                   for v in model.variables)
     if entries > EXACT_ENTRY_LIMIT:
         return None

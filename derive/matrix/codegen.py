@@ -22,7 +22,7 @@ import numpy as np
 from ..errors import VerificationError
 from ..precedence import needs_brackets
 from .backprop import Derivation
-from .expr import M
+from .expr import M, size_source
 from .rules import ELEMENTWISE, OPS, axis_text, fill, printed_kind
 
 
@@ -91,7 +91,7 @@ def _numbers_only(e: M) -> bool:
 
 
 def _dim(d, names: dict[str, str] | None = None) -> str:
-    return (names or {}).get(d, d) if isinstance(d, str) else str(d)
+    return size_source(d, names)
 
 
 def _shape(shape, names: dict[str, str] | None = None) -> str:

@@ -7,6 +7,7 @@ terms collected, a scalar times a matrix written as a scaling.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import sympy
@@ -54,6 +55,66 @@ class M:
 
 def dim_text(d) -> str:
     return str(d)
+
+
+# -- sizes: a name ("K"), a number, or a sum of them ("D+H", "2H": concat and slices make them) -------
+_TERM = re.compile(r"\s*(\d*)\s*\*?\s*([A-Za-z][A-Za-z0-9_]*)?\s*\Z")
+
+
+def size_terms(d) -> dict:
+    """A size as {name: multiple} with the number under the key 1: "2H+1" -> {"H": 2, 1: 1}."""
+    if isinstance(d, int):
+        return {1: d} if d else {}
+    terms: dict = {}
+    for part in d.split("+"):
+        match = _TERM.match(part)
+        if not match or not (match.group(1) or match.group(2)):
+            raise ValueError(f"not a size: {d!r}")
+        k, name = int(match.group(1) or 1), match.group(2) or 1
+        if name == 1 and not match.group(1):
+            raise ValueError(f"not a size: {d!r}")
+        terms[name] = terms.get(name, 0) + k
+    return {n: k for n, k in terms.items() if k}
+
+
+def size_from_terms(terms: dict):
+    """The canonical size of {name: multiple}: a number, a name, or "D+2H+1" (names sorted)."""
+    number = terms.get(1, 0)
+    names = sorted((n, k) for n, k in terms.items() if n != 1 and k)
+    if not names:
+        return number
+    if number == 0 and len(names) == 1 and names[0][1] == 1:
+        return names[0][0]
+    return "+".join([f"{k if k != 1 else ''}{n}" for n, k in names] + ([str(number)] if number else []))
+
+
+def size_sum(a, b, sign: int = 1):
+    """a + b (sign 1) or a − b (sign −1), or None when a − b is not a size (negative somewhere)."""
+    terms = dict(size_terms(a))
+    for n, k in size_terms(b).items():
+        terms[n] = terms.get(n, 0) + sign * k
+    if any(k < 0 for k in terms.values()):
+        return None
+    return size_from_terms(terms)
+
+
+def size_source(d, names=None) -> str:
+    """A size in Python source: a name, a number, or a sum of them, bracketed: (D + 2 * H)."""
+    names = names or {}
+    if not isinstance(d, str) or d in names or "+" not in d and not d[0].isdigit():
+        return names.get(d, d) if isinstance(d, str) else str(d)
+    terms = [str(k) if n == 1 else names.get(n, n) if k == 1 else f"{k} * {names.get(n, n)}"
+             for n, k in size_terms(d).items()]
+    return f"({' + '.join(terms)})"
+
+
+def size_value(d, sizes) -> int:
+    """The number a size stands for once [dims] are put in."""
+    if isinstance(d, int):
+        return d
+    if d in sizes:
+        return sizes[d]
+    return sum(k * (1 if n == 1 else sizes[n]) for n, k in size_terms(d).items())
 
 
 def shape_text(shape: tuple) -> str:
@@ -348,7 +409,7 @@ def along(op: str, a: M, axis=None) -> M:
     if op == "sum" and a.shape == reduced_shape(a.shape, axis):
         return a
     shape = reduced_shape(a.shape, axis)
-    if shape == SCALAR and op in ("sum", "mean", "variance"):
+    if shape == SCALAR and op in ("sum", "mean", "variance", "var1", "max", "min"):
         axis = None
     if op == "sum" and is_zero(a):
         return zero(shape)
@@ -395,6 +456,28 @@ def div(a: M, c: M) -> M:
     if (ka != 1 or kc != 1) and rc is not None:
         return scale(const(ka / kc), div(const(1) if ra is None else ra, rc))
     return M("div", (a, c), a.shape)
+
+
+def concat(a: M, b: M, axis: int = 0) -> M:
+    """[a; b] (axis 0: one on top of the other) or [a, b] (axis 1: side by side)."""
+    shape = list(a.shape)
+    shape[axis] = size_sum(a.shape[axis], b.shape[axis])
+    return M("concat", (a, b), tuple(shape), axis)
+
+
+def part(a: M, axis: int, lo, hi) -> M:
+    """The rows (axis 0) or columns (axis 1) lo up to hi of ``a`` (sizes); all of it is ``a``."""
+    if lo == 0 and hi == a.shape[axis]:
+        return a
+    if a.op == "concat" and a.data == axis:  # a block of [x; y] is x or y
+        first = a.args[0].shape[axis]
+        if lo == 0 and hi == first:
+            return a.args[0]
+        if lo == first and hi == a.shape[axis]:
+            return a.args[1]
+    shape = list(a.shape)
+    shape[axis] = size_sum(hi, lo, -1)
+    return M("part", (a,), tuple(shape), (axis, lo, hi))
 
 
 def size(e: M) -> int:

@@ -26,6 +26,7 @@ from ..errors import DomainError, VerificationError
 from ..timing import TimedOut, time_limit
 from . import EXACT_ENTRY_LIMIT
 from .backprop import Derivation
+from .expr import size_value
 from .evaluate import AbstractFunction, NumpyBackend, SympyBackend, evaluate, run_backward, run_forward
 
 #: Largest relative error the numeric check accepts.
@@ -66,7 +67,7 @@ def _sizes(derivation: Derivation) -> dict[str, int]:
 
 
 def _dims(shape, sizes) -> tuple[int, int]:
-    return tuple(sizes[d] if isinstance(d, str) else d for d in shape)
+    return tuple(size_value(d, sizes) for d in shape)
 
 
 def random_values(derivation: Derivation, seed: int = 0, positive: bool = False) -> dict[str, np.ndarray]:
@@ -300,6 +301,10 @@ def _point_value(e, point: dict, functions: dict, memo: dict, rng):
         value = mpmath.mpf(e.p) / e.q
     elif e.is_Number or e.is_NumberSymbol:
         value = mpmath.mpmathify(e.evalf(EXACT_DIGITS + 10))
+    elif isinstance(e, sympy.Piecewise):  # the first branch whose condition holds (< <= > >=)
+        piece = next(piece for piece, condition in e.args
+                     if condition is sympy.true or _holds(condition, point, functions, memo, rng))
+        value = _point_value(piece, point, functions, memo, rng)
     else:
         args = [_point_value(a, point, functions, memo, rng) for a in e.args]
         if e.is_Add:
@@ -316,6 +321,11 @@ def _point_value(e, point: dict, functions: dict, memo: dict, rng):
             value = abs(args[0])
         elif isinstance(e, sympy.sign):
             value = mpmath.sign(args[0])
+        elif isinstance(e, (sympy.Max, sympy.Min)):
+            value = (max if isinstance(e, sympy.Max) else min)(args)
+        elif isinstance(e, sympy.Heaviside):  # H(0) = ½ unless given
+            value = mpmath.mpf(1) if args[0] > 0 else mpmath.mpf(0) if args[0] < 0 else (
+                args[1] if len(args) > 1 else mpmath.mpf(1) / 2)
         elif isinstance(e, (AppliedUndef, AbstractFunction)) and len(args) == 1:
             name = type(e).__name__
             if name not in functions:
@@ -326,6 +336,15 @@ def _point_value(e, point: dict, functions: dict, memo: dict, rng):
             raise _Undecided(type(e).__name__)
     memo[e] = value
     return value
+
+
+def _holds(condition, point: dict, functions: dict, memo: dict, rng) -> bool:
+    """A branch condition of a Piecewise (a < b, a >= b) at the point."""
+    tests = {sympy.StrictLessThan: lambda d: d < 0, sympy.LessThan: lambda d: d <= 0,
+             sympy.StrictGreaterThan: lambda d: d > 0, sympy.GreaterThan: lambda d: d >= 0}
+    if type(condition) not in tests:
+        raise _Undecided(type(condition).__name__)
+    return tests[type(condition)](_point_value(condition.lhs - condition.rhs, point, functions, memo, rng))
 
 
 def _short(e, width: int = 60) -> str:
