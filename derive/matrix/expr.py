@@ -258,6 +258,7 @@ def add(*terms: M) -> M:
     flat: list[M] = []
     for term in terms:
         flat.extend(term.args if term.op == "add" else (term,))
+    flat = _join_blocks(flat)
     shape = broadcast(*(term.shape for term in flat))
     coefficients: dict[M, sympy.Expr] = {}
     numbers = sympy.Integer(0)
@@ -280,6 +281,28 @@ def add(*terms: M) -> M:
     if len(kept) == 1:  # a broadcast term alone keeps the shape of the sum
         kept.append(zero(shape))
     return M("add", tuple(kept), shape)
+
+
+def _join_blocks(terms: list[M]) -> list[M]:
+    """Sums of blocks split alike added block by block: [p; 0] + [q; 0] + [0; s] is [p + q; s]
+    (the adjoint of a slice is the part's adjoint padded with zeros)."""
+    groups: dict[tuple, list[M]] = {}
+    for term in terms:
+        if term.op == "concat":
+            groups.setdefault((term.data, term.args[0].shape, term.args[1].shape), []).append(term)
+    if all(len(group) < 2 for group in groups.values()):
+        return terms
+    out, done = [], set()
+    for term in terms:
+        if term.op != "concat" or len(groups[(term.data, term.args[0].shape, term.args[1].shape)]) < 2:
+            out.append(term)
+            continue
+        key = (term.data, term.args[0].shape, term.args[1].shape)
+        if key not in done:
+            done.add(key)
+            group = groups[key]
+            out.append(concat(add(*(t.args[0] for t in group)), add(*(t.args[1] for t in group)), term.data))
+    return out
 
 
 def sub(a: M, b: M) -> M:

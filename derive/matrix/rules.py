@@ -334,9 +334,11 @@ def _comparison(name: str, symbol: str, latex: str, np_name: str, test) -> Op:
               lambda args, d: M(name, tuple(args), broadcast(args[0].shape, args[1].shape)),
               lambda b, e, x, y: getattr(np, np_name)(x, y).astype(float),
               lambda b, e, x, y: _sym_pair(x, y, lambda p, q: sympy.Piecewise((1, test(p, q)), (0, True))),
-              f"np.{np_name}({{0}}, {{1}}).astype(float)", f"[{{0}} {symbol} {{1}}]",
+              f"np.{np_name}({{0}}, {{1}}).astype(float)", f"[{{0}} {_TEXT_COMPARISON.get(symbol, symbol)} {{1}}]",
               rf"\mathbf{{1}}\left[{{0}} {latex} {{1}}\right]")
 
+
+_TEXT_COMPARISON = {"<=": "≤", ">=": "≥"}
 
 #: The comparisons a condition of where() may use, by the operator written.
 COMPARISONS = {"<": "less", "<=": "less_equal", ">": "greater", ">=": "greater_equal"}
