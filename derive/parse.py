@@ -140,6 +140,7 @@ def parse_expression(
     limits: Limits = Limits(),
     matrix: bool = False,
     constants: Mapping[str, sympy.Expr] | None = None,
+    spellings: Mapping[str, str] | None = None,
 ) -> Expr:
     """Parse ``text`` into an :class:`Expr`.
 
@@ -148,6 +149,7 @@ def parse_expression(
     ``fold`` maps function names to a callable on SymPy numbers used to fold constant calls.
     ``matrix`` also admits ``a @ b`` ("matmul") and the transpose ``a.T`` ("transpose"): the
     only attribute there is.  ``constants`` are named numbers (a problem's coefficients).
+    ``spellings`` maps names from other libraries (``concatenate``) to the hint that names ours.
     """
     aliases = aliases or {}
     if len(text) > limits.max_length:
@@ -177,7 +179,7 @@ def parse_expression(
     # strip() may have removed leading spaces: columns are relative to the stripped text.
     lead = len(source) - len(source.lstrip())
     converter = _Converter(source.strip(), names, functions, aliases, fold or {}, limits,
-                           lambda c: shift(c + lead), matrix, constants or {})
+                           lambda c: shift(c + lead), matrix, constants or {}, spellings or {})
     return converter.convert(tree.body)
 
 
@@ -244,8 +246,10 @@ _FOLD = {
 class _Converter:
     """Iterative post-order conversion of a Python ``ast`` into :class:`Expr`."""
 
-    def __init__(self, source, names, functions, aliases, fold, limits, column, matrix=False, constants=None):
+    def __init__(self, source, names, functions, aliases, fold, limits, column, matrix=False, constants=None,
+                 spellings=None):
         self.matrix = matrix
+        self.spellings = spellings or {}
         self.constants = {**CONSTANTS, **(constants or {})}
         # ast offsets are UTF-8 byte offsets within a line: keep each line's bytes at hand.
         self.lines = [line.encode("utf-8") for line in source.splitlines() or [""]]
@@ -345,6 +349,13 @@ class _Converter:
                 hint = ("a method call is one of ." + "(), .".join(sorted(METHODS)) + "()"
                         if self.matrix and isinstance(node.func, ast.Attribute)
                         else "call a function by its name, e.g. sin(x)")
+                if isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name) \
+                        and node.func.value.id in _LIBRARIES:  # np.maximum(Z, 0): the name without np.
+                    attr = node.func.attr
+                    hint = self.spellings.get(attr) or (f"write {attr}(…) without '{node.func.value.id}.'"
+                                                        if attr in self.functions else
+                                                        did_you_mean(attr, self.functions) or "known functions: "
+                                                        + ", ".join(sorted(self.functions)))
                 raise self._refuse(node.func, what, hint=hint)
             return self._call_children(node, node.func.id, node.args)
         if isinstance(node, ast.Name):
@@ -377,7 +388,7 @@ class _Converter:
                 raise self._refuse(arg, "starred arguments", hint="pass arguments one by one")
         name = self.aliases.get(written, written)
         if name not in self.functions:
-            hint = did_you_mean(written, [*self.functions, *self.aliases])
+            hint = self.spellings.get(written) or did_you_mean(written, [*self.functions, *self.aliases])
             known = ("known functions: " + ", ".join(sorted(self.functions)) if self.functions
                      else "no functions here: write a number or a constant expression such as 3/2 or pi/4")
             raise ParseError(f"unknown function '{written}' {self._where(node)}", hint=hint or known)
@@ -554,6 +565,9 @@ class _Converter:
 
 #: Comparisons a matrix expression may hold (where(abs(r) < 1, …)), by the operation they build.
 _COMPARISONS = {ast.Lt: "less", ast.LtE: "less_equal", ast.Gt: "greater", ast.GtE: "greater_equal"}
+
+#: Module names a user may copy from NumPy or PyTorch code: np.maximum(Z, 0) is maximum(Z, 0).
+_LIBRARIES = frozenset({"np", "numpy", "jnp", "torch", "F", "tf", "math"})
 
 #: Reductions a matrix expression may call as methods, NumPy's way: (W @ x).sum(axis=0).
 METHODS = frozenset({"sum", "mean", "var", "max", "min"})

@@ -774,6 +774,35 @@ ELEMENTWISE: dict[str, Elementwise] = {e.name: e for e in [
                 "x ** 2", "2 * x", r"2 {z}"),
 ]}
 
+#: What a course or another library writes for an operation here, and the hint that names ours
+#: (a "did you mean" by letters alone would offer a wrong neighbour: amax is not tanh).
+SPELLINGS: dict[str, str] = {
+    "concatenate": "write concat(a, b) (axis=1 to join side by side)",
+    "cat": "write concat(a, b) (axis=1 to join side by side)",
+    "vstack": "write concat(a, b): one on top of the other",
+    "hstack": "write concat(a, b, axis=1): side by side",
+    "amax": "write max(A, axis=0) (or axis=1; no axis: every entry)",
+    "amin": "write min(A, axis=0) (or axis=1; no axis: every entry)",
+    "argmax": "argmax has no derivative; max(A, axis=0) is the largest entry",
+    "clip": "write minimum(maximum(Z, a), b)",
+    "clamp": "write minimum(maximum(Z, a), b)",
+    "std": "write sqrt(var(A, axis=0))",
+    "average": "write mean(A, axis=0)",
+    "transpose": "write A.T",
+    "matmul": "write A @ B",
+    "multiply": "write A * B (entry by entry)",
+    "bce": "write binary_cross_entropy_with_logits(z, t) (z the logits)",
+    "binary_cross_entropy": "write binary_cross_entropy_with_logits(z, t) (z the logits), or the sum written out",
+    "bce_with_logits": "write binary_cross_entropy_with_logits(z, t)",
+    "cross_entropy": "write softmax_cross_entropy(Z, T) (Z the logits)",
+    "nll_loss": "write -sum(T * log_softmax(Z))",
+    "mse": "write mean((Y - T) ** 2)",
+    "mse_loss": "write mean((Y - T) ** 2)",
+    "select": "write where(A < 1, X, Y)",
+    "ifelse": "write where(A < 1, X, Y)",
+    "power": "write A ** p (p a number or a matrix)",
+}
+
 #: The elementwise function an abstract σ stands for in numeric checks and generated code.
 DEFAULT_CONCRETE = "sigmoid"
 

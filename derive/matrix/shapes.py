@@ -14,7 +14,7 @@ from ..parse import Expr, Limits, parse_expression
 from ..problems import MatrixProblem
 from . import expr as mx
 from .expr import SCALAR, M, ShapeMismatch, shape_text, size_from_terms, size_terms, size_value
-from .rules import AXIS_OPS, CALLED, CALLS, COMPARISONS, DEFAULT_CONCRETE, ELEMENTWISE, OPS
+from .rules import AXIS_OPS, CALLED, CALLS, COMPARISONS, SPELLINGS, DEFAULT_CONCRETE, ELEMENTWISE, OPS
 
 _SIZE = r"(?:\d*[A-Za-z][A-Za-z0-9_]*|\d+)(?:\s*\+\s*(?:\d*[A-Za-z][A-Za-z0-9_]*|\d+))*"  # K, 2H, D+H
 _SPEC = re.compile(rf"\s*({_SIZE})\s*(?:[x×*]\s*({_SIZE})\s*)?\Z")
@@ -83,7 +83,7 @@ def build_model(problem: MatrixProblem, limits: Limits = Limits()) -> Model:
         context = f'{name} = "{text}"'
         try:
             tree = parse_expression(text, frozenset([*shapes, *problem.dims]), functions, limits=limits,
-                                    matrix=True)
+                                    matrix=True, spellings=SPELLINGS)
         except (ParseError, LimitError) as exc:
             raise type(exc)(f"{context}: {exc.message}", hint=exc.hint) from None
         typed = _Typer(context, shapes, elementwise, dims=problem.dims).build(tree)
@@ -106,7 +106,7 @@ def type_answer(model: Model, name: str, text: str, limits: Limits = Limits()) -
     context = f'{name} = "{text}"'
     try:
         tree = parse_expression(text, frozenset([*model.shapes, *adjoints, *model.problem.dims]), functions,
-                                limits=limits, matrix=True)
+                                limits=limits, matrix=True, spellings=SPELLINGS)
     except (ParseError, LimitError) as exc:
         raise type(exc)(f"{context}: {exc.message}", hint=exc.hint) from None
     typed = _Typer(context, model.shapes, elementwise, adjoints, model.problem.dims).build(tree)
