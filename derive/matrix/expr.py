@@ -57,8 +57,8 @@ def dim_text(d) -> str:
     return str(d)
 
 
-# -- sizes: a name ("K"), a number, or a sum of them ("D+H", "2H": concat and slices make them) -------
-_TERM = re.compile(r"\s*(\d*)\s*\*?\s*([A-Za-z][A-Za-z0-9_]*)?\s*\Z")
+# -- sizes: a name ("K"), a number, or a sum of them ("D+H", "2H", "B-2": concat and slices make them) --
+_TERM = re.compile(r"([+-])?(\d*)([A-Za-z][A-Za-z0-9_]*)?")
 
 
 def size_terms(d) -> dict:
@@ -66,46 +66,53 @@ def size_terms(d) -> dict:
     if isinstance(d, int):
         return {1: d} if d else {}
     terms: dict = {}
-    for part in d.split("+"):
-        match = _TERM.match(part)
-        if not match or not (match.group(1) or match.group(2)):
+    text, position = d.replace(" ", ""), 0
+    while position < len(text):
+        match = _TERM.match(text, position)
+        if not match.group(0) or not (match.group(2) or match.group(3)) or (position and not match.group(1)):
             raise ValueError(f"not a size: {d!r}")
-        k, name = int(match.group(1) or 1), match.group(2) or 1
-        if name == 1 and not match.group(1):
-            raise ValueError(f"not a size: {d!r}")
-        terms[name] = terms.get(name, 0) + k
+        sign = -1 if match.group(1) == "-" else 1
+        name = match.group(3) or 1
+        terms[name] = terms.get(name, 0) + sign * int(match.group(2) or 1)
+        position = match.end()
     return {n: k for n, k in terms.items() if k}
 
 
 def size_from_terms(terms: dict):
-    """The canonical size of {name: multiple}: a number, a name, or "D+2H+1" (names sorted)."""
+    """The canonical size of {name: multiple}: a number, a name, or "D+2H-1" (names sorted)."""
     number = terms.get(1, 0)
     names = sorted((n, k) for n, k in terms.items() if n != 1 and k)
     if not names:
         return number
     if number == 0 and len(names) == 1 and names[0][1] == 1:
         return names[0][0]
-    return "+".join([f"{k if k != 1 else ''}{n}" for n, k in names] + ([str(number)] if number else []))
+    text = "+".join(f"{k if k != 1 else ''}{n}" for n, k in names)
+    return text + (f"+{number}" if number > 0 else f"-{-number}" if number < 0 else "")
 
 
 def size_sum(a, b, sign: int = 1):
-    """a + b (sign 1) or a − b (sign −1), or None when a − b is not a size (negative somewhere)."""
+    """a + b (sign 1) or a − b (sign −1); None when that is no size for some values of the names
+    (a name with a negative multiple, or a negative number).  B − 2 is a size (B ≥ 2 is checked
+    against [dims] where it is made)."""
     terms = dict(size_terms(a))
     for n, k in size_terms(b).items():
         terms[n] = terms.get(n, 0) + sign * k
-    if any(k < 0 for k in terms.values()):
+    terms = {n: k for n, k in terms.items() if k}
+    if any(k < 0 for n, k in terms.items() if n != 1) or (set(terms) <= {1} and terms.get(1, 0) < 0):
         return None
     return size_from_terms(terms)
 
 
 def size_source(d, names=None) -> str:
-    """A size in Python source: a name, a number, or a sum of them, bracketed: (D + 2 * H)."""
+    """A size in Python source: a name, a number, or a sum of them, bracketed: (D + 2 * H - 1)."""
     names = names or {}
-    if not isinstance(d, str) or d in names or "+" not in d and not d[0].isdigit():
+    if not isinstance(d, str) or d in names or not re.search(r"[+\-]|^\d", d):
         return names.get(d, d) if isinstance(d, str) else str(d)
-    terms = [str(k) if n == 1 else names.get(n, n) if k == 1 else f"{k} * {names.get(n, n)}"
-             for n, k in size_terms(d).items()]
-    return f"({' + '.join(terms)})"
+    out = ""
+    for n, k in size_terms(d).items():
+        term = str(abs(k)) if n == 1 else names.get(n, n) if abs(k) == 1 else f"{abs(k)} * {names.get(n, n)}"
+        out += (" - " if k < 0 else " + ") + term if out else ("-" if k < 0 else "") + term
+    return f"({out})"
 
 
 def size_value(d, sizes) -> int:

@@ -396,7 +396,8 @@ def _part_shape(shapes, data):
     axis, lo, hi = data
     whole = shapes[0][axis]
     length = mx.size_sum(hi, lo, -1)
-    if length in (None, 0) or mx.size_sum(whole, hi, -1) is None:
+    numbers = isinstance(lo, int) and isinstance(hi, int) and not isinstance(whole, int)  # X[:, :2]: by [dims]
+    if length in (None, 0) or (mx.size_sum(whole, hi, -1) is None and not numbers):
         raise ShapeMismatch(f"{'' if lo == 0 else lo}:{hi} is not a part of the {whole} "
                             f"{'rows' if axis == 0 else 'columns'} of a {shape_text(shapes[0])} matrix",
                             hint="a slice runs from a size to a larger one within the matrix: Z[:H], Z[H:2H]")

@@ -235,6 +235,11 @@ class _Typer:
             matrix = self.build(plain[0])
             axis = int(options.get("axis", 0))
             lo, hi = (self.size(b, matrix.shape[axis]) for b in plain[1:3])
+            whole = size_value(matrix.shape[axis], self.dims)
+            if not 0 <= size_value(lo, self.dims) < size_value(hi, self.dims) <= whole:  # X[:, :5] with B = 4
+                raise self.fail(e, f"{expr_text(e)}: {lo}:{hi} is not within the {whole} "
+                                   f"{'rows' if axis == 0 else 'columns'} of a {shape_text(matrix.shape)} matrix "
+                                   f"with these [dims]")
             return self.make(e, "part", [matrix], (axis, lo, hi))
         if e.op == "row":  # W[i]: the index is data, within the rows once [dims] are put in
             matrix, index = self.build(plain[0]), int(plain[1].value)
