@@ -267,3 +267,16 @@ def test_a_planted_wrong_rule_is_caught_numerically_and_exactly(name, monkeypatc
         exact_check(derivation)
     message = str(caught.value)
     assert "\n" not in message and len(message) < 400, message  # one readable line
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_every_form_uses_exactly_its_arguments(name):
+    """A form's {0}, {1} are its arguments and nothing else is: \\mathbf{1} in a LaTeX form would be
+    filled with the second argument (issue 21: the indicator of max and of comparisons)."""
+    import re
+
+    op = OPS[name]
+    arity = op.arity or 2
+    for style in ("source", "text", "latex"):
+        used = {int(i) for i in re.findall(r"\{([0-9])\}", getattr(op, style))}
+        assert used == set(range(arity)), (name, style, getattr(op, style))

@@ -309,7 +309,7 @@ def _choosing(name: str, pick, sympy_pick, np_name: str, symbol: str, sign: str)
         Op(f"{name}_share", 1, _same, (), lambda args, d: M(f"{name}_share", (args[0],), args[0].shape, d),
            lambda b, e, a: _np_chosen(a, e.data, pick), lambda b, e, a: _sym_chosen(a, e.data, sympy_pick),
            f"_{name}_share({{0}}{{a}})", f"𝟙[{{0}} = {name}({{0}}{{a}})]",
-           rf"\mathbf{{1}}\left[{{0}} = \{name}{{a}}\left({{0}}\right)\right]",
+           rf"\mathbf 1\left[{{0}} = \{name}{{a}}\left({{0}}\right)\right]",
            why_no_vjp=f"the share of each entry in {name}() is written in answers only"),
         Op(wide, 2, _broadcast,
            (lambda e, u: had(M(weight, e.args, e.shape), u),                      # ā = 𝟙[a > b] ⊙ ū
@@ -320,7 +320,7 @@ def _choosing(name: str, pick, sympy_pick, np_name: str, symbol: str, sign: str)
            call=wide),
         Op(weight, 2, _broadcast, (), lambda args, d: M(weight, tuple(args), broadcast(args[0].shape, args[1].shape)),
            lambda b, e, x, y: _np_weight(x, y, above), lambda b, e, x, y: _sym_weight(x, y, above),
-           f"_{weight}({{0}}, {{1}})", f"𝟙[{{0}} {sign} {{1}}]", rf"\mathbf{{1}}\left[{{0}} {sign} {{1}}\right]",
+           f"_{weight}({{0}}, {{1}})", f"𝟙[{{0}} {sign} {{1}}]", rf"\mathbf 1\left[{{0}} {sign} {{1}}\right]",
            helper=f"\ndef _{weight}(a, b):\n    return np.where(a {sign} b, 1.0, np.where(a == b, 0.5, 0.0))"
                   " + np.zeros(np.broadcast(a, b).shape)\n",
            why_no_vjp=f"the weight of an argument of {wide}() (½ at a tie) is written in answers only"),
@@ -335,7 +335,7 @@ def _comparison(name: str, symbol: str, latex: str, np_name: str, test) -> Op:
               lambda b, e, x, y: getattr(np, np_name)(x, y).astype(float),
               lambda b, e, x, y: _sym_pair(x, y, lambda p, q: sympy.Piecewise((1, test(p, q)), (0, True))),
               f"np.{np_name}({{0}}, {{1}}).astype(float)", f"[{{0}} {_TEXT_COMPARISON.get(symbol, symbol)} {{1}}]",
-              rf"\mathbf{{1}}\left[{{0}} {latex} {{1}}\right]")
+              rf"\mathbf 1\left[{{0}} {latex} {{1}}\right]")
 
 
 _TEXT_COMPARISON = {"<=": "≤", ">=": "≥"}
