@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import sympy
+
 from . import expr as mx
 from .expr import M
 from .rules import replace_nodes, substitute, vjp
@@ -127,19 +129,84 @@ def _inline(leaf: M, values: dict[str, M], simple_only: bool) -> M | None:
 
 #: Kinds whose columns sum to 1: they license 𝟏ᵀT = 𝟏ᵀ and with it P − T.
 COLUMNS_SUM_TO_ONE = frozenset({"onehot", "distribution"})
+#: Kinds whose rows sum to 1 (one example per row): they license T 𝟏 = 𝟏 and with it P − T.
+ROWS_SUM_TO_ONE = frozenset({"onehot_rows", "distribution_rows"})
+
+
+def sums_to_one(model: Model) -> dict[str, int]:
+    """The variables and named nodes whose columns (axis 0) or rows (axis 1) each sum to 1: a
+    onehot or distribution variable (its kind licenses it), and a node built from them whose sums
+    are 1 whatever the other values, such as label smoothing T = (1 − ε) Y + ε / K."""
+    out = {name: 0 if kind in COLUMNS_SUM_TO_ONE else 1 for name, kind in model.problem.kinds.items()
+           if kind in COLUMNS_SUM_TO_ONE | ROWS_SUM_TO_ONE}
+    for name, e in model.equations:
+        for axis in (0, 1):
+            if e.shape[axis] != 1 and name not in out:
+                total = _slice_sum(e, axis, out)
+                if total is not None and sympy.simplify(total - 1) == 0:
+                    out[name] = axis
+    return out
+
+
+def _size_symbol(d) -> sympy.Expr:
+    return sympy.Add(*(k * (1 if n == 1 else sympy.Symbol(n, positive=True)) for n, k in mx.size_terms(d).items()))
+
+
+def _slice_sum(e: M, axis: int, known: dict[str, int]) -> sympy.Expr | None:
+    """The sum of each column (axis 0) or row (axis 1) of ``e``, the same for every one of them,
+    as a SymPy expression of the scalars; None where that is not known."""
+    if e.op == "var" and known.get(e.data) == axis:
+        return sympy.Integer(1)
+    if e.is_scalar:
+        value = _scalar_value(e)
+        return None if value is None else value
+    if e.op == "add":
+        total = sympy.Integer(0)
+        for term in e.args:
+            if term.shape[axis] == 1 and term.shape != mx.SCALAR:
+                return None  # a row broadcast down the columns: each column's sum differs
+            part = (_scalar_value(term) * _size_symbol(e.shape[axis]) if term.is_scalar and _scalar_value(term) is not None
+                    else None if term.is_scalar else _slice_sum(term, axis, known))
+            if part is None:
+                return None
+            total += part
+        return total
+    if e.op == "neg":
+        inner = _slice_sum(e.args[0], axis, known)
+        return None if inner is None else -inner
+    if e.op == "scale":
+        c, inner = _scalar_value(e.args[0]), _slice_sum(e.args[1], axis, known)
+        return None if c is None or inner is None else c * inner
+    if e.op == "div" and e.args[1].is_scalar:
+        c, inner = _scalar_value(e.args[1]), _slice_sum(e.args[0], axis, known)
+        return None if c is None or inner is None else inner / c
+    return None
+
+
+def _scalar_value(e: M) -> sympy.Expr | None:
+    """A scalar expression of constants, sizes and scalar variables as SymPy, or None."""
+    if e.op == "const":
+        return sympy.sympify(e.data)
+    if e.op in ("dim", "var") and e.is_scalar:
+        return sympy.Symbol(str(e.data), positive=e.op == "dim")
+    values = [_scalar_value(a) for a in e.args] if e.is_scalar and e.args else [None]
+    if any(v is None for v in values):
+        return None
+    combine = {"add": lambda *v: sympy.Add(*v), "neg": lambda v: -v, "scale": lambda c, a: c * a,
+               "had": lambda a, b: a * b, "div": lambda a, c: a / c, "matmul": lambda a, b: a * b}.get(e.op)
+    return combine(*values) if combine else None
 
 
 def _textbook_form(model: Model):
     """Rewrites a textbook makes: a sub-expression that is a named node's definition is that
-    node (P, not softmax(Z2); H, not relu(Z1)), and the column sums of a onehot or distribution
-    variable are ones (what its kind licenses)."""
+    node (P, not softmax(Z2); H, not relu(Z1)), and the column (row) sums of a onehot or
+    distribution variable, or of a node built to sum to 1 (label smoothing), are ones."""
     known: dict[M, M] = {e: mx.var(name, e.shape) for name, e in model.equations if e.args}
-    for name, kind in model.problem.kinds.items():
-        if kind in COLUMNS_SUM_TO_ONE:
-            shape = model.shapes[name]
-            variable = mx.var(name, shape)
-            known[mx.along("sum", variable, 0)] = mx.ones((1, shape[1]))
-            known[mx.along("sum", variable)] = mx.dim(shape[1])
+    for name, axis in sums_to_one(model).items():
+        shape = model.shapes[name]
+        variable = mx.var(name, shape)
+        known[mx.along("sum", variable, axis)] = mx.ones((1, shape[1]) if axis == 0 else (shape[0], 1))
+        known[mx.along("sum", variable)] = mx.dim(shape[1 - axis])
 
     def rewrite(e: M) -> M:
         return replace_nodes(e, known.get)
@@ -154,12 +221,12 @@ def _softmax_cross_entropy(model: Model, name: str, consumers, values: dict[str,
         return None
     (consumer, _), = consumers
     definition = dict(model.equations)[consumer]
-    if definition.op != "softmax" or definition.data != 0 or definition.args[0] != mx.var(name, definition.shape):
+    if definition.op != "softmax" or definition.args[0] != mx.var(name, definition.shape):
         return None
     p = mx.var(consumer, definition.shape)
-    for target, kind in model.problem.kinds.items():
+    for target, axis in sums_to_one(model).items():
         t = mx.var(target, model.shapes[target])
-        if kind not in COLUMNS_SUM_TO_ONE or t.shape != p.shape:
+        if axis != definition.data or t.shape != p.shape:
             continue
         k = _scalar_multiple(values.get(consumer), mx.div(t, p))
         if k is None:

@@ -92,6 +92,8 @@ def random_values(derivation: Derivation, seed: int = 0, positive: bool = False)
 def kind_sample(kind: str, dims: tuple[int, int], rng, exact: bool = False):
     """Values of a declared kind: floats, or (``exact``) a SymPy matrix of rationals."""
     rows, cols = dims
+    if kind.endswith("_rows"):  # each row a onehot or a distribution: the column kind, transposed
+        return kind_sample(kind[:-len("_rows")], (cols, rows), rng, exact).T
     if kind == "onehot":
         value = np.zeros(dims, dtype=int)
         value[rng.integers(0, rows, size=cols), np.arange(cols)] = 1
