@@ -574,12 +574,13 @@ METHODS = frozenset({"sum", "mean", "var", "max", "min"})
 
 
 def _integer(node: ast.AST) -> int | None:
-    """The integer a literal stands for (−1 included), or None."""
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        inner = _integer(node.operand)
-        return None if inner is None else -inner
+    """The integer a literal stands for (−1 included), or None; iterative (W[------1] is no
+    recursion)."""
+    sign = 1
+    while isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        sign, node = -sign, node.operand
     if isinstance(node, ast.Constant) and type(node.value) is int:
-        return node.value
+        return sign * node.value
     return None
 
 
