@@ -186,7 +186,7 @@ def _slice_sum(e: M, axis: int, known: dict[str, int]) -> sympy.Expr | None:
 def _scalar_value(e: M) -> sympy.Expr | None:
     """A scalar expression of constants, sizes and scalar variables as SymPy, or None."""
     if e.op == "const":
-        return sympy.sympify(e.data)
+        return sympy.Integer(e.data) if isinstance(e.data, int) else e.data
     if e.op in ("dim", "var") and e.is_scalar:
         return sympy.Symbol(str(e.data), positive=e.op == "dim")
     values = [_scalar_value(a) for a in e.args] if e.is_scalar and e.args else [None]
