@@ -280,3 +280,33 @@ def test_every_form_uses_exactly_its_arguments(name):
     for style in ("source", "text", "latex"):
         used = {int(i) for i in re.findall(r"\{([0-9])\}", getattr(op, style))}
         assert used == set(range(arity)), (name, style, getattr(op, style))
+
+
+@pytest.mark.parametrize("op", sorted(CASES))
+def test_each_operation_runs_in_generated_code(op, tmp_path):
+    """The NumPy source of every operation (and of its VJP's results) runs, and gives the
+    derivation's own gradients (the registry's NumPy values) at the check point."""
+    import importlib.util
+
+    from derive.matrix.backprop import derive
+    from derive.matrix.codegen import generate
+    from derive.matrix.evaluate import NumpyBackend, run_backward, run_forward
+    from derive.matrix.shapes import build_model
+    from derive.matrix.verify import check_point
+
+    equation = CASES[op]
+    wrt = ", ".join(f'"{v}"' for v in ("A", "u", "v", "c", "X", "r") if v in equation.split("=", 1)[1])
+    derivation = derive(build_model(problem_from_toml(BASE.format(equation=equation, wrt=wrt), op)))
+    path = tmp_path / f"{op}.py"
+    path.write_text(generate(derivation))
+    spec = importlib.util.spec_from_file_location(op, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    model = derivation.model
+    env = check_point(derivation, 0)
+    backend = NumpyBackend(model.concrete)
+    expected = run_backward(derivation, run_forward(model, env, backend, model.problem.dims), backend,
+                            model.problem.dims)
+    got = module.gradients(*(env[v] for v in model.variables))
+    for g in derivation.gradients:
+        assert np.allclose(got[g.name], expected[g.name], rtol=1e-10, atol=1e-12), g.name
