@@ -276,7 +276,7 @@ def test_every_form_uses_exactly_its_arguments(name):
     import re
 
     op = OPS[name]
-    arity = op.arity or 2
+    arity = 2 if op.arity is None else op.arity
     for style in ("source", "text", "latex"):
         used = {int(i) for i in re.findall(r"\{([0-9])\}", getattr(op, style))}
         assert used == set(range(arity)), (name, style, getattr(op, style))

@@ -131,7 +131,7 @@ def evaluate(e: M, env: dict, backend, sizes: dict[str, int]):
         return backend.eye(dims[0])
     args = [evaluate(a, env, backend, sizes) for a in e.args]
     spec = OPS[op]
-    if spec.sized:  # Z[H:2H]: the bounds as numbers
+    if spec.sized:  # Z[H:2H], eᵢ: the sizes as numbers
         e = M(e.op, e.args, e.shape, tuple(size_value(d, sizes) if isinstance(d, str) else d for d in e.data))
     return getattr(spec, backend.kind)(backend, e, *args)
 

@@ -467,9 +467,19 @@ def _row_slot(e: M, style: str) -> str:
 
 
 def _row_vjp(e: M, u: M) -> M:
-    """W[i]: W̄ = eᵢ ū, eᵢ the i-th column of the identity (written as the row I[i] transposed)."""
+    """W[i]: W̄ = eᵢ ū, eᵢ the i-th column of the identity."""
     rows = e.args[0].shape[0]
-    return matmul(transpose(M("row", (eye(rows),), (1, rows), e.data)), u)
+    return matmul(M("basis", (), (rows, 1), (e.data, rows)), u)
+
+
+_SUBSCRIPT = str.maketrans("0123456789-", "₀₁₂₃₄₅₆₇₈₉₋")
+
+
+def _basis_slot(e: M, style: str) -> str:
+    i, rows = e.data
+    if style == "numpy":
+        return f"np.eye({mx.size_source(rows)})[:, {i}:{i + 1 if i != -1 else ''}]"
+    return str(i).translate(_SUBSCRIPT) if style == "text" else f"{{{i}}}"
 
 
 #: Every matrix operation, by name.
@@ -558,6 +568,10 @@ OPS: dict[str, Op] = {op.name: op for op in [
        lambda b, e, a: _np_part(a, e.data), lambda b, e, a: _sym_part(a, e.data),
        "{0}[{a}]", "{0}[{a}]", r"{0}_{[{a}]}", kind="transpose", sides=("left",), slot=_part_slot,
        sized=True),
+    Op("basis", 0, lambda shapes, d: (d[1], 1), (), lambda args, d: M("basis", (), (d[1], 1), d),
+       lambda b, e: np.eye(e.data[1])[:, [e.data[0]]], lambda b, e: sympy.eye(e.data[1])[:, e.data[0] % e.data[1]],
+       "{a}", "e{a}", r"e_{a}", slot=_basis_slot, sized=True,
+       why_no_vjp="the unit vector eᵢ is written in results only"),
     Op("row", 1, _row_shape, (_row_vjp,), lambda args, d: M("row", (args[0],), (1, args[0].shape[1]), d),
        lambda b, e, a: a[e.data:e.data + 1] if e.data != -1 else a[-1:],
        lambda b, e, a: a[e.data % a.rows, :],
