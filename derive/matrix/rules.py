@@ -285,10 +285,10 @@ def _chooser_vjp(e: M, u: M) -> M:
     return had(M(f"{e.op}_share", (e.args[0],), e.args[0].shape, e.data), u)
 
 
-def _choose_helper(name: str, pick: str) -> str:
+def _choose_helper(name: str) -> str:
     return f"""
 def _{name}(a, axis=None):
-    return np.full((1, 1), np.{pick}(a)) if axis is None else np.{pick}(a, axis=axis, keepdims=True)
+    return np.full((1, 1), np.{name}(a)) if axis is None else np.{name}(a, axis=axis, keepdims=True)
 
 def _{name}_share(a, axis=None):
     winners = (a == _{name}(a, axis)).astype(float)
@@ -296,7 +296,7 @@ def _{name}_share(a, axis=None):
 """
 
 
-def _choosing(name: str, pick, sympy_pick, np_name: str, symbol: str, sign: str) -> list[Op]:
+def _choosing(name: str, pick, sympy_pick, sign: str) -> list[Op]:
     """max or min along an axis (None: every entry), its entries' shares, and maximum(A, B) or
     minimum(A, B) entry by entry with the weight of the first argument."""
     wide, weight = ("maximum", "above") if name == "max" else ("minimum", "below")
@@ -305,7 +305,7 @@ def _choosing(name: str, pick, sympy_pick, np_name: str, symbol: str, sign: str)
         Op(name, 1, _reduced, (_chooser_vjp,), lambda args, d: along(name, args[0], d),
            lambda b, e, a: _np_along(a, e.data, pick), lambda b, e, a: _sym_along(a, e.data, lambda xs: sympy_pick(*xs)),
            f"_{name}({{0}}{{a}})", f"{name}({{0}}{{a}})", rf"\{name}{{a}}\left({{0}}\right)",
-           helper=_choose_helper(name, np_name), call=name, axis=True),
+           helper=_choose_helper(name), call=name, axis=True),
         Op(f"{name}_share", 1, _same, (), lambda args, d: M(f"{name}_share", (args[0],), args[0].shape, d),
            lambda b, e, a: _np_chosen(a, e.data, pick), lambda b, e, a: _sym_chosen(a, e.data, sympy_pick),
            f"_{name}_share({{0}}{{a}})", f"𝟙[{{0}} = {name}({{0}}{{a}})]",
@@ -328,17 +328,18 @@ def _choosing(name: str, pick, sympy_pick, np_name: str, symbol: str, sign: str)
 
 
 # -- comparisons (0/1 matrices) and where --------------------------------------------------------------
-def _comparison(name: str, symbol: str, latex: str, np_name: str, test) -> Op:
-    """a < b entry by entry as 1 or 0: a step, whose derivative is 0 wherever it is defined."""
+def _comparison(symbol: str, name: str) -> Op:
+    """a < b entry by entry as 1 or 0 (NumPy's ``less``): a step, whose derivative is 0 wherever
+    it is defined."""
+    test = {"<": sympy.StrictLessThan, "<=": sympy.LessThan, ">": sympy.StrictGreaterThan, ">=": sympy.GreaterThan}[symbol]
+    text, latex = {"<=": ("≤", r"\le"), ">=": ("≥", r"\ge")}.get(symbol, (symbol, symbol))
     return Op(name, 2, _broadcast, (lambda e, u: zero(e.args[0].shape), lambda e, u: zero(e.args[1].shape)),
               lambda args, d: M(name, tuple(args), broadcast(args[0].shape, args[1].shape)),
-              lambda b, e, x, y: getattr(np, np_name)(x, y).astype(float),
+              lambda b, e, x, y: getattr(np, name)(x, y).astype(float),
               lambda b, e, x, y: _sym_pair(x, y, lambda p, q: sympy.Piecewise((1, test(p, q)), (0, True))),
-              f"np.{np_name}({{0}}, {{1}}).astype(float)", f"[{{0}} {_TEXT_COMPARISON.get(symbol, symbol)} {{1}}]",
+              f"np.{name}({{0}}, {{1}}).astype(float)", f"[{{0}} {text} {{1}}]",
               rf"\mathbf 1\left[{{0}} {latex} {{1}}\right]")
 
-
-_TEXT_COMPARISON = {"<=": "≤", ">=": "≥"}
 
 #: The comparisons a condition of where() may use, by the operator written.
 COMPARISONS = {"<": "less", "<=": "less_equal", ">": "greater", ">=": "greater_equal"}
@@ -545,11 +546,9 @@ OPS: dict[str, Op] = {op.name: op for op in [
        lambda b, e, a: b.dfn(e.data, a), lambda b, e, a: b.dfn(e.data, a),
        "{f}({0})", "{f}′({0})", r"{f}'\left({0}\right)",
        why_no_vjp="derivatives of derivatives (σ′) are not supported"),
-    *_choosing("max", np.max, sympy.Max, "max", "max", ">"),
-    *_choosing("min", np.min, sympy.Min, "min", "min", "<"),
-    *(_comparison(name, symbol, {"<=": r"\le", ">=": r"\ge"}.get(symbol, symbol), name,
-                  lambda p, q, s=symbol: {"<": p < q, "<=": p <= q, ">": p > q, ">=": p >= q}[s])
-      for symbol, name in COMPARISONS.items()),
+    *_choosing("max", np.max, sympy.Max, ">"),
+    *_choosing("min", np.min, sympy.Min, "<"),
+    *(_comparison(symbol, name) for symbol, name in COMPARISONS.items()),
     # where(c, x, y) = c ⊙ x + (1 − c) ⊙ y for a 0/1 condition c: x̄ = c ⊙ ū, ȳ = (1 − c) ⊙ ū
     Op("where", 3, lambda shapes, d: broadcast(*shapes),
        (lambda e, u: zero(e.args[0].shape),
