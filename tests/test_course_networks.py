@@ -2,7 +2,8 @@
 concat, a SwiGLU block sliced into halves with a Huber loss written with where, max-pooled logits
 with binary cross-entropy and a row penalty).  Each network's gradients, from derive's generated
 NumPy module and from its own evaluation of the derived equations, are compared with backward
-passes written out by hand in NumPy here, and every gradient is proved exactly."""
+passes written out by hand in NumPy here and with HIPS autograd, and every gradient is proved
+exactly."""
 
 import importlib.util
 from pathlib import Path
@@ -135,3 +136,51 @@ def test_max_splits_ties_like_autograd(solutions):
     assert np.allclose(got["X"], expected["X"], rtol=1e-12)
     assert np.allclose(got["W"], expected["W"], rtol=1e-12)
     assert np.allclose(got["W"][1], got["W"][2]) and not np.allclose(got["W"][1], 0)
+
+
+# -- HIPS autograd as a second, independent reference (its grad_chooser splits ties) ----------------
+def _autograd_losses():
+    anp = pytest.importorskip("autograd.numpy")
+
+    def sig(x):
+        return 1 / (1 + anp.exp(-x))
+
+    def gru_cell(x, h0, Wz, Wr, Wh, y):
+        xh = anp.concatenate([x, h0])
+        z, r = sig(Wz @ xh), sig(Wr @ xh)
+        c = anp.tanh(Wh @ anp.concatenate([x, r * h0]))
+        h1 = (1 - z) * h0 + z * c
+        return 0.5 * anp.sum((h1 - y) ** 2)
+
+    def swiglu_huber(x, W, V, y):
+        a = W @ x
+        H = a.shape[0] // 2
+        r = V @ (a[:H] * sig(a[:H]) * a[H:]) - y
+        return anp.sum(anp.where(anp.abs(r) <= 1, 0.5 * r ** 2, anp.abs(r) - 0.5))
+
+    def maxpool_bce(X, W, t):
+        s = anp.max(W @ X, axis=0, keepdims=True)
+        return anp.sum(anp.logaddexp(0, s) - t * s) + 0.01 * anp.sum(W[0] ** 2)
+
+    return {"gru_cell": gru_cell, "swiglu_huber": swiglu_huber, "maxpool_bce": maxpool_bce}
+
+
+@pytest.mark.parametrize("name, ties", [(name, False) for name in sorted(CASES)] + [("maxpool_bce", True)])
+def test_gradients_equal_autograds(solutions, name, ties):
+    from autograd import grad
+
+    loss = _autograd_losses()[name]
+    solution = solutions[name]
+    problem = solution.problem
+    values = _values(problem, np.random.default_rng(5))
+    if ties:  # rows 1 and 2 of W X tie in every column
+        values["X"] = np.abs(values["X"]) + 0.1
+        values["W"][2] = values["W"][1]
+        values["W"][0] = -10 * np.abs(values["W"][1]) - 5
+    backend = NumpyBackend(solution.model.concrete)
+    got = run_backward(solution.derivation, run_forward(solution.model, values, backend, problem.dims), backend,
+                       problem.dims)
+    order = list(problem.variables)
+    for g in problem.wrt:
+        expected = grad(loss, order.index(g))(*(values[v] for v in order))
+        assert np.allclose(got[g], expected, rtol=1e-10, atol=1e-12), g
