@@ -393,6 +393,11 @@ class _Converter:
                      else "no functions here: write a number or a constant expression such as 3/2 or pi/4")
             raise ParseError(f"unknown function '{written}' {self._where(node)}", hint=hint or known)
         n = self.functions[name]
+        pair = self.matrix and name in _CHOOSERS and len(positional) == 2  # max(Z, 0): ReLU or an axis?
+        if pair:
+            raise ParseError(f"{written}() of two arguments at column {self._col(node)} is ambiguous",
+                             hint=f"write {_CHOOSERS[name]}(A, B) entry by entry, or {name}(A, axis=0) for the "
+                                  f"{'largest' if name == 'max' else 'smallest'} entry of each column")
         if self.matrix and len(positional) == n + 1 and not any(k.arg == "axis" for k in node.keywords) \
                 and _is_integer(positional[-1]):  # mean(W, 1): the axis by position, as NumPy reads it
             self._axis_value(positional[-1], "axis")
@@ -565,6 +570,9 @@ class _Converter:
 
 #: Comparisons a matrix expression may hold (where(abs(r) < 1, …)), by the operation they build.
 _COMPARISONS = {ast.Lt: "less", ast.LtE: "less_equal", ast.Gt: "greater", ast.GtE: "greater_equal"}
+
+#: max(Z, 0) is ReLU to a course and the maxima of the columns to NumPy: refused, naming both.
+_CHOOSERS = {"max": "maximum", "min": "minimum"}
 
 #: Module names a user may copy from NumPy or PyTorch code: np.maximum(Z, 0) is maximum(Z, 0).
 _LIBRARIES = frozenset({"np", "numpy", "jnp", "torch", "F", "tf", "math"})

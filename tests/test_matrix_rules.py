@@ -61,7 +61,7 @@ CASES = {
     "sce": "L = 'softmax_cross_entropy(A @ u, t)'",
     # issue 21: the forms a course writes
     "max": "L = 'sum(tanh(max(X, axis=0))) + sum(tanh(max(X, axis=1)) * u) + max(tanh(A @ u))'",
-    "min": "L = 'sum(tanh(min(X, axis=0))) + sum(tanh(min(X, 1)) * u) + min(tanh(A @ u))'",
+    "min": "L = 'sum(tanh(min(X, axis=0))) + sum(tanh(min(X, axis=-1)) * u) + min(tanh(A @ u))'",
     "maximum": "L = 'sum(tanh(maximum(A @ u, v))) + sum(tanh(maximum(X, 0)) * X) + sum(maximum(X, r))'",
     "minimum": "L = 'sum(tanh(minimum(A @ u, v))) + sum(tanh(minimum(X, 0)) * X)'",
     "less": "L = 'sum(where(A @ u < v, tanh(A @ u), u * v))'",

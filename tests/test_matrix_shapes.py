@@ -226,6 +226,8 @@ def test_course_forms_are_typed(equation, shape):
     ("concatenate(x, h)", ParseError, "hint: write concat(a, b)"),
     ("np.maximum(X, 0)", ParseError, "hint: write maximum(…) without 'np.'"),
     ("amax(X)", ParseError, "hint: write max(A, axis=0)"),
+    ("max(X, 0)", ParseError, "max() of two arguments at column 1 is ambiguous (hint: write maximum(A, B) entry"),
+    ("min(0, X)", ParseError, "hint: write minimum(A, B) entry by entry, or min(A, axis=0) for the smallest"),
 ])
 def test_course_form_errors_are_one_clear_line(equation, error, message):
     with pytest.raises(error) as caught:
