@@ -73,7 +73,7 @@ CASES = {
     "bce": "L = 'binary_cross_entropy_with_logits(A @ u, sigmoid(v))'",
     "var1": "L = 'sum(tanh(var(X, axis=1, ddof=1)) * u) + var(X, ddof=1) + sum(var(X, axis=0, ddof=1))'",
     "row": "L = 'sum(tanh(X[0]) * r) + sum(tanh(A[-1] @ u))'",
-    "concat": "L = 'sum(tanh(concat(A, X, axis=1) @ concat(u, r.T)))'",
+    "concat": "L = 'sum(tanh(concat(A, X, axis=1) @ concat(u, r.T))) + sum(tanh(concat(u, 1)))'",  # [u; 1]: a bias row
     "part": "L = 'sum(tanh(concat(u, v)[N:] * u)) + sum(tanh(concat(X, X, axis=1)[:, B:]) * X) + sum(tanh(A[1:]))'",
 }
 BASE = """[dims]
