@@ -6,9 +6,10 @@
    growth, 50 layers under 5 s), as time per layer relative to the 2-layer spec.
 2. Numeric verification of a network with 10^6 parameters against one forward + backward pass
    of the NumPy code derive generates for it (target <= 20x).
-3. The built-in catalogue (mlp_batch, logistic, rnn, layernorm, batchnorm, attention, residual,
-   autoencoder): derivation + exact proof + numeric check of each at its default sizes, as a
-   fraction of the 20 s budget (target <= 1x, and the exact proof finishes: "pass").
+3. The built-in catalogue (every matrix problem of derive/builtin): derivation + exact proof +
+   numeric check of each at its stated sizes, as a fraction of a 5 s budget (target <= 1x, and
+   every gradient proved: "pass").  The proof is bounded by counts, so its verdict is the same
+   on a busy machine; only the time changes.
 """
 
 from __future__ import annotations
@@ -85,22 +86,24 @@ def bench_million(repeat: int = 3) -> None:
           f"   ratio {ours / base:5.2f}x  (target <= 20x)")
 
 
-CATALOGUE = ["mlp_batch", "logistic", "rnn", "layernorm", "batchnorm", "attention", "residual", "autoencoder"]
-BUDGET = 20.0
+BUDGET = 5.0
 
 
 def bench_catalogue() -> None:
     from derive.matrix.solve import solve_matrix
-    from derive.problems import load_problem
+    from derive.problems import MatrixProblem, load_problem
 
-    for name in CATALOGUE:
+    for name in sorted(path.stem for path in (ROOT / "derive" / "builtin").glob("*.toml")):
         problem = load_problem(name)
+        if not isinstance(problem, MatrixProblem):
+            continue
         start = time.perf_counter()
         solution = solve_matrix(problem)
         seconds = time.perf_counter() - start
         print(f"catalogue {name:<12} derivation + both checks {seconds:6.2f} s   {seconds / BUDGET:5.2f}x of "
               f"{BUDGET:g} s   exact: {solution.checks.exact}   numeric: "
-              f"{solution.checks.numeric_max_relative_error:.1e}  (target <= 1x, exact pass)")
+              f"{solution.checks.numeric_max_relative_error:.1e}  (target <= 1x, exact pass)"
+              + ("" if seconds <= BUDGET and solution.checks.exact == "pass" else "  OVER TARGET"))
 
 
 def _time(fn) -> float:

@@ -9,7 +9,8 @@
 3. `derive report problem1 --pdf`, whole process, against a bare `latexmk -pdf` of the same .tex
    (target <= 1.0x).
 4. The matrix engine (bench/matrix.py): the built-in catalogue of networks (derivation + both
-   checks of each against the 20 s budget), MLPs of 2, 10 and 50 layers, and a 10^6-parameter check.
+   checks of each against a 5 s budget), MLPs of 2, 10 and 50 layers, and a 10^6-parameter check.
+5. Typed matrix answers (bench/answers.py): one file, and a class of 250 in one `derive check`.
 Timings are medians of --repeat runs. Nothing here is asserted: the numbers are for people.
 """
 
@@ -122,8 +123,12 @@ def main() -> None:
     bench_report(args.repeat)
     import matrix  # the matrix engine's benchmarks, in the same run
 
+    matrix.bench_catalogue()
     matrix.bench_layers()
     matrix.bench_million()
+    import answers  # typed matrix answers, one file and a class
+
+    answers.main()
 
 
 if __name__ == "__main__":

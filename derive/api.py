@@ -161,5 +161,5 @@ def solve(problem: str | Problem | MatrixProblem | None = None, *, functions: Se
         from .matrix.solve import solve_matrix  # NumPy loads only for matrix problems
 
         options = {} if exact_limit is None else {"exact_limit": exact_limit}
-        return _as(_matrix_result_class(), solve_matrix(loaded, limits, seed=seed, exact_timeout=symbolic_timeout, **options))
+        return _as(_matrix_result_class(), solve_matrix(loaded, limits, seed=seed, **options))
     return _as(Solution, solve_scalar(loaded, numbering, order, limits, symbolic_limit, symbolic_timeout))

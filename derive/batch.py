@@ -7,28 +7,46 @@ recorded with its reason and the batch goes on; the CLI lists those at the end.
 
 from __future__ import annotations
 
-import csv
-import io
+import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import DeriveError, ProblemError
-from .grade import to_look_at
-from .roster import ManifestEntry, check_id
+from .gradebooks import canvas_csv, grades_csv, moodle_csv, percent, spreadsheet_cell
+from .roster import ManifestEntry, Student, check_id, match_id
 
 #: The files a folder contributes to a batch (not recursive).
 SUFFIXES = (".csv", ".md", ".toml")
 
+#: Verdicts that mean "right": full credit, and nothing for the student to correct in the cell.
+RIGHT = ("correct", "rounding", "carried")
+
+
+def shown(text: str) -> str:
+    """A file name or message as text that can be written anywhere: a name that is not UTF-8
+    (``M\\xfcller.csv`` from a Windows zip) keeps its bytes as ``\\xfc`` escapes."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
 
 @dataclass
 class Submission:
-    """One file of the batch: its grade, or why it has none."""
+    """One file of the batch: its grade, or why it has none.  ``notes`` are for the instructor
+    only (who handed the file in, an id matched without its leading zeros): never shown to the
+    student."""
 
     file: str
     id: str = ""
     result: object = None  # grade.Grade (scalar) or matrix.answers.AnswerCheck
     error: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        self.file, self.id, self.error = shown(self.file), shown(self.id), shown(self.error)
 
     def parts(self) -> dict[str, float]:
         """Each part's fraction of credit earned (0..1)."""
@@ -46,11 +64,24 @@ class Submission:
     def total(self) -> float | None:
         return None if self.result is None else self.result.score()["total"]
 
+    @property
+    def needs_review(self) -> int:
+        """Cells waiting for a person: until they are resolved the total is provisional."""
+        return 0 if self.result is None else int(getattr(self.result, "to_review", 0))
+
+    def instructor_notes(self) -> list[str]:
+        """Everything a person should look at: cells for review, the grader's notes (which may
+        name another student) and the batch's own notes."""
+        from .grade import to_look_at
+
+        return ([] if self.result is None else to_look_at(self.result)) + self.notes
+
 
 @dataclass
 class ClassReport:
     problem: str
     submissions: list[Submission] = field(default_factory=list)
+    roster: dict[str, Student] = field(default_factory=dict)
 
     @property
     def graded(self) -> list[Submission]:
@@ -67,68 +98,85 @@ class ClassReport:
             names += [p for p in s.parts() if p not in names]
         return names
 
+    def student(self, sid: str) -> Student:
+        return self.roster.get(sid) or Student(sid)
+
     def rows(self) -> list[list[str]]:
         """id, total, one column per part (percentages, one decimal), file."""
         parts = self.part_names
-        return [[_cell(s.id), _percent(s.total), *(_percent(s.parts().get(p)) for p in parts), _cell(s.file)]
-                for s in self.graded]
+        return [[spreadsheet_cell(s.id), percent(s.total), *(percent(s.parts().get(p)) for p in parts),
+                 spreadsheet_cell(s.file)] for s in self.graded]
 
     def to_csv(self) -> str:
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(["id", "total", *self.part_names, "file"])
-        writer.writerows(self.rows())
-        return out.getvalue()
+        return grades_csv(self)
 
     def to_canvas(self, assignment: str) -> str:
-        """Canvas's gradebook import: Student, ID, SIS User ID, Section, then the assignment's
-        column (percent). Students are matched by SIS User ID, so ids should be the SIS ids."""
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(["Student", "ID", "SIS User ID", "Section", assignment])
-        writer.writerow(["Points Possible", "", "", "", "100"])
-        for s in self.graded:
-            writer.writerow([_cell(s.id), "", _cell(s.id), "", _percent(s.total)])
-        return out.getvalue()
+        return canvas_csv(self, assignment)
+
+    def to_moodle(self, assignment: str) -> str:
+        return moodle_csv(self, assignment)
 
     def as_dict(self) -> dict:
         return {"problem": self.problem,
                 "submissions": [{"file": s.file, "id": s.id, "total": s.total, "parts": s.parts(),
-                                 **s.result.as_dict()} for s in self.graded],
+                                 "needs_review": s.needs_review, **_with_notes(s)} for s in self.graded],
                 "errors": [{"file": s.file, "id": s.id, "error": s.error} for s in self.errors]}
 
 
-def _cell(text: str) -> str:
-    """A text cell a spreadsheet will not run as a formula (a file named '=HYPERLINK(...).csv')."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+def _with_notes(s: Submission) -> dict:
+    """A graded file's data for the instructor: the grader's notes (the private ones too) and
+    the batch's own."""
+    data = s.result.as_dict()
+    return {**data, "notes": [*data.get("notes", []), *s.notes]}
 
 
-def _percent(x: float | None) -> str:
-    return "" if x is None else f"{100 * x:.1f}"
-
-
-def collect(paths: list[str | Path]) -> list[Path]:
+def collect(paths: list[str | Path], skipped: list[Submission] | None = None) -> list[Path]:
     """The files to grade: each file as given, each folder's .csv/.md/.toml files (sorted, not
-    recursive, hidden files and manifest.csv left out); duplicates once."""
+    recursive, hidden files left out); duplicates once.  A folder's entry that is not a regular
+    file (a symbolic link, which could point at the key or the manifest; a FIFO) is never read:
+    it goes to ``skipped`` with its reason."""
     out: list[Path] = []
     for path in map(Path, paths):
-        if path.is_dir():
-            out += sorted(p for p in path.iterdir() if p.suffix.lower() in SUFFIXES and p.is_file()
-                          and not p.name.startswith(".") and p.name != "manifest.csv")
-        else:
+        if not path.is_dir():
             out.append(path)
+            continue
+        for entry in sorted(path.iterdir()):
+            if entry.suffix.lower() not in SUFFIXES or entry.name.startswith("."):
+                continue
+            kind = _kind(entry)
+            if kind == "folder":
+                continue
+            if kind == "file":
+                out.append(entry)
+            elif skipped is not None:
+                skipped.append(Submission(str(entry), error=f"{entry}: {kind}: not graded (only regular files "
+                                                            "in a submissions folder are)"))
     seen: set[Path] = set()
     return [p for p in out if not (p in seen or seen.add(p))]
 
 
+def _kind(path: Path) -> str:
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})"
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if stat.S_ISDIR(mode):
+        return "folder"
+    return "file" if stat.S_ISREG(mode) else "not a regular file"
+
+
 def grade_file(solution, path: Path, manifest: dict[str, ManifestEntry] | None = None,
-               solve_at: Callable | None = None, **options) -> Submission:
-    """One submission, graded at its student's point when there is a manifest.
-    Raises DeriveError when the file cannot be graded."""
+               solve_at: Callable | None = None, submitter: str | None = None, **options) -> Submission:
+    """One submission, graded at its student's point when there is a manifest.  ``submitter``:
+    who handed the file in (Gradescope's metadata), which wins over the id written on the sheet;
+    a sheet carrying another id is flagged to the instructor.  Raises DeriveError when the file
+    cannot be graded."""
     if solution.kind == "matrix":
         from .matrix.answers import check_answers
 
-        return Submission(str(path), path.stem, check_answers(solution, path))
+        return Submission(str(path), submitter or path.stem, check_answers(solution, path))
     from .grade import grade
     from .worksheet import read_answers
 
@@ -136,26 +184,43 @@ def grade_file(solution, path: Path, manifest: dict[str, ManifestEntry] | None =
     student = getattr(answers, "student", None)
     if student:
         check_id(student, f"{path}: the id on the worksheet")
+    notes = []
+    if submitter and student and submitter != student:
+        notes.append(f"the sheet carries the id '{student}' but was handed in by '{submitter}': graded as "
+                     f"'{submitter}'s, at their point")
+    student = submitter or student
     if manifest is not None:
         if not student:
             raise ProblemError(f"{path}: no student id on the worksheet, so its point is unknown",
                                hint="the CSV starts with 'id,<id>'; the Markdown keeps '<!-- derive: student=<id> -->'")
-        entry = manifest.get(student)
-        if entry is None:
+        found, note = match_id(student, manifest)
+        if found is None:
             raise ProblemError(f"{path}: the id '{student}' is not in the manifest",
                                hint="is it the manifest of this class and problem?")
+        notes += [note] if note else []
+        student, entry = found, manifest[found]
+        published = dict(solution.problem.inputs)
         solution = solve_at(solution.problem.with_values(entry.values))
-        options = {**options, "others": {sid: e.values for sid, e in manifest.items() if sid != student}}
-    elif student:
+        from .grade import PUBLISHED
+
+        options = {**options, "others": {PUBLISHED: published,  # the key handed out
+                                         **{sid: e.values for sid, e in manifest.items() if sid != student}}}
+    elif student and not submitter:
         raise ProblemError(f"{path}: the worksheet of student '{student}' is a variant with its own point",
                            hint="give --manifest manifest.csv (from derive variants) to grade it at that point")
-    return Submission(str(path), student or path.stem, grade(solution, answers, **options))
+    return Submission(str(path), student or path.stem, grade(solution, answers, **options), notes=notes)
 
 
 def grade_class(solution, paths: list[str | Path], manifest: dict[str, ManifestEntry] | None = None,
-                solve_at: Callable | None = None, progress: Callable | None = None, **options) -> ClassReport:
-    """Every file of ``paths`` graded; files that cannot be graded are kept with their reason."""
-    report = ClassReport(solution.problem.name)
+                solve_at: Callable | None = None, progress: Callable | None = None,
+                overrides: dict | None = None, roster: list[Student] | None = None,
+                exclude: tuple[Path, ...] = (), **options) -> ClassReport:
+    """Every file of ``paths`` graded; a file that cannot be graded (unreadable, a link, an
+    unknown id, or a bug in derive) is kept with its reason and never stops the others.  Two files
+    that claim one id are both reported, neither graded: a person decides which is the student's.
+    ``overrides`` (from :func:`overrides.read_overrides`) resolve cells a person has regraded;
+    ``exclude``: inputs of the run (the manifest) met in a submissions folder."""
+    report = ClassReport(solution.problem.name, roster={s.id: s for s in roster or []})
     cache: dict[str, object] = {}
 
     def cached(problem):  # one solve per distinct point
@@ -164,59 +229,55 @@ def grade_class(solution, paths: list[str | Path], manifest: dict[str, ManifestE
             cache[key] = solve_at(problem)
         return cache[key]
 
-    owners: dict[str, str] = {}
-    for path in collect(paths):
-        try:
-            submission = grade_file(solution, path, manifest, cached, **options)
-        except DeriveError as exc:
-            submission = Submission(str(path), error=str(exc))
-        except RecursionError:
-            submission = Submission(str(path), error=f"{path}: a line is nested too deeply to read")
-        if submission.result is not None and manifest is not None:
-            if submission.id in owners:
-                submission = Submission(str(path), submission.id,
-                                        error=f"{path}: the id '{submission.id}' was already graded from "
-                                              f"{owners[submission.id]}")
-            else:
-                owners[submission.id] = str(path)
-        report.submissions.append(submission)
+    skipped: list[Submission] = []
+    files = collect(paths, skipped)
+    report.submissions += skipped
+    for path in files:
+        report.submissions.append(_graded(solution, path, manifest, cached, overrides, exclude, **options))
         if progress:
             progress()
+    _claimed_twice(report)
     return report
 
 
-def gradescope(submission: Submission) -> dict:
-    """Gradescope's autograder results (results.json) for one submission: one test per part,
-    out of 100 points shared by the parts' weights."""
-    if submission.result is None:
-        return {"score": 0.0, "max_score": 100.0, "output": submission.error, "tests": []}
-    result = submission.result
-    score = result.score()
-    tests = []
-    if "parts" in score:  # a scalar worksheet
-        parts = score["parts"]
-        total_weight = sum(p["weight"] for p in parts.values()) or 1.0
-        for name, p in parts.items():
-            cells = [c for c in result.cells if c.part == name and c.verdict not in ("correct", "rounding")]
-            tests.append(_test(name, p["fraction"], 100.0 * p["weight"] / total_weight,
-                               [f"{c.pass_ + ' ' if c.pass_ else ''}{c.node}: {c.verdict}"
-                                f"{f' ({c.kind})' if c.kind else ''}; given {c.given or '(nothing)'}; {c.message}"
-                                for c in cells], f"{p['earned']:g}/{p['possible']} cells"))
-    else:
-        fractions = submission.parts()
-        for name, fraction in fractions.items():  # each typed answer weighs the same
-            share = sum(i.part == name for i in result.items) / len(result.items)
-            items = [i for i in result.items if i.part == name and i.verdict != "correct"]
-            tests.append(_test(name, fraction, 100.0 * share,
-                               [f"{i.name}: {i.verdict}; given {i.given or '(nothing)'}; {i.message}" for i in items],
-                               f"{fraction:.0%}"))
-    total = round(100.0 * score["total"], 2)
-    notes = "".join(f"; to look at: {note}" for note in to_look_at(result))
-    return {"score": total, "max_score": 100.0,
-            "output": f"{submission.id}: {total:g}/100{notes}", "tests": tests}
+def _graded(solution, path: Path, manifest, solve_at, overrides, exclude, **options) -> Submission:
+    """One file of a batch, graded or with the reason it is not (never an exception)."""
+    if any(_same_file(path, other) for other in exclude):
+        return Submission(str(path), error=f"{path}: this is an input of the run (the manifest), not a worksheet")
+    try:
+        submission = grade_file(solution, path, manifest, solve_at, **options)
+        if overrides:
+            from .overrides import apply_overrides
+
+            submission.result = apply_overrides(submission.result, overrides.get(submission.id, []))
+        return submission
+    except DeriveError as exc:
+        return Submission(str(path), error=str(exc))
+    except RecursionError:
+        return Submission(str(path), error=f"{path}: a line is nested too deeply to read")
+    except MemoryError:
+        return Submission(str(path), error=f"{path}: the worksheet needs more memory than is available")
+    except Exception as exc:  # a bug in derive: this file's error line, the class is still graded
+        return Submission(str(path), error=f"{path}: could not be graded: internal error "
+                                           f"({type(exc).__name__}: {exc}); please report it")
 
 
-def _test(name: str, fraction: float, max_score: float, problems: list[str], summary: str) -> dict:
-    return {"name": name, "score": round(fraction * max_score, 2), "max_score": round(max_score, 2),
-            "status": "passed" if not problems else "failed",
-            "output": "\n".join([summary, *problems]) if problems else f"{summary}: every cell is right"}
+def _claimed_twice(report: ClassReport) -> None:
+    files: dict[str, list[Submission]] = {}
+    for s in report.graded:
+        files.setdefault(s.id, []).append(s)
+    for sid, claims in files.items():
+        if len(claims) < 2:
+            continue
+        names = ", ".join(c.file for c in claims)
+        for c in claims:
+            c.error = (f"{c.file}: the id '{sid}' is claimed by {len(claims)} files ({names}): none is graded "
+                       "until a person keeps one")
+            c.result = None
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -37,16 +38,28 @@ class Settings:
     symbolic_limit: int = SYMBOLIC_LIMIT
     symbolic_timeout: float = SYMBOLIC_TIMEOUT
     exact_limit: int = EXACT_ENTRY_LIMIT
+    given: frozenset = frozenset()  # the global options typed on the command line
+
+
+#: Global options that mean something for one kind of problem only; given for the other kind
+#: they are refused, never silently ignored.
+SCALAR_ONLY = {"symbolic_limit": "--symbolic-limit", "symbolic_timeout": "--symbolic-timeout",
+               "max_cells": "--max-cells"}
+MATRIX_ONLY = {"exact_limit": "--exact-limit", "max_entries": "--max-entries"}
 
 
 class DeriveGroup(TyperGroup):
     """Turns the project's exceptions into one line on stderr and an exit code."""
 
-    def main(self, *args, standalone_mode: bool = True, **kwargs):
+    def main(self, args=None, *rest, standalone_mode: bool = True, **kwargs):
         """Click's usage errors (an unknown option, a missing argument) become one line on
-        stderr and exit 2, like every other error; Click draws a box around them otherwise."""
+        stderr and exit 2, like every other error; Click draws a box around them otherwise.
+        Global options typed after the command (derive verify P --exact-limit 0) are moved
+        in front of it, where Click reads them."""
+        args = self.hoist_global_options(list(sys.argv[1:] if args is None else args))
+        kwargs["args"] = args
         try:
-            code = super().main(*args, standalone_mode=False, **kwargs)
+            code = super().main(*rest, standalone_mode=False, **kwargs)
         except UsageError as exc:
             command = exc.ctx.command_path if exc.ctx else "derive"
             message, hint = one_line(" ".join(exc.format_message().split())), f"see '{command} --help'"
@@ -63,6 +76,36 @@ class DeriveGroup(TyperGroup):
         if standalone_mode:
             sys.exit(code)
         return code
+
+    def hoist_global_options(self, words: list[str]) -> list[str]:
+        """``words`` with every global option after the command moved before it.  A command's
+        own option of the same name stays, and so does everything after ``--`` and the value
+        of a command's option (``--title --debug`` is a title)."""
+        def takes_value(param, word):
+            return not getattr(param, "is_flag", False) and not getattr(param, "count", False) and "=" not in word
+
+        options = {o: p for p in self.params for o in (*p.opts, *p.secondary_opts)}
+        start = 0
+        while start < len(words) and words[start].startswith("-") and words[start] != "--":
+            param = options.get(words[start].split("=", 1)[0])
+            start += 2 if param is not None and takes_value(param, words[start]) else 1
+        command = self.commands.get(words[start]) if start < len(words) else None
+        if command is None:
+            return words
+        own = {o: p for p in command.params for o in (*getattr(p, "opts", ()), *getattr(p, "secondary_opts", ()))}
+        moved, kept = [], []
+        index = start + 1
+        while index < len(words):
+            word = words[index]
+            if word == "--":
+                kept.extend(words[index:])
+                break
+            name = word.split("=", 1)[0]
+            param = own.get(name) or (options.get(name) if word.startswith("--") else None)
+            width = 2 if param is not None and takes_value(param, word) else 1
+            (moved if name not in own and name in options else kept).extend(words[index:index + width])
+            index += width
+        return words[:start] + moved + words[start:start + 1] + kept
 
     def invoke(self, ctx: typer.Context):
         try:
@@ -152,21 +195,41 @@ def _options(
     max_digits: Annotated[int, typer.Option(
         help="Most decimal digits of an exact constant (its numerator or denominator).", min=1)] = Limits.max_digits,
     max_cells: Annotated[int, typer.Option(
-        help="Most cells of the forward and reverse tables: (inputs + outputs) × nodes.", min=1)] = Limits.max_cells,
+        help="Scalar problems: most cells of the forward and reverse tables: (inputs + outputs) × nodes.",
+        min=1)] = Limits.max_cells,
     max_entries: Annotated[int, typer.Option(
         help="Matrix problems: most entries of one matrix (variable, node or intermediate).", min=1)] = Limits.max_entries,
     symbolic_limit: Annotated[int, typer.Option(
-        help="Most nodes for which the Jacobian is also checked with SymPy's diff.", min=0)] = SYMBOLIC_LIMIT,
+        help="Scalar problems: most nodes for which the Jacobian is also checked with SymPy's diff.",
+        min=0)] = SYMBOLIC_LIMIT,
     symbolic_timeout: Annotated[float, typer.Option(
-        help="Seconds the SymPy check may take before it is skipped with a note (0: no limit).",
+        help="Scalar problems: seconds the SymPy check may take before it is skipped with a note (0: no limit).",
         callback=_seconds)] = SYMBOLIC_TIMEOUT,
     exact_limit: Annotated[int, typer.Option(
-        help="Matrix problems: most variable entries for the exact (entry-wise SymPy) check.", min=0)] = EXACT_ENTRY_LIMIT,
+        help="Matrix problems: most variable entries for the exact proof (entry-wise SymPy diff).",
+        min=0)] = EXACT_ENTRY_LIMIT,
 ) -> None:
     if max_digits > 4000 and hasattr(sys, "set_int_max_str_digits"):
         sys.set_int_max_str_digits(max_digits + 1000)  # Python's own bound on printing integers
     limits = Limits(max_length, max_depth, max_nodes, max_exponent, max_digits, max_cells, max_entries)
-    ctx.obj = Settings(debug, limits, symbolic_limit, symbolic_timeout, exact_limit)
+    given = frozenset(name for name in (*SCALAR_ONLY, *MATRIX_ONLY)
+                      if getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE")
+    ctx.obj = Settings(debug, limits, symbolic_limit, symbolic_timeout, exact_limit, given)
+
+
+def _refuse_other_kind(settings: Settings, solution) -> None:
+    """A scalar-only option given for a matrix problem (or the other way round) is an error."""
+    other = SCALAR_ONLY if solution.kind == "matrix" else MATRIX_ONLY
+    typed = [flag for name, flag in other.items() if name in settings.given]
+    if not typed:
+        return
+    name = solution.problem.name
+    if solution.kind == "matrix":
+        raise ProblemError(f"{', '.join(typed)} applies to scalar problems; {name} is a matrix problem",
+                           hint="a matrix proof is bounded by --exact-limit (variable entries) and a count of "
+                                "work, never by time; drop the option")
+    raise ProblemError(f"{', '.join(typed)} applies to matrix problems; {name} is a scalar problem",
+                       hint="drop the option (scalar problems: --symbolic-limit, --symbolic-timeout, --max-cells)")
 
 
 # -- options shared by the commands that solve a problem ---------------------------------------
@@ -209,6 +272,7 @@ def _solve(ctx: typer.Context, problem, functions, at, numbering=Numbering.zero,
                        order=Order(order).value,
                        limits=settings.limits, symbolic_limit=settings.symbolic_limit,
                        symbolic_timeout=settings.symbolic_timeout, seed=seed, exact_limit=settings.exact_limit)
+    _refuse_other_kind(settings, solved._solved)
     return solved._solved
 
 
@@ -292,7 +356,8 @@ EXAMPLES = {
     "jacobian": ["derive jacobian -f 'tanh(x1*x2)' -f 'x1/x2' --at x1=1 --at x2=2"],
     "verify": ["derive verify problem1", "derive verify problem2 --seed 7"],
     "check": ["derive check problem1 filled.csv", "derive check problem2 answers.toml --json",
-              "derive check problem1 submissions/ --manifest manifest.csv --csv grades.csv"],
+              "derive check problem1 submissions/ --manifest manifest.csv --csv grades.csv",
+              "derive check problem1 submissions/ --stats outputs/stats"],
     "variants": ["derive variants problem1 --count 30 --seed 2026 -o outputs/variants",
                  "derive variants problem1 --roster roster.csv --shard 1/4 --no-pdf"],
     "codegen": ["derive codegen problem2 -o outputs/problem2_gradients.py"],
@@ -300,6 +365,8 @@ EXAMPLES = {
     "report": ["derive report problem1 --pdf", "derive report problem1 --blank --hide rules --pdf",
                "derive report problem2 --format md -o sheets"],
     "graph": ["derive graph problem1 --adjoint --format png -o outputs/adjoint.png"],
+    "prairielearn": ["derive prairielearn problem1 -o course/questions/problem1",
+                     "derive prairielearn problem2 -o course/questions/backprop --feedback verdicts"],
 }
 
 
@@ -336,6 +403,11 @@ def verify_command(
         terminal.print_views([terminal.jacobian_view(solution, TextNotation()), terminal.checks_view(solution, None)])
 
 
+Feedback = Enum("Feedback", {name: name for name in ("full", "verdicts", "score")}, type=str)
+Visibility = Enum("Visibility", {name: name for name in ("visible", "hidden", "after_due_date", "after_published")},
+                  type=str)
+
+
 @app.command("check", epilog=_epilog("check"))
 def check_command(
     ctx: typer.Context,
@@ -344,15 +416,36 @@ def check_command(
         help="Filled worksheets (CSV, the --blank Markdown, or TOML formulas) and folders of them.")],
     as_json: JsonOpt = False,
     csv_out: Annotated[Optional[Path], typer.Option(
-        "--csv", help="Write the grades: id, total, one column per part, file (percentages).")] = None,
+        "--csv", help="Write the grades: id, total, one column per part, needs_review, file (percentages).")] = None,
     gradescope_out: Annotated[Optional[Path], typer.Option(
-        "--gradescope", help="Write Gradescope's results.json for the one submission.")] = None,
+        "--gradescope", help="Write Gradescope's results.json for the one submission (always written).")] = None,
+    feedback: Annotated[Feedback, typer.Option(
+        help="What the student sees in --gradescope: full (expected values), verdicts (each cell's verdict and "
+             "slip, no expected values), score (part scores only).")] = Feedback.verdicts,
+    visibility: Annotated[Visibility, typer.Option(
+        help="Gradescope's visibility of the results (after_due_date: shown once the due date passes).")]
+        = Visibility.visible,
+    answers_after_due_date: Annotated[bool, typer.Option(
+        "--answers-after-due-date", help="With --gradescope: add the full feedback (expected values) as a test "
+                                         "Gradescope shows once the due date has passed.")] = False,
+    submission_metadata: Annotated[Optional[Path], typer.Option(
+        help="Gradescope's submission_metadata.json: who handed the submission in (default: the one beside "
+             "a folder named 'submission').")] = None,
     canvas_out: Annotated[Optional[Path], typer.Option(
-        "--canvas", help="Write a Canvas gradebook import (ids as SIS User IDs).")] = None,
+        "--canvas", help="Write a Canvas gradebook import (ids as SIS User IDs; provisional grades left out).")] = None,
+    moodle_out: Annotated[Optional[Path], typer.Option(
+        "--moodle", help="Write a Moodle grade import (email address and ID number; provisional grades left out).")]
+        = None,
     assignment: Annotated[Optional[str], typer.Option(
-        help="The gradebook column of --canvas (default: the problem's title).")] = None,
+        help="The gradebook column of --canvas and --moodle (default: the problem's title).")] = None,
     manifest: Annotated[Optional[Path], typer.Option(
         help="manifest.csv of derive variants: grade each worksheet at its student's point.")] = None,
+    roster: Annotated[Optional[Path], typer.Option(
+        help="The roster (id, name, email; or Canvas's export): names and emails for the gradebooks and "
+             "for matching Gradescope's submitter.")] = None,
+    overrides: Annotated[Optional[Path], typer.Option(
+        help="overrides.csv (id, part, pass, node, credit, note): a person's decisions on cells, applied on "
+             "this grade.")] = None,
     tolerance: Annotated[Optional[float], typer.Option(
         help="Slack in units of the sheet's last printed digit (default 1, or [grading] tolerance).",
         min=0, max=1000)] = None,
@@ -361,58 +454,78 @@ def check_command(
     require_lines: Annotated[Optional[bool], typer.Option(
         "--require-lines/--no-require-lines", help="A right value without its evaluation line earns half.",
         show_default=False)] = None,
+    decimal_comma: Annotated[Optional[bool], typer.Option(
+        "--decimal-comma/--decimal-point", help="Read 1,649 as 1.649 (default: read each sheet's separator "
+        "from the sheet: a semicolon CSV, or commas and no points).", show_default=False)] = None,
+    stats_dir: Annotated[Optional[Path], typer.Option(
+        "--stats", help="Write the class's item analysis to DIR: stats.csv, stats.json, a heat-mapped key "
+                        "(Markdown, LaTeX, PDF).", metavar="DIR")] = None,
 ) -> None:
     """Grade filled worksheets cell by cell (or typed matrix formulas by meaning).
 
     One file: exits 0 when everything is right, 1 otherwise. Many files or a folder: one report
     for the class; exits 0 when every file was graded, whatever the scores, 2 when one could not be."""
-    from .batch import ClassReport, collect, grade_class, grade_file, gradescope
-    from .files import write_text
+    from .batch import ClassReport, collect, grade_class, grade_file
+    from .roster import read_manifest, read_roster
 
     _json_errors(ctx, as_json)
     settings = _settings(ctx)
-    solution = _solve(ctx, problem, None, None)
-    files = collect(answers)
-    batch = len(answers) > 1 or any(path.is_dir() for path in answers)
-    if gradescope_out and len(files) != 1:
-        raise ProblemError(f"--gradescope writes one submission's results; {len(files)} files were given",
-                           hint="grade each submission on its own (Gradescope runs once per submission)")
-    entries = None
-    if manifest:
-        if solution.kind != "scalar":
-            raise ProblemError("--manifest grades variants of a scalar problem")
-        from .roster import read_manifest
+    inputs = {"--manifest": manifest, "--roster": roster, "--overrides": overrides,
+              "--submission-metadata": submission_metadata, "the problem file": Path(problem),
+              **{"a graded file": path for path in collect(answers)}}
+    outputs = {"--csv": csv_out, "--gradescope": gradescope_out, "--canvas": canvas_out, "--moodle": moodle_out}
+    _refuse_overwriting(inputs, outputs)
+    with _results_even_on_failure(gradescope_out, answers):
+        solution = _solve(ctx, problem, None, None)
+        entries = None
+        if manifest:
+            if solution.kind != "scalar":
+                raise ProblemError("--manifest grades variants of a scalar problem")
+            entries = read_manifest(manifest, solution.problem)
+        students = read_roster(roster) if roster else None
+        decisions = None
+        if overrides:
+            if solution.kind != "scalar":
+                raise ProblemError("--overrides resolves cells of scalar worksheets")
+            from .grade import worksheet_cells
+            from .overrides import read_overrides
 
-        entries = read_manifest(manifest, solution.problem)
+            decisions = read_overrides(overrides, worksheet_cells(solution))
 
-    def solve_at(p):
-        from .scalar.solve import solve_scalar
+        def solve_at(p):
+            from .scalar.solve import solve_scalar
 
-        return solve_scalar(p, limits=settings.limits, symbolic_limit=settings.symbolic_limit,
-                            symbolic_timeout=settings.symbolic_timeout)
+            return solve_scalar(p, limits=settings.limits, symbolic_limit=settings.symbolic_limit,
+                                symbolic_timeout=settings.symbolic_timeout)
 
-    options = _grading_options(solution, tolerance, weight, require_lines)
-    if batch:
-
-        with _progress() as bar:
-            task = bar.add_task("grading", total=len(files))
-            report = grade_class(solution, files, entries, solve_at, progress=lambda: bar.advance(task), **options)
-    else:
-        from .batch import Submission
-
-        try:
-            report = ClassReport(solution.problem.name, [grade_file(solution, files[0], entries, solve_at, **options)])
-        except DeriveError as exc:
-            if gradescope_out:
-                write_text(gradescope_out, json.dumps(gradescope(Submission(str(files[0]), error=str(exc))),
-                                                        indent=2, ensure_ascii=False) + "\n")
-            raise
-    if csv_out:
-        write_text(csv_out, report.to_csv())
-    if canvas_out:
-        write_text(canvas_out, report.to_canvas(assignment or solution.problem.title or solution.problem.name))
+        options = _grading_options(solution, tolerance, weight, require_lines, decimal_comma)
+    exclude = tuple(p for p in (manifest, roster, overrides) if p)
     if gradescope_out:
-        write_text(gradescope_out, json.dumps(gradescope(report.submissions[0]), indent=2, ensure_ascii=False) + "\n")
+        _gradescope(ctx, solution, answers, entries, solve_at, students, decisions, exclude, options,
+                    gradescope_out, (Feedback(feedback).value, Visibility(visibility).value, answers_after_due_date),
+                    submission_metadata,
+                    (csv_out, canvas_out, moodle_out, assignment or solution.problem.title or solution.problem.name),
+                    as_json)
+        return
+    batch = len(answers) > 1 or any(path.is_dir() for path in answers)
+    if batch:
+        with _progress() as bar:
+            task = bar.add_task("grading", total=len(collect(answers)))
+            report = grade_class(solution, answers, entries, solve_at, progress=lambda: bar.advance(task),
+                                 overrides=decisions, roster=students, exclude=exclude, **options)
+    else:
+        submission = grade_file(solution, answers[0], entries, solve_at, **options)
+        if decisions:
+            from .overrides import apply_overrides
+
+            submission.result = apply_overrides(submission.result, decisions.get(submission.id, []))
+        report = ClassReport(solution.problem.name, [submission], {s.id: s for s in students or []})
+    _write_gradebooks(report, csv_out, canvas_out, moodle_out, assignment or solution.problem.title
+                      or solution.problem.name)
+    if stats_dir:
+        from .stats import write_stats
+
+        write_stats(report, solution, stats_dir)
     terminal = _terminal()
     if batch:
         if as_json:
@@ -420,23 +533,117 @@ def check_command(
         else:
             terminal.print_views(terminal.class_views(report))
         for failed in report.errors:
-            typer.echo("derive: error: " + " ".join(failed.error.split()), err=True)  # one line each
+            typer.echo("derive: error: " + one_line(" ".join(failed.error.split())), err=True)  # one line each
         raise typer.Exit(2 if report.errors else 0)
-    result = report.submissions[0].result
-    if as_json:
-        typer.echo(json.dumps(result.as_dict(), indent=2, ensure_ascii=False))
-    else:
-        terminal.print_views(terminal.grade_views(result) if solution.kind == "scalar"
-                             else terminal.matrix_answer_views(result))
-    if not result.all_correct:
+    _print_one(terminal, solution, report.submissions[0], as_json)
+    if not report.submissions[0].result.all_correct:
         raise typer.Exit(1)
 
 
-def _grading_options(solution, tolerance, weights, require_lines) -> dict:
+@contextmanager
+def _results_even_on_failure(out: Optional[Path], answers: list[Path]):
+    """With --gradescope, a setup that fails (an unreadable manifest or roster, a problem that
+    does not solve) still leaves a results.json saying so: Gradescope shows the student that,
+    rather than a bare "the autograder failed"."""
+    try:
+        yield
+    except DeriveError as exc:
+        if out is not None:
+            from .batch import Submission
+            from .files import write_text
+            from .gradescope import results
+
+            failed = Submission(", ".join(map(str, answers)), error="the autograder could not grade this submission: "
+                                + one_line(str(exc)) + " (your instructor can see why)")
+            write_text(out, json.dumps(results(failed), indent=2, ensure_ascii=False) + "\n")
+        raise
+
+
+def _print_one(terminal, solution, submission, as_json: bool) -> None:
+    """One graded file for the instructor: every cell, the scores and the notes."""
+    result = submission.result
+    if as_json:
+        data = result.as_dict()
+        data["notes"] = [*data.get("notes", []), *submission.notes]
+        typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    terminal.print_views(terminal.grade_views(result) if solution.kind == "scalar"
+                         else terminal.matrix_answer_views(result))
+    for note in submission.notes:
+        typer.echo("To look at: " + one_line(note))
+
+
+def _refuse_overwriting(inputs: dict, outputs: dict) -> None:
+    """An output that names an input of the run (or another output) would destroy it."""
+    import os
+
+    def same(a: Path, b: Path) -> bool:
+        try:
+            return os.path.samefile(a, b)
+        except OSError:
+            return os.path.abspath(a) == os.path.abspath(b)
+
+    named = [(k, v) for k, v in outputs.items() if v]
+    for i, (option, path) in enumerate(named):
+        clash = next((what for what, other in [*inputs.items(), *named[:i]] if other and same(path, other)), None)
+        if clash:
+            raise ProblemError(f"{option} {one_line(str(path))} names {clash}, which would be overwritten",
+                               hint="write the output to another file")
+
+
+def _write_gradebooks(report, csv_out, canvas_out, moodle_out, assignment: str) -> None:
+    from .files import write_text
+    from .gradebooks import provisional
+
+    if csv_out:
+        write_text(csv_out, report.to_csv())
+    if canvas_out:
+        write_text(canvas_out, report.to_canvas(assignment))
+    if moodle_out:
+        write_text(moodle_out, report.to_moodle(assignment))
+    held = provisional(report)
+    if held and (canvas_out or moodle_out):
+        ids = ", ".join(s.id for s in held[:10]) + (", …" if len(held) > 10 else "")
+        typer.echo(one_line(f"derive: note: {len(held)} provisional grade(s) left out of the gradebook import, "
+                            f"with cells waiting for review: {ids} (resolve them with --overrides)"), err=True)
+
+
+def _gradescope(ctx, solution, answers, entries, solve_at, students, decisions, exclude, options, out: Path,
+                shown_to_student: tuple, metadata: Optional[Path], gradebooks: tuple, as_json: bool) -> None:
+    """One Gradescope submission: results.json is written whatever happens to the file."""
+    from .batch import ClassReport
+    from .files import write_text
+    from .gradescope import grade_submission, read_metadata, results
+
+    if metadata is None:  # Gradescope's layout: /autograder/submission beside submission_metadata.json
+        metadata = next((p.parent / "submission_metadata.json" for p in answers
+                         if p.name == "submission" and (p.parent / "submission_metadata.json").is_file()), None)
+    users, unread = None, ""
+    try:
+        users = read_metadata(metadata) if metadata else None
+    except DeriveError as exc:  # Gradescope's file, not the student's: grade by the sheet's id, say so
+        unread = f"the submitter is unknown: {exc}"
+    submission, note = grade_submission(solution, answers, entries, solve_at, users, students, decisions, exclude,
+                                        **options)
+    submission.notes += [unread] if unread else []
+    feedback, visibility, after_due_date = shown_to_student
+    write_text(out, json.dumps(results(submission, feedback, visibility, note, after_due_date), indent=2,
+                               ensure_ascii=False) + "\n")
+    _write_gradebooks(ClassReport(solution.problem.name, [submission], {s.id: s for s in students or []}),
+                      *gradebooks)
+    if submission.result is None:
+        raise ProblemError(one_line(" ".join(submission.error.split())))
+    _print_one(_terminal(), solution, submission, as_json)
+    one_file = len(answers) == 1 and not answers[0].is_dir()  # a folder exits 0 once graded, as a batch
+    if one_file and not submission.result.all_correct:
+        raise typer.Exit(1)
+
+
+def _grading_options(solution, tolerance, weights, require_lines, decimal_comma=None) -> dict:
     """The grading policy: the problem file's [grading] table, overridden by the options."""
     if solution.kind != "scalar":
-        if tolerance is not None or weights or require_lines:
-            raise ProblemError("--tolerance, --weight and --require-lines grade scalar worksheets")
+        if tolerance is not None or weights or require_lines or decimal_comma is not None:
+            raise ProblemError("--tolerance, --weight, --require-lines and --decimal-comma grade scalar worksheets")
         return {}
     from .grade import PARTS, Policy
 
@@ -459,6 +666,8 @@ def _grading_options(solution, tolerance, weights, require_lines) -> dict:
         policy["tolerance"] = tolerance
     if require_lines is not None:
         policy["require_lines"] = require_lines
+    if decimal_comma is not None:
+        policy["decimal_comma"] = decimal_comma
     return {"weights": chosen, "policy": Policy(**policy)}
 
 
@@ -559,6 +768,22 @@ def report_command(
                            course, date, Numbering(numbering).value, Order(order).value)
     for path in write_report(solution, out_dir, SheetFormat(fmt).value, pdf, options, template,
                              keep_log=keep_log):
+        typer.echo(str(path))
+
+
+@app.command("prairielearn", epilog=_epilog("prairielearn"))
+def prairielearn_command(
+    problem: Annotated[str, typer.Argument(help="A built-in problem or a TOML problem file.")],
+    out_dir: Annotated[Path, typer.Option("-o", "--output", help="The question's folder, e.g. "
+                                          "course/questions/NAME.")],
+    feedback: Annotated[str, typer.Option(help="What a student sees per cell: messages (the grader's, with "
+                                          "the expected value), verdicts, or score.")] = "messages",
+) -> None:
+    """Write a PrairieLearn question (info.json, question.html, server.py) graded by derive:
+    variants drawn from PrairieLearn's seed, partial and carried credit, slip messages."""
+    from .prairielearn import write_question
+
+    for path in write_question(problem, out_dir, feedback):
         typer.echo(str(path))
 
 

@@ -25,13 +25,15 @@ import math
 import re
 from dataclasses import dataclass, field, replace
 
-from .errors import DeriveError, ProblemError
+from .errors import DeriveError, ProblemError, UsageError
 from .handwriting import parse_line
 from .scalar.rules import primitive
 from .scalar.solve import ScalarSolution
 
 PARTS = ("trace", "forward", "reverse")
 CREDIT = {"correct": 1.0, "rounding": 1.0, "carried": 1.0, "arithmetic-right-result": 0.5}
+#: The verdicts a student reads as right (full credit).
+RIGHT = ("correct", "rounding", "carried")
 TRIG = ("sin", "cos", "tan")
 
 
@@ -47,6 +49,20 @@ class Policy:
     digits: int = 3
     require_lines: bool = False
     line_credit: float = 0.5
+    decimal_comma: bool | None = None  # None: read from the sheet (a semicolon CSV, 1,649 with no 1.649)
+
+    def __post_init__(self):
+        for name in ("tolerance", "line_credit"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                    or value < 0:
+                raise UsageError(f"Policy({name}={value!r}): a finite number at least 0")
+        if self.line_credit > 1:
+            raise UsageError(f"Policy(line_credit={self.line_credit!r}): at most 1")
+        if isinstance(self.digits, bool) or not isinstance(self.digits, int) or not 0 <= self.digits <= 15:
+            raise UsageError(f"Policy(digits={self.digits!r}): a whole number from 0 to 15")
+        if not isinstance(self.require_lines, bool) or self.decimal_comma not in (None, True, False):
+            raise UsageError("Policy(require_lines=..., decimal_comma=...): True or False (decimal_comma: or None)")
 
 
 @dataclass(frozen=True)
@@ -60,6 +76,11 @@ class Answer:
     line: str = ""
     where: str = ""  # "row 7" of the file, for messages
 
+    def __post_init__(self):
+        for name in ("part", "pass_", "node", "value", "line", "where"):
+            if not isinstance(getattr(self, name), str):
+                raise UsageError(f"Answer({name}={getattr(self, name)!r}): a string (write '' for nothing)")
+
 
 @dataclass(frozen=True)
 class CellVerdict:
@@ -68,7 +89,7 @@ class CellVerdict:
     node: str
     given: str
     expected: float
-    verdict: str  # correct, rounding, wrong, missing
+    verdict: str  # correct, rounding, carried, wrong, missing, review
     kind: str | None = None  # sign, carried, arithmetic, rule, degrees, chain, point, no-line
     message: str = ""
     credit: float = 0.0
@@ -84,6 +105,7 @@ class Grade:
     cells: list[CellVerdict]
     weights: dict[str, float] = field(default_factory=lambda: {p: 1.0 for p in PARTS})
     notes: list[str] = field(default_factory=list)  # what a person should look at, beyond the cells
+    private: list[str] = field(default_factory=list)  # for the instructor only (another student's id)
 
     @property
     def to_review(self) -> int:
@@ -92,7 +114,8 @@ class Grade:
 
     @property
     def all_correct(self) -> bool:
-        return all(c.verdict in ("correct", "rounding") and c.credit >= 1.0 for c in self.cells)
+        """Every cell earned its full credit (right, right up to rounding, or carried)."""
+        return all(c.verdict in RIGHT and c.credit >= 1.0 for c in self.cells)
 
     def score(self) -> dict:
         parts = {}
@@ -111,15 +134,18 @@ class Grade:
         return {"parts": parts, "total": total, "first_wrong": first_wrong}
 
     def as_dict(self) -> dict:
-        return {"cells": [c.as_dict() for c in self.cells], "score": self.score(), "notes": self.notes}
+        """Everything, for the instructor's report (--json): the private notes too."""
+        return {"cells": [c.as_dict() for c in self.cells], "score": self.score(),
+                "notes": self.notes + self.private}
 
 
-def to_look_at(result) -> list[str]:
+def to_look_at(result, instructor: bool = True) -> list[str]:
     """What a person should look at in one graded file (a Grade, or a matrix AnswerCheck):
-    cells for review (no credit until regraded) and the grader's notes."""
+    cells for review (no credit until regraded) and the grader's notes; the notes meant for the
+    instructor only (another student's id) unless ``instructor`` is False."""
     review = result.to_review
     return ([f"{review} cell(s) for review: 0 credit until a person regrades them"] if review else []) \
-        + list(result.notes)
+        + list(result.notes) + (list(getattr(result, "private", [])) if instructor else [])
 
 
 def worksheet_cells(solution: ScalarSolution) -> list[tuple[str, str, str]]:
@@ -147,11 +173,6 @@ def _close(a: float, b: float, tolerance: float) -> bool:
 def _written(value: float, decimals: int) -> float:
     """The rounding of a number written with ``decimals`` decimals: right at the digits written."""
     return 0.5 * 10.0 ** (-decimals) + 1e-9 * max(1.0, abs(value))
-
-
-def _recomputes(given: float, recomputed: float, decimals: int, policy: Policy) -> bool:
-    """Whether a written value is what a recomputation from the student's own values gives."""
-    return _close(given, recomputed, _tolerance(recomputed, decimals, policy) + 1e-3 * abs(recomputed))
 
 
 def _line_close(a: float, b: float, written_decimals: int, spread: float = 0.0) -> bool:
@@ -271,14 +292,69 @@ class Expectations:
             adjoints = self.reverse[pass_].adjoints
             return (row.seed or 0.0) + sum(self.own_partial(t.owner, t.partial, own_trace)
                                            * own.get(t.owner.id, adjoints[t.owner.id]) for t in row.terms)
-        except (ValueError, OverflowError, ZeroDivisionError):
+        except (ValueError, OverflowError, ZeroDivisionError, TypeError):
             return None
+
+    def interval(self, part: str, pass_: str, node: str, own: dict[str, float], own_h: dict[str, float],
+                 own_trace: dict[str, float] | None, trace_h: dict[str, float], partial_h: float):
+        """The cell recomputed from the student's own earlier values, with how far it may move
+        when each of those values moves within the rounding of its last digit (first order, one
+        recomputation per value used: bounded by the cell's fan-in), plus the rounding of each
+        local partial and term written at the sheet's digits.  (value, spread, used) where
+        ``used`` lists ((part, pass), node, value written) of each own value used;
+        None when the cell is not recomputed (an input, a seed) or undefined there."""
+        value = self.recomputed(part, pass_, node, own, own_trace)
+        if value is None or not math.isfinite(value):
+            return None
+        n = self.trace.by_id[node]
+        if part == "trace":
+            own_keys, trace_keys = list(n.node_args), []
+            right = self.names
+        elif part == "forward":
+            own_keys, trace_keys = [p.arg for p in n.partials], list(n.node_args)
+            right = self.forward[pass_].tangents
+        else:
+            row = self._row(part, pass_, node)
+            own_keys = [t.owner.id for t in row.terms]
+            trace_keys = [a for t in row.terms for a in t.owner.node_args]
+            right = self.reverse[pass_].adjoints
+        spread, used = 0.0, []
+        for keys, values, halves, rights, is_own in ((own_keys, own, own_h, right, True),
+                                                     (trace_keys, own_trace or {}, trace_h, self.names, False)):
+            for key in dict.fromkeys(keys):
+                if key not in values:
+                    continue
+                used.append(((part, pass_) if is_own else ("trace", ""), key, values[key]))
+                step = halves.get(key, 0.0)
+                if not step:
+                    continue
+                moved = self.recomputed(part, pass_, node, {**own, key: own[key] + step} if is_own else own,
+                                        {**own_trace, key: own_trace[key] + step} if not is_own else own_trace)
+                if moved is None or not math.isfinite(moved):
+                    return None
+                spread += abs(moved - value)
+        if part != "trace":
+            terms = n.partials if part == "forward" else self._row(part, pass_, node).terms
+            incoming = [own.get(p.arg, right.get(p.arg, 0.0)) for p in terms] if part == "forward" \
+                else [own.get(t.owner.id, right.get(t.owner.id, 0.0)) for t in terms]
+            spread += sum((abs(x) + 1.0) * partial_h for x in incoming)
+        return value, spread if math.isfinite(spread) else math.inf, used
+
+
+def _cell_name(part: str, pass_: str, node: str) -> str:
+    """How a cell is named in a message: v6, ∂v6/∂x2, v̄6."""
+    if part == "forward":
+        return f"∂{node}/∂{pass_}"
+    if part == "reverse":
+        return f"v̄{node[1:]}" if node.startswith("v") else f"{node}̄"
+    return node
 
 
 def grade(solution: ScalarSolution, answers: list[Answer], weights: dict[str, float] | None = None,
           policy: Policy | None = None, others: dict[str, dict] | None = None) -> Grade:
     """Verdicts for every cell of the worksheet (missing cells included).  ``others`` maps the
-    other students of a manifest to their points, to tell a copied sheet from a slip."""
+    other students of a manifest to their points (and :data:`PUBLISHED` to the problem's own
+    point), to tell a copied sheet from a slip."""
     policy = policy or Policy()
     expect = Expectations(solution)
     by_key: dict[tuple[str, str, str], Answer] = {}
@@ -293,44 +369,269 @@ def grade(solution: ScalarSolution, answers: list[Answer], weights: dict[str, fl
             raise ProblemError(f"{answer.where}: the cell {answer.part}/{answer.pass_ or '-'}/{answer.node} "
                                "is given twice")
         by_key[key] = answer
-    elsewhere, copied = _other_point(expect, by_key, policy, others or {})
-    own: dict[tuple[str, str], dict[str, float]] = {}
+    reading = Reading.of(list(by_key.values()), policy, getattr(answers, "decimal_comma", None),
+                         tuple(node for _, node in expect.trace.inputs))
+    elsewhere, copied = _other_point(expect, by_key, policy, others or {}, reading)
+    sheet = _Sheet(expect, policy, reading, carry=copied is None)
     cells = []
     for key in expect.cells():
         part, pass_, node = key
         answer = by_key.get(key)
-        verdict = _judge(expect, part, pass_, node, answer, own.setdefault((part, pass_), {}), policy,
-                         own.get(("trace", "")) if part != "trace" else None, carry=copied is None)
+        try:
+            verdict = sheet.judge(part, pass_, node, answer)
+        except (ArithmeticError, ValueError, TypeError, RecursionError) as exc:  # one cell, never the sheet
+            verdict = CellVerdict(part, pass_, node, answer.value if answer else "", expect.value(*key), "review",
+                                  message=f"derive could not judge this cell ({type(exc).__name__}); "
+                                          "for a human to look at")
         if node in elsewhere and part == "trace":
-            verdict = replace(verdict, kind="point", message=f"not this sheet's point: {node} = {_fmt(verdict.expected)} "
-                              + (f"here; the values written are {copied}'s point" if copied else "here"))
+            verdict = replace(verdict, kind="point", message=f"not this sheet's point: {node} = "
+                              f"{_fmt(verdict.expected)} here")
         if policy.require_lines and verdict.credit > 0 and answer is not None and not answer.line.strip() \
                 and expect.has_line(part, pass_, node):
             verdict = replace(verdict, kind=verdict.kind or "no-line", credit=verdict.credit * policy.line_credit,
                               message=(verdict.message + "; " if verdict.message else "")
                               + f"no evaluation line: {policy.line_credit:g} of the credit")
         cells.append(verdict)
-    notes = []
-    if copied:
-        notes.append(f"the inputs written are the point of student {copied}: another student's sheet? "
-                     "No carried credit was given")
+    notes, private = [], []
+    if copied == PUBLISHED:
+        notes.append("the inputs written are the problem's own published point, not this sheet's: "
+                     "no carried credit was given")
+    elif copied:
+        notes.append("the inputs written are another student's point: no carried credit was given")
+        private.append(f"the inputs written are the point of student {copied}: another student's sheet?")
     elif elsewhere:
         notes.append(f"the inputs written ({', '.join(sorted(elsewhere))}) are not this sheet's point: a slip, or "
                      "the wrong manifest? The cells computed from them kept their carried credit")
-    return Grade(cells, {**{p: 1.0 for p in PARTS}, **(weights or {})}, notes)
+    return Grade(cells, {**{p: 1.0 for p in PARTS}, **(weights or {})}, notes, private)
 
 
-def _other_point(expect: Expectations, by_key: dict, policy: Policy,
-                 others: dict[str, dict]) -> tuple[set[str], str | None]:
+#: The key of ``others`` that stands for the problem's own (published) point.
+PUBLISHED = "(the problem's published point)"
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How the numbers of one sheet are read: its decimal separator (a sheet written in a
+    decimal-comma locale: ``1,649``, ``7,389 + 0,479 = 7,868``) and the number of decimals most
+    of its values are written to (``habit``).  On a sheet whose habit meets the sheet's digits, a
+    shorter value is one whose trailing zeros a spreadsheet dropped (0.48 for 0.480)."""
+
+    comma: bool = False
+    habit: int = 0
+    digits: int = 3
+
+    @classmethod
+    def of(cls, answers: list[Answer], policy: Policy, declared: bool | None = None,
+           inputs: tuple[str, ...] = ()) -> Reading:
+        """The reading of a sheet: its separator declared by the file, by the policy, or inferred
+        (no 1.649 anywhere and some 1,649); its habit from the values it computes (the inputs it
+        copies are left out)."""
+        given = {("trace", node) for node in inputs}
+        comma = policy.decimal_comma if policy.decimal_comma is not None else declared
+        if comma is None:
+            values = [a.value.strip() for a in answers] + [a.line for a in answers]
+            points = any(_POINT_DECIMAL.search(v) for v in values)
+            comma = not points and any(_COMMA_DECIMAL.search(v) for v in values)
+        decimals = sorted(read[1] for a in answers if (a.part, a.node) not in given
+                          if (read := read_value(a.value, comma=comma)) is not None and read[1] > 0)
+        # the most decimals that a quarter of the values carry: a spreadsheet drops the trailing
+        # zeros of some values (3.32 for 3.320) and exact values are short (6.25), but a habit
+        # shows in many cells, and one long value does not make a 2-decimal sheet a 3-decimal one
+        habit = max((d for d in decimals if sum(x >= d for x in decimals) >= len(decimals) / 4), default=0)
+        return cls(bool(comma), habit, policy.digits)
+
+    def value(self, text: str) -> tuple[float, int] | None:
+        return read_value(text, comma=self.comma)
+
+    def decimals(self, written: int) -> int:
+        """The decimals a value stands for: as written, or the sheet's habit where a shorter
+        value lost its trailing zeros."""
+        return max(written, self.habit) if self.habit >= self.digits else written
+
+    def line(self, text: str) -> str:
+        return _COMMA_BETWEEN_DIGITS.sub(".", text) if self.comma else text
+
+
+_POINT_DECIMAL = re.compile(r"\d\.\d")
+_COMMA_DECIMAL = re.compile(r"\d,\d")
+_COMMA_BETWEEN_DIGITS = re.compile(r"(?<=\d),(?=\d)")
+#: A wrong earlier value that makes the steps after it trivial (a product with 0 or ±1, a sum
+#: with 0): cells that follow from it earn no carried credit.
+TRIVIAL = (0.0, 1.0, -1.0)
+
+
+def _half(decimals: int) -> float:
+    return 0.5 * 10.0 ** (-decimals)
+
+
+class _Sheet:
+    """One worksheet being judged cell by cell, in the sheet's order: what the student wrote so
+    far (each value with the rounding it carries) and how to read it."""
+
+    def __init__(self, expect: Expectations, policy: Policy, reading: Reading, carry: bool):
+        self.expect, self.policy, self.reading, self.carry = expect, policy, reading, carry
+        self.own: dict[tuple[str, str], dict[str, float]] = {}
+        self.rounding: dict[tuple[str, str], dict[str, float]] = {}  # half a unit of each value's last digit
+        self.right: dict[tuple[tuple[str, str], str], bool] = {}  # each value judged right (up to rounding)
+
+    def stages(self, answer: Answer):
+        if not answer.line.strip():
+            return []
+        try:
+            return parse_line(self.reading.line(answer.line), self.expect.names)
+        except (DeriveError, ArithmeticError, ValueError, RecursionError):
+            return []
+
+    def judge(self, part: str, pass_: str, node: str, answer: Answer | None) -> CellVerdict:
+        verdict = self._judge(part, pass_, node, answer)
+        self.right[((part, pass_), node)] = verdict.verdict in ("correct", "rounding") or (
+            verdict.verdict == "wrong" and verdict.kind == "arithmetic" and verdict.credit > 0)
+        return verdict
+
+    def _judge(self, part: str, pass_: str, node: str, answer: Answer | None) -> CellVerdict:
+        expect, policy = self.expect, self.policy
+        own = self.own.setdefault((part, pass_), {})
+        own_h = self.rounding.setdefault((part, pass_), {})
+        expected = expect.value(part, pass_, node)
+        base = dict(part=part, pass_=pass_, node=node, expected=expected)
+        if answer is None or not answer.value.strip():
+            return CellVerdict(given="", verdict="missing", message="no value given", **base)
+        read = self.reading.value(answer.value)
+        if read is None:
+            return CellVerdict(given=answer.value, verdict="review", message=f"not read as a number: "
+                               f"{unread_reason(answer.value, self.reading.comma)}; for a human to look at", **base)
+        given, written = read
+        d = self.reading.decimals(written)
+        own[node] = given
+        own_h[node] = _half(max(d, policy.digits)) if not (written == 0 and _is_input(expect, part, node)) else 0.0
+        tolerance = _tolerance(expected, d, policy)
+        stages = self.stages(answer)
+        shown = f"{expected:.{max(d, policy.digits)}f}".replace("-", "−")
+        exact = _close(given, expected, 1e-9 * max(1.0, abs(expected)))
+
+        if exact or (d >= policy.digits and _close(given, expected, tolerance)):
+            if stages and len(stages) > 1 and not _consistent(stages, expected, d):
+                return CellVerdict(given=answer.value, verdict="wrong", kind="arithmetic",
+                                   message=f"the result is right but the terms written are not ({stages[0].text} "
+                                           f"{_equals(stages[0].value, d, expected)}, not {shown})",
+                                   credit=CREDIT["arithmetic-right-result"], **base)
+            return CellVerdict(given=answer.value, verdict="correct" if exact else "rounding",
+                               credit=CREDIT["correct"], **base)
+        coarse = CellVerdict(given=answer.value, verdict="review",
+                             message=f"written to {written} decimal(s) where the sheet asks for {policy.digits}: "
+                                     "a person will look at it", **base)
+        if d < policy.digits and _close(given, expected, _written(expected, written)):
+            return coarse  # judged the same whatever the next digit is: 0.48 for 0.4794 as 2.72 for 2.7183
+        follows = self.follows(part, pass_, node, given, d, stages)
+        if follows is not None and d < policy.digits and follows[0] != "wrong":
+            return coarse  # right from coarse values: as coarse as they are
+        if follows is None and written < policy.digits and _close(given, expected, _written(expected, written)):
+            return coarse  # an integer on a 3-decimal sheet, right only at 0 decimals
+        if follows is not None:
+            verdict, message = follows
+            credit = CREDIT["correct"] if verdict != "wrong" else 0.0
+            if verdict == "carried":
+                message += f"; the right value is {shown}"
+            return CellVerdict(given=answer.value, verdict=verdict, kind="carried" if verdict != "rounding" else None,
+                               message=message, credit=credit, **base)
+        if expected != 0 and _close(given, -expected, tolerance):
+            flipped = next((st for st in stages[1:] if _line_close(st.value, -expected, d, st.spread)), None) \
+                if stages and _line_close(stages[0].value, expected, d, stages[0].spread) else None
+            if flipped is not None:
+                message = (f"the sign is lost inside the line: {stages[0].text} "
+                           f"{_equals(stages[0].value, d, -expected)}, not {flipped.text}")
+            elif stages and _consistent(stages, expected, d):
+                message = (f"the line is right ({stages[0].text} {_equals(stages[0].value, d, given)}) "
+                           "but the result written has the wrong sign")
+            else:
+                message = f"the sign is wrong: expected {shown}"
+            return CellVerdict(given=answer.value, verdict="wrong", kind="sign", message=message, **base)
+        in_degrees = expect.in_degrees(part, pass_, node, {k: v for k, v in own.items() if k != node})
+        if in_degrees is not None and not _close(in_degrees, expected, tolerance) and _close(given, in_degrees, tolerance):
+            return CellVerdict(given=answer.value, verdict="wrong", kind="degrees",
+                               message=f"computed in degrees; the argument is in radians: expected {shown}", **base)
+        for dropped, value in expect.without_a_factor(part, pass_, node):
+            if not _close(value, expected, tolerance) and _close(given, value, tolerance):
+                return CellVerdict(given=answer.value, verdict="wrong", kind="chain",
+                                   message=f"a chain-rule factor is missing ({dropped}): expected {shown}", **base)
+        if stages and len(stages) > 1 and _line_close(stages[0].value, expected, d, stages[0].spread):
+            last = stages[-2]
+            return CellVerdict(given=answer.value, verdict="wrong", kind="arithmetic",
+                               message=f"the terms are right but do not add up to the result written: "
+                                       f"{last.text} {_equals(last.value, d, given)}, not {stages[-1].text}", **base)
+        rule = _rule_slip(expect, part, pass_, node, stages, d)
+        if rule:
+            return CellVerdict(given=answer.value, verdict="wrong", kind="rule", message=rule, **base)
+        return CellVerdict(given=answer.value, verdict="wrong", message=f"expected {shown}", **base)
+
+    def follows(self, part: str, pass_: str, node: str, given: float, d: int, stages) -> tuple[str, str] | None:
+        """Whether the value written follows from the student's own earlier values (each standing
+        for the interval its last digit allows, and local partials rounded to the sheet's digits
+        as the sheet asks), or from the numbers of its own line.  (verdict, message): ``rounding``
+        when those values are right up to their rounding, ``carried`` when an earlier value was
+        wrong, ``wrong`` when that wrong value makes this step trivial; None otherwise."""
+        expect, policy = self.expect, self.policy
+        expected = expect.value(part, pass_, node)
+        tolerance = _tolerance(expected, d, policy)
+        slack = 1e-9 * max(1.0, abs(given))
+        own = {k: v for k, v in self.own[(part, pass_)].items() if k != node}
+        own_h = self.rounding[(part, pass_)]
+        own_trace = self.own.get(("trace", "")) if part != "trace" else None
+        trace_h = self.rounding.get(("trace", ""), {})
+        interval = expect.interval(part, pass_, node, own, own_h, own_trace, trace_h, _half(policy.digits))
+        if interval is not None:
+            recomputed, spread, used = interval
+            if abs(given - recomputed) <= _half(d) + spread + slack:
+                if all(self.right.get((where, key), True) for where, key, _ in used):
+                    return "rounding", "follows from the rounded values written before it"
+                return self._carried(part, pass_, node, used, given, d)
+        if stages and len(stages) > 1:
+            last = stages[-2]
+            if abs(given - last.value) <= _half(d) + last.spread + slack \
+                    and all(_close(st.value, expected, tolerance + st.spread) for st in stages[:-1]):
+                return "rounding", "follows from the numbers of its line"
+        return None
+
+    def _carried(self, part: str, pass_: str, node: str, used, given: float, d: int) -> tuple[str, str] | None:
+        if not self.carry:
+            return None
+        trivial = [(where, key, value) for where, key, value in used
+                   if not self.right.get((where, key), True) and value in TRIVIAL]
+        if trivial:
+            (where_part, where_pass), key, value = trivial[0]
+            return ("wrong", f"follows from {_cell_name(where_part, where_pass, key)} = {_fmt(value)} written "
+                             "earlier, a wrong value that makes this step trivial: no carried credit")
+        source = "the trace above" if part == "trace" else self._source(part, pass_, node, given, d)
+        return "carried", f"follows from the earlier wrong value(s) of {source}"
+
+    def _source(self, part: str, pass_: str, node: str, given: float, d: int) -> str:
+        """Where a carried error in a pass comes from: the pass's own earlier cells (recomputing
+        with the right trace values still gives what was written), or else the student's trace."""
+        own = {k: v for k, v in self.own[(part, pass_)].items() if k != node}
+        alone = self.expect.interval(part, pass_, node, own, self.rounding[(part, pass_)], None, {},
+                                     _half(self.policy.digits))
+        if alone is not None and abs(given - alone[0]) <= _half(d) + alone[1] + 1e-9 * max(1.0, abs(given)):
+            return "this pass"
+        return "the trace"
+
+
+def _is_input(expect: Expectations, part: str, node: str) -> bool:
+    return part == "trace" and expect.trace.by_id[node].is_input
+
+
+def _other_point(expect: Expectations, by_key: dict, policy: Policy, others: dict[str, dict],
+                 reading: Reading | None = None) -> tuple[set[str], str | None]:
     """The input nodes written with values other than this sheet's point (beyond the rounding of
-    the digits written), and the student among ``others`` (id -> that student's input values,
-    from the manifest) whose point they are, if any.  Inputs are given on the sheet, not
+    the digits written; an integer is exact), and the point among ``others`` (id -> that
+    student's input values, from the manifest; :data:`PUBLISHED` -> the problem's own point)
+    whose values they are, an exact match preferred.  Inputs are given on the sheet, not
     computed: a slip copying one earns no credit for that cell but keeps carried credit for what
-    follows; a sheet at another student's exact point earns no carried credit."""
+    follows; a sheet at another known point earns no carried credit."""
+    reading = reading or Reading(digits=policy.digits)
     wrong, written = set(), {}
     for name, node_id in expect.trace.inputs:
         answer = by_key.get(("trace", "", node_id))
-        read = read_value(answer.value) if answer is not None and answer.value.strip() else None
+        read = reading.value(answer.value) if answer is not None and answer.value.strip() else None
         if read is None:
             continue
         written[name] = read
@@ -340,91 +641,19 @@ def _other_point(expect: Expectations, by_key: dict, policy: Policy,
             wrong.add(node_id)
     if not wrong or len(written) < len(expect.trace.inputs):
         return wrong, None
-    for student, values in others.items():
+
+    def matches(values: dict, exact: bool) -> bool:
         try:
-            if all(_close(given, float(values[name]), _written(given, d))
-                   for name, (given, d) in written.items()):
+            return all(_close(given, float(values[name]), 1e-9 * max(1.0, abs(given)) if exact or d == 0
+                              else _written(given, d)) for name, (given, d) in written.items())
+        except (KeyError, TypeError, ValueError, OverflowError):
+            return False
+
+    for exact in (True, False):
+        for student, values in others.items():
+            if matches(values, exact):
                 return wrong, student
-        except (KeyError, TypeError, ValueError):
-            continue
     return wrong, None
-
-
-def _judge(expect: Expectations, part: str, pass_: str, node: str, answer: Answer | None,
-           own: dict[str, float], policy: Policy = Policy(),
-           own_trace: dict[str, float] | None = None, carry: bool = True) -> CellVerdict:
-    expected = expect.value(part, pass_, node)
-    base = dict(part=part, pass_=pass_, node=node, expected=expected)
-    if answer is None or not answer.value.strip():
-        return CellVerdict(given="", verdict="missing", message="no value given", **base)
-    read = read_value(answer.value)
-    if read is None:
-        return CellVerdict(given=answer.value, verdict="review", message=f"not read as a number: "
-                           f"{unread_reason(answer.value)}; for a human to look at", **base)
-    given, d = read
-    own[node] = given
-    tolerance = _tolerance(expected, d, policy)
-    stages = _stages(expect, answer)
-    shown = f"{expected:.{max(d, 3)}f}".replace("-", "−")
-
-    if _close(given, expected, 1e-9 * max(1.0, abs(expected))) or _close(given, expected, tolerance):
-        exact = _close(given, expected, 1e-9 * max(1.0, abs(expected)))
-        if stages and len(stages) > 1 and not _consistent(stages, expected, d):
-            return CellVerdict(given=answer.value, verdict="wrong", kind="arithmetic",
-                               message=f"the result is right but the terms written are not ({stages[0].text} "
-                                       f"is {_fmt(stages[0].value)}, not {shown})",
-                               credit=CREDIT["arithmetic-right-result"], **base)
-        return CellVerdict(given=answer.value, verdict="correct" if exact else "rounding",
-                           credit=CREDIT["correct"], **base)
-
-    if d < policy.digits and _close(given, expected, _written(expected, d)):
-        return CellVerdict(given=answer.value, verdict="review",
-                           message=f"right only to the {d} decimal(s) written; the sheet asks for {policy.digits}: "
-                                   f"{shown}", **base)
-    recomputed = expect.recomputed(part, pass_, node, {k: v for k, v in own.items() if k != node}, own_trace) \
-        if carry else None
-    if recomputed is not None and not _close(recomputed, expected, tolerance) \
-            and _recomputes(given, recomputed, d, policy):
-        source = "the trace above" if part == "trace" else _carried_from(expect, part, pass_, node, own, given, d, policy)
-        return CellVerdict(given=answer.value, verdict="wrong", kind="carried",
-                           message=f"consistent with the earlier wrong value(s) of {source}; "
-                                   f"the right value is {shown}", credit=CREDIT["carried"], **base)
-    if expected != 0 and _close(given, -expected, tolerance):
-        flipped = next((st for st in stages[1:] if _line_close(st.value, -expected, d, st.spread)), None) \
-            if stages and _line_close(stages[0].value, expected, d, stages[0].spread) else None
-        if flipped is not None:
-            message = f"the sign is lost inside the line: {stages[0].text} = {shown}, not {flipped.text}"
-        elif stages and _consistent(stages, expected, d):
-            message = f"the line is right ({stages[0].text} = {shown}) but the result written has the wrong sign"
-        else:
-            message = f"the sign is wrong: expected {shown}"
-        return CellVerdict(given=answer.value, verdict="wrong", kind="sign", message=message, **base)
-    in_degrees = expect.in_degrees(part, pass_, node, {k: v for k, v in own.items() if k != node})
-    if in_degrees is not None and not _close(in_degrees, expected, tolerance) and _close(given, in_degrees, tolerance):
-        return CellVerdict(given=answer.value, verdict="wrong", kind="degrees",
-                           message=f"computed in degrees; the argument is in radians: expected {shown}", **base)
-    for dropped, value in expect.without_a_factor(part, pass_, node):
-        if not _close(value, expected, tolerance) and _close(given, value, tolerance):
-            return CellVerdict(given=answer.value, verdict="wrong", kind="chain",
-                               message=f"a chain-rule factor is missing ({dropped}): expected {shown}", **base)
-    if stages and len(stages) > 1 and _line_close(stages[0].value, expected, d, stages[0].spread):
-        return CellVerdict(given=answer.value, verdict="wrong", kind="arithmetic",
-                           message=f"the terms are right but do not add up to the result written: "
-                                   f"{stages[0].text} = {shown}", **base)
-    rule = _rule_slip(expect, part, pass_, node, stages, d)
-    if rule:
-        return CellVerdict(given=answer.value, verdict="wrong", kind="rule", message=rule, **base)
-    return CellVerdict(given=answer.value, verdict="wrong", message=f"expected {shown}", **base)
-
-
-def _carried_from(expect: Expectations, part: str, pass_: str, node: str, own: dict[str, float], given: float,
-                  d: int, policy: Policy) -> str:
-    """Where a carried error in a pass comes from: the pass's own earlier cells (recomputing with
-    the right trace values still gives what was written), or else the student's trace values."""
-    alone = expect.recomputed(part, pass_, node, {k: v for k, v in own.items() if k != node}, None)
-    if alone is not None and _recomputes(given, alone, d, policy):
-        return "this pass"
-    return "the trace"
 
 
 _PLAIN = re.compile(r"[-+]?(\d+(?:\.(\d*))?|\.(\d+))(?:e([-+]?\d+))?", re.IGNORECASE)
@@ -437,13 +666,15 @@ _DECIMAL_COMMA = re.compile(r"([-+]?\d+),(\d+)")
 MAX_VALUE_LENGTH = 100
 
 
-def read_value(text: str) -> tuple[float, int] | None:
+def read_value(text: str, comma: bool = False) -> tuple[float, int] | None:
     """A written answer as (value, decimals of its last written digit), or None when it cannot be
     read without guessing.  Read: 0.964, −0.964, ≈0.964, 1.41e-1, 1.41 × 10^-1, 1/2 (exact: 6
     decimals), 0,25 (a decimal comma, unless it could be a thousands separator: 1,250)."""
     if len(text) > MAX_VALUE_LENGTH:  # nobody writes a number that long; int() of it would raise
         return None
     t = _normalized(text)
+    if comma and "." not in t:  # the sheet's decimal separator is a comma: 1,649 is 1.649
+        t = t.replace(",", ".")
     if (m := _PLAIN.fullmatch(t.replace(" ", ""))) is not None:
         written = len(m.group(2) or m.group(3) or "")
         exponent = int(m.group(4) or 0)
@@ -470,11 +701,13 @@ def _normalized(text: str) -> str:
     return t
 
 
-def unread_reason(text: str) -> str:
+def unread_reason(text: str, comma: bool = False) -> str:
     """Why ``read_value`` did not read ``text``, in words a student understands."""
     if len(text) > MAX_VALUE_LENGTH:
         return f"longer than {MAX_VALUE_LENGTH} characters"
     t = _normalized(text)
+    if comma and "." not in t:
+        t = t.replace(",", ".")
     if (m := _DECIMAL_COMMA.fullmatch(t)) is not None:
         whole, frac = m.groups()
         return f"'{t}' could be {whole}{frac} (a thousands separator) or {whole}.{frac} (a decimal comma)"
@@ -512,6 +745,21 @@ def _rule_slip(expect: Expectations, part: str, pass_: str, node: str, stages, d
                 return (f"a local partial is not the rule table's: {_fmt(t.value / incoming)} was used where "
                         f"∂{node}/∂· = {_fmt(partial)}")
     return None
+
+
+def _equals(x: float, decimals: int, other: float) -> str:
+    """"= x" or "≈ x" as a message prints a value it states, true and to the digits needed to see
+    the point: exact where x is a short decimal (1.500 × 1.099 = 1.6485, never 1.648; 1 × 1 = 1),
+    else at the sheet's digits after "≈", and more where that would print ``other``
+    (the value it is set against)."""
+    decimals = max(decimals, 3)
+    for places in range(0, decimals + 4):
+        if abs(round(x, places) - x) <= 1e-9 * max(1.0, abs(x)):
+            return "= " + f"{x:.{places}f}".replace("-", "−")
+    places = decimals
+    while places < decimals + 8 and f"{x:.{places}f}" == f"{other:.{places}f}":
+        places += 1
+    return "≈ " + f"{x:.{places}f}".replace("-", "−")
 
 
 def _fmt(x: float) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import api
-from .grade import Grade
+from .grade import RIGHT, Grade
 
 
 def grade_worksheet(problem: str, answers: str | Path, manifest: str | Path | None = None,
@@ -42,7 +42,7 @@ def assert_worksheet(problem: str, answers: str | Path, minimum: float = 1.0, ma
     result = grade_worksheet(problem, answers, manifest, **solve_options)
     score = result.score()["total"]
     if score < minimum - 1e-12:
-        wrong = [c for c in result.cells if c.verdict not in ("correct", "rounding") or c.credit < 1]
+        wrong = [c for c in result.cells if c.verdict not in RIGHT or c.credit < 1]
         lines = [f"{Path(answers).name}: score {score:.1%} < {minimum:.1%}; {len(wrong)} cell(s) to look at:"]
         lines += [f"  {c.part} {c.pass_ or '-'} {c.node}: {c.verdict}{f' ({c.kind})' if c.kind else ''}, "
                   f"given {c.given or '(nothing)'}, expected {_number(c.expected)}; {c.message}" for c in wrong]

@@ -24,15 +24,18 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sympy
 
 from . import files
 from .errors import DeriveError, DomainError, ProblemError, ReportError, VerificationError
 from .problems import Problem, check_moved_point, load_problem
-from .report import SheetOptions, write_report
 from .roster import ManifestEntry, Student, anonymous_roster, in_shard, manifest_csv
 from .scalar.solve import solve_scalar
+
+if TYPE_CHECKING:  # the sheets (Jinja2, TeX) load only when sheets are written: PrairieLearn's
+    from .report import SheetOptions  # runtime draws variants without them
 
 MAX_DRAWS = 200
 MAX_MAGNITUDE = 10**12  # largest |low| or |high| of a [variants] range
@@ -148,6 +151,8 @@ def degenerate(solution, digits: int = 3) -> str | None:
 
 def _build(spec: str, variant: Variant, out_dir: str, pdf: bool, options: SheetOptions) -> list[str]:
     """One student's blank sheet and key (run in a worker process)."""
+    from .report import write_report
+
     solution = solve_scalar(load_problem(spec).with_values(variant.values))
     student = options.student or f"student{variant.student:03d}"
     written = []
@@ -212,7 +217,7 @@ def _manifest(out_dir: Path, entries: list[ManifestEntry], names: list[str], ord
 
 
 def write_variants(spec: str, count: int, seed: int, out_dir: str | Path, pdf: bool = True,
-                   options: SheetOptions = SheetOptions(), workers: int | None = None, progress=None,
+                   options: SheetOptions | None = None, workers: int | None = None, progress=None,
                    students: list[Student] | None = None, shard: tuple[int, int] = (1, 1)) -> Path:
     """Write every student's sheets and the manifest; returns the manifest's path.
 
@@ -220,6 +225,9 @@ def write_variants(spec: str, count: int, seed: int, out_dir: str | Path, pdf: b
     students at 0-based index ≡ K−1 (mod N) are written, with the same variants as a whole run.
     When a sheet fails (or the run is interrupted) the manifest lists only the students whose
     sheets were written."""
+    from .report import SheetOptions
+
+    options = options or SheetOptions()
     problem = load_problem(spec)
     if problem.kind != "scalar":
         raise ProblemError("variants are drawn for scalar problems")

@@ -27,12 +27,15 @@ _STUDENT_LINE = re.compile(r"^\W*Student\W*:\W*(\S+?)\W*$", re.IGNORECASE)
 
 
 class Answers(list):
-    """The filled cells of one worksheet (a list of :class:`Answer`), and the student's id
-    written on it (None when the sheet has none)."""
+    """The filled cells of one worksheet (a list of :class:`Answer`), the student's id written on
+    it (None when the sheet has none) and its decimal separator when the file says it (a
+    semicolon CSV is what a spreadsheet in a decimal-comma locale saves: True), else None (the
+    grader infers it from the numbers written)."""
 
-    def __init__(self, answers=(), student: str | None = None):
+    def __init__(self, answers=(), student: str | None = None, decimal_comma: bool | None = None):
         super().__init__(answers)
         self.student = student
+        self.decimal_comma = decimal_comma
 
 
 def blank_csv(solution: ScalarSolution, key: bool = False, digits: int = 3, student: str | None = None) -> str:
@@ -72,21 +75,39 @@ def read_answers(path: str | Path) -> Answers:
     """A filled worksheet: CSV (by its header) or the Markdown that --blank --format md wrote."""
     path = Path(path)
     text = read_text(path, "worksheet")
-    first = text.lstrip().splitlines()[0] if text.strip() else ""
-    if first.replace(" ", "").lower().startswith(("part,pass,node", "id,")):
+    if _separator(text) is not None:
         return read_csv(text, str(path))
     if "<!-- derive:" in text:
         return read_markdown(text, str(path))
-    if first.replace(" ", "").lower().startswith(("part;pass;node", "id;", "part\tpass\tnode", "id\t")):
-        raise ProblemError(f"{path}: a worksheet saved with ';' or tab separators",
-                           hint="save it as CSV with commas: in a spreadsheet, choose CSV (comma-separated)")
     raise ProblemError(f"{path}: not a worksheet",
                        hint="give a CSV with the header part,pass,node,value,line or the Markdown "
                             "that 'derive report --blank --format md' wrote")
 
 
+#: Excel's first line naming the separator of the file that follows ("sep=;").
+_EXCEL_SEP = re.compile(r"^\s*\"?sep=(.)\"?\s*$", re.IGNORECASE)
+
+
+def _separator(text: str) -> str | None:
+    """The separator of a CSV worksheet (',' or, as spreadsheets save it in decimal-comma
+    locales, ';', or a tab), read from its header or Excel's "sep=" line; None when the text is
+    not a CSV worksheet."""
+    lines = [line for line in text.lstrip().splitlines()[:2]]
+    if lines and (m := _EXCEL_SEP.match(lines[0])) is not None:
+        return m.group(1)
+    first = lines[0].replace(" ", "").replace('"', "").lower() if lines else ""
+    for sep in (",", ";", "\t"):
+        if first.startswith((f"part{sep}pass{sep}node", f"id{sep}")):
+            return sep
+    return None
+
+
 def read_csv(text: str, where: str = "worksheet") -> Answers:
-    reader = csv.reader(io.StringIO(text))
+    sep = _separator(text) or ","
+    lines = text.lstrip().splitlines(keepends=True)
+    if lines and _EXCEL_SEP.match(lines[0]):
+        text = "".join(lines[1:])
+    reader = csv.reader(io.StringIO(text), delimiter=sep)
     try:
         header = [h.strip().lower() for h in next(reader, [])]
         student, first_row = None, 2
@@ -95,7 +116,7 @@ def read_csv(text: str, where: str = "worksheet") -> Answers:
             header, first_row = [h.strip().lower() for h in next(reader, [])], 3
         if header[:4] != HEADER[:4]:
             raise ProblemError(f"{where}: the header must be {','.join(HEADER)}, not {excerpt(','.join(header))}")
-        return Answers(_csv_rows(reader, where, first_row), student)
+        return Answers(_csv_rows(reader, where, first_row), student, decimal_comma=True if sep == ";" else None)
     except csv.Error as exc:  # a cell over csv.field_size_limit(), a NUL byte, a stray quote
         raise ProblemError(f"{where}: line {reader.line_num}: not valid CSV: {exc}") from None
 

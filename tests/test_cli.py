@@ -379,6 +379,7 @@ def test_problem_file_syntax_errors_and_semicolon_worksheets_say_what_and_where(
     result = runner.invoke(app, ["solve", str(bad)])
     assert result.exit_code == 2 and result.stderr.startswith(f"derive: error: {bad}: y = ")
     semi = tmp_path / "semi.csv"
-    semi.write_text("part;pass;node;value;line\ntrace;;v0;2;\n")
-    result = runner.invoke(app, ["check", "problem1", str(semi)])
-    assert result.exit_code == 2 and "';' or tab separators" in result.stderr
+    semi.write_text("\ufeffsep=;\npart;pass;node;value;line\ntrace;;v0;2;\ntrace;;v6;0,141;sin(3) = 0,141\n")
+    result = runner.invoke(app, ["check", "problem1", str(semi), "--json"])  # read as Excel saves it, not refused
+    cells = {c["node"]: c for c in json.loads(result.stdout)["cells"] if c["part"] == "trace"}
+    assert result.exit_code == 1 and cells["v0"]["verdict"] == "correct" and cells["v6"]["verdict"] == "rounding"

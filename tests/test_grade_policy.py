@@ -143,7 +143,9 @@ def test_a_wrong_trace_value_used_correctly_later_costs_once(problem1):
     ("about 0.96", "derive reads numbers such as 0.964"),
 ])
 def test_a_review_says_why_the_cell_was_not_read(problem1, text, reason):
-    cell = one(problem1, "trace", "", "v6", text)
+    # a sheet whose other values are written with decimal points: its 1,250 is ambiguous
+    cells = grade(problem1, [Answer("trace", "", "v6", text), Answer("trace", "", "v3", "7.389")]).cells
+    cell = next(c for c in cells if c.node == "v6" and c.part == "trace")
     assert cell.verdict == "review" and reason in cell.message and "human" in cell.message
 
 
@@ -163,7 +165,7 @@ def test_a_sign_lost_inside_the_line_is_placed_there(problem1):
     expected = math.cos(V5) * 6.0
     cell = one(problem1, "forward", "x2", "v6", f"{-expected:.3f}",
                line=f"cos(v5) × 6 = {-expected:.3f}")
-    assert cell.kind == "sign" and cell.message.startswith("the sign is lost inside the line: cos(v5) × 6 =")
+    assert cell.kind == "sign" and cell.message.startswith("the sign is lost inside the line: cos(v5) × 6 ≈ −5.940")
 
 
 def test_a_carried_error_names_where_it_came_from(problem1):

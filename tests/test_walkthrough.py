@@ -69,10 +69,10 @@ def test_the_readme_walkthrough_runs_end_to_end(tmp_path, monkeypatch):
                 "grace    95.8    91.7      95.8     100.0"):
         assert row in result.stdout  # the README's table
     grades = list(csv.reader(Path("grades.csv").open()))
-    assert grades == [["id", "total", "trace", "forward", "reverse", "file"],
-                      ["ada", "100.0", "100.0", "100.0", "100.0", "submissions/ada.csv"],
-                      ["alan", "58.3", "100.0", "75.0", "0.0", "submissions/alan.csv"],
-                      ["grace", "95.8", "91.7", "95.8", "100.0", "submissions/grace.csv"]]
+    assert grades == [["id", "total", "trace", "forward", "reverse", "needs_review", "file"],
+                      ["ada", "100.0", "100.0", "100.0", "100.0", "0", "submissions/ada.csv"],
+                      ["alan", "58.3", "100.0", "75.0", "0.0", "0", "submissions/alan.csv"],
+                      ["grace", "95.8", "91.7", "95.8", "100.0", "0", "submissions/grace.csv"]]
 
     result = derive(commands[2])
     assert result.exit_code == 1  # one file: today's exit codes

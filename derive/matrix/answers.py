@@ -15,17 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import sympy
 
 from ..errors import DeriveError, ProblemError, ShapeError, did_you_mean
-from ..timing import TimedOut, time_limit
 from ..userfiles import read_text
-from .expr import size_value
 from .evaluate import ANSWER_CONCRETE, NumpyBackend, SympyBackend, evaluate, run_forward
-from .expr import M
+from .expr import M, size_value
 from .shapes import shape_text, type_answer
 from .solve import MatrixSolution
-from .verify import EXACT_ENTRY_LIMIT, exact_variables, random_values
+from .verify import (EXACT_ENTRY_LIMIT, PRECISIONS, Budget, compare, distinct_nodes, exact_variables, random_points,
+                     random_values)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -81,8 +79,11 @@ def _expected(solution: MatrixSolution) -> dict[tuple[str, str], M]:
 
 def answer_template(solution: MatrixSolution) -> str:
     """The TOML file a student fills in: one empty formula per adjoint and gradient to give."""
+    used = sorted({node.data for _, e in solution.model.equations for node in e.walk()
+                   if node.op == "fn" and node.data not in ("log", "exp", "sqrt")})  # these are written out
+    derivatives = "".join(f"{name}′ as d{name}, " for name in used)
     lines = [f"# {solution.problem.title or solution.problem.name}: your answers, one formula each, checked",
-             "# by meaning with 'derive check'. Write adjoints as <name>_bar, σ′ as dsigma, transposes as .T,",
+             f"# by meaning with 'derive check'. Write adjoints as <name>_bar, {derivatives}transposes as .T,",
              "# matrix products as @ and elementwise products as *; diag(v) @ u is accepted.", ""]
     for section in ("adjoints", "gradients"):
         lines.append(f"[{section}]")
@@ -139,60 +140,91 @@ def check_answers(solution: MatrixSolution, path: str | Path, seeds: tuple[int, 
             continue
         given = answers[key]
         try:
-            typed = type_answer(model, f"{section}.{name}", given)
-        except ShapeError as exc:
-            items.append(AnswerVerdict(section, name, given, want, "shape", str(exc)))
-            continue
-        except DeriveError as exc:
-            items.append(AnswerVerdict(section, name, given, want, "invalid", str(exc)))
-            continue
-        if typed.shape != shape:
-            hint = " (it is the transpose of the right shape: a transpose is missing)" \
-                if typed.shape == (shape[1], shape[0]) else ""
-            items.append(AnswerVerdict(section, name, given, want, "shape",
-                                       f"the answer is {shape_text(typed.shape)}, the adjoint of {name} is "
-                                       f"{shape_text(shape)}{hint}"))
-            continue
-        counterexample = _numeric_difference(solution, typed, right, environments, seeds)
-        if counterexample:
-            items.append(AnswerVerdict(section, name, given, want, "wrong",
-                                       f"not equal to {want}: they differ at random values (seed "
-                                       f"{counterexample['seed']}, entry {counterexample['entry']})",
-                                       counterexample))
-            continue
-        exact = _exact_difference(solution, typed, right)
-        if exact == UNDECIDED:  # a timeout is never a pass: random points at other scales, then a person
-            counterexample = _numeric_difference(solution, typed, right, [
-                _environment(solution, seed, scale) for seed in seeds for scale in FALLBACK_SCALES],
-                [seed for seed in seeds for _ in FALLBACK_SCALES])
-            if counterexample:
-                items.append(AnswerVerdict(section, name, given, want, "wrong",
-                                           f"not equal to {want}: they differ at random values (seed "
-                                           f"{counterexample['seed']}, entry {counterexample['entry']})",
-                                           counterexample))
-            else:
-                items.append(AnswerVerdict(section, name, given, want, "review",
-                                           f"equal to {want} at random values, but the exact comparison took "
-                                           f"longer than {EXACT_TIMEOUT:g} s: a person should look at it"))
-            continue
-        if exact and solution.model.abstract and not _exact_difference(solution, typed, right, abstract=False):
-            shown = ", ".join(sorted(solution.model.abstract))
+            items.append(_judge_answer(solution, section, name, given, right, want, environments, seeds))
+        except (ArithmeticError, ValueError, TypeError, RecursionError) as exc:  # e.g. 1000 ** 999 ** 1e-320
             items.append(AnswerVerdict(section, name, given, want, "review",
-                                       f"right if {shown} is the function the numeric check uses, but {shown} is "
-                                       f"abstract in this problem (write d{sorted(solution.model.abstract)[0]}(…) "
-                                       f"for its derivative): a person should look at it"))
-            continue
-        if exact:
-            items.append(AnswerVerdict(section, name, given, want, "wrong", exact))
-            continue
-        items.append(AnswerVerdict(section, name, given, want, "correct"))
+                                       f"the grader could not judge this answer ({type(exc).__name__}: "
+                                       f"{_clip(str(exc))}): a person should look at it"))
     return AnswerCheck(items)
 
 
-#: Time for the exact comparison of one answer; past it the verdict is numeric or "review".
-EXACT_TIMEOUT = 10.0
-#: What _exact_difference returns when it could not decide in time.
-UNDECIDED = "undecided"
+def _judge_answer(solution: MatrixSolution, section: str, name: str, given: str, right: M, want: str,
+                  environments, seeds) -> AnswerVerdict:
+    """One typed answer's verdict: its shape, then numeric and exact equality with ``right``."""
+    def verdict(kind: str, message: str = "", counterexample: dict | None = None) -> AnswerVerdict:
+        return AnswerVerdict(section, name, given, want, kind, message, counterexample)
+
+    def differs(counterexample: dict) -> AnswerVerdict:
+        return verdict("wrong", f"not equal to {want}: they differ at random values (seed {counterexample['seed']}, "
+                                f"entry {counterexample['entry']})", counterexample)
+
+    model = solution.model
+    shape = model.shapes[name]
+    try:
+        typed = type_answer(model, f"{section}.{name}", given)
+    except ShapeError as exc:
+        hint = _product_hint(model, section, name, given, shape)
+        return verdict("shape", f"{exc.message} (hint: {hint})" if hint else str(exc))
+    except DeriveError as exc:
+        if any(sign in given for sign in _LATEX):
+            return verdict("invalid", f'{section}.{name} = "{_clip(given)}" looks like LaTeX: write it in Python '
+                                      f"syntax, e.g. (P - Y)/B")
+        return verdict("invalid", str(exc))
+    if typed.shape != shape:
+        hint = " (it is the transpose of the right shape: a transpose is missing)" \
+            if typed.shape == (shape[1], shape[0]) else ""
+        hint = hint or (f" (hint: {product})" if (product := _product_hint(model, section, name, given, shape)) else "")
+        return verdict("shape", f"the answer is {shape_text(typed.shape)}, the adjoint of {name} is "
+                                f"{shape_text(shape)}{hint}")
+    counterexample = _numeric_difference(solution, typed, right, environments, seeds)
+    if counterexample:
+        return differs(counterexample)
+    exact = _judge(solution, abstract=True).decide(typed, right)
+    if exact.verdict == "undecided":  # never a pass: random points at other scales, then a person
+        counterexample = _numeric_difference(solution, typed, right, [
+            _environment(solution, seed, scale) for seed in seeds for scale in FALLBACK_SCALES],
+            [seed for seed in seeds for _ in FALLBACK_SCALES])
+        if counterexample:
+            return differs(counterexample)
+        return verdict("review", f"equal to {want} at random values, but the exact comparison could not decide "
+                                 f"({exact.reason}): a person should look at it")
+    if exact.verdict == "differs" and model.abstract \
+            and _judge(solution, abstract=False).decide(typed, right).verdict == "holds":
+        shown = ", ".join(sorted(model.abstract))
+        return verdict("review", f"right if {shown} is the function the numeric check uses, but {shown} is abstract "
+                                 f"in this problem (write d{sorted(model.abstract)[0]}(…) for its derivative): a "
+                                 f"person should look at it")
+    if exact.verdict == "differs":
+        return verdict("wrong", exact.reason)
+    return verdict("correct")
+
+
+#: Signs that an answer was typed in LaTeX (\frac, ^{…}, \odot, \top, \bar).
+_LATEX = ("\\", "^{", "_{", "$")
+
+
+def _product_hint(model, section: str, name: str, given: str, shape: tuple) -> str:
+    """Where swapping one @ for * (or * for @) gives the right shape: the hint to use the other
+    product (⊙ is *, the matrix product is @)."""
+    for wrong, right, what in (("@", "*", "use * for the elementwise (Hadamard) product, @ for the matrix product"),
+                               ("*", "@", "use @ for the matrix product, * for the elementwise (Hadamard) product")):
+        places = [i for i, c in enumerate(given) if c == wrong and given[i - 1:i + 1] != "**"
+                  and given[i:i + 2] != "**"]
+        for i in places[:8]:
+            try:
+                typed = type_answer(model, f"{section}.{name}", given[:i] + right + given[i + 1:])
+            except DeriveError:
+                continue
+            if typed.shape == shape:
+                return what
+    return ""
+
+
+def _clip(text: str, width: int = 80) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
 #: Scales of the random values tried when the exact comparison cannot decide: a wrong term too
 #: small to see at values near 1 ((sum(b1)/10**6)**999) shows at large ones.
 FALLBACK_SCALES = (1e-3, 10.0, 1e3, 1e6)
@@ -225,27 +257,75 @@ def _numeric_difference(solution, typed: M, right: M, environments, seeds) -> di
     return None
 
 
-def _exact_difference(solution, typed: M, right: M, abstract: bool = True) -> str | None:
-    """Exact comparison on the instantiated sizes (skipped, silently, where too large).  Smooth
-    activations the problem names are concrete (an answer may write σ′(z) out as h ⊙ (1 − h));
-    an abstract one stays abstract unless ``abstract`` is False."""
-    model, sizes = solution.model, solution.problem.dims
-    entries = sum(int(np.prod([size_value(d, sizes) for d in model.shapes[v]]))
-                  for v in model.variables)
-    if entries > EXACT_ENTRY_LIMIT:
-        return None
-    env = exact_variables(model, sizes)
-    concrete = {k: v for k, v in model.concrete.items() if k not in model.abstract or not abstract}
-    backend = SympyBackend(concrete, ANSWER_CONCRETE)
-    try:
-        with time_limit(EXACT_TIMEOUT):
-            values = run_forward(model, env, backend, sizes)
-            for adjoint in solution.derivation.adjoints:
-                values[f"{adjoint.name}:bar"] = evaluate(adjoint.simplified, values, backend, sizes)
-            difference = evaluate(typed, values, backend, sizes) - evaluate(right, values, backend, sizes)
-            for index, entry in enumerate(difference):
-                if sympy.expand(entry) != 0 and sympy.simplify(entry) != 0:
-                    return f"differs from the derived result exactly at entry {index}"
-    except (TimedOut, RecursionError):
-        return UNDECIDED
-    return None
+@dataclass(frozen=True)
+class Decision:
+    verdict: str  # holds, differs, undecided
+    reason: str = ""
+
+
+class ExactJudge:
+    """The exact comparison of typed answers with the derived results on the instantiated sizes:
+    the same certified evaluation at random rational points as the proofs (verify.compare), with
+    work counted, never timed.  Smooth activations the problem names are concrete (an answer may
+    write σ′(z) out as h ⊙ (1 − h)); an abstract one stays abstract unless ``abstract`` is False.
+    One judge serves every answer file of a class: the symbolic values and the points' memos are
+    shared."""
+
+    def __init__(self, solution: MatrixSolution, abstract: bool):
+        model, self.sizes = solution.model, solution.problem.dims
+        entries = sum(int(np.prod([size_value(d, self.sizes) for d in model.shapes[v]]))
+                      for v in model.variables)
+        self.too_large = entries > EXACT_ENTRY_LIMIT
+        concrete = {k: v for k, v in model.concrete.items() if k not in model.abstract or not abstract}
+        self.backend = SympyBackend(concrete, ANSWER_CONCRETE)
+        self.solution = solution
+        self.values: dict | None = None
+        self.points = random_points()
+
+    def _values(self) -> dict:
+        if self.values is None:
+            model = self.solution.model
+            values = run_forward(model, exact_variables(model, self.sizes), self.backend, self.sizes)
+            for adjoint in self.solution.derivation.adjoints:
+                values[f"{adjoint.name}:bar"] = evaluate(adjoint.simplified, values, self.backend, self.sizes)
+            self.values = values
+        return self.values
+
+    def decide(self, typed: M, right: M) -> Decision:
+        """holds, differs (with the entry), or undecided (with the reason); skipped (holds) where
+        the sizes are beyond the exact limit: the numeric comparison has decided then."""
+        if self.too_large:
+            return Decision("holds")
+        try:
+            values = self._values()
+            given, wanted = evaluate(typed, values, self.backend, self.sizes), evaluate(right, values, self.backend,
+                                                                                        self.sizes)
+        except (ArithmeticError, ValueError, TypeError, RecursionError) as exc:
+            return Decision("undecided", f"the answer cannot be evaluated exactly: {type(exc).__name__}")
+        if distinct_nodes([*given, *wanted], ANSWER_SIZE_LIMIT) > ANSWER_SIZE_LIMIT:
+            return Decision("undecided", "the answer is too large to compare exactly")
+        budget = Budget(ANSWER_SIZE_LIMIT * len(PRECISIONS) * len(self.points) * 2)  # cannot run out
+        for index, (ours, theirs) in enumerate(zip(given, wanted)):
+            decision = compare(ours, theirs, self.points, budget)
+            if decision.verdict == "differs":
+                return Decision("differs", f"differs from the derived result exactly at entry {index}")
+            if decision.verdict == "undecided":
+                return Decision("undecided", decision.reason)
+        return Decision("holds")
+
+
+#: Most distinct sub-expressions of an answer and its derived result on the instantiated sizes
+#: for the exact comparison (its work is at most this × points × precisions): counted, never timed.
+ANSWER_SIZE_LIMIT = 50_000
+
+_JUDGES: dict = {}
+
+
+def _judge(solution: MatrixSolution, abstract: bool) -> ExactJudge:
+    """The judge of ``solution`` (kept for the last few solutions: a class is graded against one)."""
+    key = (id(solution), abstract)
+    if key not in _JUDGES or _JUDGES[key].solution is not solution:
+        if len(_JUDGES) >= 8:
+            _JUDGES.clear()
+        _JUDGES[key] = ExactJudge(solution, abstract)
+    return _JUDGES[key]

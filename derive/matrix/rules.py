@@ -205,6 +205,31 @@ def _softmax_vjp(e: M, u: M) -> M:
     return had(p, sub(u, along("sum", had(p, u), axis)))  # each column (row) on its own
 
 
+def _norm_vjp(e: M, u: M) -> M:
+    """‖a‖: ā = ū a / ‖a‖, with a factor ‖a‖ of ū cancelled first: the derivative of ‖W‖² is
+    2 W, never 2 ‖W‖ W / ‖W‖ (NaN at W = 0, a zero-initialised layer)."""
+    a, n = e.args[0], e
+    cancelled = _cancel(u, n)
+    return scale(cancelled, a) if cancelled is not None else scale(u, div(a, n))
+
+
+def _cancel(u: M, n: M) -> M | None:
+    """u / n where n is a scalar factor of u (2 ‖W‖ λ / ‖W‖ = 2 λ, ‖W‖³ / ‖W‖ = ‖W‖²), else None."""
+    if u == n:
+        return const(1)
+    if u.op == "scale":
+        c, rest = u.args
+        if (k := _cancel(c, n)) is not None:
+            return scale(k, rest)
+        if (k := _cancel(rest, n)) is not None:
+            return scale(c, k)
+    if u.op == "neg" and (k := _cancel(u.args[0], n)) is not None:
+        return neg(k)
+    if u.op == "pow" and u.args[0] == n and u.data > 1:
+        return power(n, u.data - 1)
+    return None
+
+
 def _sum_vjp(e: M, u: M) -> M:
     a, axis = e.args[0], e.data
     if axis is None:
@@ -596,7 +621,7 @@ OPS: dict[str, Op] = {op.name: op for op in [
        lambda b, e, a: _sym_along(a, e.data, _sym_var1),
        "_var1({0}{a})", "var({0}{a}, ddof=1)", r"\operatorname{var}^{(n-1)}{a}\left({0}\right)",
        helper=_VAR1_HELPER, axis=True),
-    Op("norm", 1, _scalar, (lambda e, u: scale(u, div(e.args[0], reduce("norm", e.args[0]))),),
+    Op("norm", 1, _scalar, (_norm_vjp,),
        lambda args, d: reduce("norm", *args),
        lambda b, e, a: np.full((1, 1), np.sqrt(np.sum(a * a))),
        lambda b, e, a: sympy.Matrix([[sympy.sqrt(sum(x ** 2 for x in a))]]),

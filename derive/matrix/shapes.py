@@ -102,7 +102,7 @@ def type_answer(model: Model, name: str, text: str, limits: Limits = Limits()) -
     variables, adjoints as <node>_bar, and d<f>(·) for an elementwise function's derivative."""
     adjoints = {f"{node}_bar": node for node, _ in model.equations}
     elementwise = dict(model.concrete)
-    functions = {**{n: 1 for n in elementwise}, **{f"d{n}": 1 for n in elementwise}, **CALLS, "diag": 1}
+    functions = {**{n: 1 for n in elementwise}, **{f"d{n}": 1 for n in elementwise}, **CALLS, "diag": 1, "ones": 1}
     context = f'{name} = "{text}"'
     try:
         tree = parse_expression(text, frozenset([*model.shapes, *adjoints, *model.problem.dims]), functions,
@@ -210,6 +210,15 @@ class _Typer:
         raise self.fail(e, f"a slice bound must be a size: {expr_text(e)}",
                         hint="write a number, a size of [dims], or sums and multiples of them: Z[:H], Z[H:2*H]")
 
+    def _size(self, e: Expr, a: M):
+        """A size written as an argument (B, or the number a size has): its name where there is one."""
+        if a.op == "dim":
+            return a.data
+        if a.is_const and a.data.is_Integer and a.data > 0:
+            named = [name for name, value in dict(self.dims).items() if value == a.data]
+            return named[0] if len(named) == 1 else int(a.data)
+        raise self.fail(e, f"{expr_text(e)}: ones() takes a size (a name from [dims] or a whole number)")
+
     def build(self, e: Expr) -> M:
         if e.op == "num":
             return mx.const(e.value)
@@ -292,4 +301,6 @@ class _Typer:
             return self.make(e, name, args, OPS[name].default_axis if axis is None else axis)
         if op in OPS:  # diag, in typed answers
             return self.make(e, op, args, axis)
+        if op == "ones":  # ones(B): a column of B ones, in typed answers
+            return mx.ones((self._size(e, args[0]), 1))
         raise self.fail(e, f"unsupported operation '{op}'")

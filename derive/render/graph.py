@@ -579,8 +579,9 @@ def _bp(point: tuple[float, float]) -> str:
     return f"({point[0]:.1f},{point[1]:.1f})"
 
 
-def spec_tikz(spec: GraphSpec, drawing: Drawing) -> str:
-    """A tikzpicture of dot's drawing of ``spec``, scaled to fit the page."""
+def spec_tikz(spec: GraphSpec, drawing: Drawing, edge_styles: dict[str, str] | None = None) -> str:
+    """A tikzpicture of dot's drawing of ``spec``, scaled to fit the page; ``edge_styles`` adds
+    TikZ options to edges by key (the item analysis shades the partials a class gets wrong)."""
     scale = min(1.0, MAX_WIDTH * _BP_PER_CM / max(drawing.width, 1.0),
                 MAX_HEIGHT * _BP_PER_CM / max(drawing.height, 1.0))
     out = [rf"\begin{{tikzpicture}}[x=1bp, y=1bp, scale={scale:.3f}, every node/.style={{transform shape}}, "
@@ -596,7 +597,8 @@ def spec_tikz(spec: GraphSpec, drawing: Drawing) -> str:
         for k in range(1, len(points) - 2, 3):
             path.append(f".. controls {_bp(points[k])} and {_bp(points[k + 1])} .. {_bp(points[k + 2])}")
         path.append(f"-- {_bp(item.tip)}")
-        out.append(rf"\draw[e] {' '.join(path)};")
+        extra = (edge_styles or {}).get(item.edge.key, "")
+        out.append(rf"\draw[e{', ' + extra if extra else ''}] {' '.join(path)};")
         if item.label is not None:
             box = item.label
             out.append(rf"\node[p, minimum width={box.width:.1f}bp, minimum height={box.height:.1f}bp] "

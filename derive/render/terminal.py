@@ -161,5 +161,5 @@ def class_views(report) -> list:
     if report.errors:
         summary += f", {len(report.errors)} could not be graded (listed below)"
     notes = [Text(inert(f"To look at: {excerpt(s.id, width=GIVEN_WIDTH)}: {note}"), style="bold yellow")
-             for s in report.graded for note in to_look_at(s.result)]
+             for s in report.graded for note in s.instructor_notes()]
     return [table, Text(summary, style="bold"), *notes]

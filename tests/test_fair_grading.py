@@ -1,0 +1,224 @@
+"""A simulated class (tests/classsim.py, written without derive's grader) graded by derive:
+every error-free student scores 100% with no cell a student reads as wrong, whatever their
+rounding habit, separator or spreadsheet; every planted slip costs; carried credit cannot be
+gamed; every number a message prints is true."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from decimal import Decimal
+
+import pytest
+
+from classsim import Habit, Slip, Student, classroom, fill, to_csv
+from derive import api
+from derive.batch import grade_file
+from derive.grade import PUBLISHED, RIGHT, Answer, Policy, grade
+
+#: Homework as courses write it: the assignment, Baydin's example, and problems of a TA's own
+#: whose values are large enough for carried rounding to show (a product by 64, exp, tanh).
+PROBLEMS = {
+    "problem1": "problem1",
+    "baydin": "baydin",
+    "homework_a": (["exp(x1*x2)*log(1+x1**2) + tanh(x2)/x1", "sigmoid(x1 - 3*x2)*x1**2"], {"x1": "1.5", "x2": "0.7"}),
+    "homework_b": (["x1*exp(x2)*sin(x1*x2) + sqrt(x1**2 + x2**2)"], {"x1": "2.5", "x2": "1.2"}),
+    "homework_c": (["(x1 + x2)**3 * cos(x2) - x1/x2"], {"x1": "1.7", "x2": "2.3"}),
+    "greek": (["λ*x**2 + tanh(α*x)"], {"λ": "0.5", "α": "1.5", "x": "0.8"}),
+}
+
+
+def _solve(spec):
+    if isinstance(spec, str):
+        return api.solve(spec)._solved
+    functions, at = spec
+    return api.solve(functions=functions, at=at)._solved
+
+
+@pytest.fixture(scope="module")
+def solved():
+    return {name: _solve(spec) for name, spec in PROBLEMS.items()}
+
+
+def _rows(solution, student):
+    trace = solution.trace
+    point = {name: trace.by_id[node].value for name, node in trace.inputs}
+    return fill(trace.nodes, trace.inputs, trace.outputs, point, student)
+
+
+def _graded(tmp_path, solution, student, rows=None):
+    path = tmp_path / f"{student.id}.csv"
+    path.write_bytes(to_csv(_rows(solution, student) if rows is None else rows, student))
+    return grade_file(solution, path).result
+
+
+@pytest.mark.parametrize("name", PROBLEMS)
+def test_every_error_free_student_scores_full_marks(tmp_path, solved, name):
+    """Half-up and half-to-even rounders who carry what they wrote, with or without lines, Unicode
+    or ASCII minus, Excel's dropped trailing zeros, decimal commas in a semicolon CSV with a BOM."""
+    solution = solved[name]
+    lost = []
+    for student in classroom(40, seed=sum(map(ord, name))):
+        result = _graded(tmp_path, solution, student)
+        shown_wrong = [c for c in result.cells if c.verdict not in RIGHT or c.credit < 1]
+        if shown_wrong or result.score()["total"] < 1:
+            lost.append((student.habit, [(c.part, c.pass_, c.node, c.given, c.verdict, c.message)
+                                         for c in shown_wrong][:3]))
+    assert not lost, "\n".join(map(str, lost[:5])) + f"\n{len(lost)} of 40 students lost credit"
+
+
+@pytest.mark.parametrize("name", ["problem1", "homework_a", "homework_c"])
+def test_a_comma_sheet_scores_as_the_same_sheet_with_points(tmp_path, solved, name):
+    solution = solved[name]
+    for i, habit in enumerate([Habit(), Habit(lines=False), Habit(excel=True)]):
+        with_points = _graded(tmp_path, solution, Student(f"p{i}", habit))
+        with_commas = _graded(tmp_path, solution, Student(f"c{i}", replace(habit, comma=True)))
+        assert [(c.verdict, c.credit) for c in with_commas.cells] == [(c.verdict, c.credit) for c in with_points.cells]
+        assert with_commas.score()["total"] == 1
+
+
+def test_decimal_commas_can_be_declared(solved):
+    """--decimal-comma (Policy.decimal_comma) reads 1,649 as 1.649 whatever the sheet looks like;
+    declared False, 1,649 (a thousands separator?) is for a person to look at."""
+    solution = solved["homework_a"]
+    answers = [Answer(*row) for row in _rows(solution, Student("d", Habit(comma=True)))]
+    assert grade(solution, answers, policy=Policy(decimal_comma=True)).score()["total"] == 1
+    assert grade(solution, answers).score()["total"] == 1  # inferred: no 1.649 anywhere, some 1,649
+    declared_points = grade(solution, answers, policy=Policy(decimal_comma=False))
+    assert declared_points.score()["total"] < 1 and declared_points.to_review > 0
+
+
+@pytest.mark.parametrize("name", ["problem1", "homework_a", "homework_b", "greek"])
+def test_every_planted_slip_costs(tmp_path, solved, name):
+    solution = solved[name]
+    rng = random.Random(sum(map(ord, name)))
+    honest = _rows(solution, Student("h"))
+    cells = [(p, q, n) for p, q, n, value, line in honest
+             if line and abs(float(value.replace("−", "-"))) > 0.01]
+    for i, student in enumerate(classroom(30, seed=7)):
+        part, pass_, node = rng.choice(cells)
+        student.slip = Slip(part, pass_, node, rng.choice(["sign", "offset"]))
+        try:
+            result = _graded(tmp_path, solution, student)
+        except TypeError:  # the slip takes a later cell outside its domain (log of a negative)
+            continue
+        slipped = next(c for c in result.cells if (c.part, c.pass_, c.node) == (part, pass_, node))
+        assert slipped.credit < 1 and slipped.verdict == "wrong", (student.slip, slipped)
+        assert result.score()["total"] < 1
+
+
+def test_a_two_decimal_habit_is_judged_the_same_whatever_the_third_digit(tmp_path, solved):
+    """0.48 for 0.4794 and 2.72 for 2.7183 get one verdict: the sheet asks for 3 decimals."""
+    solution = solved["problem1"]
+    result = _graded(tmp_path, solution, Student("two", Habit(digits=2)))
+    verdicts = {c.verdict for c in result.cells if c.given and Decimal(c.given.replace("−", "-")) % 1 != 0
+                and abs(float(c.given.replace("−", "-")) - c.expected) > 1e-9}
+    assert verdicts == {"review"}
+    def one(node, value):  # on a sheet of 2-decimal values
+        cells = grade(solution, [Answer("trace", "", node, value), Answer("trace", "", "v6", "0.14")]).cells
+        return next(c for c in cells if c.node == node and c.part == "trace")
+
+    assert one("v10", "0.73").verdict == one("v3", "7.39").verdict == "review"  # 0.7311 and 7.3891
+
+
+def test_a_sheet_of_zeros_scores_only_its_zeros(tmp_path, solved):
+    """A 0 that kills every later term earns no carried credit: the sheet scores the share of
+    cells whose right value is 0 (computed here by a student who makes no slip)."""
+    solution = solved["problem1"]
+    honest = _rows(solution, Student("h", Habit(lines=False)))
+    zeros = [(p, q, n, "0", "") for p, q, n, _, _ in honest]
+    result = _graded(tmp_path, solution, Student("z", Habit(lines=False)), zeros)
+    parts = {}
+    for p, q, n, value, _ in honest:
+        parts.setdefault(p, []).append(float(value.replace("−", "-")) == 0)
+    expected = sum(sum(v) / len(v) for v in parts.values()) / len(parts)
+    assert result.score()["total"] == pytest.approx(expected) and result.score()["total"] < 0.5
+    assert not any(c.verdict == "carried" for c in result.cells)
+
+
+def test_the_published_key_handed_in_as_a_variant_earns_no_carried_credit(solved):
+    base = solved["problem1"]
+    variant = api.solve("problem1", at={"x1": "3", "x2": "0.5"})._solved
+    key = [Answer(part, pass_, node, value) for part, pass_, node, value, _ in _rows(base, Student("k"))]
+    result = grade(variant, key, others={PUBLISHED: {"x1": 2, "x2": 1}, "bob": {"x1": 1, "x2": 2}})
+    assert not any(c.verdict == "carried" for c in result.cells)
+    assert result.score()["total"] < 0.5 and "published point" in result.notes[0]
+
+
+def test_point_detection_prefers_an_exact_match_and_reads_integers_as_exact(solved):
+    variant = api.solve("problem1", at={"x1": "3", "x2": "0.5"})._solved
+    at_bob = [Answer(part, pass_, node, value) for part, pass_, node, value, _ in
+              _rows(api.solve("problem1", at={"x1": "2", "x2": "1"})._solved, Student("b"))]
+    others = {"ann": {"x1": "2.4", "x2": "1"}, "bob": {"x1": "2", "x2": "1"}}  # 2 is not 2.4 ± 0.5
+    result = grade(variant, at_bob, others=others)
+    assert any("student bob" in note for note in result.private) and not any("bob" in n for n in result.notes)
+    assert not any("ann" in note for note in result.private)
+
+
+# -- every number a message prints is true ----------------------------------------------------
+
+@pytest.fixture(scope="module")
+def product():
+    """v2 = e^a = 1.4999…, v3 = e^b = 1.0989…, v4 = v2 · v3 = 1.6483…: a student who carries
+    1.500 and 1.099 writes 1.500 × 1.099 = 1.649 (the product is 1.6485)."""
+    return api.solve(functions=["exp(a)*exp(b)"], at={"a": "0.405465", "b": "0.0943"})._solved
+
+
+def test_a_product_of_rounded_operands_is_right(product):
+    answers = [Answer("trace", "", "v2", "1.500", "exp(0.405465) = 1.500"),
+               Answer("trace", "", "v3", "1.099", "exp(0.0943) = 1.099"),
+               Answer("trace", "", "v4", "1.649", "1.500 × 1.099 = 1.649")]
+    v4 = next(c for c in grade(product, answers).cells if c.node == "v4" and c.part == "trace")
+    assert v4.verdict in ("correct", "rounding") and v4.credit == 1
+
+
+def test_arithmetic_quoted_back_is_computed_from_the_numbers_written(product):
+    answers = [Answer("trace", "", "v2", "1.500"), Answer("trace", "", "v3", "1.099"),
+               Answer("trace", "", "v4", "1.700", "1.500 × 1.099 = 1.700")]
+    v4 = next(c for c in grade(product, answers).cells if c.node == "v4" and c.part == "trace")
+    assert v4.kind == "arithmetic" and "1.500 × 1.099 = 1.6485, not 1.700" in v4.message
+
+
+def test_a_negative_product_is_quoted_exactly():
+    sol = api.solve(functions=["tanh(a)*b"], at={"a": "0.3815", "b": "-3"})._solved  # tanh(a) = 0.36395…
+    answers = [Answer("trace", "", "v2", "0.364"), Answer("trace", "", "v3", "−1.200", "0.364 × (−3) = −1.200")]
+    v3 = next(c for c in grade(sol, answers).cells if c.node == "v3" and c.part == "trace")
+    assert "0.364 × (−3) = −1.092, not −1.200" in v3.message
+
+
+# -- through the command line and the batch ----------------------------------------------------
+
+def test_a_rounding_student_exits_0_and_a_comma_sheet_is_read(tmp_path, solved):
+    from typer.testing import CliRunner
+
+    from derive.cli import app
+
+    runner = CliRunner()
+    problem = tmp_path / "hw.toml"
+    problem.write_text('[inputs]\nx1 = 1.7\nx2 = 2.3\n\n[outputs]\ny1 = "(x1 + x2)**3 * cos(x2) - x1/x2"\n')
+    for i, habit in enumerate([Habit(excel=True), Habit(comma=True), Habit(rounding="half_even", lines=False)]):
+        student = Student(f"r{i}", habit)
+        path = tmp_path / f"r{i}.csv"
+        path.write_bytes(to_csv(_rows(solved["homework_c"], student), student))
+        result = runner.invoke(app, ["check", str(problem), str(path)])
+        assert result.exit_code == 0, result.output
+    path = tmp_path / "c.csv"
+    student = Student("c", Habit(comma=True))
+    path.write_bytes(to_csv(_rows(solved["problem1"], student), student).replace(b";", b"\t"))  # tabs, no hint
+    assert runner.invoke(app, ["check", "problem1", str(path), "--decimal-comma"]).exit_code == 0
+
+
+def test_the_published_key_as_a_variant_through_the_batch(tmp_path, solved):
+    from derive.roster import ManifestEntry
+
+    import sympy
+
+    manifest = {"ann": ManifestEntry("ann", 1, {"x1": sympy.Integer(3), "x2": sympy.Rational(1, 2)}),
+                "bob": ManifestEntry("bob", 2, {"x1": sympy.Integer(1), "x2": sympy.Integer(3)})}
+    student = Student("ann")
+    path = tmp_path / "ann.csv"
+    path.write_bytes(to_csv(_rows(solved["problem1"], student), student, with_id=True))  # the base point's key
+    submission = grade_file(solved["problem1"], path, manifest, lambda p: api.solve(p)._solved)
+    assert not any(c.verdict == "carried" for c in submission.result.cells)
+    assert submission.result.score()["total"] < 0.5
+    assert any("published point" in note for note in submission.result.notes)
