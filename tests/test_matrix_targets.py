@@ -100,6 +100,20 @@ def test_the_sheet_states_the_row_condition_it_relies_on(kind, what):
     assert notes == [f"T 𝟏 = 𝟏, as each row of T {what}"]  # T 𝟏 = 𝟏, not 𝟏ᵀ T = 𝟏ᵀ
 
 
+def test_the_sheet_states_the_rows_of_a_row_smoothed_target():
+    """T = (1 − ε) Y + ε / K built from one-hot rows sums to 1 along its rows (no declared kind)."""
+    from derive.render.matrix import fact_note
+
+    text = ROWS.format(target='{ shape = "B x K", kind = "onehot_rows" }', axis=1).replace(
+        'T = { shape = "B x K", kind = "onehot_rows" }',
+        'Y = { shape = "B x K", kind = "onehot_rows" }\neps = "1"').replace(
+        '[equations]\n', '[equations]\nT = "(1 - eps) * Y + eps / K"\n')
+    solution = solve_matrix(problem_from_toml(text, "smoothed rows"))
+    assert _adjoint(solution, "Z") == "(P − T) / B"
+    (note,) = [fact_note(f, solution.model, TextPrinter()) for f in solution.derivation.facts]
+    assert note.endswith("as each row of T sums to 1)"), note
+
+
 def test_row_targets_with_a_softmax_down_the_columns_keep_the_general_rule():
     """The rows of T sum to 1, the softmax normalises columns: P − T would be wrong."""
     text = ROWS.format(target='{ shape = "B x K", kind = "distribution", axis = 1 }', axis=0)

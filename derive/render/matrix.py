@@ -360,7 +360,8 @@ def fact_note(fact, model, printer) -> str:
     head = f"{z}{equals}{printer(fact.form)}" + _words(printer, f" ({rule}")
     if fact.function == "sigmoid":
         return head + _words(printer, ", for any target)")
-    kind = model.problem.kinds.get(fact.target, "")
+    softmax_axis = dict(model.equations)[fact.output].data  # the target sums to 1 along it
+    kind = model.problem.kinds.get(fact.target) or ("distribution_rows" if softmax_axis == 1 else "")
     t = _name(printer, fact.target, model.shapes[fact.target])
     return head + _words(printer, ", as ") + _condition(printer, kind, fact.target, t, model.shapes[fact.target]) \
         + _words(printer, ")")
