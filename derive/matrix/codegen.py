@@ -24,7 +24,7 @@ from ..errors import VerificationError
 from ..functions import numpy_source
 from ..precedence import needs_brackets
 from .backprop import Derivation
-from .expr import M
+from .expr import M, size_source
 from .rules import ELEMENTWISE, OPS, axis_text, fill, printed_kind
 
 
@@ -95,7 +95,7 @@ def _numbers_only(e: M) -> bool:
 
 
 def _dim(d, names: dict[str, str] | None = None) -> str:
-    return (names or {}).get(d, d) if isinstance(d, str) else str(d)
+    return size_source(d, names)
 
 
 def _shape(shape, names: dict[str, str] | None = None) -> str:

@@ -30,6 +30,7 @@ from sympy.core.function import AppliedUndef
 from ..errors import DomainError, VerificationError
 from . import EXACT_ENTRY_LIMIT
 from .backprop import Derivation
+from .expr import size_value
 from .evaluate import AbstractFunction, NumpyBackend, SympyBackend, evaluate, run_backward, run_forward
 
 #: Largest relative error the numeric check accepts.
@@ -69,7 +70,7 @@ def _sizes(derivation: Derivation) -> dict[str, int]:
 
 
 def _dims(shape, sizes) -> tuple[int, int]:
-    return tuple(sizes[d] if isinstance(d, str) else d for d in shape)
+    return tuple(size_value(d, sizes) for d in shape)
 
 
 def random_values(derivation: Derivation, seed: int = 0, positive: bool = False) -> dict[str, np.ndarray]:
@@ -94,6 +95,8 @@ def random_values(derivation: Derivation, seed: int = 0, positive: bool = False)
 def kind_sample(kind: str, dims: tuple[int, int], rng, exact: bool = False):
     """Values of a declared kind: floats, or (``exact``) a SymPy matrix of rationals."""
     rows, cols = dims
+    if kind.endswith("_rows"):  # each row a onehot or a distribution: the column kind, transposed
+        return kind_sample(kind[:-len("_rows")], (cols, rows), rng, exact).T
     if kind == "onehot":
         value = np.zeros(dims, dtype=int)
         value[rng.integers(0, rows, size=cols), np.arange(cols)] = 1
