@@ -221,7 +221,39 @@ def test_dot_and_mermaid(problem1):
     dot = dot_source(problem1.trace)
     assert "rankdir=LR" in dot and dot.count("->") == 14 + 2 + 1  # and an invisible edge orders the inputs
     chart = mermaid(problem1.trace)
-    assert chart.startswith("flowchart LR") and 'v7["v7 = v0·v6"]' in chart
+    assert chart.startswith("flowchart LR") and 'v7["v₇ = v₀·v₆"]' in chart and 'v3["v₃ = e^v₂"]' in chart
+
+
+def test_the_mermaid_backpropagation_chart_states_no_false_equation(problem1):
+    """v̄1 is a number (∂y/∂v1), not x2: an adjoint node is named by its adjoint, the node's
+    definition marked with "where"; labels in the tables' notation (e^v₂, v₁², subscripts)."""
+    chart = mermaid(problem1.trace, adjoint=True)
+    labels = re.findall(r'^ +v\d+\["(.*?)"\]$', chart, re.MULTILINE)
+    assert len(labels) == len(problem1.trace.nodes)
+    for label in labels:
+        adjoint, _, definition = label.partition("<br/>")
+        assert re.fullmatch("v\u0304[₀-₉]+", adjoint) and definition.startswith("where v")
+        assert "=" not in adjoint
+    assert 'v1["v̄₁<br/>where v₁ = x₂"]' in chart and 'v3["v̄₃<br/>where v₃ = e^v₂"]' in chart
+    assert '-- "2v₁" -->' in chart and "exp(" not in chart
+
+
+def test_greek_names_are_letters_in_mermaid_and_terminal():
+    """Spelled Greek names (lambda, mu) print as their letters, never as words or 'mū'."""
+    from derive.render.notation import TextNotation
+    from derive.render.matrix import TextPrinter
+
+    from derive.matrix.solve import solve_matrix
+    from derive.problems import load_problem
+    from derive.render.graph import matrix_mermaid
+
+    trace = build_trace({"lambda": sympy.Integer(2), "mu": sympy.Rational(1, 2)}, {"y": "lambda*exp(mu)"})
+    chart = mermaid(trace, adjoint=True) + mermaid(trace)
+    assert "λ" in chart and "μ" in chart and not re.search(r"lambda|\bmu\b", chart)
+    assert TextNotation().var("lambda") == "λ" and TextNotation().var("gamma2") == "γ2"
+    assert TextPrinter().bar("mu") == "μ\u0304" and TextPrinter().bar("gamma") == "γ\u0304"
+    chart = matrix_mermaid(solve_matrix(load_problem("batchnorm"), exact=False).model)
+    assert 'mu["μ"]' in chart and '[/"γ"/]' in chart and '"mu"' not in chart
 
 
 def test_matrix_graph_exports(tmp_path):

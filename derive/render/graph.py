@@ -22,7 +22,7 @@ import subprocess
 from dataclasses import dataclass
 
 from ..errors import LimitError, ReportError
-from ..parse import latex_variable
+from ..parse import latex_variable, text_variable
 from ..scalar.trace import Node, Term, Trace
 from . import lines
 from .notation import LatexNotation, TextNotation
@@ -653,27 +653,58 @@ def _reading_order(spec: GraphSpec) -> list[str]:
     return sorted(keys, key=lambda k: (round(drawing.nodes[k].x), -drawing.nodes[k].y))
 
 
+_SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+_SUPERSCRIPT = str.maketrans("0123456789−", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+_SIMPLE = r"[A-Za-z\u03b1-\u03c9\u0391-\u03a9_]*[0-9₀-₉]*"
+
+
+def textbook_text(code: str) -> str:
+    """A node's formula (TextNotation.code of its text) as the tables set it, in plain Unicode:
+    one letter and digits as a subscripted name (v₁, x₂), ln for log, e^v₂ for exp(v2), whole-number powers as
+    superscripts (v₁²), Greek names as letters."""
+    text = re.sub(r"(?<![A-Za-z_])[A-Za-z]\w*", lambda m: text_variable(m.group()), code)
+    text = re.sub(r"(?<![A-Za-z_])([A-Za-z\u03b1-\u03c9\u0391-\u03a9])_?(\d+)(?!\w)",
+                  lambda m: m.group(1) + m.group(2).translate(_SUBSCRIPT), text)
+    text = re.sub(r"\^(−?\d+)\b", lambda m: m.group(1).translate(_SUPERSCRIPT), text)
+    text = re.sub(rf"\bexp\(({_SIMPLE})\)", r"e^\1", text)
+    text = re.sub(r"\bexp\(", "e^(", text)
+    return re.sub(r"\blog\(", "ln(", text)
+
+
+def _mermaid_text(text: str) -> str:
+    """Text inside a quoted Mermaid label: its own quotes and HTML specials cannot end it."""
+    return html.escape(text, quote=False).replace('"', "#quot;")
+
+
 def mermaid(trace: Trace, adjoint: bool = False, digits: int = 3) -> str:
-    """A Mermaid flowchart of the graph, for Markdown sheets; nodes in dot's reading order."""
+    """A Mermaid flowchart of the graph, for Markdown sheets; nodes in dot's reading order.
+
+    A node of the computational graph reads "v₃ = e^v₂" (its definition); one of the
+    backpropagation graph is named by its adjoint, with the definition marked as such
+    ("v̄₃ / where v₃ = e^v₂"): the adjoint is a number, never equal to the formula."""
     nt = TextNotation(digits)
     spec = scalar_spec(trace, adjoint, digits)
     out = ["flowchart LR"]
-    texts = {node.key: node for node in spec.nodes}
+    by_id = trace.by_id
     for key in _reading_order(spec):
-        node = texts[key]
-        if node.style == "yname":
+        if key.startswith("out>"):
             name = key.split(">", 1)[1]
-            out.append(f'    out_{name}(["{name}"])')
-        else:
-            name, detail = node.text.split("\n", 1)
-            out.append(f'    {_tikz_id(key)}["{name} = {detail}"]')
+            shown = textbook_text(nt.var(name))
+            out.append(f'    out_{name}(["{_mermaid_text(shown[0] + chr(0x304) + shown[1:] if adjoint else shown)}"])')
+            continue
+        node = by_id[key]
+        own = textbook_text(node.id)
+        formula = textbook_text(nt.var(node.input_name) if node.is_input else nt.code(node.text))
+        definition = f"{own} = {formula}"
+        label = f"v\u0304{own[1:]}<br/>where {_mermaid_text(definition)}" if adjoint else _mermaid_text(definition)
+        out.append(f'    {_tikz_id(key)}["{label}"]')
     for name, node_id in trace.outputs:
         out.append(f"    out_{name} --> {_tikz_id(node_id)}" if adjoint else f"    {_tikz_id(node_id)} --> out_{name}")
     for node in trace.nodes:
         for p in node.partials:
             if adjoint:
-                label = lines.partial_formula(Term(node, p, 0.0), nt).replace('"', "'")
-                out.append(f'    {_tikz_id(node.id)} -- "{label}" --> {_tikz_id(p.arg)}')
+                label = textbook_text(lines.partial_formula(Term(node, p, 0.0), nt))
+                out.append(f'    {_tikz_id(node.id)} -- "{_mermaid_text(label)}" --> {_tikz_id(p.arg)}')
             else:
                 out.append(f"    {_tikz_id(p.arg)} --> {_tikz_id(node.id)}")
     return "\n".join(out)
@@ -683,9 +714,9 @@ def matrix_mermaid(model) -> str:
     """The graph of a matrix problem as a Mermaid flowchart."""
     out = ["flowchart LR"]
     for v in model.variables:
-        out.append(f'    {v}[/"{v}"/]')
+        out.append(f'    {v}[/"{_mermaid_text(text_variable(v))}"/]')
     for name, e in model.equations:
-        out.append(f'    {name}["{name}"]')
+        out.append(f'    {name}["{_mermaid_text(text_variable(name))}"]')
         seen: list[str] = []
         _collect_names(e, seen)
         out.extend(f"    {arg} --> {name}" for arg in seen)

@@ -13,7 +13,7 @@ import sympy
 from ..matrix.expr import M, leads_with_number
 from ..matrix.rules import OPS, axis_text, fill, printed_kind
 from ..precedence import needs_brackets
-from ..parse import GREEK_LATEX, latex_variable
+from ..parse import GREEK_LATEX, latex_variable, text_variable
 
 _LATEX_FUNCTIONS = {"sigma": r"\sigma", "sigmoid": r"\sigma", "tanh": r"\tanh", "exp": r"\exp", "log": r"\log",
                     "relu": r"\operatorname{relu}", "softplus": r"\operatorname{softplus}",
@@ -219,13 +219,14 @@ class TextPrinter(_Printer):
         return f"diag({text})"
 
     def bar(self, name: str) -> str:
+        name = text_variable(name)  # mu -> μ̄, never mū
         match = _INDEXED.match(name)
         if match and len(match.group(1)) == 1:
             return f"{match.group(1)}\u0304{match.group(2)}"
         return f"{name}\u0304"
 
     def _print_var(self, e):
-        return e.data
+        return text_variable(e.data)
 
     def _print_adj(self, e):
         return self.bar(e.data)
@@ -275,7 +276,7 @@ def chain_form(adjoint, printer, shapes: dict) -> str:
             jac = d if shapes[consumer] == (1, 1) and shapes[adjoint.name] == (1, 1) else rf"\left({d}\right)^\top"
             terms.append(rf"{jac} \, {printer.bar(consumer)}")
         else:
-            d = f"∂{consumer}/∂{adjoint.name}"
+            d = f"∂{text_variable(consumer)}/∂{text_variable(adjoint.name)}"
             jac = d if shapes[consumer] == (1, 1) and shapes[adjoint.name] == (1, 1) else f"({d})ᵀ"
             terms.append(f"{jac} {printer.bar(consumer)}")
     return " + ".join(terms)
