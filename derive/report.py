@@ -48,6 +48,7 @@ class SheetOptions:
     numbering: str = "zero"
     order: str = "postorder"
     student: str | None = None  # the id printed on a student's own sheet
+    key: bool = False  # an answer key: says so in its title block and on every page
 
 
 def _builtin_template(name: str) -> str:

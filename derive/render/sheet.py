@@ -20,6 +20,11 @@ from . import lines
 from .notation import LatexNotation
 
 
+#: What every page of an answer key says (title block and running footer), so a key is never
+#: handed out as a worksheet by mistake.
+KEY_MARK = "Answer key \u2014 instructor copy"
+
+
 def scientific(x: float) -> str:
     """6.5 \times 10^{-12} (LaTeX, without $)."""
     if x == 0:
@@ -96,9 +101,10 @@ def sheet_context(solution: ScalarSolution, *, digits: int, escape: Callable[[st
                   graph: Callable, title: str | None = None, author: str | None = None,
                   course: str | None = None, date: str | None = None, numbering: str = "zero",
                   order: str = "postorder", blank: bool = False, hide: frozenset[str] = frozenset(),
-                  student: str | None = None) -> dict:
+                  student: str | None = None, key: bool = False) -> dict:
     """With ``blank`` the values, evaluation lines, answers and graphs are left for the student
-    (``hide`` may also blank "rules" and "expressions"); ``student`` is the id on their own sheet."""
+    (``hide`` may also blank "rules" and "expressions"); ``student`` is the id on their own sheet;
+    ``key`` marks an answer key as one (title block and every page's footer)."""
     problem, trace = solution.problem, solution.trace
     nt = LatexNotation(digits)
     checks = solution.checks
@@ -135,6 +141,7 @@ def sheet_context(solution: ScalarSolution, *, digits: int, escape: Callable[[st
         "n_inputs": len(trace.inputs),
         "n_outputs": len(trace.outputs),
         "blank": blank,
+        "key": escape(KEY_MARK) if key and not blank else "",
         "student": escape(student or ""),
         "student_marker": re.sub(r"[^A-Za-z0-9._-]", "", student or ""),  # safe inside an HTML comment
         "node_ids": [node.id for node in trace.nodes],
@@ -192,7 +199,8 @@ def _answer_space(longest: int, digits: int) -> str:
 
 def matrix_sheet_context(solution, *, escape: Callable[[str], str], graph: Callable | None,
                          title: str | None = None, author: str | None = None, course: str | None = None,
-                         date: str | None = None, diag: bool = False, blank: bool = False, **_ignored) -> dict:
+                         date: str | None = None, diag: bool = False, blank: bool = False, key: bool = False,
+                         **_ignored) -> dict:
     """The template context of a matrix problem's sheet (LaTeX forms of every equation); with
     ``blank`` the graph, the adjoint equations and the gradients are left for the student."""
     from .matrix import LatexPrinter, chain_form, derivative_notes, shape_latex
@@ -206,6 +214,7 @@ def matrix_sheet_context(solution, *, escape: Callable[[str], str], graph: Calla
     context = {
         **header(problem, escape, title, author, course, date),
         "blank": blank,
+        "key": escape(KEY_MARK) if key and not blank else "",
         "dims": [{"name": escape(d), "value": n} for d, n in problem.dims.items()],
         "variables": [{"name": printer(_named(v, model.shapes[v])), "shape": shape_latex(model.shapes[v])}
                       for v in model.variables],

@@ -1,0 +1,141 @@
+"""Sheets a course hands out as they are (issue 22), read back from the PDF and Markdown written:
+tall rows never touch, a key says it is one on every page, Greek names print as letters.
+
+Each PDF is compiled once per module (module-scoped fixtures), then read with pdftotext."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from derive.cli import app
+
+runner = CliRunner()
+KEY = "Answer key — instructor copy"
+
+
+def pages(pdf: Path) -> list[str]:
+    """The text of each page (pdftotext separates pages with a form feed)."""
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    return text.split("\f")[:-1]
+
+
+def words(pdf: Path) -> list[list[tuple[float, float, float, float, str]]]:
+    """Each page's words with their boxes (xMin, yMin, xMax, yMax in pt, y downwards)."""
+    html = subprocess.run(["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    box = re.compile(r'xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)<')
+    return [[(float(a), float(b), float(c), float(d), w) for a, b, c, d, w in box.findall(page)]
+            for page in html.split("<page")[1:]]
+
+
+def footers(pdf: Path) -> list[str]:
+    """The words in each page's bottom margin (below the 2cm margin of the A4 text block)."""
+    return [" ".join(w[4] for w in sorted(page, key=lambda w: w[0]) if w[1] > 841.89 - 2 * 28.35)
+            for page in words(pdf)]
+
+
+def closest_lines(page, full_height: float = 9.0) -> list[tuple[float, str, str]]:
+    """Vertical gaps (pt) between full-size words stacked over each other (sharing more than 1pt
+    of width), smallest first.  Sub- and superscripts are left out: they belong to their own row.
+    Lines of text and a fraction's numerator and denominator are about 4.5pt apart; a display
+    fraction that runs into the row above comes within 1pt or overlaps it.  A radical's or a big
+    bracket's box is its font's, far taller than its ink, so those are left out too."""
+    full = [w for w in page if w[3] - w[1] >= full_height and not w[4].startswith(tuple("√()[]{}∑"))]
+    gaps = []
+    for a in full:
+        for b in full:
+            if b[1] > a[1] and min(a[2], b[2]) - max(a[0], b[0]) > 1:
+                gaps.append((b[1] - a[3], a[4], b[4]))
+    return sorted(gaps)
+
+
+# -- tall rows: fractions and \left( brackets get vertical room --------------------------------------
+@pytest.fixture(scope="module")
+def matrix_pdfs(tmp_path_factory):
+    out = tmp_path_factory.mktemp("tall")
+    for name in ("mlp_batch", "batchnorm"):
+        result = runner.invoke(app, ["report", name, "--pdf", "-o", str(out)])
+        assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.mark.parametrize("name", ["mlp_batch", "batchnorm"])
+def test_display_fractions_never_touch_the_row_above(matrix_pdfs, name):
+    """mlp_batch's Z̄₂ = (P − T)/B once overprinted ∂Z₂ of the chain form above it."""
+    for number, page in enumerate(words(matrix_pdfs / f"{name}.pdf"), 1):
+        gaps = closest_lines(page)
+        assert not gaps or gaps[0][0] >= 2.0, f"page {number}: {gaps[:3]}"
+
+
+# -- a key says it is a key ------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def variant(tmp_path_factory):
+    out = tmp_path_factory.mktemp("variants")
+    result = runner.invoke(app, ["variants", "problem1", "--count", "1", "--workers", "1", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_every_page_of_a_key_says_it_is_the_instructors_copy(variant):
+    key = pages(variant / "s001-key.pdf")
+    assert len(key) > 1
+    assert key[0].index(KEY) < key[0].index("(a) Computational graph")  # in the title block
+    for number, footer in enumerate(footers(variant / "s001-key.pdf"), 1):
+        assert footer == f"s001 {number} {KEY}"
+    assert KEY in (variant / "s001-key.md").read_text()
+
+
+def test_a_blank_never_says_it_is_a_key_and_names_its_student_on_every_page(variant):
+    blank = pages(variant / "s001-blank.pdf")
+    assert all(KEY not in text for text in blank)
+    assert footers(variant / "s001-blank.pdf") == [f"s001 {n}" for n in range(1, len(blank) + 1)]
+    assert KEY not in (variant / "s001-blank.md").read_text()
+    assert KEY not in (variant / "s001-key.tex").read_text().split(r"\begin{document}")[0]  # one preamble
+
+
+# -- Greek names print as letters ------------------------------------------------------------------
+GREEK = """
+title = "Regularised"
+[inputs]
+lambda = "1/2"
+"α" = 2
+mu = 1
+x = 3
+[outputs]
+y1 = "lambda*x^2 + exp(α*mu)"
+y2 = "tanh(mu*x) / α"
+"""
+
+
+@pytest.fixture(scope="module")
+def greek_pdf(tmp_path_factory):
+    out = tmp_path_factory.mktemp("greek")
+    problem = out / "greek.toml"
+    problem.write_text(GREEK, encoding="utf-8")
+    result = runner.invoke(app, ["report", str(problem), "--pdf", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    return out / "greek.pdf"
+
+
+def test_greek_inputs_read_back_as_greek_letters_from_the_pdf(greek_pdf):
+    text = "".join(pages(greek_pdf))
+    for letter in "λαμ":  # μ, not the micro sign µ that glyphtounicode gives \mu
+        assert letter in text
+    assert "\u00b5" not in text and not re.search(r"lambda|\bmu\b|alpha", text)
+
+
+def test_greek_inputs_are_letters_on_the_terminal_and_in_markdown(tmp_path):
+    problem = tmp_path / "greek.toml"
+    problem.write_text(GREEK, encoding="utf-8")
+    result = runner.invoke(app, ["solve", str(problem)])
+    assert result.exit_code == 0, result.output
+    assert "∂y1/∂λ" in result.output and "pass for μ" in result.output
+    assert not re.search(r"lambda|\bmu\b|ū|ā", result.output)
+    result = runner.invoke(app, ["report", str(problem), "--format", "md", "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    charts = "".join(re.findall(r"```mermaid(.*?)```", (tmp_path / "greek.md").read_text(), re.DOTALL))
+    assert "λ" in charts and "μ" in charts and not re.search(r"lambda|\bmu\b", charts)
