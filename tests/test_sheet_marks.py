@@ -109,16 +109,25 @@ x = 3
 y1 = "lambda*x^2 + exp(α*mu)"
 y2 = "tanh(mu*x) / α"
 """
+#: Eleven inputs: a Jacobian of more columns than amsmath's matrices take by default (10).
+WIDE = GREEK.replace("[outputs]", "".join(f"t{k} = {k}\n" for k in range(1, 8)) + "[outputs]").replace(
+    '/ α"', '/ α + t1*t2*t3*t4*t5*t6*t7"')
 
 
 @pytest.fixture(scope="module")
 def greek_pdf(tmp_path_factory):
     out = tmp_path_factory.mktemp("greek")
     problem = out / "greek.toml"
-    problem.write_text(GREEK, encoding="utf-8")
+    problem.write_text(WIDE, encoding="utf-8")
     result = runner.invoke(app, ["report", str(problem), "--pdf", "-o", str(out)])
     assert result.exit_code == 0, result.output
     return out / "greek.pdf"
+
+
+def test_a_sheet_of_eleven_inputs_compiles_its_jacobian(greek_pdf):
+    text = "".join(pages(greek_pdf))
+    assert text.count("Pass for") == 11 + 2  # one forward pass per input, one reverse per output
+    assert text.count("(e) Jacobian by reverse-mode") == 1
 
 
 def test_greek_inputs_read_back_as_greek_letters_from_the_pdf(greek_pdf):
