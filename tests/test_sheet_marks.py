@@ -148,3 +148,53 @@ def test_greek_inputs_are_letters_on_the_terminal_and_in_markdown(tmp_path):
     assert result.exit_code == 0, result.output
     charts = "".join(re.findall(r"```mermaid(.*?)```", (tmp_path / "greek.md").read_text(), re.DOTALL))
     assert "λ" in charts and "μ" in charts and not re.search(r"lambda|\bmu\b", charts)
+
+
+# -- the matrix handout asks for what its answer file holds ------------------------------------------
+@pytest.fixture(scope="module")
+def handout(tmp_path_factory):
+    out = tmp_path_factory.mktemp("handout")
+    for fmt in ("tex", "md"):
+        result = runner.invoke(app, ["report", "problem2", "--blank", "--format", fmt, "--pdf", "-o", str(out)]
+                               if fmt == "tex" else ["report", "problem2", "--blank", "--format", fmt, "-o", str(out)])
+        assert result.exit_code == 0, result.output
+    return out
+
+
+def test_the_handout_asks_for_exactly_the_answer_files_slots(handout):
+    """problem2's handout asked for L̄, R̄ and Ē, which problem2-blank.toml has no slot for."""
+    import tomllib
+
+    slots = tomllib.loads((handout / "problem2-blank.toml").read_text())
+    tex = (handout / "problem2-blank.tex").read_text()
+    table = tex.split(r"\section*{(b)")[1].split(r"\subsection*{Gradients}")[0]
+    asked = re.findall(r"^\\bar\{(\w)\} & = \\answerline & \\\\\*\n & = \\answerline", table, re.MULTILINE)
+    assert asked == list(slots["adjoints"])  # two ruled lines each: the chain form and the simplified
+    given = re.findall(r"^\\bar\{(\w)\} & \\roomy", table, re.MULTILINE)
+    assert given == ["L", "R", "E"]  # constant adjoints are given worked, as in the key
+    gradients = tex.split(r"\subsection*{Gradients}")[1]
+    assert gradients.count(r"\answerline") == len(slots["gradients"])
+
+
+def test_the_handout_leaks_no_tool_internals_and_has_a_name_line(handout):
+    for name in ("problem2-blank.tex", "problem2-blank.md"):
+        text = (handout / name).read_text()
+        assert not re.search(r"used for the checks|derive check|numeric check|TOML", text), name
+    first = pages(handout / "problem2-blank.pdf")[0]
+    assert re.search(r"Name:\s+ID:", first)
+    assert "Name:" in (handout / "problem2-blank.md").read_text()
+
+
+def test_one_gradient_convention_and_scalars_in_r(handout, matrix_pdfs):
+    """ū is ∇ᵤL, so a gradient is printed ∇ₓL = x̄ (not ∂L/∂x = x̄ of the other layout); a scalar
+    is in ℝ, not ℝ^{1×1}."""
+    for tex in ((handout / "problem2-blank.tex").read_text(), (matrix_pdfs / "mlp_batch.tex").read_text()):
+        assert r"\bar{u} = \nabla_{u} L" in tex
+        assert re.findall(r"^\\nabla_\{", tex, re.MULTILINE) and not re.search(r"^\\partial L / \\partial", tex, re.M)
+        assert r"1 \times 1" not in tex and r"\in \mathbb{R}" in tex
+
+
+def test_page_one_of_a_worksheet_has_a_name_line(variant):
+    first = pages(variant / "s001-blank.pdf")[0]
+    assert "Student: s001" in first and re.search(r"^Name:", first, re.MULTILINE)
+    assert not re.search(r"^Name:", pages(variant / "s001-key.pdf")[0], re.MULTILINE)

@@ -385,15 +385,20 @@ def matrix_style(model, v: str) -> str:
     return "outp" if v == model.problem.loss else "v"
 
 
-def matrix_spec(model) -> GraphSpec:
-    """The graph of a matrix problem, styled by matrix_style."""
+def space_latex(shape: tuple) -> str:
+    """ℝ for a scalar (a 1×1 loss or coefficient), ℝ^{m×n} otherwise."""
     from .matrix import shape_latex
 
+    return r"\mathbb{R}" if tuple(shape) == (1, 1) else shape_latex(shape)
+
+
+def matrix_spec(model) -> GraphSpec:
+    """The graph of a matrix problem, styled by matrix_style."""
     nodes, edges = [], []
     for v in [*model.variables, *(name for name, _ in model.equations)]:
         style = matrix_style(model, v)
         rows, cols = model.shapes[v]
-        name, detail = latex_variable(v), shape_latex(model.shapes[v])
+        name, detail = latex_variable(v), space_latex(model.shapes[v])
         nodes.append(GraphNode(v, _node_tex(name, detail), f"{v}\n{rows}×{cols}", style, *_node_size(name, detail)))
     for name, e in model.equations:
         seen: list[str] = []
@@ -933,8 +938,6 @@ def _collect_names(e, seen: list[str]) -> None:
 
 def layered_matrix_tikz(model) -> str:
     """The layered layout of a matrix problem's graph, styled by matrix_style."""
-    from .matrix import shape_latex
-
     placed, uses = matrix_layout(model)
     scale = min(1.0, MAX_WIDTH / (placed.width + 3.0))
     out = [rf"\begin{{tikzpicture}}[scale={scale:.3f}, every node/.style={{transform shape}}, "
@@ -945,7 +948,7 @@ def layered_matrix_tikz(model) -> str:
     for v, (x, y) in placed.positions.items():
         style = matrix_style(model, v)
         shape = model.shapes[v]
-        label = rf"${latex_variable(v)}$\\[-1pt]{{\scriptsize ${shape_latex(shape)}$}}"
+        label = rf"${latex_variable(v)}$\\[-1pt]{{\scriptsize ${space_latex(shape)}$}}"
         out.append(rf"\node[{style}] ({v}) at ({x:.2f},{y:.2f}) {{{label}}};")
     for edge in placed.edges:
         points = [f"({x:.2f},{y:.2f})" for x, y in edge.points]

@@ -203,8 +203,9 @@ def matrix_sheet_context(solution, *, escape: Callable[[str], str], graph: Calla
                          **_ignored) -> dict:
     """The template context of a matrix problem's sheet (LaTeX forms of every equation); with
     ``blank`` the graph, the adjoint equations and the gradients are left for the student."""
-    from .matrix import LatexPrinter, chain_form, derivative_notes, shape_latex
+    from .matrix import LatexPrinter, chain_form, derivative_notes
 
+    space = graph_module.space_latex
     problem, model, derivation = solution.problem, solution.model, solution.derivation
     printer = LatexPrinter(diag=diag)
     checks = {c.name: c for c in solution.checks.gradients}
@@ -216,16 +217,17 @@ def matrix_sheet_context(solution, *, escape: Callable[[str], str], graph: Calla
         "blank": blank,
         "key": escape(KEY_MARK) if key and not blank else "",
         "dims": [{"name": escape(d), "value": n} for d, n in problem.dims.items()],
-        "variables": [{"name": printer(_named(v, model.shapes[v])), "shape": shape_latex(model.shapes[v])}
+        "variables": [{"name": printer(_named(v, model.shapes[v])), "shape": space(model.shapes[v])}
                       for v in model.variables],
-        "equations": [{"name": printer(_named(name, e.shape)), "latex": printer(e), "shape": shape_latex(e.shape)}
+        "equations": [{"name": printer(_named(name, e.shape)), "latex": printer(e), "shape": space(e.shape)}
                       for name, e in model.equations],
         "graph": graph(model) if graph else "",
         "adjoints": [{"bar": printer.bar(a.name), "chain": chain_form(a, printer, model.shapes),
-                      "simplified": printer(a.simplified), "shape": shape_latex(a.shape)}
+                      "simplified": printer(a.simplified), "shape": space(a.shape),
+                      "given": a.is_loss or a.simplified.is_const}  # the handout gives these (no slot)
                      for a in derivation.adjoints],
         "gradients": [{"name": printer(_named(g.name, g.shape)), "bar": printer.bar(g.name), "expr": printer(g.expr),
-                       "shape": shape_latex(g.shape), "exact": escape(checks[g.name].exact),
+                       "shape": space(g.shape), "exact": escape(checks[g.name].exact),
                        "numeric": scientific(checks[g.name].numeric_max_relative_error),
                        "method": escape(checks[g.name].numeric_method)}
                       for g in derivation.gradients],
@@ -236,7 +238,9 @@ def matrix_sheet_context(solution, *, escape: Callable[[str], str], graph: Calla
     }
     if blank:
         context["graph"], context["notes"] = "", []
-        context["adjoints"] = [{**a, "chain": "", "simplified": ""} for a in context["adjoints"]]
+        # The student answers what the answer file has a slot for; a constant adjoint (the loss's
+        # 1) is given, worked, as in the key.
+        context["adjoints"] = [a if a["given"] else {**a, "chain": "", "simplified": ""} for a in context["adjoints"]]
         context["gradients"] = [{**g, "expr": ""} for g in context["gradients"]]
     return context
 
