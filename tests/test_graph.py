@@ -317,3 +317,30 @@ def test_matrix_graph_colours_data_as_inputs_and_only_parameters_grey():
     assert {k for k, s in styles.items() if s == "dat"} == {"x2", "x3", "h0", "y"}
     assert {k for k, s in styles.items() if s == "par"} == {"W", "U", "b", "V", "c"}
     assert styles["L"] == "outp"
+
+
+@pytest.mark.parametrize("which", ["problem1", "baydin", "three", "random"])
+def test_no_avoidable_crossing_and_outputs_in_order_where_that_is_free(problem1, which):
+    """Every order of the inputs' and outputs' columns dot can be asked for is laid out and its
+    crossings counted from dot's own JSON: the drawing on the sheet has no more crossings than the
+    best of them, keeps x1 above x2 and y1 above y2 where that costs no crossing, and draws (a) and
+    (b) with the inputs in one order where an order costs neither drawing a crossing."""
+    traces = {"problem1": [problem1.trace],
+              "baydin": [build_trace({"x1": sympy.Integer(2), "x2": sympy.Integer(5)},
+                                     {"y": "log(x1) + x1*x2 - sin(x2)"}, numbering="baydin")],
+              "three": [_three_input_trace()], "random": _random_three_input_traces()}[which]
+    for trace in traces:
+        for adjoint in (False, True):
+            spec = graph.scalar_spec(trace, adjoint)
+            chosen = graph.layout_with_dot(spec)
+            inputs = [n.key for n in spec.nodes if n.style == "inp"]
+            outputs = [n.key for n in spec.nodes if n.style == "yname"]
+            counts = {}
+            for ordered, ordered_outputs in itertools.product((True, False), repeat=2):
+                source = graph.spec_dot(spec, ordered, 1.0, ordered_outputs)
+                counts[ordered, ordered_outputs] = _dot_crossings(source)
+            assert chosen.crossings() <= min(counts.values()), (which, adjoint, counts)
+            y = {key: box.y for key, box in chosen.nodes.items()}
+            if counts[True, True] == 0 and chosen.crossings() == 0 and chosen.overlaps() == 0:
+                assert sorted(inputs, key=lambda k: -y[k]) == inputs
+                assert sorted(outputs, key=lambda k: -y[k]) == outputs  # y1 above y2

@@ -418,7 +418,7 @@ def check_size(count: int) -> None:
 _FILLS = {"inp": "#e8ecfb", "dat": "#e8ecfb", "outp": "#fff0dc", "par": "#eeeeee", "v": "white"}
 
 
-def spec_dot(spec: GraphSpec, ordered: bool = True, spacing: float = 1.0) -> str:
+def spec_dot(spec: GraphSpec, ordered: bool = True, spacing: float = 1.0, ordered_outputs: bool | None = None) -> str:
     """The DOT source of ``spec`` (left to right), every name and label quoted by the graphviz
     package; the sizes are those the TikZ picture needs, so svg/png show the same layout."""
     import graphviz
@@ -448,6 +448,15 @@ def spec_dot(spec: GraphSpec, ordered: bool = True, spacing: float = 1.0) -> str
             if ordered:
                 for a, b in zip(firsts, firsts[1:]):
                     group.edge(a, b, style="invis")
+    # The outputs' names in one last column, y1 above y2, likewise.
+    lasts = [node.key for node in spec.nodes if node.style == "yname"]
+    if (ordered if ordered_outputs is None else ordered_outputs) and len(lasts) > 1:
+        with graph.subgraph() as group:
+            group.attr(rank="max")
+            for key in lasts:
+                group.node(key)
+            for a, b in zip(lasts, lasts[1:]):
+                group.edge(a, b, style="invis")
     for edge in spec.edges:
         attrs = {"id": edge.key}
         if edge.back:
@@ -473,18 +482,21 @@ def layout_with_dot(spec: GraphSpec) -> Drawing | None:
     The inputs are kept in their declared order (x1 above x2) unless that costs crossings dot can
     avoid; where dot's splines still graze a label, wider spacing is tried.  Of these layouts the
     first with no overlap and no crossing wins, else the one with fewest (overlaps, crossings)."""
-    best, best_score = None, None
-    for ordered, spacing in ((True, 1.0), (False, 1.0), (True, 1.8), (False, 1.8)):
-        if spacing > 1.0 and best_score is not None and best_score[0] == 0:
-            break  # wider spacing only clears labels grazed by splines: nothing left to clear
-        drawing = _run_dot(spec, ordered, spacing)
+    best, best_score, last_overlaps = None, None, None
+    # Inputs in order first, then outputs in order (y1 above y2), then either alone, then neither.
+    orders = ((True, True), (True, False), (False, True), (False, False))
+    for (ordered, outputs), spacing in itertools.product(orders, (1.0, 1.8)):
+        if spacing > 1.0 and last_overlaps == 0:
+            continue  # wider spacing only clears labels grazed by splines: nothing left to clear
+        drawing = _run_dot(spec, ordered, spacing, outputs)
         if drawing is None:
             return best
         if len(drawing.edges) > CROSSING_CHECK_EDGES:
             return drawing  # measuring is quadratic: large graphs take dot's first layout
         drawing = drawing.with_labels_moved()
         score = (drawing.overlaps(), drawing.crossings())
-        if best is None or score < best_score:
+        last_overlaps = score[0]
+        if best is None or score < best_score:  # ties keep the declared order
             best, best_score = drawing, score
         if score == (0, 0):
             break
@@ -508,12 +520,12 @@ def render(source: str, fmt: str) -> bytes:
     return done.stdout
 
 
-def _run_dot(spec: GraphSpec, ordered: bool, spacing: float) -> Drawing | None:
+def _run_dot(spec: GraphSpec, ordered: bool, spacing: float, ordered_outputs: bool | None = None) -> Drawing | None:
     program = dot_program()
     if program is None:
         return None
     try:
-        source = spec_dot(spec, ordered, spacing)
+        source = spec_dot(spec, ordered, spacing, ordered_outputs)
         done = subprocess.run([program, "-Tjson0"], input=source, capture_output=True, text=True,
                               timeout=DOT_TIMEOUT, check=False)
     except (OSError, subprocess.TimeoutExpired):
