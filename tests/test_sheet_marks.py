@@ -126,7 +126,8 @@ def greek_pdf(tmp_path_factory):
 
 def test_a_sheet_of_eleven_inputs_compiles_its_jacobian(greek_pdf):
     text = "".join(pages(greek_pdf))
-    assert text.count("Pass for") == 11 + 2  # one forward pass per input, one reverse per output
+    passes = [line for line in text.splitlines() if line.startswith("Pass for") and "(continued)" not in line]
+    assert len(passes) == 11 + 2  # a pass per input and per output
     assert text.count("(e) Jacobian by reverse-mode") == 1
 
 
@@ -198,3 +199,29 @@ def test_page_one_of_a_worksheet_has_a_name_line(variant):
     first = pages(variant / "s001-blank.pdf")[0]
     assert "Student: s001" in first and re.search(r"^Name:", first, re.MULTILINE)
     assert not re.search(r"^Name:", pages(variant / "s001-key.pdf")[0], re.MULTILINE)
+
+
+def test_a_continued_table_repeats_its_heading(variant):
+    """A pass table that runs onto the next page says whose pass it continues."""
+    key = pages(variant / "s001-key.pdf")
+    continued = [text for text in key if "(continued)" in text]
+    assert continued, "no table of problem1's key breaks across pages: nothing proved"
+    for text in key:
+        first = text.strip().splitlines()[0]
+        assert first != "Expression", "a page starts with a bare table head"
+        if "(continued)" in text:
+            assert re.match(r"(Pass for \S+|\(c\) Evaluation trace) \(continued\)", first), first
+
+
+def test_evaluation_lines_break_before_an_equals_sign(variant):
+    """0.197 × 1 = / 0.197 left the result alone on its line; the break goes before "="."""
+    text = subprocess.run(["pdftotext", "-layout", str(variant / "s001-key.pdf"), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    assert not [line for line in text.splitlines() if line.rstrip().endswith("=")]
+
+
+def test_scalar_graph_has_a_colour_legend(variant):
+    text = subprocess.run(["pdftotext", "-layout", "-l", "1", str(variant / "s001-key.pdf"), "-"],
+                          capture_output=True, text=True, check=True).stdout
+    legend = text.split("(a) Computational graph")[1]
+    assert re.search(r"^ *input +intermediate node +output node *$", legend, re.MULTILINE)
