@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from ..errors import ProblemError
+from ..parse import GREEK_LATEX
 from ..problems import statement_pieces
 from ..scalar.solve import ScalarSolution
 from . import graph as graph_module
@@ -45,10 +46,10 @@ def header(problem, escape, title=None, author=None, course=None, date=None, val
     scalar problem's statement ``value(name)`` fills each placeholder ({point}, {x1}, {lam}) with
     LaTeX of this sheet's value, so every student's sheet names its own point."""
     if value is None:  # a matrix problem's statement: text, with {{ and }} for braces
-        statement = escape("".join(text + (f"{{{name}}}" if name else "")
-                                   for text, name in statement_pieces(problem.statement)))
+        statement = _with_maths(escape, "".join(text + (f"{{{name}}}" if name else "")
+                                                for text, name in statement_pieces(problem.statement))).strip()
     else:
-        statement = "".join(_spaced(escape, text) + (f"${value(name)}$" if name else "")
+        statement = "".join(_with_maths(escape, text) + (f"${value(name)}$" if name else "")
                             for text, name in statement_pieces(problem.statement)).strip()
     return {
         "title": escape(title or problem.title or problem.name),
@@ -57,6 +58,88 @@ def header(problem, escape, title=None, author=None, course=None, date=None, val
         "date": escape(date if date is not None else (problem.date or _dt.date.today().isoformat())),
         "statement": statement,
     }
+
+
+#: The mathematics a statement may write between $ signs: letters, digits, operators, braces, ^ and _,
+#: and these commands (Greek letters are added below).  Anything else is printed as the text typed.
+SAFE_COMMANDS = frozenset("""cdot times div pm mp partial nabla infty sum prod le leq ge geq neq ne approx
+    equiv sim in notin subset to mapsto rightarrow leftarrow odot otimes oplus circ top prime ldots cdots dots
+    log ln exp sin cos tan tanh sinh cosh max min arg lim quad qquad mid""".split())
+#: Commands that take one or two braced arguments.
+SAFE_ARGUMENTS = {"frac": 2, "sqrt": 1, "mathbb": 1, "mathbf": 1, "mathrm": 1, "mathcal": 1, "bar": 1, "hat": 1,
+                  "tilde": 1, "vec": 1, "overline": 1, "operatorname": 1}
+_GREEK_COMMANDS = frozenset(value[1:] for value in GREEK_LATEX.values() if value.startswith("\\"))
+_ALLOWED = SAFE_COMMANDS | _GREEK_COMMANDS | frozenset(SAFE_ARGUMENTS)
+_MATH_TOKEN = re.compile(r"\\([A-Za-z]+)|\\([,;:! ])|([A-Za-z0-9 +\-*/=<>()\[\],.'|!:;])|([{}^_])|(.)")
+_MATH_SPAN = re.compile(r"\$([^$]{1,300})\$")
+
+
+def safe_maths(source: str) -> str | None:
+    """``source`` when it is mathematics of the safe subset that TeX (and Markdown's KaTeX) set
+    without an error: known commands, their arguments given as braced groups, balanced braces, no
+    double or dangling script; None otherwise (then the caller prints it as text)."""
+    depth = 0
+    owed: list[list[int]] = []  # [arguments still owed, depth] of each \frac-like command
+    pending = False  # a ^ or _ waiting for its argument
+    scripts = [set()]  # per group depth: the scripts already on the current base
+    closes_script: list[int] = []  # depths at which a braced script argument ends
+    for m in _MATH_TOKEN.finditer(source):
+        word, _space, plain, special, other = m.groups()
+        if other is not None or (word is not None and word not in _ALLOWED):
+            return None
+        if owed and owed[-1][1] == depth and special != "{":
+            return None  # \frac x: every argument in braces
+        if pending:
+            if special in ("^", "_", "}") or plain == " ":
+                return None
+            pending = False
+            if special == "{":
+                closes_script.append(depth)
+            else:
+                continue  # a one-token argument: the base keeps its scripts (x^a^b is refused)
+        elif special in ("^", "_"):
+            if special in scripts[-1]:
+                return None  # a double superscript or subscript
+            scripts[-1].add(special)
+            pending = True
+            continue
+        if special == "{":
+            if owed and owed[-1][1] == depth:
+                owed[-1][0] -= 1
+            depth += 1
+            scripts.append(set())
+        elif special == "}":
+            depth -= 1
+            if depth < 0:
+                return None
+            scripts.pop()
+            if owed and owed[-1][0] == 0 and owed[-1][1] == depth:
+                owed.pop()
+            if closes_script and closes_script[-1] == depth:
+                closes_script.pop()  # the base keeps its scripts
+            else:
+                scripts[-1] = set()  # the group is the new base
+        else:
+            if word in SAFE_ARGUMENTS:
+                owed.append([SAFE_ARGUMENTS[word], depth])
+            if plain != " ":
+                scripts[-1] = set()  # a new atom is a new base
+    return source if depth == 0 and not owed and not pending and source.strip() else None
+
+
+def _with_maths(escape: Callable[[str], str], text: str) -> str:
+    """Statement text with each ``$…$`` of the safe subset typeset as mathematics (the same in
+    LaTeX and Markdown); any other text, and maths outside the subset, escaped as typed."""
+    out, at = [], 0
+    for match in _MATH_SPAN.finditer(text):
+        maths = safe_maths(match.group(1))
+        if maths is None:
+            continue
+        out.append(_spaced(escape, text[at:match.start()]))
+        out.append(f"${maths}$")
+        at = match.end()
+    out.append(_spaced(escape, text[at:]))
+    return "".join(out)
 
 
 def _spaced(escape: Callable[[str], str], text: str) -> str:
