@@ -225,3 +225,20 @@ def test_scalar_graph_has_a_colour_legend(variant):
                           capture_output=True, text=True, check=True).stdout
     legend = text.split("(a) Computational graph")[1]
     assert re.search(r"^ *input +intermediate node +output node *$", legend, re.MULTILINE)
+
+
+def test_jacobians_align_on_the_decimal_point(variant):
+    """A column of 0.141 over 1 was centred: the 1 stood under the 4. Columns are set flush right
+    and each number is padded with invisible decimals to its column's most."""
+    from derive.render.sheet import decimal_matrix
+
+    assert decimal_matrix([["0.141", "2.898"], ["1", "-2.197"]]) == (
+        r"\left[\begin{array}{rr} 0.141 & 2.898 \\ 1\phantom{.000} & -2.197 \end{array}\right]")
+    tex = (variant / "s001-key.tex").read_text()
+    answers = re.findall(r"\\begin\{array\}\{(r+)\} (.*?) \\end\{array\}", tex)
+    assert len(answers) == 2  # forward and reverse
+    for columns, body in answers:
+        rows = [row.split(" & ") for row in body.split(r" \\ ")]
+        for c in range(len(columns)):
+            shown = [re.sub(r"\\phantom\{(.*?)\}", r"\1", row[c]) for row in rows]
+            assert len({len(cell.split(".")[1]) if "." in cell else 0 for cell in shown}) == 1, shown

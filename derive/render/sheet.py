@@ -210,8 +210,8 @@ def sheet_context(solution: ScalarSolution, *, digits: int, escape: Callable[[st
         "reverse": [{"output": nt.var(p.output), "name": p.output, "inputs": [nt.var(x) for x, _ in trace.inputs],
                      "rows": lines.reverse_rows(p, trace, nt)} for p in solution.reverse],
         "jacobian_symbols": lines.jacobian_symbols(solution, nt),
-        "jacobian_forward": lines.jacobian(solution, nt, solution.jacobian_forward),
-        "jacobian_reverse": lines.jacobian(solution, nt, solution.jacobian_reverse),
+        "jacobian_forward": decimal_matrix([[nt.number(x) for x in row] for row in solution.jacobian_forward]),
+        "jacobian_reverse": decimal_matrix([[nt.number(x) for x in row] for row in solution.jacobian_reverse]),
         "checks": {
             "forward_reverse": _agreement(checks.forward_reverse_max_error),
             "symbolic": escape(checks.symbolic),
@@ -230,6 +230,29 @@ def sheet_context(solution: ScalarSolution, *, digits: int, escape: Callable[[st
         "node_ids": [node.id for node in trace.nodes],
     }
     return blanked(context, solution, nt, hide) if blank else context
+
+
+_DECIMALS = re.compile(r"-?\d+(?:\.(\d+))?")
+
+
+def decimal_matrix(cells: list[list[str]]) -> str:
+    r"""A matrix of numbers (LaTeX) aligned on the decimal point: columns set flush right, each
+    number padded with invisible decimals to the most its column has (1 beside 0.141 is set as
+    1\phantom{.000}); a number of another form (10^{-5}) is set as it is."""
+    def decimals(text: str) -> int:
+        match = _DECIMALS.fullmatch(text)
+        return len(match.group(1) or "") if match else 0
+
+    widths = [max(decimals(row[c]) for row in cells) for c in range(len(cells[0]))] if cells else []
+
+    def padded(text: str, width: int) -> str:
+        if not _DECIMALS.fullmatch(text) or decimals(text) == width:
+            return text
+        missing = ("." if decimals(text) == 0 else "") + "0" * (width - decimals(text))
+        return rf"{text}\phantom{{{missing}}}"
+
+    body = r" \\ ".join(" & ".join(padded(cell, w) for cell, w in zip(row, widths)) for row in cells)
+    return rf"\left[\begin{{array}}{{{'r' * len(widths)}}} {body} \end{{array}}\right]"
 
 
 def _graphs(trace, graph: Callable, digits: int, escape: Callable[[str], str]) -> dict:
