@@ -344,3 +344,17 @@ def test_no_avoidable_crossing_and_outputs_in_order_where_that_is_free(problem1,
             if counts[True, True] == 0 and chosen.crossings() == 0 and chosen.overlaps() == 0:
                 assert sorted(inputs, key=lambda k: -y[k]) == inputs
                 assert sorted(outputs, key=lambda k: -y[k]) == outputs  # y1 above y2
+
+
+@pytest.mark.parametrize("which", ["problem1", "three", "random"])
+def test_edge_labels_are_at_least_seven_points_after_scaling(problem1, which):
+    """problem1's backpropagation drawing was scaled to 0.78, setting its 8pt labels at 6.2pt."""
+    traces = {"problem1": [problem1.trace], "three": [_three_input_trace()],
+              "random": _random_three_input_traces(count=2)}[which]
+    for trace in traces:
+        picture = tikz(trace, adjoint=True)
+        scale = float(re.search(r"scale=([\d.]+)", picture).group(1))
+        size = re.search(r"p/\.style=\{font=(?:\\scriptsize|\\fontsize\{([\d.]+)bp\})", picture).group(1)
+        points = float(size) * 72.27 / 72 if size else 8.0  # bp to pt; \scriptsize otherwise
+        assert points * scale >= graph.MIN_LABEL_PT - 0.05, (which, points, scale)
+        assert _overlaps(picture) == []

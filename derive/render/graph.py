@@ -34,6 +34,9 @@ SLOT_GAP = 1.55
 LABEL_CHAR = 0.11
 #: Widest and tallest drawing that fits the text block of the sheet, in cm.
 MAX_WIDTH = 16.5
+#: Edge labels are at least this size (pt) once the drawing is scaled to fit the page.
+MIN_LABEL_PT = 7.0
+_SCRIPT_PT = 8.0  # \scriptsize of an 11pt sheet
 MAX_HEIGHT = 21.0
 #: Most nodes drawn.  Measured (bench/graph_layout.py, a 3-input sum of products): dot lays out
 #: the adjoint graph of 100 nodes in 0.2 s, of 200 in 1.6 s, of 300 in 5 s and of 400 in over a
@@ -76,6 +79,7 @@ class GraphSpec:
     name: str
     nodes: tuple[GraphNode, ...]
     edges: tuple[GraphEdge, ...]
+    label_pt: float = _SCRIPT_PT  # the edge labels' font size before the drawing is scaled
 
 
 @dataclass(frozen=True)
@@ -329,9 +333,10 @@ def _node_size(name: str, detail: str) -> tuple[float, float]:
 LABEL_PAD = 3.0
 
 
-def _label_size(tex: str) -> tuple[float, float]:
+def _label_size(tex: str, points: float = _SCRIPT_PT) -> tuple[float, float]:
     width, tall = tex_size(tex)
-    return width * _SCRIPT * 1.08 + 2 * LABEL_PAD, (16.0 if tall else 9.0) + 2 * LABEL_PAD
+    grow = points / _SCRIPT_PT
+    return width * points * 1.08 + 2 * LABEL_PAD, (16.0 if tall else 9.0) * grow + 2 * LABEL_PAD
 
 
 def _node_tex(name: str, detail: str) -> str:
@@ -341,7 +346,7 @@ def _node_tex(name: str, detail: str) -> str:
 
 
 # -- the scalar graphs and the matrix graph as GraphSpecs --------------------------------------------
-def scalar_spec(trace: Trace, adjoint: bool = False, digits: int = 3) -> GraphSpec:
+def scalar_spec(trace: Trace, adjoint: bool = False, digits: int = 3, label_pt: float = _SCRIPT_PT) -> GraphSpec:
     """The computational graph, or with ``adjoint`` the backpropagation graph (edges point from
     a node to its arguments and carry the local partial ∂vj/∂vi)."""
     lt, tx = LatexNotation(digits), TextNotation(digits)
@@ -366,12 +371,12 @@ def scalar_spec(trace: Trace, adjoint: bool = False, digits: int = 3) -> GraphSp
                 term = Term(node, p, 0.0)
                 tex = lines.partial_formula(term, lt)
                 text = lines.partial_formula(term, tx)
-                width, height = _label_size(tex)
-                width = max(width, len(text) * 4.5 + 2 * LABEL_PAD)  # room for the svg's text too
+                width, height = _label_size(tex, label_pt)
+                width = max(width, len(text) * 4.5 * label_pt / _SCRIPT_PT + 2 * LABEL_PAD)  # the svg's text too
                 edges.append(GraphEdge(key, p.arg, node.id, True, tex, text, width, height))
             else:
                 edges.append(GraphEdge(key, p.arg, node.id, False))
-    return GraphSpec("adjoint" if adjoint else "graph", tuple(nodes), tuple(edges))
+    return GraphSpec("adjoint" if adjoint else "graph", tuple(nodes), tuple(edges), label_pt)
 
 
 def matrix_style(model, v: str) -> str:
@@ -596,12 +601,18 @@ def _bp(point: tuple[float, float]) -> str:
     return f"({point[0]:.1f},{point[1]:.1f})"
 
 
+def drawing_scale(drawing: Drawing) -> float:
+    """How much a drawing is shrunk to fit the page (1 when it fits)."""
+    return min(1.0, MAX_WIDTH * _BP_PER_CM / max(drawing.width, 1.0), MAX_HEIGHT * _BP_PER_CM / max(drawing.height, 1.0))
+
+
 def spec_tikz(spec: GraphSpec, drawing: Drawing) -> str:
     """A tikzpicture of dot's drawing of ``spec``, scaled to fit the page."""
-    scale = min(1.0, MAX_WIDTH * _BP_PER_CM / max(drawing.width, 1.0),
-                MAX_HEIGHT * _BP_PER_CM / max(drawing.height, 1.0))
+    scale = drawing_scale(drawing)
+    styles = _TIKZ_STYLES if spec.label_pt == _SCRIPT_PT else _TIKZ_STYLES.replace(
+        r"font=\scriptsize", rf"font=\fontsize{{{spec.label_pt:.2f}bp}}{{{1.2 * spec.label_pt:.2f}bp}}\selectfont")
     out = [rf"\begin{{tikzpicture}}[x=1bp, y=1bp, scale={scale:.3f}, every node/.style={{transform shape}}, "
-           + _TIKZ_STYLES + "]", _FIT]
+           + styles + "]", _FIT]
     for node in spec.nodes:
         box = drawing.nodes[node.key]
         size = f"minimum width={box.width:.1f}bp, minimum height={box.height:.1f}bp"
@@ -629,11 +640,24 @@ FALLBACK_NOTE = r"\par{\footnotesize\itshape Laid out without Graphviz (its \tex
 def tikz(trace: Trace, adjoint: bool = False, digits: int = 3) -> str:
     """A tikzpicture of the graph laid out by dot (or by the layered layout, with a note);
     ``adjoint`` reverses the edges and labels them ∂vj/∂vi."""
-    spec = scalar_spec(trace, adjoint, digits)
-    drawing = layout_with_dot(spec)
+    spec, drawing = sheet_layout(trace, adjoint, digits)
     if drawing is None:
         return layered_tikz(trace, adjoint, digits) + "\n" + FALLBACK_NOTE
     return spec_tikz(spec, drawing)
+
+
+def sheet_layout(trace: Trace, adjoint: bool = False, digits: int = 3) -> tuple[GraphSpec, Drawing | None]:
+    """The spec and dot's drawing of a scalar graph as the sheet draws it: where scaling the drawing
+    to the page would set the edge labels below MIN_LABEL_PT, the labels are set larger and the
+    graph laid out again (at most three times: larger labels make a wider drawing)."""
+    spec = scalar_spec(trace, adjoint, digits)
+    drawing = layout_with_dot(spec)
+    for _ in range(3):
+        if drawing is None or not adjoint or spec.label_pt * drawing_scale(drawing) >= MIN_LABEL_PT - 0.01:
+            break
+        spec = scalar_spec(trace, adjoint, digits, label_pt=1.03 * MIN_LABEL_PT / drawing_scale(drawing))
+        drawing = layout_with_dot(spec)
+    return spec, drawing
 
 
 def matrix_tikz(model) -> str:
@@ -648,7 +672,8 @@ def matrix_tikz(model) -> str:
 # -- Graphviz and Mermaid -----------------------------------------------------------------------
 def dot_source(trace: Trace, adjoint: bool = False, digits: int = 3) -> str:
     """Graphviz DOT of the graph (left to right): the source of the layout the sheet draws."""
-    return _chosen_source(scalar_spec(trace, adjoint, digits))
+    spec, drawing = sheet_layout(trace, adjoint, digits)
+    return drawing.source if drawing is not None else spec_dot(spec)
 
 
 def matrix_dot(model) -> str:
@@ -700,7 +725,7 @@ def mermaid(trace: Trace, adjoint: bool = False, digits: int = 3) -> str:
     backpropagation graph is named by its adjoint, with the definition marked as such
     ("v̄₃ / where v₃ = e^v₂"): the adjoint is a number, never equal to the formula."""
     nt = TextNotation(digits)
-    spec = scalar_spec(trace, adjoint, digits)
+    spec, _ = sheet_layout(trace, adjoint, digits)
     out = ["flowchart LR"]
     by_id = trace.by_id
     for key in _reading_order(spec):
