@@ -43,6 +43,20 @@ GREEK_LATEX = {**{chr(0x3b1 + i + (i > 16)): rf"\{name}" for i, name in enumerat
 
 _INDEXED = re.compile(r"([A-Za-z\u03b1-\u03c9\u0391-\u03a9]+)_?(\d+)\Z")
 
+#: A spelled Greek name and its letter, for text (terminal, Mermaid): lambda -> λ, omicron -> ο.
+GREEK_TEXT = {name: chr(0x3b1 + i + (i > 16)) for i, name in enumerate(_GREEK)}
+
+
+def text_variable(name: str) -> str:
+    """A user's identifier in plain text, Greek spelled names as their letters: lambda -> λ,
+    mu2 -> μ2, x1 -> x1 (the glyph, as the PDF prints it; never ``lambda`` or ``mū``)."""
+    if name in GREEK_TEXT:
+        return GREEK_TEXT[name]
+    match = _INDEXED.match(name)
+    if match and match.group(1) in GREEK_TEXT:
+        return GREEK_TEXT[match.group(1)] + name[len(match.group(1)):]
+    return name
+
 
 def latex_variable(name: str) -> str:
     """A user's identifier in math mode: x1 -> x_{1}, lam -> \\mathrm{lam} (upright: one name,

@@ -49,6 +49,7 @@ class SheetOptions:
     numbering: str = "zero"
     order: str = "postorder"
     student: str | None = None  # the id printed on a student's own sheet
+    key: bool = False  # an answer key: says so in its title block and on every page
 
     def __post_init__(self):
         """A wrong argument is a UsageError (a DeriveError) here, not a crash deep in a template."""

@@ -181,7 +181,7 @@ def _build_sheets(spec: str, variant: Variant, out_dir: str, pdf: bool, options:
     student = options.student or f"student{variant.student:03d}"
     written = []
     for blank in (True, False):
-        sheet = replace(options, blank=blank)
+        sheet = replace(options, blank=blank, key=not blank)
         stem = f"{student}-{'blank' if blank else 'key'}"
         for fmt in ("md", "tex", "csv"):
             written += [str(p) for p in write_report(solution, out_dir, fmt, pdf and fmt == "tex", sheet, stem=stem)]

@@ -14,7 +14,7 @@ from ..matrix.expr import M, leads_with_number
 from ..functions import FUNCTIONS
 from ..matrix.rules import OPS, axis_text, fill, printed_kind
 from ..precedence import needs_brackets
-from ..parse import GREEK_LATEX, latex_variable
+from ..parse import GREEK_LATEX, latex_variable, text_variable
 
 _LATEX_FUNCTIONS = {"sigma": r"\sigma", **{f.name: f.symbol for f in FUNCTIONS.values()}}
 _TEXT_FUNCTIONS = {"sigma": "σ", **{f.name: f.text_symbol for f in FUNCTIONS.values() if f.text_symbol}}
@@ -216,13 +216,14 @@ class TextPrinter(_Printer):
         return f"diag({text})"
 
     def bar(self, name: str) -> str:
+        name = text_variable(name)  # mu -> μ̄, never mū
         match = _INDEXED.match(name)
         if match and len(match.group(1)) == 1:
             return f"{match.group(1)}\u0304{match.group(2)}"
         return f"{name}\u0304"
 
     def _print_var(self, e):
-        return e.data
+        return text_variable(e.data)
 
     def _print_adj(self, e):
         return self.bar(e.data)
@@ -272,7 +273,7 @@ def chain_form(adjoint, printer, shapes: dict) -> str:
             jac = d if shapes[consumer] == (1, 1) and shapes[adjoint.name] == (1, 1) else rf"\left({d}\right)^\top"
             terms.append(rf"{jac} \, {printer.bar(consumer)}")
         else:
-            d = f"∂{consumer}/∂{adjoint.name}"
+            d = f"∂{text_variable(consumer)}/∂{text_variable(adjoint.name)}"
             jac = d if shapes[consumer] == (1, 1) and shapes[adjoint.name] == (1, 1) else f"({d})ᵀ"
             terms.append(f"{jac} {printer.bar(consumer)}")
     return " + ".join(terms)
