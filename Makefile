@@ -34,12 +34,12 @@ $(BIN)/.installed: pyproject.toml
 pdf: setup
 	$(BIN)/derive report problem1 --pdf
 
-# Everything (what CI runs), on every core (pytest-xdist; loadgroup keeps the tests that share an
-# expensive fixture on one worker).  `make check` is the fast tier for the edit loop: no TeX, no
+# Everything (what CI runs), on every core (pytest-xdist; loadfile keeps a module on one worker,
+# so a module-scoped fixture, such as the PDFs a module reads, is built once).  `make check` is the fast tier for the edit loop: no TeX, no
 # subprocesses, no long Hypothesis runs (the tests marked slow in tests/conftest.py), in one
 # process, since starting workers that each collect the suite again costs more than it saves.
 test: setup
-	$(BIN)/python -m pytest -n auto --dist loadgroup
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 check: setup
 	$(BIN)/python -m pytest -m "not slow"

@@ -313,6 +313,10 @@ def _solve(ctx: typer.Context, problem, functions, at, numbering=Numbering.zero,
         raise ProblemError("no problem given", hint="name a PROBLEM (see 'derive problems') or give -f EXPR --at x=1")
     if problem is not None and functions:
         raise ProblemError("give either a PROBLEM or -f expressions, not both")
+    if problem is not None:  # no output of this command may overwrite the problem file
+        from .files import reading
+
+        ctx.with_resource(reading(problem, what="problem file"))
     values: dict[str, str] = {}
     for name, value in (parse_assignment(text) for text in at or []):
         if name in values:
@@ -889,6 +893,9 @@ def _graphviz_render(source: str, fmt: str) -> bytes:
 
 def main() -> None:
     """Entry point of the ``derive`` console script."""
+    for stream in (sys.stdout, sys.stderr):  # PYTHONIOENCODING=ascii, a C locale: ∂ prints as \u2202
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     app(prog_name="derive")
 
 

@@ -71,6 +71,13 @@ class ReportError(DeriveError):
     """A report could not be written or compiled."""
 
 
+class Interrupted(ReportError):
+    """Ctrl-C, SIGTERM or SIGHUP: the work stopped cleanly (TeX killed, scratch folders removed;
+    variants' manifest lists the students finished)."""
+
+    exit_code = 130
+
+
 _CONTROL = {**{c: f"\\x{c:02x}" for c in range(32)}, 0x7F: "\\x7f",
             **{c: f"\\x{c:02x}" for c in range(0x80, 0xA0)}, ord("\n"): "\\n", ord("\t"): " ",
             ord("\r"): "\\r",

@@ -11,12 +11,14 @@ a full disk, ``-o`` an existing file where a folder is expected) becomes one
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import errno
 import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -79,6 +81,20 @@ def ensure_folder(folder: str | Path, output: bool = True) -> Path:
     return folder
 
 
+def check_stem(stem: str) -> str:
+    """A name for files inside an output folder (``stem.tex``): one path component that stays in
+    the folder, never ``../x``, an absolute path, a hidden file or something an option parser reads."""
+    from .errors import UsageError
+
+    if not isinstance(stem, str):
+        raise UsageError(f"stem must be text, not {type(stem).__name__}")
+    if (not stem or stem in (".", "..") or stem[0] in ".-" or len(stem) > 200
+            or any(c in stem for c in "/\\\0:") or not stem.isprintable()):
+        raise UsageError(f"{stem[:80]!r} cannot name a file inside the output folder",
+                         hint="a stem is one file name, without '/', '\\' or ':', not starting with '.' or '-'")
+    return stem
+
+
 def _refuse_non_regular(path: Path) -> None:
     try:
         mode = os.lstat(path).st_mode
@@ -94,16 +110,52 @@ def _refuse_non_regular(path: Path) -> None:
         raise _error(path, "it is not a regular file")
 
 
-def _write(path: str | Path, fill: Callable[[BinaryIO], None]) -> Path:
+#: The files the running command reads (its problem file, its template): never written over.
+_INPUTS: contextvars.ContextVar[tuple[tuple[int, int, str], ...]] = contextvars.ContextVar("derive_inputs", default=())
+
+
+@contextlib.contextmanager
+def reading(*paths: str | Path | None, what: str = "input") -> Iterator[None]:
+    """While in this block, no file derive writes may be one of ``paths`` (a problem file named
+    as the output of ``codegen -o``, a template as the sheet it makes): that write is refused."""
+    known = []
+    for path in paths:
+        if path is None:
+            continue
+        try:
+            info = os.stat(path)
+        except (OSError, ValueError):  # not a file (a built-in problem's name): nothing to protect
+            continue
+        known.append((info.st_dev, info.st_ino, f"{what} {path}"))
+    token = _INPUTS.set(_INPUTS.get() + tuple(known))
+    try:
+        yield
+    finally:
+        _INPUTS.reset(token)
+
+
+def _refuse_input(path: Path) -> None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return
+    for device, inode, what in _INPUTS.get():
+        if (info.st_dev, info.st_ino) == (device, inode):
+            raise ReportError(f"cannot write to {path}: it is the {what} this command reads",
+                              hint="write the output elsewhere (-o)")
+
+
+def _write(path: str | Path, fill: Callable[[BinaryIO], None], mode: int | None = None) -> Path:
     path = Path(path)
     ensure_folder(path.parent, output=False)
     _refuse_non_regular(path)
+    _refuse_input(path)
     try:
         fd, staged = tempfile.mkstemp(prefix=f".{path.name[:40]}.", suffix=".part", dir=path.parent)
     except OSError as exc:
         raise _error(path, exc) from None
     try:
-        os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp makes 0600; follow the umask instead
+        os.fchmod(fd, 0o666 & ~current_umask() if mode is None else mode)  # mkstemp makes 0600; follow the umask
         with os.fdopen(fd, "wb") as handle:
             fill(handle)
         # No fsync: os.replace after a complete write already means a killed run leaves the old
@@ -118,10 +170,11 @@ def _write(path: str | Path, fill: Callable[[BinaryIO], None]) -> Path:
     return path
 
 
-def write_text(path: str | Path, text: str) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` atomically; returns the path."""
+def write_text(path: str | Path, text: str, mode: int | None = None) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically; returns the path.  ``mode``: the file's mode
+    (a private cache's 0600) instead of the one the umask gives."""
     data = text.encode("utf-8")
-    return _write(path, lambda handle: handle.write(data))
+    return _write(path, lambda handle: handle.write(data), mode)
 
 
 def write_bytes(path: str | Path, data: bytes) -> Path:
@@ -129,13 +182,13 @@ def write_bytes(path: str | Path, data: bytes) -> Path:
     return _write(path, lambda handle: handle.write(data))
 
 
-def copy_file(source: str | Path, path: str | Path) -> Path:
+def copy_file(source: str | Path, path: str | Path, mode: int | None = None) -> Path:
     """Copy ``source`` (a file derive made, e.g. in a scratch folder) to ``path`` atomically."""
     def fill(handle: BinaryIO) -> None:
         with open(source, "rb") as src:
             shutil.copyfileobj(src, handle)
 
-    return _write(path, fill)
+    return _write(path, fill, mode)
 
 
 def remove_file(path: str | Path) -> bool:

@@ -31,6 +31,9 @@ from .scalar.rules import primitive
 from .scalar.solve import ScalarSolution
 
 PARTS = ("trace", "forward", "reverse")
+#: Local partials as textbooks write them from the node's own value v (a student who wrote v
+#: in the trace uses it): tanh′ = 1 − v², σ′ = v(1 − v), exp′ = v.
+FROM_OUTPUT = {"tanh": lambda v: 1.0 - v * v, "sigmoid": lambda v: v * (1.0 - v), "exp": lambda v: v}
 CREDIT = {"correct": 1.0, "rounding": 1.0, "carried": 1.0, "arithmetic-right-result": 0.5}
 #: The verdicts a student reads as right (full credit).
 RIGHT = ("correct", "rounding", "carried")
@@ -264,16 +267,19 @@ class Expectations:
                 out.append((f"× {partial}", total - t.value + t.incoming))
         return out
 
-    def own_partial(self, owner, p, own_trace: dict[str, float] | None) -> float:
+    def own_partial(self, owner, p, own_trace: dict[str, float] | None, from_output: bool = False) -> float:
         """∂owner/∂arg evaluated at the student's own trace values (errors carried across parts:
-        a wrong v6 in the trace, used correctly in ∂v7/∂x2, costs once)."""
+        a wrong v6 in the trace, used correctly in ∂v7/∂x2, costs once); ``from_output``: written
+        from the student's own value of the node, as textbooks write tanh′ = 1 − v², σ′ = v(1 − v)."""
+        if from_output and own_trace and owner.id in own_trace and p.op in FROM_OUTPUT:
+            return FROM_OUTPUT[p.op](own_trace[owner.id])
         if not own_trace or not any(a in own_trace for a in owner.node_args):
             return p.value
         args = [own_trace.get(a, self.names[a]) if isinstance(a, str) else float(a) for a in owner.args]
         return float(primitive(p.op).partial_functions[p.position](*args))
 
     def recomputed(self, part: str, pass_: str, node: str, own: dict[str, float],
-                   own_trace: dict[str, float] | None = None) -> float | None:
+                   own_trace: dict[str, float] | None = None, from_output: bool = False) -> float | None:
         """The cell from the student's own earlier values of the same part and pass, and (for
         the passes) the local partials at their own trace values."""
         n = self.trace.by_id[node]
@@ -286,24 +292,26 @@ class Expectations:
             if part == "forward":
                 if n.is_input:
                     return None
-                return sum(self.own_partial(n, p, own_trace) * own.get(p.arg, self.forward[pass_].tangents[p.arg])
+                return sum(self.own_partial(n, p, own_trace, from_output)
+                           * own.get(p.arg, self.forward[pass_].tangents[p.arg])
                            for p in n.partials)
             row = next(r for r in self.reverse[pass_].rows if r.node.id == node)
             adjoints = self.reverse[pass_].adjoints
-            return (row.seed or 0.0) + sum(self.own_partial(t.owner, t.partial, own_trace)
+            return (row.seed or 0.0) + sum(self.own_partial(t.owner, t.partial, own_trace, from_output)
                                            * own.get(t.owner.id, adjoints[t.owner.id]) for t in row.terms)
         except (ValueError, OverflowError, ZeroDivisionError, TypeError):
             return None
 
     def interval(self, part: str, pass_: str, node: str, own: dict[str, float], own_h: dict[str, float],
-                 own_trace: dict[str, float] | None, trace_h: dict[str, float], partial_h: float):
+                 own_trace: dict[str, float] | None, trace_h: dict[str, float], partial_h: float,
+                 from_output: bool = False):
         """The cell recomputed from the student's own earlier values, with how far it may move
         when each of those values moves within the rounding of its last digit (first order, one
         recomputation per value used: bounded by the cell's fan-in), plus the rounding of each
         local partial and term written at the sheet's digits.  (value, spread, used) where
         ``used`` lists ((part, pass), node, value written) of each own value used;
         None when the cell is not recomputed (an input, a seed) or undefined there."""
-        value = self.recomputed(part, pass_, node, own, own_trace)
+        value = self.recomputed(part, pass_, node, own, own_trace, from_output)
         if value is None or not math.isfinite(value):
             return None
         n = self.trace.by_id[node]
@@ -311,12 +319,12 @@ class Expectations:
             own_keys, trace_keys = list(n.node_args), []
             right = self.names
         elif part == "forward":
-            own_keys, trace_keys = [p.arg for p in n.partials], list(n.node_args)
+            own_keys, trace_keys = [p.arg for p in n.partials], [*n.node_args, n.id]
             right = self.forward[pass_].tangents
         else:
             row = self._row(part, pass_, node)
             own_keys = [t.owner.id for t in row.terms]
-            trace_keys = [a for t in row.terms for a in t.owner.node_args]
+            trace_keys = [a for t in row.terms for a in (*t.owner.node_args, t.owner.id)]
             right = self.reverse[pass_].adjoints
         spread, used = 0.0, []
         for keys, values, halves, rights, is_own in ((own_keys, own, own_h, right, True),
@@ -329,7 +337,8 @@ class Expectations:
                 if not step:
                     continue
                 moved = self.recomputed(part, pass_, node, {**own, key: own[key] + step} if is_own else own,
-                                        {**own_trace, key: own_trace[key] + step} if not is_own else own_trace)
+                                        {**own_trace, key: own_trace[key] + step} if not is_own else own_trace,
+                                        from_output)
                 if moved is None or not math.isfinite(moved):
                     return None
                 spread += abs(moved - value)
@@ -386,11 +395,15 @@ def grade(solution: ScalarSolution, answers: list[Answer], weights: dict[str, fl
         if node in elsewhere and part == "trace":
             verdict = replace(verdict, kind="point", message=f"not this sheet's point: {node} = "
                               f"{_fmt(verdict.expected)} here")
-        if policy.require_lines and verdict.credit > 0 and answer is not None and not answer.line.strip() \
-                and expect.has_line(part, pass_, node):
+        if policy.require_lines and verdict.credit > 0 and answer is not None \
+                and expect.has_line(part, pass_, node) and not sheet.shows_work(answer):
             verdict = replace(verdict, kind=verdict.kind or "no-line", credit=verdict.credit * policy.line_credit,
                               message=(verdict.message + "; " if verdict.message else "")
-                              + f"no evaluation line: {policy.line_credit:g} of the credit")
+                              + ("no evaluation line" if not answer.line.strip() else
+                                 "the line does not compute the value written")
+                              + f": {policy.line_credit:g} of the credit")
+        if reading.comma and verdict.message:  # the numbers a message quotes, in the sheet's own separator
+            verdict = replace(verdict, message=_COMMA_DECIMALS_SHOWN.sub(",", verdict.message))
         cells.append(verdict)
     notes, private = [], []
     if copied == PUBLISHED:
@@ -452,12 +465,10 @@ class Reading:
         return _COMMA_BETWEEN_DIGITS.sub(".", text) if self.comma else text
 
 
+_COMMA_DECIMALS_SHOWN = re.compile(r"(?<=\d)\.(?=\d)")
 _POINT_DECIMAL = re.compile(r"\d\.\d")
 _COMMA_DECIMAL = re.compile(r"\d,\d")
 _COMMA_BETWEEN_DIGITS = re.compile(r"(?<=\d),(?=\d)")
-#: A wrong earlier value that makes the steps after it trivial (a product with 0 or ±1, a sum
-#: with 0): cells that follow from it earn no carried credit.
-TRIVIAL = (0.0, 1.0, -1.0)
 
 
 def _half(decimals: int) -> float:
@@ -478,9 +489,21 @@ class _Sheet:
         if not answer.line.strip():
             return []
         try:
-            return parse_line(self.reading.line(answer.line), self.expect.names)
+            return parse_line(self.reading.line(answer.line), self.expect.names, precision=self.policy.digits)
         except (DeriveError, ArithmeticError, ValueError, RecursionError):
             return []
+
+    def shows_work(self, answer: Answer) -> bool:
+        """Whether a cell's line is an evaluation that reaches the value written: at least one
+        computation and the result, readable, the computation agreeing with the value (a line of
+        "42", "xxxx" or "1/0 = 0.497" is no line)."""
+        read = self.reading.value(answer.value)
+        stages = self.stages(answer)
+        if read is None or len(stages) < 2:
+            return False
+        given, written = read
+        d = self.reading.decimals(written)
+        return all(_line_close(stage.value, given, d, stage.spread) for stage in stages)
 
     def judge(self, part: str, pass_: str, node: str, answer: Answer | None) -> CellVerdict:
         verdict = self._judge(part, pass_, node, answer)
@@ -578,8 +601,11 @@ class _Sheet:
         own_h = self.rounding[(part, pass_)]
         own_trace = self.own.get(("trace", "")) if part != "trace" else None
         trace_h = self.rounding.get(("trace", ""), {})
-        interval = expect.interval(part, pass_, node, own, own_h, own_trace, trace_h, _half(policy.digits))
-        if interval is not None:
+        for from_output in (False, True) if part != "trace" else (False,):
+            interval = expect.interval(part, pass_, node, own, own_h, own_trace, trace_h, _half(policy.digits),
+                                       from_output)
+            if interval is None:
+                continue
             recomputed, spread, used = interval
             if abs(given - recomputed) <= _half(d) + spread + slack:
                 if all(self.right.get((where, key), True) for where, key, _ in used):
@@ -595,12 +621,16 @@ class _Sheet:
     def _carried(self, part: str, pass_: str, node: str, used, given: float, d: int) -> tuple[str, str] | None:
         if not self.carry:
             return None
-        trivial = [(where, key, value) for where, key, value in used
-                   if not self.right.get((where, key), True) and value in TRIVIAL]
-        if trivial:
-            (where_part, where_pass), key, value = trivial[0]
-            return ("wrong", f"follows from {_cell_name(where_part, where_pass, key)} = {_fmt(value)} written "
-                             "earlier, a wrong value that makes this step trivial: no carried credit")
+        unit = 10.0 ** (-self.policy.digits)
+        for (where_part, where_pass), key, value in used:
+            if self.right.get(((where_part, where_pass), key), True):
+                continue
+            right = self.expect.value(where_part, where_pass, key)
+            kills = abs(value) <= 10 * unit and abs(value) < abs(right) / 10  # 0, 1e-9, 0.001 for 2.898
+            identity = abs(value - 1) <= unit and abs(right - 1) > unit  # 1 × v = v, v^1 = v
+            if kills or identity:  # 0 × p = 0, 0 + v = v, 1 × v = v: the step is spared its work
+                return ("wrong", f"follows from {_cell_name(where_part, where_pass, key)} = {_fmt(value)} written "
+                                 "earlier, a wrong value that makes this step trivial: no carried credit")
         source = "the trace above" if part == "trace" else self._source(part, pass_, node, given, d)
         return "carried", f"follows from the earlier wrong value(s) of {source}"
 
@@ -653,7 +683,15 @@ def _other_point(expect: Expectations, by_key: dict, policy: Policy, others: dic
         for student, values in others.items():
             if matches(values, exact):
                 return wrong, student
-    return wrong, None
+
+    def near(values: dict) -> bool:  # a copied point with a digit changed (1.3001 for 1.3)
+        try:
+            return all(abs(given - float(values[name])) <= max(0.01, 0.01 * abs(float(values[name])))
+                       for name, (given, _) in written.items())
+        except (KeyError, TypeError, ValueError, OverflowError):
+            return False
+
+    return wrong, next((student for student, values in others.items() if near(values)), None)
 
 
 _PLAIN = re.compile(r"[-+]?(\d+(?:\.(\d*))?|\.(\d+))(?:e([-+]?\d+))?", re.IGNORECASE)
@@ -743,7 +781,7 @@ def _rule_slip(expect: Expectations, part: str, pass_: str, node: str, stages, d
         for t in written:
             if any(_line_close(f, incoming, d) for f in t.factors) and not _line_close(t.value / incoming, partial, d):
                 return (f"a local partial is not the rule table's: {_fmt(t.value / incoming)} was used where "
-                        f"∂{node}/∂· = {_fmt(partial)}")
+                        f"the rule gives {_fmt(partial)}")
     return None
 
 

@@ -61,8 +61,10 @@ class Stage:
     spread: float = 0.0  # how far the value may move within the rounding of the numbers written
 
 
-def parse_line(text: str, names: dict[str, float]) -> list[Stage]:
-    """The stages of a line ("a = b = c"), each evaluated with node names as their values."""
+def parse_line(text: str, names: dict[str, float], precision: int | None = None) -> list[Stage]:
+    """The stages of a line ("a = b = c"), each evaluated with node names as their values.  With
+    ``precision``, a number written with fewer decimals stands for no wider an interval than
+    one written to ``precision`` decimals (1.3 in a line of a 3-decimal sheet is 1.300)."""
     if len(text) > MAX_LINE_LENGTH:
         raise ParseError(f"the line is {len(text):,} characters long, more than {MAX_LINE_LENGTH:,}")
     tokens = _tokenize(text)
@@ -86,7 +88,7 @@ def parse_line(text: str, names: dict[str, float]) -> list[Stage]:
         value = sum(t.value for t in terms)
         if not all(math.isfinite(x) for t in terms for x in (t.value, *t.factors)) or not math.isfinite(value):
             raise ParseError(f"'{excerpt(piece)}' overflows (its value is not a finite number)")
-        out.append(Stage(value, tuple(terms), piece, _spread(stage_tokens, names, text, value)))
+        out.append(Stage(value, tuple(terms), piece, _spread(stage_tokens, names, text, value, precision)))
     return out
 
 
@@ -103,7 +105,7 @@ def _half_unit(number: str) -> float:
     return 0.5 * 10.0 ** (-len(mantissa.split(".", 1)[1]) + int(exponent or 0))
 
 
-def _spread(tokens: list, names: dict[str, float], text: str, value: float) -> float:
+def _spread(tokens: list, names: dict[str, float], text: str, value: float, precision: int | None = None) -> float:
     """First-order bound on the stage's change when each number written moves by half a unit
     of its last digit: tan(1.492) may stand for anything from tan(1.4915) to tan(1.4925)."""
     spread = 0.0
@@ -111,6 +113,8 @@ def _spread(tokens: list, names: dict[str, float], text: str, value: float) -> f
         return spread  # a re-parse per number: bounded, a line this long is judged as written
     for i, (kind, number) in enumerate(tokens):
         step = _half_unit(number) if kind == "number" else 0.0
+        if step and precision is not None:
+            step = min(step, 0.5 * 10.0 ** (-precision))
         if not step:
             continue
         moved = [*tokens[:i], ("number", repr(float(number.replace("−", "-")) + step)), *tokens[i + 1:]]
@@ -162,7 +166,10 @@ class _Parser:
         sign = 1.0
         while self.peek()[1] in ("+", "-"):
             sign *= -1.0 if self.take()[1] == "-" else 1.0
-        factors = [self.power()]
+        negative_base = sign < 0 and self.peek()[0] == "number" and self._after_peek() == "^"
+        if negative_base:  # −0.500^2: a negative value put in for v, as students write (−0.500)^2
+            sign = 1.0
+        factors = [self.power(negative_base)]
         while True:
             kind, value = self.peek()
             if value == "*":
@@ -181,8 +188,11 @@ class _Parser:
         value = sign * math.prod(factors)
         return Term(value, tuple(factors))
 
-    def power(self) -> float:
-        base = self.atom()
+    def _after_peek(self):
+        return self.tokens[self.pos + 1][1] if self.pos + 1 < len(self.tokens) else None
+
+    def power(self, negative_base: bool = False) -> float:
+        base = -self.atom() if negative_base else self.atom()
         if self.peek()[1] == "^":
             self.take()
             exponent = self.signed_atom()

@@ -21,7 +21,7 @@ from fractions import Fraction
 
 import sympy
 
-from .errors import LimitError, ParseError, did_you_mean
+from .errors import LimitError, ParseError, did_you_mean, excerpt
 
 #: Names that stand for constants.
 CONSTANTS: dict[str, sympy.Expr] = {"pi": sympy.pi, "e": sympy.E}
@@ -42,6 +42,20 @@ GREEK_LATEX = {**{chr(0x3b1 + i + (i > 16)): rf"\{name}" for i, name in enumerat
                            r"\Xi", "O", r"\Pi", "P", r"\Sigma", "T", r"\Upsilon", r"\Phi", "X", r"\Psi", r"\Omega"]))}
 
 _INDEXED = re.compile(r"([A-Za-z\u03b1-\u03c9\u0391-\u03a9]+)_?(\d+)\Z")
+
+#: A spelled Greek name and its letter, for text (terminal, Mermaid): lambda -> λ, omicron -> ο.
+GREEK_TEXT = {name: chr(0x3b1 + i + (i > 16)) for i, name in enumerate(_GREEK)}
+
+
+def text_variable(name: str) -> str:
+    """A user's identifier in plain text, Greek spelled names as their letters: lambda -> λ,
+    mu2 -> μ2, x1 -> x1 (the glyph, as the PDF prints it; never ``lambda`` or ``mū``)."""
+    if name in GREEK_TEXT:
+        return GREEK_TEXT[name]
+    match = _INDEXED.match(name)
+    if match and match.group(1) in GREEK_TEXT:
+        return GREEK_TEXT[match.group(1)] + name[len(match.group(1)):]
+    return name
 
 
 def latex_variable(name: str) -> str:
@@ -140,6 +154,7 @@ def parse_expression(
     limits: Limits = Limits(),
     matrix: bool = False,
     constants: Mapping[str, sympy.Expr] | None = None,
+    spellings: Mapping[str, str] | None = None,
 ) -> Expr:
     """Parse ``text`` into an :class:`Expr`.
 
@@ -148,6 +163,7 @@ def parse_expression(
     ``fold`` maps function names to a callable on SymPy numbers used to fold constant calls.
     ``matrix`` also admits ``a @ b`` ("matmul") and the transpose ``a.T`` ("transpose"): the
     only attribute there is.  ``constants`` are named numbers (a problem's coefficients).
+    ``spellings`` maps names from other libraries (``concatenate``) to the hint that names ours.
     """
     aliases = aliases or {}
     if len(text) > limits.max_length:
@@ -177,7 +193,7 @@ def parse_expression(
     # strip() may have removed leading spaces: columns are relative to the stripped text.
     lead = len(source) - len(source.lstrip())
     converter = _Converter(source.strip(), names, functions, aliases, fold or {}, limits,
-                           lambda c: shift(c + lead), matrix, constants or {})
+                           lambda c: shift(c + lead), matrix, constants or {}, spellings or {})
     return converter.convert(tree.body)
 
 
@@ -244,8 +260,10 @@ _FOLD = {
 class _Converter:
     """Iterative post-order conversion of a Python ``ast`` into :class:`Expr`."""
 
-    def __init__(self, source, names, functions, aliases, fold, limits, column, matrix=False, constants=None):
+    def __init__(self, source, names, functions, aliases, fold, limits, column, matrix=False, constants=None,
+                 spellings=None):
         self.matrix = matrix
+        self.spellings = spellings or {}
         self.constants = {**CONSTANTS, **(constants or {})}
         # ast offsets are UTF-8 byte offsets within a line: keep each line's bytes at hand.
         self.lines = [line.encode("utf-8") for line in source.splitlines() or [""]]
@@ -319,6 +337,16 @@ class _Converter:
             return [node.left, node.right]
         if self.matrix and isinstance(node, ast.Attribute) and node.attr == "T":
             return [node.value]
+        if self.matrix and isinstance(node, ast.Compare):
+            if len(node.ops) != 1 or type(node.ops[0]) not in _COMPARISONS:
+                raise self._refuse(node, "this comparison", hint="compare two expressions with < <= > >=, "
+                                   "one comparison at a time: where(abs(r) < 1, …)")
+            return [node.left, node.comparators[0]]
+        if self.matrix and isinstance(node, ast.Subscript):
+            return [node.value, *(bound for bound in self._subscript(node)[2:] if bound is not None)]
+        if self.matrix and isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and node.func.attr in METHODS:  # (W @ x).sum(): the method is the function sum(W @ x)
+            return self._call_children(node, node.func.attr, [node.func.value, *node.args])
         if isinstance(node, ast.BinOp):
             if type(node.op) not in _BINARY:
                 symbol = {ast.BitXor: "^", ast.MatMult: "@", ast.FloorDiv: "//", ast.Mod: "%"}.get(
@@ -332,32 +360,18 @@ class _Converter:
         if isinstance(node, ast.Call):
             if not isinstance(node.func, ast.Name):
                 what = _REFUSED.get(type(node.func), "calling an expression")
-                raise self._refuse(node.func, what, hint="call a function by its name, e.g. sin(x)")
-            for keyword in node.keywords:  # matrix reductions take axis=0 or axis=1, nothing else
-                if not (self.matrix and keyword.arg == "axis"):
-                    raise self._refuse(keyword, "keyword arguments", hint="pass arguments by position"
-                                       + ("; the only keyword is axis=0 or axis=1" if self.matrix else ""))
-                value = keyword.value
-                if not (isinstance(value, ast.Constant) and type(value.value) is int and value.value in (0, 1)):
-                    shown = self._segment(value) or "?"
-                    raise ParseError(f"unknown axis {shown} {self._where(value)}",
-                                     hint="axis=0 works down each column, axis=1 along each row")
-            for arg in node.args:
-                if isinstance(arg, ast.Starred):
-                    raise self._refuse(arg, "starred arguments", hint="pass arguments one by one")
-            name = self.aliases.get(node.func.id, node.func.id)
-            if name not in self.functions:
-                callable_names = [*self.functions, *self.aliases]
-                same_letters = [n for n in callable_names if n.lower() == node.func.id.lower()]  # GELU is gelu
-                hint = f"did you mean '{same_letters[0]}'?" if same_letters else did_you_mean(node.func.id, callable_names)
-                known = ("known functions: " + ", ".join(sorted(self.functions)) if self.functions
-                         else "no functions here: write a number or a constant expression such as 3/2 or pi/4")
-                raise ParseError(f"unknown function '{node.func.id}' {self._where(node)}", hint=hint or known)
-            if len(node.args) != self.functions[name]:
-                n = self.functions[name]
-                raise ParseError(f"{node.func.id}() takes {n} argument{'s' if n != 1 else ''}, "
-                                 f"got {len(node.args)} {self._where(node)}")
-            return [*node.args, *(keyword.value for keyword in node.keywords)]
+                hint = ("a method call is one of ." + "(), .".join(sorted(METHODS)) + "()"
+                        if self.matrix and isinstance(node.func, ast.Attribute)
+                        else "call a function by its name, e.g. sin(x)")
+                if isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name) \
+                        and node.func.value.id in _LIBRARIES:  # np.maximum(Z, 0): the name without np.
+                    attr = node.func.attr
+                    hint = self.spellings.get(attr) or (f"write {attr}(…) without '{node.func.value.id}.'"
+                                                        if attr in self.functions else
+                                                        did_you_mean(attr, self.functions) or "known functions: "
+                                                        + ", ".join(sorted(self.functions)))
+                raise self._refuse(node.func, what, hint=hint)
+            return self._call_children(node, node.func.id, node.args)
         if isinstance(node, ast.Name):
             return []
         if isinstance(node, ast.Constant):
@@ -373,6 +387,69 @@ class _Converter:
         if isinstance(node, ast.Tuple) and all(isinstance(e, ast.Constant) for e in node.elts):  # 2,5
             raise self._refuse(node, "a comma between numbers", hint="write a decimal point, not a comma: 2.5")
         raise self._refuse(node, what, hint="only numbers, names, + - * / ** and functions are allowed")
+
+    def _call_children(self, node: ast.Call, written: str, positional: list[ast.AST]) -> list[ast.AST]:
+        """The arguments of a call, checked: known function, number of arguments, axis=k (also
+        written as a last positional integer, mean(W, 1), or from the end, axis=-1)."""
+        for keyword in node.keywords:  # matrix reductions take axis=0 or axis=1, nothing else
+            if not (self.matrix and keyword.arg in ("axis", "ddof")):
+                raise self._refuse(keyword, "keyword arguments", hint="pass arguments by position"
+                                   + ("; the only keywords are axis=0 or axis=1 (and ddof=0 or 1 for var)"
+                                      if self.matrix else ""))
+            self._axis_value(keyword.value, keyword.arg)
+        for arg in positional:
+            if isinstance(arg, ast.Starred):
+                raise self._refuse(arg, "starred arguments", hint="pass arguments one by one")
+        name = self.aliases.get(written, written)
+        if name not in self.functions:
+            callable_names = [*self.functions, *self.aliases]
+            same_letters = [n for n in callable_names if n.lower() == written.lower()]  # GELU is gelu
+            hint = self.spellings.get(written) or (f"did you mean '{same_letters[0]}'?" if same_letters
+                                                   else did_you_mean(written, callable_names))
+            known = ("known functions: " + ", ".join(sorted(self.functions)) if self.functions
+                     else "no functions here: write a number or a constant expression such as 3/2 or pi/4")
+            raise ParseError(f"unknown function '{written}' {self._where(node)}", hint=hint or known)
+        n = self.functions[name]
+        pair = self.matrix and name in _CHOOSERS and len(positional) == 2  # max(Z, 0): ReLU or an axis?
+        if pair:
+            raise ParseError(f"{written}() of two arguments at column {self._col(node)} is ambiguous",
+                             hint=f"write {_CHOOSERS[name]}(A, B) entry by entry, or {name}(A, axis=0) for the "
+                                  f"{'largest' if name == 'max' else 'smallest'} entry of each column")
+        if self.matrix and len(positional) == n + 1 and not any(k.arg == "axis" for k in node.keywords) \
+                and _is_integer(positional[-1]):  # mean(W, 1): the axis by position, as NumPy reads it
+            self._axis_value(positional[-1], "axis")
+        elif len(positional) != n:
+            raise ParseError(f"{written}() takes {n} argument{'s' if n != 1 else ''}, "
+                             f"got {len(positional)} {self._where(node)}")
+        return [*positional, *(keyword.value for keyword in node.keywords)]
+
+    def _axis_value(self, value: ast.AST, keyword: str) -> int:
+        """axis=0 or 1 (−1 and −2 count from the end, as NumPy's do); ddof=0 or 1."""
+        number = _integer(value)
+        allowed = (-2, -1, 0, 1) if keyword == "axis" else (0, 1)
+        if number is None or number not in allowed:
+            shown = self._segment(value) or "?"
+            raise ParseError(f"unknown {keyword} {shown} {self._where(value)}",
+                             hint="axis=0 works down each column, axis=1 (or -1) along each row" if keyword == "axis"
+                             else "ddof=0 divides by n, ddof=1 by n − 1")
+        return number % 2 if keyword == "axis" else number
+
+    def _subscript(self, node: ast.Subscript) -> tuple:
+        """W[i] -> ("row", i); Z[a:b] -> ("part", 0, a, b) and Z[:, a:b] -> ("part", 1, a, b), the
+        bounds ast nodes or None (the start, the end)."""
+        index = node.slice
+        number = _integer(index)
+        if number is not None:
+            return ("row", number)
+        if isinstance(index, ast.Tuple) and len(index.elts) == 2 and _whole(index.elts[0]) \
+                and isinstance(index.elts[1], ast.Slice) and index.elts[1].step is None:
+            return ("part", 1, index.elts[1].lower, index.elts[1].upper)
+        if isinstance(index, ast.Tuple) and len(index.elts) == 2 and _whole(index.elts[1]):
+            index = index.elts[0]
+        if isinstance(index, ast.Slice) and index.step is None:
+            return ("part", 0, index.lower, index.upper)
+        raise self._refuse(node, "this subscript", hint="write one row W[0], rows Z[:H] or Z[H:2*H], "
+                           "columns Z[:, :H]")
 
     # -- building ---------------------------------------------------------------------------
     def _build(self, node: ast.AST, args: list[Expr]) -> Expr:
@@ -412,6 +489,19 @@ class _Converter:
             return Expr("neg", (operand,), col=col)
         if isinstance(node, ast.Attribute):  # a.T, admitted in matrix mode only
             return Expr("transpose", tuple(args), col=col)
+        if isinstance(node, ast.Compare):  # a < b, admitted in matrix mode only: a 0/1 matrix
+            return Expr(_COMPARISONS[type(node.ops[0])], tuple(args), col=col)
+        if isinstance(node, ast.Subscript):  # W[i], Z[a:b], Z[:, a:b], admitted in matrix mode only
+            kind, *rest = self._subscript(node)
+            if kind == "row":
+                return Expr("row", (*args, Expr("index", value=sympy.Integer(rest[0]))), col=col)
+            axis, lower, upper = rest
+            bounds = iter(args[1:])
+            lo = next(bounds) if lower is not None else Expr("num", value=sympy.Integer(0))
+            hi = next(bounds) if upper is not None else Expr("end")
+            return Expr("part", (args[0], lo, hi, Expr("axis", value=sympy.Integer(axis))), col=col)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):  # (W @ x).sum()
+            return self._build_call(node, node.func.attr, [node.func.value, *node.args], args, col)
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult):
             return Expr("matmul", tuple(args), col=col)
         if isinstance(node, ast.BinOp):
@@ -427,31 +517,42 @@ class _Converter:
                 return Expr("num", value=value, col=col)
             return Expr(op, (left, right), col=col)
         if isinstance(node, ast.Call):
-            name = self.aliases.get(node.func.id, node.func.id)
-            if node.keywords:  # axis=k: an "axis" argument after the positional ones
-                return Expr(name, (*args[:len(node.args)], Expr("axis", value=args[-1].value)), col=col)
-            if name == "pow" and len(args) == 2:
-                self._check_exponent(args[1], col)
-            if all(a.is_number for a in args) and name in self.fold:
-                if name == "pow" and len(args) == 2:
-                    self._check_power_size(args[0].value, args[1].value, col)
-                try:
-                    value = self.fold[name](*(a.value for a in args))
-                except (ZeroDivisionError, ValueError):
-                    value = sympy.nan
-                if not is_real_number(value):
-                    raise ParseError(f"{node.func.id}() of a constant is undefined (not a real number) "
-                                     f"at column {col}")
-                self._check_size(value, col)
-                return Expr("num", value=value, col=col)
-            return Expr(name, tuple(args), col=col)
+            return self._build_call(node, node.func.id, node.args, args, col)
         raise AssertionError(f"unexpected node {node!r}")  # _children refused it already
 
+    def _build_call(self, node: ast.Call, written: str, positional: list, args: list[Expr], col: int) -> Expr:
+        """A call: its positional arguments, then "axis" and "ddof" arguments (axis=k or a last
+        positional integer, mean(W, 1)) sorted by name."""
+        name = self.aliases.get(written, written)
+        options = {k.arg: self._axis_value(k.value, k.arg) for k in node.keywords}
+        if self.matrix and len(positional) == self.functions[name] + 1:  # mean(W, 1): the axis by position
+            options["axis"] = self._axis_value(positional[-1], "axis")
+            args = args[:len(positional) - 1]
+        else:
+            args = args[:len(positional)]
+        if options:
+            return Expr(name, (*args, *(Expr(k, value=sympy.Integer(v)) for k, v in sorted(options.items()))), col=col)
+        if name == "pow" and len(args) == 2:
+            self._check_exponent(args[1], col)
+        if all(a.is_number for a in args) and name in self.fold:
+            if name == "pow" and len(args) == 2:
+                self._check_power_size(args[0].value, args[1].value, col)
+            try:
+                value = self.fold[name](*(a.value for a in args))
+            except (ZeroDivisionError, ValueError):
+                value = sympy.nan
+            if not is_real_number(value):
+                raise ParseError(f"{written}() of a constant is undefined (not a real number) "
+                                 f"at column {col}")
+            self._check_size(value, col)
+            return Expr("num", value=value, col=col)
+        return Expr(name, tuple(args), col=col)
+
     def _check_exponent(self, exponent: Expr, col: int) -> None:
-        if exponent.is_number and exponent.value.is_number and abs(exponent.value) > self.limits.max_exponent:
+        if exponent.is_number and exponent.value.is_number and _exceeds(abs(exponent.value), self.limits.max_exponent):
             raise LimitError(
-                f"exponent {exponent.value} at column {col} is larger than the limit of "
-                f"{self.limits.max_exponent}",
+                f"exponent {excerpt(str(exponent.value), width=40)} at column {col} is larger than the limit of "
+                f"{self.limits.max_exponent}, or too close to it to decide",
                 hint=f"raise the limit with {Limits.FLAGS['max_exponent']}")
 
     def _too_big(self, digits: float, col: int) -> LimitError:
@@ -482,6 +583,49 @@ class _Converter:
         if not is_real_number(value):
             raise ParseError(f"constant expression at column {col} is undefined (not a real number)")
         return value
+
+
+#: Comparisons a matrix expression may hold (where(abs(r) < 1, …)), by the operation they build.
+_COMPARISONS = {ast.Lt: "less", ast.LtE: "less_equal", ast.Gt: "greater", ast.GtE: "greater_equal"}
+
+#: max(Z, 0) is ReLU to a course and the maxima of the columns to NumPy: refused, naming both.
+_CHOOSERS = {"max": "maximum", "min": "minimum"}
+
+#: Module names a user may copy from NumPy or PyTorch code: np.maximum(Z, 0) is maximum(Z, 0).
+_LIBRARIES = frozenset({"np", "numpy", "jnp", "torch", "F", "tf", "math"})
+
+#: Reductions a matrix expression may call as methods, NumPy's way: (W @ x).sum(axis=0).
+METHODS = frozenset({"sum", "mean", "var", "max", "min"})
+
+
+def _integer(node: ast.AST) -> int | None:
+    """The integer a literal stands for (−1 included), or None; iterative (W[------1] is no
+    recursion)."""
+    sign = 1
+    while isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        sign, node = -sign, node.operand
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return sign * node.value
+    return None
+
+
+def _whole(node: ast.AST) -> bool:
+    """``:`` alone, every row or column."""
+    return isinstance(node, ast.Slice) and node.lower is None and node.upper is None and node.step is None
+
+
+def _is_integer(node: ast.AST) -> bool:
+    return _integer(node) is not None
+
+
+def _exceeds(magnitude: sympy.Expr, limit: int) -> bool:
+    """Whether ``magnitude`` > ``limit``; one SymPy cannot decide (1000**(999**1e-320) is 1000 plus
+    about 1e-316) counts as beyond it, since it is too close to the limit to be known within it."""
+    beyond = magnitude > limit
+    if beyond in (sympy.true, sympy.false):
+        return bool(beyond)
+    difference = (magnitude - limit).evalf(50)
+    return not (difference.is_number and difference.is_comparable and difference < -1e-40)
 
 
 def _digits(value: sympy.Expr) -> float:

@@ -53,14 +53,17 @@ MATRIX_KEYS = {
 VARIABLE_KINDS = {
     "onehot": "each column is one 1 and zeros",
     "distribution": "non-negative columns summing to 1",
+    "onehot_rows": "each row is one 1 and zeros",  # the row convention: one example per row
+    "distribution_rows": "non-negative rows summing to 1",
     "binary": "entries 0 or 1",
     "positive": "entries > 0",
 }
 #: Kinds whose values are constrained: a variable of such a kind is data, never differentiated.
-CONSTRAINED_KINDS = frozenset({"onehot", "distribution", "binary"})
+CONSTRAINED_KINDS = frozenset({"onehot", "distribution", "onehot_rows", "distribution_rows", "binary"})
 
-#: Names a variable may not take: they already mean something in expressions.
-RESERVED = frozenset({*FUNCTION_NAMES, "pow", *CONSTANTS})
+#: Names a variable may not take: they already mean something in expressions.  ``e`` is free:
+#: a problem that declares a node or size ``e`` means its own e there (names come before constants).
+RESERVED = frozenset({*FUNCTION_NAMES, "pow", *CONSTANTS}) - {"e"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -478,9 +481,9 @@ def _check_symbols(functions: dict, equations: dict, where: str) -> None:
 def _variable_table(name: str, table: dict, kinds: dict, where: str) -> str:
     """The shape of a variable written as a table, its kind recorded in ``kinds``."""
     for key in table:
-        if key not in ("shape", "kind"):
+        if key not in ("shape", "kind", "axis"):
             raise ProblemError(f"{where}: variable {name}: unknown key '{key}'",
-                               hint=did_you_mean(key, ["shape", "kind"]) or "keys: shape, kind")
+                               hint=did_you_mean(key, ["shape", "kind", "axis"]) or "keys: shape, kind, axis")
     shape = table.get("shape")
     if not isinstance(shape, str):
         raise ProblemError(f"{where}: variable {name} needs a shape such as \"M x B\"")
@@ -490,6 +493,12 @@ def _variable_table(name: str, table: dict, kinds: dict, where: str) -> str:
             raise ProblemError(f"{where}: variable {name}: unknown kind {kind!r}",
                                hint=did_you_mean(str(kind), VARIABLE_KINDS) or "kinds: " + ", ".join(VARIABLE_KINDS))
         kinds[name] = kind
+    if "axis" in table:  # kind = "distribution", axis = 1: each row sums to 1 (one example per row)
+        axis = table["axis"]
+        if kind not in ("onehot", "distribution") or isinstance(axis, bool) or axis not in (0, 1):
+            raise ProblemError(f"{where}: variable {name}: axis = {axis!r} applies to a onehot or distribution "
+                               "kind, and is 0 (each column) or 1 (each row)")
+        kinds[name] = f"{kind}_rows" if axis == 1 else kind
     return shape
 
 

@@ -23,9 +23,10 @@ from importlib import resources
 from pathlib import Path
 
 from . import files, sandbox, texfigures, texformat
-from .errors import ReportError
+from .errors import Interrupted, ReportError, UsageError, inert
 from .render import latex as latex_render
 from .render import markdown as markdown_render
+from .roster import ID_HINT, STUDENT_ID
 
 FORMATS = ("tex", "md", "json", "csv")
 TEX_PACKAGES = "texlive-latex-base texlive-latex-recommended texlive-pictures lmodern latexmk"
@@ -48,6 +49,46 @@ class SheetOptions:
     numbering: str = "zero"
     order: str = "postorder"
     student: str | None = None  # the id printed on a student's own sheet
+    key: bool = False  # an answer key: says so in its title block and on every page
+
+    def __post_init__(self):
+        """A wrong argument is a UsageError (a DeriveError) here, not a crash deep in a template."""
+        from .scalar.trace import NUMBERINGS, ORDERS
+
+        if isinstance(self.digits, bool) or not isinstance(self.digits, int) or not 0 <= self.digits <= 15:
+            raise UsageError(f"digits must be an integer from 0 to 15, not {self.digits!r}")
+        for name in ("diag", "blank"):
+            if not isinstance(getattr(self, name), bool):
+                raise UsageError(f"{name} must be True or False, not {getattr(self, name)!r}")
+        if not isinstance(self.hide, (set, frozenset)) or not self.hide <= HIDDEN:
+            raise UsageError(f"hide must be a set of {', '.join(map(repr, sorted(HIDDEN)))}, not {self.hide!r}")
+        for name in ("title", "author", "course", "date", "student"):
+            check_text(getattr(self, name), name)
+        if self.student is not None and not STUDENT_ID.fullmatch(self.student):
+            raise UsageError(f"student '{inert(self.student[:80])}' is not a valid student id", hint=ID_HINT)
+        if self.numbering not in NUMBERINGS or self.order not in ORDERS:
+            raise UsageError(f"numbering must be one of {NUMBERINGS} and order one of {ORDERS}, "
+                             f"not {self.numbering!r} and {self.order!r}")
+
+
+HIDDEN = frozenset({"rules", "expressions"})
+
+
+def check_text(value, name: str) -> None:
+    """``value`` is None or text a sheet can hold: a string that is valid Unicode (a title passed
+    in Latin-1 on a UTF-8 terminal reaches Python as lone surrogates) without NUL characters."""
+    if value is None:
+        return
+    if not isinstance(value, str):
+        raise UsageError(f"{name} must be text, not {type(value).__name__}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError(f"the {name} is not UTF-8 text: {inert(value.encode('utf-8', 'backslashreplace').decode()[:80])}",
+                         hint="the terminal passed bytes in another encoding: use a UTF-8 locale, "
+                              "or write the text in the problem file") from None
+    if "\x00" in value:
+        raise UsageError(f"the {name} holds a NUL character")
 
 
 def _builtin_template(name: str) -> str:
@@ -129,29 +170,115 @@ def write_report(solution, out_dir: str | Path, fmt: str = "tex", pdf: bool = Fa
     The compile's .log is kept beside the PDF when the compile fails, or with ``keep_log``."""
     if pdf and fmt != "tex":
         raise ReportError("--pdf makes a PDF from LaTeX", hint="drop --format or use --format tex")
-    # A built-in sheet's pdflatex starts now and loads its format while the sheet is rendered.
-    preamble = builtin_preamble(solution.kind, options.blank) if pdf and template is None else None
-    try:
-        warm = WarmTeX(preamble) if preamble else None
-    except OSError:  # no room for a scratch folder: the compile below says so
-        warm = None
-    try:
-        text = render_sheet(solution, fmt, options, template)  # fails before anything is written
-        out_dir = files.ensure_folder(out_dir)
-        stem = stem or f"{solution.problem.name}{'-blank' if options.blank else ''}"
-        path = files.write_text(out_dir / f"{stem}.{fmt}", text)
-        written = [path]
-        if solution.kind == "matrix" and options.blank:  # the handout's answer file, to fill in
-            from .matrix.answers import answer_template
+    if not isinstance(options, SheetOptions):
+        raise UsageError(f"options must be a SheetOptions, not {type(options).__name__}")
+    if stem is not None:  # one name inside out_dir, as the CLI's ids are
+        files.check_stem(stem)
+    with interrupted_by_signals() if pdf else contextlib.nullcontext():
+        # A built-in sheet's pdflatex starts now and loads its format while the sheet is rendered.
+        preamble = builtin_preamble(solution.kind, options.blank) if pdf and template is None else None
+        try:
+            warm = WarmTeX(preamble) if preamble else None
+        except OSError:  # no room for a scratch folder: the compile below says so
+            warm = None
+        try:
+            with files.reading(template, what="template"):
+                return _write_report(solution, out_dir, fmt, pdf, options, template, stem, keep_log, warm)
+        finally:
+            if warm is not None:
+                warm.close()
 
-            written.append(out_dir / f"{stem}.toml")
-            files.write_text(written[-1], answer_template(solution))
-        if pdf:
-            written.append(compile_pdf(path, keep_log=keep_log, warm=warm))
+
+class _Signalled(BaseException):
+    """Raised by the signal handler: like KeyboardInterrupt, no ``except DeriveError`` on the way
+    (a cache that only saves time) can take it for an ordinary failure."""
+
+
+@contextlib.contextmanager
+def interrupted_by_signals():
+    """SIGTERM and SIGHUP raise Interrupted here, as Ctrl-C raises KeyboardInterrupt, so that TeX is
+    killed and the scratch folders are removed on the way out; by default they would end the
+    process where it stands and leave derive-tex-* folders behind.  Only where nobody else
+    handles them (a variants worker ignores them: its parent decides)."""
+    import threading
+
+    wanted = [s for s in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None]
+    if threading.current_thread() is not threading.main_thread() \
+            or any(signal.getsignal(s) is not signal.SIG_DFL for s in wanted):
+        yield
+        return
+
+    def stop(signum, frame):
+        raise _Signalled(signum)
+
+    previous = {s: signal.signal(s, stop) for s in wanted}
+    try:
+        yield
+    except _Signalled as exc:
+        raise Interrupted(f"interrupted by {signal.Signals(exc.args[0]).name}; no PDF was written") from None
     finally:
-        if warm is not None:
-            warm.close()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _write_report(solution, out_dir, fmt, pdf, options, template, stem, keep_log, warm) -> list[Path]:
+    text = with_deep_stack(render_sheet, solution, fmt, options, template)  # fails before anything is written
+    out_dir = files.ensure_folder(out_dir)
+    stem = stem or f"{solution.problem.name}{'-blank' if options.blank else ''}"
+    path = files.write_text(out_dir / f"{stem}.{fmt}", text)
+    written = [path]
+    if solution.kind == "matrix" and options.blank:  # the handout's answer file, to fill in
+        from .matrix.answers import answer_template
+
+        written.append(out_dir / f"{stem}.toml")
+        files.write_text(written[-1], answer_template(solution))
+    if pdf:
+        written.append(compile_pdf(path, keep_log=keep_log, warm=warm))
     return written
+
+
+#: Room for the recursive printers: an expression as deep as --max-depth lets through (the
+#: Python parser itself stops near 3,000 levels) prints, instead of meeting Python's own limit.
+DEEP_RECURSION = 20_000
+DEEP_STACK = 256 * 2**20
+
+
+def with_deep_stack(call, *args):
+    """``call(*args)`` in a thread with a large stack and recursion limit, so that a depth the
+    parser's --max-depth hint admitted never meets a second, lower limit in the renderers."""
+    import sys
+    import threading
+
+    outcome: dict = {}
+
+    def run():
+        try:
+            outcome["value"] = call(*args)
+        except BaseException as exc:  # handed to the calling thread as it is
+            outcome["error"] = exc
+
+    try:
+        old_stack = threading.stack_size(DEEP_STACK)
+    except (ValueError, RuntimeError):  # a platform that cannot: render in this thread
+        return call(*args)
+    old_limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old_limit, DEEP_RECURSION))
+    try:
+        worker = threading.Thread(target=run, daemon=True)
+        try:
+            worker.start()
+        finally:
+            threading.stack_size(old_stack)
+        worker.join()
+    except RuntimeError:  # no memory for the stack (a tight address-space limit): this thread
+        worker = None
+    finally:
+        sys.setrecursionlimit(old_limit)
+    if worker is None:
+        return call(*args)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 def _tex_environment(scratch: Path) -> dict[str, str]:
@@ -315,7 +442,7 @@ def _compile(work: Path, latexmk: str, pdflatex: str, warm: WarmTeX | None = Non
         figures.forget()                                                          # that does not serve: redraw
         work.write_text(split[1], encoding="utf-8")
         returncode, output = _passes(work, pdflatex, None)
-    if returncode != 0 and texformat.BROKEN_FORMAT in output:  # a damaged cached format: drop it
+    if returncode != 0 and texformat.BROKEN_FORMAT.search(output):  # a damaged cached format: drop it
         texformat.forget(warm.format if warmed else fmt)
         work.write_text(split[0] + split[1], encoding="utf-8")  # the whole document again
         return _latexmk(latexmk, scratch)

@@ -10,7 +10,9 @@ graphs).  Pictures are cached on their second compile, so a sheet compiled once 
 for a new problem) pays nothing: the first leaves a mark; the second has them typeset by
 another pdflatex beside the sheet's own pass, which draws them itself.  If a pass with cached
 pictures fails, the entry is removed and the sheet is compiled with its pictures inline.  Like
-the format, the cache only saves time.  Used for built-in sheets only (see report.WarmTeX): a
+the format, the cache only saves time, and trusts nothing it finds (see texformat): an entry is
+placed only when it is the user's own and its digest matches; pruning happens only in a folder of
+the user's own that is not a link.  Used for built-in sheets only (see report.WarmTeX): a
 user's template may draw pictures that depend on macros of its body.
 """
 
@@ -22,7 +24,7 @@ import re
 import shutil
 from pathlib import Path
 
-from . import files, texformat
+from . import texformat
 from .errors import ReportError
 
 PICTURE = re.compile(r"\\begin\{tikzpicture\}.*?\\end\{tikzpicture\}", re.DOTALL)
@@ -31,8 +33,9 @@ LIMIT = 400
 _PAGES = re.compile(r"Output written on figures\.pdf \((\d+) pages?")
 
 
-def cache_folder() -> Path:
-    return texformat.cache_folder() / "figures"
+def cache_folder() -> Path | None:
+    base = texformat.cache_folder()
+    return base / "figures" if base is not None else None
 
 
 class Figures:
@@ -44,16 +47,19 @@ class Figures:
         self.pictures = PICTURE.findall(body)
         self.head = body[:body.find("\\begin{document}")]  # the per-job lines (glyphtounicode)
         digest = hashlib.sha256("\0".join([format_key, self.head, *self.pictures]).encode("utf-8"))
-        self.path = cache_folder() / f"{digest.hexdigest()[:32]}.pdf"
+        self.folder = cache_folder()
+        self.path = self.folder / f"{digest.hexdigest()[:32]}.pdf" if self.folder else None  # None: no cache
 
     def place(self, scratch: Path) -> str | None:
         """The body with its pictures replaced by the cached pages (copied into ``scratch`` as
         figures.pdf), or None when there are no pictures or they are not cached."""
-        if not self.pictures:
+        if not self.pictures or not texformat.trusted_folder(self.folder):
+            return None
+        if not texformat.verified(self.path):  # not cached, not the user's own alone, or not whole
+            if texformat.trusted_file(self.path):
+                texformat.forget(self.path)  # damaged: drawn again by this sheet, for the cache
             return None
         try:
-            if not self.path.is_file() or self.path.is_symlink():
-                return None
             shutil.copyfile(self.path, scratch / "figures.pdf")
             os.utime(self.path, follow_symlinks=False)  # recently used: kept when the cache is pruned
         except OSError:
@@ -64,11 +70,11 @@ class Figures:
     def wanted(self) -> bool:
         """Whether to typeset the pictures for the cache now: on their second compile, since the
         first leaves a mark, so a sheet compiled once costs nothing more."""
-        if not self.pictures or self.path.is_symlink() or (self.path.exists() and not self.path.is_file()):
-            return False  # nothing to draw, or something else sits where the entry would go
+        if not self.pictures or not texformat.trusted_folder(self.folder) or self.path.is_symlink() \
+                or (self.path.exists() and not self.path.is_file()):
+            return False  # nothing to draw, no folder of the user's own, or something else sits there
         mark = self.path.with_suffix(".seen")
         try:
-            mark.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             os.close(os.open(mark, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # never through a link
         except FileExistsError:
             return True
@@ -90,33 +96,36 @@ class Figures:
         pages = _PAGES.search(output)
         if not pages or int(pages.group(1)) != len(self.pictures) or not built.is_file():
             return
+        if not texformat.trusted_folder(self.folder):
+            return
         try:
-            folder = cache_folder()
-            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            files.copy_file(built, self.path)  # atomic (a concurrent compile writes the same bytes), no debris
+            texformat.keep(built, self.path)
             self.path.with_suffix(".seen").unlink(missing_ok=True)
-            _prune(folder)
+            _prune(self.folder)
         except (OSError, ReportError):
             pass
 
     def forget(self) -> None:
-        try:
-            self.path.unlink()
-        except OSError:
-            pass
+        texformat.forget(self.path)
 
 
 def _prune(folder: Path) -> None:
     """Keep the LIMIT most recently used drawing sets, and as many marks (counted apart: sheets
-    compiled once must not push real drawings out)."""
+    compiled once must not push real drawings out).  Only in a folder of the user's own that is
+    not a link: pruning never removes files somewhere a planted link points."""
+    if not texformat.trusted_folder(folder):
+        return
     for pattern in ("*.pdf", "*.seen"):
         entries = []
         for path in folder.glob(pattern):
             try:
-                entries.append((path.stat().st_mtime, path))
+                entries.append((path.lstat().st_mtime, path))
             except OSError:
                 continue
         for _, path in sorted(entries)[:max(0, len(entries) - LIMIT)]:
+            if pattern == "*.pdf":
+                texformat.forget(path)  # with its digest
+                continue
             try:
                 path.unlink()
             except OSError:

@@ -6,13 +6,21 @@ Ranges come from the problem file's ``[variants]`` table (``x1 = [1, 4]`` for in
 in steps of 1/2.  A value is drawn by its index in the range (never by building the list of values,
 which may hold 10^15 of them).  A point where the problem leaves a function's domain is drawn again.
 
+A student's point depends on the seed, the problem and their id only (adding, removing or
+reordering students moves no one's point), so two students may share a point on a small grid.
+
 The sheets are built in parallel, one process per core.  Workers die with the parent (even when it
-is killed with SIGKILL) and ignore Ctrl-C, which the parent handles: it cancels the sheets not
-started, lets the running ones finish and writes the manifest of the students finished, only.
+is killed with SIGKILL) and ignore Ctrl-C, SIGTERM and SIGHUP, which the parent handles: it
+cancels the sheets not started, lets the running ones finish and rolls the manifest (written
+before any sheet) back to the students finished.  One run at a time writes into a folder (a
+lock), and a manifest already there that gives a student another point is never overwritten.
 """
 
 from __future__ import annotations
 
+import contextlib
+import csv
+import io
 import math
 import multiprocessing
 import os
@@ -29,10 +37,11 @@ from typing import TYPE_CHECKING
 import sympy
 
 from . import files
-from .errors import DeriveError, DomainError, ProblemError, ReportError, VerificationError
+from .errors import DeriveError, DomainError, Interrupted, ProblemError, ReportError, UsageError, VerificationError
 from .problems import Problem, check_moved_point, load_problem
-from .roster import ManifestEntry, Student, anonymous_roster, in_shard, manifest_csv
+from .roster import ManifestEntry, Student, anonymous_roster, check_id, in_shard, manifest_csv
 from .scalar.solve import solve_scalar
+from .userfiles import read_text
 
 if TYPE_CHECKING:  # the sheets (Jinja2, TeX) load only when sheets are written: PrairieLearn's
     from .report import SheetOptions  # runtime draws variants without them
@@ -68,9 +77,12 @@ def _range(name: str, spec, explicit: bool) -> Range:
     low, high, *rest = spec
     step = rest[0] if rest else (1 if all(float(x).is_integer() for x in (low, high)) else 0.1)
     where = f"variants.{name} = {list(spec)}"
-    if not all(math.isfinite(float(x)) for x in (low, high, step)):
+    if not all(isinstance(x, int) or math.isfinite(x) for x in (low, high, step)):  # float(10**400) overflows
         raise ProblemError(f"{where}: bounds and step must be finite numbers")
-    if explicit and max(abs(low), abs(high)) > MAX_MAGNITUDE:
+    if max(abs(low), abs(high)) > MAX_MAGNITUDE:
+        if not explicit:
+            raise ProblemError(f"{name} is more than {MAX_MAGNITUDE:.0e} from zero: too far to vary around it",
+                               hint=f"give its range in the problem file: [variants] {name} = [low, high]")
         raise ProblemError(f"{where}: bounds must lie within ±{MAX_MAGNITUDE:.0e}",
                            hint="a point far from zero overflows most functions")
     low, high, step = (Fraction(str(x)) for x in (low, high, step))
@@ -95,35 +107,42 @@ def ranges(problem: Problem) -> dict[str, Range]:
     return out
 
 
-def draw_variants(problem: Problem, count: int, seed: int, digits: int = 3) -> list[Variant]:
-    """``count`` distinct variants whose problem solves (resampled away from domain errors)."""
+def variant_seed(seed: int, problem: Problem, student_id: str) -> int:
+    """The seed of one student's draws: a function of the run's seed, the problem and the
+    student's id only, so adding, removing or reordering students moves no one's point."""
+    return random.Random(f"derive:{seed}:{problem.name}:{student_id}").randrange(2**31)
+
+
+def draw_variants(problem: Problem, count: int, seed: int, digits: int = 3,
+                  ids: list[str] | None = None, class_size: int | None = None) -> list[Variant]:
+    """One variant per student (``ids``, else s001, s002, ...) whose problem solves, drawn from
+    the student's own stream (see variant_seed) and drawn again away from domain errors and
+    degenerate points.  Students draw independently: on a small grid two may share a point, and a
+    class (``class_size``, of which ``ids`` may be a shard) larger than the grid is refused."""
     grids = ranges(problem)
+    ids = ids if ids is not None else [s.id for s in anonymous_roster(count)]
     points = math.prod(grid.count for grid in grids.values())
-    if count > points:  # no draw can help: say so, rather than blame the domain after 200 tries
-        raise ProblemError(f"the ranges hold only {points} distinct points, fewer than the {count} students",
+    size = max(class_size or 0, len(ids))
+    if size > points:  # most students would share a point: say so before writing anything
+        raise ProblemError(f"the ranges hold only {points} distinct points, fewer than the {size} students",
                            hint="widen the ranges in [variants] (or their steps) or ask for fewer students")
-    seen: set[tuple] = set()
     variants = []
-    for student in range(1, count + 1):
-        variant_seed = random.Random(f"derive:{seed}:{student}").randrange(2**31)
-        rng = random.Random(variant_seed)
+    for student, sid in enumerate(ids, start=1):
+        own_seed = variant_seed(seed, problem, sid)
+        rng = random.Random(own_seed)
         for _ in range(MAX_DRAWS):
             values = {name: grid.value(rng.randrange(grid.count)) for name, grid in grids.items()}
-            key = tuple(values.values())
-            if key in seen:
-                continue
             try:
                 if degenerate(solve_scalar(problem.with_values(values), symbolic_limit=0), digits):
                     continue
             except (DomainError, VerificationError):  # this point is outside a domain: draw again
                 continue  # (a parse error or a limit is the problem's, and says so)
-            seen.add(key)
-            variants.append(Variant(student, variant_seed, values))
+            variants.append(Variant(student, own_seed, values))
             break
         else:
-            raise ProblemError(f"could not draw {count} distinct variants that stay inside every function's "
-                               f"domain and are not degenerate (stopped at student {student})",
-                               hint="widen the ranges in [variants] or ask for fewer students")
+            raise ProblemError(f"could not draw a variant for student {sid} that stays inside every function's "
+                               f"domain and is not degenerate in {MAX_DRAWS} draws",
+                               hint="widen the ranges in [variants]")
     return variants
 
 
@@ -151,31 +170,31 @@ def degenerate(solution, digits: int = 3) -> str | None:
 
 def _build(spec: str, variant: Variant, out_dir: str, pdf: bool, options: SheetOptions) -> list[str]:
     """One student's blank sheet and key (run in a worker process)."""
+    with files.reading(spec, what="problem file"):
+        return _build_sheets(spec, variant, out_dir, pdf, options)
+
+
+def _build_sheets(spec: str, variant: Variant, out_dir: str, pdf: bool, options: SheetOptions) -> list[str]:
     from .report import write_report
 
     solution = solve_scalar(load_problem(spec).with_values(variant.values))
     student = options.student or f"student{variant.student:03d}"
     written = []
     for blank in (True, False):
-        sheet = replace(options, blank=blank)
+        sheet = replace(options, blank=blank, key=not blank)
         stem = f"{student}-{'blank' if blank else 'key'}"
         for fmt in ("md", "tex", "csv"):
             written += [str(p) for p in write_report(solution, out_dir, fmt, pdf and fmt == "tex", sheet, stem=stem)]
     return written
 
 
-class Interrupted(ReportError):
-    """Ctrl-C (SIGINT) or SIGTERM during a variants run: the manifest lists the students finished."""
-
-    exit_code = 130
-
 
 def _die_with(parent: int) -> None:
-    """Worker initializer: killed when the parent dies (Linux), deaf to Ctrl-C and SIGTERM sent to
+    """Worker initializer: killed when the parent dies (Linux), deaf to Ctrl-C, SIGTERM and SIGHUP sent to
     the process group (the parent decides what an interruption means: the sheets being written
     finish, so no half-compiled scratch folder is left behind)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    for signum in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM)):  # a hang-up
+        signal.signal(signum, signal.SIG_IGN)  # reaches the whole foreground group, workers too
     if sys.platform.startswith("linux"):
         import ctypes
 
@@ -211,9 +230,77 @@ def _pool(workers: int) -> ProcessPoolExecutor:
                                initializer=_die_with, initargs=(os.getpid(),))
 
 
-def _manifest(out_dir: Path, entries: list[ManifestEntry], names: list[str], order: dict[str, int]) -> Path:
-    """manifest.csv of the students written, in roster order (workers finish in any order)."""
-    return files.write_text(out_dir / "manifest.csv", manifest_csv(sorted(entries, key=lambda e: order[e.id]), names))
+def check_students(students: list[Student]) -> None:
+    """Ids become file names: each is a valid id (never ``../x``), and no two differ only in case
+    (``Ada`` and ``ada`` name one file on macOS and Windows)."""
+    seen: dict[str, str] = {}
+    for student in students:
+        if not isinstance(student, Student):
+            raise UsageError(f"students must be derive.roster.Student objects, not {type(student).__name__}")
+        check_id(student.id, "student")
+        folded = student.id.casefold()
+        if folded in seen:
+            same = "twice" if seen[folded] == student.id else f"as '{seen[folded]}' and '{student.id}'"
+            raise ProblemError(f"the id '{student.id}' is given {same}: their files would be one file "
+                               "on macOS and Windows", hint="every student needs an id of their own, whatever the case")
+        seen[folded] = student.id
+
+
+MANIFEST = "manifest.csv"
+
+
+def _earlier_manifest(path: Path, names: list[str]) -> dict[str, ManifestEntry]:
+    """The entries of a manifest an earlier run left in the folder (empty when there is none)."""
+    if not os.path.lexists(path):
+        return {}
+    rows = list(csv.reader(io.StringIO(read_text(path, "manifest"))))
+    if not rows or rows[0] != ["id", "seed", *names]:
+        raise ProblemError(f"{path} is the manifest of another problem or of another derive "
+                           f"(columns {','.join(rows[0]) if rows else 'none'}, not id,seed,{','.join(names)})",
+                           hint="write into another folder (-o): its sheets would not match this manifest")
+    return {row[0]: ManifestEntry(row[0], int(row[1]) if row[1].isdigit() else row[1], dict(zip(names, row[2:])))
+            for row in rows[1:] if row}
+
+
+def _disagreements(earlier: dict[str, ManifestEntry], entries: list[ManifestEntry]) -> list[str]:
+    return [e.id for e in entries if e.id in earlier and
+            [str(earlier[e.id].seed), *map(str, earlier[e.id].values.values())] !=
+            [str(e.seed), *map(str, e.values.values())]]
+
+
+def _manifest(out_dir: Path, earlier: dict[str, ManifestEntry], entries: list[ManifestEntry],
+              names: list[str], order: dict[str, int]) -> Path:
+    """manifest.csv: this run's students in roster order (workers finish in any order), then the
+    students of earlier runs into the same folder whose sheets are still there."""
+    ours = {e.id for e in entries}
+    kept = [e for e in earlier.values() if e.id not in ours]
+    return files.write_text(out_dir / MANIFEST, manifest_csv(sorted(entries, key=lambda e: order[e.id]) + kept, names))
+
+
+@contextlib.contextmanager
+def _folder_lock(out_dir: Path):
+    """One variants run at a time per folder: a second one is refused, so two runs cannot leave a
+    manifest that disagrees with the sheets."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; runs into one folder are the user's care
+        yield
+        return
+    path = out_dir / ".derive-variants.lock"
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0), 0o644)
+    except OSError as exc:
+        raise ReportError(f"cannot lock {out_dir}: {exc.strerror or exc}",
+                          hint="write into a folder of your own (-o)") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise ReportError(f"another derive variants run is writing into {out_dir}",
+                              hint="wait for it to finish, or write into another folder (-o)") from None
+        yield
+    finally:
+        os.close(fd)
 
 
 def write_variants(spec: str, count: int, seed: int, out_dir: str | Path, pdf: bool = True,
@@ -221,30 +308,52 @@ def write_variants(spec: str, count: int, seed: int, out_dir: str | Path, pdf: b
                    students: list[Student] | None = None, shard: tuple[int, int] = (1, 1)) -> Path:
     """Write every student's sheets and the manifest; returns the manifest's path.
 
-    ``students`` (a roster) names the sheets, else s001, s002, ...; with ``shard`` K/N only the
-    students at 0-based index ≡ K−1 (mod N) are written, with the same variants as a whole run.
-    When a sheet fails (or the run is interrupted) the manifest lists only the students whose
-    sheets were written."""
+    ``students`` (a roster) names the sheets, else s001, s002, ...; a student's point depends on
+    ``seed``, the problem and their id only.  With ``shard`` K/N only the students at 0-based index
+    ≡ K−1 (mod N) are written.  The manifest is written before the sheets, and when a sheet fails
+    (or the run is interrupted) it is rewritten to list only the students whose sheets were
+    written.  A manifest already in the folder that gives one of these students another point is
+    never overwritten: the run is refused; one that agrees keeps its other students' lines."""
     from .report import SheetOptions
 
-    options = options or SheetOptions()
+    options = SheetOptions() if options is None else options
     problem = load_problem(spec)
     if problem.kind != "scalar":
         raise ProblemError("variants are drawn for scalar problems")
-    students = students or anonymous_roster(count)
+    if not isinstance(options, SheetOptions):
+        raise UsageError(f"options must be a SheetOptions, not {type(options).__name__}")
+    students = list(students) if students else anonymous_roster(count)
     if not students:
         raise ProblemError("--count must be at least 1")
-    variants = draw_variants(problem, len(students), seed, options.digits)
+    check_students(students)
+    chosen_students = [s for i, s in enumerate(students) if in_shard(i, shard)]
+    variants = draw_variants(problem, len(chosen_students), seed, options.digits, [s.id for s in chosen_students],
+                             class_size=len(students))
     for variant in variants:  # a statement that writes the point literally would print the wrong one
         check_moved_point(problem, problem.with_values(variant.values))
-    chosen = [(v, s) for i, (v, s) in enumerate(zip(variants, students)) if in_shard(i, shard)]
-    names = list(variants[0].values) if variants else []
+    chosen = list(zip(variants, chosen_students))
+    names = list(problem.inputs) + [k for k in problem.variants if k in problem.constants]
+    names = list(variants[0].values) if variants else names
     order = {s.id: i for i, s in enumerate(students)}
     out_dir = files.ensure_folder(out_dir)
+    with _folder_lock(out_dir), files.reading(spec, what="problem file"):
+        earlier = _earlier_manifest(out_dir / MANIFEST, names)
+        planned = [ManifestEntry(s.id, v.seed, v.values) for v, s in chosen]
+        differ = _disagreements(earlier, planned)
+        if differ:
+            raise ProblemError(f"{out_dir / MANIFEST} gives {len(differ)} of these students other points "
+                               f"(first {differ[0]}): another seed, problem or derive version wrote into this folder",
+                               hint="write into another folder (-o), or run again with the seed of that manifest")
+        _manifest(out_dir, earlier, planned, names, order)  # first: no sheet ever exists without its line
+        return _write_sheets(spec, chosen, out_dir, pdf, options, workers, progress, earlier, names, order)
+
+
+def _write_sheets(spec, chosen, out_dir: Path, pdf: bool, options: SheetOptions, workers, progress,
+                  earlier, names, order) -> Path:
     workers = workers or os.cpu_count() or 1
     finished: list[ManifestEntry] = []
     pending: dict = {}
-    stop: list[int] = []  # the signals received: Ctrl-C and SIGTERM are noted, never raised mid-step
+    stop: list[int] = []  # the signals received: Ctrl-C, SIGTERM and SIGHUP are noted, never raised mid-step
     handlers = _note_signals(stop)
     pool = _pool(workers) if workers > 1 else None  # one worker: the sheets are written in this process
     try:
@@ -275,13 +384,15 @@ def write_variants(spec: str, count: int, seed: int, out_dir: str | Path, pdf: b
                     progress()
         if stop:
             raise Interrupted("interrupted")
-    except DeriveError as exc:
+    except BaseException as exc:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)  # sheets being written finish; no new ones start
         for future, entry in pending.items():
             if future.done() and not future.cancelled() and future.exception() is None:
                 finished.append(entry)
-        path = _manifest(out_dir, finished, names, order)
+        path = _manifest(out_dir, earlier, finished, names, order)  # rolled back to the sheets written
+        if not isinstance(exc, DeriveError):
+            raise
         total = len(chosen)
         if isinstance(exc, Interrupted):
             raise Interrupted(f"interrupted: wrote {len(finished)} of {total} students; {path} lists them") from None
@@ -292,7 +403,7 @@ def write_variants(spec: str, count: int, seed: int, out_dir: str | Path, pdf: b
             pool.shutdown(wait=True, cancel_futures=True)
         for signum, handler in handlers.items():
             signal.signal(signum, handler)
-    return _manifest(out_dir, finished, names, order)
+    return out_dir / MANIFEST
 
 
 def _note_signals(stop: list[int]) -> dict:
@@ -304,4 +415,4 @@ def _note_signals(stop: list[int]) -> dict:
     if threading.current_thread() is not threading.main_thread():
         return {}
     return {signum: signal.signal(signum, lambda received, frame: stop.append(received))
-            for signum in (signal.SIGINT, signal.SIGTERM)}
+            for signum in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM))}

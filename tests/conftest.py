@@ -19,12 +19,12 @@ from derive.scalar.solve import solve_scalar
 
 X = (2.0, 1.0)
 
-# -- the fast tier (`make check`) and the parallel run (`make test`, pytest-xdist) -------------
+# -- the fast tier (`make check`) ------------------------------------------------------------
 #: Modules whose every test compiles TeX, starts processes, runs a long Hypothesis search or
 #: grades a simulated class.
 SLOW_MODULES = {"test_report", "test_texfigures", "test_texformat", "test_pagebreaks", "test_properties",
                 "test_readback", "test_walkthrough", "test_matrix_handout", "test_testing",
-                "test_stats"}
+                "test_stats", "test_sheet_marks"}
 #: Tests elsewhere that took more than about a second of a loaded two-core machine when the tiers
 #: were drawn (`pytest --durations=0`): a PDF, a subprocess, dot, a Hypothesis search or an exact
 #: proof of a large network.  A new test that is slow belongs here (or in SLOW_MODULES).
@@ -44,17 +44,20 @@ SLOW_TESTS = {
     "test_cli::test_matrix_solve_json_shape",
     "test_cli::test_matrix_verify_codegen_and_errors",
     "test_cli::test_python_dash_m_and_console_script",
+    "test_course_networks::test_every_gradient_is_proved",
     "test_fair_grading::test_every_error_free_student_scores_full_marks",
     "test_fair_grading::test_every_planted_slip_costs",
+    "test_files::test_an_output_that_names_the_problem_file_is_refused",
     "test_files::test_special_files_are_refused",
     "test_functions::test_each_function_solves_a_matrix_problem_proved",
     "test_grade_policy::test_weights_tolerance_and_lines_from_the_command_line_and_the_problem_file",
     "test_grading_fuzz::test_no_cell_or_line_stops_the_grader",
+    "test_graph::test_edge_labels_are_at_least_seven_points_after_scaling",
     "test_graph::test_matrix_graph_colours_data_as_inputs_and_only_parameters_grey",
     "test_graph::test_matrix_graph_drawn_by_dot_without_overlaps",
     "test_graph::test_matrix_graph_exports",
+    "test_graph::test_no_avoidable_crossing_and_outputs_in_order_where_that_is_free",
     "test_graph::test_random_three_input_problems_drawn_without_overlaps",
-    "test_graph::test_without_dot_the_layered_layout_draws_with_a_note",
     "test_hostile::test_a_formula_too_wide_for_tex_is_replaced_by_a_note",
     "test_hostile::test_a_graph_too_large_for_a_page_is_replaced_by_a_note",
     "test_hostile::test_a_line_that_is_not_a_real_number_is_the_cells_business",
@@ -73,6 +76,7 @@ SLOW_TESTS = {
     "test_matrix_answers::test_a_fully_expanded_answer_is_correct_without_simplify",
     "test_matrix_answers::test_an_activation_derivative_written_out_is_right_when_the_activation_is_named",
     "test_matrix_codegen::test_codegen_exits_1_and_writes_nothing_when_its_code_disagrees",
+    "test_matrix_codegen::test_generated_code_refuses_a_target_that_breaks_the_condition_of_p_minus_t",
     "test_matrix_codegen::test_self_check_passes_on_the_generated_code_and_fails_on_a_wrong_one",
     "test_matrix_inline::test_an_inline_rnn_names_each_step_as_a_textbook_and_proves",
     "test_matrix_inline::test_softmax_and_cross_entropy_fuse_to_p_minus_t_with_the_condition_stated",
@@ -83,7 +87,6 @@ SLOW_TESTS = {
     "test_matrix_render::test_no_fraction_is_set_inside_a_fraction",
     "test_matrix_render::test_no_printer_puts_a_number_right_after_another",
     "test_matrix_render::test_sheets_are_the_same_under_every_hash_seed",
-    "test_matrix_render::test_the_seed_error_is_written_as_the_assignment_writes_it",
     "test_matrix_rules::test_a_planted_wrong_rule_is_caught_numerically_and_exactly",
     "test_matrix_rules::test_each_broadcast_and_axis_is_proved",
     "test_matrix_rules::test_each_elementwise_function_through_a_network",
@@ -105,16 +108,20 @@ SLOW_TESTS = {
     "test_prairielearn::test_matrix_question_has_one_text_input_per_answer",
     "test_prairielearn::test_server_py_runs_with_only_prairielearns_packages",
     "test_registry::test_all_the_latex_of_the_tables_compiles_in_one_run",
+    "test_safety::test_a_users_template_is_never_compiled_in_derives_own_process",
     "test_statement::test_a_literal_point_is_refused_where_the_sheet_moves",
     "test_statement::test_a_matrix_statement_has_braces_but_no_placeholders",
     "test_statement::test_a_value_no_sheet_changes_may_be_written_out",
     "test_statement::test_each_variant_sheet_names_its_own_point",
     "test_variants::test_a_script_without_a_main_guard_is_told_how_to_call_write_variants",
+    "test_variants::test_a_second_run_that_agrees_keeps_the_first_runs_students",
     "test_variants::test_a_sheet_that_cannot_be_written_leaves_a_manifest_of_the_others",
+    "test_variants::test_a_students_point_depends_on_seed_problem_and_id_only",
     "test_variants::test_cli_writes_sheets_keys_and_manifest",
     "test_variants::test_ctrl_c_with_workers_writes_the_manifest_of_the_students_finished",
     "test_variants::test_ctrl_c_writes_the_manifest_of_the_students_finished",
     "test_variants::test_kill_9_leaves_no_worker_running",
+    "test_variants::test_sighup_ends_like_ctrl_c",
     "test_variants::test_sigterm_to_the_process_group_ends_like_ctrl_c_and_leaves_no_scratch",
 }
 
@@ -195,17 +202,8 @@ def problem2(builtin):
     return builtin("problem2")
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(config, items):
-    """Mark the slow tests (``make check`` runs ``-m "not slow"``), and keep together on one
-    xdist worker (``--dist loadgroup``) the tests that share an expensive fixture: those of a
-    module with a module-scoped fixture, and those that read solved built-ins (``builtin``)."""
+    """Mark the slow tests: ``make check`` runs ``-m "not slow"``."""
     for item in items:
-        module = item.module.__name__
-        if module in SLOW_MODULES or f"{module}::{item.originalname}" in SLOW_TESTS:
+        if item.module.__name__ in SLOW_MODULES or f"{item.module.__name__}::{item.originalname}" in SLOW_TESTS:
             item.add_marker(pytest.mark.slow)
-        definitions = item._fixtureinfo.name2fixturedefs
-        if any(definitions[name][-1].scope == "module" for name in item.fixturenames if name in definitions):
-            item.add_marker(pytest.mark.xdist_group(module))
-        elif "builtin" in item._fixtureinfo.argnames:
-            item.add_marker(pytest.mark.xdist_group("builtin"))

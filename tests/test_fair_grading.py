@@ -222,3 +222,85 @@ def test_the_published_key_as_a_variant_through_the_batch(tmp_path, solved):
     assert not any(c.verdict == "carried" for c in submission.result.cells)
     assert submission.result.score()["total"] < 0.5
     assert any("published point" in note for note in submission.result.notes)
+
+
+# -- found by a reviewer attacking the grader ---------------------------------------------------
+
+@pytest.fixture(scope="module")
+def hw():
+    """A TA's homework: v2 = e^v1, v3 = v0·v2, v4 = v0·v1, v5 = tanh v4, v6 = v3 + v5, v7 = v0²,
+    v8 = 1 + v7, v9 = ln v8, v10 = v9·v1."""
+    return api.solve(functions=["x1*exp(x2) + tanh(x1*x2)", "log(1 + x1**2) * x2"],
+                     at={"x1": "1.3", "x2": "-0.7"})._solved
+
+
+def _answers(solution, habit=Habit(), change=None):
+    rows = _rows(solution, Student("s", habit))
+    return [Answer(p, q, n, *(change or {}).get((p, q, n), (v, line))) for p, q, n, v, line in rows]
+
+
+def _cell(result, part, pass_, node):
+    return next(c for c in result.cells if (c.part, c.pass_, c.node) == (part, pass_, node))
+
+
+def test_rough_numbers_in_a_line_do_not_pass_the_precision_rule(hw):
+    """e^−0.7 is 0.4966: a line of 2-decimal numbers on a 3-decimal sheet does not make 0.49 right."""
+    result = grade(hw, _answers(hw, change={("trace", "", "v2"): ("0.49", "exp(−0.7) = 0.49"),
+                                            ("trace", "", "v3"): ("0.6", "1.3 × 0.5 = 0.6")}))
+    assert _cell(result, "trace", "", "v2").credit < 1 and _cell(result, "trace", "", "v3").credit < 1
+
+
+@pytest.mark.parametrize("value", ["1e-9", "0.001", "-0.001", "1"])
+def test_a_near_trivial_value_everywhere_earns_no_carried_credit(hw, value):
+    cells = [(p, q, n) for p, q, n, _, _ in _rows(hw, Student("s"))]
+    result = grade(hw, [Answer(p, q, n, value) for p, q, n in cells])
+    assert result.score()["total"] < 0.4 and not any(c.verdict == "carried" for c in result.cells)
+
+
+def test_a_copied_point_with_one_digit_changed_earns_no_carried_credit(solved):
+    variant = api.solve("problem1", at={"x1": "3", "x2": "0.5"})._solved
+    key = _answers(solved["problem1"], change={("trace", "", "v0"): ("2.0001", "")})
+    result = grade(variant, key, others={PUBLISHED: {"x1": 2, "x2": 1}})
+    assert not any(c.verdict == "carried" for c in result.cells) and result.score()["total"] < 0.5
+
+
+def test_a_wrong_seed_of_minus_one_is_one_slip_carried_after(hw):
+    """A sign slip in a seed: the adjoints after it follow from it and keep their credit."""
+    student = Student("s", Habit(lines=False))
+    rows = _rows(hw, student)
+    seed = next((p, q, n) for p, q, n, v, _ in rows if p == "reverse" and q == "y1" and v == "1")
+    student.slip = Slip(*seed, "sign")
+    result = grade(hw, [Answer(*row) for row in _rows(hw, student)])
+    lost = [c for c in result.cells if c.credit < 1]
+    assert [(c.part, c.pass_, c.node) for c in lost] == [seed]
+
+
+def test_a_wrong_tanh_used_through_one_minus_its_square_costs_once(hw):
+    """v5 = tanh(v4) written wrong, and ∂v5/∂v4 = 1 − v5² worked from that written v5: carried."""
+    wrong_v5 = -0.712
+    partial = 1 - wrong_v5 ** 2
+    change = {("trace", "", "v5"): (f"{wrong_v5}", "")}
+    for name, tangent in (("x1", hw.forward[0].tangents["v4"]), ("x2", hw.forward[1].tangents["v4"])):
+        change[("forward", name, "v5")] = (f"{partial * tangent:.3f}", "")
+    result = grade(hw, _answers(hw, Habit(lines=False), change))
+    lost = [(c.part, c.pass_, c.node) for c in result.cells if c.credit < 1]
+    assert lost == [("trace", "", "v5")], lost
+
+
+def test_required_lines_must_compute_the_value(hw):
+    policy = Policy(require_lines=True)
+    for line, credit in [("42", 0.5), ("xxxx", 0.5), ("1/0 = 0.497", 0.5), ("exp(−0.7) = 0.497", 1.0)]:
+        result = grade(hw, [Answer("trace", "", "v2", "0.497", line)], policy=policy)
+        assert _cell(result, "trace", "", "v2").credit == credit, line
+
+
+def test_a_negative_value_put_in_a_power_reads_as_students_mean_it():
+    sol = api.solve(functions=["x**2"], at={"x": "-0.5"})._solved
+    cell = _cell(grade(sol, [Answer("trace", "", "v1", "0.250", "−0.500^2 = 0.250")]), "trace", "", "v1")
+    assert cell.verdict == "correct" and cell.credit == 1
+
+
+def test_a_comma_sheets_messages_keep_its_commas(hw):
+    answers = _answers(hw, Habit(comma=True), change={("trace", "", "v3"): ("0,700", "1,300 × 0,497 = 0,700")})
+    message = _cell(grade(hw, answers), "trace", "", "v3").message
+    assert "1,300 × 0,497 = 0,6461" in message and "0.6461" not in message

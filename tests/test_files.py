@@ -4,10 +4,12 @@
 import errno
 import os
 import stat
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+import derive
 from derive import files
 from derive.cli import app
 from derive.errors import ReportError
@@ -125,3 +127,43 @@ def test_a_single_files_new_parent_folder_may_look_like_a_file_name(tmp_path):
     result = CliRunner().invoke(app, ["graph", "problem1", "--format", "dot", "-o", str(tmp_path / "figs.tex" / "g.dot")])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "figs.tex" / "g.dot").is_file()
+
+
+# -- an output never overwrites an input (issue 19) --------------------------------------------
+def _problem_file(folder):
+    path = folder / "p.toml"
+    path.write_text((Path(derive.__file__).parent / "builtin" / "problem2.toml").read_text())
+    return path
+
+
+@pytest.mark.parametrize("command", [
+    lambda p: ["codegen", str(p), "-o", str(p)],
+    lambda p: ["graph", str(p), "--format", "dot", "-o", str(p)],
+    lambda p: ["codegen", str(p), "-o", str(p.parent / "link.toml")],  # the same file by another name
+])
+def test_an_output_that_names_the_problem_file_is_refused(tmp_path, command):
+    problem = _problem_file(tmp_path)
+    os.link(problem, tmp_path / "link.toml")
+    before = problem.read_text()
+    result = CliRunner().invoke(app, command(problem))
+    assert result.exit_code == 2 and "problem file" in result.stderr and len(result.stderr.splitlines()) == 1
+    assert problem.read_text() == before
+
+
+def test_a_sheet_that_would_overwrite_its_template_is_refused(tmp_path):
+    template = tmp_path / "problem1.md"  # report -o tmp_path --format md writes problem1.md
+    template.write_text("# {{ title }}\n")
+    result = CliRunner().invoke(app, ["report", "problem1", "--format", "md", "--template", str(template),
+                                      "-o", str(tmp_path)])
+    assert result.exit_code == 2 and "template" in result.stderr
+    assert template.read_text() == "# {{ title }}\n"
+
+
+@pytest.mark.parametrize("stem", ["../../x", "/tmp/x", "a/b", "..", ".hidden", "-o", "a\\b"])
+def test_a_library_stem_stays_in_the_output_folder(tmp_path, stem):
+    from derive.report import write_report
+
+    out = tmp_path / "a" / "b"
+    with pytest.raises(derive.UsageError):
+        write_report(derive.solve("problem1"), out, "md", stem=stem)
+    assert not any(p.is_file() for p in tmp_path.rglob("*"))

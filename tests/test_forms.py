@@ -22,7 +22,7 @@ def test_a_slot_without_an_argument_is_a_bug_that_names_the_form():
 @pytest.mark.parametrize("name", sorted(OPS))
 def test_every_form_of_every_operation_names_each_argument(name):
     op = OPS[name]
-    arguments = {str(i) for i in range(op.arity or 2)}
+    arguments = {str(i) for i in range(2 if op.arity is None else op.arity)}  # add: any number; eᵢ: none
     for form in (op.text, op.latex, op.source):
         assert arguments <= slots_of(form), (name, form)
         assert "{0}" not in form, (name, form)  # the old str.format syntax

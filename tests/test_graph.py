@@ -217,7 +217,39 @@ def test_dot_and_mermaid(problem1):
     dot = dot_source(problem1.trace)
     assert "rankdir=LR" in dot and dot.count("->") == 14 + 2 + 1  # and an invisible edge orders the inputs
     chart = mermaid(problem1.trace)
-    assert chart.startswith("flowchart LR") and 'v7["v7 = v0·v6"]' in chart
+    assert chart.startswith("flowchart LR") and 'v7["v₇ = v₀·v₆"]' in chart and 'v3["v₃ = e^v₂"]' in chart
+
+
+def test_the_mermaid_backpropagation_chart_states_no_false_equation(problem1):
+    """v̄1 is a number (∂y/∂v1), not x2: an adjoint node is named by its adjoint, the node's
+    definition marked with "where"; labels in the tables' notation (e^v₂, v₁², subscripts)."""
+    chart = mermaid(problem1.trace, adjoint=True)
+    labels = re.findall(r'^ +v\d+\["(.*?)"\]$', chart, re.MULTILINE)
+    assert len(labels) == len(problem1.trace.nodes)
+    for label in labels:
+        adjoint, _, definition = label.partition("<br/>")
+        assert re.fullmatch("v\u0304[₀-₉]+", adjoint) and definition.startswith("where v")
+        assert "=" not in adjoint
+    assert 'v1["v̄₁<br/>where v₁ = x₂"]' in chart and 'v3["v̄₃<br/>where v₃ = e^v₂"]' in chart
+    assert '-- "2v₁" -->' in chart and "exp(" not in chart
+
+
+def test_greek_names_are_letters_in_mermaid_and_terminal():
+    """Spelled Greek names (lambda, mu) print as their letters, never as words or 'mū'."""
+    from derive.render.notation import TextNotation
+    from derive.render.matrix import TextPrinter
+
+    from derive.matrix.solve import solve_matrix
+    from derive.problems import load_problem
+    from derive.render.graph import matrix_mermaid
+
+    trace = build_trace({"lambda": sympy.Integer(2), "mu": sympy.Rational(1, 2)}, {"y": "lambda*exp(mu)"})
+    chart = mermaid(trace, adjoint=True) + mermaid(trace)
+    assert "λ" in chart and "μ" in chart and not re.search(r"lambda|\bmu\b", chart)
+    assert TextNotation().var("lambda") == "λ" and TextNotation().var("gamma2") == "γ2"
+    assert TextPrinter().bar("mu") == "μ\u0304" and TextPrinter().bar("gamma") == "γ\u0304"
+    chart = matrix_mermaid(solve_matrix(load_problem("batchnorm"), exact=False).model)
+    assert 'mu["μ"]' in chart and '[/"γ"/]' in chart and '"mu"' not in chart
 
 
 def test_matrix_graph_exports(tmp_path):
@@ -280,3 +312,44 @@ def test_matrix_graph_colours_data_as_inputs_and_only_parameters_grey(builtin):
     assert {k for k, s in styles.items() if s == "dat"} == {"x2", "x3", "h0", "y"}
     assert {k for k, s in styles.items() if s == "par"} == {"W", "U", "b", "V", "c"}
     assert styles["L"] == "outp"
+
+
+@pytest.mark.parametrize("which", ["problem1", "baydin", "three", "random"])
+def test_no_avoidable_crossing_and_outputs_in_order_where_that_is_free(problem1, which):
+    """Every order of the inputs' and outputs' columns dot can be asked for is laid out and its
+    crossings counted from dot's own JSON: the drawing on the sheet has no more crossings than the
+    best of them, keeps x1 above x2 and y1 above y2 where that costs no crossing, and draws (a) and
+    (b) with the inputs in one order where an order costs neither drawing a crossing."""
+    traces = {"problem1": [problem1.trace],
+              "baydin": [build_trace({"x1": sympy.Integer(2), "x2": sympy.Integer(5)},
+                                     {"y": "log(x1) + x1*x2 - sin(x2)"}, numbering="baydin")],
+              "three": [_three_input_trace()], "random": _random_three_input_traces()}[which]
+    for trace in traces:
+        for adjoint in (False, True):
+            spec = graph.scalar_spec(trace, adjoint)
+            chosen = graph.layout_with_dot(spec)
+            inputs = [n.key for n in spec.nodes if n.style == "inp"]
+            outputs = [n.key for n in spec.nodes if n.style == "yname"]
+            counts = {}
+            for ordered, ordered_outputs in itertools.product((True, False), repeat=2):
+                source = graph.spec_dot(spec, ordered, 1.0, ordered_outputs)
+                counts[ordered, ordered_outputs] = _dot_crossings(source)
+            assert chosen.crossings() <= min(counts.values()), (which, adjoint, counts)
+            y = {key: box.y for key, box in chosen.nodes.items()}
+            if counts[True, True] == 0 and chosen.crossings() == 0 and chosen.overlaps() == 0:
+                assert sorted(inputs, key=lambda k: -y[k]) == inputs
+                assert sorted(outputs, key=lambda k: -y[k]) == outputs  # y1 above y2
+
+
+@pytest.mark.parametrize("which", ["problem1", "three", "random"])
+def test_edge_labels_are_at_least_seven_points_after_scaling(problem1, which):
+    """problem1's backpropagation drawing was scaled to 0.78, setting its 8pt labels at 6.2pt."""
+    traces = {"problem1": [problem1.trace], "three": [_three_input_trace()],
+              "random": _random_three_input_traces(count=2)}[which]
+    for trace in traces:
+        picture = tikz(trace, adjoint=True)
+        scale = float(re.search(r"scale=([\d.]+)", picture).group(1))
+        size = re.search(r"p/\.style=\{font=(?:\\scriptsize|\\fontsize\{([\d.]+)bp\})", picture).group(1)
+        points = float(size) * 72.27 / 72 if size else 8.0  # bp to pt; \scriptsize otherwise
+        assert points * scale >= graph.MIN_LABEL_PT - 0.05, (which, points, scale)
+        assert _overlaps(picture) == []

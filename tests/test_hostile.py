@@ -496,3 +496,72 @@ def test_a_value_cell_with_a_huge_exponent_is_for_review_not_a_crash(tmp_path):
     result = invoke("check", "problem1", str(path))
     assert result.exit_code == 1, result.output  # graded (not everything right), not exit 3
     assert "review" in result.stdout
+
+
+# -- legitimate input that once ended in exit 3 (issue 19) --------------------------------------
+def test_a_point_near_a_domain_edge_takes_smaller_finite_difference_steps():
+    """exp(x**0.5) at x = 0.005: the first step (0.01) left the domain and a complex value crashed
+    the check; the steps that fit the domain are used."""
+    result = invoke("jacobian", "-f", "exp(x**0.5)", "--at", "x=0.005", "--json")
+    x = 0.005
+    expected = __import__("math").exp(x ** 0.5) / (2 * x ** 0.5)  # d/dx e^√x, by hand
+    data = json.loads(result.stdout)
+    assert result.exit_code == 0 and abs(data["jacobian"][0][0] - expected) < 1e-9
+    assert data["checks"]["finite_difference"] == "pass"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["jacobian", "-f", "x**(1000**(999**1e-320))", "--at", "x=2"], "limit of 1000"),
+    (["report", "problem1", "--format", "md", "--title", "M\udcfcller"], "not UTF-8 text"),
+])
+def test_undecidable_or_undecodable_input_is_one_line(args, message, tmp_path):
+    result = invoke(*args, "-o", str(tmp_path)) if args[0] == "report" else invoke(*args)
+    assert result.exit_code == 2 and message in result.stderr
+
+
+def test_a_variants_input_far_from_zero_is_one_line(tmp_path):
+    problem = tmp_path / "big.toml"
+    problem.write_text('[inputs]\nx = "10**400"\n[outputs]\ny = "2*x"\n')
+    result = invoke("variants", str(problem), "--count", "2", "--no-pdf", "-o", str(tmp_path / "out"))
+    assert result.exit_code == 2 and "too far to vary" in result.stderr
+
+
+def test_an_ascii_terminal_gets_escapes_not_a_crash():
+    proc = subprocess.run([sys.executable, "-m", "derive", "jacobian", "-f", "tanh(x)", "--at", "x=1"],
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONIOENCODING": "ascii"})
+    assert proc.returncode == 0, proc.stderr
+    assert "\\u2202y1/\\u2202x" in proc.stdout and "0.420" in proc.stdout  # sech²(1) = 0.41997
+
+
+def test_a_depth_the_max_depth_hint_admits_is_rendered(tmp_path):
+    """The hint to raise --max-depth once led to 'nested too deeply to process' in the sheet's
+    printer: a second, lower limit."""
+    expression = "sin(" * 100 + "-" * 900 + "x" + ")" * 100
+    hinted = invoke("report", "--format", "md", "-o", str(tmp_path), "-f", expression, "--at", "x=1")
+    assert hinted.exit_code == 2 and "--max-depth" in hinted.stderr
+    raised = invoke("--max-depth", "3000", "report", "--format", "md", "-o", str(tmp_path), "-f", expression,
+                    "--at", "x=1")
+    assert raised.exit_code == 0, raised.stderr
+
+
+# -- library arguments are DeriveErrors (issue 19) -------------------------------------------
+@pytest.mark.parametrize("arguments", [dict(digits=-5), dict(digits=2.5), dict(title=123), dict(blank="yes"),
+                                       dict(hide={"answers"}), dict(student="../../x"), dict(order="random"),
+                                       dict(title="M\udcfcller"), dict(author="a\x00b")])
+def test_sheet_options_are_checked(arguments):
+    from derive.report import SheetOptions
+
+    with pytest.raises(derive.UsageError):
+        SheetOptions(**arguments)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: __import__("derive.grade").grade.Answer("trace", "", "v2", value=None),
+    lambda: __import__("derive.grade").grade.Policy(tolerance=float("nan")),
+    lambda: __import__("derive.grade").grade.Policy(tolerance=-1),
+    lambda: __import__("derive.grade").grade.Policy(digits=-5),
+])
+def test_grading_arguments_are_checked(call):
+    with pytest.raises(DeriveError):
+        call()

@@ -266,3 +266,35 @@ def test_float32_in_gives_float32_out(tmp_path):
     ints = module.gradients(X.astype(int), T.astype(int), W1.astype(int), b1.astype(int), W2.astype(int),
                             b2.astype(int), 1)
     assert {g.dtype for g in ints.values()} == {np.dtype(np.float64)}  # integers are not a precision
+
+
+def test_generated_code_refuses_a_target_that_breaks_the_condition_of_p_minus_t(tmp_path, builtin):
+    """The fused (P − T)/B holds only when each column of T sums to 1: the module says so and
+    checks it, instead of returning gradients 50 % off (a reviewer's finding)."""
+    import importlib.util
+
+    import numpy as np
+
+    from derive.matrix.codegen import generate
+
+    source = generate(builtin("mlp_batch")._solved.derivation)
+    assert "sums to 1" in source.split('"""', 2)[1] or "sums to 1" in source[:2000]
+    path = tmp_path / "mlp.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("mlp", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rng = np.random.default_rng(0)
+    args = {}
+    import inspect
+
+    problem = builtin("mlp_batch")._solved.model
+    sizes = {"N": 3, "K": 4, "M": 3, "B": 5}
+    for name in inspect.signature(module.gradients).parameters:
+        shape = problem.shapes.get(name, (1, 1))
+        dims = [sizes.get(d, d) if isinstance(d, str) else d for d in shape]
+        args[name] = rng.normal(size=[int(d) for d in dims]) if name != "T" else np.eye(3)[:, rng.integers(0, 3, 5)]
+    module.gradients(**args)  # one-hot: fine
+    args["T"] = args["T"] * 0.5
+    with pytest.raises(ValueError, match="must sum to 1"):
+        module.gradients(**args)

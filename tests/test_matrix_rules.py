@@ -64,6 +64,22 @@ CASES = {
     "logsumexp": "L = 'logsumexp(A @ u)'",
     "log_softmax": "L = 'dot(v, log_softmax(u))'",
     "sce": "L = 'softmax_cross_entropy(A @ u, t)'",
+    # issue 21: the forms a course writes
+    "max": "L = 'sum(tanh(max(X, axis=0))) + sum(tanh(max(X, axis=1)) * u) + max(tanh(A @ u))'",
+    "min": "L = 'sum(tanh(min(X, axis=0))) + sum(tanh(min(X, axis=-1)) * u) + min(tanh(A @ u))'",
+    "maximum": "L = 'sum(tanh(maximum(A @ u, v))) + sum(tanh(maximum(X, 0)) * X) + sum(maximum(X, r))'",
+    "minimum": "L = 'sum(tanh(minimum(A @ u, v))) + sum(tanh(minimum(X, 0)) * X)'",
+    "less": "L = 'sum(where(A @ u < v, tanh(A @ u), u * v))'",
+    "less_equal": "L = 'sum(where(abs(A @ u) <= 1, 0.5 * (A @ u) ** 2, abs(A @ u) - 0.5))'",  # Huber
+    "greater": "L = 'sum(where(X > 0.2, X * X, tanh(X)))'",
+    "greater_equal": "L = 'sum(where(A @ u >= -1, A @ u, -1))'",  # clipping from below
+    "where": "L = 'sum(where(u > v, tanh(A @ u), sigmoid(A @ v)) * u)'",
+    "epow": "L = 'sum(sigmoid(u) ** (v * v)) + sum(2 ** tanh(u))'",  # the Bernoulli likelihood p ** t
+    "bce": "L = 'binary_cross_entropy_with_logits(A @ u, sigmoid(v))'",
+    "var1": "L = 'sum(tanh(var(X, axis=1, ddof=1)) * u) + var(X, ddof=1) + sum(var(X, axis=0, ddof=1))'",
+    "row": "L = 'sum(tanh(X[0]) * r) + sum(tanh(A[-1] @ u))'",
+    "concat": "L = 'sum(tanh(concat(A, X, axis=1) @ concat(u, r.T))) + sum(tanh(concat(u, 1)))'",  # [u; 1]: a bias row
+    "part": "L = 'sum(tanh(concat(u, v)[N:] * u)) + sum(tanh(concat(X, X, axis=1)[:, B:]) * X) + sum(tanh(A[1:]))'",
 }
 BASE = """[dims]
 N = 3
@@ -218,6 +234,22 @@ WRONG_RULES = {
     "add: a broadcast operand's share not summed": ("add", lambda monkeypatch: monkeypatch.setattr(
         _rules, "unbroadcast", lambda u, shape: u if u.shape == tuple(shape) else _mx.along("mean", u, 1))),
     "log_softmax: ū only": ("log_softmax", _wrong("log_softmax", 0, lambda e, u: u)),
+    "maximum: the weight of the other argument": ("maximum", _wrong("maximum", 0, lambda e, u: _mx.had(
+        _mx.M("above", e.args[::-1], e.shape), u))),
+    "max: ū not spread back": ("max", _wrong("max", 0, lambda e, u: _mx.had(
+        _mx.M("max_share", (e.args[0],), e.args[0].shape, e.data), _mx.ones(u.shape)))),
+    "where: branches swapped": ("where", _wrong("where", 1, lambda e, u: _mx.had(
+        _mx.sub(_mx.ones(e.args[0].shape), e.args[0]), u))),
+    "epow: exponent not lowered": ("epow", _wrong("epow", 0, lambda e, u: _mx.had(_mx.had(e.args[1], e), u))),
+    "bce: t − σ(z)": ("bce", _wrong("bce", 0, lambda e, u: _mx.scale(u, _mx.sub(e.args[1], _mx.fn("sigmoid",
+                                                                                                e.args[0]))))),
+    "var1: divided by n": ("var1", _wrong("var1", 0, lambda e, u: _rules._var_vjp(e, u))),
+    "row: the first row for any": ("row", _wrong("row", 0, lambda e, u: _mx.matmul(_mx.transpose(
+        _mx.M("row", (_mx.eye(e.args[0].shape[0]),), (1, e.args[0].shape[0]), 0)), u))),
+    "concat: the blocks swapped": ("concat", _wrong("concat", 0, lambda e, u: _mx.part(
+        u, e.data, e.args[1].shape[e.data], _mx.size_sum(e.args[1].shape[e.data], e.args[0].shape[e.data])))),
+    "part: ū at the start": ("part", _wrong("part", 0, lambda e, u: _mx.concat(
+        u, _mx.zero(_rules._with(e.args[0].shape, e.data[0], e.data[1])), e.data[0]))),
 }
 
 
@@ -240,3 +272,46 @@ def test_a_planted_wrong_rule_is_caught_numerically_and_exactly(name, monkeypatc
         exact_check(derivation)
     message = str(caught.value)
     assert "\n" not in message and len(message) < 400, message  # one readable line
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_every_form_uses_exactly_its_arguments(name):
+    """A form's $0, $1 are its arguments and nothing else is (issue 21: \\mathbf{1} in the indicator
+    of max and of comparisons was once filled with the second argument)."""
+    from derive.forms import slots_of
+
+    op = OPS[name]
+    arity = 2 if op.arity is None else op.arity
+    for style in ("source", "text", "latex"):
+        used = {int(i) for i in slots_of(getattr(op, style)) if i.isdigit()}
+        assert used == set(range(arity)), (name, style, getattr(op, style))
+
+
+@pytest.mark.parametrize("op", sorted(CASES))
+def test_each_operation_runs_in_generated_code(op, tmp_path):
+    """The NumPy source of every operation (and of its VJP's results) runs, and gives the
+    derivation's own gradients (the registry's NumPy values) at the check point."""
+    import importlib.util
+
+    from derive.matrix.backprop import derive
+    from derive.matrix.codegen import generate
+    from derive.matrix.evaluate import NumpyBackend, run_backward, run_forward
+    from derive.matrix.shapes import build_model
+    from derive.matrix.verify import check_point
+
+    equation = CASES[op]
+    wrt = ", ".join(f'"{v}"' for v in ("A", "u", "v", "c", "X", "r") if v in equation.split("=", 1)[1])
+    derivation = derive(build_model(problem_from_toml(BASE.format(equation=equation, wrt=wrt), op)))
+    path = tmp_path / f"{op}.py"
+    path.write_text(generate(derivation))
+    spec = importlib.util.spec_from_file_location(op, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    model = derivation.model
+    env = check_point(derivation, 0)
+    backend = NumpyBackend(model.concrete)
+    expected = run_backward(derivation, run_forward(model, env, backend, model.problem.dims), backend,
+                            model.problem.dims)
+    got = module.gradients(*(env[v] for v in model.variables))
+    for g in derivation.gradients:
+        assert np.allclose(got[g.name], expected[g.name], rtol=1e-10, atol=1e-12), g.name

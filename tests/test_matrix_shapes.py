@@ -1,6 +1,7 @@
 """Shapes: inferred from named sizes; a mismatch names the equation, operator and shapes."""
 
 import pytest
+import sympy
 
 from derive.errors import ParseError, ProblemError, ShapeError
 from derive.matrix.shapes import build_model
@@ -24,8 +25,8 @@ wrt = ["x"]
 """
 
 
-def model(equations: str):
-    return build_model(problem_from_toml(BASE.format(equations=equations), "net"))
+def model(equations: str, base: str = BASE):
+    return build_model(problem_from_toml(base.format(equations=equations), "net"))
 
 
 def test_shapes_are_inferred():
@@ -205,3 +206,115 @@ def test_the_error_printer_reads_back_as_the_same_tree():
         assert _tree(again) == _tree(tree), expr_text(tree)
 
     reads_back()
+
+
+# -- issue 21: the forms a course writes -------------------------------------------------------------
+OPS_BASE = """
+[dims]
+D = 3
+H = 2
+B = 4
+[variables]
+x = "D"
+h = "H"
+W = "H x D+H"
+V = "2H x D"
+X = "D x B"
+[equations]
+{equations}
+[derive]
+loss = "L"
+wrt = ["x"]
+"""
+
+
+def ops_model(equations: str):
+    return model(equations, OPS_BASE)
+
+
+@pytest.mark.parametrize("equation, shape", [
+    ("concat(x, h)", ("D+H", 1)),            # sizes add by name, in one order: h on x is D+H too
+    ("concat(h, x)", ("D+H", 1)),
+    ("W @ concat(x, h)", ("H", 1)),          # a GRU gate
+    ("concat(X, X, axis=1)", ("D", "2B")),
+    ("(V @ x)[:H]", ("H", 1)),               # GLU halves
+    ("(V @ x)[H:]", ("H", 1)),
+    ("(V @ x)[H:2*H]", ("H", 1)),
+    ("X[:, :2]", ("D", 2)),
+    ("W[0]", (1, "D+H")),
+    ("W[-1]", (1, "D+H")),
+    ("max(X, axis=0)", (1, "B")),
+    ("max(X)", (1, 1)),
+    ("mean(X, axis=-1)", ("D", 1)),          # -1 is the last axis, as NumPy counts
+    ("mean(X, 1)", ("D", 1)),                # the axis by position
+    ("var(X, axis=1, ddof=1)", ("D", 1)),
+    ("X.sum(axis=0)", (1, "B")),             # method calls
+    ("(X * X).mean()", (1, 1)),
+    ("maximum(X, 0)", ("D", "B")),
+    ("minimum(X, x)", ("D", "B")),
+    ("where(X < 1, X, 0)", ("D", "B")),
+    ("where(abs(x) <= 1, 0.5 * x ** 2, abs(x) - 0.5)", ("D", 1)),
+    ("sigmoid(X) ** X", ("D", "B")),
+    ("binary_cross_entropy_with_logits(X, X)", (1, 1)),
+])
+def test_course_forms_are_typed(equation, shape):
+    m = ops_model(f'Y = "{equation}"\nL = "sum(Y)"')
+    assert m.shapes["Y"] == shape
+
+
+@pytest.mark.parametrize("equation, error, message", [
+    ("concat(x, X)", ShapeError, "(D×1) and (D×B) cannot be joined along axis 0: the columns differ"),
+    ("W @ concat(h, h)", ShapeError, "(H×D+H) @ (2H×1)"),
+    ("(V @ x)[:D]", ShapeError, ":D is not a part of the 2H rows of a (2H×1) matrix"),
+    ("(V @ x)[H:H]", ShapeError, "H:H is not within the 4 rows of a (2H×1) matrix"),
+    ("W[2]", ShapeError, "W[2]: row 2 of a (H×D+H) matrix, which has 2 rows (H = 2)"),
+    ("W[x]", ParseError, "this subscript at column 1 not allowed"),
+    ("W[::2]", ParseError, "this subscript"),
+    ("where(X, X, 0)", ShapeError, "the condition of where() must be a comparison"),
+    ("where(0 < X < 1, X, 0)", ParseError, "this comparison"),
+    ("X == 1", ParseError, "this comparison"),
+    ("sum(X, axis=3)", ParseError, "unknown axis 3"),
+    ("mean(X, ddof=1)", ShapeError, "mean() takes no ddof"),
+    ("var(X, ddof=2)", ParseError, "unknown ddof 2"),
+    ("tanh(X, 1)", ShapeError, "tanh() takes no axis"),
+    ("X.norm()", ParseError, "attribute access"),
+    ("concatenate(x, h)", ParseError, "hint: write concat(a, b)"),
+    ("np.maximum(X, 0)", ParseError, "hint: write maximum(…) without 'np.'"),
+    ("amax(X)", ParseError, "hint: write max(A, axis=0)"),
+    ("max(X, 0)", ParseError, "max() of two arguments at column 1 is ambiguous (hint: write maximum(A, B) entry"),
+    ("min(0, X)", ParseError, "hint: write minimum(A, B) entry by entry, or min(A, axis=0) for the smallest"),
+])
+def test_course_form_errors_are_one_clear_line(equation, error, message):
+    with pytest.raises(error) as caught:
+        ops_model(f'Y = "{equation}"\nL = "sum(Y)"')
+    text = f"{caught.value.message} (hint: {caught.value.hint})"
+    assert message in text
+    assert "did you mean" not in text or "concat" not in equation
+
+
+def test_sums_of_sizes_in_a_shape_are_read():
+    m = ops_model('L = "sum(W @ concat(x, h))"')
+    assert m.shapes["W"] == ("H", "D+H") and m.shapes["V"] == ("2H", "D")
+    with pytest.raises(ProblemError, match="unknown size 'Q'"):
+        build_model(problem_from_toml(OPS_BASE.format(equations='L = "sum(x)"').replace('"H x D+H"', '"H x D+Q"'),
+                                      "net"))
+
+
+def test_a_node_and_a_size_may_be_named_e():
+    """e is Euler's number only where the spec does not declare it (issue 21)."""
+    text = OPS_BASE.format(equations='e = "tanh(W @ concat(x, h))"\nL = "sum(e * e)"')
+    assert build_model(problem_from_toml(text, "net")).shapes["e"] == ("H", 1)
+    sized = text.replace("H = 2\n", "H = 2\ne = 5\n").replace('e = "tanh', 'y = "tanh').replace(
+        "sum(e * e)", "sum(y * y) + sum(ones) * e").replace('x = "D"', 'x = "D"\nones = "e"')
+    m = build_model(problem_from_toml(sized, "net"))
+    assert m.shapes["ones"] == ("e", 1)
+    undeclared = OPS_BASE.format(equations='L = "sum(x) * e"')
+    (_, loss), = build_model(problem_from_toml(undeclared, "net")).equations
+    assert any(node.op == "const" and node.data == sympy.E for node in loss.walk())
+
+
+def test_a_numeric_slice_of_a_named_size_is_checked_against_dims():
+    with pytest.raises(ShapeError, match=r"X\[:, :5\]: 0:5 is not within the 4 columns of a \(D×B\) matrix"):
+        ops_model('Y = "X[:, :5]"\nL = "sum(Y)"')
+    assert ops_model('Y = "X[:, 2:]"\nL = "sum(Y)"').shapes["Y"] == ("D", "B-2")  # a size for every B ≥ 2
+    assert ops_model('Y = "X[:, 1:B]"\nL = "sum(Y)"').shapes["Y"] == ("D", "B-1")

@@ -243,14 +243,14 @@ def test_a_difference_is_reported_with_the_entry_and_the_point(monkeypatch):
 
 def test_work_is_bounded_by_a_count_and_the_headline_says_what_was_proved():
     # issue 21: "exact pass" was printed with gradients skipped; now each gradient is proved or
-    # "not proved (size limit)", and the same count gives the same verdict on any machine
+    # "not proved (work limit)", and the same count gives the same verdict on any machine
     from derive.matrix.verify import exact_check, headline
 
     derivation = derive(build_model(load_problem("problem2")))
     full = exact_check(derivation)
     assert set(full.values()) == {"pass"} and headline(full) == "pass"
     partial = exact_check(derivation, work_limit=2_000)
-    assert headline(partial).endswith("not proved (size limit)") and "pass" not in headline(partial)
+    assert headline(partial).endswith("not proved (work limit)") and "pass" not in headline(partial)
     assert exact_check(derivation, work_limit=2_000) == partial  # counted, not timed
 
 

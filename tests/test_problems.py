@@ -84,3 +84,13 @@ def test_missing_problem():
     with pytest.raises(ProblemError, match="no problem named 'problme1'") as info:
         load_problem("problme1")
     assert info.value.hint == "did you mean 'problem1'?"
+
+
+def test_an_input_named_e_is_the_input_and_pi_stays_reserved():
+    """Issue 21: e is Euler's number only where the problem does not declare it."""
+    from derive.scalar.solve import solve_scalar
+
+    problem = problem_from_toml("[inputs]\ne = 2\nx = 1\n[outputs]\ny = 'e * x + 0 * e'\n", "e")
+    assert solve_scalar(problem).jacobian_forward == [[1.0, 2.0]]  # ∂y/∂e = x = 1, ∂y/∂x = e = 2
+    with pytest.raises(ProblemError, match="is reserved"):
+        problem_from_toml("[inputs]\npi = 2\n[outputs]\ny = 'pi'\n", "pi")

@@ -167,7 +167,7 @@ def test_three_input_toml_problem_compiles(tmp_path):
     assert "Overfull" not in (tmp_path / "three.log").read_text(errors="replace")
     assert "Three inputs, two outputs" in text and "A. Student" in text
     assert "Quotient Rule" in text and "Difference Rule" in text
-    assert text.count("Pass for") == 5  # three forward passes, two reverse passes
+    assert text.count("Pass for") - len(re.findall(r"Pass for \S+ \(continued\)", text)) == 5  # 3 forward, 2 reverse
 
 
 def test_baydin_numbering_compiles(tmp_path):

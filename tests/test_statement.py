@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import re
+import subprocess
 
 import pytest
 from typer.testing import CliRunner
@@ -164,3 +165,32 @@ def test_a_problem_built_in_python_with_an_unknown_placeholder_is_one_error():
     problem = Problem(name="p", inputs={"x": 1}, outputs={"y": "x*x"}, statement="at {x3}")
     with pytest.raises(ProblemError, match=r"\{x3\} is not an input or a constant"):
         render_sheet(api.solve(problem), "md")
+
+
+# -- mathematics in a statement (issue 22): $…$ of a safe subset is typeset --------------------------
+@pytest.mark.parametrize("maths, safe", [
+    (r"\lambda", True), (r"x_1 + x_2", True), (r"\frac{1}{2} |y - s|^2", True), (r"a_{ij}", True),
+    (r"\mathbb{R}^{n}", True), (r"e^{-x^2}", True), (r"y = \sigma(W x + b)", True), (r"x^{2}_{1}", True),
+    (r"\frac12", False), (r"\frac{a}", False), (r"x^2^3", False), (r"x^{a}^{b}", False), (r"x^", False),
+    (r"{", False), (r"}{", False), (r"\input{/etc/passwd}", False), (r"\write18", False), (r"a & b", False),
+    (r"\\", False), (r"\text{a^b}", False), ("x\u4e2d", False), ("", False),
+])
+def test_the_safe_maths_subset(maths, safe):
+    """What TeX sets without an error (known commands, braced arguments, balanced braces, no double
+    or dangling script) is typeset; anything else is printed as the text typed."""
+    from derive.render.sheet import safe_maths
+
+    assert (safe_maths(maths) == maths) if safe else safe_maths(maths) is None
+
+
+def test_maths_in_a_statement_is_typeset_and_unsafe_maths_printed_as_typed(tmp_path):
+    path = _problem_file(tmp_path, r"With weight $\\lambda$ and $x_1 \\cdot x_2$ at {point}; not $\\input{{a}}$.")
+    result = runner.invoke(app, ["report", str(path), "--pdf", "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    tex = (tmp_path / "p.tex").read_text()
+    assert r"With weight $\lambda$ and $x_1 \cdot x_2$ at $(2, \frac{1}{2})$; not \$\textbackslash{}input" in tex
+    text = subprocess.run(["pdftotext", str(tmp_path / "p.pdf"), "-"], capture_output=True, text=True).stdout
+    assert "With weight λ and x1 · x2 at" in text and r"not $\input{a}$." in text
+    result = runner.invoke(app, ["report", str(path), "--format", "md", "-o", str(tmp_path)])
+    md = (tmp_path / "p.md").read_text()
+    assert r"With weight $\lambda$ and $x_1 \cdot x_2$ at $(2, \frac{1}{2})$; not \$\\input\{a\}\$." in md

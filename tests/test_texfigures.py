@@ -289,3 +289,98 @@ def test_only_an_error_about_the_drawings_drops_them():
     assert _DRAWING_FAILED.search(log) is None
     assert _DRAWING_FAILED.search("!pdfTeX error: pdflatex (file ./figures.pdf): xpdf: reading PDF image failed")
     assert _DRAWING_FAILED.search("! LaTeX Error: File `figures.pdf' not found.")
+
+
+# -- caches trust nothing (issue 19) ------------------------------------------------------------
+def _first_format(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    write_report(api.solve("problem1"), tmp_path / "a", pdf=True)
+    (fmt,) = texformat.cache_folder().glob("*.fmt")
+    return fmt
+
+
+@pytest.mark.parametrize("damage", ["truncated", "empty", "truncated with a matching digest"])
+def test_a_truncated_or_empty_format_is_rebuilt_not_a_permanent_failure(tmp_path, monkeypatch, damage):
+    fmt = _first_format(tmp_path, monkeypatch)
+    whole = fmt.read_bytes()
+    fmt.write_bytes(b"" if damage == "empty" else whole[:100_000])
+    if damage.endswith("digest"):  # pdflatex itself says "Could not undump": dropped, not kept for ever
+        import hashlib
+
+        fmt.with_suffix(".sha256").write_text(hashlib.sha256(fmt.read_bytes()).hexdigest())
+    for run in ("b", "c"):
+        write_report(api.solve("problem1"), tmp_path / run, pdf=True)
+        assert _words(tmp_path / "a" / "problem1.pdf") == _words(tmp_path / run / "problem1.pdf")
+    assert texformat.verified(fmt) and fmt.stat().st_size > len(whole) // 2  # built again, whole (a dump
+    # made in another minute need not be the same bytes: TeX stamps its formats with the time)
+
+
+def test_a_format_writable_by_others_or_owned_by_another_user_is_not_used(tmp_path, monkeypatch):
+    import os
+
+    fmt = _first_format(tmp_path, monkeypatch)
+    fmt.chmod(0o666)  # anyone could have replaced it
+    assert not texformat.verified(fmt)
+    write_report(api.solve("problem1"), tmp_path / "b", pdf=True)
+    assert texformat.verified(fmt) and fmt.stat().st_mode & 0o777 == 0o600  # rebuilt, private
+    if os.geteuid() == 0:
+        os.chown(fmt, 12345, 12345)
+        assert not texformat.verified(fmt)
+    texformat.cache_folder().chmod(0o777)  # a folder others may write into holds nothing trusted
+    assert texformat.cached_format("\\documentclass{article}\n", "/usr/bin/pdflatex", None) is None
+
+
+def test_pruning_never_follows_a_linked_cache_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(texfigures, "LIMIT", 0)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "thesis.pdf").write_bytes(b"%PDF precious")
+    texformat.cache_folder().mkdir(parents=True)
+    texfigures.cache_folder().symlink_to(elsewhere)
+    built = tmp_path / "figures.pdf"
+    built.write_bytes(b"%PDF")
+    figures = texfigures.Figures("\\begin{document}\\begin{tikzpicture}x\\end{tikzpicture}", "k")
+    assert not figures.wanted()
+    figures.store(built, "Output written on figures.pdf (1 page, 9 bytes).")
+    texfigures._prune(texfigures.cache_folder())
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["thesis.pdf"]
+
+
+def test_a_relative_xdg_cache_home_is_ignored_and_an_empty_home_is_not_the_root(tmp_path, monkeypatch):
+    import pwd
+    import types
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")
+    assert texformat.cache_folder() == tmp_path / "home" / ".cache" / "derive" / "tex"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", "")
+    monkeypatch.setattr(pwd, "getpwuid", lambda uid: types.SimpleNamespace(pw_dir="/"))  # a user whose home is /
+    assert texformat.cache_folder() is None
+    assert texformat.cached_format("\\documentclass{article}\n", "/usr/bin/pdflatex", None) is None
+    assert texfigures.Figures("\\begin{document}\\begin{tikzpicture}x\\end{tikzpicture}", "k").wanted() is False
+
+
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGHUP"])
+def test_a_terminated_pdf_compile_leaves_no_scratch_folder(tmp_path, signal_name):
+    """SIGTERM or SIGHUP ended derive where it stood: derive-tex-* and derive-fmt-* stayed in TMPDIR."""
+    import os
+    import signal
+    import sys
+    import time
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    process = subprocess.Popen([sys.executable, "-m", "derive", "report", "problem1", "--pdf", "-o", str(tmp_path / "out")],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "TMPDIR": str(scratch), "XDG_CACHE_HOME": str(tmp_path / "cache")})
+    deadline = time.time() + 60
+    while not list(scratch.glob("derive-*")) and time.time() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.2)  # inside the compile (a fresh cache: the format is being built)
+    assert process.poll() is None, "the compile ended before it could be interrupted"
+    process.send_signal(getattr(signal, signal_name))
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130 and f"interrupted by {signal_name}" in err and len(err.splitlines()) == 1, err
+    assert list(scratch.iterdir()) == []

@@ -24,8 +24,11 @@ def test_thirty_distinct_reproducible_variants(tmp_path):
     again = draw_variants(load_problem("problem1"), 30, seed=1)
     other = draw_variants(load_problem("problem1"), 30, seed=2)
     assert [v.values for v in first] == [v.values for v in again]
-    assert len({v.point for v in first}) == 30
+    assert len({v.point for v in first}) > 15  # drawn independently: a grid of ~64 points may repeat some
     assert [v.point for v in first] != [v.point for v in other]
+    wide = problem_from_toml("[inputs]\nx = 1\ny = 1\n[outputs]\nz = 'x*y'\n[variants]\nx = [1, 1000]\n"
+                             "y = [1, 1000]\n", "p")
+    assert len({v.point for v in draw_variants(wide, 30, seed=1)}) == 30
 
 
 def test_points_leaving_the_domain_are_drawn_again():
@@ -47,9 +50,9 @@ def test_cli_writes_sheets_keys_and_manifest(tmp_path):
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader((tmp_path / "manifest.csv").open()))
     assert [r["id"] for r in rows] == [f"s{i:03d}" for i in range(1, 31)]
-    assert len({(r["x1"], r["x2"]) for r in rows}) == 30
+    points = {(r["x1"], r["x2"]) for r in rows}
     keys = {(tmp_path / f"s{i:03d}-key.md").read_text().split("## (a)")[1] for i in range(1, 31)}
-    assert len(keys) == 30  # thirty different keys
+    assert len(keys) == len(points) > 15  # one key per point
     assert (tmp_path / "s030-blank.tex").exists() and (tmp_path / "s030-blank.csv").exists()
     result = runner.invoke(app, ["variants", "problem1", "--count", "2", "--seed", "1", "--workers", "1", "-o",
                                  str(tmp_path / "pdf")])
@@ -191,3 +194,99 @@ def test_a_syntax_error_in_the_problem_is_said_by_variants_too(tmp_path):
     bad.write_text('[inputs]\nx = 1\n[outputs]\ny = "exp(2*x"\n')
     result = CliRunner().invoke(app, ["variants", str(bad), "--count", "2", "--no-pdf", "-o", str(tmp_path / "o")])
     assert result.exit_code == 2 and "was never closed" in result.stderr and str(bad) in result.stderr
+
+
+# -- stable points, manifests that never disagree with the sheets (issues 18, 19) ---------------
+def _manifest_rows(folder):
+    return {r["id"]: (r["seed"], r["x1"], r["x2"]) for r in csv.DictReader((folder / "manifest.csv").open())}
+
+
+def _roster(path, ids):
+    path.write_text("id\n" + "\n".join(ids) + "\n")
+    return path
+
+
+def test_a_students_point_depends_on_seed_problem_and_id_only(tmp_path):
+    """Adding, removing or reordering students once moved everyone after them (points were drawn by
+    position in the roster)."""
+    problem = load_problem("problem1")
+    before = {v.student: v.values for v in draw_variants(problem, 3, 7, ids=["ada", "bob", "cy"])}
+    after = draw_variants(problem, 4, 7, ids=["zed", "cy", "ada", "eve"])  # bob left, two joined, new order
+    assert after[1].values == before[3] and after[2].values == before[1]
+    for name, ids in (("first", ["ada", "bob", "cy"]), ("second", ["zed", "cy", "ada"])):
+        result = runner.invoke(app, ["variants", "problem1", "--roster", str(_roster(tmp_path / f"{name}.csv", ids)),
+                                     "--seed", "7", "--no-pdf", "--workers", "1", "-o", str(tmp_path / name)])
+        assert result.exit_code == 0, result.stderr
+    first, second = _manifest_rows(tmp_path / "first"), _manifest_rows(tmp_path / "second")
+    assert first["ada"] == second["ada"] and first["cy"] == second["cy"]
+
+
+def test_a_manifest_with_other_points_is_never_overwritten(tmp_path):
+    assert runner.invoke(app, ["variants", "problem1", "--count", "2", "--seed", "1", "--no-pdf", "--workers", "1",
+                               "-o", str(tmp_path)]).exit_code == 0
+    manifest, sheet = (tmp_path / "manifest.csv").read_text(), (tmp_path / "s001-key.md").read_text()
+    result = runner.invoke(app, ["variants", "problem1", "--count", "2", "--seed", "2", "--no-pdf", "-o", str(tmp_path)])
+    assert result.exit_code == 2 and "other points" in result.stderr and len(result.stderr.splitlines()) == 1
+    assert (tmp_path / "manifest.csv").read_text() == manifest and (tmp_path / "s001-key.md").read_text() == sheet
+
+
+def test_a_second_run_that_agrees_keeps_the_first_runs_students(tmp_path):
+    ids = ["ada", "bob"]
+    for roster in (ids, ["cy", "ada"]):
+        result = runner.invoke(app, ["variants", "problem1", "--roster", str(_roster(tmp_path / "r.csv", roster)),
+                                     "--seed", "3", "--no-pdf", "--workers", "1", "-o", str(tmp_path / "out")])
+        assert result.exit_code == 0, result.stderr
+    rows = _manifest_rows(tmp_path / "out")
+    assert set(rows) == {"ada", "bob", "cy"} == {p.name.split("-")[0] for p in (tmp_path / "out").glob("*-key.md")}
+
+
+def test_a_concurrent_run_into_the_same_folder_is_refused(tmp_path):
+    import fcntl
+
+    with open(tmp_path / ".derive-variants.lock", "w") as held:  # another run holds the folder
+        fcntl.flock(held, fcntl.LOCK_EX)
+        result = runner.invoke(app, ["variants", "problem1", "--count", "2", "--no-pdf", "-o", str(tmp_path)])
+    assert result.exit_code == 2 and "another derive variants run" in result.stderr
+    assert not (tmp_path / "manifest.csv").exists()
+
+
+def test_the_manifest_lists_a_student_before_their_sheet_exists(tmp_path, monkeypatch):
+    import derive.variants as variants
+
+    seen = []
+
+    def build(spec, variant, out_dir, pdf, options):
+        seen.append(options.student in _manifest_rows(tmp_path))
+        if len(seen) == 2:
+            raise ProblemError("planted failure")
+        (tmp_path / f"{options.student}-key.md").write_text("sheet")
+        return []
+
+    monkeypatch.setattr(variants, "_build_sheets", build)
+    with pytest.raises(ProblemError, match="wrote 1 of 3"):
+        variants.write_variants("problem1", 3, 0, tmp_path, pdf=False, workers=1)
+    assert seen == [True, True]
+    assert set(_manifest_rows(tmp_path)) == {"s001"}  # rolled back to the sheets written
+
+
+@pytest.mark.parametrize("students, message", [
+    (["../../x"], "not a valid student id"), (["Ada", "ada"], "one file on macOS and Windows"),
+])
+def test_library_ids_are_checked_like_the_clis(tmp_path, students, message):
+    from derive.roster import Student
+    from derive.variants import write_variants
+
+    out = tmp_path / "a" / "b"
+    with pytest.raises(ProblemError, match=message):
+        write_variants("problem1", len(students), 0, out, pdf=False, workers=1, students=[Student(s) for s in students])
+    assert not any(tmp_path.rglob("*.md"))
+
+
+def test_sighup_ends_like_ctrl_c(tmp_path):
+    process = _start(tmp_path, 40)
+    assert process.poll() is None, "the run ended before it could be interrupted"
+    process.send_signal(signal.SIGHUP)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130 and "interrupted: wrote" in err, err
+    rows = list(csv.DictReader((tmp_path / "manifest.csv").open()))
+    assert {r["id"] for r in rows} == {p.name.split("-")[0] for p in tmp_path.glob("s*-key.md")}

@@ -1,4 +1,4 @@
-"""The README's course walkthrough, run as written: roster → variants → blank sheets → three
+"""The course walkthrough of docs/grading.md, run as written: roster → variants → blank sheets → three
 submissions (right, slips, half empty) → one batch check → grades.csv and a Gradescope
 results.json; and the README's run_autograder command.  The submissions are filled from an
 independent key (tests/test_batch.py), at each student's point read from the manifest."""
@@ -17,12 +17,14 @@ from typer.testing import CliRunner
 from derive.cli import app
 from test_batch import filled_csv, independent_key, manifest_points
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 runner = CliRunner()
 
 
 def readme_block(heading: str, language: str = "sh") -> str:
-    text = README.read_text(encoding="utf-8")
+    """The first block of ``language`` after ``heading`` in the README or the docs page that has it."""
+    text = next(t for t in (page.read_text(encoding="utf-8") for page in PAGES) if heading in t)
     section = text[text.index(heading):]
     return re.search(rf"```{language}\n(.*?)```", section, re.S).group(1)
 
@@ -35,7 +37,7 @@ def derive(line: str):
 
 def test_the_readme_walkthrough_runs_end_to_end(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    block = readme_block("### A course, end to end")
+    block = readme_block("## A course, end to end")
     heredoc = re.search(r"cat > (\S+) <<'(\w+)'\n(.*?)\n\2\n", block, re.S)
     Path(heredoc.group(1)).write_text(heredoc.group(3) + "\n")
     commands = [line for line in block.splitlines() if line.startswith("derive ")]

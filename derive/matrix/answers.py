@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import DeriveError, ProblemError, ShapeError, did_you_mean
 from ..userfiles import read_text
 from .evaluate import ANSWER_CONCRETE, NumpyBackend, SympyBackend, evaluate, run_forward
-from .expr import M
+from .expr import M, size_value
 from .shapes import shape_text, type_answer
 from .solve import MatrixSolution
 from .verify import (EXACT_ENTRY_LIMIT, PRECISIONS, Budget, compare, distinct_nodes, exact_variables, random_points,
@@ -273,7 +273,7 @@ class ExactJudge:
 
     def __init__(self, solution: MatrixSolution, abstract: bool):
         model, self.sizes = solution.model, solution.problem.dims
-        entries = sum(int(np.prod([self.sizes.get(d, d) if isinstance(d, str) else d for d in model.shapes[v]]))
+        entries = sum(int(np.prod([size_value(d, self.sizes) for d in model.shapes[v]]))
                       for v in model.variables)
         self.too_large = entries > EXACT_ENTRY_LIMIT
         concrete = {k: v for k, v in model.concrete.items() if k not in model.abstract or not abstract}

@@ -18,6 +18,8 @@ from dataclasses import dataclass, replace
 
 import sympy
 
+import sympy
+
 from . import expr as mx
 from .expr import M
 from .rules import replace_nodes, substitute, vjp
@@ -155,6 +157,72 @@ def _inline(leaf: M, values: dict[str, M], simple_only: bool) -> M | None:
 
 #: Kinds whose columns sum to 1: they license 𝟏ᵀT = 𝟏ᵀ and with it P − T.
 COLUMNS_SUM_TO_ONE = frozenset({"onehot", "distribution"})
+#: Kinds whose rows sum to 1 (one example per row): they license T 𝟏 = 𝟏 and with it P − T.
+ROWS_SUM_TO_ONE = frozenset({"onehot_rows", "distribution_rows"})
+
+
+def sums_to_one(model: Model) -> dict[str, int]:
+    """The variables and named nodes whose columns (axis 0) or rows (axis 1) each sum to 1: a
+    onehot or distribution variable (its kind licenses it), and a node built from them whose sums
+    are 1 whatever the other values, such as label smoothing T = (1 − ε) Y + ε / K."""
+    out = {name: 0 if kind in COLUMNS_SUM_TO_ONE else 1 for name, kind in model.problem.kinds.items()
+           if kind in COLUMNS_SUM_TO_ONE | ROWS_SUM_TO_ONE}
+    for name, e in model.equations:
+        for axis in (0, 1):
+            if e.shape[axis] != 1 and name not in out:
+                total = _slice_sum(e, axis, out)
+                if total is not None and sympy.simplify(total - 1) == 0:
+                    out[name] = axis
+    return out
+
+
+def _size_symbol(d) -> sympy.Expr:
+    return sympy.Add(*(k * (1 if n == 1 else sympy.Symbol(n, positive=True)) for n, k in mx.size_terms(d).items()))
+
+
+def _slice_sum(e: M, axis: int, known: dict[str, int]) -> sympy.Expr | None:
+    """The sum of each column (axis 0) or row (axis 1) of ``e``, the same for every one of them,
+    as a SymPy expression of the scalars; None where that is not known."""
+    if e.op == "var" and known.get(e.data) == axis:
+        return sympy.Integer(1)
+    if e.is_scalar:
+        value = _scalar_value(e)
+        return None if value is None else value
+    if e.op == "add":
+        total = sympy.Integer(0)
+        for term in e.args:
+            if term.shape[axis] == 1 and term.shape != mx.SCALAR:
+                return None  # a row broadcast down the columns: each column's sum differs
+            part = (_scalar_value(term) * _size_symbol(e.shape[axis]) if term.is_scalar and _scalar_value(term) is not None
+                    else None if term.is_scalar else _slice_sum(term, axis, known))
+            if part is None:
+                return None
+            total += part
+        return total
+    if e.op == "neg":
+        inner = _slice_sum(e.args[0], axis, known)
+        return None if inner is None else -inner
+    if e.op == "scale":
+        c, inner = _scalar_value(e.args[0]), _slice_sum(e.args[1], axis, known)
+        return None if c is None or inner is None else c * inner
+    if e.op == "div" and e.args[1].is_scalar:
+        c, inner = _scalar_value(e.args[1]), _slice_sum(e.args[0], axis, known)
+        return None if c is None or inner is None else inner / c
+    return None
+
+
+def _scalar_value(e: M) -> sympy.Expr | None:
+    """A scalar expression of constants, sizes and scalar variables as SymPy, or None."""
+    if e.op == "const":
+        return sympy.Integer(e.data) if isinstance(e.data, int) else e.data
+    if e.op in ("dim", "var") and e.is_scalar:
+        return sympy.Symbol(str(e.data), positive=e.op == "dim")
+    values = [_scalar_value(a) for a in e.args] if e.is_scalar and e.args else [None]
+    if any(v is None for v in values):
+        return None
+    combine = {"add": lambda *v: sympy.Add(*v), "neg": lambda v: -v, "scale": lambda c, a: c * a,
+               "had": lambda a, b: a * b, "div": lambda a, c: a / c, "matmul": lambda a, b: a * b}.get(e.op)
+    return combine(*values) if combine else None
 
 
 #: The derivative of an activation written from its output y = f(z), as textbooks write it.
@@ -167,8 +235,8 @@ FROM_OUTPUT = {
 def _textbook_form(model: Model, facts: list[Fact]):
     """Rewrites a textbook makes: a sub-expression that is a named node's definition is that
     node (P, not softmax(Z2); H, not relu(Z1)); the derivative of σ or tanh at z is written
-    from its named output (p ⊙ (1 − p)); and the column sums of a onehot or distribution
-    variable are ones (what its kind licenses).  Each rewrite that fires is recorded in
+    from its named output (p ⊙ (1 − p)); and the column (row) sums of a onehot or distribution
+    variable, or of a node built to sum to 1 (label smoothing), are ones.  Each rewrite that fires is recorded in
     ``facts`` (the sheet states it)."""
     known: dict[M, M] = {e: mx.var(name, e.shape) for name, e in model.equations if e.args}
     why: dict[M, Fact] = {}
@@ -179,14 +247,14 @@ def _textbook_form(model: Model, facts: list[Fact]):
             derivative = M("dfn", e.args, e.shape, e.data)
             known[derivative] = FROM_OUTPUT[e.data](mx.var(name, e.shape))
             why[derivative] = Fact("output", e.data, e.args[0].data, name, known[derivative])
-    for name, kind in model.problem.kinds.items():
-        if kind in COLUMNS_SUM_TO_ONE:
-            shape = model.shapes[name]
-            variable = mx.var(name, shape)
-            for total, value in ((mx.along("sum", variable, 0), mx.ones((1, shape[1]))),
-                                 (mx.along("sum", variable), mx.dim(shape[1]))):
-                known[total] = value
-                why[total] = Fact("columns", kind, name)
+    for name, axis in sums_to_one(model).items():  # a declared kind, or a node built to sum to 1
+        shape = model.shapes[name]
+        variable = mx.var(name, shape)
+        kind = model.problem.kinds.get(name) or ("distribution_rows" if axis else "distribution")
+        for total, value in ((mx.along("sum", variable, axis), mx.ones((1, shape[1]) if axis == 0 else (shape[0], 1))),
+                             (mx.along("sum", variable), mx.dim(shape[1 - axis]))):
+            known[total] = value
+            why[total] = Fact("columns", kind, name)
 
     def lookup(e: M) -> M | None:
         found = known.get(e)
@@ -209,12 +277,12 @@ def _softmax_cross_entropy(model: Model, name: str, consumers, values: dict[str,
         return None
     (consumer, _), = consumers
     definition = dict(model.equations)[consumer]
-    if definition.op != "softmax" or definition.data != 0 or definition.args[0] != mx.var(name, definition.shape):
+    if definition.op != "softmax" or definition.args[0] != mx.var(name, definition.shape):
         return None
     p = mx.var(consumer, definition.shape)
-    for target, kind in model.problem.kinds.items():
+    for target, axis in sums_to_one(model).items():
         t = mx.var(target, model.shapes[target])
-        if kind not in COLUMNS_SUM_TO_ONE or t.shape != p.shape:
+        if axis != definition.data or t.shape != p.shape:
             continue
         adjoint = values.get(consumer)
         if adjoint is None:

@@ -24,7 +24,7 @@ from ..errors import VerificationError
 from ..functions import numpy_source
 from ..precedence import needs_brackets
 from .backprop import Derivation
-from .expr import M
+from .expr import M, size_source
 from .rules import ELEMENTWISE, OPS, axis_text, fill, printed_kind
 
 
@@ -95,7 +95,7 @@ def _numbers_only(e: M) -> bool:
 
 
 def _dim(d, names: dict[str, str] | None = None) -> str:
-    return (names or {}).get(d, d) if isinstance(d, str) else str(d)
+    return size_source(d, names)
 
 
 def _shape(shape, names: dict[str, str] | None = None) -> str:
@@ -176,6 +176,10 @@ def generate(derivation: Derivation) -> str:
            + ", ".join(f"{d} = {n}" for d, n in problem.dims.items())
            + " in the problem file; any sizes that fit together work.",
            f"Generated on {_dt.date.today().isoformat()}; depends on NumPy only."]
+    conditions = _conditions(derivation)
+    for target, axis in conditions.items():
+        doc.append(f"Assumes each {'row' if axis else 'column'} of {target} sums to 1, as the problem declares: the "
+                   "gradients use the textbook form (P - T), which holds only then; gradients() checks it.")
     renamed = [f"{k} -> {v}" for k, v in names.items() if ":" not in k and k != v and k in {*variables}]
     if renamed:
         doc.append("Arguments renamed for Python: " + ", ".join(renamed) + "; the dicts returned use the "
@@ -245,6 +249,10 @@ def generate(derivation: Derivation) -> str:
     lines.extend(sizes)
     for name, e in model.equations:
         add(f"    {names[name]} = {numpy_expr(e, names)}")
+    for target, axis in conditions.items():  # what the fused P - T form was proved under
+        add(f"    if not np.allclose(np.sum({names[target]}, axis={axis}), 1.0):")
+        add("        raise ValueError(" + repr(f"{target}: each {'row' if axis else 'column'} must sum to 1 (as the "
+                                              "problem declares); the gradients use P - T, which holds only then") + ")")
     for adjoint in derivation.adjoints:
         expr = numpy_expr(adjoint.simplified, names)
         if adjoint.simplified.is_const and not adjoint.shape == (1, 1):
@@ -259,6 +267,20 @@ def generate(derivation: Derivation) -> str:
     add("    }")
     add("")
     return "\n".join(lines) + "\n"
+
+
+def _conditions(derivation: Derivation) -> dict[str, int]:
+    """The targets whose columns (0) or rows (1) must sum to 1 for the simplified adjoints to hold
+    (softmax followed by cross-entropy written P − T): what the sheet states as a condition."""
+    kinds = derivation.model.problem.kinds
+    out: dict[str, int] = {}
+    for fact in derivation.facts:
+        if fact.kind == "columns":
+            out[fact.arg] = 1 if fact.function.endswith("_rows") else 0
+    for fact in derivation.facts:
+        if fact.kind == "fused" and fact.function == "softmax" and fact.target:
+            out.setdefault(fact.target, 1 if kinds.get(fact.target, "").endswith("_rows") else 0)
+    return out
 
 
 def _size_lines(model, names: dict[str, str]) -> list[str]:

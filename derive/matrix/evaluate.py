@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import sympy
 
-from .expr import M
+from .expr import M, size_value
 from .rules import ELEMENTWISE, OPS
 
 
@@ -123,7 +123,7 @@ def evaluate(e: M, env: dict, backend, sizes: dict[str, int]):
         return backend.const(e.data)
     if op == "dim":
         return backend.const(sizes[e.data])
-    dims = tuple(sizes[d] if isinstance(d, str) else d for d in e.shape)
+    dims = tuple(size_value(d, sizes) for d in e.shape)
     if op == "ones":
         return backend.ones(dims)
     if op == "zero":
@@ -131,7 +131,10 @@ def evaluate(e: M, env: dict, backend, sizes: dict[str, int]):
     if op == "eye":
         return backend.eye(dims[0])
     args = [evaluate(a, env, backend, sizes) for a in e.args]
-    return getattr(OPS[op], backend.kind)(backend, e, *args)
+    spec = OPS[op]
+    if spec.sized:  # Z[H:2H], eᵢ: the sizes as numbers
+        e = M(e.op, e.args, e.shape, tuple(size_value(d, sizes) if isinstance(d, str) else d for d in e.data))
+    return getattr(spec, backend.kind)(backend, e, *args)
 
 
 def run_forward(model, env: dict, backend, sizes: dict[str, int]) -> dict:

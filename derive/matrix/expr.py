@@ -7,6 +7,7 @@ terms collected, a scalar times a matrix written as a scaling.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import sympy
@@ -54,6 +55,73 @@ class M:
 
 def dim_text(d) -> str:
     return str(d)
+
+
+# -- sizes: a name ("K"), a number, or a sum of them ("D+H", "2H", "B-2": concat and slices make them) --
+_TERM = re.compile(r"([+-])?(\d*)([A-Za-z][A-Za-z0-9_]*)?")
+
+
+def size_terms(d) -> dict:
+    """A size as {name: multiple} with the number under the key 1: "2H+1" -> {"H": 2, 1: 1}."""
+    if isinstance(d, int):
+        return {1: d} if d else {}
+    terms: dict = {}
+    text, position = d.replace(" ", ""), 0
+    while position < len(text):
+        match = _TERM.match(text, position)
+        if not match.group(0) or not (match.group(2) or match.group(3)) or (position and not match.group(1)):
+            raise ValueError(f"not a size: {d!r}")
+        sign = -1 if match.group(1) == "-" else 1
+        name = match.group(3) or 1
+        terms[name] = terms.get(name, 0) + sign * int(match.group(2) or 1)
+        position = match.end()
+    return {n: k for n, k in terms.items() if k}
+
+
+def size_from_terms(terms: dict):
+    """The canonical size of {name: multiple}: a number, a name, or "D+2H-1" (names sorted)."""
+    number = terms.get(1, 0)
+    names = sorted((n, k) for n, k in terms.items() if n != 1 and k)
+    if not names:
+        return number
+    if number == 0 and len(names) == 1 and names[0][1] == 1:
+        return names[0][0]
+    text = "+".join(f"{k if k != 1 else ''}{n}" for n, k in names)
+    return text + (f"+{number}" if number > 0 else f"-{-number}" if number < 0 else "")
+
+
+def size_sum(a, b, sign: int = 1):
+    """a + b (sign 1) or a − b (sign −1); None when that is no size for some values of the names
+    (a name with a negative multiple, or a negative number).  B − 2 is a size (B ≥ 2 is checked
+    against [dims] where it is made)."""
+    terms = dict(size_terms(a))
+    for n, k in size_terms(b).items():
+        terms[n] = terms.get(n, 0) + sign * k
+    terms = {n: k for n, k in terms.items() if k}
+    if any(k < 0 for n, k in terms.items() if n != 1) or (set(terms) <= {1} and terms.get(1, 0) < 0):
+        return None
+    return size_from_terms(terms)
+
+
+def size_source(d, names=None) -> str:
+    """A size in Python source: a name, a number, or a sum of them, bracketed: (D + 2 * H - 1)."""
+    names = names or {}
+    if not isinstance(d, str) or d in names or not re.search(r"[+\-]|^\d", d):
+        return names.get(d, d) if isinstance(d, str) else str(d)
+    out = ""
+    for n, k in size_terms(d).items():
+        term = str(abs(k)) if n == 1 else names.get(n, n) if abs(k) == 1 else f"{abs(k)} * {names.get(n, n)}"
+        out += (" - " if k < 0 else " + ") + term if out else ("-" if k < 0 else "") + term
+    return f"({out})"
+
+
+def size_value(d, sizes) -> int:
+    """The number a size stands for once [dims] are put in."""
+    if isinstance(d, int):
+        return d
+    if d in sizes:
+        return sizes[d]
+    return sum(k * (1 if n == 1 else sizes[n]) for n, k in size_terms(d).items())
 
 
 def shape_text(shape: tuple) -> str:
@@ -197,6 +265,7 @@ def add(*terms: M) -> M:
     flat: list[M] = []
     for term in terms:
         flat.extend(term.args if term.op == "add" else (term,))
+    flat = _join_blocks(flat)
     shape = broadcast(*(term.shape for term in flat))
     coefficients: dict[M, sympy.Expr] = {}
     numbers = sympy.Integer(0)
@@ -219,6 +288,28 @@ def add(*terms: M) -> M:
     if len(kept) == 1:  # a broadcast term alone keeps the shape of the sum
         kept.append(zero(shape))
     return M("add", tuple(kept), shape)
+
+
+def _join_blocks(terms: list[M]) -> list[M]:
+    """Sums of blocks split alike added block by block: [p; 0] + [q; 0] + [0; s] is [p + q; s]
+    (the adjoint of a slice is the part's adjoint padded with zeros)."""
+    groups: dict[tuple, list[M]] = {}
+    for term in terms:
+        if term.op == "concat":
+            groups.setdefault((term.data, term.args[0].shape, term.args[1].shape), []).append(term)
+    if all(len(group) < 2 for group in groups.values()):
+        return terms
+    out, done = [], set()
+    for term in terms:
+        if term.op != "concat" or len(groups[(term.data, term.args[0].shape, term.args[1].shape)]) < 2:
+            out.append(term)
+            continue
+        key = (term.data, term.args[0].shape, term.args[1].shape)
+        if key not in done:
+            done.add(key)
+            group = groups[key]
+            out.append(concat(add(*(t.args[0] for t in group)), add(*(t.args[1] for t in group)), term.data))
+    return out
 
 
 def sub(a: M, b: M) -> M:
@@ -348,7 +439,7 @@ def along(op: str, a: M, axis=None) -> M:
     if op == "sum" and a.shape == reduced_shape(a.shape, axis):
         return a
     shape = reduced_shape(a.shape, axis)
-    if shape == SCALAR and op in ("sum", "mean", "variance"):
+    if shape == SCALAR and op in ("sum", "mean", "variance", "var1", "max", "min"):
         axis = None
     if op == "sum" and is_zero(a):
         return zero(shape)
@@ -395,6 +486,28 @@ def div(a: M, c: M) -> M:
     if (ka != 1 or kc != 1) and rc is not None:
         return scale(const(ka / kc), div(const(1) if ra is None else ra, rc))
     return M("div", (a, c), a.shape)
+
+
+def concat(a: M, b: M, axis: int = 0) -> M:
+    """[a; b] (axis 0: one on top of the other) or [a, b] (axis 1: side by side)."""
+    shape = list(a.shape)
+    shape[axis] = size_sum(a.shape[axis], b.shape[axis])
+    return M("concat", (a, b), tuple(shape), axis)
+
+
+def part(a: M, axis: int, lo, hi) -> M:
+    """The rows (axis 0) or columns (axis 1) lo up to hi of ``a`` (sizes); all of it is ``a``."""
+    if lo == 0 and hi == a.shape[axis]:
+        return a
+    if a.op == "concat" and a.data == axis:  # a block of [x; y] is x or y
+        first = a.args[0].shape[axis]
+        if lo == 0 and hi == first:
+            return a.args[0]
+        if lo == first and hi == a.shape[axis]:
+            return a.args[1]
+    shape = list(a.shape)
+    shape[axis] = size_sum(hi, lo, -1)
+    return M("part", (a,), tuple(shape), (axis, lo, hi))
 
 
 def size(e: M) -> int:

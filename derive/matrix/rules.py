@@ -26,7 +26,7 @@ from . import expr as mx
 from . import runtime as rt
 from .expr import (SCALAR, M, ShapeMismatch, add, along, broadcast, const, count, dfn, div, dot, eye, had,
                    matmul, neg, ones, power, reduce, reduced_shape, scale, shape_text, sub, transpose,
-                   unbroadcast, vector_op)
+                   unbroadcast, vector_op, zero)
 from .runtime import helper_source
 
 VJP = Callable[[M, M], M]  # (the node, the upstream adjoint) -> adjoint of one argument
@@ -56,6 +56,8 @@ class Op:
     why_no_vjp: str = ""  # for operations that appear only in results (σ′, diag)
     call: str = ""  # the function name a user writes for it in equations (sum, var, ...), if any
     axis: bool = False  # takes axis=0 or axis=1 (data holds it; None: everything)
+    slot: Callable[[M, str], str] | None = None  # fills $a from data (an index, a slice); default: the axis
+    sized: bool = False  # data holds sizes (a slice's bounds), made numbers before it is evaluated
 
 
 # -- shape rules ------------------------------------------------------------------------------------
@@ -140,6 +142,11 @@ def _sym_mean(xs):
 def _sym_var(xs):
     m = _sym_mean(xs)
     return sum((x - m) ** 2 for x in xs) / len(xs)
+
+
+def _sym_var1(xs):
+    m = _sym_mean(xs)
+    return sum((x - m) ** 2 for x in xs) / (len(xs) - 1)
 
 
 def _sym_logsumexp(xs):
@@ -227,6 +234,220 @@ def _var_vjp(e: M, u: M) -> M:
 
 
 # -- function names in the forms -----------------------------------------------------------------------
+# -- choosing: max, min and their ties (autograd's grad_chooser) -------------------------------------
+def _sym_weight(a, b, above: bool):
+    a, b = _both(a, b)
+    return sympy.Matrix(a.rows, a.cols,
+                        lambda i, j: sympy.Heaviside(a[i, j] - b[i, j] if above else b[i, j] - a[i, j], sympy.S.Half))
+
+
+def _sym_pair(a, b, f):
+    a, b = _both(a, b)
+    return sympy.Matrix(a.rows, a.cols, lambda i, j: f(a[i, j], b[i, j]))
+
+
+def _sym_chosen(a: sympy.Matrix, axis, pick) -> sympy.Matrix:
+    groups = ([[(i, j) for i in range(a.rows) for j in range(a.cols)]] if axis is None else
+              [[(i, j) for i in range(a.rows)] for j in range(a.cols)] if axis == 0 else
+              [[(i, j) for j in range(a.cols)] for i in range(a.rows)])
+    out = sympy.zeros(a.rows, a.cols)
+    sign = 1 if pick is sympy.Max else -1
+    for group in groups:  # the winner beats every other entry: a product of steps (exact away from ties)
+        for k in group:
+            out[k] = sympy.Mul(*(sympy.Heaviside(sign * (a[k] - a[j]), sympy.S.Half) for j in group if j != k))
+    return out
+
+
+def _chooser_vjp(e: M, u: M) -> M:
+    """max(A, axis): Ā = (the share of each entry in the maximum) ⊙ ū, broadcast back."""
+    return had(M(f"{e.op}_share", (e.args[0],), e.args[0].shape, e.data), u)
+
+
+def _choosing(name: str, sympy_pick, sign: str) -> list[Op]:
+    """max or min along an axis (None: every entry), its entries' shares, and maximum(A, B) or
+    minimum(A, B) entry by entry with the weight of the first argument.  The NumPy of each is a
+    helper of derive/matrix/runtime.py (``_max``, ``_max_share``, ``_above`` and their min twins)."""
+    wide, weight = ("maximum", "above") if name == "max" else ("minimum", "below")
+    above = name == "max"
+    pick, share, weigh = (getattr(rt, f"_{name}"), getattr(rt, f"_{name}_share"), getattr(rt, f"_{weight}"))
+    return [
+        Op(name, 1, _reduced, (_chooser_vjp,), lambda args, d: along(name, args[0], d),
+           lambda b, e, a: pick(a, e.data), lambda b, e, a: _sym_along(a, e.data, lambda xs: sympy_pick(*xs)),
+           f"_{name}($0$a)", f"{name}($0$a)", rf"\{name}$a\left($0\right)",
+           helper=helper_source(pick), call=name, axis=True),
+        Op(f"{name}_share", 1, _same, (), lambda args, d: M(f"{name}_share", (args[0],), args[0].shape, d),
+           lambda b, e, a: share(a, e.data), lambda b, e, a: _sym_chosen(a, e.data, sympy_pick),
+           f"_{name}_share($0$a)", f"𝟙[$0 = {name}($0$a)]",
+           rf"\mathbf 1\left[$0 = \{name}$a\left($0\right)\right]",
+           helper=helper_source(share),
+           why_no_vjp=f"the share of each entry in {name}() is written in answers only"),
+        Op(wide, 2, _broadcast,
+           (lambda e, u: had(M(weight, e.args, e.shape), u),                      # ā = 𝟙[a > b] ⊙ ū
+            lambda e, u: had(M(weight, e.args[::-1], e.shape), u)),               # b̄ = 𝟙[b > a] ⊙ ū
+           lambda args, d: M(wide, tuple(args), broadcast(args[0].shape, args[1].shape)),
+           lambda b, e, x, y: getattr(np, wide)(x, y), lambda b, e, x, y: _sym_pair(x, y, sympy_pick),
+           f"np.{wide}($0, $1)", f"{wide}($0, $1)", rf"\operatorname{{{wide}}}\left($0, $1\right)",
+           call=wide),
+        Op(weight, 2, _broadcast, (), lambda args, d: M(weight, tuple(args), broadcast(args[0].shape, args[1].shape)),
+           lambda b, e, x, y: weigh(x, y), lambda b, e, x, y: _sym_weight(x, y, above),
+           f"_{weight}($0, $1)", f"𝟙[$0 {sign} $1]", rf"\mathbf 1\left[$0 {sign} $1\right]",
+           helper=helper_source(weigh),
+           why_no_vjp=f"the weight of an argument of {wide}() (½ at a tie) is written in answers only"),
+    ]
+
+
+# -- comparisons (0/1 matrices) and where --------------------------------------------------------------
+def _comparison(symbol: str, name: str) -> Op:
+    """a < b entry by entry as 1 or 0 (NumPy's ``less``): a step, whose derivative is 0 wherever
+    it is defined."""
+    test = {"<": sympy.StrictLessThan, "<=": sympy.LessThan, ">": sympy.StrictGreaterThan, ">=": sympy.GreaterThan}[symbol]
+    text, latex = {"<=": ("≤", r"\le"), ">=": ("≥", r"\ge")}.get(symbol, (symbol, symbol))
+    return Op(name, 2, _broadcast, (lambda e, u: zero(e.args[0].shape), lambda e, u: zero(e.args[1].shape)),
+              lambda args, d: M(name, tuple(args), broadcast(args[0].shape, args[1].shape)),
+              lambda b, e, x, y: getattr(np, name)(x, y).astype(float),
+              lambda b, e, x, y: _sym_pair(x, y, lambda p, q: sympy.Piecewise((1, test(p, q)), (0, True))),
+              f"np.{name}($0, $1).astype(float)", f"[$0 {text} $1]",
+              rf"\mathbf 1\left[$0 {latex} $1\right]")
+
+
+#: The comparisons a condition of where() may use, by the operator written.
+COMPARISONS = {"<": "less", "<=": "less_equal", ">": "greater", ">=": "greater_equal"}
+
+
+def _where_build(args, d):
+    c, x, y = args
+    return M("where", (c, x, y), broadcast(c.shape, x.shape, y.shape))
+
+
+def _sym_where(b, e, c, x, y):
+    shape = (max(c.rows, x.rows, y.rows), max(c.cols, x.cols, y.cols))
+    c, x, y = (_grow(m, shape) for m in (c, x, y))
+    return sympy.Matrix(*shape, lambda i, j: c[i, j] * x[i, j] + (1 - c[i, j]) * y[i, j])
+
+
+# -- a matrix exponent and the logistic loss -------------------------------------------------------------
+def _epow(a: M, b: M) -> M:
+    if b.is_const:
+        return power(a, b.data)
+    return M("epow", (a, b), broadcast(a.shape, b.shape))
+
+
+def _sym_bce(b, e, z, t):
+    return sympy.Matrix([[sum(sympy.log(1 + sympy.exp(x)) - y * x for x, y in zip(z, t))]])
+
+
+# -- blocks: concat and slices -------------------------------------------------------------------------
+def _concat_shape(shapes, axis):
+    a, b = shapes
+    other = 1 - axis
+    if a[other] != b[other]:
+        what = "columns" if axis == 0 else "rows"
+        raise ShapeMismatch(f"{shape_text(a)} and {shape_text(b)} cannot be joined along axis {axis}: the "
+                            f"{what} differ", hint="a transpose (.T) may be missing, or axis=1 meant"
+                            if a[axis] == b[axis] or a[other] == b[axis] else None)
+    out = list(a)
+    out[axis] = mx.size_sum(a[axis], b[axis])
+    return tuple(out)
+
+
+def _concat_slot(e: M, style: str) -> str:
+    if style == "numpy":
+        return ", axis=1" if e.data == 1 else ""
+    if style == "latex":
+        return r"\\" if e.data == 0 else "&"
+    return ";" if e.data == 0 else ","
+
+
+def _part_shape(shapes, data):
+    axis, lo, hi = data
+    whole = shapes[0][axis]
+    length = mx.size_sum(hi, lo, -1)
+    numbers = isinstance(lo, int) and isinstance(hi, int) and not isinstance(whole, int)  # X[:, :2]: by [dims]
+    if length in (None, 0) or (mx.size_sum(whole, hi, -1) is None and not numbers):
+        raise ShapeMismatch(f"{'' if lo == 0 else lo}:{hi} is not a part of the {whole} "
+                            f"{'rows' if axis == 0 else 'columns'} of a {shape_text(shapes[0])} matrix",
+                            hint="a slice runs from a size to a larger one within the matrix: Z[:H], Z[H:2H]")
+    out = list(shapes[0])
+    out[axis] = length
+    return tuple(out)
+
+
+def _part_slot(e: M, style: str) -> str:
+    axis, lo, hi = e.data
+    if style == "numpy":
+        bounds = f"{mx.size_source(lo)}:{mx.size_source(hi)}"
+    else:
+        bounds = f"{'' if lo == 0 else lo}:{'' if hi == e.args[0].shape[axis] else hi}"
+    return bounds if axis == 0 else f":, {bounds}"
+
+
+def _part_vjp(e: M, u: M) -> M:
+    """Z[lo:hi]: Z̄ = [0; ū; 0], zeros above and below (left and right) of the part."""
+    axis, lo, hi = e.data
+    whole = e.args[0].shape
+    out = u
+    if lo != 0:
+        out = mx.concat(mx.zero(_with(whole, axis, lo)), out, axis)
+    rest = mx.size_sum(whole[axis], hi, -1)
+    if rest != 0:
+        out = mx.concat(out, mx.zero(_with(whole, axis, rest)), axis)
+    return out
+
+
+def _with(shape, axis, size):
+    out = list(shape)
+    out[axis] = size
+    return tuple(out)
+
+
+def _concat_vjp(position: int) -> VJP:
+    """[a; b]: ā is the first rows of ū, b̄ the rest."""
+    def rule(e: M, u: M) -> M:
+        a, b = e.args
+        axis = e.data
+        lo = 0 if position == 0 else a.shape[axis]
+        return mx.part(u, axis, lo, mx.size_sum(lo, e.args[position].shape[axis]))
+    return rule
+
+
+def _np_part(a, data):
+    axis, lo, hi = data
+    return a[lo:hi] if axis == 0 else a[:, lo:hi]
+
+
+def _sym_part(a, data):
+    axis, lo, hi = data
+    return a[lo:hi, :] if axis == 0 else a[:, lo:hi]
+
+
+# -- rows of a matrix --------------------------------------------------------------------------------------
+def _row_shape(shapes, data):  # the index is checked against [dims] where sizes are known (shapes.py)
+    return (1, shapes[0][1])
+
+
+def _row_slot(e: M, style: str) -> str:
+    i = e.data
+    if style == "numpy":
+        return f"{i}:{i + 1}" if i != -1 else "-1:"
+    return str(i) if style == "text" else f"{i},:"
+
+
+def _row_vjp(e: M, u: M) -> M:
+    """W[i]: W̄ = eᵢ ū, eᵢ the i-th column of the identity."""
+    rows = e.args[0].shape[0]
+    return matmul(M("basis", (), (rows, 1), (e.data, rows)), u)
+
+
+_SUBSCRIPT = str.maketrans("0123456789-", "₀₁₂₃₄₅₆₇₈₉₋")
+
+
+def _basis_slot(e: M, style: str) -> str:
+    i, rows = e.data
+    if style == "numpy":
+        return f"np.eye({mx.size_source(rows)})[:, {i}:{i + 1 if i != -1 else ''}]"
+    return str(i).translate(_SUBSCRIPT) if style == "text" else f"{{{i}}}"
+
+
 #: Every matrix operation, by name.
 OPS: dict[str, Op] = {op.name: op for op in [
     # -- linear algebra ---------------------------------------------------------------------------------
@@ -276,6 +497,12 @@ OPS: dict[str, Op] = {op.name: op for op in [
        lambda args, d: power(args[0], d),
        lambda b, e, a: a ** float(e.data), lambda b, e, a: a.applyfunc(lambda x: x ** e.data),
        "$0 ** $d", "$0^$d", r"$0^{\circ $d}", kind="pow", sides=("left",)),
+    Op("epow", 2, _broadcast,                                   # a^b, b a matrix: ā = b ⊙ a^(b − 1) ⊙ ū
+       (lambda e, u: had(had(e.args[1], _epow(e.args[0], sub(e.args[1], const(1)))), u),
+        lambda e, u: had(had(mx.fn("log", e.args[0]), e), u)),  # b̄ = log(a) ⊙ a^b ⊙ ū
+       lambda args, d: _epow(*args),
+       lambda b, e, x, y: x ** y, lambda b, e, x, y: _sym_pair(x, y, lambda p, q: p ** q),
+       "$0 ** $1", "$0^$1", r"$0^{\circ $1}", kind="pow", sides=("left", "right")),
     Op("fn", 1, _same, (lambda e, u: had(dfn(e.data, e.args[0]), u),),            # f(a): ā = f′(a) ⊙ ū
        lambda args, d: mx.fn(d, args[0]),
        lambda b, e, a: b.fn(e.data, a), lambda b, e, a: b.fn(e.data, a),
@@ -284,6 +511,36 @@ OPS: dict[str, Op] = {op.name: op for op in [
        lambda b, e, a: b.dfn(e.data, a), lambda b, e, a: b.dfn(e.data, a),
        "$f($0)", "$f′($0)", r"$f'\left($0\right)",
        why_no_vjp="derivatives of derivatives (σ′) are not supported"),
+    *_choosing("max", sympy.Max, ">"),
+    *_choosing("min", sympy.Min, "<"),
+    *(_comparison(symbol, name) for symbol, name in COMPARISONS.items()),
+    # where(c, x, y) = c ⊙ x + (1 − c) ⊙ y for a 0/1 condition c: x̄ = c ⊙ ū, ȳ = (1 − c) ⊙ ū
+    Op("where", 3, lambda shapes, d: broadcast(*shapes),
+       (lambda e, u: zero(e.args[0].shape),
+        lambda e, u: had(e.args[0], u),
+        lambda e, u: had(sub(ones(e.args[0].shape), e.args[0]), u)),
+       _where_build,
+       lambda b, e, c, x, y: np.where(c != 0, x, y), _sym_where,
+       "np.where($0 != 0, $1, $2)", "where($0, $1, $2)",
+       r"\operatorname{where}\left($0, $1, $2\right)", call="where"),
+    Op("concat", 2, _concat_shape, (_concat_vjp(0), _concat_vjp(1)), lambda args, d: mx.concat(*args, d),
+       lambda b, e, x, y: rt._concat(x, y, e.data),
+       lambda b, e, x, y: x.col_join(y) if e.data == 0 else x.row_join(y),
+       "_concat($0, $1$a)", "[$0$a $1]", r"\begin{bmatrix} $0 $a $1 \end{bmatrix}",
+       helper=helper_source(rt._concat),
+       call="concat", axis=True, default_axis=0, slot=_concat_slot),
+    Op("part", 1, _part_shape, (_part_vjp,), lambda args, d: mx.part(args[0], *d),
+       lambda b, e, a: _np_part(a, e.data), lambda b, e, a: _sym_part(a, e.data),
+       "$0[$a]", "$0[$a]", r"$0_{[$a]}", kind="transpose", sides=("left",), slot=_part_slot,
+       sized=True),
+    Op("basis", 0, lambda shapes, d: (d[1], 1), (), lambda args, d: M("basis", (), (d[1], 1), d),
+       lambda b, e: np.eye(e.data[1])[:, [e.data[0]]], lambda b, e: sympy.eye(e.data[1])[:, e.data[0] % e.data[1]],
+       "$a", "e$a", r"e_$a", slot=_basis_slot, sized=True,
+       why_no_vjp="the unit vector eᵢ is written in results only"),
+    Op("row", 1, _row_shape, (_row_vjp,), lambda args, d: M("row", (args[0],), (1, args[0].shape[1]), d),
+       lambda b, e, a: a[e.data:e.data + 1] if e.data != -1 else a[-1:],
+       lambda b, e, a: a[e.data % a.rows, :],
+       "$0[$a]", "$0[$a]", r"$0_{$a}", kind="transpose", sides=("left",), slot=_row_slot),
     # -- reductions (dimensions kept) -----------------------------------------------------------------------
     Op("sum", 1, _reduced, (_sum_vjp,), lambda args, d: along("sum", args[0], d),
        lambda b, e, a: rt._sum(a, e.data), lambda b, e, a: _sym_along(a, e.data, sum),
@@ -296,6 +553,13 @@ OPS: dict[str, Op] = {op.name: op for op in [
     Op("variance", 1, _reduced, (_var_vjp,), lambda args, d: along("variance", args[0], d),
        lambda b, e, a: rt._var(a, e.data), lambda b, e, a: _sym_along(a, e.data, _sym_var),
        "_var($0$a)", "var($0$a)", r"\operatorname{var}$a\left($0\right)", helper=helper_source(rt._var), call="var", axis=True),
+    Op("var1", 1, _reduced,  # var(W, ddof=1): divided by n − 1
+       (lambda e, u: div(scale(const(2), had(sub(e.args[0], along("mean", e.args[0], e.data)), u)),
+                         sub(count(e.args[0].shape, e.data), const(1))),),
+       lambda args, d: along("var1", args[0], d),
+       lambda b, e, a: rt._var1(a, e.data), lambda b, e, a: _sym_along(a, e.data, _sym_var1),
+       "_var1($0$a)", "var($0$a, ddof=1)", r"\operatorname{var}^{(n-1)}$a\left($0\right)",
+       helper=helper_source(rt._var1), axis=True),
     Op("norm", 1, _scalar, (_norm_vjp,),
        lambda args, d: reduce("norm", *args),
        lambda b, e, a: rt._norm(a),
@@ -326,6 +590,16 @@ OPS: dict[str, Op] = {op.name: op for op in [
        default_axis=0, helper=helper_source(rt._log_softmax),
        call="log_softmax", axis=True),
     # −Σ T ⊙ log softmax(Z): Z̄ = (P ⊙ 𝟏(𝟏ᵀT) − T) ū, which is P − T only when T's columns sum to 1
+    # −Σ (t ⊙ log σ(z) + (1 − t) ⊙ log(1 − σ(z))) = Σ (softplus(z) − t ⊙ z): z̄ = (σ(z) − t) ū for any t
+    Op("bce", 2, _equal_pair,
+       (lambda e, u: scale(u, sub(mx.fn("sigmoid", e.args[0]), e.args[1])),
+        lambda e, u: scale(u, neg(e.args[0]))),
+       lambda args, d: reduce("bce", *args),
+       lambda b, e, z, t: rt._binary_cross_entropy_with_logits(z, t), _sym_bce,
+       "_binary_cross_entropy_with_logits($0, $1)", "BCE(σ($0), $1)",
+       r"\operatorname{BCE}\left(\sigma($0), $1\right)",
+       helper=helper_source(rt._binary_cross_entropy_with_logits),
+       call="binary_cross_entropy_with_logits"),
     Op("sce", 2, _equal_pair,
        (lambda e, u: scale(u, sub(had(vector_op("softmax", e.args[0]), along("sum", e.args[1], 0)), e.args[1])),
         lambda e, u: scale(u, neg(vector_op("log_softmax", e.args[0])))),
@@ -401,6 +675,8 @@ def printed_kind(e: M) -> str:
 def axis_text(e: M, style: str) -> str:
     """The axis of a reduction as printed (``, axis=1``), or "" where it is the default."""
     op = OPS[e.op]
+    if op.slot is not None:
+        return op.slot(e, style)
     if e.data is None or e.data == op.default_axis or e.op in ("pow", "fn", "dfn"):
         return ""
     if style == "latex":
@@ -428,6 +704,35 @@ def _elementwise_row(f) -> Elementwise:
 
 
 ELEMENTWISE: dict[str, Elementwise] = {f.name: _elementwise_row(f) for f in FUNCTIONS.values()}
+
+#: What a course or another library writes for an operation here, and the hint that names ours
+#: (a "did you mean" by letters alone would offer a wrong neighbour: amax is not tanh).
+SPELLINGS: dict[str, str] = {
+    "concatenate": "write concat(a, b) (axis=1 to join side by side)",
+    "cat": "write concat(a, b) (axis=1 to join side by side)",
+    "vstack": "write concat(a, b): one on top of the other",
+    "hstack": "write concat(a, b, axis=1): side by side",
+    "amax": "write max(A, axis=0) (or axis=1; no axis: every entry)",
+    "amin": "write min(A, axis=0) (or axis=1; no axis: every entry)",
+    "argmax": "argmax has no derivative; max(A, axis=0) is the largest entry",
+    "clip": "write minimum(maximum(Z, a), b)",
+    "clamp": "write minimum(maximum(Z, a), b)",
+    "std": "write sqrt(var(A, axis=0))",
+    "average": "write mean(A, axis=0)",
+    "transpose": "write A.T",
+    "matmul": "write A @ B",
+    "multiply": "write A * B (entry by entry)",
+    "bce": "write binary_cross_entropy_with_logits(z, t) (z the logits)",
+    "binary_cross_entropy": "write binary_cross_entropy_with_logits(z, t) (z the logits), or the sum written out",
+    "bce_with_logits": "write binary_cross_entropy_with_logits(z, t)",
+    "cross_entropy": "write softmax_cross_entropy(Z, T) (Z the logits)",
+    "nll_loss": "write -sum(T * log_softmax(Z))",
+    "mse": "write mean((Y - T) ** 2)",
+    "mse_loss": "write mean((Y - T) ** 2)",
+    "select": "write where(A < 1, X, Y)",
+    "ifelse": "write where(A < 1, X, Y)",
+    "power": "write A ** p (p a number or a matrix)",
+}
 
 #: The elementwise function an abstract σ stands for in numeric checks and generated code.
 DEFAULT_CONCRETE = "sigmoid"

@@ -14,11 +14,12 @@ from ..parse import Expr, Limits, parse_expression
 from ..precedence import kind_of, needs_brackets
 from ..problems import MatrixProblem
 from . import expr as mx
-from .expr import SCALAR, M, ShapeMismatch, shape_text
+from .expr import SCALAR, M, ShapeMismatch, shape_text, size_from_terms, size_terms, size_value
 from .naming import name_inline_arguments
-from .rules import AXIS_OPS, CALLED, CALLS, DEFAULT_CONCRETE, ELEMENTWISE, OPS
+from .rules import AXIS_OPS, CALLED, CALLS, COMPARISONS, SPELLINGS, DEFAULT_CONCRETE, ELEMENTWISE, OPS
 
-_SPEC = re.compile(r"\s*([A-Za-z][A-Za-z0-9_]*|1)\s*(?:[x×*]\s*([A-Za-z][A-Za-z0-9_]*|1)\s*)?\Z")
+_SIZE = r"(?:\d*[A-Za-z][A-Za-z0-9_]*|\d+)(?:\s*\+\s*(?:\d*[A-Za-z][A-Za-z0-9_]*|\d+))*"  # K, 2H, D+H
+_SPEC = re.compile(rf"\s*({_SIZE})\s*(?:[x×*]\s*({_SIZE})\s*)?\Z")
 
 
 @dataclass(frozen=True)
@@ -44,14 +45,16 @@ def parse_shape(spec: str, dims: dict[str, int], where: str) -> tuple:
                            hint='write "N" for a column vector, "K x N" for a matrix, "1" for a scalar')
     rows, cols = match.group(1), match.group(2) or "1"
     shape = []
-    for d in (rows, cols):
-        if d == "1":
-            shape.append(1)
-        elif d in dims:
-            shape.append(d)
-        else:
-            raise ProblemError(f"{where}: unknown size '{d}' in shape \"{spec}\"",
-                               hint=did_you_mean(d, dims) or "sizes: " + ", ".join(dims))
+    for d in (rows, cols):  # a sum of sizes (W = "H x D+H" for W @ concat(x, h)) in one canonical order
+        terms = size_terms(re.sub(r"\s+", "", d))
+        for name in terms:
+            if name != 1 and name not in dims:
+                raise ProblemError(f"{where}: unknown size '{name}' in shape \"{spec}\"",
+                                   hint=did_you_mean(name, dims) or "sizes: " + ", ".join(dims))
+        size = size_from_terms(terms)
+        if size == 0:
+            raise ProblemError(f"{where}: shape \"{spec}\" has a size 0")
+        shape.append(size)
     return tuple(shape)
 
 
@@ -83,7 +86,7 @@ def build_model(problem: MatrixProblem, limits: Limits = Limits()) -> Model:
         context = f'{name} = "{text}"'
         try:
             tree = parse_expression(text, frozenset([*shapes, *problem.dims]), functions, limits=limits,
-                                    matrix=True)
+                                    matrix=True, spellings=SPELLINGS)
         except (ParseError, LimitError) as exc:
             raise type(exc)(f"{context}: {exc.message}", hint=exc.hint) from None
         typed = _Typer(context, shapes, elementwise, dims=problem.dims).build(tree)
@@ -106,7 +109,7 @@ def type_answer(model: Model, name: str, text: str, limits: Limits = Limits()) -
     context = f'{name} = "{text}"'
     try:
         tree = parse_expression(text, frozenset([*model.shapes, *adjoints, *model.problem.dims]), functions,
-                                limits=limits, matrix=True)
+                                limits=limits, matrix=True, spellings=SPELLINGS)
     except (ParseError, LimitError) as exc:
         raise type(exc)(f"{context}: {exc.message}", hint=exc.hint) from None
     typed = _Typer(context, model.shapes, elementwise, adjoints, model.problem.dims).build(tree)
@@ -115,7 +118,7 @@ def type_answer(model: Model, name: str, text: str, limits: Limits = Limits()) -
 
 
 def _entries(shape: tuple, dims: dict[str, int]) -> int:
-    rows, cols = (dims.get(d, d) if isinstance(d, str) else d for d in shape)
+    rows, cols = (size_value(d, dims) for d in shape)
     return rows * cols
 
 
@@ -161,8 +164,20 @@ def expr_text(e: Expr) -> str:
         return str(e.value)
     if e.op == "name":
         return e.name
-    if e.op == "axis":
-        return f"axis={int(e.value)}"
+    if e.op in ("axis", "ddof"):
+        return f"{e.op}={int(e.value)}"
+    if e.op == "index":
+        return str(int(e.value))
+    if e.op in _COMPARED:
+        left, right = (expr_text(a) for a in e.args)
+        return f"{left} {_COMPARED[e.op]} {right}"
+    if e.op == "row":
+        return f"{_operand(e.args[0], 'transpose', 'left')}[{expr_text(e.args[1])}]"
+    if e.op == "end":
+        return ""
+    if e.op == "part":
+        lo, hi = ("" if b.op == "num" and b.value == 0 else expr_text(b) for b in e.args[1:3])
+        return f"{_operand(e.args[0], 'transpose', 'left')}[{':, ' if e.args[3].value == 1 else ''}{lo}:{hi}]"
     if e.op in _INFIX:
         left, right = e.args
         return f"{_operand(left, e.op, 'left')} {_INFIX[e.op]} {_operand(right, e.op, 'right')}"
@@ -171,6 +186,9 @@ def expr_text(e: Expr) -> str:
     if e.op == "transpose":
         return f"{_operand(e.args[0], 'transpose', 'left')}.T"
     return f"{e.op}({', '.join(expr_text(a) for a in e.args)})"
+
+
+_COMPARED = {name: symbol for symbol, name in COMPARISONS.items()}
 
 
 class _Typer:
@@ -197,6 +215,24 @@ class _Typer:
             raise self.fail(e, f"{expr_text(e)}: {exc.message}", exc.hint) from None
         return M(op, tuple(args), shape, data)
 
+    def size(self, e: Expr, end):
+        """A slice bound as a size: a number, a size's name, a sum or multiple of them (2*H, D+H)."""
+        if e.op == "end":
+            return end
+        if e.op == "num" and e.value.is_Integer and e.value >= 0:
+            return int(e.value)
+        if e.op == "name" and e.name in self.dims:
+            return e.name
+        if e.op == "add":
+            total = mx.size_sum(*(self.size(a, end) for a in e.args))
+            if total is not None:
+                return total
+        if e.op == "mul" and e.args[0].op == "num" and e.args[0].value.is_Integer and e.args[0].value > 0:
+            return mx.size_from_terms({n: int(e.args[0].value) * k for n, k in
+                                       mx.size_terms(self.size(e.args[1], end)).items()})
+        raise self.fail(e, f"a slice bound must be a size: {expr_text(e)}",
+                        hint="write a number, a size of [dims], or sums and multiples of them: Z[:H], Z[H:2*H]")
+
     def _size(self, e: Expr, a: M):
         """A size written as an argument (B, or the number a size has): its name where there is one."""
         if a.op == "dim":
@@ -216,15 +252,43 @@ class _Typer:
             if e.name in self.dims and e.name not in self.shapes:
                 return mx.dim(e.name)
             return mx.var(e.name, self.shapes[e.name])
-        axis = None
         plain = list(e.args)
-        if plain and plain[-1].op == "axis":
-            axis = int(plain.pop().value)
-            if CALLED.get(e.op) not in AXIS_OPS:
-                shown = sorted(call for call, op in CALLED.items() if op in AXIS_OPS)
-                raise self.fail(e, f"{e.op}() takes no axis", hint="axis= applies to " + ", ".join(shown))
+        options = {}
+        while plain and plain[-1].op in ("axis", "ddof"):
+            option = plain.pop()
+            options[option.op] = int(option.value)
+        axis, ddof = options.get("axis"), options.get("ddof", 0)
+        if "axis" in options and e.op != "part" and CALLED.get(e.op) not in AXIS_OPS:
+            shown = sorted(call for call, op in CALLED.items() if op in AXIS_OPS)
+            raise self.fail(e, f"{e.op}() takes no axis", hint="axis= applies to " + ", ".join(shown))
+        if "ddof" in options and e.op != "var":
+            raise self.fail(e, f"{e.op}() takes no ddof", hint="ddof= applies to var")
+        if e.op == "part":  # Z[a:b], Z[:, a:b]: the bounds are sizes
+            matrix = self.build(plain[0])
+            axis = int(options.get("axis", 0))
+            lo, hi = (self.size(b, matrix.shape[axis]) for b in plain[1:3])
+            whole = size_value(matrix.shape[axis], self.dims)
+            if not 0 <= size_value(lo, self.dims) < size_value(hi, self.dims) <= whole:  # X[:, :5] with B = 4
+                raise self.fail(e, f"{expr_text(e)}: {lo}:{hi} is not within the {whole} "
+                                   f"{'rows' if axis == 0 else 'columns'} of a {shape_text(matrix.shape)} matrix "
+                                   f"with these [dims]")
+            return self.make(e, "part", [matrix], (axis, lo, hi))
+        if e.op == "row":  # W[i]: the index is data, within the rows once [dims] are put in
+            matrix, index = self.build(plain[0]), int(plain[1].value)
+            rows = matrix.shape[0]
+            count = self.dims.get(rows, 0) if isinstance(rows, str) else rows
+            if not -count <= index < count:
+                named = f" ({rows} = {count})" if isinstance(rows, str) else ""
+                raise self.fail(e, f"{expr_text(e)}: row {index} of a {shape_text(matrix.shape)} matrix, which has "
+                                   f"{count} row{'s' if count != 1 else ''}{named}")
+            return self.make(e, "row", [matrix], index)
         args = [self.build(a) for a in plain]
-        op = e.op
+        op = "var1" if e.op == "var" and ddof == 1 else e.op
+        if op in COMPARISONS.values():
+            return self.make(e, op, args)
+        if op == "where" and args[0].op not in COMPARISONS.values():
+            raise self.fail(e, f"{expr_text(e)}: the condition of where() must be a comparison",
+                            hint="write where(abs(r) < 1, …), where(Z > 0, …)")
         if op in ("matmul", "div"):
             return self.make(e, op, args)
         if op == "add":
@@ -246,8 +310,8 @@ class _Typer:
                 raise ShapeError(f"{exc.message} (elementwise *)", hint="use @ for a matrix product") from None
         if op == "pow":
             a, b = args
-            if not b.is_const:
-                raise self.fail(e, f"{expr_text(e)}: the exponent must be a number")
+            if not b.is_const:  # p ** t: a matrix exponent, entry by entry
+                return self.make(e, "epow", args)
             return self.make(e, "pow", [a], b.data)
         if op == "transpose":
             return self.make(e, "T", args)

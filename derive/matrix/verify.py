@@ -30,6 +30,7 @@ from sympy.core.function import AppliedUndef
 from ..errors import DomainError, VerificationError
 from . import EXACT_ENTRY_LIMIT
 from .backprop import Derivation
+from .expr import size_value
 from .evaluate import AbstractFunction, NumpyBackend, SympyBackend, evaluate, run_backward, run_forward
 
 #: Largest relative error the numeric check accepts.
@@ -69,7 +70,7 @@ def _sizes(derivation: Derivation) -> dict[str, int]:
 
 
 def _dims(shape, sizes) -> tuple[int, int]:
-    return tuple(sizes[d] if isinstance(d, str) else d for d in shape)
+    return tuple(size_value(d, sizes) for d in shape)
 
 
 def random_values(derivation: Derivation, seed: int = 0, positive: bool = False) -> dict[str, np.ndarray]:
@@ -94,6 +95,8 @@ def random_values(derivation: Derivation, seed: int = 0, positive: bool = False)
 def kind_sample(kind: str, dims: tuple[int, int], rng, exact: bool = False):
     """Values of a declared kind: floats, or (``exact``) a SymPy matrix of rationals."""
     rows, cols = dims
+    if kind.endswith("_rows"):  # each row a onehot or a distribution: the column kind, transposed
+        return kind_sample(kind[:-len("_rows")], (cols, rows), rng, exact).T
     if kind == "onehot":
         value = np.zeros(dims, dtype=int)
         value[rng.integers(0, rows, size=cols), np.arange(cols)] = 1
@@ -324,7 +327,7 @@ AGREEMENT_DIGITS = 30
 #: The work the exact check may do, counted (never timed): the loss's size (nodes of its SymPy
 #: expression written as a tree, what ``diff`` walks) times the entries it is differentiated in,
 #: plus every node the certified evaluation visits.  Past it, the gradients not yet proved are
-#: "not proved (size limit)".  The catalogue's largest (attention, the inline RNN) cost about 60,000.
+#: "not proved (work limit)".  The catalogue's largest (attention, the inline RNN) cost about 60,000.
 EXACT_WORK_LIMIT = 100_000
 
 
@@ -600,7 +603,8 @@ def tree_size(e, memo: dict | None = None) -> int:
     return memo[e]
 
 
-NOT_PROVED_SIZE = "not proved (size limit: raise --exact-limit or prove at smaller sizes)"
+NOT_PROVED_SIZE = ("not proved (work limit: the proof's counted work ran out; make the sizes in [dims] "
+                   "smaller to prove it)")
 
 
 def exact_check(derivation: Derivation, entry_limit: int = EXACT_ENTRY_LIMIT, seed: int = 0,
@@ -708,9 +712,12 @@ def headline(results: dict[str, str]) -> str:
 
 
 def _reason(state: str) -> str:
-    """The short reason of a "not proved (...)" state: size limit, precision, or what was unknown."""
+    """The short reason of a "not proved (...)" state: size limit (more entries than --exact-limit),
+    work limit (the counted work ran out), precision, or what was unknown."""
     if "size limit" in state:
         return "size limit"
+    if "work limit" in state:
+        return "work limit"
     if "precision" in state:
         return "precision"
     return state.removeprefix("not proved (").rstrip(")") if state.startswith("not proved (") else state

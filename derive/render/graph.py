@@ -22,7 +22,7 @@ import subprocess
 from dataclasses import dataclass
 
 from ..errors import LimitError, ReportError
-from ..parse import latex_variable
+from ..parse import latex_variable, text_variable
 from ..scalar.trace import Node, Term, Trace
 from . import lines
 from .notation import LatexNotation, TextNotation
@@ -34,6 +34,9 @@ SLOT_GAP = 1.55
 LABEL_CHAR = 0.11
 #: Widest and tallest drawing that fits the text block of the sheet, in cm.
 MAX_WIDTH = 16.5
+#: Edge labels are at least this size (pt) once the drawing is scaled to fit the page.
+MIN_LABEL_PT = 7.0
+_SCRIPT_PT = 8.0  # \scriptsize of an 11pt sheet
 MAX_HEIGHT = 21.0
 #: Most nodes drawn.  Measured (bench/graph_layout.py, a 3-input sum of products): dot lays out
 #: the adjoint graph of 100 nodes in 0.2 s, of 200 in 1.6 s, of 300 in 5 s and of 400 in over a
@@ -76,6 +79,7 @@ class GraphSpec:
     name: str
     nodes: tuple[GraphNode, ...]
     edges: tuple[GraphEdge, ...]
+    label_pt: float = _SCRIPT_PT  # the edge labels' font size before the drawing is scaled
 
 
 @dataclass(frozen=True)
@@ -329,9 +333,10 @@ def _node_size(name: str, detail: str) -> tuple[float, float]:
 LABEL_PAD = 3.0
 
 
-def _label_size(tex: str) -> tuple[float, float]:
+def _label_size(tex: str, points: float = _SCRIPT_PT) -> tuple[float, float]:
     width, tall = tex_size(tex)
-    return width * _SCRIPT * 1.08 + 2 * LABEL_PAD, (16.0 if tall else 9.0) + 2 * LABEL_PAD
+    grow = points / _SCRIPT_PT
+    return width * points * 1.08 + 2 * LABEL_PAD, (16.0 if tall else 9.0) * grow + 2 * LABEL_PAD
 
 
 def _node_tex(name: str, detail: str) -> str:
@@ -341,7 +346,7 @@ def _node_tex(name: str, detail: str) -> str:
 
 
 # -- the scalar graphs and the matrix graph as GraphSpecs --------------------------------------------
-def scalar_spec(trace: Trace, adjoint: bool = False, digits: int = 3) -> GraphSpec:
+def scalar_spec(trace: Trace, adjoint: bool = False, digits: int = 3, label_pt: float = _SCRIPT_PT) -> GraphSpec:
     """The computational graph, or with ``adjoint`` the backpropagation graph (edges point from
     a node to its arguments and carry the local partial ∂vj/∂vi)."""
     lt, tx = LatexNotation(digits), TextNotation(digits)
@@ -366,12 +371,12 @@ def scalar_spec(trace: Trace, adjoint: bool = False, digits: int = 3) -> GraphSp
                 term = Term(node, p, 0.0)
                 tex = lines.partial_formula(term, lt)
                 text = lines.partial_formula(term, tx)
-                width, height = _label_size(tex)
-                width = max(width, len(text) * 4.5 + 2 * LABEL_PAD)  # room for the svg's text too
+                width, height = _label_size(tex, label_pt)
+                width = max(width, len(text) * 4.5 * label_pt / _SCRIPT_PT + 2 * LABEL_PAD)  # the svg's text too
                 edges.append(GraphEdge(key, p.arg, node.id, True, tex, text, width, height))
             else:
                 edges.append(GraphEdge(key, p.arg, node.id, False))
-    return GraphSpec("adjoint" if adjoint else "graph", tuple(nodes), tuple(edges))
+    return GraphSpec("adjoint" if adjoint else "graph", tuple(nodes), tuple(edges), label_pt)
 
 
 def matrix_style(model, v: str) -> str:
@@ -385,15 +390,20 @@ def matrix_style(model, v: str) -> str:
     return "outp" if v == model.problem.loss else "v"
 
 
-def matrix_spec(model) -> GraphSpec:
-    """The graph of a matrix problem, styled by matrix_style."""
+def space_latex(shape: tuple) -> str:
+    """ℝ for a scalar (a 1×1 loss or coefficient), ℝ^{m×n} otherwise."""
     from .matrix import shape_latex
 
+    return r"\mathbb{R}" if tuple(shape) == (1, 1) else shape_latex(shape)
+
+
+def matrix_spec(model) -> GraphSpec:
+    """The graph of a matrix problem, styled by matrix_style."""
     nodes, edges = [], []
     for v in [*model.variables, *(name for name, _ in model.equations)]:
         style = matrix_style(model, v)
         rows, cols = model.shapes[v]
-        name, detail = latex_variable(v), shape_latex(model.shapes[v])
+        name, detail = latex_variable(v), space_latex(model.shapes[v])
         nodes.append(GraphNode(v, _node_tex(name, detail), f"{v}\n{rows}×{cols}", style, *_node_size(name, detail)))
     for name, e in model.equations:
         seen: list[str] = []
@@ -413,7 +423,7 @@ def check_size(count: int) -> None:
 _FILLS = {"inp": "#e8ecfb", "dat": "#e8ecfb", "outp": "#fff0dc", "par": "#eeeeee", "v": "white"}
 
 
-def spec_dot(spec: GraphSpec, ordered: bool = True, spacing: float = 1.0) -> str:
+def spec_dot(spec: GraphSpec, ordered: bool = True, spacing: float = 1.0, ordered_outputs: bool | None = None) -> str:
     """The DOT source of ``spec`` (left to right), every name and label quoted by the graphviz
     package; the sizes are those the TikZ picture needs, so svg/png show the same layout."""
     import graphviz
@@ -443,6 +453,15 @@ def spec_dot(spec: GraphSpec, ordered: bool = True, spacing: float = 1.0) -> str
             if ordered:
                 for a, b in zip(firsts, firsts[1:]):
                     group.edge(a, b, style="invis")
+    # The outputs' names in one last column, y1 above y2, likewise.
+    lasts = [node.key for node in spec.nodes if node.style == "yname"]
+    if (ordered if ordered_outputs is None else ordered_outputs) and len(lasts) > 1:
+        with graph.subgraph() as group:
+            group.attr(rank="max")
+            for key in lasts:
+                group.node(key)
+            for a, b in zip(lasts, lasts[1:]):
+                group.edge(a, b, style="invis")
     for edge in spec.edges:
         attrs = {"id": edge.key}
         if edge.back:
@@ -468,18 +487,21 @@ def layout_with_dot(spec: GraphSpec) -> Drawing | None:
     The inputs are kept in their declared order (x1 above x2) unless that costs crossings dot can
     avoid; where dot's splines still graze a label, wider spacing is tried.  Of these layouts the
     first with no overlap and no crossing wins, else the one with fewest (overlaps, crossings)."""
-    best, best_score = None, None
-    for ordered, spacing in ((True, 1.0), (False, 1.0), (True, 1.8), (False, 1.8)):
-        if spacing > 1.0 and best_score is not None and best_score[0] == 0:
-            break  # wider spacing only clears labels grazed by splines: nothing left to clear
-        drawing = _run_dot(spec, ordered, spacing)
+    best, best_score, last_overlaps = None, None, None
+    # Inputs in order first, then outputs in order (y1 above y2), then either alone, then neither.
+    orders = ((True, True), (True, False), (False, True), (False, False))
+    for (ordered, outputs), spacing in itertools.product(orders, (1.0, 1.8)):
+        if spacing > 1.0 and last_overlaps == 0:
+            continue  # wider spacing only clears labels grazed by splines: nothing left to clear
+        drawing = _run_dot(spec, ordered, spacing, outputs)
         if drawing is None:
             return best
         if len(drawing.edges) > CROSSING_CHECK_EDGES:
             return drawing  # measuring is quadratic: large graphs take dot's first layout
         drawing = drawing.with_labels_moved()
         score = (drawing.overlaps(), drawing.crossings())
-        if best is None or score < best_score:
+        last_overlaps = score[0]
+        if best is None or score < best_score:  # ties keep the declared order
             best, best_score = drawing, score
         if score == (0, 0):
             break
@@ -503,12 +525,12 @@ def render(source: str, fmt: str) -> bytes:
     return done.stdout
 
 
-def _run_dot(spec: GraphSpec, ordered: bool, spacing: float) -> Drawing | None:
+def _run_dot(spec: GraphSpec, ordered: bool, spacing: float, ordered_outputs: bool | None = None) -> Drawing | None:
     program = dot_program()
     if program is None:
         return None
     try:
-        source = spec_dot(spec, ordered, spacing)
+        source = spec_dot(spec, ordered, spacing, ordered_outputs)
         done = subprocess.run([program, "-Tjson0"], input=source, capture_output=True, text=True,
                               timeout=DOT_TIMEOUT, check=False)
     except (OSError, subprocess.TimeoutExpired):
@@ -579,13 +601,19 @@ def _bp(point: tuple[float, float]) -> str:
     return f"({point[0]:.1f},{point[1]:.1f})"
 
 
+def drawing_scale(drawing: Drawing) -> float:
+    """How much a drawing is shrunk to fit the page (1 when it fits)."""
+    return min(1.0, MAX_WIDTH * _BP_PER_CM / max(drawing.width, 1.0), MAX_HEIGHT * _BP_PER_CM / max(drawing.height, 1.0))
+
+
 def spec_tikz(spec: GraphSpec, drawing: Drawing, edge_styles: dict[str, str] | None = None) -> str:
     """A tikzpicture of dot's drawing of ``spec``, scaled to fit the page; ``edge_styles`` adds
     TikZ options to edges by key (the item analysis shades the partials a class gets wrong)."""
-    scale = min(1.0, MAX_WIDTH * _BP_PER_CM / max(drawing.width, 1.0),
-                MAX_HEIGHT * _BP_PER_CM / max(drawing.height, 1.0))
+    scale = drawing_scale(drawing)
+    styles = _TIKZ_STYLES if spec.label_pt == _SCRIPT_PT else _TIKZ_STYLES.replace(
+        r"font=\scriptsize", rf"font=\fontsize{{{spec.label_pt:.2f}bp}}{{{1.2 * spec.label_pt:.2f}bp}}\selectfont")
     out = [rf"\begin{{tikzpicture}}[x=1bp, y=1bp, scale={scale:.3f}, every node/.style={{transform shape}}, "
-           + _TIKZ_STYLES + "]", _FIT]
+           + styles + "]", _FIT]
     for node in spec.nodes:
         box = drawing.nodes[node.key]
         size = f"minimum width={box.width:.1f}bp, minimum height={box.height:.1f}bp"
@@ -614,11 +642,24 @@ FALLBACK_NOTE = r"\par{\footnotesize\itshape Laid out without Graphviz (its \tex
 def tikz(trace: Trace, adjoint: bool = False, digits: int = 3) -> str:
     """A tikzpicture of the graph laid out by dot (or by the layered layout, with a note);
     ``adjoint`` reverses the edges and labels them ∂vj/∂vi."""
-    spec = scalar_spec(trace, adjoint, digits)
-    drawing = layout_with_dot(spec)
+    spec, drawing = sheet_layout(trace, adjoint, digits)
     if drawing is None:
         return layered_tikz(trace, adjoint, digits) + "\n" + FALLBACK_NOTE
     return spec_tikz(spec, drawing)
+
+
+def sheet_layout(trace: Trace, adjoint: bool = False, digits: int = 3) -> tuple[GraphSpec, Drawing | None]:
+    """The spec and dot's drawing of a scalar graph as the sheet draws it: where scaling the drawing
+    to the page would set the edge labels below MIN_LABEL_PT, the labels are set larger and the
+    graph laid out again (at most three times: larger labels make a wider drawing)."""
+    spec = scalar_spec(trace, adjoint, digits)
+    drawing = layout_with_dot(spec)
+    for _ in range(3):
+        if drawing is None or not adjoint or spec.label_pt * drawing_scale(drawing) >= MIN_LABEL_PT - 0.01:
+            break
+        spec = scalar_spec(trace, adjoint, digits, label_pt=1.03 * MIN_LABEL_PT / drawing_scale(drawing))
+        drawing = layout_with_dot(spec)
+    return spec, drawing
 
 
 def matrix_tikz(model) -> str:
@@ -633,7 +674,8 @@ def matrix_tikz(model) -> str:
 # -- Graphviz and Mermaid -----------------------------------------------------------------------
 def dot_source(trace: Trace, adjoint: bool = False, digits: int = 3) -> str:
     """Graphviz DOT of the graph (left to right): the source of the layout the sheet draws."""
-    return _chosen_source(scalar_spec(trace, adjoint, digits))
+    spec, drawing = sheet_layout(trace, adjoint, digits)
+    return drawing.source if drawing is not None else spec_dot(spec)
 
 
 def matrix_dot(model) -> str:
@@ -655,27 +697,58 @@ def _reading_order(spec: GraphSpec) -> list[str]:
     return sorted(keys, key=lambda k: (round(drawing.nodes[k].x), -drawing.nodes[k].y))
 
 
+_SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+_SUPERSCRIPT = str.maketrans("0123456789−", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+_SIMPLE = r"[A-Za-z\u03b1-\u03c9\u0391-\u03a9_]*[0-9₀-₉]*"
+
+
+def textbook_text(code: str) -> str:
+    """A node's formula (TextNotation.code of its text) as the tables set it, in plain Unicode:
+    one letter and digits as a subscripted name (v₁, x₂), ln for log, e^v₂ for exp(v2), whole-number powers as
+    superscripts (v₁²), Greek names as letters."""
+    text = re.sub(r"(?<![A-Za-z_])[A-Za-z]\w*", lambda m: text_variable(m.group()), code)
+    text = re.sub(r"(?<![A-Za-z_])([A-Za-z\u03b1-\u03c9\u0391-\u03a9])_?(\d+)(?!\w)",
+                  lambda m: m.group(1) + m.group(2).translate(_SUBSCRIPT), text)
+    text = re.sub(r"\^(−?\d+)\b", lambda m: m.group(1).translate(_SUPERSCRIPT), text)
+    text = re.sub(rf"\bexp\(({_SIMPLE})\)", r"e^\1", text)
+    text = re.sub(r"\bexp\(", "e^(", text)
+    return re.sub(r"\blog\(", "ln(", text)
+
+
+def _mermaid_text(text: str) -> str:
+    """Text inside a quoted Mermaid label: its own quotes and HTML specials cannot end it."""
+    return html.escape(text, quote=False).replace('"', "#quot;")
+
+
 def mermaid(trace: Trace, adjoint: bool = False, digits: int = 3) -> str:
-    """A Mermaid flowchart of the graph, for Markdown sheets; nodes in dot's reading order."""
+    """A Mermaid flowchart of the graph, for Markdown sheets; nodes in dot's reading order.
+
+    A node of the computational graph reads "v₃ = e^v₂" (its definition); one of the
+    backpropagation graph is named by its adjoint, with the definition marked as such
+    ("v̄₃ / where v₃ = e^v₂"): the adjoint is a number, never equal to the formula."""
     nt = TextNotation(digits)
-    spec = scalar_spec(trace, adjoint, digits)
+    spec, _ = sheet_layout(trace, adjoint, digits)
     out = ["flowchart LR"]
-    texts = {node.key: node for node in spec.nodes}
+    by_id = trace.by_id
     for key in _reading_order(spec):
-        node = texts[key]
-        if node.style == "yname":
+        if key.startswith("out>"):
             name = key.split(">", 1)[1]
-            out.append(f'    out_{name}(["{name}"])')
-        else:
-            name, detail = node.text.split("\n", 1)
-            out.append(f'    {_tikz_id(key)}["{name} = {detail}"]')
+            shown = textbook_text(nt.var(name))
+            out.append(f'    out_{name}(["{_mermaid_text(shown[0] + chr(0x304) + shown[1:] if adjoint else shown)}"])')
+            continue
+        node = by_id[key]
+        own = textbook_text(node.id)
+        formula = textbook_text(nt.var(node.input_name) if node.is_input else nt.code(node.text))
+        definition = f"{own} = {formula}"
+        label = f"v\u0304{own[1:]}<br/>where {_mermaid_text(definition)}" if adjoint else _mermaid_text(definition)
+        out.append(f'    {_tikz_id(key)}["{label}"]')
     for name, node_id in trace.outputs:
         out.append(f"    out_{name} --> {_tikz_id(node_id)}" if adjoint else f"    {_tikz_id(node_id)} --> out_{name}")
     for node in trace.nodes:
         for p in node.partials:
             if adjoint:
-                label = lines.partial_formula(Term(node, p, 0.0), nt).replace('"', "'")
-                out.append(f'    {_tikz_id(node.id)} -- "{label}" --> {_tikz_id(p.arg)}')
+                label = textbook_text(lines.partial_formula(Term(node, p, 0.0), nt))
+                out.append(f'    {_tikz_id(node.id)} -- "{_mermaid_text(label)}" --> {_tikz_id(p.arg)}')
             else:
                 out.append(f"    {_tikz_id(p.arg)} --> {_tikz_id(node.id)}")
     return "\n".join(out)
@@ -685,9 +758,9 @@ def matrix_mermaid(model) -> str:
     """The graph of a matrix problem as a Mermaid flowchart."""
     out = ["flowchart LR"]
     for v in model.variables:
-        out.append(f'    {v}[/"{v}"/]')
+        out.append(f'    {v}[/"{_mermaid_text(text_variable(v))}"/]')
     for name, e in model.equations:
-        out.append(f'    {name}["{name}"]')
+        out.append(f'    {name}["{_mermaid_text(text_variable(name))}"]')
         seen: list[str] = []
         _collect_names(e, seen)
         out.extend(f"    {arg} --> {name}" for arg in seen)
@@ -904,8 +977,6 @@ def _collect_names(e, seen: list[str]) -> None:
 
 def layered_matrix_tikz(model) -> str:
     """The layered layout of a matrix problem's graph, styled by matrix_style."""
-    from .matrix import shape_latex
-
     placed, uses = matrix_layout(model)
     scale = min(1.0, MAX_WIDTH / (placed.width + 3.0))
     out = [rf"\begin{{tikzpicture}}[scale={scale:.3f}, every node/.style={{transform shape}}, "
@@ -916,7 +987,7 @@ def layered_matrix_tikz(model) -> str:
     for v, (x, y) in placed.positions.items():
         style = matrix_style(model, v)
         shape = model.shapes[v]
-        label = rf"${latex_variable(v)}$\\[-1pt]{{\scriptsize ${shape_latex(shape)}$}}"
+        label = rf"${latex_variable(v)}$\\[-1pt]{{\scriptsize ${space_latex(shape)}$}}"
         out.append(rf"\node[{style}] ({v}) at ({x:.2f},{y:.2f}) {{{label}}};")
     for edge in placed.edges:
         points = [f"({x:.2f},{y:.2f})" for x, y in edge.points]

@@ -14,7 +14,7 @@ from ..matrix.expr import M, leads_with_number
 from ..functions import FUNCTIONS
 from ..matrix.rules import OPS, axis_text, fill, printed_kind
 from ..precedence import needs_brackets
-from ..parse import GREEK_LATEX, latex_variable
+from ..parse import GREEK_LATEX, latex_variable, text_variable
 
 _LATEX_FUNCTIONS = {"sigma": r"\sigma", **{f.name: f.symbol for f in FUNCTIONS.values()}}
 _TEXT_FUNCTIONS = {"sigma": "σ", **{f.name: f.text_symbol for f in FUNCTIONS.values() if f.text_symbol}}
@@ -216,13 +216,14 @@ class TextPrinter(_Printer):
         return f"diag({text})"
 
     def bar(self, name: str) -> str:
+        name = text_variable(name)  # mu -> μ̄, never mū
         match = _INDEXED.match(name)
         if match and len(match.group(1)) == 1:
             return f"{match.group(1)}\u0304{match.group(2)}"
         return f"{name}\u0304"
 
     def _print_var(self, e):
-        return e.data
+        return text_variable(e.data)
 
     def _print_adj(self, e):
         return self.bar(e.data)
@@ -272,7 +273,7 @@ def chain_form(adjoint, printer, shapes: dict) -> str:
             jac = d if shapes[consumer] == (1, 1) and shapes[adjoint.name] == (1, 1) else rf"\left({d}\right)^\top"
             terms.append(rf"{jac} \, {printer.bar(consumer)}")
         else:
-            d = f"∂{consumer}/∂{adjoint.name}"
+            d = f"∂{text_variable(consumer)}/∂{text_variable(adjoint.name)}"
             jac = d if shapes[consumer] == (1, 1) and shapes[adjoint.name] == (1, 1) else f"({d})ᵀ"
             terms.append(f"{jac} {printer.bar(consumer)}")
     return " + ".join(terms)
@@ -360,7 +361,8 @@ def fact_note(fact, model, printer) -> str:
     head = f"{z}{equals}{printer(fact.form)}" + _words(printer, f" ({rule}")
     if fact.function == "sigmoid":
         return head + _words(printer, ", for any target)")
-    kind = model.problem.kinds.get(fact.target, "")
+    softmax_axis = dict(model.equations)[fact.output].data  # the target sums to 1 along it
+    kind = model.problem.kinds.get(fact.target) or ("distribution_rows" if softmax_axis == 1 else "")
     t = _name(printer, fact.target, model.shapes[fact.target])
     return head + _words(printer, ", as ") + _condition(printer, kind, fact.target, t, model.shapes[fact.target]) \
         + _words(printer, ")")
@@ -368,16 +370,18 @@ def fact_note(fact, model, printer) -> str:
 
 def _condition(printer, kind: str, name: str, t: str, shape, lead: bool = False) -> str:
     """"t is one-hot", "each column of T sums to 1": what a target's declared kind licenses."""
-    column = shape[1] == 1
-    what = "is one-hot" if kind == "onehot" else "sums to 1"
+    rows = kind.endswith("_rows")  # one example per row: T 1 = 1
+    column = shape[1] == 1 and not rows
+    what = "is one-hot" if kind.startswith("onehot") else "sums to 1"
+    each = "each row of " if rows else "each column of "
     if lead:  # 1ᵀ T = 1ᵀ, as each column of T sums to 1
-        ones = r"\mathbf{1}^\top" if isinstance(printer, LatexPrinter) else "𝟏ᵀ"
-        total = f"{ones} {t} = " + ("1" if column else ones)
-        return total + _words(printer, ", as " + ("" if column else "each column of ")) + t + _words(
-            printer, f" {what}")
+        latex = isinstance(printer, LatexPrinter)
+        ones, one = (r"\mathbf{1}^\top", r"\mathbf{1}") if latex else ("𝟏ᵀ", "𝟏")
+        total = f"{t} {one} = {one}" if rows else f"{ones} {t} = " + ("1" if column else ones)
+        return total + _words(printer, ", as " + ("" if column else each)) + t + _words(printer, f" {what}")
     if column:
         return t + _words(printer, f" {what}")
-    return _words(printer, "each column of ") + t + _words(printer, f" {what}")
+    return _words(printer, each) + t + _words(printer, f" {what}")
 
 
 def _dfn_uses(e: M) -> set:

@@ -13,7 +13,7 @@ from sympy.printing.latex import LatexPrinter
 from sympy.printing.str import StrPrinter
 
 from ..functions import FUNCTIONS
-from ..parse import latex_variable
+from ..parse import latex_variable, text_variable
 from ..precedence import kind_of_sympy, kind_of_sympy_latex, needs_brackets
 
 MINUS = "\u2212"
@@ -130,7 +130,7 @@ class TextNotation(_Factors):
         return node_id
 
     def var(self, name: str) -> str:
-        return name
+        return text_variable(name)
 
     def bar(self, node_id: str) -> str:
         return f"v\u0304{node_id[1:]}"  # combining macron: v̄7

@@ -13,11 +13,17 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from ..errors import ProblemError
+from ..parse import GREEK_LATEX
 from ..problems import statement_pieces
 from ..scalar.solve import ScalarSolution
 from . import graph as graph_module
 from . import lines
 from .notation import LatexNotation
+
+
+#: What every page of an answer key says (title block and running footer), so a key is never
+#: handed out as a worksheet by mistake.
+KEY_MARK = "Answer key \u2014 instructor copy"
 
 
 def scientific(x: float) -> str:
@@ -40,10 +46,10 @@ def header(problem, escape, title=None, author=None, course=None, date=None, val
     scalar problem's statement ``value(name)`` fills each placeholder ({point}, {x1}, {lam}) with
     LaTeX of this sheet's value, so every student's sheet names its own point."""
     if value is None:  # a matrix problem's statement: text, with {{ and }} for braces
-        statement = escape("".join(text + (f"{{{name}}}" if name else "")
-                                   for text, name in statement_pieces(problem.statement)))
+        statement = _with_maths(escape, "".join(text + (f"{{{name}}}" if name else "")
+                                                for text, name in statement_pieces(problem.statement))).strip()
     else:
-        statement = "".join(_spaced(escape, text) + (f"${value(name)}$" if name else "")
+        statement = "".join(_with_maths(escape, text) + (f"${value(name)}$" if name else "")
                             for text, name in statement_pieces(problem.statement)).strip()
     return {
         "title": escape(title or problem.title or problem.name),
@@ -52,6 +58,88 @@ def header(problem, escape, title=None, author=None, course=None, date=None, val
         "date": escape(date if date is not None else (problem.date or _dt.date.today().isoformat())),
         "statement": statement,
     }
+
+
+#: The mathematics a statement may write between $ signs: letters, digits, operators, braces, ^ and _,
+#: and these commands (Greek letters are added below).  Anything else is printed as the text typed.
+SAFE_COMMANDS = frozenset("""cdot times div pm mp partial nabla infty sum prod le leq ge geq neq ne approx
+    equiv sim in notin subset to mapsto rightarrow leftarrow odot otimes oplus circ top prime ldots cdots dots
+    log ln exp sin cos tan tanh sinh cosh max min arg lim quad qquad mid""".split())
+#: Commands that take one or two braced arguments.
+SAFE_ARGUMENTS = {"frac": 2, "sqrt": 1, "mathbb": 1, "mathbf": 1, "mathrm": 1, "mathcal": 1, "bar": 1, "hat": 1,
+                  "tilde": 1, "vec": 1, "overline": 1, "operatorname": 1}
+_GREEK_COMMANDS = frozenset(value[1:] for value in GREEK_LATEX.values() if value.startswith("\\"))
+_ALLOWED = SAFE_COMMANDS | _GREEK_COMMANDS | frozenset(SAFE_ARGUMENTS)
+_MATH_TOKEN = re.compile(r"\\([A-Za-z]+)|\\([,;:! ])|([A-Za-z0-9 +\-*/=<>()\[\],.'|!:;])|([{}^_])|(.)")
+_MATH_SPAN = re.compile(r"\$([^$]{1,300})\$")
+
+
+def safe_maths(source: str) -> str | None:
+    """``source`` when it is mathematics of the safe subset that TeX (and Markdown's KaTeX) set
+    without an error: known commands, their arguments given as braced groups, balanced braces, no
+    double or dangling script; None otherwise (then the caller prints it as text)."""
+    depth = 0
+    owed: list[list[int]] = []  # [arguments still owed, depth] of each \frac-like command
+    pending = False  # a ^ or _ waiting for its argument
+    scripts = [set()]  # per group depth: the scripts already on the current base
+    closes_script: list[int] = []  # depths at which a braced script argument ends
+    for m in _MATH_TOKEN.finditer(source):
+        word, _space, plain, special, other = m.groups()
+        if other is not None or (word is not None and word not in _ALLOWED):
+            return None
+        if owed and owed[-1][1] == depth and special != "{":
+            return None  # \frac x: every argument in braces
+        if pending:
+            if special in ("^", "_", "}") or plain == " ":
+                return None
+            pending = False
+            if special == "{":
+                closes_script.append(depth)
+            else:
+                continue  # a one-token argument: the base keeps its scripts (x^a^b is refused)
+        elif special in ("^", "_"):
+            if special in scripts[-1]:
+                return None  # a double superscript or subscript
+            scripts[-1].add(special)
+            pending = True
+            continue
+        if special == "{":
+            if owed and owed[-1][1] == depth:
+                owed[-1][0] -= 1
+            depth += 1
+            scripts.append(set())
+        elif special == "}":
+            depth -= 1
+            if depth < 0:
+                return None
+            scripts.pop()
+            if owed and owed[-1][0] == 0 and owed[-1][1] == depth:
+                owed.pop()
+            if closes_script and closes_script[-1] == depth:
+                closes_script.pop()  # the base keeps its scripts
+            else:
+                scripts[-1] = set()  # the group is the new base
+        else:
+            if word in SAFE_ARGUMENTS:
+                owed.append([SAFE_ARGUMENTS[word], depth])
+            if plain != " ":
+                scripts[-1] = set()  # a new atom is a new base
+    return source if depth == 0 and not owed and not pending and source.strip() else None
+
+
+def _with_maths(escape: Callable[[str], str], text: str) -> str:
+    """Statement text with each ``$…$`` of the safe subset typeset as mathematics (the same in
+    LaTeX and Markdown); any other text, and maths outside the subset, escaped as typed."""
+    out, at = [], 0
+    for match in _MATH_SPAN.finditer(text):
+        maths = safe_maths(match.group(1))
+        if maths is None:
+            continue
+        out.append(_spaced(escape, text[at:match.start()]))
+        out.append(f"${maths}$")
+        at = match.end()
+    out.append(_spaced(escape, text[at:]))
+    return "".join(out)
 
 
 def _spaced(escape: Callable[[str], str], text: str) -> str:
@@ -96,9 +184,10 @@ def sheet_context(solution: ScalarSolution, *, digits: int, escape: Callable[[st
                   graph: Callable, title: str | None = None, author: str | None = None,
                   course: str | None = None, date: str | None = None, numbering: str = "zero",
                   order: str = "postorder", blank: bool = False, hide: frozenset[str] = frozenset(),
-                  student: str | None = None) -> dict:
+                  student: str | None = None, key: bool = False) -> dict:
     """With ``blank`` the values, evaluation lines, answers and graphs are left for the student
-    (``hide`` may also blank "rules" and "expressions"); ``student`` is the id on their own sheet."""
+    (``hide`` may also blank "rules" and "expressions"); ``student`` is the id on their own sheet;
+    ``key`` marks an answer key as one (title block and every page's footer)."""
     problem, trace = solution.problem, solution.trace
     nt = LatexNotation(digits)
     checks = solution.checks
@@ -121,8 +210,8 @@ def sheet_context(solution: ScalarSolution, *, digits: int, escape: Callable[[st
         "reverse": [{"output": nt.var(p.output), "name": p.output, "inputs": [nt.var(x) for x, _ in trace.inputs],
                      "rows": lines.reverse_rows(p, trace, nt)} for p in solution.reverse],
         "jacobian_symbols": lines.jacobian_symbols(solution, nt),
-        "jacobian_forward": lines.jacobian(solution, nt, solution.jacobian_forward),
-        "jacobian_reverse": lines.jacobian(solution, nt, solution.jacobian_reverse),
+        "jacobian_forward": decimal_matrix([[nt.number(x) for x in row] for row in solution.jacobian_forward]),
+        "jacobian_reverse": decimal_matrix([[nt.number(x) for x in row] for row in solution.jacobian_reverse]),
         "checks": {
             "forward_reverse": _agreement(checks.forward_reverse_max_error),
             "symbolic": escape(checks.symbolic),
@@ -135,11 +224,35 @@ def sheet_context(solution: ScalarSolution, *, digits: int, escape: Callable[[st
         "n_inputs": len(trace.inputs),
         "n_outputs": len(trace.outputs),
         "blank": blank,
+        "key": escape(KEY_MARK) if key and not blank else "",
         "student": escape(student or ""),
         "student_marker": re.sub(r"[^A-Za-z0-9._-]", "", student or ""),  # safe inside an HTML comment
         "node_ids": [node.id for node in trace.nodes],
     }
     return blanked(context, solution, nt, hide) if blank else context
+
+
+_DECIMALS = re.compile(r"-?\d+(?:\.(\d+))?")
+
+
+def decimal_matrix(cells: list[list[str]]) -> str:
+    r"""A matrix of numbers (LaTeX) aligned on the decimal point: columns set flush right, each
+    number padded with invisible decimals to the most its column has (1 beside 0.141 is set as
+    1\phantom{.000}); a number of another form (10^{-5}) is set as it is."""
+    def decimals(text: str) -> int:
+        match = _DECIMALS.fullmatch(text)
+        return len(match.group(1) or "") if match else 0
+
+    widths = [max(decimals(row[c]) for row in cells) for c in range(len(cells[0]))] if cells else []
+
+    def padded(text: str, width: int) -> str:
+        if not _DECIMALS.fullmatch(text) or decimals(text) == width:
+            return text
+        missing = ("." if decimals(text) == 0 else "") + "0" * (width - decimals(text))
+        return rf"{text}\phantom{{{missing}}}"
+
+    body = r" \\ ".join(" & ".join(padded(cell, w) for cell, w in zip(row, widths)) for row in cells)
+    return rf"\left[\begin{{array}}{{{'r' * len(widths)}}} {body} \end{{array}}\right]"
 
 
 def _graphs(trace, graph: Callable, digits: int, escape: Callable[[str], str]) -> dict:
@@ -192,11 +305,13 @@ def _answer_space(longest: int, digits: int) -> str:
 
 def matrix_sheet_context(solution, *, escape: Callable[[str], str], graph: Callable | None,
                          title: str | None = None, author: str | None = None, course: str | None = None,
-                         date: str | None = None, diag: bool = False, blank: bool = False, **_ignored) -> dict:
+                         date: str | None = None, diag: bool = False, blank: bool = False, key: bool = False,
+                         **_ignored) -> dict:
     """The template context of a matrix problem's sheet (LaTeX forms of every equation); with
     ``blank`` the graph, the adjoint equations and the gradients are left for the student."""
-    from .matrix import LatexPrinter, chain_form, derivative_notes, shape_latex
+    from .matrix import LatexPrinter, chain_form, derivative_notes
 
+    space = graph_module.space_latex
     problem, model, derivation = solution.problem, solution.model, solution.derivation
     printer = LatexPrinter(diag=diag)
     checks = {c.name: c for c in solution.checks.gradients}
@@ -206,17 +321,19 @@ def matrix_sheet_context(solution, *, escape: Callable[[str], str], graph: Calla
     context = {
         **header(problem, escape, title, author, course, date),
         "blank": blank,
+        "key": escape(KEY_MARK) if key and not blank else "",
         "dims": [{"name": escape(d), "value": n} for d, n in problem.dims.items()],
-        "variables": [{"name": printer(_named(v, model.shapes[v])), "shape": shape_latex(model.shapes[v])}
+        "variables": [{"name": printer(_named(v, model.shapes[v])), "shape": space(model.shapes[v])}
                       for v in model.variables],
-        "equations": [{"name": printer(_named(name, e.shape)), "latex": printer(e), "shape": shape_latex(e.shape)}
+        "equations": [{"name": printer(_named(name, e.shape)), "latex": printer(e), "shape": space(e.shape)}
                       for name, e in model.equations],
         "graph": graph(model) if graph else "",
         "adjoints": [{"bar": printer.bar(a.name), "chain": chain_form(a, printer, model.shapes),
-                      "simplified": printer(a.simplified), "shape": shape_latex(a.shape)}
+                      "simplified": printer(a.simplified), "shape": space(a.shape),
+                      "given": a.is_loss or a.simplified.is_const}  # the handout gives these (no slot)
                      for a in derivation.adjoints],
         "gradients": [{"name": printer(_named(g.name, g.shape)), "bar": printer.bar(g.name), "expr": printer(g.expr),
-                       "shape": shape_latex(g.shape), "exact": escape(checks[g.name].exact),
+                       "shape": space(g.shape), "exact": escape(checks[g.name].exact),
                        "numeric": scientific(checks[g.name].numeric_max_relative_error),
                        "method": escape(checks[g.name].numeric_method)}
                       for g in derivation.gradients],
@@ -227,7 +344,9 @@ def matrix_sheet_context(solution, *, escape: Callable[[str], str], graph: Calla
     }
     if blank:
         context["graph"], context["notes"] = "", []
-        context["adjoints"] = [{**a, "chain": "", "simplified": ""} for a in context["adjoints"]]
+        # The student answers what the answer file has a slot for; a constant adjoint (the loss's
+        # 1) is given, worked, as in the key.
+        context["adjoints"] = [a if a["given"] else {**a, "chain": "", "simplified": ""} for a in context["adjoints"]]
         context["gradients"] = [{**g, "expr": ""} for g in context["gradients"]]
     return context
 

@@ -8,6 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..errors import excerpt, inert
+from ..parse import text_variable
 
 #: What a student wrote is shown up to this many characters (the JSON keeps all of it).
 GIVEN_WIDTH = 200
@@ -44,12 +45,12 @@ def trace_view(solution: ScalarSolution, nt: TextNotation) -> Table:
 
 
 def forward_views(solution: ScalarSolution, nt: TextNotation) -> list[Table]:
-    return [_table(f"(d) Forward mode, pass for {p.input}", lines.forward_rows(p, solution.trace, nt), True)
+    return [_table(f"(d) Forward mode, pass for {nt.var(p.input)}", lines.forward_rows(p, solution.trace, nt), True)
             for p in solution.forward]
 
 
 def reverse_views(solution: ScalarSolution, nt: TextNotation) -> list[Table]:
-    return [_table(f"(e) Reverse mode, pass for {p.output}", lines.reverse_rows(p, solution.trace, nt), False)
+    return [_table(f"(e) Reverse mode, pass for {nt.var(p.output)}", lines.reverse_rows(p, solution.trace, nt), False)
             for p in solution.reverse]
 
 
@@ -58,7 +59,7 @@ def jacobian_view(solution: ScalarSolution, nt: TextNotation) -> Group:
     values = ", ".join(f"{y} = {nt.number(v)}" for (y, _), v in zip(solution.trace.outputs, solution.output_values))
     return Group(
         Text(f"f(x) = ({values})", style="bold"),
-        Text(f"Jacobian (rows {names}; columns " + ", ".join(x for x, _ in solution.trace.inputs) + "):",
+        Text(f"Jacobian (rows {names}; columns " + ", ".join(nt.var(x) for x, _ in solution.trace.inputs) + "):",
              style="bold"),
         Text(lines.jacobian(solution, nt)),
     )
@@ -94,7 +95,7 @@ def matrix_views(solution, diag: bool = False) -> list:
     for column in ("Node", "Definition", "Shape"):
         forward.add_column(column)
     for name, e in solution.model.equations:
-        _row(forward, name, printer(e), shape_text(e.shape))
+        _row(forward, text_variable(name), printer(e), shape_text(e.shape))
     adjoints = Table(title="(b) Backpropagation: one adjoint per named node, in reverse order", box=box.SIMPLE_HEAD,
                      title_justify="left", title_style="bold")
     for column in ("Adjoint", "Chain rule", "Simplified", "Shape"):
@@ -108,7 +109,7 @@ def matrix_views(solution, diag: bool = False) -> list:
     checks = {c.name: c for c in solution.checks.gradients}
     for g in solution.derivation.gradients:
         c = checks[g.name]
-        _row(gradients, f"∂{solution.problem.loss}/∂{g.name} = {printer.bar(g.name)}", printer(g.expr),
+        _row(gradients, f"∂{text_variable(solution.problem.loss)}/∂{text_variable(g.name)} = {printer.bar(g.name)}", printer(g.expr),
              shape_text(g.shape), c.exact, f"{c.numeric_max_relative_error:.1e} ({c.numeric_method})")
     used = {e.data for _, eq in solution.model.equations for e in eq.walk() if e.op == "fn"}
     notes = [Text(f"{name}: abstract elementwise function; numeric checks use sigmoid", style="dim")

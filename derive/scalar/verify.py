@@ -175,19 +175,28 @@ def finite_difference_jacobian(trace: Trace) -> tuple[list[list[float]], list[li
 
     def central(j: int, h: float) -> list[float]:
         f_up, f_down = trace.output_values_along(j, x0[j] + h), trace.output_values_along(j, x0[j] - h)
+        if any(isinstance(v, complex) for v in (*f_up, *f_down)):  # (-h)**0.5 in floats
+            raise ValueError("a step leaves the domain")
         return [(u - d) / (2 * h) for u, d in zip(f_up, f_down)]
 
     f0 = trace.output_values(x0)
     for j, xj in enumerate(x0):
         scale = max(1.0, abs(xj))
+        usable = False
         for e in range(2, 10):
             h = scale * 10.0 ** -e
-            coarse, fine = central(j, h), central(j, h / 2)
+            try:  # a step too wide for the domain (x = 0.005 in sqrt(x), h = 0.01): try a smaller one
+                coarse, fine = central(j, h), central(j, h / 2)
+            except (ValueError, TypeError, ZeroDivisionError, OverflowError):
+                continue
+            usable = True
             for i in range(n_out):
                 roundoff = 4 * sys.float_info.epsilon * (abs(f0[i]) + 1) / h
                 change = abs(fine[i] - coarse[i]) + roundoff
                 if change < err[i][j]:  # Richardson extrapolation of the halved step
                     jac[i][j], err[i][j] = (4 * fine[i] - coarse[i]) / 3, change
+        if not usable:
+            raise ValueError("every step leaves the domain")
     return jac, err
 
 
