@@ -35,14 +35,14 @@ pdf: setup
 	$(BIN)/derive report problem1 --pdf
 
 # Everything (what CI runs), on every core (pytest-xdist; loadfile keeps a module on one worker,
-# so a module-scoped fixture, such as the PDFs a module reads, is built once).  `make check` is the fast tier for the edit loop: no TeX, no
-# subprocesses, no long Hypothesis runs (the tests marked slow in tests/conftest.py), in one
-# process, since starting workers that each collect the suite again costs more than it saves.
+# so a module-scoped fixture, such as the PDFs a module reads, is built once).  `make check` is the
+# fast tier for the edit loop: the same less the tests marked slow in tests/conftest.py (TeX,
+# subprocesses, long Hypothesis runs, large exact proofs).
 test: setup
 	$(BIN)/python -m pytest -n auto --dist loadfile
 
 check: setup
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -n auto --dist loadfile -m "not slow"
 
 bench: setup
 	$(BIN)/python bench/run.py

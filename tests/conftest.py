@@ -7,8 +7,10 @@ SymPy's own diff: never with the code under test and never copied from the worke
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import math
+import pickle
 
 import pytest
 import sympy
@@ -190,11 +192,28 @@ def problem1_api():
 
 
 @pytest.fixture(scope="session")
-def builtin():
-    """``builtin(name)`` is ``derive.solve(name)`` of a built-in problem, solved once per session
-    (once per worker under xdist): attention, rnn and mlp_batch take seconds each with their exact
-    proofs, and a solution is frozen, so every test may read the same one."""
-    return functools.cache(derive.solve)
+def builtin(request, tmp_path_factory):
+    """``builtin(name)`` is ``derive.solve(name)`` of a built-in problem, solved once per run:
+    attention, rnn and mlp_batch take seconds each with their exact proofs, and a solution is
+    frozen and picklable, so every test may read the same one.  Under xdist the first worker to
+    ask solves it and leaves a pickle in the run's own temporary folder for the others (never a
+    folder another run could have left)."""
+    if not hasattr(request.config, "workerinput"):  # one process: no xdist worker beside it
+        return functools.cache(derive.solve)
+    shared = tmp_path_factory.getbasetemp().parent  # pytest-N/: this run's, shared by its workers
+
+    @functools.cache
+    def solve(name: str):
+        stored = shared / f"builtin-{name}.pickle"
+        with open(shared / f"builtin-{name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # another worker solving it: wait for its pickle
+            if stored.exists():
+                return pickle.loads(stored.read_bytes())  # noqa: S301 - written by this run
+            solution = derive.solve(name)
+            stored.write_bytes(pickle.dumps(solution))
+            return solution
+
+    return solve
 
 
 @pytest.fixture(scope="session")
