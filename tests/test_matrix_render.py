@@ -414,4 +414,7 @@ def test_the_verification_paragraph_says_what_was_proved(tmp_path):
     assert "not proved (work limit)" in tex and "make the sizes" not in tex
     assert runner.invoke(app, ["report", "problem2", "-o", str(tmp_path)]).exit_code == 0
     tex = (tmp_path / "problem2.tex").read_text()
-    assert "Each gradient was proved exactly" in tex and "tanh concrete" in tex
+    assert "Each gradient was proved exactly" in tex and "tanh as themselves" in tex
+    assert "so the proof holds for any activation" in tex  # problem2's σ is abstract
+    assert runner.invoke(app, ["report", "logistic", "-o", str(tmp_path)]).exit_code == 0
+    assert "holds for any activation" not in (tmp_path / "logistic.tex").read_text()  # its σ is the sigmoid
