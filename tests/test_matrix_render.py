@@ -390,3 +390,26 @@ def test_derivative_notes_follow_the_equations_not_the_alphabet():
                                 'h = "tanh(zz) + tanh(aa)"\nL = "sum(h)"\n[derive]\nloss = "L"\nwrt = ["X"]\n', "m")
     here = next(line for line in render_sheet(api.solve(problem), "tex").splitlines() if line.startswith("Here"))
     assert here.index(r"\tanh'(\mathrm{zz})") < here.index(r"\tanh'(\mathrm{aa})"), here
+
+
+def test_the_verification_paragraph_says_what_was_proved(tmp_path):
+    """A sheet said "each gradient was checked exactly" above a table of "not proved" (a
+    reviewer's finding): the paragraph follows the results, and the table's states are short."""
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from derive.cli import app
+
+    networks = Path(__file__).parent / "networks"
+    runner = CliRunner()
+    assert runner.invoke(app, ["report", str(networks / "rnn5_inline.toml"), "-o", str(tmp_path)]).exit_code == 0
+    tex = (tmp_path / "rnn5_inline.tex").read_text()
+    assert "0 of the 4 gradients were proved exactly" in tex and "Each gradient was proved" not in tex
+    assert "not proved (work limit)" in tex and "make the sizes" not in tex
+    assert runner.invoke(app, ["report", "problem2", "-o", str(tmp_path)]).exit_code == 0
+    tex = (tmp_path / "problem2.tex").read_text()
+    assert "Each gradient was proved exactly" in tex and "tanh as themselves" in tex
+    assert "so the proof holds for any activation" in tex  # problem2's σ is abstract
+    assert runner.invoke(app, ["report", "logistic", "-o", str(tmp_path)]).exit_code == 0
+    assert "holds for any activation" not in (tmp_path / "logistic.tex").read_text()  # its σ is the sigmoid
