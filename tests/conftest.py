@@ -89,6 +89,7 @@ SLOW_TESTS = {
     "test_matrix_render::test_no_fraction_is_set_inside_a_fraction",
     "test_matrix_render::test_no_printer_puts_a_number_right_after_another",
     "test_matrix_render::test_sheets_are_the_same_under_every_hash_seed",
+    "test_matrix_render::test_the_verification_paragraph_says_what_was_proved",
     "test_matrix_rules::test_a_planted_wrong_rule_is_caught_numerically_and_exactly",
     "test_matrix_rules::test_each_broadcast_and_axis_is_proved",
     "test_matrix_rules::test_each_elementwise_function_through_a_network",
