@@ -372,13 +372,22 @@ def test_a_terminated_pdf_compile_leaves_no_scratch_folder(tmp_path, signal_name
 
     scratch = tmp_path / "tmp"
     scratch.mkdir()
+    # A TeX that is still running when the signal comes, whatever the machine's speed: each TeX
+    # program says it started, then works for a minute (the signal decides, not a sleep's length).
+    tex = tmp_path / "bin"
+    tex.mkdir()
+    started = tmp_path / "tex-started"
+    for program in ("pdflatex", "latexmk"):
+        fake = tex / program
+        fake.write_text(f"#!/bin/sh\ntouch {started}\nexec sleep 60\n")
+        fake.chmod(0o755)
     process = subprocess.Popen([sys.executable, "-m", "derive", "report", "problem1", "--pdf", "-o", str(tmp_path / "out")],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "TMPDIR": str(scratch), "XDG_CACHE_HOME": str(tmp_path / "cache")})
+                               env={**os.environ, "TMPDIR": str(scratch), "XDG_CACHE_HOME": str(tmp_path / "cache"),
+                                    "PATH": f"{tex}{os.pathsep}{os.environ['PATH']}"})
     deadline = time.time() + 60
-    while not list(scratch.glob("derive-*")) and time.time() < deadline:
+    while not (started.exists() and list(scratch.glob("derive-*"))) and time.time() < deadline:
         time.sleep(0.02)
-    time.sleep(0.2)  # inside the compile (a fresh cache: the format is being built)
     assert process.poll() is None, "the compile ended before it could be interrupted"
     process.send_signal(getattr(signal, signal_name))
     _, err = process.communicate(timeout=60)
