@@ -354,7 +354,7 @@ def test_sheets_are_the_same_under_every_hash_seed(tmp_path):
 def test_no_fraction_is_set_inside_a_fraction():
     """½ ∑(…)/B printed \\frac{\\frac{1}{2} ∑(…)}{B} and (T ⊘ P)/B printed −(\\frac{\\frac{T}{P}}{B}): small
     type inside small type. A coefficient fraction goes in front instead: \\frac{1}{2 B} ∑(…),
-    −\\frac{1}{B} \\frac{T}{P}; a single \\frac needs no brackets."""
+    −\\frac{1}{B} (T ⊘ P); a single \\frac needs no brackets."""
     from derive import api
     from derive.problems import builtin_problems
     from derive.report import render_sheet
@@ -366,7 +366,26 @@ def test_no_fraction_is_set_inside_a_fraction():
         assert not re.search(r"\\frac\{[^{}]*(\{[^{}]*\}[^{}]*)*\\frac", tex), problem.name
         assert not re.search(r"\\left\(\\frac\{[^{}]*\}\{[^{}]*\}\\right\)(?!\^)", tex), problem.name  # (x)^T keeps them
     assert r"L &= \frac{1}{2 B} \, \textstyle\sum" in render_sheet(api.solve("batchnorm"), "tex")
-    assert r"\roomy{= -\frac{1}{B} \, \frac{T}{P}} &" in render_sheet(api.solve("mlp_batch"), "tex")
+    assert r"\roomy{= -\frac{1}{B} \, \left(T \oslash P\right)} &" in render_sheet(api.solve("mlp_batch"), "tex")
+
+
+def test_a_matrix_divisor_is_written_oslash_never_as_a_fraction():
+    """Issue 22: mlp_batch printed P̄ = −\\frac{1}{B} \\frac{T}{P}, which reads T P⁻¹; batchnorm's
+    X̂ = \\frac{C}{s} divides by the column s entry by entry. \\frac is for a scalar denominator only."""
+    from derive import api
+    from derive.report import render_sheet
+
+    mlp = render_sheet(api.solve("mlp_batch"), "tex")
+    assert r"\roomy{= -\frac{1}{B} \, \left(T \oslash P\right)} &" in mlp
+    batchnorm = render_sheet(api.solve("batchnorm"), "tex")
+    assert r"&= C \oslash s & &\in \mathbb{R}^{D \times B}" in batchnorm
+    assert r"\roomy{= \bar{s} \oslash \left(2 \, s\right)} &" in batchnorm
+    assert r"\roomy{= \frac{Y - S}{B}} &" in batchnorm  # a scalar denominator keeps its fraction
+    for problem in ("mlp_batch", "batchnorm", "layernorm", "attention", "autoencoder", "logistic"):
+        tex = render_sheet(api.solve(problem), "tex")
+        for denominator in re.findall(r"\\frac\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\}\{([^{}]*)\}", tex):
+            assert denominator in ("B", "D", "2", "2 B", "2 D", "N", "n", r"\partial L", r"\partial Y") or \
+                denominator.startswith(r"\partial"), (problem, denominator)
 
 
 def test_a_coefficient_fraction_is_only_made_where_it_reads_right(tmp_path):
@@ -382,7 +401,7 @@ def test_a_coefficient_fraction_is_only_made_where_it_reads_right(tmp_path):
                                 '[derive]\nloss = "L"\nwrt = ["X"]\n', "m")
     tex = render_sheet(api.solve(problem), "tex")
     assert r"Z_{1} &= \frac{\frac{1}{2} \, X}{2}" in tex and r"\frac{1}{2 2}" not in tex
-    assert r"Z_{2} &= 2 \, \left(\frac{1}{B} \, \frac{X}{A}\right)" in tex
+    assert r"Z_{2} &= 2 \, \left(\frac{1}{B} \, \left(X \oslash A\right)\right)" in tex  # A is a column: ⊘
     assert r"Z_{3} &= 2 \, \left(\frac{3}{B}\right)" in tex
 
 

@@ -114,7 +114,7 @@ class LatexPrinter(_Printer):
         return self.form(e)
 
     def wrap(self, e: M, parent: str, side: str = "left") -> str:
-        if e.op == "div" and parent in (("neg", "sub", "add") if _split_fraction(e) else
+        if _is_fraction(e) and parent in (("neg", "sub", "add") if _split_fraction(e) else
                                         ("neg", "sub", "add", "mul", "matmul", "hadamard")):
             return self(e)  # a \frac is delimited by its own bar: −\frac{T}{P}, never −(\frac{T}{P})
         if needs_brackets(printed_kind(e), parent, side):
@@ -126,14 +126,14 @@ class LatexPrinter(_Printer):
     def _print_scale(self, e: M) -> str:
         c, a = e.args
         coefficient = self.wrap(c, "mul")
-        if a.op == "div" and coefficient[-1:].isdigit():  # a number before a fraction reads as a mixed
+        if _is_fraction(a) and coefficient[-1:].isdigit():  # a number before a fraction reads as a mixed
             return f"{coefficient}{self.space}{self.parens(self(a))}"  # number: 2 (\frac{u}{e^c})
         return super()._print_scale(e)
 
     def factor(self, e: M, parent: str) -> str:
-        if e.op == "div" and _split_fraction(e):
+        if _is_fraction(e) and _split_fraction(e):
             return self.parens(self(e))  # it starts with a number fraction: 2 (\frac{1}{B} \frac{X}{A})
-        if e.op == "div" and not leads_with_number(e):
+        if _is_fraction(e) and not leads_with_number(e):
             return self(e)  # \frac{1}{B} \frac{1 - t}{1 - p}; but 2 (\frac{3}{B}), never the mixed number 2 3/B
         return super().factor(e, parent)
 
@@ -182,14 +182,27 @@ class LatexPrinter(_Printer):
 
     def _print_div(self, e):  # a fraction needs no brackets around either side
         top, bottom = e.args
+        if not bottom.is_scalar:  # T ⊘ P: a \frac of matrices would read T P⁻¹
+            return rf"{self.wrap(top, 'div')} \oslash {self.wrap(bottom, 'div', 'right')}"
         if _split_fraction(e):  # never a fraction inside a fraction:
             c = top.args[0].data if top.op == "scale" else sympy.Integer(1)
             below = self(bottom) if c.q == 1 else f"{c.q} {self(bottom)}"
             rest = top.args[1] if top.op == "scale" else top  # ½ ∑(…) / B as \frac{1}{2 B} ∑(…),
-            after = self(rest) if rest.op == "div" and not _split_fraction(rest) else self.factor(rest, "mul")
-            return rf"\frac{{{c.p}}}{{{below}}}{self.space}{after}"  # (T ⊘ P) / B as \frac{1}{B} \frac{T}{P}
+            if _is_fraction(rest) and not _split_fraction(rest):
+                after = self(rest)
+            elif rest.op == "div":
+                after = self.parens(self(rest))  # (T ⊘ P) / B as \frac{1}{B} \left(T \oslash P\right)
+            else:
+                after = self.factor(rest, "mul")
+            return rf"\frac{{{c.p}}}{{{below}}}{self.space}{after}"
         return rf"\frac{{{self(top)}}}{{{self(bottom)}}}"
 
+
+
+def _is_fraction(e: M) -> bool:
+    """Whether LaTeX sets the division ``e`` as a \\frac: only by a scalar; a matrix divisor
+    divides entry by entry and is written ⊘."""
+    return e.op == "div" and e.args[1].is_scalar
 
 
 def _split_fraction(e: M) -> bool:
