@@ -414,3 +414,35 @@ def test_derivative_notes_follow_the_equations_not_the_alphabet():
                                 'h = "tanh(zz) + tanh(aa)"\nL = "sum(h)"\n[derive]\nloss = "L"\nwrt = ["X"]\n', "m")
     here = next(line for line in render_sheet(api.solve(problem), "tex").splitlines() if line.startswith("Here"))
     assert here.index(r"\tanh'(\mathrm{zz})") < here.index(r"\tanh'(\mathrm{aa})"), here
+
+
+def test_sums_and_means_along_an_axis_are_products_with_ones_and_softmax_of_rows_is_said_in_words():
+    """Issue 22: NumPy's vocabulary (∑_{axis 1}, mean_{axis 1}, softmax_{axis 1}, sum(X, axis=1)) is not
+    mathematics. A sum of each row is X 𝟏, of each column 𝟏ᵀ X, a mean (1/B) X 𝟏; a softmax of each row
+    is a "row-wise softmax" — the same in LaTeX and in the terminal's text."""
+    from derive import api
+    from derive.report import render_sheet
+
+    sheets = {name: render_sheet(api.solve(name), "tex") for name in ("attention", "layernorm", "batchnorm", "mlp_batch")}
+    for name, tex in sheets.items():
+        assert "axis" not in tex, name
+    assert r"A &= \text{row-wise }\operatorname{softmax}\left(Z\right)" in sheets["attention"]
+    assert r"\roomy{= A \odot \left(\bar{A} - \left(A \odot \bar{A}\right) \, \mathbf{1}\right)} &" in sheets["attention"]
+    assert r"\mu &= \frac{1}{B} \, X \, \mathbf{1} &" in sheets["batchnorm"]
+    assert r"v &= \text{row-wise }\operatorname{var}\left(X\right) &" in sheets["batchnorm"]
+    assert r"\roomy{= -\bar{C} \, \mathbf{1}} &" in sheets["batchnorm"]
+    assert r"\mu &= \frac{1}{D} \, {\mathbf{1}^\top} \, X &" in sheets["layernorm"]
+    assert r"\roomy{= -{\mathbf{1}^\top} \, \bar{C}} &" in sheets["layernorm"]
+    assert r"\roomy{= \bar{Z}_{2} \, \mathbf{1}} &" in sheets["mlp_batch"]
+
+    text = TextPrinter()
+    X = M("var", (), ("D", "B"), "X")
+    assert text(M("sum", (X,), ("D", 1), 1)) == "X 𝟏"
+    assert text(M("sum", (X,), (1, "B"), 0)) == "𝟏ᵀ X"
+    assert text(M("mean", (X,), ("D", 1), 1)) == "(1 / B) X 𝟏"
+    assert text(M("softmax", (X,), ("D", "B"), 1)) == "row-wise softmax(X)"
+    assert text(M("softmax", (X,), ("D", "B"), 0)) == "softmax(X)"  # each column: the default, unsaid
+    assert text(M("sum", (X,), (1, 1), None)) == "sum(X)"
+    for name in ("attention", "layernorm", "batchnorm", "mlp_batch"):
+        result = runner.invoke(app, ["solve", name])
+        assert result.exit_code == 0 and "axis" not in result.output, name

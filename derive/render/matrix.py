@@ -10,9 +10,9 @@ import re
 
 import sympy
 
-from ..matrix.expr import M, leads_with_number
+from ..matrix.expr import M, count, leads_with_number
 from ..functions import FUNCTIONS
-from ..matrix.rules import OPS, axis_text, fill, printed_kind
+from ..matrix.rules import OPS, along_words, axis_text, fill, printed_kind
 from ..precedence import needs_brackets
 from ..parse import GREEK_LATEX, latex_variable, text_variable
 
@@ -50,7 +50,21 @@ class _Printer:
             slots["f"] = self.function(e.data)
         elif e.op == "pow":
             slots["d"] = self.exponent(e.data)
-        return fill(getattr(spec, self.style), args, **slots)
+        text = fill(getattr(spec, self.style), args, **slots)
+        words = along_words(e)  # a softmax of each row: "row-wise softmax(Z)", never softmax(Z, axis=1)
+        return f"{self.words(words)}{text}" if words else text
+
+    def _print_sum(self, e: M) -> str:
+        """A sum along an axis as a textbook writes it: X 𝟏 (each row summed), 𝟏ᵀ X (each column)."""
+        return self(_with_ones(e)) if e.data is not None else self.form(e)
+
+    def _print_mean(self, e: M) -> str:
+        """A mean along an axis: (1/B) X 𝟏, (1/D) 𝟏ᵀ X."""
+        if e.data is None:
+            return self.form(e)
+        size = count(e.args[0].shape, e.data)
+        one_over = M("div", (M("const", (), (1, 1), sympy.Integer(1)), size), (1, 1))
+        return self(M("scale", (one_over, _with_ones(e)), e.shape))
 
     def wrap(self, e: M, parent: str, side: str = "left") -> str:
         text = self(e)
@@ -107,6 +121,9 @@ class LatexPrinter(_Printer):
 
     def parens(self, text: str) -> str:
         return rf"\left({text}\right)"
+
+    def words(self, text: str) -> str:
+        return rf"\text{{{text} }}"
 
     def _print_pow(self, e: M) -> str:
         if e.args[0].is_scalar:  # a power of a number is a plain power (‖y − s‖², not ‖y − s‖^{∘2})
@@ -199,6 +216,14 @@ class LatexPrinter(_Printer):
 
 
 
+def _with_ones(e: M) -> M:
+    """The sum along an axis as a product with a vector of ones: X 𝟏 along rows, 𝟏ᵀ X along columns."""
+    (a,) = e.args
+    if e.data % 2 == 1:
+        return M("matmul", (a, M("ones", (), (a.shape[1], 1))), e.shape)
+    return M("matmul", (M("ones", (), (1, a.shape[0])), a), e.shape)
+
+
 def _is_fraction(e: M) -> bool:
     """Whether LaTeX sets the division ``e`` as a \\frac: only by a scalar; a matrix divisor
     divides entry by entry and is written ⊘."""
@@ -224,6 +249,9 @@ class TextPrinter(_Printer):
 
     def parens(self, text: str) -> str:
         return f"({text})"
+
+    def words(self, text: str) -> str:
+        return f"{text} "
 
     def diag_of(self, text: str) -> str:
         return f"diag({text})"
