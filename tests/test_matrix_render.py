@@ -426,10 +426,10 @@ def test_sums_and_means_along_an_axis_are_products_with_ones_and_softmax_of_rows
     sheets = {name: render_sheet(api.solve(name), "tex") for name in ("attention", "layernorm", "batchnorm", "mlp_batch")}
     for name, tex in sheets.items():
         assert "axis" not in tex, name
-    assert r"A &= \text{row-wise }\operatorname{softmax}\left(Z\right)" in sheets["attention"]
+    assert r"A &= \text{row-wise}\,\operatorname{softmax}\left(Z\right)" in sheets["attention"]
     assert r"\roomy{= A \odot \left(\bar{A} - \left(A \odot \bar{A}\right) \, \mathbf{1}\right)} &" in sheets["attention"]
     assert r"\mu &= \frac{1}{B} \, X \, \mathbf{1} &" in sheets["batchnorm"]
-    assert r"v &= \text{row-wise }\operatorname{var}\left(X\right) &" in sheets["batchnorm"]
+    assert r"v &= \text{row-wise}\,\operatorname{var}\left(X\right) &" in sheets["batchnorm"]
     assert r"\roomy{= -\bar{C} \, \mathbf{1}} &" in sheets["batchnorm"]
     assert r"\mu &= \frac{1}{D} \, {\mathbf{1}^\top} \, X &" in sheets["layernorm"]
     assert r"\roomy{= -{\mathbf{1}^\top} \, \bar{C}} &" in sheets["layernorm"]
@@ -446,3 +446,30 @@ def test_sums_and_means_along_an_axis_are_products_with_ones_and_softmax_of_rows
     for name in ("attention", "layernorm", "batchnorm", "mlp_batch"):
         result = runner.invoke(app, ["solve", name])
         assert result.exit_code == 0 and "axis" not in result.output, name
+
+
+def test_a_letter_with_a_label_or_a_hat_is_set_as_a_textbook_sets_it():
+    """Issue 22: attention printed \\mathrm{Wq} and \\overline{\\mathrm{Wq}}, the norms \\mathrm{Xh}: a
+    word, with a bar over the word. A textbook writes W_Q and X̂, and the bar goes over the letter."""
+    from derive import api
+    from derive.parse import latex_variable, text_variable
+    from derive.report import render_sheet
+
+    latex, text = LatexPrinter(), TextPrinter()
+    assert [latex_variable(n) for n in ("Wq", "Wk", "Xh", "Xhat", "yhat")] == \
+        ["W_{Q}", "W_{K}", r"\hat{X}", r"\hat{X}", r"\hat{y}"]
+    assert [latex.bar(n) for n in ("Wq", "Xh")] == [r"\bar{W}_{Q}", r"\bar{\hat{X}}"]
+    assert [text_variable(n) for n in ("Wq", "Xh")] == ["W_Q", "X\u0302"]
+    assert [text.bar(n) for n in ("Wq", "Xh")] == ["W\u0304_Q", "X\u0302\u0304"]
+    # names that are not one decorated letter keep their upright word
+    assert [latex_variable(n) for n in ("lam", "xc", "CE", "Wout")] == \
+        [r"\mathrm{lam}", r"\mathrm{xc}", r"\mathrm{CE}", r"\mathrm{Wout}"]
+
+    attention = render_sheet(api.solve("attention"), "tex")
+    assert r"Q &= X \, W_{Q} &" in attention
+    assert r"\nabla_{W_{Q}} L = \bar{W}_{Q} & \roomy{= X^\top \, \bar{Q}} &" in attention
+    assert r"\mathrm{Wq}" not in attention
+    layernorm = render_sheet(api.solve("layernorm"), "tex")
+    assert r"\hat{X} &= C \oslash s &" in layernorm
+    assert r"\roomy{= \bar{\hat{X}} \oslash s} &" in layernorm
+    assert r"\mathrm{Xh}" not in layernorm

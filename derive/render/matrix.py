@@ -14,7 +14,7 @@ from ..matrix.expr import M, count, leads_with_number
 from ..functions import FUNCTIONS
 from ..matrix.rules import OPS, along_words, axis_text, fill, printed_kind
 from ..precedence import needs_brackets
-from ..parse import GREEK_LATEX, latex_variable, text_variable
+from ..parse import GREEK_LATEX, latex_variable, name_parts, text_variable
 
 _LATEX_FUNCTIONS = {"sigma": r"\sigma", **{f.name: f.symbol for f in FUNCTIONS.values()}}
 _TEXT_FUNCTIONS = {"sigma": "σ", **{f.name: f.text_symbol for f in FUNCTIONS.values() if f.text_symbol}}
@@ -101,7 +101,10 @@ class _Printer:
 
     def _print_matmul(self, e: M) -> str:
         a, b = e.args
-        return f"{self.wrap(a, 'matmul')}{self.space}{self.factor(b, 'matmul')}"
+        left = self.wrap(a, 'matmul')
+        if b.op == "ones" and a.op == "pow" and left[-1:] in "0123456789":  # (X^2) 𝟏, never X^2 𝟏
+            left = self.parens(left)
+        return f"{left}{self.space}{self.factor(b, 'matmul')}"
 
     def _print_had(self, e: M) -> str:
         a, b = e.args
@@ -123,7 +126,7 @@ class LatexPrinter(_Printer):
         return rf"\left({text}\right)"
 
     def words(self, text: str) -> str:
-        return rf"\text{{{text} }}"
+        return rf"\text{{{text}}}\,"
 
     def _print_pow(self, e: M) -> str:
         if e.args[0].is_scalar:  # a power of a number is a plain power (‖y − s‖², not ‖y − s‖^{∘2})
@@ -161,6 +164,10 @@ class LatexPrinter(_Printer):
         match = _INDEXED.match(name)
         if match and len(match.group(1)) == 1:
             return rf"\bar{{{match.group(1)}}}_{{{match.group(2)}}}"
+        parts = name_parts(name)
+        if parts:  # the bar over the letter: \bar{W}_{Q}, \bar{\hat{X}}; never over a whole word
+            letter, accent, subscript = parts
+            return rf"\bar{{{latex_variable(letter + accent)}}}" + (f"_{{{subscript}}}" if subscript else "")
         body = latex_variable(name)
         # \bar is one letter wide: a name of several letters (CE, \mathrm{lam}) gets a bar over all of it
         return rf"\bar{{{body}}}" if len(name) == 1 or body == GREEK_LATEX.get(name) else rf"\overline{{{body}}}"
@@ -257,6 +264,10 @@ class TextPrinter(_Printer):
         return f"diag({text})"
 
     def bar(self, name: str) -> str:
+        parts = name_parts(name)
+        if parts:  # X̂̄, W̄_Q: the bar over the letter
+            letter, accent, subscript = parts
+            return f"{text_variable(letter + accent)}\u0304" + (f"_{subscript}" if subscript else "")
         name = text_variable(name)  # mu -> μ̄, never mū
         match = _INDEXED.match(name)
         if match and len(match.group(1)) == 1:
