@@ -147,7 +147,13 @@ def problem_from_toml(text: str, name: str, source: str = "", limits: Limits = L
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ProblemError(f"{where}: invalid TOML: {exc}") from None
+        at = re.search(r"at line (\d+)", str(exc))  # Python 3.11's tomllib says where only in words
+        line = getattr(exc, "lineno", None) or (int(at.group(1)) if at else None)
+        source_line = text.splitlines()[line - 1] if line and 0 < line <= len(text.splitlines()) else ""
+        bare = re.match(r"\s*([^\s=\"'\[]+)\s*=", source_line)
+        hint = (f'TOML keys of letters other than a-z (Greek names) are quoted: "{bare.group(1)}" = …'
+                if bare and not bare.group(1).isascii() else None)
+        raise ProblemError(f"{where}: invalid TOML: {exc}", hint=hint) from None
     if "equations" in data or "dims" in data:
         return _matrix_problem(data, name, source, where)
     _check_keys(data, SCALAR_KEYS, ("inputs", "outputs"), where)

@@ -473,3 +473,26 @@ def test_a_letter_with_a_label_or_a_hat_is_set_as_a_textbook_sets_it():
     assert r"\hat{X} &= C \oslash s &" in layernorm
     assert r"\roomy{= \bar{\hat{X}} \oslash s} &" in layernorm
     assert r"\mathrm{Xh}" not in layernorm
+
+
+def test_the_verification_paragraph_says_what_was_proved(tmp_path):
+    """A sheet said "each gradient was checked exactly" above a table of "not proved" (a
+    reviewer's finding): the paragraph follows the results, and the table's states are short."""
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from derive.cli import app
+
+    networks = Path(__file__).parent / "networks"
+    runner = CliRunner()
+    assert runner.invoke(app, ["report", str(networks / "rnn5_inline.toml"), "-o", str(tmp_path)]).exit_code == 0
+    tex = (tmp_path / "rnn5_inline.tex").read_text()
+    assert "0 of the 4 gradients were proved exactly" in tex and "Each gradient was proved" not in tex
+    assert "not proved (work limit)" in tex and "make the sizes" not in tex
+    assert runner.invoke(app, ["report", "problem2", "-o", str(tmp_path)]).exit_code == 0
+    tex = (tmp_path / "problem2.tex").read_text()
+    assert "Each gradient was proved exactly" in tex and "tanh as themselves" in tex
+    assert "so the proof holds for any activation" in tex  # problem2's σ is abstract
+    assert runner.invoke(app, ["report", "logistic", "-o", str(tmp_path)]).exit_code == 0
+    assert "holds for any activation" not in (tmp_path / "logistic.tex").read_text()  # its σ is the sigmoid

@@ -94,3 +94,15 @@ def test_an_input_named_e_is_the_input_and_pi_stays_reserved():
     assert solve_scalar(problem).jacobian_forward == [[1.0, 2.0]]  # ∂y/∂e = x = 1, ∂y/∂x = e = 2
     with pytest.raises(ProblemError, match="is reserved"):
         problem_from_toml("[inputs]\npi = 2\n[outputs]\ny = 'pi'\n", "pi")
+
+
+def test_an_unquoted_greek_key_gets_the_hint_to_quote_it(tmp_path):
+    """λ = 0.5 is not TOML (a bare key is a-z, 0-9, _ and -): the error says to write "λ" = 0.5."""
+    from derive.errors import ProblemError
+    from derive.problems import load_problem
+
+    path = tmp_path / "greek.toml"
+    path.write_text('[inputs]\nλ = 0.5\n[outputs]\ny = "λ*2"\n', encoding="utf-8")
+    with pytest.raises(ProblemError) as info:
+        load_problem(str(path))
+    assert '"λ" = …' in info.value.hint

@@ -711,6 +711,14 @@ def headline(results: dict[str, str]) -> str:
     return f"{proved} proved, {len(states) - proved} not proved ({'; '.join(reasons)})"
 
 
+def short_state(state: str) -> str:
+    """A gradient's exact state as a sheet's table shows it: "pass", or "not proved (work limit)"."""
+    if state in ("pass", "not run"):
+        return state
+    reason = _reason(state)
+    return f"not proved ({reason if len(reason) <= 30 else reason[:29] + '…'})"
+
+
 def _reason(state: str) -> str:
     """The short reason of a "not proved (...)" state: size limit (more entries than --exact-limit),
     work limit (the counted work ran out), precision, or what was unknown."""

@@ -309,6 +309,7 @@ def matrix_sheet_context(solution, *, escape: Callable[[str], str], graph: Calla
                          **_ignored) -> dict:
     """The template context of a matrix problem's sheet (LaTeX forms of every equation); with
     ``blank`` the graph, the adjoint equations and the gradients are left for the student."""
+    from ..matrix.verify import short_state
     from .matrix import LatexPrinter, chain_form, derivative_notes
 
     space = graph_module.space_latex
@@ -333,10 +334,12 @@ def matrix_sheet_context(solution, *, escape: Callable[[str], str], graph: Calla
                       "given": a.is_loss or a.simplified.is_const}  # the handout gives these (no slot)
                      for a in derivation.adjoints],
         "gradients": [{"name": printer(_named(g.name, g.shape)), "bar": printer.bar(g.name), "expr": printer(g.expr),
-                       "shape": space(g.shape), "exact": escape(checks[g.name].exact),
+                       "shape": space(g.shape), "exact": escape(short_state(checks[g.name].exact)),
+                       "proved": checks[g.name].exact == "pass",
                        "numeric": scientific(checks[g.name].numeric_max_relative_error),
                        "method": escape(checks[g.name].numeric_method)}
                       for g in derivation.gradients],
+        "proved": sum(checks[g.name].exact == "pass" for g in derivation.gradients),
         "loss": printer(_named(problem.loss, (1, 1))),
         "notes": derivative_notes(solution, printer),
         "abstract": sorted(model.abstract & used),
