@@ -92,6 +92,18 @@ def parse_line(text: str, names: dict[str, float], precision: int | None = None)
     return out
 
 
+def stage_value(text: str) -> float:
+    """The value of one stage written without "=" ("0.135 + 0.282"), numbers as written."""
+    if len(text) > MAX_LINE_LENGTH:
+        raise ParseError(f"the line is {len(text):,} characters long, more than {MAX_LINE_LENGTH:,}")
+    tokens = _tokenize(text)
+    parser = _Parser(tokens, {}, text)
+    terms = parser.sum_terms()
+    if parser.pos != len(tokens):
+        raise ParseError(f"unexpected '{tokens[parser.pos][1]}' in '{excerpt(text)}'")
+    return sum(t.value for t in terms)
+
+
 #: Most numbers in a stage whose rounding is taken into account (each costs one re-parse).
 _MAX_SPREAD_NUMBERS = 64
 

@@ -47,9 +47,35 @@ _INDEXED = re.compile(r"([A-Za-z\u03b1-\u03c9\u0391-\u03a9]+)_?(\d+)\Z")
 GREEK_TEXT = {name: chr(0x3b1 + i + (i > 16)) for i, name in enumerate(_GREEK)}
 
 
+#: A one-letter name with a hat, as a textbook sets it: Xhat, xhat, yhat -> X̂, x̂, ŷ; Xh, xh (the
+#: normalised input of a batch or layer norm) -> X̂.  Other names ending in h (Wh, the weight of a
+#: GRU's h) keep their subscript.
+_HAT = re.compile(r"([A-Za-z])hat\Z|([Xx])h\Z")
+
+#: A capital with one lower-case letter, as a textbook sets it: Wq -> W_Q (Q = X W_Q), Wz -> W_Z.
+_LABELLED = re.compile(r"([A-Z])([a-z])\Z")
+
+
+def name_parts(name: str) -> tuple[str, str, str] | None:
+    """A decorated one-letter name as (letter, accent, subscript): Xhat -> ("X", "hat", ""),
+    Wq -> ("W", "", "Q"); None for any other name."""
+    hat = _HAT.match(name)
+    if hat:
+        return hat.group(1) or hat.group(2), "hat", ""
+    labelled = _LABELLED.match(name)
+    if labelled:
+        return labelled.group(1), "", labelled.group(2).upper()
+    return None
+
+
 def text_variable(name: str) -> str:
     """A user's identifier in plain text, Greek spelled names as their letters: lambda -> λ,
-    mu2 -> μ2, x1 -> x1 (the glyph, as the PDF prints it; never ``lambda`` or ``mū``)."""
+    mu2 -> μ2, x1 -> x1 (the glyph, as the PDF prints it; never ``lambda`` or ``mū``); Xh -> X̂,
+    Wq -> W_Q (see :func:`name_parts`)."""
+    parts = name_parts(name)
+    if parts:
+        letter, accent, subscript = parts
+        return letter + ("\u0302" if accent else "") + (f"_{subscript}" if subscript else "")
     if name in GREEK_TEXT:
         return GREEK_TEXT[name]
     match = _INDEXED.match(name)
@@ -61,7 +87,11 @@ def text_variable(name: str) -> str:
 def latex_variable(name: str) -> str:
     """A user's identifier in math mode: x1 -> x_{1}, lam -> \\mathrm{lam} (upright: one name,
     not a product l·a·m), lambda -> \\lambda (names are checked identifiers, so only ``_`` needs
-    escaping)."""
+    escaping); Xh -> \\hat{X}, Wq -> W_{Q} (see :func:`name_parts`)."""
+    parts = name_parts(name)
+    if parts:
+        letter, accent, subscript = parts
+        return (rf"\hat{{{letter}}}" if accent else letter) + (f"_{{{subscript}}}" if subscript else "")
     if name in GREEK_LATEX:
         return GREEK_LATEX[name]
     match = _INDEXED.match(name)

@@ -120,3 +120,22 @@ def test_exact_inputs_print_exactly_in_the_trace_and_the_header():
     assert r"= (\frac{1}{2}, \frac{\pi}{4})^\top" in sheet
     decimal = solve(functions=["sin(x1)"], at={"x1": 2.25})
     assert lines.trace_rows(decimal.trace, TextNotation())[0].evaluation in ("9/4", "2.250")
+
+
+def test_terms_that_do_not_add_up_when_rounded_get_one_more_decimal():
+    """Issue 22: a key printed "0.135 + 0.282 = 0.418" (0.1354 + 0.2824 = 0.4178, but the rounded
+    terms give 0.417). Such a line prints its terms with one more decimal, in text, in LaTeX and in
+    the key's CSV, and the key still passes its own grader; a line that adds up is left as it is."""
+    from derive.grade import grade
+    from derive.worksheet import blank_csv, read_csv
+
+    inputs = {"a": sympy.Rational("0.1354"), "b": sympy.Rational("0.2824")}
+    solution = solve_scalar(Problem("ada", inputs, {"y1": "a + b", "y2": "a*b"}))
+    text = {r.node: r.evaluation for r in lines.trace_rows(solution.trace, TextNotation())}
+    latex = {r.node: r.evaluation for r in lines.trace_rows(solution.trace, LatexNotation())}
+    assert text["v2"] == "0.1354 + 0.2824 = 0.418"  # 0.1354 + 0.2824 = 0.4178 by hand
+    assert latex["v2"] == "0.1354 + 0.2824 = 0.418"
+    assert text["v3"] == "0.135 × 0.282 = 0.038"  # 0.038070: adds up at three decimals
+    answers = read_csv(blank_csv(solution, key=True))
+    assert next(a.line for a in answers if a.part == "trace" and a.node == "v2") == "0.1354 + 0.2824 = 0.418"
+    assert grade(solution, answers).all_correct

@@ -350,7 +350,7 @@ def test_sheets_are_the_same_under_every_hash_seed(tmp_path):
 def test_no_fraction_is_set_inside_a_fraction(builtin):
     """½ ∑(…)/B printed \\frac{\\frac{1}{2} ∑(…)}{B} and (T ⊘ P)/B printed −(\\frac{\\frac{T}{P}}{B}): small
     type inside small type. A coefficient fraction goes in front instead: \\frac{1}{2 B} ∑(…),
-    −\\frac{1}{B} \\frac{T}{P}; a single \\frac needs no brackets."""
+    −\\frac{1}{B} (T ⊘ P); a single \\frac needs no brackets."""
     from derive.problems import builtin_problems
     from derive.report import render_sheet
 
@@ -361,7 +361,26 @@ def test_no_fraction_is_set_inside_a_fraction(builtin):
         assert not re.search(r"\\frac\{[^{}]*(\{[^{}]*\}[^{}]*)*\\frac", tex), problem.name
         assert not re.search(r"\\left\(\\frac\{[^{}]*\}\{[^{}]*\}\\right\)(?!\^)", tex), problem.name  # (x)^T keeps them
     assert r"L &= \frac{1}{2 B} \, \textstyle\sum" in render_sheet(builtin("batchnorm"), "tex")
-    assert r"\roomy{= -\frac{1}{B} \, \frac{T}{P}} &" in render_sheet(builtin("mlp_batch"), "tex")
+    assert r"\roomy{= -\frac{1}{B} \, \left(T \oslash P\right)} &" in render_sheet(builtin("mlp_batch"), "tex")
+
+
+def test_a_matrix_divisor_is_written_oslash_never_as_a_fraction():
+    """Issue 22: mlp_batch printed P̄ = −\\frac{1}{B} \\frac{T}{P}, which reads T P⁻¹; batchnorm's
+    X̂ = \\frac{C}{s} divides by the column s entry by entry. \\frac is for a scalar denominator only."""
+    from derive import api
+    from derive.report import render_sheet
+
+    mlp = render_sheet(api.solve("mlp_batch"), "tex")
+    assert r"\roomy{= -\frac{1}{B} \, \left(T \oslash P\right)} &" in mlp
+    batchnorm = render_sheet(api.solve("batchnorm"), "tex")
+    assert r"&= C \oslash s & &\in \mathbb{R}^{D \times B}" in batchnorm
+    assert r"\roomy{= \bar{s} \oslash \left(2 \, s\right)} &" in batchnorm
+    assert r"\roomy{= \frac{Y - S}{B}} &" in batchnorm  # a scalar denominator keeps its fraction
+    for problem in ("mlp_batch", "batchnorm", "layernorm", "attention", "autoencoder", "logistic"):
+        tex = render_sheet(api.solve(problem), "tex")
+        for denominator in re.findall(r"\\frac\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\}\{([^{}]*)\}", tex):
+            assert denominator in ("B", "D", "2", "2 B", "2 D", "N", "n", r"\partial L", r"\partial Y") or \
+                denominator.startswith(r"\partial"), (problem, denominator)
 
 
 def test_a_coefficient_fraction_is_only_made_where_it_reads_right(tmp_path):
@@ -377,7 +396,7 @@ def test_a_coefficient_fraction_is_only_made_where_it_reads_right(tmp_path):
                                 '[derive]\nloss = "L"\nwrt = ["X"]\n', "m")
     tex = render_sheet(api.solve(problem), "tex")
     assert r"Z_{1} &= \frac{\frac{1}{2} \, X}{2}" in tex and r"\frac{1}{2 2}" not in tex
-    assert r"Z_{2} &= 2 \, \left(\frac{1}{B} \, \frac{X}{A}\right)" in tex
+    assert r"Z_{2} &= 2 \, \left(\frac{1}{B} \, \left(X \oslash A\right)\right)" in tex  # A is a column: ⊘
     assert r"Z_{3} &= 2 \, \left(\frac{3}{B}\right)" in tex
 
 
@@ -390,6 +409,65 @@ def test_derivative_notes_follow_the_equations_not_the_alphabet():
                                 'h = "tanh(zz) + tanh(aa)"\nL = "sum(h)"\n[derive]\nloss = "L"\nwrt = ["X"]\n', "m")
     here = next(line for line in render_sheet(api.solve(problem), "tex").splitlines() if line.startswith("Here"))
     assert here.index(r"\tanh'(\mathrm{zz})") < here.index(r"\tanh'(\mathrm{aa})"), here
+
+
+def test_sums_and_means_along_an_axis_are_products_with_ones_and_softmax_of_rows_is_said_in_words():
+    """Issue 22: NumPy's vocabulary (∑_{axis 1}, mean_{axis 1}, softmax_{axis 1}, sum(X, axis=1)) is not
+    mathematics. A sum of each row is X 𝟏, of each column 𝟏ᵀ X, a mean (1/B) X 𝟏; a softmax of each row
+    is a "row-wise softmax" — the same in LaTeX and in the terminal's text."""
+    from derive import api
+    from derive.report import render_sheet
+
+    sheets = {name: render_sheet(api.solve(name), "tex") for name in ("attention", "layernorm", "batchnorm", "mlp_batch")}
+    for name, tex in sheets.items():
+        assert "axis" not in tex, name
+    assert r"A &= \text{row-wise}\,\operatorname{softmax}\left(Z\right)" in sheets["attention"]
+    assert r"\roomy{= A \odot \left(\bar{A} - \left(A \odot \bar{A}\right) \, \mathbf{1}\right)} &" in sheets["attention"]
+    assert r"\mu &= \frac{1}{B} \, X \, \mathbf{1} &" in sheets["batchnorm"]
+    assert r"v &= \text{row-wise}\,\operatorname{var}\left(X\right) &" in sheets["batchnorm"]
+    assert r"\roomy{= -\bar{C} \, \mathbf{1}} &" in sheets["batchnorm"]
+    assert r"\mu &= \frac{1}{D} \, {\mathbf{1}^\top} \, X &" in sheets["layernorm"]
+    assert r"\roomy{= -{\mathbf{1}^\top} \, \bar{C}} &" in sheets["layernorm"]
+    assert r"\roomy{= \bar{Z}_{2} \, \mathbf{1}} &" in sheets["mlp_batch"]
+
+    text = TextPrinter()
+    X = M("var", (), ("D", "B"), "X")
+    assert text(M("sum", (X,), ("D", 1), 1)) == "X 𝟏"
+    assert text(M("sum", (X,), (1, "B"), 0)) == "𝟏ᵀ X"
+    assert text(M("mean", (X,), ("D", 1), 1)) == "(1 / B) X 𝟏"
+    assert text(M("softmax", (X,), ("D", "B"), 1)) == "row-wise softmax(X)"
+    assert text(M("softmax", (X,), ("D", "B"), 0)) == "softmax(X)"  # each column: the default, unsaid
+    assert text(M("sum", (X,), (1, 1), None)) == "sum(X)"
+    for name in ("attention", "layernorm", "batchnorm", "mlp_batch"):
+        result = runner.invoke(app, ["solve", name])
+        assert result.exit_code == 0 and "axis" not in result.output, name
+
+
+def test_a_letter_with_a_label_or_a_hat_is_set_as_a_textbook_sets_it():
+    """Issue 22: attention printed \\mathrm{Wq} and \\overline{\\mathrm{Wq}}, the norms \\mathrm{Xh}: a
+    word, with a bar over the word. A textbook writes W_Q and X̂, and the bar goes over the letter."""
+    from derive import api
+    from derive.parse import latex_variable, text_variable
+    from derive.report import render_sheet
+
+    latex, text = LatexPrinter(), TextPrinter()
+    assert [latex_variable(n) for n in ("Wq", "Wk", "Xh", "Xhat", "yhat")] == \
+        ["W_{Q}", "W_{K}", r"\hat{X}", r"\hat{X}", r"\hat{y}"]
+    assert [latex.bar(n) for n in ("Wq", "Xh")] == [r"\bar{W}_{Q}", r"\bar{\hat{X}}"]
+    assert [text_variable(n) for n in ("Wq", "Xh")] == ["W_Q", "X\u0302"]
+    assert [text.bar(n) for n in ("Wq", "Xh")] == ["W\u0304_Q", "X\u0302\u0304"]
+    # names that are not one decorated letter keep their upright word
+    assert [latex_variable(n) for n in ("lam", "xc", "CE", "Wout")] == \
+        [r"\mathrm{lam}", r"\mathrm{xc}", r"\mathrm{CE}", r"\mathrm{Wout}"]
+
+    attention = render_sheet(api.solve("attention"), "tex")
+    assert r"Q &= X \, W_{Q} &" in attention
+    assert r"\nabla_{W_{Q}} L = \bar{W}_{Q} & \roomy{= X^\top \, \bar{Q}} &" in attention
+    assert r"\mathrm{Wq}" not in attention
+    layernorm = render_sheet(api.solve("layernorm"), "tex")
+    assert r"\hat{X} &= C \oslash s &" in layernorm
+    assert r"\roomy{= \bar{\hat{X}} \oslash s} &" in layernorm
+    assert r"\mathrm{Xh}" not in layernorm
 
 
 def test_the_verification_paragraph_says_what_was_proved(tmp_path):

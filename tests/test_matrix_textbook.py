@@ -49,7 +49,7 @@ DISTRIBUTION = '{ shape = "M x B", kind = "distribution" }'
 def test_softmax_and_cross_entropy_give_p_minus_t_over_b(target, loss):
     shown, solution = adjoints(target, loss)
     assert shown["Z2"] == "(P − T) / B"
-    assert shown["Z1"] == "relu′(Z1) ⊙ H̄" and shown["b1"] == "sum(Z̄1, axis=1)" and shown["W2"] == "Z̄2 Hᵀ"
+    assert shown["Z1"] == "relu′(Z1) ⊙ H̄" and shown["b1"] == "Z̄1 𝟏" and shown["W2"] == "Z̄2 Hᵀ"
     z2 = next(a for a in solution.derivation.adjoints if a.name == "Z2")
     assert LatexPrinter()(z2.simplified) == r"\frac{P - T}{B}"
 
@@ -57,7 +57,7 @@ def test_softmax_and_cross_entropy_give_p_minus_t_over_b(target, loss):
 def test_without_a_kind_there_is_no_p_minus_t_and_no_softmax_written_again():
     shown, _ = adjoints('"M x B"', "-sum(T * log(P)) / B")
     assert shown["P"] == "−(T ⊘ P / B)"  # log′(P) is 1 ⊘ P
-    assert shown["Z2"] == "P ⊙ (P̄ − sum(P ⊙ P̄, axis=0))"  # P, never softmax(Z2) again
+    assert shown["Z2"] == "P ⊙ (P̄ − 𝟏ᵀ (P ⊙ P̄))"  # P, never softmax(Z2) again
     assert "softmax" not in " ".join(shown.values())
 
 

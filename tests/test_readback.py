@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import subprocess
 
 import sympy
@@ -140,6 +141,28 @@ def test_text_reads_back_to_its_value(outputs, point, numbering):
             assert _close(stage.value, value, _scale(stage), rel=1e-7), (row.evaluation, value)
     if len(_DRAWN) < 4000:
         _DRAWN.extend(_latex_of(solution))
+
+
+@settings(max_examples=2000 if LONG else 200, deadline=None)
+@given(st.lists(expressions, min_size=1, max_size=2), points, numberings)
+def test_evaluation_lines_add_up_at_the_printed_precision(outputs, point, numbering):
+    """Issue 22: "0.135 + 0.282 = 0.418" — the rounded terms gave 0.417. Every line's numbers, read
+    back as printed, give its printed result (the terms carry more decimals where needed)."""
+    solution = _solved(outputs, point, numbering)
+    if solution is None:
+        return
+    nt = TextNotation(digits=3)
+    for row, value in _cells(solution, nt):
+        *stages, result = [piece.strip() for piece in row.evaluation.split(" = ")]
+        if not stages:
+            continue
+        try:
+            (worked,) = parse_line(stages[-1], {})
+        except DeriveError:
+            continue  # a stage of names (v0 × 1): nothing printed to add up
+        if float(nt.number(worked.value).replace("−", "-")) != float(result.replace("−", "-")):
+            decimals = max(len(n.split(".")[1]) for n in re.findall(r"\d+\.\d+", stages[-1].split("e")[0]))
+            assert decimals == 3 + lines.MAX_EXTRA_DIGITS, row.evaluation  # only where no digits could help
 
 
 @settings(max_examples=2000 if LONG else 200, deadline=None)

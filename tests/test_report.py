@@ -355,12 +355,12 @@ def test_without_a_usable_format_cache_latexmk_compiles_the_sheet(tmp_path, monk
 
 
 def test_catalogue_sheet_typesets_without_overfull_boxes(tmp_path):
-    # issue 10: axes as subscripts, Greek names, fractions 1/B and ⊘ in a batch-norm sheet
+    # issue 10: Greek names, fractions 1/B and ⊘ in a batch-norm sheet; sums along an axis as 𝟏ᵀ X (issue 22)
     result = runner.invoke(app, ["report", "layernorm", "--pdf", "--keep-log", "-o", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "Overfull" not in (tmp_path / "layernorm.log").read_text(errors="replace")
     tex = (tmp_path / "layernorm.tex").read_text()
-    assert r"\gamma" in tex and r"\sqrt{v + \varepsilon}" in tex and r"\mathrm{axis}" in tex
+    assert r"\gamma" in tex and r"\sqrt{v + \varepsilon}" in tex and r"\mathrm{axis}" not in tex and r"{\mathbf{1}^\top}" in tex
 
 
 def test_the_scalar_sheet_settles_in_one_pass(tmp_path):

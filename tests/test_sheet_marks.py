@@ -38,13 +38,20 @@ def footers(pdf: Path) -> list[str]:
             for page in words(pdf)]
 
 
+#: A stacked accent (the bar of X̂̄) comes out as a word of its own over its letter: it is part of that
+#: symbol, not a row above it.
+ACCENTS = frozenset("¯ˆ˜˙¨´`")
+
+
 def closest_lines(page, full_height: float = 9.0) -> list[tuple[float, str, str]]:
     """Vertical gaps (pt) between full-size words stacked over each other (sharing more than 1pt
     of width), smallest first.  Sub- and superscripts are left out: they belong to their own row.
     Lines of text and a fraction's numerator and denominator are about 4.5pt apart; a display
     fraction that runs into the row above comes within 1pt or overlaps it.  A radical's or a big
-    bracket's box is its font's, far taller than its ink, so those are left out too."""
-    full = [w for w in page if w[3] - w[1] >= full_height and not w[4].startswith(tuple("√()[]{}∑"))]
+    bracket's box is its font's, far taller than its ink, so those are left out too, and so are
+    accents (ACCENTS)."""
+    full = [w for w in page if w[3] - w[1] >= full_height and not w[4].startswith(tuple("√()[]{}∑"))
+            and w[4] not in ACCENTS]
     gaps = []
     for a in full:
         for b in full:

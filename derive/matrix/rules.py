@@ -679,9 +679,18 @@ def axis_text(e: M, style: str) -> str:
         return op.slot(e, style)
     if e.data is None or e.data == op.default_axis or e.op in ("pow", "fn", "dfn"):
         return ""
-    if style == "latex":
-        return rf"_{{\mathrm{{axis}}\,{e.data}}}"
+    if style in ("latex", "text"):  # no NumPy vocabulary in mathematics: see along_words
+        return ""
     return f", axis={e.data}"
+
+
+def along_words(e: M) -> str:
+    """How a sheet says that ``e`` works along a non-default axis: "row-wise" (axis 1: each row of
+    its argument) or "column-wise" (axis 0); "" where the axis goes without saying."""
+    op = OPS[e.op]
+    if not op.axis or op.slot is not None or e.data is None or e.data == op.default_axis:
+        return ""
+    return "row-wise" if e.data % 2 == 1 else "column-wise"
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ _MATH = {
        for start, names in zip((0x3B1, 0x391), _GREEK) for i, name in enumerate(names.split()) if name != "-"},
     "ϑ": r"\vartheta", "ϕ": r"\phi", "ϵ": r"\epsilon", "ϱ": r"\varrho", "ϖ": r"\varpi",
     "∂": r"\partial", "∇": r"\nabla", "∞": r"\infty", "≤": r"\leq", "≥": r"\geq", "≠": r"\neq",
-    "≈": r"\approx", "∈": r"\in", "∑": r"\sum", "∏": r"\prod", "√": r"\surd", "−": "-", "⊙": r"\odot",
+    "≈": r"\approx", "∈": r"\in", "∑": r"\sum", "∏": r"\prod", "√": r"\surd", "−": "-", "⊙": r"\odot", "⊘": r"\oslash",
     "⊤": r"\top", "′": r"\prime", "→": r"\rightarrow", "ᵀ": r"^{\top}", "·": r"\cdot",
 }
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..errors import DeriveError
 from ..forms import fill
+from ..handwriting import stage_value
 from ..parse import Expr
 from ..precedence import kind_of
 from ..scalar.forward import ForwardPass
@@ -18,6 +20,11 @@ from ..scalar.reverse import ReversePass
 from ..scalar.rules import primitive
 from ..scalar.solve import ScalarSolution
 from ..scalar.trace import Node, Term, Trace
+from .notation import TextNotation, format_number
+
+#: Most decimals added to a line's numbers so that they add up to its printed result (cosh(10.045)
+#: needs six more: its slope is 11 521).
+MAX_EXTRA_DIGITS = 9
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,28 @@ def evaluation_of(node: Node, values: dict[str, float], nt) -> str:
     return fill(template, args)
 
 
+def adds_up(stage: str, value: float, digits: int) -> bool:
+    """Whether the numbers of a text stage, as printed, give ``value`` printed to ``digits``."""
+    try:
+        worked = stage_value(stage)
+    except (DeriveError, ArithmeticError, ValueError):
+        return True  # nothing to read back (a stage with names): judged as it is
+    return float(format_number(worked, digits)) == float(format_number(value, digits))  # 1.000 is 1
+
+
+def precise(numeric, value: float, nt):
+    """The notation in which a line's numeric stage adds up at the printed precision: ``nt``
+    itself, or ``nt`` with one more decimal, or as few more as needed (at most MAX_EXTRA_DIGITS;
+    a line that still does not add up keeps the most), where the rounded terms do
+    not give the rounded result ("0.135 + 0.282 = 0.418" becomes "0.1347 + 0.2826 = 0.418").
+    ``numeric(notation)`` writes the stage; the decision is made on its text, so every printer
+    (terminal, LaTeX, Markdown, the key's CSV) adds the same digits."""
+    for extra in range(MAX_EXTRA_DIGITS + 1):
+        if adds_up(numeric(TextNotation(nt.digits + extra)), value, nt.digits):
+            break
+    return nt if extra == 0 else type(nt)(nt.digits + extra)
+
+
 def trace_rows(trace: Trace, nt) -> list[Row]:
     values = {node.id: node.value for node in trace.nodes}
     rows = []
@@ -90,8 +119,9 @@ def trace_rows(trace: Trace, nt) -> list[Row]:
                             node=node.id))
         else:
             definition = node.text if nt.name == "text" else node.latex
+            shown = precise(lambda n: evaluation_of(node, values, n), node.value, nt)
             rows.append(Row(f"{nt.node(node.id)} = {nt.code(definition)}",
-                            f"{evaluation_of(node, values, nt)} = {nt.number(node.value)}", node=node.id))
+                            f"{evaluation_of(node, values, shown)} = {nt.number(node.value)}", node=node.id))
     return rows
 
 
@@ -125,26 +155,32 @@ def forward_rows(fpass: ForwardPass, trace: Trace, nt) -> list[Row]:
                 chain.append(nt.minus + d_arg)
             else:
                 chain.append(nt.partial(nt.node(node.id), nt.node(term.partial.arg)) + nt.dot + d_arg)
-        numeric = []
-        symbolic = []
-        for k, term in enumerate(row.terms):
-            incoming = _number(term.incoming, nt)
-            if _is_one(term) or (_is_minus_one(term) and k == 0 and incoming[0] == nt.number(0)):
-                numeric.append(incoming[0])  # a negated zero is "0", never "−0 = 0"
-                symbolic.append(incoming[0])
-            elif _is_minus_one(term):
-                negated = nt.minus + nt.factor(*incoming, "neg", "right")
-                numeric.append(negated)
-                symbolic.append(negated)
-            else:
-                numeric.append(_product(_number(term.partial.value, nt), incoming, nt))
-                symbolic.append(_product(_partial(term, nt), incoming, nt))
-        stages = [_sum(symbolic, nt), _sum(numeric, nt)]
+        shown = precise(lambda n: _forward_stages(row, n)[-1], row.value, nt)
+        stages = _forward_stages(row, shown)
         rows.append(Row(f"{d_node} = {_sum(chain, nt)}", _stages(stages, row.value, nt), node.rule, node.id))
     for out_name, node_id in trace.outputs:
         rows.append(Row(f"{nt.partial(nt.var(out_name), x)} = {nt.partial(nt.node(node_id), x)}",
                         nt.number(fpass.tangents[node_id]), "-", answer=True))
     return rows
+
+
+def _forward_stages(row, nt) -> list[str]:
+    """A forward row's stages: partials as formulas, then as numbers, each times its tangent."""
+    numeric = []
+    symbolic = []
+    for k, term in enumerate(row.terms):
+        incoming = _number(term.incoming, nt)
+        if _is_one(term) or (_is_minus_one(term) and k == 0 and incoming[0] == nt.number(0)):
+            numeric.append(incoming[0])  # a negated zero is "0", never "−0 = 0"
+            symbolic.append(incoming[0])
+        elif _is_minus_one(term):
+            negated = nt.minus + nt.factor(*incoming, "neg", "right")
+            numeric.append(negated)
+            symbolic.append(negated)
+        else:
+            numeric.append(_product(_number(term.partial.value, nt), incoming, nt))
+            symbolic.append(_product(_partial(term, nt), incoming, nt))
+    return [_sum(symbolic, nt), _sum(numeric, nt)]
 
 
 def _stages(stages: list[str], value: float, nt) -> str:
@@ -165,31 +201,39 @@ def reverse_rows(rpass: ReversePass, trace: Trace, nt) -> list[Row]:
     for row in rpass.rows:
         node = row.node
         chain: list[str] = []
-        symbolic: list[str] = []
-        numeric: list[str] = []
         if row.seed is not None:
             chain.append(nt.partial(y, nt.node(node.id)))
-            symbolic.append(nt.number(row.seed))
-            numeric.append(nt.number(row.seed))
-        many = len(row.terms) + (row.seed is not None) > 1
         for term in row.terms:
             consumer = term.owner.id
             chain.append(nt.bar(consumer) + nt.dot + nt.partial(nt.node(consumer), nt.node(node.id)))
-            adj = _number(term.incoming, nt)
-            sym = _product(adj, _partial(term, nt), nt)
-            num = _product(adj, _number(term.partial.value, nt), nt)
-            symbolic.append(nt.bracket(sym) if many else sym)
-            numeric.append(nt.bracket(num) if many else num)
         if not chain:  # an input no output uses
             rows.append(Row(nt.bar(node.id), nt.number(row.value), node=node.id))
             continue
-        stages = [" + ".join(symbolic), " + ".join(numeric)]
+        shown = precise(lambda n: _reverse_stages(row, n)[-1], row.value, nt)
+        stages = _reverse_stages(row, shown)
         rows.append(Row(f"{nt.bar(node.id)} = {' + '.join(chain)}", _stages(stages, row.value, nt),
                         node=node.id))
     for in_name, node_id in trace.inputs:
         rows.append(Row(f"{nt.partial(y, nt.var(in_name))} = {nt.bar(node_id)}",
                         nt.number(rpass.adjoints[node_id]), answer=True))
     return rows
+
+
+def _reverse_stages(row, nt) -> list[str]:
+    """A reverse row's stages: each consumer's adjoint times the partial as a formula, then as a number."""
+    symbolic: list[str] = []
+    numeric: list[str] = []
+    if row.seed is not None:
+        symbolic.append(nt.number(row.seed))
+        numeric.append(nt.number(row.seed))
+    many = len(row.terms) + (row.seed is not None) > 1
+    for term in row.terms:
+        adj = _number(term.incoming, nt)
+        sym = _product(adj, _partial(term, nt), nt)
+        num = _product(adj, _number(term.partial.value, nt), nt)
+        symbolic.append(nt.bracket(sym) if many else sym)
+        numeric.append(nt.bracket(num) if many else num)
+    return [" + ".join(symbolic), " + ".join(numeric)]
 
 
 def jacobian(solution: ScalarSolution, nt, matrix: list[list[float]] | None = None) -> str:

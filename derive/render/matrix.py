@@ -10,11 +10,11 @@ import re
 
 import sympy
 
-from ..matrix.expr import M, leads_with_number
+from ..matrix.expr import M, count, leads_with_number
 from ..functions import FUNCTIONS
-from ..matrix.rules import OPS, axis_text, fill, printed_kind
+from ..matrix.rules import OPS, along_words, axis_text, fill, printed_kind
 from ..precedence import needs_brackets
-from ..parse import GREEK_LATEX, latex_variable, text_variable
+from ..parse import GREEK_LATEX, latex_variable, name_parts, text_variable
 
 _LATEX_FUNCTIONS = {"sigma": r"\sigma", **{f.name: f.symbol for f in FUNCTIONS.values()}}
 _TEXT_FUNCTIONS = {"sigma": "σ", **{f.name: f.text_symbol for f in FUNCTIONS.values() if f.text_symbol}}
@@ -50,7 +50,21 @@ class _Printer:
             slots["f"] = self.function(e.data)
         elif e.op == "pow":
             slots["d"] = self.exponent(e.data)
-        return fill(getattr(spec, self.style), args, **slots)
+        text = fill(getattr(spec, self.style), args, **slots)
+        words = along_words(e)  # a softmax of each row: "row-wise softmax(Z)", never softmax(Z, axis=1)
+        return f"{self.words(words)}{text}" if words else text
+
+    def _print_sum(self, e: M) -> str:
+        """A sum along an axis as a textbook writes it: X 𝟏 (each row summed), 𝟏ᵀ X (each column)."""
+        return self(_with_ones(e)) if e.data is not None else self.form(e)
+
+    def _print_mean(self, e: M) -> str:
+        """A mean along an axis: (1/B) X 𝟏, (1/D) 𝟏ᵀ X."""
+        if e.data is None:
+            return self.form(e)
+        size = count(e.args[0].shape, e.data)
+        one_over = M("div", (M("const", (), (1, 1), sympy.Integer(1)), size), (1, 1))
+        return self(M("scale", (one_over, _with_ones(e)), e.shape))
 
     def wrap(self, e: M, parent: str, side: str = "left") -> str:
         text = self(e)
@@ -87,7 +101,10 @@ class _Printer:
 
     def _print_matmul(self, e: M) -> str:
         a, b = e.args
-        return f"{self.wrap(a, 'matmul')}{self.space}{self.factor(b, 'matmul')}"
+        left = self.wrap(a, 'matmul')
+        if b.op == "ones" and a.op == "pow" and left[-1:] in "0123456789":  # (X^2) 𝟏, never X^2 𝟏
+            left = self.parens(left)
+        return f"{left}{self.space}{self.factor(b, 'matmul')}"
 
     def _print_had(self, e: M) -> str:
         a, b = e.args
@@ -108,13 +125,16 @@ class LatexPrinter(_Printer):
     def parens(self, text: str) -> str:
         return rf"\left({text}\right)"
 
+    def words(self, text: str) -> str:
+        return rf"\text{{{text}}}\,"
+
     def _print_pow(self, e: M) -> str:
         if e.args[0].is_scalar:  # a power of a number is a plain power (‖y − s‖², not ‖y − s‖^{∘2})
             return f"{self.wrap(e.args[0], 'pow', 'left')}^{{{self.exponent(e.data)}}}"
         return self.form(e)
 
     def wrap(self, e: M, parent: str, side: str = "left") -> str:
-        if e.op == "div" and parent in (("neg", "sub", "add") if _split_fraction(e) else
+        if _is_fraction(e) and parent in (("neg", "sub", "add") if _split_fraction(e) else
                                         ("neg", "sub", "add", "mul", "matmul", "hadamard")):
             return self(e)  # a \frac is delimited by its own bar: −\frac{T}{P}, never −(\frac{T}{P})
         if needs_brackets(printed_kind(e), parent, side):
@@ -126,14 +146,14 @@ class LatexPrinter(_Printer):
     def _print_scale(self, e: M) -> str:
         c, a = e.args
         coefficient = self.wrap(c, "mul")
-        if a.op == "div" and coefficient[-1:].isdigit():  # a number before a fraction reads as a mixed
+        if _is_fraction(a) and coefficient[-1:].isdigit():  # a number before a fraction reads as a mixed
             return f"{coefficient}{self.space}{self.parens(self(a))}"  # number: 2 (\frac{u}{e^c})
         return super()._print_scale(e)
 
     def factor(self, e: M, parent: str) -> str:
-        if e.op == "div" and _split_fraction(e):
+        if _is_fraction(e) and _split_fraction(e):
             return self.parens(self(e))  # it starts with a number fraction: 2 (\frac{1}{B} \frac{X}{A})
-        if e.op == "div" and not leads_with_number(e):
+        if _is_fraction(e) and not leads_with_number(e):
             return self(e)  # \frac{1}{B} \frac{1 - t}{1 - p}; but 2 (\frac{3}{B}), never the mixed number 2 3/B
         return super().factor(e, parent)
 
@@ -144,6 +164,10 @@ class LatexPrinter(_Printer):
         match = _INDEXED.match(name)
         if match and len(match.group(1)) == 1:
             return rf"\bar{{{match.group(1)}}}_{{{match.group(2)}}}"
+        parts = name_parts(name)
+        if parts:  # the bar over the letter: \bar{W}_{Q}, \bar{\hat{X}}; never over a whole word
+            letter, accent, subscript = parts
+            return rf"\bar{{{latex_variable(letter + accent)}}}" + (f"_{{{subscript}}}" if subscript else "")
         body = latex_variable(name)
         # \bar is one letter wide: a name of several letters (CE, \mathrm{lam}) gets a bar over all of it
         return rf"\bar{{{body}}}" if len(name) == 1 or body == GREEK_LATEX.get(name) else rf"\overline{{{body}}}"
@@ -182,14 +206,35 @@ class LatexPrinter(_Printer):
 
     def _print_div(self, e):  # a fraction needs no brackets around either side
         top, bottom = e.args
+        if not bottom.is_scalar:  # T ⊘ P: a \frac of matrices would read T P⁻¹
+            return rf"{self.wrap(top, 'div')} \oslash {self.wrap(bottom, 'div', 'right')}"
         if _split_fraction(e):  # never a fraction inside a fraction:
             c = top.args[0].data if top.op == "scale" else sympy.Integer(1)
             below = self(bottom) if c.q == 1 else f"{c.q} {self(bottom)}"
             rest = top.args[1] if top.op == "scale" else top  # ½ ∑(…) / B as \frac{1}{2 B} ∑(…),
-            after = self(rest) if rest.op == "div" and not _split_fraction(rest) else self.factor(rest, "mul")
-            return rf"\frac{{{c.p}}}{{{below}}}{self.space}{after}"  # (T ⊘ P) / B as \frac{1}{B} \frac{T}{P}
+            if _is_fraction(rest) and not _split_fraction(rest):
+                after = self(rest)
+            elif rest.op == "div":
+                after = self.parens(self(rest))  # (T ⊘ P) / B as \frac{1}{B} \left(T \oslash P\right)
+            else:
+                after = self.factor(rest, "mul")
+            return rf"\frac{{{c.p}}}{{{below}}}{self.space}{after}"
         return rf"\frac{{{self(top)}}}{{{self(bottom)}}}"
 
+
+
+def _with_ones(e: M) -> M:
+    """The sum along an axis as a product with a vector of ones: X 𝟏 along rows, 𝟏ᵀ X along columns."""
+    (a,) = e.args
+    if e.data % 2 == 1:
+        return M("matmul", (a, M("ones", (), (a.shape[1], 1))), e.shape)
+    return M("matmul", (M("ones", (), (1, a.shape[0])), a), e.shape)
+
+
+def _is_fraction(e: M) -> bool:
+    """Whether LaTeX sets the division ``e`` as a \\frac: only by a scalar; a matrix divisor
+    divides entry by entry and is written ⊘."""
+    return e.op == "div" and e.args[1].is_scalar
 
 
 def _split_fraction(e: M) -> bool:
@@ -212,10 +257,17 @@ class TextPrinter(_Printer):
     def parens(self, text: str) -> str:
         return f"({text})"
 
+    def words(self, text: str) -> str:
+        return f"{text} "
+
     def diag_of(self, text: str) -> str:
         return f"diag({text})"
 
     def bar(self, name: str) -> str:
+        parts = name_parts(name)
+        if parts:  # X̂̄, W̄_Q: the bar over the letter
+            letter, accent, subscript = parts
+            return f"{text_variable(letter + accent)}\u0304" + (f"_{subscript}" if subscript else "")
         name = text_variable(name)  # mu -> μ̄, never mū
         match = _INDEXED.match(name)
         if match and len(match.group(1)) == 1:
