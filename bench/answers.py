@@ -73,7 +73,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=250)
     args, _ = parser.parse_known_args()  # run.py passes its own options
-    from derive.matrix.answers import check_answers
+    from derive.grading.answers import check_answers
     from derive.matrix.solve import solve_matrix
     from derive.problems import problem_from_toml
 

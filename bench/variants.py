@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from derive.problems import load_problem  # noqa: E402
-from derive.variants import draw_variants  # noqa: E402
+from derive.grading.variants import draw_variants  # noqa: E402
 
 
 def main() -> None:

@@ -521,8 +521,8 @@ def check_command(
 
     One file: exits 0 when everything is right, 1 otherwise. Many files or a folder: one report
     for the class; exits 0 when every file was graded, whatever the scores, 2 when one could not be."""
-    from .batch import ClassReport, collect, grade_class, grade_file
-    from .roster import read_manifest, read_roster
+    from .grading.batch import ClassReport, collect, grade_class, grade_file
+    from .grading.roster import read_manifest, read_roster
 
     _json_errors(ctx, as_json)
     settings = _settings(ctx)
@@ -543,8 +543,8 @@ def check_command(
         if overrides:
             if solution.kind != "scalar":
                 raise ProblemError("--overrides resolves cells of scalar worksheets")
-            from .grade import worksheet_cells
-            from .overrides import read_overrides
+            from .grading.grade import worksheet_cells
+            from .grading.overrides import read_overrides
 
             decisions = read_overrides(overrides, worksheet_cells(solution))
 
@@ -572,14 +572,14 @@ def check_command(
     else:
         submission = grade_file(solution, answers[0], entries, solve_at, **options)
         if decisions:
-            from .overrides import apply_overrides
+            from .grading.overrides import apply_overrides
 
             submission.result = apply_overrides(submission.result, decisions.get(submission.id, []))
         report = ClassReport(solution.problem.name, [submission], {s.id: s for s in students or []})
     _write_gradebooks(report, csv_out, canvas_out, moodle_out, assignment or solution.problem.title
                       or solution.problem.name)
     if stats_dir:
-        from .stats import write_stats
+        from .grading.stats import write_stats
 
         write_stats(report, solution, stats_dir)
     terminal = _terminal()
@@ -605,9 +605,9 @@ def _results_even_on_failure(out: Optional[Path], answers: list[Path]):
         yield
     except DeriveError as exc:
         if out is not None:
-            from .batch import Submission
+            from .grading.batch import Submission
             from .files import write_text
-            from .gradescope import results
+            from .grading.gradescope import results
 
             failed = Submission(", ".join(map(str, answers)), error="the autograder could not grade this submission: "
                                 + one_line(str(exc)) + " (your instructor can see why)")
@@ -649,7 +649,7 @@ def _refuse_overwriting(inputs: dict, outputs: dict) -> None:
 
 def _write_gradebooks(report, csv_out, canvas_out, moodle_out, assignment: str) -> None:
     from .files import write_text
-    from .gradebooks import provisional
+    from .grading.gradebooks import provisional
 
     if csv_out:
         write_text(csv_out, report.to_csv())
@@ -667,9 +667,9 @@ def _write_gradebooks(report, csv_out, canvas_out, moodle_out, assignment: str) 
 def _gradescope(ctx, solution, answers, entries, solve_at, students, decisions, exclude, options, out: Path,
                 shown_to_student: tuple, metadata: Optional[Path], gradebooks: tuple, as_json: bool) -> None:
     """One Gradescope submission: results.json is written whatever happens to the file."""
-    from .batch import ClassReport
+    from .grading.batch import ClassReport
     from .files import write_text
-    from .gradescope import grade_submission, read_metadata, results
+    from .grading.gradescope import grade_submission, read_metadata, results
 
     if metadata is None:  # Gradescope's layout: /autograder/submission beside submission_metadata.json
         metadata = next((p.parent / "submission_metadata.json" for p in answers
@@ -701,7 +701,7 @@ def _grading_options(solution, tolerance, weights, require_lines, decimal_comma=
         if tolerance is not None or weights or require_lines or decimal_comma is not None:
             raise ProblemError("--tolerance, --weight, --require-lines and --decimal-comma grade scalar worksheets")
         return {}
-    from .grade import PARTS, Policy
+    from .grading.grade import PARTS, Policy
 
     from .problems import check_weight, check_weights
 
@@ -744,8 +744,8 @@ def variants_command(
     """Give each student their own point: a blank sheet and a key each, and manifest.csv."""
 
     from .report import SheetOptions
-    from .roster import anonymous_roster, in_shard, parse_shard, read_roster
-    from .variants import write_variants
+    from .grading.roster import anonymous_roster, in_shard, parse_shard, read_roster
+    from .grading.variants import write_variants
 
     if roster and count:
         raise ProblemError("give --count or --roster, not both", hint="a roster has one sheet per student")
@@ -837,7 +837,7 @@ def prairielearn_command(
 ) -> None:
     """Write a PrairieLearn question (info.json, question.html, server.py) graded by derive:
     variants drawn from PrairieLearn's seed, partial and carried credit, slip messages."""
-    from .prairielearn import write_question
+    from .grading.prairielearn import write_question
 
     for path in write_question(problem, out_dir, feedback):
         typer.echo(str(path))

@@ -26,7 +26,7 @@ from . import files, sandbox, texfigures, texformat
 from .errors import Interrupted, ReportError, UsageError, inert
 from .render import latex as latex_render
 from .render import markdown as markdown_render
-from .roster import ID_HINT, STUDENT_ID
+from .grading.roster import ID_HINT, STUDENT_ID
 
 FORMATS = ("tex", "md", "json", "csv")
 TEX_PACKAGES = "texlive-latex-base texlive-latex-recommended texlive-pictures lmodern latexmk"
@@ -138,7 +138,7 @@ def render_sheet(solution, fmt: str, options: SheetOptions = SheetOptions(),
         raise ReportError("a matrix problem's blank handout is LaTeX (PDF) or Markdown, not CSV or JSON",
                           hint="students type formulas in the TOML written beside it: see derive check")
     if fmt == "csv":
-        from .worksheet import blank_csv
+        from .grading.worksheet import blank_csv
 
         return blank_csv(solution, key=not settings["blank"], digits=settings["digits"], student=settings["student"])
     if solution.kind == "matrix":
@@ -228,7 +228,7 @@ def _write_report(solution, out_dir, fmt, pdf, options, template, stem, keep_log
     path = files.write_text(out_dir / f"{stem}.{fmt}", text)
     written = [path]
     if solution.kind == "matrix" and options.blank:  # the handout's answer file, to fill in
-        from .matrix.answers import answer_template
+        from .grading.answers import answer_template
 
         written.append(out_dir / f"{stem}.toml")
         files.write_text(written[-1], answer_template(solution))

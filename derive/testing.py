@@ -16,16 +16,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import api
-from .grade import RIGHT, Grade
+from .grading.grade import RIGHT, Grade
 
 
 def grade_worksheet(problem: str, answers: str | Path, manifest: str | Path | None = None,
                     **solve_options) -> Grade:
     """The full grade of a filled worksheet (verdicts per cell, scores), under the problem file's
     [grading] policy; with ``manifest`` at the point of the student id written on the sheet."""
-    from .batch import grade_file
-    from .grade import Policy
-    from .roster import read_manifest
+    from .grading.batch import grade_file
+    from .grading.grade import Policy
+    from .grading.roster import read_manifest
     from .scalar.solve import solve_scalar
 
     solution = api.solve(problem, **solve_options)._solved
@@ -53,7 +53,7 @@ def assert_worksheet(problem: str, answers: str | Path, minimum: float = 1.0, ma
 def assert_matrix_answers(problem: str, answers: str | Path, **solve_options):
     """Assert that every typed adjoint and gradient is right by meaning."""
     __tracebackhide__ = True
-    from .matrix.answers import check_answers
+    from .grading.answers import check_answers
 
     solution = api.solve(problem, **solve_options)._solved
     result = check_answers(solution, answers)

@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 from conftest import problem1_graph
 from derive.cli import app
 from derive.errors import ProblemError
-from derive.roster import parse_shard, read_roster
-from derive.worksheet import read_answers
+from derive.grading.roster import parse_shard, read_roster
+from derive.grading.worksheet import read_answers
 
 runner = CliRunner()
 
@@ -275,7 +275,7 @@ def test_count_and_roster_are_exclusive(tmp_path):
 
 def test_the_visible_student_line_stands_in_for_a_deleted_marker(course):
     text = (course / "sheets" / "ada_l-blank.md").read_text()
-    from derive.worksheet import read_markdown
+    from derive.grading.worksheet import read_markdown
 
     assert read_markdown(text.replace("<!-- derive: student=ada_l -->", "")).student == "ada_l"
     assert read_markdown(text.replace("**Student:** ada\\_l", "Student: zed")).student == "ada_l"  # the marker wins
@@ -316,7 +316,7 @@ def test_an_honest_slip_copying_an_input_keeps_carried_credit_and_is_flagged(tmp
     student's sheet; the work that follows it consistently keeps its carried credit, the input
     cell earns none, and a person is asked to look. An input rounded coarser than the sheet asks
     (pi/4 as 0.79) is not another point at all."""
-    from derive.grade import Answer, grade
+    from derive.grading.grade import Answer, grade
     from derive import api
 
     slip = independent_key(2, 1.5)

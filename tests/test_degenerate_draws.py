@@ -7,7 +7,7 @@ import pytest
 
 from derive.errors import ProblemError
 from derive.problems import problem_from_toml
-from derive.variants import draw_variants
+from derive.grading.variants import draw_variants
 
 
 def test_zero_inputs_are_drawn_again_unless_allowed():

@@ -13,8 +13,8 @@ import pytest
 
 from classsim import Habit, Slip, Student, classroom, fill, to_csv
 from derive import api
-from derive.batch import grade_file
-from derive.grade import PUBLISHED, RIGHT, Answer, Policy, grade
+from derive.grading.batch import grade_file
+from derive.grading.grade import PUBLISHED, RIGHT, Answer, Policy, grade
 
 #: Homework as courses write it: the assignment, Baydin's example, and problems of a TA's own
 #: whose values are large enough for carried rounding to show (a product by 64, exp, tanh).
@@ -209,7 +209,7 @@ def test_a_rounding_student_exits_0_and_a_comma_sheet_is_read(tmp_path, solved):
 
 
 def test_the_published_key_as_a_variant_through_the_batch(tmp_path, solved):
-    from derive.roster import ManifestEntry
+    from derive.grading.roster import ManifestEntry
 
     import sympy
 

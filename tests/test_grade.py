@@ -7,8 +7,8 @@ from typer.testing import CliRunner
 
 from derive.cli import app
 from derive.errors import ProblemError
-from derive.grade import Answer, grade
-from derive.worksheet import read_answers
+from derive.grading.grade import Answer, grade
+from derive.grading.worksheet import read_answers
 
 SEED = "tests/data/seed_worksheet.csv"
 

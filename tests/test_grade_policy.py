@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from derive.cli import app
-from derive.grade import Answer, Policy, grade, read_value
+from derive.grading.grade import Answer, Policy, grade, read_value
 
 runner = CliRunner()
 V5 = 3.0  # 3 x2^2 at x2 = 1
@@ -58,7 +58,7 @@ def test_tolerance_in_units_of_the_last_printed_digit(problem1):
 
 def test_a_key_rounded_to_integers_does_not_score_full_marks(problem1):
     """Rounding every value to 0 decimals was 'correct at the precision written' and scored 100%."""
-    from derive.grade import Expectations, worksheet_cells
+    from derive.grading.grade import Expectations, worksheet_cells
 
     expect = Expectations(problem1)
     answers = [Answer(*cell, str(round(expect.value(*cell)))) for cell in worksheet_cells(problem1)]

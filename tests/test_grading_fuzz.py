@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from derive import api
-from derive.grade import Answer, grade
+from derive.grading.grade import Answer, grade
 
 VERDICTS = {"correct", "rounding", "carried", "wrong", "missing", "review"}
 

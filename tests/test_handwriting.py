@@ -5,8 +5,8 @@ import math
 import pytest
 
 from derive.errors import ParseError
-from derive.grade import read_value
-from derive.handwriting import parse_line
+from derive.grading.grade import read_value
+from derive.grading.handwriting import parse_line
 
 NAMES = {"v0": 2.0, "v1": 1.0, "v5": 3.0, "v6": math.sin(3)}
 

@@ -155,7 +155,7 @@ def test_a_line_that_is_not_a_real_number_is_the_cells_business(tmp_path, line):
 
 
 def test_complex_power_in_a_line_is_not_a_real_number():
-    from derive.handwriting import parse_line
+    from derive.grading.handwriting import parse_line
 
     with pytest.raises(derive.ParseError, match="not a real number"):
         parse_line("(-1)^0.5", {})
@@ -376,9 +376,9 @@ _CELL = st.one_of(
 @_examples(50)
 @given(values=st.lists(st.tuples(_CELL, _CELL), min_size=1, max_size=6), data=st.data())
 def test_fuzz_csv_worksheet_cells(problem1, values, data, tmp_path_factory):
-    from derive.grade import grade, worksheet_cells
+    from derive.grading.grade import grade, worksheet_cells
     from derive.render import terminal
-    from derive.worksheet import read_answers
+    from derive.grading.worksheet import read_answers
 
     cells = worksheet_cells(problem1)
     out = io.StringIO()
@@ -403,8 +403,8 @@ def test_fuzz_csv_worksheet_cells(problem1, values, data, tmp_path_factory):
        marker=st.sampled_from(["<!-- derive: part=trace -->", "<!-- derive: part=forward pass=x1 -->",
                                "<!-- derive: part=reverse pass=y9 -->", "<!-- derive: part=nope pass= -->"]))
 def test_fuzz_markdown_worksheet(problem1, rows, header, marker, tmp_path_factory):
-    from derive.grade import grade
-    from derive.worksheet import read_answers
+    from derive.grading.grade import grade
+    from derive.grading.worksheet import read_answers
 
     lines = [marker, header, "|---|---|---|"] + ["| " + " | ".join(c.replace("\n", " ") for c in row) + " |"
                                                   for row in rows]
@@ -419,8 +419,8 @@ def test_fuzz_markdown_worksheet(problem1, rows, header, marker, tmp_path_factor
 @_examples(200)
 @given(line=_CELL)
 def test_fuzz_hand_written_lines(problem1, line):
-    from derive.grade import read_value
-    from derive.handwriting import parse_line
+    from derive.grading.grade import read_value
+    from derive.grading.handwriting import parse_line
 
     names = {node.id: node.value for node in problem1.trace.nodes}
     for parse in (lambda: parse_line(line, names), lambda: read_value(line)):
@@ -557,10 +557,10 @@ def test_sheet_options_are_checked(arguments):
 
 
 @pytest.mark.parametrize("call", [
-    lambda: __import__("derive.grade").grade.Answer("trace", "", "v2", value=None),
-    lambda: __import__("derive.grade").grade.Policy(tolerance=float("nan")),
-    lambda: __import__("derive.grade").grade.Policy(tolerance=-1),
-    lambda: __import__("derive.grade").grade.Policy(digits=-5),
+    lambda: __import__("derive.grading.grade").grading.grade.Answer("trace", "", "v2", value=None),
+    lambda: __import__("derive.grading.grade").grading.grade.Policy(tolerance=float("nan")),
+    lambda: __import__("derive.grading.grade").grading.grade.Policy(tolerance=-1),
+    lambda: __import__("derive.grading.grade").grading.grade.Policy(digits=-5),
 ])
 def test_grading_arguments_are_checked(call):
     with pytest.raises(DeriveError):

@@ -7,7 +7,7 @@ import math
 import pytest
 import sympy
 
-from derive.handwriting import parse_line
+from derive.grading.handwriting import parse_line
 from derive.problems import Problem
 from derive.render import lines
 from derive.render.notation import LatexNotation, TextNotation
@@ -126,8 +126,8 @@ def test_terms_that_do_not_add_up_when_rounded_get_one_more_decimal():
     """Issue 22: a key printed "0.135 + 0.282 = 0.418" (0.1354 + 0.2824 = 0.4178, but the rounded
     terms give 0.417). Such a line prints its terms with one more decimal, in text, in LaTeX and in
     the key's CSV, and the key still passes its own grader; a line that adds up is left as it is."""
-    from derive.grade import grade
-    from derive.worksheet import blank_csv, read_csv
+    from derive.grading.grade import grade
+    from derive.grading.worksheet import blank_csv, read_csv
 
     inputs = {"a": sympy.Rational("0.1354"), "b": sympy.Rational("0.2824")}
     solution = solve_scalar(Problem("ada", inputs, {"y1": "a + b", "y2": "a*b"}))

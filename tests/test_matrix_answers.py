@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from derive.matrix.answers import check_answers
+from derive.grading.answers import check_answers
 from derive.matrix.solve import solve_matrix
 from derive.problems import load_problem
 
@@ -42,7 +42,7 @@ def test_a_wrong_answer_gets_a_counterexample(tmp_path):
 def test_an_undecided_exact_comparison_is_never_a_pass(tmp_path, monkeypatch):
     # issue 13: z_bar + (sum(b1)/10**6)**999 * z_bar equals z_bar to double precision near 1;
     # the exact check timed out; it was graded correct.  (Now bounded by a size, not a clock.)
-    from derive.matrix import answers
+    from derive.grading import answers
 
     monkeypatch.setattr(answers, "ANSWER_SIZE_LIMIT", 10)
     items = check(tmp_path, '[gradients]\nb1 = "z_bar + (sum(b1)/1000000)**999 * z_bar"\n'
@@ -59,7 +59,7 @@ def test_a_tiny_wrong_term_is_wrong_when_the_exact_check_decides(tmp_path):
 
 def _check(tmp_path, problem, answers):
     from derive.api import solve
-    from derive.matrix.answers import check_answers
+    from derive.grading.answers import check_answers
 
     path = tmp_path / "answers.toml"
     path.write_text(answers)
@@ -171,7 +171,7 @@ def test_a_column_of_ones_is_accepted(tmp_path):
 
 
 def test_the_blank_answer_file_names_the_problems_own_functions(tmp_path):
-    from derive.matrix.answers import answer_template
+    from derive.grading.answers import answer_template
 
     net = tmp_path / "phi.toml"
     net.write_text(TANH_NET.replace("[equations]", '[functions]\nphi = "tanh"\n[equations]').replace("tanh(Z)",

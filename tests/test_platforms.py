@@ -18,10 +18,10 @@ from typer.testing import CliRunner
 
 from derive.cli import app
 from derive.errors import ProblemError
-from derive.grade import CellVerdict, Grade
-from derive.gradescope import _shares, results
-from derive.batch import Submission
-from derive.roster import match_id, read_roster
+from derive.grading.grade import CellVerdict, Grade
+from derive.grading.gradescope import _shares, results
+from derive.grading.batch import Submission
+from derive.grading.roster import match_id, read_roster
 from test_batch import course, filled_csv, independent_key, manifest_points  # noqa: F401  (a fixture)
 
 runner = CliRunner()
@@ -190,7 +190,7 @@ def test_links_and_a_students_manifest_csv_are_reported_never_graded_in_silence(
 # -- one file never stops the class ----------------------------------------------------------
 
 def test_a_bug_on_one_file_is_that_files_line_and_grades_are_still_written(tmp_path, monkeypatch):
-    import derive.grade as grade_module
+    import derive.grading.grade as grade_module
 
     real = grade_module.grade
     subs = tmp_path / "subs"

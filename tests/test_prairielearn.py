@@ -168,7 +168,7 @@ def scalar_question(tmp_path_factory):
 
 def test_generate_draws_derives_variant_from_the_seed(scalar_question):
     from derive.problems import load_problem
-    from derive.variants import draw_variants
+    from derive.grading.variants import draw_variants
 
     _, module, data = scalar_question
     drawn = draw_variants(load_problem("problem1"), 1, SEED)[0].values
@@ -309,7 +309,7 @@ def test_matrix_answers_are_judged_by_meaning(matrix_question):
 
 
 def test_typed_formulas_reach_the_toml_file_as_written():
-    from derive.prairielearn import answer_toml
+    from derive.grading.prairielearn import answer_toml
 
     hostile = {"adjoints_h": 'r" \n[gradients]\nW1 = "z_bar @ x.T', "gradients_W1": "a\\b\x7f\x01 ✓",
                "other_x": "ignored", "adjoints_bad name": "ignored"}

@@ -25,8 +25,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from derive.errors import DeriveError
-from derive.grade import grade
-from derive.handwriting import parse_line
+from derive.grading.grade import grade
+from derive.grading.handwriting import parse_line
 from derive.parse import parse_expression
 from derive.problems import Problem
 from derive.render import lines
@@ -36,7 +36,7 @@ from derive.scalar.reverse import reverse_pass
 from derive.scalar.rules import ALIASES, FOLD, FUNCTIONS, PRIMITIVES, primitive
 from derive.scalar.solve import ScalarSolution
 from derive.scalar.trace import build_trace
-from derive.worksheet import blank_csv, read_csv
+from derive.grading.worksheet import blank_csv, read_csv
 
 LONG = os.environ.get("HYPOTHESIS_PROFILE") == "long"
 

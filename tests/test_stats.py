@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from derive.cli import app
-from derive.worksheet import blank_csv
+from derive.grading.worksheet import blank_csv
 
 from conftest import problem1_adjoints, problem1_tangents, problem1_values
 
@@ -139,8 +139,8 @@ def test_heatmapped_key_compiles_to_a_pdf(stats_folder):
 
 
 def test_edge_share_is_the_share_wrong_of_the_cells_using_the_partial(problem1, simulated_class):
-    from derive.batch import grade_class
-    from derive.stats import class_stats, edge_shares
+    from derive.grading.batch import grade_class
+    from derive.grading.stats import class_stats, edge_shares
 
     stats = class_stats(grade_class(problem1, [simulated_class]))
     shares = edge_shares(stats, problem1)

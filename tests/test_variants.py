@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from derive.cli import app
 from derive.errors import ProblemError
 from derive.problems import load_problem, problem_from_toml
-from derive.variants import draw_variants
+from derive.grading.variants import draw_variants
 
 runner = CliRunner()
 
@@ -151,7 +151,7 @@ def test_a_script_without_a_main_guard_is_told_how_to_call_write_variants(tmp_pa
     """Spawned workers import the calling script again; unguarded, they die at start. The run
     ends with one clear error naming the fix; workers=1 writes the sheets in the process itself."""
     script = tmp_path / "script.py"
-    script.write_text("import sys\nfrom derive.variants import write_variants\n"
+    script.write_text("import sys\nfrom derive.grading.variants import write_variants\n"
                       "print(write_variants('problem1', 2, 0, sys.argv[1], pdf=False, workers=int(sys.argv[2])))\n")
     broken = subprocess.run([sys.executable, str(script), str(tmp_path / "a"), "2"], capture_output=True,
                             text=True, timeout=120)
@@ -251,7 +251,7 @@ def test_a_concurrent_run_into_the_same_folder_is_refused(tmp_path):
 
 
 def test_the_manifest_lists_a_student_before_their_sheet_exists(tmp_path, monkeypatch):
-    import derive.variants as variants
+    import derive.grading.variants as variants
 
     seen = []
 
@@ -273,8 +273,8 @@ def test_the_manifest_lists_a_student_before_their_sheet_exists(tmp_path, monkey
     (["../../x"], "not a valid student id"), (["Ada", "ada"], "one file on macOS and Windows"),
 ])
 def test_library_ids_are_checked_like_the_clis(tmp_path, students, message):
-    from derive.roster import Student
-    from derive.variants import write_variants
+    from derive.grading.roster import Student
+    from derive.grading.variants import write_variants
 
     out = tmp_path / "a" / "b"
     with pytest.raises(ProblemError, match=message):

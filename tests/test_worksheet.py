@@ -8,8 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from derive.cli import app
-from derive.grade import Expectations, grade
-from derive.worksheet import read_answers
+from derive.grading.grade import Expectations, grade
+from derive.grading.worksheet import read_answers
 
 runner = CliRunner()
 

@@ -18,8 +18,6 @@ from dataclasses import dataclass, replace
 
 import sympy
 
-import sympy
-
 from . import expr as mx
 from .expr import M
 from .rules import replace_nodes, substitute, vjp

@@ -13,7 +13,7 @@ from ..parse import text_variable
 #: What a student wrote is shown up to this many characters (the JSON keeps all of it).
 GIVEN_WIDTH = 200
 from ..scalar.solve import ScalarSolution
-from ..grade import to_look_at
+from ..grading.grade import to_look_at
 from . import lines
 from .notation import TextNotation
 

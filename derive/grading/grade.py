@@ -25,10 +25,10 @@ import math
 import re
 from dataclasses import dataclass, field, replace
 
-from .errors import DeriveError, ProblemError, UsageError
+from ..errors import DeriveError, ProblemError, UsageError
 from .handwriting import parse_line
-from .scalar.rules import primitive
-from .scalar.solve import ScalarSolution
+from ..scalar.rules import primitive
+from ..scalar.solve import ScalarSolution
 
 PARTS = ("trace", "forward", "reverse")
 #: Local partials as textbooks write them from the node's own value v (a student who wrote v

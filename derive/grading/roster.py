@@ -22,9 +22,9 @@ from pathlib import Path
 
 import sympy
 
-from .errors import DeriveError, ProblemError
-from .problems import Problem, parse_value
-from .userfiles import read_text
+from ..errors import DeriveError, ProblemError
+from ..problems import Problem, parse_value
+from ..userfiles import read_text
 
 STUDENT_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._@+-]{0,63}")
 ID_HINT = "ids are letters, digits, '-', '_', '.', '@' and '+', at most 64, starting with a letter, digit or '_'"

@@ -15,10 +15,10 @@ import io
 import re
 from pathlib import Path
 
-from .errors import ProblemError, excerpt
+from ..errors import ProblemError, excerpt
 from .grade import PARTS, Answer, Expectations, worksheet_cells
-from .scalar.solve import ScalarSolution
-from .userfiles import read_text
+from ..scalar.solve import ScalarSolution
+from ..userfiles import read_text
 
 HEADER = ["part", "pass", "node", "value", "line"]
 _MARKER = re.compile(r"<!--\s*derive:\s*part=(\w+)(?:\s+pass=(\S*))?\s*-->")
@@ -57,8 +57,8 @@ def blank_csv(solution: ScalarSolution, key: bool = False, digits: int = 3, stud
 
 def key_lines(solution: ScalarSolution, digits: int = 3) -> dict[tuple[str, str, str], str]:
     """The evaluation column of every row of the tables, by cell (part, pass, node)."""
-    from .render import lines  # the tables' own rows: the key shows what the sheet shows
-    from .render.notation import TextNotation
+    from ..render import lines  # the tables' own rows: the key shows what the sheet shows
+    from ..render.notation import TextNotation
 
     nt, trace = TextNotation(digits), solution.trace
     out = {("trace", "", row.node): row.evaluation for row in lines.trace_rows(trace, nt)}

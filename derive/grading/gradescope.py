@@ -17,9 +17,9 @@ import re
 from pathlib import Path
 
 from .batch import RIGHT, Submission, collect, shown
-from .errors import ProblemError
+from ..errors import ProblemError
 from .roster import Student, match_id
-from .userfiles import read_text
+from ..userfiles import read_text
 
 FEEDBACK = ("full", "verdicts", "score")
 #: Students may resubmit: expected values shown at once would be an answer key for the next try.

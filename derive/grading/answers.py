@@ -18,11 +18,11 @@ import numpy as np
 
 from ..errors import DeriveError, ProblemError, ShapeError, did_you_mean
 from ..userfiles import read_text
-from .evaluate import ANSWER_CONCRETE, NumpyBackend, SympyBackend, evaluate, run_forward
-from .expr import M, size_value
-from .shapes import shape_text, type_answer
-from .solve import MatrixSolution
-from .verify import (EXACT_ENTRY_LIMIT, PRECISIONS, Budget, compare, distinct_nodes, exact_variables, random_points,
+from ..matrix.evaluate import ANSWER_CONCRETE, NumpyBackend, SympyBackend, evaluate, run_forward
+from ..matrix.expr import M, size_value
+from ..matrix.shapes import shape_text, type_answer
+from ..matrix.solve import MatrixSolution
+from ..matrix.verify import (EXACT_ENTRY_LIMIT, PRECISIONS, Budget, compare, distinct_nodes, exact_variables, random_points,
                      random_values)
 
 if sys.version_info >= (3, 11):

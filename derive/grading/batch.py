@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import DeriveError, ProblemError
+from ..errors import DeriveError, ProblemError
 from .gradebooks import canvas_csv, grades_csv, moodle_csv, percent, spreadsheet_cell
 from .roster import ManifestEntry, Student, check_id, match_id
 
@@ -174,7 +174,7 @@ def grade_file(solution, path: Path, manifest: dict[str, ManifestEntry] | None =
     a sheet carrying another id is flagged to the instructor.  Raises DeriveError when the file
     cannot be graded."""
     if solution.kind == "matrix":
-        from .matrix.answers import check_answers
+        from .answers import check_answers
 
         return Submission(str(path), submitter or path.stem, check_answers(solution, path))
     from .grade import grade

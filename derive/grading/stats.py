@@ -17,11 +17,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import files
+from .. import files
 
 #: What a cell's verdict counts as, in the order of the columns.
 CATEGORIES = ("correct", "carried", "wrong", "missing", "review")
-#: Slip kinds of a scalar worksheet (derive.grade), in the order of the columns.
+#: Slip kinds of a scalar worksheet (derive.grading.grade), in the order of the columns.
 SLIPS = ("sign", "chain", "degrees", "arithmetic", "rule", "point")
 #: Diagnoses of a typed matrix answer, read from the grader's verdict and message.
 DIAGNOSES = ("transpose", "hadamard", "shape", "invalid", "unequal")
@@ -207,7 +207,7 @@ def edge_shares(stats: ClassStats, solution) -> dict[str, float]:
 
 
 def _scalar_tables(stats: ClassStats, solution, lt, escape) -> list[dict]:
-    from .render import lines
+    from ..render import lines
 
     trace = solution.trace
     by_cell = {(c.part, c.pass_, c.node): c for c in stats.cells}
@@ -245,8 +245,8 @@ def _first_wrong(stats: ClassStats, table: str) -> list[tuple[str, int]]:
 
 
 def _matrix_tables(stats: ClassStats, solution) -> list[dict]:
-    from .matrix.answers import _expected
-    from .render.matrix import TextPrinter
+    from .answers import _expected
+    from ..render.matrix import TextPrinter
 
     text = TextPrinter()
     expected = {key: text(value) for key, value in _expected(solution).items()}
@@ -262,8 +262,8 @@ def _matrix_tables(stats: ClassStats, solution) -> list[dict]:
 def heatmap_markdown(stats: ClassStats, solution) -> str:
     """The key as Markdown tables with each cell's share wrong as a coloured square, the top
     slip beside it, the first-wrong distribution of each pass and text-bar plots."""
-    from .render import graph, markdown
-    from .render.notation import LatexNotation
+    from ..render import graph, markdown
+    from ..render.notation import LatexNotation
 
     title = markdown.escape(solution.problem.title or solution.problem.name)
     out = [f"# Item analysis: {title}", "",
@@ -327,10 +327,10 @@ def _edge_style(share: float) -> str:
 def heatmap_tex(stats: ClassStats, solution) -> str:
     """The key as a LaTeX document: cells shaded by the share wrong, the top slip in the margin
     column, the backpropagation graph with its edges shaded the same way, and pgfplots plots."""
-    from . import sandbox
-    from .render import graph, latex
-    from .render.notation import LatexNotation
-    from .report import _builtin_template
+    from .. import sandbox
+    from ..render import graph, latex
+    from ..render.notation import LatexNotation
+    from ..report import _builtin_template
 
     if stats.kind == "scalar":
         tables = _scalar_tables(stats, solution, LatexNotation(3), latex.escape)
@@ -365,7 +365,7 @@ def write_stats(report, solution, out_dir: str | Path, pdf: bool = True) -> list
     written += [files.write_text(out_dir / "key-heatmap.md", heatmap_markdown(stats, solution)),
                 files.write_text(out_dir / "key-heatmap.tex", heatmap_tex(stats, solution))]
     if pdf:
-        from .report import compile_pdf
+        from ..report import compile_pdf
 
         written.append(compile_pdf(written[-1]))
     return written

@@ -36,15 +36,15 @@ from typing import TYPE_CHECKING
 
 import sympy
 
-from . import files
-from .errors import DeriveError, DomainError, Interrupted, ProblemError, ReportError, UsageError, VerificationError
-from .problems import Problem, check_moved_point, load_problem
+from .. import files
+from ..errors import DeriveError, DomainError, Interrupted, ProblemError, ReportError, UsageError, VerificationError
+from ..problems import Problem, check_moved_point, load_problem
 from .roster import ManifestEntry, Student, anonymous_roster, check_id, in_shard, manifest_csv
-from .scalar.solve import solve_scalar
-from .userfiles import read_text
+from ..scalar.solve import solve_scalar
+from ..userfiles import read_text
 
 if TYPE_CHECKING:  # the sheets (Jinja2, TeX) load only when sheets are written: PrairieLearn's
-    from .report import SheetOptions  # runtime draws variants without them
+    from ..report import SheetOptions  # runtime draws variants without them
 
 MAX_DRAWS = 200
 MAX_MAGNITUDE = 10**12  # largest |low| or |high| of a [variants] range
@@ -175,7 +175,7 @@ def _build(spec: str, variant: Variant, out_dir: str, pdf: bool, options: SheetO
 
 
 def _build_sheets(spec: str, variant: Variant, out_dir: str, pdf: bool, options: SheetOptions) -> list[str]:
-    from .report import write_report
+    from ..report import write_report
 
     solution = solve_scalar(load_problem(spec).with_values(variant.values))
     student = options.student or f"student{variant.student:03d}"
@@ -236,7 +236,7 @@ def check_students(students: list[Student]) -> None:
     seen: dict[str, str] = {}
     for student in students:
         if not isinstance(student, Student):
-            raise UsageError(f"students must be derive.roster.Student objects, not {type(student).__name__}")
+            raise UsageError(f"students must be derive.grading.roster.Student objects, not {type(student).__name__}")
         check_id(student.id, "student")
         folded = student.id.casefold()
         if folded in seen:
@@ -314,7 +314,7 @@ def write_variants(spec: str, count: int, seed: int, out_dir: str | Path, pdf: b
     (or the run is interrupted) it is rewritten to list only the students whose sheets were
     written.  A manifest already in the folder that gives one of these students another point is
     never overwritten: the run is refused; one that agrees keeps its other students' lines."""
-    from .report import SheetOptions
+    from ..report import SheetOptions
 
     options = SheetOptions() if options is None else options
     problem = load_problem(spec)

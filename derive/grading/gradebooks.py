@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 
-from .errors import inert
+from ..errors import inert
 
 #: First characters that make a spreadsheet read a cell as a formula (OWASP's list, and the
 #: full-width forms some spreadsheets also accept).

@@ -14,8 +14,8 @@ import math
 import re
 from dataclasses import dataclass
 
-from .errors import ParseError, excerpt, inert
-from .scalar.rules import ALIASES, FLOAT_FUNCTIONS, FUNCTIONS, primitive
+from ..errors import ParseError, excerpt, inert
+from ..scalar.rules import ALIASES, FLOAT_FUNCTIONS, FUNCTIONS, primitive
 
 _TOKEN = re.compile(r"""
     (?P<number>(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+−]?\d+)?)

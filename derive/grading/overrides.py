@@ -12,7 +12,7 @@ import math
 from dataclasses import replace
 from pathlib import Path
 
-from .errors import ProblemError, excerpt
+from ..errors import ProblemError, excerpt
 from .roster import _read_csv, check_id
 
 COLUMNS = ("id", "part", "pass", "node", "credit", "note")
