@@ -490,3 +490,22 @@ def test_the_verification_paragraph_says_what_was_proved(tmp_path):
     assert "so the proof holds for any activation" in tex  # problem2's σ is abstract
     assert runner.invoke(app, ["report", "logistic", "-o", str(tmp_path)]).exit_code == 0
     assert "holds for any activation" not in (tmp_path / "logistic.tex").read_text()  # its σ is the sigmoid
+
+
+def test_a_negated_power_before_a_vector_of_ones_is_bracketed():
+    """Hypothesis found (1 / N) −A^2 𝟏 (the 2 runs into 𝟏, which reads as a digit)."""
+    a = M("var", (), ("K", "N"), "A")
+    e = M("mean", (M("neg", (M("pow", (a,), ("K", "N"), 2),), ("K", "N")),), ("K", 1), 1)
+    assert TextPrinter()(e) == "(1 / N) (−A^2) 𝟏"
+
+
+def test_a_transposed_sum_along_an_axis_keeps_its_brackets():
+    """(𝟏ᵀ X)ᵀ printed 𝟏ᵀ X^{∘½}^⊤ (a false equation and a TeX error) once sums were printed as
+    products with 𝟏: under a transpose or a power they are products."""
+    import sympy
+
+    b = M("var", (), ("K", "N"), "B")
+    root = M("pow", (M("fn", (b,), ("K", "N"), "exp"),), ("K", "N"), sympy.Rational(1, 2))
+    e = M("T", (M("sum", (root,), (1, "N"), 0),), ("N", 1))
+    assert TextPrinter()(e) == "(𝟏ᵀ exp(B)^(1/2))ᵀ"
+    assert LatexPrinter()(e) == r"\left({\mathbf{1}^\top} \, \exp\left(B\right)^{\circ \frac{1}{2}}\right)^\top"

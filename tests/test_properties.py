@@ -17,7 +17,7 @@ from derive.scalar.rules import ALIASES, FOLD, FUNCTIONS
 from derive.scalar.solve import solve_scalar
 from derive.problems import Problem
 
-settings.register_profile("ci", max_examples=1500, deadline=None,
+settings.register_profile("ci", max_examples=1500, deadline=None, derandomize=True,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("long", max_examples=50_000, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])

@@ -68,7 +68,7 @@ class _Printer:
 
     def wrap(self, e: M, parent: str, side: str = "left") -> str:
         text = self(e)
-        return self.parens(text) if needs_brackets(printed_kind(e), parent, side) else text
+        return self.parens(text) if needs_brackets(_kind(e, parent), parent, side) else text
 
     def factor(self, e: M, parent: str) -> str:
         """The right operand of a product written by juxtaposition: bracketed by the table, or
@@ -102,7 +102,7 @@ class _Printer:
     def _print_matmul(self, e: M) -> str:
         a, b = e.args
         left = self.wrap(a, 'matmul')
-        if b.op == "ones" and a.op == "pow" and left[-1:] in "0123456789":  # (X^2) 𝟏, never X^2 𝟏
+        if b.op == "ones" and _ends_in_exponent(a) and left[-1:] in "0123456789":  # (X^2) 𝟏, (−X^2) 𝟏
             left = self.parens(left)
         return f"{left}{self.space}{self.factor(b, 'matmul')}"
 
@@ -137,7 +137,7 @@ class LatexPrinter(_Printer):
         if _is_fraction(e) and parent in (("neg", "sub", "add") if _split_fraction(e) else
                                         ("neg", "sub", "add", "mul", "matmul", "hadamard")):
             return self(e)  # a \frac is delimited by its own bar: −\frac{T}{P}, never −(\frac{T}{P})
-        if needs_brackets(printed_kind(e), parent, side):
+        if needs_brackets(_kind(e, parent), parent, side):
             return self.parens(self(e))
         if parent in ("pow", "transpose") and side == "left" and e.op in ("T", "pow"):
             return f"{{{self(e)}}}"  # (xᵀ)ᵀ as {x^\top}^\top: TeX allows one superscript per base
@@ -221,6 +221,21 @@ class LatexPrinter(_Printer):
             return rf"\frac{{{c.p}}}{{{below}}}{self.space}{after}"
         return rf"\frac{{{self(top)}}}{{{self(bottom)}}}"
 
+
+
+def _kind(e: M, parent: str) -> str:
+    """How ``e`` binds under ``parent``: as the table says, except that a sum or mean along an
+    axis, printed as a product with 𝟏 (X 𝟏, (1/B) X 𝟏), is a product under a transpose or a power
+    ((𝟏ᵀ X)ᵀ, never 𝟏ᵀ Xᵀ) while a minus sign before it still reads right (−X 𝟏)."""
+    if parent in ("transpose", "pow") and e.op in ("sum", "mean") and e.data is not None:
+        return "matmul"
+    return printed_kind(e)
+
+
+def _ends_in_exponent(e: M) -> bool:
+    """Whether the text of ``e`` ends in a power's exponent (X^2, −X^2): before 𝟏, which reads as a
+    digit, it needs brackets; a name ending in a digit (Z̄1 𝟏) does not."""
+    return e.op == "pow" or (e.op == "neg" and _ends_in_exponent(e.args[0]))
 
 
 def _with_ones(e: M) -> M:
