@@ -26,28 +26,8 @@ sys.path.insert(0, str(ROOT))
 FILE_TARGET = 1.0  # seconds per file
 CLASS_TARGET = 60.0  # seconds for the class
 
-PROBLEM = """title = "A tanh MLP over a mini-batch"
-[dims]
-N = 3
-K = 4
-M = 3
-B = 2
-[variables]
-X = "N x B"
-Y = { shape = "M x B", kind = "onehot" }
-W1 = "K x N"
-b1 = "K"
-W2 = "M x K"
-b2 = "M"
-[equations]
-A1 = "W1 @ X + b1"
-H = "tanh(A1)"
-A2 = "W2 @ H + b2"
-L = "softmax_cross_entropy(A2, Y) / B"
-[derive]
-loss = "L"
-wrt = ["W1", "b1", "W2", "b2"]
-"""
+#: The network typed answers are judged on (shared with tests/test_matrix_answers.py).
+PROBLEM = (ROOT / "tests" / "networks" / "tanh_mlp_batch.toml").read_text(encoding="utf-8")
 
 PLAIN = {"A2": "(softmax(A2) - Y) / B", "H": "W2.T @ A2_bar", "A1": "(1 - H**2) * H_bar",
          "W1": "A1_bar @ X.T", "b1": "sum(A1_bar, axis=1)", "W2": "A2_bar @ H.T", "b2": "sum(A2_bar, axis=1)"}

@@ -101,27 +101,7 @@ def test_an_activation_derivative_written_out_is_right_when_the_activation_is_na
 
 
 # -- typed answers judged like the proofs (issue 18) ----------------------------------------------------
-TANH_MLP = """[dims]
-N = 3
-K = 4
-M = 3
-B = 2
-[variables]
-X = "N x B"
-Y = { shape = "M x B", kind = "onehot" }
-W1 = "K x N"
-b1 = "K"
-W2 = "M x K"
-b2 = "M"
-[equations]
-A1 = "W1 @ X + b1"
-H = "tanh(A1)"
-A2 = "W2 @ H + b2"
-L = "softmax_cross_entropy(A2, Y) / B"
-[derive]
-loss = "L"
-wrt = ["W1", "b1", "W2", "b2"]
-"""
+TANH_MLP = (Path(__file__).parent / "networks" / "tanh_mlp_batch.toml").read_text(encoding="utf-8")
 
 
 def test_a_fully_expanded_answer_is_correct_without_simplify(tmp_path, monkeypatch):

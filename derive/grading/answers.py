@@ -132,7 +132,6 @@ def check_answers(solution: MatrixSolution, path: str | Path, seeds: tuple[int, 
     items = []
     for key, right in expected.items():
         section, name = key
-        shape = model.shapes[name]
         want = text(right)
         if not answers.get(key, "").strip():  # absent, or left empty in the template
             if not right.is_const:  # L̄ = 1, R̄ = 1 go without saying

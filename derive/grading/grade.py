@@ -484,14 +484,18 @@ class _Sheet:
         self.own: dict[tuple[str, str], dict[str, float]] = {}
         self.rounding: dict[tuple[str, str], dict[str, float]] = {}  # half a unit of each value's last digit
         self.right: dict[tuple[tuple[str, str], str], bool] = {}  # each value judged right (up to rounding)
+        self._stages: dict[Answer, list] = {}
 
     def stages(self, answer: Answer):
-        if not answer.line.strip():
-            return []
-        try:
-            return parse_line(self.reading.line(answer.line), self.expect.names, precision=self.policy.digits)
-        except (DeriveError, ArithmeticError, ValueError, RecursionError):
-            return []
+        """The stages of a cell's line, parsed once (the verdict and the line check both read them);
+        [] for no line or one that cannot be read."""
+        if answer not in self._stages:
+            try:
+                self._stages[answer] = parse_line(self.reading.line(answer.line), self.expect.names,
+                                                  precision=self.policy.digits) if answer.line.strip() else []
+            except (DeriveError, ArithmeticError, ValueError, RecursionError):
+                self._stages[answer] = []
+        return self._stages[answer]
 
     def shows_work(self, answer: Answer) -> bool:
         """Whether a cell's line is an evaluation that reaches the value written: at least one
@@ -710,9 +714,7 @@ def read_value(text: str, comma: bool = False) -> tuple[float, int] | None:
     decimals), 0,25 (a decimal comma, unless it could be a thousands separator: 1,250)."""
     if len(text) > MAX_VALUE_LENGTH:  # nobody writes a number that long; int() of it would raise
         return None
-    t = _normalized(text)
-    if comma and "." not in t:  # the sheet's decimal separator is a comma: 1,649 is 1.649
-        t = t.replace(",", ".")
+    t = _normalized(text, comma)
     if (m := _PLAIN.fullmatch(t.replace(" ", ""))) is not None:
         written = len(m.group(2) or m.group(3) or "")
         exponent = int(m.group(4) or 0)
@@ -729,11 +731,14 @@ def read_value(text: str, comma: bool = False) -> tuple[float, int] | None:
     return None
 
 
-def _normalized(text: str) -> str:
-    """A value cell with its minus signs made ASCII, a leading ≈, ~, = or ≃ removed, and
-    1.41 × 10^-1 written 1.41e-1 (one reading for read_value and unread_reason)."""
+def _normalized(text: str, comma: bool = False) -> str:
+    """A value cell with its minus signs made ASCII, a leading ≈, ~, = or ≃ removed, a decimal
+    comma made a point on a comma sheet (1,649 is 1.649), and 1.41 × 10^-1 written 1.41e-1 (one
+    reading for read_value and unread_reason)."""
     t = text.strip().replace("−", "-").replace("\u2212", "-").replace("–", "-")
     t = re.sub(r"^(?:≈|~|=|≃)\s*", "", t).strip()
+    if comma and "." not in t:
+        t = t.replace(",", ".")
     if (m := _TIMES_TEN.fullmatch(t)) is not None:
         t = f"{m.group(1)}e{int(m.group(2))}"
     return t
@@ -743,9 +748,7 @@ def unread_reason(text: str, comma: bool = False) -> str:
     """Why ``read_value`` did not read ``text``, in words a student understands."""
     if len(text) > MAX_VALUE_LENGTH:
         return f"longer than {MAX_VALUE_LENGTH} characters"
-    t = _normalized(text)
-    if comma and "." not in t:
-        t = t.replace(",", ".")
+    t = _normalized(text, comma)
     if (m := _DECIMAL_COMMA.fullmatch(t)) is not None:
         whole, frac = m.groups()
         return f"'{t}' could be {whole}{frac} (a thousands separator) or {whole}.{frac} (a decimal comma)"
