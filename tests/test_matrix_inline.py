@@ -553,14 +553,14 @@ def test_the_argument_of_a_norm_is_named_and_its_gradient_is_right():
     text = NORM.replace('b = "H"', 'b = "H"\nW2 = "H x N"')
     solution = solve_matrix(problem_from_toml(text, "net"))
     model, derivation = solution.model, solution.derivation
-    assert model.introduced == ("z1", "r2", "U")  # the pre-activation, the residual of layer 2 (no R beside r2)
+    assert model.introduced == ("z1", "r2")  # the pre-activation, the vector of layer 2 the norm measures
     equations = dict((n, TextPrinter()(e)) for n, e in model.equations)
-    assert equations["r2"] == "W2 x + b" and equations["U"] == "W1 − W2"
+    assert equations["r2"] == "W2 x + b" and "‖W1 − W2‖" in equations["L"]  # algebra stays as written
     assert "‖r2‖^2" in equations["L"] and _shown(derivation)["r2"] == "2 lam r2"
     values, ours = _derived(derivation, 0)
     x, W1, b, lam, W2 = (values[v] for v in ("x", "W1", "b", "lam", "W2"))
     h = np.tanh(W1 @ x + b)
-    r2, R = W2 @ x + b, W1 - W2
+    r2, R = W2 @ x + b, W1 - W2  # by hand
     dR = lam * R / np.linalg.norm(R)
     want = {"W1": (1 - h * h) @ x.T + dR, "W2": 2 * lam * r2 @ x.T - dR, "b": (1 - h * h) + 2 * lam * r2}
     for name, value in want.items():

@@ -23,7 +23,7 @@ ACTIVATIONS = frozenset({"sigmoid", "tanh", "relu", "leaky_relu", "elu", "softpl
                          "silu", "swish", "mish", "softsign", "selu", "hard_tanh", "hardtanh"})
 #: Operations whose first argument is named as well: the logits of a softmax.
 SOFTMAX_FAMILY = frozenset({"softmax", "log_softmax", "sce"})
-#: Operations whose argument is named as well: the vector a norm measures (a residual).
+#: Operations whose argument is named as well where it is an affine map: the vector a norm measures.
 NORMS = frozenset({"norm"})
 #: The letters a textbook uses, in order of preference: z (or a) for a pre-activation, z (or o,
 #: Goodfellow's output logits) for the argument of a softmax.
@@ -78,6 +78,8 @@ def name_inline_arguments(model: Model) -> Model:
         kind = _site(model, e)
         if kind is None or not e.args or _trivial(e.args[0]):
             return
+        if kind == "norm" and not any(n.op == "matmul" for n in e.args[0].walk()):
+            return  # ‖y − s‖ reads as it is; ‖W x + b‖ measures a layer's output, named as one
         arg = e.args[0]
         if arg in known:  # z = W @ x + b written, then tanh(W @ x + b): that is tanh(z)
             reuse[arg] = known[arg]
