@@ -498,6 +498,8 @@ def _interval(e, point: RandomPoint, memo: dict, budget: Budget):
             value = iv.log(_positive(args[0], "a logarithm"))
         elif isinstance(e, sympy.tanh):
             value = 1 - 2 / (iv.exp(2 * args[0]) + 1)
+        elif type(e) in _ENCLOSURES:
+            value = _ENCLOSURES[type(e)](args[0], budget)
         elif isinstance(e, sympy.Abs):
             value = args[0] * _sign(args[0])
         elif isinstance(e, sympy.sign):
@@ -514,6 +516,78 @@ def _interval(e, point: RandomPoint, memo: dict, budget: Budget):
             raise _Undecided(f"the function {type(e).__name__}")
     memo[e] = value
     return value
+
+
+def _increasing(f, x):
+    """A certified enclosure of an increasing function on ``x``: f at each end, each end itself
+    enclosed (the lower end of f(lo), the upper end of f(hi))."""
+    lo, hi = f(iv.mpf(_lo(x))), f(iv.mpf(_hi(x)))
+    return iv.mpf([_lo(lo), _hi(hi)])
+
+
+def _sinh(x, budget):
+    """(expm1(x) − expm1(−x)) / 2: no cancellation near 0, where the sign of sinh is x's."""
+    return _increasing(lambda t: (iv.expm1(t) - iv.expm1(-t)) / 2, x)
+
+
+def _cosh(x, budget):
+    """1 + 2 sinh(x/2)²: the square of an interval about 0 starts at 0, so cosh's at 1."""
+    return 1 + 2 * _sinh(x / 2, budget) ** 2
+
+
+def _erf(x, budget):
+    """erf, increasing, enclosed at each end of ``x`` (mpmath's iv.erf does not converge)."""
+    return _increasing(lambda t: _erf_point(_lo(t), budget), x)
+
+
+def _erf_point(x, budget):
+    """A certified enclosure of erf(x) for one number x.  Where e^(−x²) is below the working
+    precision, erf(x) = ±(1 − erfc|x|) with 0 < erfc|x| < e^(−x²) / (|x| √π).  Elsewhere the
+    Taylor series 2/√π Σ (−1)ⁿ x^(2n+1) / (n! (2n+1)), summed at twice the digits (its terms
+    grow to about e^(x²) before they fall), stopped where the terms decrease and the next one
+    is below the precision; an alternating series with decreasing terms is within its next
+    term of its sum, which the enclosure adds as ±that term.  Each term costs a unit of work."""
+    if x == 0:
+        return iv.mpf(0)
+    digits = iv.dps
+    sign = 1 if x > 0 else -1
+    a2 = float(x) ** 2  # for the choices only (abs(x) would round x to mpmath's 53 bits)
+    if a2 > (digits + 5) * 2.303:  # e^(−x²) < 10^-(digits+5)
+        t = sign * iv.mpf(x)
+        tail = iv.exp(-t * t) / (t * iv.sqrt(iv.pi))
+        return sign * iv.mpf([_lo(1 - tail), 1])
+    previous = iv.dps
+    iv.dps = 2 * digits + 10
+    try:
+        t = sign * iv.mpf(x)
+        square = t * t
+        term, total, n = t, t, 0  # term = x^(2n+1) / n!
+        while True:
+            n += 1
+            budget.spend(1)
+            term = term * square / n
+            piece = term / (2 * n + 1)
+            total = total - piece if n % 2 else total + piece
+            if n + 1 > a2 and _hi(piece) < mpmath.mpf(10) ** -(2 * digits + 5):
+                following = _hi(term * square / (n + 1) / (2 * n + 3))
+                total = total + iv.mpf([-following, following])
+                break
+        value = 2 / iv.sqrt(iv.pi) * total
+    finally:
+        iv.dps = previous
+    return sign * (value + 0)  # rounded outward to the working precision
+
+
+#: Certified enclosures of the elementary functions mpmath's interval context lacks or gets
+#: wrong, by SymPy class: f(x interval, budget) -> interval.
+_ENCLOSURES = {
+    sympy.sin: lambda x, budget: iv.sin(x),
+    sympy.cos: lambda x, budget: iv.cos(x),
+    sympy.tan: lambda x, budget: iv.tan(x),  # sin / cos: unbounded where cos may vanish (raise the precision)
+    sympy.sinh: _sinh,
+    sympy.cosh: _cosh,
+    sympy.erf: _erf,
+}
 
 
 def _holds(condition, point, memo, budget) -> bool:
