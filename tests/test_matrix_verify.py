@@ -444,3 +444,32 @@ def test_a_masked_network_of_trigonometric_and_erf_functions_is_checked_in_50_di
 
     checks = numeric_check(derive(build_model(problem_from_toml(MASKED_FUNCTIONS, "masked"))), seed=3)
     assert all(c.numeric_max_relative_error < 1e-6 and "50 digits" in c.numeric_method for c in checks)
+
+
+# -- the reference derivative by forward differentiation of the loss's graph -------------------------------
+_x, _y = sympy.symbols("x y", real=True)
+
+
+@pytest.mark.parametrize("loss", [
+    _x ** 3 * _y - _x / _y + sympy.sqrt(_x ** 2 + 1) ** 3 + (_x ** 2 + 1) ** _y ** 2,
+    sympy.exp(_x * _y) * sympy.log(_x ** 2 + _y ** 2) + sympy.tanh(sympy.tanh(_x - _y)),
+    sympy.Piecewise((_x ** 2 * _y, _x > _y), (_x * sympy.exp(_y), True)) + sympy.Abs(_x - 2 * _y),
+    sympy.Max(_x, _y, 1) * sympy.Min(_x * _y, 0) + sympy.Abs(_x) * _y,
+    sympy.sin(_x) * sympy.cos(_y) + sympy.tan(_x / 7) + sympy.sinh(_x - _y) * sympy.cosh(_y) + sympy.erf(_x * _y / 9),
+], ids=["powers", "exp-log-tanh", "piecewise-abs", "max-min", "trigonometric-erf"])
+def test_forward_differentiation_of_the_graph_equals_sympys_diff(loss):
+    """The exact check's reference, ∂L/∂x computed on the loss's graph at each point, is SymPy's
+    diff of L evaluated there (and a slip of 1e-20 in it is seen)."""
+    from derive.matrix.verify import Budget, _slope_of, compare, random_points
+
+    for symbol in (_x, _y):
+        assert compare(sympy.diff(loss, symbol), _slope_of(loss, symbol), random_points(0), Budget()).verdict == "holds"
+        slip = sympy.diff(loss, symbol) + sympy.Rational(1, 10 ** 20)
+        assert compare(slip, _slope_of(loss, symbol), random_points(0), Budget()).verdict == "differs"
+
+
+def test_the_five_step_inline_rnn_is_proved_within_the_counted_work():
+    """Its loss written as a tree is what diff walked: 3.8 million units of work, three minutes,
+    "not proved (work limit)".  On the graph it is proved, every gradient, for about 26,000."""
+    derivation = derive(build_model(load_problem("tests/networks/rnn5_inline.toml")))
+    assert exact_check(derivation, work_limit=40_000) == {"W": "pass", "U": "pass", "b": "pass", "V": "pass"}
