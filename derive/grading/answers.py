@@ -79,8 +79,8 @@ def _expected(solution: MatrixSolution) -> dict[tuple[str, str], M]:
 
 def answer_template(solution: MatrixSolution) -> str:
     """The TOML file a student fills in: one empty formula per adjoint and gradient to give."""
-    used = sorted({node.data for _, e in solution.model.equations for node in e.walk()
-                   if node.op == "fn" and node.data not in ("log", "exp", "sqrt")})  # these are written out
+    used = sorted({node.function for _, e in solution.model.equations for node in e.walk()
+                   if node.op == "fn" and node.function not in ("log", "exp", "sqrt")})  # these are written out
     derivatives = "".join(f"{name}′ as d{name}, " for name in used)
     lines = [f"# {solution.problem.title or solution.problem.name}: your answers, one formula each, checked",
              f"# by meaning with 'derive check'. Write adjoints as <name>_bar, {derivatives}transposes as .T,",

@@ -52,11 +52,11 @@ def numpy_expr(e: M, names: dict[str, str] | None = None) -> str:
         return f"({text})" if needs_brackets(kind, parent, side) else text
 
     if op in ("var", "dim"):
-        return names.get(e.data, e.data)
+        return names.get(e.name, e.name)
     if op == "adj":
-        return names.get(f"{e.data}:bar", f"{e.data}_bar")
+        return names.get(f"{e.name}:bar", f"{e.name}_bar")
     if op == "const":
-        return repr(float(e.data))
+        return repr(float(e.value))
     if op == "ones":
         return f"np.ones({_shape(e.shape, names)})"
     if op == "zero":
@@ -79,11 +79,11 @@ def numpy_expr(e: M, names: dict[str, str] | None = None) -> str:
                 else numpy_expr(a, names) for a in e.args]
     slots = {"a": axis_text(e, "numpy")}
     if op == "fn":
-        slots["f"] = names.get(e.data, e.data)
+        slots["f"] = names.get(e.function, e.function)
     elif op == "dfn":
-        slots["f"] = names.get(f"d:{e.data}", f"d{e.data}")
+        slots["f"] = names.get(f"d:{e.function}", f"d{e.function}")
     elif op == "pow":
-        slots["d"] = sub(M("const", (), (1, 1), e.data), "pow", "right")
+        slots["d"] = sub(M("const", (), (1, 1), value=e.exponent), "pow", "right")
     return fill(spec.source, args, **slots)
 
 
@@ -298,7 +298,7 @@ def _size_lines(model, names: dict[str, str]) -> list[str]:
 
 
 def _functions(e: M) -> set[str]:
-    return {node.data for node in e.walk() if node.op in ("fn", "dfn")}
+    return {node.function for node in e.walk() if node.op in ("fn", "dfn")}
 
 
 # -- the generated module checks itself ------------------------------------------------------------

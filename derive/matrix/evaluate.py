@@ -3,6 +3,8 @@ entry symbols (the exact check).  One interpreter, two small backends."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import sympy
 
@@ -116,13 +118,13 @@ def evaluate(e: M, env: dict, backend, sizes: dict[str, int]):
     """The value of ``e``; ``env`` maps names (and "name:bar" for adjoints) to values."""
     op = e.op
     if op == "var":
-        return env[e.data]
+        return env[e.name]
     if op == "adj":
-        return env[f"{e.data}:bar"]
+        return env[f"{e.name}:bar"]
     if op == "const":
-        return backend.const(e.data)
+        return backend.const(e.value)
     if op == "dim":
-        return backend.const(sizes[e.data])
+        return backend.const(sizes[e.name])
     dims = tuple(size_value(d, sizes) for d in e.shape)
     if op == "ones":
         return backend.ones(dims)
@@ -132,8 +134,10 @@ def evaluate(e: M, env: dict, backend, sizes: dict[str, int]):
         return backend.eye(dims[0])
     args = [evaluate(a, env, backend, sizes) for a in e.args]
     spec = OPS[op]
-    if spec.sized:  # Z[H:2H], eᵢ: the sizes as numbers
-        e = M(e.op, e.args, e.shape, tuple(size_value(d, sizes) if isinstance(d, str) else d for d in e.data))
+    if e.bounds is not None:  # Z[H:2H]: the sizes as numbers
+        e = replace(e, bounds=tuple(size_value(d, sizes) for d in e.bounds))
+    if e.size is not None:  # eᵢ of a named length
+        e = replace(e, size=size_value(e.size, sizes))
     return getattr(spec, backend.kind)(backend, e, *args)
 
 

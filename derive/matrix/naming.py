@@ -29,7 +29,7 @@ _INDEX = re.compile(r"\A[^\W\d_]+_?(\d+)\Z")
 
 def _site(model: Model, e: M) -> str | None:
     """"activation" or "softmax" when the first argument of ``e`` is one that gets a name."""
-    if e.op == "fn" and model.concrete.get(e.data, e.data) in ACTIVATIONS:
+    if e.op == "fn" and model.concrete.get(e.function, e.function) in ACTIVATIONS:
         return "activation"
     if e.op in SOFTMAX_FAMILY:
         return "softmax"
@@ -46,7 +46,7 @@ def _trivial(e: M) -> bool:
 def _weight_index(e: M) -> str | None:
     """The index of the weight on the left of a product (W3 in W3 @ h, w1 in w1.T @ x)."""
     e = e.args[0] if e.op == "T" else e
-    return _index(e.data) if e.op == "var" else None
+    return _index(e.name) if e.op == "var" else None
 
 
 def _index(name: str) -> str | None:

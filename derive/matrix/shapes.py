@@ -63,7 +63,7 @@ def build_model(problem: MatrixProblem, limits: Limits = Limits()) -> Model:
     shapes: dict[str, tuple] = {}
     for name, spec in problem.variables.items():
         shapes[name] = parse_shape(spec, problem.dims, f"{where}: variable {name}")
-        check_entries(M("var", shape=shapes[name], data=name), problem.dims, limits, f"{where}: variable {name}")
+        check_entries(M("var", shape=shapes[name], name=name), problem.dims, limits, f"{where}: variable {name}")
     total = sum(_entries(shape, problem.dims) for shape in shapes.values())
     if total > limits.max_entries:
         raise LimitError(f"{where}: the variables have {total:,} entries together with these [dims], more than "
@@ -207,13 +207,14 @@ class _Typer:
     def fail(self, e: Expr, what: str, hint: str | None = None) -> ShapeError:
         return ShapeError(f"{self.context}: {what}", hint=hint)
 
-    def make(self, e: Expr, op: str, args: list[M], data=None) -> M:
+    def make(self, e: Expr, op: str, args: list[M], **parameters) -> M:
         """A node of the registry's operation ``op``, its shape by the operation's rule."""
+        parameters = {p: v for p, v in parameters.items() if v is not None}  # an axis None: not given
         try:
-            shape = OPS[op].shape(tuple(a.shape for a in args), data)
+            shape = OPS[op].shape(tuple(a.shape for a in args), **parameters)
         except ShapeMismatch as exc:
             raise self.fail(e, f"{expr_text(e)}: {exc.message}", exc.hint) from None
-        return M(op, tuple(args), shape, data)
+        return M(op, tuple(args), shape, **parameters)
 
     def size(self, e: Expr, end):
         """A slice bound as a size: a number, a size's name, a sum or multiple of them (2*H, D+H)."""
@@ -236,10 +237,10 @@ class _Typer:
     def _size(self, e: Expr, a: M):
         """A size written as an argument (B, or the number a size has): its name where there is one."""
         if a.op == "dim":
-            return a.data
-        if a.is_const and a.data.is_Integer and a.data > 0:
-            named = [name for name, value in dict(self.dims).items() if value == a.data]
-            return named[0] if len(named) == 1 else int(a.data)
+            return a.name
+        if a.is_const and a.value.is_Integer and a.value > 0:
+            named = [name for name, value in dict(self.dims).items() if value == a.value]
+            return named[0] if len(named) == 1 else int(a.value)
         raise self.fail(e, f"{expr_text(e)}: ones() takes a size (a name from [dims] or a whole number)")
 
     def build(self, e: Expr) -> M:
@@ -272,8 +273,8 @@ class _Typer:
                 raise self.fail(e, f"{expr_text(e)}: {lo}:{hi} is not within the {whole} "
                                    f"{'rows' if axis == 0 else 'columns'} of a {shape_text(matrix.shape)} matrix "
                                    f"with these [dims]")
-            return self.make(e, "part", [matrix], (axis, lo, hi))
-        if e.op == "row":  # W[i]: the index is data, within the rows once [dims] are put in
+            return self.make(e, "part", [matrix], axis=axis, bounds=(lo, hi))
+        if e.op == "row":  # W[i]: the index is a parameter, within the rows once [dims] are put in
             matrix, index = self.build(plain[0]), int(plain[1].value)
             rows = matrix.shape[0]
             count = self.dims.get(rows, 0) if isinstance(rows, str) else rows
@@ -281,7 +282,7 @@ class _Typer:
                 named = f" ({rows} = {count})" if isinstance(rows, str) else ""
                 raise self.fail(e, f"{expr_text(e)}: row {index} of a {shape_text(matrix.shape)} matrix, which has "
                                    f"{count} row{'s' if count != 1 else ''}{named}")
-            return self.make(e, "row", [matrix], index)
+            return self.make(e, "row", [matrix], index=index)
         args = [self.build(a) for a in plain]
         op = "var1" if e.op == "var" and ddof == 1 else e.op
         if op in COMPARISONS.values():
@@ -312,18 +313,18 @@ class _Typer:
             a, b = args
             if not b.is_const:  # p ** t: a matrix exponent, entry by entry
                 return self.make(e, "epow", args)
-            return self.make(e, "pow", [a], b.data)
+            return self.make(e, "pow", [a], exponent=b.value)
         if op == "transpose":
             return self.make(e, "T", args)
         if op in self.elementwise:
-            return self.make(e, "fn", args, op)
+            return self.make(e, "fn", args, function=op)
         if op.startswith("d") and op[1:] in self.elementwise:
-            return self.make(e, "dfn", args, op[1:])
+            return self.make(e, "dfn", args, function=op[1:])
         if op in CALLED:  # sum, var (the operation "variance"), softmax_cross_entropy ("sce"), ...
             name = CALLED[op]
-            return self.make(e, name, args, OPS[name].default_axis if axis is None else axis)
+            return self.make(e, name, args, axis=OPS[name].default_axis if axis is None else axis)
         if op in OPS:  # diag, in typed answers
-            return self.make(e, op, args, axis)
+            return self.make(e, op, args, axis=axis)
         if op == "ones":  # ones(B): a column of B ones, in typed answers
             return mx.ones((self._size(e, args[0]), 1))
         raise self.fail(e, f"unsupported operation '{op}'")

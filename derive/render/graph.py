@@ -971,8 +971,8 @@ def matrix_layout(model) -> Layout:
 
 def _collect_names(e, seen: list[str]) -> None:
     for node in e.walk():
-        if node.op == "var" and node.data not in seen:
-            seen.append(node.data)
+        if node.op == "var" and node.name not in seen:
+            seen.append(node.name)
 
 
 def layered_matrix_tikz(model) -> str:
