@@ -25,7 +25,7 @@ from ..functions import numpy_source
 from ..precedence import needs_brackets
 from .backprop import Derivation
 from .expr import M, size_source
-from .rules import ELEMENTWISE, OPS, axis_text, fill, printed_kind
+from .rules import ELEMENTWISE, OPS, axis_text, fill, printed_binding
 
 
 #: Python's operators of one level (*, /, @), read left to right.
@@ -44,12 +44,12 @@ def numpy_expr(e: M, names: dict[str, str] | None = None) -> str:
         text = numpy_expr(a, names)
         if parent in ("transpose", "matmul") and _numbers_only(a):  # a float is no array: 2.0.T, A @ 2.0
             return f"np.full((1, 1), {text})"
-        kind = printed_kind(a)
-        if a.op == "const" and kind != "neg":
-            kind = "atom"  # 0.5 and 2.0 are floats here, never a fraction or a product; -2.0 a negation
-        if side == "right" and parent in _PRODUCTS and kind in _PRODUCTS and (kind, parent) != ("mul", "mul"):
+        binding = printed_binding(a)
+        if a.op == "const" and binding != "neg":
+            binding = "atom"  # 0.5 and 2.0 are floats here, never a fraction or a product; -2.0 a negation
+        if side == "right" and parent in _PRODUCTS and binding in _PRODUCTS and (binding, parent) != ("mul", "mul"):
             return f"({text})"  # Python reads a * b @ c as (a * b) @ c: a product on the right keeps its brackets
-        return f"({text})" if needs_brackets(kind, parent, side) else text
+        return f"({text})" if needs_brackets(binding, parent, side) else text
 
     if op in ("var", "dim"):
         return names.get(e.name, e.name)
@@ -73,7 +73,7 @@ def numpy_expr(e: M, names: dict[str, str] | None = None) -> str:
         return out
     spec = OPS[op]
     if spec.sides:
-        args = [sub(a, spec.kind, side) for a, side in zip(e.args, spec.sides)]
+        args = [sub(a, spec.binding, side) for a, side in zip(e.args, spec.sides)]
     else:  # a helper reduces along axes: a number becomes a 1 x 1 array first
         args = [f"np.full((1, 1), {numpy_expr(a, names)})" if spec.helper and _numbers_only(a)
                 else numpy_expr(a, names) for a in e.args]

@@ -49,7 +49,7 @@ class Op:
     source: str  # NumPy source template
     text: str
     latex: str
-    kind: str = "atom"  # how it binds when printed, in derive/precedence.py's terms
+    binding: str = "atom"  # how it binds when printed, in derive/precedence.py's terms
     sides: tuple[str, ...] = ()  # bracketing side of each argument; () inside a call
     default_axis: int | None = None  # an axis equal to this is not printed
     helper: str = ""  # NumPy helper the generated code defines for it
@@ -453,25 +453,25 @@ OPS: dict[str, Op] = {op.name: op for op in [
     # -- linear algebra ---------------------------------------------------------------------------------
     Op("add", None, _broadcast, (lambda e, u: u,), lambda args, e: add(*args),
        lambda b, e, *v: sum(v[1:], v[0]), _sym_add,
-       "$0 + $1", "$0 + $1", "$0 + $1", kind="add", sides=("left", "right")),
+       "$0 + $1", "$0 + $1", "$0 + $1", binding="add", sides=("left", "right")),
     Op("neg", 1, _same, (lambda e, u: neg(u),), lambda args, e: neg(args[0]),
        lambda b, e, a: -a, lambda b, e, a: -a,
-       "-$0", "−$0", "-$0", kind="neg", sides=("right",)),
+       "-$0", "−$0", "-$0", binding="neg", sides=("right",)),
     Op("scale", 2, _scale_shape,
        (lambda e, u: dot(u, e.args[1]),                       # c·a: c̄ = ⟨ū, a⟩
         lambda e, u: scale(e.args[0], u)),                    #      ā = c ū
        lambda args, e: scale(*args),
        lambda b, e, c, a: c.item() * a, lambda b, e, c, a: c[0, 0] * a,
-       "$0 * $1", "$0 $1", r"$0 \, $1", kind="mul", sides=("left", "right")),
+       "$0 * $1", "$0 $1", r"$0 \, $1", binding="mul", sides=("left", "right")),
     Op("matmul", 2, _matmul_shape,
        (lambda e, u: matmul(u, transpose(e.args[1])),         # W @ a: W̄ = ū aᵀ
         lambda e, u: matmul(transpose(e.args[0]), u)),        #        ā = Wᵀ ū
        lambda args, e: matmul(*args),
        lambda b, e, x, y: x @ y, lambda b, e, x, y: x * y,
-       "$0 @ $1", "$0 $1", r"$0 \, $1", kind="matmul", sides=("left", "right")),
+       "$0 @ $1", "$0 $1", r"$0 \, $1", binding="matmul", sides=("left", "right")),
     Op("T", 1, _transposed, (lambda e, u: transpose(u),), lambda args, e: transpose(args[0]),
        lambda b, e, a: a.T, lambda b, e, a: a.T,
-       "$0.T", "$0ᵀ", r"$0^\top", kind="transpose", sides=("left",)),
+       "$0.T", "$0ᵀ", r"$0^\top", binding="transpose", sides=("left",)),
     Op("trace", 1, _square, (lambda e, u: scale(u, eye(e.args[0].shape[0])),),
        lambda args, e: reduce("trace", *args),
        lambda b, e, a: rt._trace(a), lambda b, e, a: sympy.Matrix([[a.trace()]]),
@@ -485,24 +485,24 @@ OPS: dict[str, Op] = {op.name: op for op in [
     Op("had", 2, _broadcast, (lambda e, u: had(e.args[1], u), lambda e, u: had(e.args[0], u)),
        lambda args, e: had(*args),
        lambda b, e, x, y: x * y, lambda b, e, x, y: sympy.matrix_multiply_elementwise(*_both(x, y)),
-       "$0 * $1", "$0 ⊙ $1", r"$0 \odot $1", kind="hadamard", sides=("left", "right")),
+       "$0 * $1", "$0 ⊙ $1", r"$0 \odot $1", binding="hadamard", sides=("left", "right")),
     Op("div", 2, _broadcast,
        (lambda e, u: div(u, e.args[1]),                                            # a / c: ā = ū / c
         lambda e, u: neg(div(dot(u, e.args[0]) if e.args[1].is_scalar and u.shape == e.args[0].shape
                              else had(u, e.args[0]), power(e.args[1], 2)))),      # c̄ = −⟨ū, a⟩ / c²
        lambda args, e: div(*args),
        lambda b, e, x, c: x / c, _sym_div,
-       "$0 / $1", "$0 / $1", r"\frac{$0}{$1}", kind="div", sides=("left", "right")),
+       "$0 / $1", "$0 / $1", r"\frac{$0}{$1}", binding="div", sides=("left", "right")),
     Op("pow", 1, _same, (lambda e, u: had(scale(const(e.exponent), power(e.args[0], e.exponent - 1)), u),),
        lambda args, e: power(args[0], e.exponent),
        lambda b, e, a: a ** float(e.exponent), lambda b, e, a: a.applyfunc(lambda x: x ** e.exponent),
-       "$0 ** $d", "$0^$d", r"$0^{\circ $d}", kind="pow", sides=("left",), takes=("exponent",)),
+       "$0 ** $d", "$0^$d", r"$0^{\circ $d}", binding="pow", sides=("left",), takes=("exponent",)),
     Op("epow", 2, _broadcast,                                   # a^b, b a matrix: ā = b ⊙ a^(b − 1) ⊙ ū
        (lambda e, u: had(had(e.args[1], _epow(e.args[0], sub(e.args[1], const(1)))), u),
         lambda e, u: had(had(mx.fn("log", e.args[0]), e), u)),  # b̄ = log(a) ⊙ a^b ⊙ ū
        lambda args, e: _epow(*args),
        lambda b, e, x, y: x ** y, lambda b, e, x, y: _sym_pair(x, y, lambda p, q: p ** q),
-       "$0 ** $1", "$0^$1", r"$0^{\circ $1}", kind="pow", sides=("left", "right")),
+       "$0 ** $1", "$0^$1", r"$0^{\circ $1}", binding="pow", sides=("left", "right")),
     Op("fn", 1, _same, (lambda e, u: had(dfn(e.function, e.args[0]), u),),            # f(a): ā = f′(a) ⊙ ū
        lambda args, e: mx.fn(e.function, args[0]),
        lambda b, e, a: b.fn(e.function, a), lambda b, e, a: b.fn(e.function, a),
@@ -531,7 +531,7 @@ OPS: dict[str, Op] = {op.name: op for op in [
        call="concat", axis=True, default_axis=0, slot=_concat_slot, takes=("axis",)),
     Op("part", 1, _part_shape, (_part_vjp,), lambda args, e: mx.part(args[0], e.axis, *e.bounds),
        lambda b, e, a: _np_part(a, e.axis, e.bounds), lambda b, e, a: _sym_part(a, e.axis, e.bounds),
-       "$0[$a]", "$0[$a]", r"$0_{[$a]}", kind="transpose", sides=("left",), slot=_part_slot,
+       "$0[$a]", "$0[$a]", r"$0_{[$a]}", binding="transpose", sides=("left",), slot=_part_slot,
        takes=("axis", "bounds")),
     Op("basis", 0, lambda shapes, index, size: (size, 1), (), lambda args, e: M("basis", (), (e.size, 1), index=e.index, size=e.size),
        lambda b, e: np.eye(e.size)[:, [e.index]], lambda b, e: sympy.eye(e.size)[:, e.index % e.size],
@@ -540,7 +540,7 @@ OPS: dict[str, Op] = {op.name: op for op in [
     Op("row", 1, _row_shape, (_row_vjp,), lambda args, e: M("row", (args[0],), (1, args[0].shape[1]), index=e.index),
        lambda b, e, a: a[e.index:e.index + 1] if e.index != -1 else a[-1:],
        lambda b, e, a: a[e.index % a.rows, :],
-       "$0[$a]", "$0[$a]", r"$0_{$a}", kind="transpose", sides=("left",), slot=_row_slot, takes=("index",)),
+       "$0[$a]", "$0[$a]", r"$0_{$a}", binding="transpose", sides=("left",), slot=_row_slot, takes=("index",)),
     # -- reductions (dimensions kept) -----------------------------------------------------------------------
     Op("sum", 1, _reduced, (_sum_vjp,), lambda args, e: along("sum", args[0], e.axis),
        lambda b, e, a: rt._sum(a, e.axis), lambda b, e, a: _sym_along(a, e.axis, sum),
@@ -661,7 +661,7 @@ def replace_nodes(e: M, replace) -> M:
     return replace(rebuilt) or rebuilt  # X − mean(X) became X − μ: that may be a named node too
 
 
-def printed_kind(e: M) -> str:
+def printed_binding(e: M) -> str:
     """How ``e`` binds when printed, as an operation of the one precedence table: a negative
     constant binds like a negation, a fraction (1/2) like a division; calls and names are atoms."""
     if e.op == "const":
@@ -672,7 +672,7 @@ def printed_kind(e: M) -> str:
             return "div"
         return "atom" if value.is_Atom else "mul"  # 2·π, √2 are products/powers: bracket as a product
     op = OPS.get(e.op)
-    return op.kind if op else "atom"
+    return op.binding if op else "atom"
 
 
 def axis_text(e: M, style: str) -> str:

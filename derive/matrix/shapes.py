@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from ..errors import LimitError, ParseError, ProblemError, ShapeError, did_you_mean
 from ..parse import Expr, Limits, parse_expression
-from ..precedence import kind_of, needs_brackets
+from ..precedence import binding_of, needs_brackets
 from ..problems import MatrixProblem
 from . import expr as mx
 from .expr import SCALAR, M, ShapeMismatch, shape_text, size_from_terms, size_terms, size_value
@@ -136,7 +136,7 @@ def check_entries(e: M, dims: dict[str, int], limits: Limits, context: str) -> N
 _INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "matmul": "@"}
 
 
-def _printed_kind(e: Expr) -> str:
+def _printed_binding(e: Expr) -> str:
     """How a parsed sub-expression binds as :func:`expr_text` writes it, in the terms of the one
     precedence table: a negative number is a negation, a fraction (1/2) a division."""
     if e.op == "num":
@@ -151,10 +151,10 @@ def _operand(e: Expr, parent: str, side: str) -> str:
     text is Python's syntax, where every infix level associates to the left, so a right operand
     of the parent's own level is bracketed too (a * (b @ c), a + (b - c)): it reads back as the
     same tree."""
-    text, kind = expr_text(e), _printed_kind(e)
-    regroups = side == "right" and parent != "pow" and kind in _INFIX and kind_of(kind) == kind_of(parent)
+    text, binding = expr_text(e), _printed_binding(e)
+    regroups = side == "right" and parent != "pow" and binding in _INFIX and binding_of(binding) == binding_of(parent)
     digits_then_dot = e.op == "num" and parent == "transpose"  # (2).T: "2.T" is a malformed number
-    return f"({text})" if regroups or digits_then_dot or needs_brackets(kind, parent, side) else text
+    return f"({text})" if regroups or digits_then_dot or needs_brackets(binding, parent, side) else text
 
 
 def expr_text(e: Expr) -> str:

@@ -12,7 +12,7 @@ import sympy
 
 from ..matrix.expr import M, count, leads_with_number
 from ..functions import FUNCTIONS
-from ..matrix.rules import OPS, along_words, axis_text, fill, printed_kind
+from ..matrix.rules import OPS, along_words, axis_text, fill, printed_binding
 from ..precedence import needs_brackets
 from ..parse import GREEK_LATEX, latex_variable, name_parts, text_variable
 
@@ -42,7 +42,7 @@ class _Printer:
         """An operation printed by its registry entry's text or LaTeX form."""
         spec = OPS[e.op]
         if spec.sides:
-            args = [self.wrap(a, spec.kind, side) for a, side in zip(e.args, spec.sides)]
+            args = [self.wrap(a, spec.binding, side) for a, side in zip(e.args, spec.sides)]
         else:
             args = [self(a) for a in e.args]
         slots = {"a": axis_text(e, self.style)}
@@ -68,13 +68,13 @@ class _Printer:
 
     def wrap(self, e: M, parent: str, side: str = "left") -> str:
         text = self(e)
-        return self.parens(text) if needs_brackets(_kind(e, parent), parent, side) else text
+        return self.parens(text) if needs_brackets(_binding(e, parent), parent, side) else text
 
     def factor(self, e: M, parent: str) -> str:
         """The right operand of a product written by juxtaposition: bracketed by the table, or
         when it would start with a number (never "2 1/2 W")."""
         text = self(e)
-        if needs_brackets(printed_kind(e), parent, "right") or leads_with_number(e):
+        if needs_brackets(printed_binding(e), parent, "right") or leads_with_number(e):
             return self.parens(text)
         return text
 
@@ -137,7 +137,7 @@ class LatexPrinter(_Printer):
         if _is_fraction(e) and parent in (("neg", "sub", "add") if _split_fraction(e) else
                                         ("neg", "sub", "add", "mul", "matmul", "hadamard")):
             return self(e)  # a \frac is delimited by its own bar: −\frac{T}{P}, never −(\frac{T}{P})
-        if needs_brackets(_kind(e, parent), parent, side):
+        if needs_brackets(_binding(e, parent), parent, side):
             return self.parens(self(e))
         if parent in ("pow", "transpose") and side == "left" and e.op in ("T", "pow"):
             return f"{{{self(e)}}}"  # (xᵀ)ᵀ as {x^\top}^\top: TeX allows one superscript per base
@@ -223,13 +223,13 @@ class LatexPrinter(_Printer):
 
 
 
-def _kind(e: M, parent: str) -> str:
+def _binding(e: M, parent: str) -> str:
     """How ``e`` binds under ``parent``: as the table says, except that a sum or mean along an
     axis, printed as a product with 𝟏 (X 𝟏, (1/B) X 𝟏), is a product under a transpose or a power
     ((𝟏ᵀ X)ᵀ, never 𝟏ᵀ Xᵀ) while a minus sign before it still reads right (−X 𝟏)."""
     if parent in ("transpose", "pow") and e.op in ("sum", "mean") and e.axis is not None:
         return "matmul"
-    return printed_kind(e)
+    return printed_binding(e)
 
 
 def _ends_in_exponent(e: M) -> bool:
