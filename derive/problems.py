@@ -91,7 +91,11 @@ class Problem(SheetText):
     policy: dict = field(default_factory=dict)  # [grading] tolerance and require_lines
     variants: dict[str, tuple] = field(default_factory=dict)  # name -> (low, high[, step])
     allow_zero: frozenset = frozenset()  # inputs a variant may set to 0
-    kind: str = "scalar"
+    engine: str = "scalar"  # which engine solves it
+
+    @property
+    def kind(self) -> str:  # the old name of engine, kept for derive.api users
+        return self.engine
 
     def with_values(self, values: dict[str, sympy.Expr]) -> Problem:
         """The same problem evaluated at other input values (unknown names are an error)."""
@@ -116,7 +120,11 @@ class MatrixProblem(SheetText):
     wrt: list[str]
     functions: dict[str, str] = field(default_factory=dict)
     kinds: dict[str, str] = field(default_factory=dict)  # variable -> onehot, distribution, binary, positive
-    kind: str = "matrix"
+    engine: str = "matrix"  # which engine solves it
+
+    @property
+    def kind(self) -> str:  # the old name of engine, kept for derive.api users
+        return self.engine
 
 
 def builtin_names() -> list[str]:

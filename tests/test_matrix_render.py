@@ -356,7 +356,7 @@ def test_no_fraction_is_set_inside_a_fraction(builtin):
     from derive.report import render_sheet
 
     for problem in builtin_problems():
-        if problem.kind != "matrix":
+        if problem.engine != "matrix":
             continue
         tex = render_sheet(builtin(problem.name), "tex")
         assert not re.search(r"\\frac\{[^{}]*(\{[^{}]*\}[^{}]*)*\\frac", tex), problem.name

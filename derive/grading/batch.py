@@ -173,7 +173,7 @@ def grade_file(solution, path: Path, manifest: dict[str, ManifestEntry] | None =
     who handed the file in (Gradescope's metadata), which wins over the id written on the sheet;
     a sheet carrying another id is flagged to the instructor.  Raises DeriveError when the file
     cannot be graded."""
-    if solution.kind == "matrix":
+    if solution.engine == "matrix":
         from .answers import check_answers
 
         return Submission(str(path), submitter or path.stem, check_answers(solution, path))
