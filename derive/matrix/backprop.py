@@ -47,12 +47,12 @@ class Gradient:
 class Fact:
     """A rewrite the simplified column relies on, for the sheet to state.
 
-    ``kind`` is "output" (f′(arg) written from the named output: ``form`` is that derivative),
+    ``rewrite`` is "output" (f′(arg) written from the named output: ``form`` is that derivative),
     "columns" (a target's columns sum to 1, licensed by its declared kind), or "fused" (softmax
     or sigmoid followed by cross-entropy: ``form`` is the adjoint of ``arg``)."""
 
-    kind: str
-    function: str = ""  # "tanh", "sigmoid", "softmax", or the kind of the target ("onehot", ...)
+    rewrite: str
+    function: str = ""  # "tanh", "sigmoid", "softmax", or the declared kind of the target ("onehot", ...)
     arg: str = ""  # the node differentiated through (z), or the target (T)
     output: str = ""  # the named output (p)
     form: M | None = None

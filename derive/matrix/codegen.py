@@ -275,10 +275,10 @@ def _conditions(derivation: Derivation) -> dict[str, int]:
     kinds = derivation.model.problem.kinds
     out: dict[str, int] = {}
     for fact in derivation.facts:
-        if fact.kind == "columns":
+        if fact.rewrite == "columns":
             out[fact.arg] = 1 if fact.function.endswith("_rows") else 0
     for fact in derivation.facts:
-        if fact.kind == "fused" and fact.function == "softmax" and fact.target:
+        if fact.rewrite == "fused" and fact.function == "softmax" and fact.target:
             out.setdefault(fact.target, 1 if kinds.get(fact.target, "").endswith("_rows") else 0)
     return out
 

@@ -412,14 +412,14 @@ def function_notes(model, printer) -> list[str]:
 def fact_note(fact, model, printer) -> str:
     """One rewrite of the simplified column, with what licenses it."""
     equals = " = "
-    if fact.kind == "output":
+    if fact.rewrite == "output":
         f = printer.function(fact.function)
         z = _name(printer, fact.arg, model.shapes[fact.arg])
         prime = "'" if isinstance(printer, LatexPrinter) else "′"
         y = _name(printer, fact.output, model.shapes[fact.output])
         return (f"{f}{prime}({z}){equals}{printer(fact.form)}" + _words(printer, ", as ") + y + equals
                 + f"{f}({z})")
-    if fact.kind == "columns":
+    if fact.rewrite == "columns":
         t = _name(printer, fact.arg, model.shapes[fact.arg])
         return _condition(printer, fact.function, fact.arg, t, model.shapes[fact.arg], lead=True)
     z = printer.bar(fact.arg)
