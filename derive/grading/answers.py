@@ -150,8 +150,8 @@ def check_answers(solution: MatrixSolution, path: str | Path, seeds: tuple[int, 
 def _judge_answer(solution: MatrixSolution, section: str, name: str, given: str, right: M, want: str,
                   environments, seeds) -> AnswerVerdict:
     """One typed answer's verdict: its shape, then numeric and exact equality with ``right``."""
-    def verdict(kind: str, message: str = "", counterexample: dict | None = None) -> AnswerVerdict:
-        return AnswerVerdict(section, name, given, want, kind, message, counterexample)
+    def verdict(outcome: str, message: str = "", counterexample: dict | None = None) -> AnswerVerdict:
+        return AnswerVerdict(section, name, given, want, outcome, message, counterexample)
 
     def differs(counterexample: dict) -> AnswerVerdict:
         return verdict("wrong", f"not equal to {want}: they differ at random values (seed {counterexample['seed']}, "

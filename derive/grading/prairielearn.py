@@ -264,10 +264,10 @@ def grade(data: dict, text: str, name: str, feedback: str = "messages") -> None:
         _grade_scalar(data, problem, submitted, feedback)
 
 
-def _cell_feedback(verdict: str, kind: str | None, message: str, feedback: str) -> str:
+def _cell_feedback(verdict: str, slip: str | None, message: str, feedback: str) -> str:
     if feedback == "score":
         return ""
-    said = verdict + (f" ({kind})" if kind and kind != verdict else "")
+    said = verdict + (f" ({slip})" if slip and slip != verdict else "")
     return f"{said}: {message}" if message and feedback == "messages" else said
 
 
@@ -281,7 +281,7 @@ def _grade_scalar(data: dict, problem, submitted: dict, feedback: str) -> None:
     for cell in result.cells:
         data["partial_scores"][answer_name(cell.part, cell.pass_, cell.node)] = {
             "score": cell.credit, "weight": 1,
-            "feedback": _cell_feedback(cell.verdict, cell.kind, cell.message, feedback)}
+            "feedback": _cell_feedback(cell.verdict, cell.slip, cell.message, feedback)}
     score = result.score()
     data["score"] = score["total"]
     data["feedback"]["parts"] = [{"name": part, "score": f"{p['earned']:g}/{p['possible']} cells ({p['fraction']:.0%})",

@@ -128,7 +128,7 @@ def grade_views(grade) -> list:
     for c in grade.cells:
         if c.verdict not in ("correct", "rounding") or c.credit < 1:
             _row(table, c.part, c.pass_ or "-", c.node, excerpt(c.given, width=GIVEN_WIDTH) or "-", c.verdict,
-                 c.kind or "", excerpt(c.message, width=4 * GIVEN_WIDTH))
+                 c.slip or "", excerpt(c.message, width=4 * GIVEN_WIDTH))
     score = grade.score()
     parts = ", ".join(f"{part} {p['earned']:g}/{p['possible']} (weight {p['weight']:g})"
                       for part, p in score["parts"].items())
