@@ -140,7 +140,7 @@ def test_each_broadcast_and_axis_is_proved(name):
 
 def test_every_operation_has_every_piece():
     for name, op in OPS.items():
-        for piece in ("shape", "build", "numpy", "sympy", "source", "text", "latex", "kind"):
+        for piece in ("shape", "build", "numpy", "sympy", "source", "text", "latex", "binding"):
             assert getattr(op, piece), (name, piece)
         assert op.vjps or op.why_no_vjp, name
         assert op.arity is None or not op.vjps or len(op.vjps) == op.arity, name

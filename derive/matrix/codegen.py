@@ -188,10 +188,10 @@ def generate(derivation: Derivation) -> str:
     add("")
     functions = []  # the NumPy implementations of derive/functions.py, copied under the problem's names
     for name in sorted(_used_functions(derivation)):
-        kind = ELEMENTWISE[model.concrete.get(name, name)]
+        row = ELEMENTWISE[model.concrete.get(name, name)]
         note = "# abstract in the problem; sigmoid here\n" if name in model.abstract else ""
-        functions += [note + numpy_source(kind.numpy_f, names[name]),
-                      numpy_source(kind.numpy_df, names["d:" + name])]
+        functions += [note + numpy_source(row.numpy_f, names[name]),
+                      numpy_source(row.numpy_df, names["d:" + name])]
     if any("math." in source for source in functions):
         add("import math")
         add("")

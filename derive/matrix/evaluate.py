@@ -16,7 +16,7 @@ class NumpyBackend:
     """Leaves and elementwise functions as NumPy arrays; the operations' own values are in the
     registry (``Op.numpy``)."""
 
-    kind = "numpy"
+    evaluation = "numpy"  # the registry field (Op.numpy) that evaluates an operation
 
     def __init__(self, concrete: dict[str, str]):
         self.concrete = concrete
@@ -73,16 +73,17 @@ class SympyBackend:
     ``concrete`` maps a function name of the problem to the function it is (``[functions]
     sigma = "sigmoid"``); those in ``concrete_set`` are then evaluated as that function."""
 
-    kind = "sympy"
+    evaluation = "sympy"  # the registry field (Op.sympy) that evaluates an operation
 
     def __init__(self, concrete: dict[str, str] | None = None, concrete_set: frozenset = EXACT_CONCRETE):
         self.functions: dict[str, tuple] = {}
         self.concrete = concrete or {}
         self.concrete_set = concrete_set
 
-    def _kind(self, name: str) -> str | None:
-        kind = self.concrete.get(name, name)
-        return kind if kind in self.concrete_set else None
+    def _concrete(self, name: str) -> str | None:
+        """The function ``name`` is, where it is evaluated as itself (log, exp, ...); else None."""
+        concrete = self.concrete.get(name, name)
+        return concrete if concrete in self.concrete_set else None
 
     def _pair(self, name):
         if name not in self.functions:
@@ -102,14 +103,14 @@ class SympyBackend:
         return sympy.Matrix([[value]])
 
     def fn(self, name, a):
-        if kind := self._kind(name):
-            return a.applyfunc(ELEMENTWISE[kind].sympy_f)
+        if concrete := self._concrete(name):
+            return a.applyfunc(ELEMENTWISE[concrete].sympy_f)
         f, _ = self._pair(name)
         return a.applyfunc(f)
 
     def dfn(self, name, a):
-        if kind := self._kind(name):
-            return a.applyfunc(ELEMENTWISE[kind].sympy_df)
+        if concrete := self._concrete(name):
+            return a.applyfunc(ELEMENTWISE[concrete].sympy_df)
         _, df = self._pair(name)
         return a.applyfunc(df)
 
@@ -138,7 +139,7 @@ def evaluate(e: M, env: dict, backend, sizes: dict[str, int]):
         e = replace(e, bounds=tuple(size_value(d, sizes) for d in e.bounds))
     if e.size is not None:  # eᵢ of a named length
         e = replace(e, size=size_value(e.size, sizes))
-    return getattr(spec, backend.kind)(backend, e, *args)
+    return getattr(spec, backend.evaluation)(backend, e, *args)
 
 
 def run_forward(model, env: dict, backend, sizes: dict[str, int]) -> dict:

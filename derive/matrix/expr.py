@@ -16,7 +16,7 @@ Dim = "str | int"
 SCALAR = (1, 1)
 
 
-#: The parameters a node may carry, each one kind of thing (None: not given, or, for an axis,
+#: The parameters a node may carry, each one sort of thing (None: not given, or, for an axis,
 #: "every entry").  Which an operation takes is declared in ``TAKES``.
 PARAMETERS = ("name", "value", "function", "exponent", "axis", "bounds", "index", "size")
 

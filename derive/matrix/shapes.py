@@ -71,11 +71,11 @@ def build_model(problem: MatrixProblem, limits: Limits = Limits()) -> Model:
                          hint=f"use smaller [dims], or raise the limit with {Limits.FLAGS['max_entries']}")
     concrete: dict[str, str] = {}
     abstract = set()
-    for fname, kind in problem.functions.items():
-        if kind not in ELEMENTWISE:
-            raise ProblemError(f"{where}: function {fname} = \"{kind}\" is not an elementwise function",
-                               hint=did_you_mean(kind, ELEMENTWISE) or "one of: " + ", ".join(ELEMENTWISE))
-        concrete[fname] = kind
+    for fname, function in problem.functions.items():
+        if function not in ELEMENTWISE:
+            raise ProblemError(f"{where}: function {fname} = \"{function}\" is not an elementwise function",
+                               hint=did_you_mean(function, ELEMENTWISE) or "one of: " + ", ".join(ELEMENTWISE))
+        concrete[fname] = function
     elementwise = {**{name: name for name in ELEMENTWISE}, **concrete}
     if "sigma" not in elementwise:
         elementwise["sigma"] = DEFAULT_CONCRETE

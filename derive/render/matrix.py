@@ -365,11 +365,11 @@ def derivative_notes(solution, printer) -> list[str]:
     for name, arg in sorted(used, key=lambda pair: (pair[0], position.get(pair[1], len(position)), pair[1])):
         if name in model.abstract:
             continue
-        kind = ELEMENTWISE[model.concrete.get(name, name)]
-        if kind.derivative_latex and latex:
+        row = ELEMENTWISE[model.concrete.get(name, name)]
+        if row.derivative_latex and latex:
             f = printer.function(name)
             z = latex_variable(arg)
-            notes.append(rf"{f}'({z}) = " + fill(kind.derivative_latex, [z], f=f))
+            notes.append(rf"{f}'({z}) = " + fill(row.derivative_latex, [z], f=f))
     order = {n: i for i, (n, _) in enumerate(model.equations)}  # the facts as the equations read
     facts = sorted(derivation.facts, key=lambda fact: order.get(fact.arg, -1))
     notes.extend(fact_note(fact, model, printer) for fact in facts)
@@ -403,9 +403,9 @@ def function_notes(model, printer) -> list[str]:
     its name is not the symbol of what it is."""
     used = {node.function for _, e in model.equations for node in e.walk() if node.op in ("fn", "dfn")}
     notes = []
-    for name, kind in model.problem.functions.items():
-        if name in used and printer.function(name) != printer.function(kind):
-            notes.append(f"{printer.function(name)} = {printer.function(kind)}")
+    for name, concrete in model.problem.functions.items():
+        if name in used and printer.function(name) != printer.function(concrete):
+            notes.append(f"{printer.function(name)} = {printer.function(concrete)}")
     return notes
 
 
