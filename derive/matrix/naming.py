@@ -36,7 +36,7 @@ _INDEX = re.compile(r"\A[^\W\d_]+_?(\d+)\Z")
 
 def _site(model: Model, e: M) -> str | None:
     """"activation" or "softmax" when the first argument of ``e`` is one that gets a name."""
-    if e.op == "fn" and model.concrete.get(e.data, e.data) in ACTIVATIONS:
+    if e.op == "fn" and model.concrete.get(e.function, e.function) in ACTIVATIONS:
         return "activation"
     if e.op in SOFTMAX_FAMILY:
         return "softmax"
@@ -55,7 +55,7 @@ def _trivial(e: M) -> bool:
 def _weight_index(e: M) -> str | None:
     """The index of the weight on the left of a product (W3 in W3 @ h, w1 in w1.T @ x)."""
     e = e.args[0] if e.op == "T" else e
-    return _index(e.data) if e.op == "var" else None
+    return _index(e.name) if e.op == "var" else None
 
 
 def _index(name: str) -> str | None:
@@ -69,16 +69,16 @@ def name_inline_arguments(model: Model) -> Model:
     ``model.introduced``).  An argument equal to an earlier node's definition is that node.  The
     user's names are kept; an introduced name never equals one of them (nor a size or a function)."""
     known: dict[M, str] = {}  # definition -> the user's node, for the equations after it
-    found: list[tuple[M, str, str, str | None]] = []  # (argument, kind, consumer, index) in first-use order
+    found: list[tuple[M, str, str, str | None]] = []  # (argument, site, consumer, index) in first-use order
     reuse: dict[M, str] = {}  # arguments that are an earlier node's definition
 
     def collect(e: M, consumer: str, top: bool) -> None:
         for a in e.args:
             collect(a, consumer, False)
-        kind = _site(model, e)
-        if kind is None or not e.args or _trivial(e.args[0]):
+        site = _site(model, e)
+        if site is None or not e.args or _trivial(e.args[0]):
             return
-        if kind == "norm" and not any(n.op == "matmul" for n in e.args[0].walk()):
+        if site == "norm" and not any(n.op == "matmul" for n in e.args[0].walk()):
             return  # ‖y − s‖ reads as it is; ‖W x + b‖ measures a layer's output, named as one
         arg = e.args[0]
         if arg in known:  # z = W @ x + b written, then tanh(W @ x + b): that is tanh(z)
@@ -89,7 +89,7 @@ def name_inline_arguments(model: Model) -> Model:
         index = _index(consumer) if top else None  # h1 = tanh(…): z1; an inline one: from its weights
         if index is None:
             index = next((i for n in arg.walk() if n.op == "matmul" and (i := _weight_index(n.args[0]))), None)
-        found.append((arg, kind, consumer, index))
+        found.append((arg, site, consumer, index))
 
     for name, e in model.equations:
         collect(e, name, True)
@@ -105,16 +105,16 @@ def name_inline_arguments(model: Model) -> Model:
         counter = 0
         # columns of a batch: Z1 = W1 X + b1, as the H1 it feeds; the vector a norm measures as itself
         batch = any(1 not in f[0].shape for f in found if f[1] != "norm")
-        for arg, kind, consumer, index in found:
+        for arg, site, consumer, index in found:
             if index is None and len(unindexed) > 1:  # several unnumbered layers: z1, z2, … in order
                 counter += 1
                 while str(counter) in used_indices:
                     counter += 1
                 index = str(counter)
-            letters = _LETTERS[kind]
-            if batch if kind != "norm" else 1 not in arg.shape:
+            letters = _LETTERS[site]
+            if batch if site != "norm" else 1 not in arg.shape:
                 letters = tuple(letter.upper() for letter in letters)
-            names[arg] = _fresh(letters, index or "", taken, user, _same_family(kind, user, meanings))
+            names[arg] = _fresh(letters, index or "", taken, user, _same_family(site, user, meanings))
             taken.add(names[arg])
         names.update(reuse)
         model = _rewritten(model, found, names, reuse)
@@ -139,11 +139,11 @@ def _rewritten(model: Model, found, names: dict[M, str], reuse: dict[M, str]) ->
     return replace(model, equations=equations, shapes=shapes, introduced=tuple(names[f[0]] for f in found))
 
 
-def _output_kind(model: Model, e: M) -> str | None:
+def _output_site(model: Model, e: M) -> str | None:
     """"probability" for σ or softmax of a named node, "log_probability" for its log_softmax."""
     if not e.args or e.args[0].op != "var":
         return None
-    if e.op == "softmax" or (e.op == "fn" and model.concrete.get(e.data, e.data) == "sigmoid"):
+    if e.op == "softmax" or (e.op == "fn" and model.concrete.get(e.function, e.function) == "sigmoid"):
         return "probability"
     return "log_probability" if e.op == "log_softmax" else None
 
@@ -153,9 +153,9 @@ def _loss_outputs(model: Model, e: M) -> list[M]:
     the probabilities a cross-entropy written inline takes the log of."""
     out: list[M] = []
     for node in e.walk():
-        if node.op == "fn" and model.concrete.get(node.data, node.data) == "log":
-            out += [n for n in node.args[0].walk() if _output_kind(model, n) == "probability"]
-        elif node is not e and _output_kind(model, node) == "log_probability":
+        if node.op == "fn" and model.concrete.get(node.function, node.function) == "log":
+            out += [n for n in node.args[0].walk() if _output_site(model, n) == "probability"]
+        elif node is not e and _output_site(model, node) == "log_probability":
             out.append(node)
     return [n for n in out if n is not e]
 
@@ -175,12 +175,12 @@ def _name_outputs(model: Model, taken: set[str], user: set[str], meanings: dict[
         for output in outputs:
             if output in known or output in names:
                 continue
-            kind = _output_kind(model, output)
-            letters = _LETTERS[kind]
+            site = _output_site(model, output)
+            letters = _LETTERS[site]
             if 1 not in output.shape:  # a batch: P, as the Z it is computed from
                 letters = tuple(letter.upper() for letter in letters)
-            names[output] = _fresh(letters, _index(output.args[0].data) or "", taken,
-                                   user, _same_family(kind, user, meanings))
+            names[output] = _fresh(letters, _index(output.args[0].name) or "", taken,
+                                   user, _same_family(site, user, meanings))
             taken.add(names[output])
             added.append(names[output])
             shapes[names[output]] = output.shape
@@ -203,16 +203,16 @@ def _renamed(e: M, rename: dict[M, str]) -> M:
 
 
 def _meanings(model: Model) -> dict[str, set[str]]:
-    """What each of the problem's nodes is: the kinds of site it is the argument of (a
-    pre-activation, logits, a residual) and the kind of output its definition is."""
+    """What each of the problem's nodes is: the sites it is the argument of (a pre-activation,
+    logits, a residual) and the output site its definition is."""
     out: dict[str, set[str]] = {}
     for name, e in model.equations:
-        if (kind := _output_kind(model, e)) is not None:
-            out.setdefault(name, set()).add(kind)
+        if (site := _output_site(model, e)) is not None:
+            out.setdefault(name, set()).add(site)
         for node in e.walk():
-            kind = _site(model, node)
-            if kind and node.args and node.args[0].op == "var":
-                out.setdefault(node.args[0].data, set()).add(kind)
+            site = _site(model, node)
+            if site and node.args and node.args[0].op == "var":
+                out.setdefault(node.args[0].name, set()).add(site)
     return out
 
 
@@ -221,12 +221,12 @@ def _family(letter: str, names) -> list[str]:
     return [n for n in names if re.fullmatch(rf"{re.escape(letter)}_?\d+", n, flags=re.IGNORECASE)]
 
 
-def _same_family(kind: str, user: set[str], meanings: dict[str, set[str]]) -> frozenset[str]:
-    """The letters whose numbered names in the problem all mean ``kind`` (the user's z1 is a
-    pre-activation too): an introduced node of that kind may continue their numbering."""
-    letters = {letter.lower() for letter in _LETTERS[kind]}
+def _same_family(site: str, user: set[str], meanings: dict[str, set[str]]) -> frozenset[str]:
+    """The letters whose numbered names in the problem all mean ``site`` (the user's z1 is a
+    pre-activation too): an introduced node of that site may continue their numbering."""
+    letters = {letter.lower() for letter in _LETTERS[site]}
     return frozenset(letter for letter in letters
-                     if (family := _family(letter, user)) and all(meanings.get(n) == {kind} for n in family))
+                     if (family := _family(letter, user)) and all(meanings.get(n) == {site} for n in family))
 
 
 def _uses(e: M, arg: M, model: Model) -> bool:

@@ -174,7 +174,7 @@ def huge_constant(model) -> sympy.Expr | None:
     for _, e in model.equations:
         for node in e.walk():
             if node.op == "const":
-                value = abs(node.data if isinstance(node.data, sympy.Basic) else sympy.Float(node.data))
+                value = abs(node.value if isinstance(node.value, sympy.Basic) else sympy.Float(node.value))
                 if value.is_extended_real and value > largest:
                     largest = value
     return largest if largest >= HUGE_CONSTANT else None
@@ -810,7 +810,7 @@ NOT_PROVED_SIZE = ("not proved (work limit: the proof's counted work ran out; ma
 
 
 def exact_check(derivation: Derivation, entry_limit: int = EXACT_ENTRY_LIMIT, seed: int = 0,
-                work_limit: int = EXACT_WORK_LIMIT) -> dict[str, str]:
+                work_limit: int | None = None) -> dict[str, str]:
     """Per gradient: "pass" (every entry proved equal to SymPy's derivative of the loss), or
     "not proved (...)" saying why.  An entry proved different raises VerificationError.  The
     work is bounded by counts (entries, and nodes evaluated), never by time."""
@@ -820,7 +820,7 @@ def exact_check(derivation: Derivation, entry_limit: int = EXACT_ENTRY_LIMIT, se
         note = f"not proved ({entries} entries > {entry_limit}: size limit; raise --exact-limit)"
         return {g.name: note for g in derivation.gradients}
     results: dict[str, str] = {}
-    budget = Budget(work_limit)
+    budget = Budget(EXACT_WORK_LIMIT if work_limit is None else work_limit)
     points = random_points(seed)
     try:
         env = exact_variables(model, sizes)
