@@ -473,3 +473,22 @@ def test_the_five_step_inline_rnn_is_proved_within_the_counted_work():
     "not proved (work limit)".  On the graph it is proved, every gradient, for about 26,000."""
     derivation = derive(build_model(load_problem("tests/networks/rnn5_inline.toml")))
     assert exact_check(derivation, work_limit=40_000) == {"W": "pass", "U": "pass", "b": "pass", "V": "pass"}
+
+
+@pytest.mark.parametrize("mask", ["abs(Mk)", "sqrt(Mk)"])
+def test_a_mask_with_exact_zeros_under_abs_or_a_root_is_differenced_in_50_digits(mask):
+    """|0| and √0 at a binary mask's zero entries: |x| is enclosed without its sign ([0, the larger
+    end]) and √0 is 0, where the 50-digit differences stopped with an internal error."""
+    from derive.problems import problem_from_toml
+
+    derivation = derive(build_model(problem_from_toml(CAUSAL.replace("- 1e9 * Mk", f"- 1e9 * {mask}"), "masked")))
+    checks = numeric_check(derivation, seed=3)
+    assert all(c.numeric_max_relative_error < 1e-6 and "50 digits" in c.numeric_method for c in checks)
+    x = sympy.Symbol("x")
+    from derive.matrix.verify import Budget, RandomPoint, _hi, _lo
+
+    point = RandomPoint(0, 0)
+    point.values[x] = sympy.Integer(0)
+    for e in (sympy.Abs(x), sympy.sqrt(x), sympy.sign(x), sympy.Abs(x - sympy.Rational(1, 3)) - sympy.Rational(1, 3)):
+        enclosure = point.interval(e, 60, Budget())
+        assert _lo(enclosure) <= 0 <= _hi(enclosure) and _hi(enclosure) - _lo(enclosure) < 1e-55, e
