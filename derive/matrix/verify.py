@@ -689,8 +689,9 @@ def _chain(e, d: list, point: RandomPoint, memo: dict, budget: Budget):
         return d[0] / _positive(value(a), "a logarithm")
     if isinstance(e, sympy.tanh):
         return (1 - value(e) ** 2) * d[0]
-    if isinstance(e, sympy.Abs):
-        return _sign(value(a)) * d[0]
+    if isinstance(e, sympy.Abs):  # |x|′ = sign(x) x′, as diff writes it (sign(0) = 0)
+        x = value(a)
+        return (0 if _lo(x) == 0 == _hi(x) else _sign(x)) * d[0]
     if isinstance(e, (sympy.sign, sympy.Heaviside)):
         _sign(value(a))  # constant where the sign is certain
         return iv.mpf(0)
