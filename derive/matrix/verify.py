@@ -663,16 +663,15 @@ def _chain(e, d: list, point: RandomPoint, memo: dict, budget: Budget):
         for x in d[1:]:
             total = total + x
         return total
-    if e.is_Mul:
-        values = [value(a) for a in e.args]
+    if e.is_Mul:  # only the factors diff's expression has: log(p) in t log(p) when t varies
         total = iv.mpf(0)
         for i, x in enumerate(d):
             if _lo(x) == 0 == _hi(x):
                 continue
             term = x
-            for j, v in enumerate(values):
+            for j, factor in enumerate(e.args):
                 if j != i:
-                    term = term * v
+                    term = term * value(factor)
             total = total + term
         return total
     if e.is_Pow and not e.exp.free_symbols and (e.exp.is_Integer or (e.exp.is_Rational and e.exp.q == 2)):
@@ -685,8 +684,8 @@ def _chain(e, d: list, point: RandomPoint, memo: dict, budget: Budget):
     a = e.args[0] if e.args else None
     if isinstance(e, sympy.exp):
         return value(e) * d[0]
-    if isinstance(e, sympy.log):
-        return d[0] / _positive(value(a), "a logarithm")
+    if isinstance(e, sympy.log):  # u′ / u: u need not be positive here (log(cosh(r)), cosh abstract)
+        return d[0] / value(a)
     if isinstance(e, sympy.tanh):
         return (1 - value(e) ** 2) * d[0]
     if isinstance(e, sympy.Abs):  # |x|′ = sign(x) x′, as diff writes it (sign(0) = 0)
