@@ -565,3 +565,20 @@ def test_the_argument_of_a_norm_is_named_and_its_gradient_is_right():
     want = {"W1": (1 - h * h) @ x.T + dR, "W2": 2 * lam * r2 @ x.T - dR, "b": (1 - h * h) + 2 * lam * r2}
     for name, value in want.items():
         assert np.allclose(ours[name], value, rtol=1e-10), name
+
+
+@pytest.mark.parametrize("text, note", [
+    (INLINE_BCE, "z names the argument written inline in the equations, p the output written inline in the loss "
+                 "(p = σ(z)), each a node with its own adjoint"),
+    (INLINE_SOFTMAX.format(target=ONEHOT, loss="mean(-sum(T * log_softmax(W @ X + b), axis=0))"),
+     "Z names the argument written inline in the equations, S the output written inline in the loss "
+     "(S = log_softmax(Z)), each a node with its own adjoint"),
+    (LOGISTIC.replace('p = "sigmoid(w.T @ x + b)"\n', 'z = "w.T @ x + b"\n').replace(
+        '"-(t * log(p) + (1 - t) * log(1 - p))"', '"-(t * log(sigmoid(z)) + (1 - t) * log(1 - sigmoid(z)))"'),
+     "p names the output written inline in the loss (p = σ(z)), a node with its own adjoint"),
+], ids=["argument-and-output", "log-softmax", "output-only"])
+def test_the_note_says_an_introduced_output_is_an_output_not_an_argument(text, note):
+    """p = σ(z) and S = log_softmax(Z), named for a loss, are outputs: never "the arguments"."""
+    solution = solve_matrix(problem_from_toml(text, "net"))
+    notes = [_nfc(n) for n in derivative_notes(solution, TextPrinter())]
+    assert _nfc(note) in notes

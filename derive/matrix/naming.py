@@ -191,7 +191,8 @@ def _name_outputs(model: Model, taken: set[str], user: set[str], meanings: dict[
             known.setdefault(e, name)
     if not added:
         return model
-    return replace(model, equations=equations, shapes=shapes, introduced=(*model.introduced, *added))
+    return replace(model, equations=equations, shapes=shapes, introduced=(*model.introduced, *added),
+                   outputs=tuple(added))
 
 
 def _renamed(e: M, rename: dict[M, str]) -> M:
