@@ -582,3 +582,39 @@ def test_the_note_says_an_introduced_output_is_an_output_not_an_argument(text, n
     solution = solve_matrix(problem_from_toml(text, "net"))
     notes = [_nfc(n) for n in derivative_notes(solution, TextPrinter())]
     assert _nfc(note) in notes
+
+
+def _adjoint_read_back(text, node, hand):
+    """The adjoint of ``node`` as printed, and read back at the checks' values equal to ``hand``
+    (a function of those values) computed with NumPy."""
+    solution = solve_matrix(problem_from_toml(text, "net"))
+    derivation, model = solution.derivation, solution.model
+    values, _ = _derived(derivation, 0)
+    forward = run_forward(model, values, NumpyBackend(model.concrete), model.problem.dims)
+    printed = _shown(derivation)[node]
+    assert np.allclose(_read_back(printed, model, {n: values[n] for n in model.variables}), hand(values, forward),
+                       rtol=1e-12)
+    return printed
+
+
+def test_the_adjoint_of_an_inline_log_softmax_over_a_batch_is_minus_t_over_b():
+    """mean(−sum(T ⊙ S, axis=0)) gives S̄ = −T / B: a Hadamard product with 𝟏 (𝟏ᵀ / B), a scalar
+    broadcast, is a scaling (never −(T ⊙ (𝟏 (𝟏ᵀ / B))))."""
+    text = INLINE_SOFTMAX.format(target=ONEHOT, loss="mean(-sum(T * log_softmax(W @ X + b), axis=0))")
+    shown = _adjoint_read_back(text, "S", lambda v, f: -v["T"] / v["X"].shape[1])
+    assert shown == "−T / B"
+
+
+def test_the_adjoint_of_p_in_binary_cross_entropy_reads_as_the_textbook():
+    """∂/∂p of −(t log p + (1 − t) log(1 − p)) is −t / p + (1 − t) / (1 − p), never −((1 / p) t) + …"""
+    shown = _adjoint_read_back(INLINE_BCE, "p", lambda v, f: -v["t"] / f["p"] + (1 - v["t"]) / (1 - f["p"]))
+    assert shown == "−t / p + (1 − t) / (1 − p)"
+
+
+def test_a_hadamard_product_with_a_broadcast_scalar_is_a_scaling():
+    from derive.matrix import expr as mx
+    t = mx.var("T", ("M", "B"))
+    column, row = mx.ones(("M", 1)), mx.div(mx.ones((1, "B")), mx.dim("B"))
+    assert mx.had(t, mx.matmul(column, row)) == mx.div(t, mx.dim("B"))
+    assert mx.had(mx.neg(mx.ones(("M", "B"))), t) == mx.neg(t)
+    assert mx.had(mx.ones(("M", 1)), mx.var("x", ("M", "B"))) == mx.var("x", ("M", "B"))

@@ -266,12 +266,26 @@ def _split(e: M) -> tuple[sympy.Expr, M | None]:
     return sympy.Integer(1), e
 
 
+def _ones_times(e: M) -> M | None:
+    """The scalar s when ``e`` is s·𝟏, a matrix of ones scaled (𝟏, 𝟏ᵀ / B, −2·𝟏): the broadcast of
+    a scalar, as the adjoint of a sum or mean is; None otherwise."""
+    if e.op == "ones":
+        return const(1)
+    if e.op == "neg" and (s := _ones_times(e.args[0])) is not None:
+        return neg(s)
+    if e.op == "scale" and e.args[0].is_scalar and (s := _ones_times(e.args[1])) is not None:
+        return scale(e.args[0], s)
+    if e.op == "div" and e.args[1].is_scalar and (s := _ones_times(e.args[0])) is not None:
+        return div(s, e.args[1])
+    return None
+
+
 def scale(c: M, a: M) -> M:
     """c·a with c a scalar expression.  Every numeric factor, wherever it sits (in c, in a, in a
     scaling inside either), is folded into one leading constant: 2·((½·λ)·W) is λ·W."""
     if is_zero(c) or is_zero(a):
         return zero(a.shape)
-    if c.op == "div" and is_one(c.args[0]) and not a.is_scalar:  # (1/B) A is A / B
+    if c.op == "div" and is_one(c.args[0]) and not a.is_const:  # (1/B) A is A / B, (1/p) t is t / p
         return div(a, c.args[1])
     if a.op == "div" and a.args[1] == c:  # ‖v‖ (v / ‖v‖) is v: the chain rule through norm(v)**2
         return a.args[0]
@@ -366,6 +380,8 @@ def matmul(a: M, b: M) -> M:
         return b
     if b.op == "eye":
         return a
+    if (sa := _ones_times(a)) is not None and (sb := _ones_times(b)) is not None:  # 𝟏 (𝟏ᵀ / B) = 𝟏 / B
+        return scale(scale(scale(sa, sb), dim(a.shape[1])), ones((a.shape[0], b.shape[1])))
     if a.op == "scale":
         return scale(a.args[0], matmul(a.args[1], b))
     if b.op == "scale":
@@ -410,6 +426,10 @@ def had(a: M, b: M) -> M:
         return a
     if is_zero(a) or is_zero(b):
         return zero(shape)
+    if b.shape == shape and (s := _ones_times(a)) is not None:  # (𝟏 / B) ⊙ T is a scaling: T / B
+        return scale(s, b)
+    if a.shape == shape and (s := _ones_times(b)) is not None:
+        return scale(s, a)
     if a.op == "scale":
         return scale(a.args[0], had(a.args[1], b))
     if b.op == "scale":

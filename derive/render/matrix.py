@@ -278,6 +278,14 @@ class TextPrinter(_Printer):
     def diag_of(self, text: str) -> str:
         return f"diag({text})"
 
+    def _print_neg(self, e: M) -> str:
+        """−T / B, as a textbook writes it (and as −\\frac{T}{B} reads), never −(T / B): the minus
+        goes onto a numerator that takes it without brackets; the two are equal."""
+        (a,) = e.args
+        if _is_fraction(a) and not needs_brackets(printed_binding(a.args[0]), "neg", "right"):
+            return self(M("div", (M("neg", (a.args[0],), a.args[0].shape), a.args[1]), a.shape))
+        return self.form(e)
+
     def bar(self, name: str) -> str:
         parts = name_parts(name)
         if parts:  # X̂̄, W̄_Q: the bar over the letter
