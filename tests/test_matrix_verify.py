@@ -9,7 +9,7 @@ import pytest
 
 from derive.errors import VerificationError
 from derive.matrix import expr as mx
-from derive.matrix import rules
+from derive.matrix import rules, verify
 from derive.matrix.backprop import derive
 from derive.matrix.shapes import build_model
 from derive.matrix.solve import solve_matrix
@@ -35,8 +35,21 @@ def test_a_wrong_vjp_rule_is_caught_by_both_checks(monkeypatch):
     derivation = derive(build_model(load_problem("problem2")))
     with pytest.raises(VerificationError, match="disagrees with finite differences"):
         numeric_check(derivation)
-    with pytest.raises(VerificationError, match="differs from SymPy's entry-wise derivative"):
+    with pytest.raises(VerificationError, match=r"differs at entry \w+\[\d,\d\] from the SymPy loss's "
+                                                r"derivative \(by forward differentiation\)"):
         exact_check(derivation)
+
+
+def test_the_differs_message_names_the_reference_it_was_compared_with(monkeypatch):
+    """Where an entry falls back to SymPy's diff, the message says so (and never claims the other)."""
+    monkeypatch.setitem(rules.OPS, "fn", dataclasses.replace(rules.OPS["fn"], vjps=(lambda e, u: u,)))
+
+    def no_slope(loss, symbol):
+        raise verify._NoSlope
+    monkeypatch.setattr(verify, "_slope_of", no_slope)
+    with pytest.raises(VerificationError, match=r"from the SymPy loss's derivative \(by SymPy's diff\): "
+                                                r"derived \S+, reference \S+ at the rational point"):
+        exact_check(derive(build_model(load_problem("problem2"))))
 
 
 def test_a_missing_transpose_is_caught(monkeypatch):
