@@ -5,12 +5,14 @@ and every gradient equals a hand-written NumPy reference and central finite diff
 
 import re
 import unicodedata
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from derive.matrix import expr as mx
 from derive.matrix.backprop import derive
-from derive.matrix.evaluate import NumpyBackend, run_backward, run_forward
+from derive.matrix.evaluate import NumpyBackend, evaluate, run_backward, run_forward
 from derive.matrix.shapes import build_model
 from derive.matrix.solve import solve_matrix
 from derive.matrix.verify import random_values
@@ -612,9 +614,31 @@ def test_the_adjoint_of_p_in_binary_cross_entropy_reads_as_the_textbook():
 
 
 def test_a_hadamard_product_with_a_broadcast_scalar_is_a_scaling():
-    from derive.matrix import expr as mx
     t = mx.var("T", ("M", "B"))
     column, row = mx.ones(("M", 1)), mx.div(mx.ones((1, "B")), mx.dim("B"))
     assert mx.had(t, mx.matmul(column, row)) == mx.div(t, mx.dim("B"))
     assert mx.had(mx.neg(mx.ones(("M", "B"))), t) == mx.neg(t)
     assert mx.had(mx.ones(("M", 1)), mx.var("x", ("M", "B"))) == mx.var("x", ("M", "B"))
+
+
+def test_a_gru_update_gate_adjoint_takes_the_common_factor_out():
+    """h1 = (1 − z) ⊙ n + z ⊙ h0 gives z̄ = (h0 − n) ⊙ h̄1, never −(n ⊙ h̄1) + h0 ⊙ h̄1."""
+    text = (Path(__file__).parent / "networks" / "gru_greek.toml").read_text(encoding="utf-8")
+    derivation = derive(build_model(problem_from_toml(text, "gru")))
+    assert _shown(derivation)["z"] == _nfc("(h0 − n) ⊙ h̄1")
+    values, _ = _derived(derivation, 0)
+    model = derivation.model
+    backend = NumpyBackend(model.concrete)
+    env = run_forward(model, values, backend, model.problem.dims)
+    h1_bar = env["γ"] * (env["γ"] * env["h1"] + env["β"] - env["y"])  # by hand: ∂L/∂h1
+    z_bar = next(a.simplified for a in derivation.adjoints if a.name == "z")
+    assert np.allclose(evaluate(z_bar, {**env, "h1:bar": h1_bar}, backend, model.problem.dims),
+                       (env["h0"] - env["n"]) * h1_bar, rtol=1e-12)
+
+
+def test_terms_with_a_common_hadamard_factor_are_factored_and_others_are_not():
+    a, b, c, u, w = (mx.var(n, ("H", 1)) for n in "abcuw")
+    assert mx.add(mx.neg(mx.had(a, u)), mx.had(b, u)) == mx.had(mx.sub(b, a), u)
+    assert mx.add(mx.had(a, u), mx.had(b, w)) == mx.M("add", (mx.had(a, u), mx.had(b, w)), ("H", 1))
+    assert mx.add(mx.had(a, u), mx.scale(mx.const(2), mx.had(b, u)), c) == mx.add(
+        mx.had(mx.add(a, mx.scale(mx.const(2), b)), u), c)

@@ -330,6 +330,7 @@ def add(*terms: M) -> M:
             continue
         c, rest = _split(term)
         coefficients[rest] = coefficients.get(rest, 0) + c
+    coefficients = _factor_hadamard(coefficients)
     kept = [scale(const(c), rest) for rest, c in coefficients.items() if c != 0]
     if numbers != 0:  # 1 − t, not −t + 1; y + 1 stays
         first_negative = bool(kept) and _split(kept[0])[0] < 0
@@ -341,6 +342,28 @@ def add(*terms: M) -> M:
     if len(kept) == 1:  # a broadcast term alone keeps the shape of the sum
         kept.append(zero(shape))
     return M("add", tuple(kept), shape)
+
+
+def _factor_hadamard(coefficients: dict) -> dict:
+    """Terms with the same right factor of an elementwise product taken together:
+    −(n ⊙ h̄) + h0 ⊙ h̄ is (h0 − n) ⊙ h̄, as a textbook writes a GRU's update gate."""
+    groups: dict[M, list[M]] = {}
+    for rest, c in coefficients.items():
+        if rest.op == "had" and c != 0 and rest.args[0].shape == rest.shape == rest.args[1].shape:
+            groups.setdefault(rest.args[1], []).append(rest)
+    if all(len(group) < 2 for group in groups.values()):
+        return coefficients
+    out: dict[M, sympy.Expr] = {}
+    for rest, c in coefficients.items():
+        group = groups.get(rest.args[1], []) if rest.op == "had" else []
+        if len(group) < 2 or rest not in group:
+            out[rest] = out.get(rest, 0) + c
+        elif rest is group[0]:
+            positive_first = sorted(group, key=lambda t: bool(coefficients[t] < 0))  # h0 − n, not −n + h0
+            factored = had(add(*(scale(const(coefficients[t]), t.args[0]) for t in positive_first)), rest.args[1])
+            k, kept = _split(factored)
+            out[kept] = out.get(kept, 0) + k
+    return out
 
 
 def _join_blocks(terms: list[M]) -> list[M]:
