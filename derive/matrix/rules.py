@@ -161,8 +161,9 @@ def _sym_logsumexp(xs):
 
 def _sym_softmax(z, axis):
     total = _grow(_sym_along(z, axis, lambda xs: sum(_exp(x) for x in xs)), z.shape)
-    return sympy.Matrix(z.rows, z.cols, lambda i, j: sympy.Mul(_exp(z[i, j]), sympy.Pow(total[i, j], -1, evaluate=False),
-                                                               evaluate=False))
+    def entry(i, j):
+        return sympy.Mul(_exp(z[i, j]), sympy.Pow(total[i, j], -1, evaluate=False), evaluate=False)
+    return sympy.Matrix(z.rows, z.cols, entry)
 
 
 def _sym_log_softmax(z, axis):
