@@ -1,10 +1,10 @@
 """Issue 21: small course networks written with the new matrix operations (a GRU cell with
 concat, a SwiGLU block sliced into halves with a Huber loss written with where, max-pooled logits
 with binary cross-entropy and a row penalty) and written inline as a course writes them (an
-LSTM cell's four gates over concat(h0, x); a GRU step with Greek γ and β).  Each network's gradients, from derive's generated
-NumPy module and from its own evaluation of the derived equations, are compared with backward
-passes written out by hand in NumPy here and with HIPS autograd, and every gradient is proved
-exactly."""
+LSTM cell's four gates over concat(h0, x); a GRU step with Greek γ and β).  Each network's
+gradients, from derive's generated NumPy module and from its own evaluation of the derived
+equations, are compared with backward passes written out by hand in NumPy here and with HIPS
+autograd, and every gradient is proved exactly."""
 
 import importlib.util
 from pathlib import Path

@@ -608,7 +608,8 @@ def test_the_adjoint_of_an_inline_log_softmax_over_a_batch_is_minus_t_over_b():
 
 
 def test_the_adjoint_of_p_in_binary_cross_entropy_reads_as_the_textbook():
-    """∂/∂p of −(t log p + (1 − t) log(1 − p)) is −t / p + (1 − t) / (1 − p), never −((1 / p) t) + …"""
+    """∂/∂p of −(t log p + (1 − t) log(1 − p)) is −t / p + (1 − t) / (1 − p), never −((1 / p) t) + …
+    (the value of the printed form is checked against NumPy)."""
     shown = _adjoint_read_back(INLINE_BCE, "p", lambda v, f: -v["t"] / f["p"] + (1 - v["t"]) / (1 - f["p"]))
     assert shown == "−t / p + (1 − t) / (1 − p)"
 
