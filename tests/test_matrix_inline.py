@@ -643,3 +643,16 @@ def test_terms_with_a_common_hadamard_factor_are_factored_and_others_are_not():
     assert mx.add(mx.had(a, u), mx.had(b, w)) == mx.M("add", (mx.had(a, u), mx.had(b, w)), ("H", 1))
     assert mx.add(mx.had(a, u), mx.scale(mx.const(2), mx.had(b, u)), c) == mx.add(
         mx.had(mx.add(a, mx.scale(mx.const(2), b)), u), c)
+
+
+def test_an_output_named_for_a_batch_takes_the_case_of_its_pre_activation():
+    """A sigmoid over a batch written inside the loss: P3 = σ(Z3), as Z3 and H1 are capital — never
+    p3 = σ(Z3)."""
+    text = MLP.replace('p = "sigmoid(W3 @ H2 + b3)"\n', "").replace(
+        '"-mean(t * log(p) + (1 - t) * log(1 - p))"', '"-mean(t * log(sigmoid(W3 @ H2 + b3)) + (1 - t) * log(1 - '
+                                                      'sigmoid(W3 @ H2 + b3)))"')
+    solution = solve_matrix(problem_from_toml(text, "mlp"))
+    assert solution.model.introduced == ("Z1", "Z2", "Z3", "P3")
+    assert _shown(solution.derivation)["Z3"] == "(P3 − t) / B"
+    row = INLINE_BCE_BATCH  # a row alone keeps its small letters: z = wᵀ X + b, p = σ(z)
+    assert solve_matrix(problem_from_toml(row, "row")).model.introduced == ("z", "p")
