@@ -620,6 +620,8 @@ def test_a_hadamard_product_with_a_broadcast_scalar_is_a_scaling():
     assert mx.had(t, mx.matmul(column, row)) == mx.div(t, mx.dim("B"))
     assert mx.had(mx.neg(mx.ones(("M", "B"))), t) == mx.neg(t)
     assert mx.had(mx.ones(("M", 1)), mx.var("x", ("M", "B"))) == mx.var("x", ("M", "B"))
+    assert mx.matmul(mx.ones((1, "D")), mx.ones(("D", 1))) == mx.dim("D")  # 𝟏ᵀ 𝟏 = D
+    assert mx.matmul(mx.ones((2, 3)), mx.ones((3, 2))) == mx.scale(mx.const(3), mx.ones((2, 2)))
 
 
 def test_a_gru_update_gate_adjoint_takes_the_common_factor_out():

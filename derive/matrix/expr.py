@@ -403,7 +403,8 @@ def matmul(a: M, b: M) -> M:
         return b
     if b.op == "eye":
         return a
-    if (sa := _ones_times(a)) is not None and (sb := _ones_times(b)) is not None:  # 𝟏 (𝟏ᵀ / B) = 𝟏 / B
+    if isinstance(a.shape[1], (int, str)) and (sa := _ones_times(a)) is not None \
+            and (sb := _ones_times(b)) is not None:  # 𝟏 (𝟏ᵀ / B) = 𝟏 / B; 𝟏ᵀ 𝟏 = D
         return scale(scale(scale(sa, sb), dim(a.shape[1])), ones((a.shape[0], b.shape[1])))
     if a.op == "scale":
         return scale(a.args[0], matmul(a.args[1], b))
