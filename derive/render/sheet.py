@@ -159,13 +159,13 @@ def _placeholder_value(problem, nt) -> Callable[[str], str]:
     input's or constant's value, exact as the problem gives it."""
     def value(name: str) -> str:
         if name == "point":
-            values = [nt.exact(v) for v in problem.inputs.values()]
+            values = [lines.input_value(k, v, nt, problem.written) for k, v in problem.inputs.items()]
             return values[0] if len(values) == 1 else "(" + ", ".join(values) + ")"
         known = {**problem.constants, **problem.inputs}
         if name not in known:  # a Problem built in Python skips the file's check
             raise ProblemError(f"statement: {{{name}}} is not an input or a constant",
                                hint="placeholders: {point}, " + ", ".join(f"{{{n}}}" for n in known))
-        return nt.exact(known[name])
+        return lines.input_value(name, known[name], nt, problem.written)
     return value
 
 
@@ -184,27 +184,31 @@ def sheet_context(solution: ScalarSolution, *, digits: int, escape: Callable[[st
                   graph: Callable, title: str | None = None, author: str | None = None,
                   course: str | None = None, date: str | None = None, numbering: str = "zero",
                   order: str = "postorder", blank: bool = False, hide: frozenset[str] = frozenset(),
-                  student: str | None = None, key: bool = False) -> dict:
+                  student: str | None = None, student_name: str | None = None, key: bool = False) -> dict:
     """With ``blank`` the values, evaluation lines, answers and graphs are left for the student
-    (``hide`` may also blank "rules" and "expressions"); ``student`` is the id on their own sheet;
-    ``key`` marks an answer key as one (title block and every page's footer)."""
+    (``hide`` may also blank "rules" and "expressions"); ``student`` is the id on their own sheet,
+    shown with the roster's ``student_name`` beside it where there is one; ``key`` marks an answer
+    key as one (title block and every page's footer)."""
     problem, trace = solution.problem, solution.trace
     nt = LatexNotation(digits)
     checks = solution.checks
     context = {
         **header(problem, escape, title, author, course, date, _placeholder_value(problem, nt)),
         "digits": digits,
-        "inputs": [{"name": nt.var(name), "node": nt.node(node), "value": nt.exact(trace.point[name])}
+        "inputs": [{"name": nt.var(name), "node": nt.node(node),
+                    "value": lines.input_value(name, trace.point[name], nt, problem.written)}
                    for name, node in trace.inputs],
         "outputs": [{"name": nt.var(name), "node": nt.node(node), "value": nt.number(trace.by_id[node].value),
                      "expression": _displayable(lines.expression_latex(trace.expressions[name], nt), trace)}
                     for name, node in trace.outputs],
         "input_vector": nt.matrix([[nt.var(name)] for name, _ in trace.inputs]),
-        "point_vector": lines.values_vector([trace.point[name] for name, _ in trace.inputs], nt),
+        "point_vector": lines.values_vector([trace.point[name] for name, _ in trace.inputs], nt,
+                                            [lines.input_value(name, trace.point[name], nt, problem.written)
+                                             for name, _ in trace.inputs]),
         "node_vector": nt.matrix([[nt.node(n)] for _, n in trace.outputs]),
         "value_vector": lines.values_vector(solution.output_values, nt),
         **_graphs(trace, graph, digits, escape),
-        "trace_rows": lines.trace_rows(trace, nt),
+        "trace_rows": lines.trace_rows(trace, nt, problem.written),
         "forward": [{"input": nt.var(p.input), "name": p.input, "outputs": [nt.var(y) for y, _ in trace.outputs],
                      "rows": lines.forward_rows(p, trace, nt)} for p in solution.forward],
         "reverse": [{"output": nt.var(p.output), "name": p.output, "inputs": [nt.var(x) for x, _ in trace.inputs],
@@ -225,11 +229,26 @@ def sheet_context(solution: ScalarSolution, *, digits: int, escape: Callable[[st
         "n_outputs": len(trace.outputs),
         "blank": blank,
         "key": escape(KEY_MARK) if key and not blank else "",
-        "student": escape(student or ""),
+        "student": escape(student_label(student, student_name)),
         "student_marker": re.sub(r"[^A-Za-z0-9._-]", "", student or ""),  # safe inside an HTML comment
         "node_ids": [node.id for node in trace.nodes],
     }
     return blanked(context, solution, nt, hide) if blank else context
+
+
+def student_label(student: str | None, name: str | None) -> str:
+    """What a student's sheet prints for them (title block, every page's footer): the id, and the
+    roster's name beside it where the roster gives one ("s001 · Ada Lovelace")."""
+    if not student:
+        return ""
+    name = " ".join((name or "").split())
+    if len(name) > NAME_SHOWN:  # a footer holds the id, the page and the key's mark on one line
+        name = name[:NAME_SHOWN - 1] + "\u2026"
+    return f"{student} \u00b7 {name}" if name else student
+
+
+#: The most characters of a roster name a sheet prints.
+NAME_SHOWN = 40
 
 
 _DECIMALS = re.compile(r"-?\d+(?:\.(\d+))?")
