@@ -329,7 +329,7 @@ def test_softmax_and_cross_entropy_fuse_to_p_minus_t_with_the_condition_stated(t
 def test_a_target_whose_columns_need_not_sum_to_one_gets_no_fused_form(target):
     solution = solve_matrix(problem_from_toml(SOFTMAX.format(target=target, loss="-sum(T * log(P))"), "net"))
     shown = _shown(solution.derivation)["Z"]
-    assert "P − T" not in shown and shown == "P ⊙ (P̄ − 𝟏ᵀ (P ⊙ P̄))"
+    assert "P − T" not in shown and shown == "P ⊙ (P̄ − 𝟏 𝟏ᵀ (P ⊙ P̄))"
     assert not any("cross-entropy" in note for note in derivative_notes(solution, TextPrinter()))
     values, ours = _derived(solution.derivation, 0)  # and the general form is right where P − T is not
     want = softmax_reference(*(values[v] for v in solution.model.variables), 1, 0)
