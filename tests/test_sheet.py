@@ -64,7 +64,9 @@ def test_a_statement_with_names_is_still_sanitised(tmp_path):
 
 def test_an_input_called_x_is_not_also_the_bold_input_vector(scalar, tmp_path):
     assert vector_symbols(["x1", "x2"], ["y1", "y2"]) == {"input_symbol": r"\mathbf{x}", "output_symbol": r"\mathbf{y}"}
-    assert vector_symbols(["x", "u", "λ"], ["y"]) == {"input_symbol": r"\mathbf{z}", "output_symbol": r"\mathbf{g}"}
+    assert vector_symbols(["x", "u", "λ"], ["y1", "y"]) == {"input_symbol": r"\mathbf{z}",
+                                                          "output_symbol": r"\mathbf{g}"}
+    assert vector_symbols(["x"], ["y"]) == {"input_symbol": r"\mathbf{x}", "output_symbol": r"\mathbf{y}"}
     for fmt in ("tex", "md"):
         result = runner.invoke(app, ["report", str(scalar), "--format", fmt, "-o", str(tmp_path)])
         assert result.exit_code == 0, result.output

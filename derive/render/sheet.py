@@ -292,16 +292,19 @@ OUTPUT_VECTOR = ("y", "g", "h", "r", "q", "p")
 
 def vector_symbols(inputs: list[str], outputs: list[str]) -> dict:
     """The bold letters of the input and output vectors: 𝐱 and 𝐲, unless a name of the problem
-    is that letter (an input called x beside a vector 𝐱 of all the inputs reads as one thing),
-    then the first free letter of INPUT_VECTOR / OUTPUT_VECTOR."""
+    is that letter (an input called x beside 𝐱 = (λ, α, x) reads as one thing), then the first free
+    letter of INPUT_VECTOR / OUTPUT_VECTOR.  A vector of one entry is that entry: a lone output y
+    is 𝐲."""
     taken = {text_variable(name) for name in [*inputs, *outputs]} | set(inputs) | set(outputs)
 
-    def free(letters):
+    def free(letters, names):
+        if len(names) == 1 and names[0] == letters[0]:
+            return letters[0]
         return next((letter for letter in letters if letter not in taken), letters[0])
 
-    x = free(INPUT_VECTOR)
+    x = free(INPUT_VECTOR, inputs)
     taken.add(x)
-    return {"input_symbol": rf"\mathbf{{{x}}}", "output_symbol": rf"\mathbf{{{free(OUTPUT_VECTOR)}}}"}
+    return {"input_symbol": rf"\mathbf{{{x}}}", "output_symbol": rf"\mathbf{{{free(OUTPUT_VECTOR, outputs)}}}"}
 
 
 def student_label(student: str | None, name: str | None) -> str:
