@@ -131,3 +131,16 @@ def test_a_solution_sheet_is_a_key_and_a_blank_is_not(tmp_path, name):
                 assert body.index(rf"\large\bfseries {KEY}") < body.index(r"\end{center}")  # the title block
             else:
                 assert text.index(KEY) < text.index("## (a)") and text.rstrip().endswith(f"*{KEY}*")
+
+
+def test_the_readme_shows_a_page_of_a_key_and_of_a_blank():
+    """Issue 22's Done-when: the README shows one page of a key and one of a blank worksheet; every
+    image it references exists, is a PNG and stays small."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    images = re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", (root / "README.md").read_text(encoding="utf-8"))
+    assert "docs/img/problem1-key.png" in images and "docs/img/problem1-blank.png" in images
+    for image in images:
+        data = (root / image).read_bytes()
+        assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) < 150_000, image
