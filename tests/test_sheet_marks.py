@@ -266,15 +266,18 @@ def body_lines(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.strip()][:-1]
 
 
-@pytest.mark.parametrize("sheet", ["problem2", "attention", "baydin", "mlp_batch", "problem1-key"])
-def test_no_sheet_ends_with_a_page_holding_only_its_verification(closing_pdfs, matrix_pdfs, variant, sheet):
+@pytest.mark.parametrize("sheet", ["problem2", "attention", "baydin", "mlp_batch", "problem1-key", "own"])
+def test_no_sheet_ends_with_a_page_holding_only_its_verification(closing_pdfs, matrix_pdfs, variant, own_pdf, sheet):
     """problem2, mlp_batch and attention ended with a page holding only "Verification", baydin with its
-    three sentences: the gradients (matrix) or the last rows of the last table (scalar) go with it."""
-    pdf = {"mlp_batch": matrix_pdfs / "mlp_batch.pdf", "problem1-key": variant / "s001-key.pdf"}.get(
-        sheet, closing_pdfs / f"{sheet}.pdf")
+    three sentences, a problem of five inputs with its answer and verification: the gradients (matrix)
+    or the last rows of the last table (scalar) go with them."""
+    pdf = {"mlp_batch": matrix_pdfs / "mlp_batch.pdf", "problem1-key": variant / "s001-key.pdf",
+           "own": own_pdf}.get(sheet, closing_pdfs / f"{sheet}.pdf")
     last = body_lines(pages(pdf)[-1])
-    assert not last[0].startswith("Verification"), last[:3]
+    assert not last[0].startswith(("Verification", "Answer")), last[:3]
     assert len(last) >= 12, last
+    if sheet in ("baydin", "own", "problem1-key"):
+        assert re.match(r"(Pass for \S+ \(continued\)|\(e\))", last[0]), last[0]  # rows of the last table come too
 
 
 # -- a scalar problem of one's own: λ, α, x, φ and a quotient -------------------------------------------
