@@ -278,7 +278,9 @@ def sheet_context(solution: ScalarSolution, *, digits: int, escape: Callable[[st
         "n_outputs": len(trace.outputs),
         "blank": blank,
         "key": escape(KEY_MARK) if key and not blank else "",
-        "student": escape(student_label(student, student_name)),
+        "student": escape(student_label(student, student_name)),  # the id, and the roster's name beside it
+        "student_id": escape(student or ""),
+        "student_name": escape(shown_name(student_name)),
         "student_marker": re.sub(r"[^A-Za-z0-9._-]", "", student or ""),  # safe inside an HTML comment
         "node_ids": [node.id for node in trace.nodes],
     }
@@ -312,10 +314,15 @@ def student_label(student: str | None, name: str | None) -> str:
     roster's name beside it where the roster gives one ("s001 · Ada Lovelace")."""
     if not student:
         return ""
-    name = " ".join((name or "").split())
-    if len(name) > NAME_SHOWN:  # a footer holds the id, the page and the key's mark on one line
-        name = name[:NAME_SHOWN - 1] + "\u2026"
+    name = shown_name(name)
     return f"{student} \u00b7 {name}" if name else student
+
+
+def shown_name(name: str | None) -> str:
+    """A roster name as a sheet prints it: on one line, at most NAME_SHOWN characters (a footer
+    holds the id, the name, the page and the key's mark)."""
+    name = " ".join((name or "").split())
+    return name[:NAME_SHOWN - 1] + "\u2026" if len(name) > NAME_SHOWN else name
 
 
 #: The most characters of a roster name a sheet prints.
