@@ -259,10 +259,9 @@ def jacobian_symbols(solution: ScalarSolution, nt) -> str:
                       for y, _ in solution.trace.outputs])
 
 
-def values_vector(values: list, nt, shown: list[str | None] | None = None) -> str:
-    """A column of values: floats rounded, exact inputs (1/2, π/4) as they are, or as ``shown``
-    where it gives a text (a decimal as typed)."""
-    return nt.matrix([[text or nt.exact(v)] for v, text in zip(values, shown or [None] * len(values))])
+def values_vector(values: list, nt) -> str:
+    """A column of values: floats rounded, exact inputs (1/2, π/4) as they are."""
+    return nt.matrix([[nt.exact(v)] for v in values])
 
 
 # -- the user's expressions, in the order written ---------------------------------------------

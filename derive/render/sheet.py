@@ -251,9 +251,8 @@ def sheet_context(solution: ScalarSolution, *, digits: int, escape: Callable[[st
                     for name, node in trace.outputs],
         **vector_symbols(list(problem.inputs), list(problem.outputs)),
         "input_vector": nt.matrix([[nt.var(name)] for name, _ in trace.inputs]),
-        "point_vector": lines.values_vector([trace.point[name] for name, _ in trace.inputs], nt,
-                                            [lines.input_value(name, trace.point[name], nt, problem.written)
-                                             for name, _ in trace.inputs]),
+        "point_vector": nt.matrix([[lines.input_value(name, trace.point[name], nt, problem.written)]
+                                   for name, _ in trace.inputs]),
         "node_vector": nt.matrix([[nt.node(n)] for _, n in trace.outputs]),
         "value_vector": lines.values_vector(solution.output_values, nt),
         **_graphs(trace, graph, digits, escape),
