@@ -173,7 +173,7 @@ def statement_names(problem) -> dict[str, str]:
     """The words of a statement set in maths, with their LaTeX: the inputs, constants and outputs
     of a scalar problem, the sizes, variables and named nodes of a matrix one; a Greek name
     written either way (lambda or λ).  Only names that are identifiers (they typeset safely)."""
-    if problem.kind == "matrix":
+    if problem.engine == "matrix":
         found = [*problem.dims, *problem.variables, *problem.equations]
     else:
         found = [*problem.inputs, *problem.constants, *problem.outputs]
@@ -458,4 +458,4 @@ def _named(name, shape):
 
 
 def _function_names(e) -> set:
-    return {node.data for node in e.walk() if node.op == "fn"}
+    return {node.function for node in e.walk() if node.op == "fn"}
