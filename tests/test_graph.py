@@ -1,5 +1,5 @@
-"""Graph drawings: Graphviz's layout drawn in TikZ, measured for overlaps and crossings; the
-layered fallback; the size limit."""
+"""Graph drawings: Graphviz's layout drawn in TikZ, measured for overlaps and crossings; a clear
+error without dot; the size limit."""
 
 import itertools
 import json
@@ -13,14 +13,14 @@ from typer.testing import CliRunner
 
 from derive.cli import app
 from derive.render import graph
-from derive.render.graph import LAYER_GAP, SLOT_GAP, dot_source, layout, mermaid, tikz
+from derive.render.graph import dot_source, mermaid, tikz
 from derive.scalar.trace import build_trace
 
 
 
 @pytest.fixture(autouse=True)
 def _fresh_layouts():
-    """Layouts are cached per process; tests that hide dot must not leave their fallbacks behind."""
+    """Layouts are cached per process; a test that hides dot must find none left behind."""
     graph.layout_with_dot.cache_clear()
     yield
     graph.layout_with_dot.cache_clear()
@@ -143,7 +143,6 @@ def _dot_crossings(source):
 def _assert_drawn_like_dot(trace):
     for adjoint in (False, True):
         picture = tikz(trace, adjoint=adjoint)
-        assert graph.FALLBACK_NOTE not in picture
         nodes, labels, edges = _parse_tikz(picture)
         assert len(nodes) == len(trace.nodes) + len(trace.outputs)
         assert len(edges) == sum(len(n.partials) for n in trace.nodes) + len(trace.outputs)
@@ -203,14 +202,26 @@ def test_matrix_graph_drawn_by_dot_without_overlaps(problem2):
     assert len(nodes) == len(model.variables) + len(model.equations) and _overlaps(picture) == []
 
 
-def test_without_dot_the_layered_layout_draws_with_a_note(problem1, problem2, monkeypatch):
+def test_without_dot_a_drawing_is_a_one_line_error_and_mermaid_does_without(problem1, problem2, monkeypatch,
+                                                                           tmp_path):
+    """Graphviz is a declared dependency: where a drawing is needed and dot is missing, exit 2 with
+    one line saying how to install it (no second, hand-made layout); the Markdown's Mermaid chart
+    lays itself out and is still written."""
+    from derive.errors import ReportError
+
     monkeypatch.setattr(graph, "dot_program", lambda: None)
-    picture = tikz(problem1.trace, adjoint=True)
-    assert picture.startswith(r"\begin{tikzpicture}") and picture.endswith(graph.FALLBACK_NOTE)
-    placed = layout(problem1.trace)
-    for (x1, y1), (x2, y2) in itertools.combinations(placed.positions.values(), 2):
-        assert abs(x1 - x2) >= LAYER_GAP - 1e-9 or abs(y1 - y2) >= SLOT_GAP - 1e-9  # no two nodes overlap
-    assert graph.matrix_tikz(problem2.model).endswith(graph.FALLBACK_NOTE)
+    for draw in (lambda: tikz(problem1.trace, adjoint=True), lambda: graph.matrix_tikz(problem2.model),
+                 lambda: dot_source(problem1.trace)):
+        with pytest.raises(ReportError, match="Graphviz's 'dot' is not installed") as caught:
+            draw()
+        assert "apt-get install graphviz" in str(caught.value)
+    for args in (["graph", "problem1", "--format", "tikz"], ["graph", "problem2", "--format", "svg"],
+                 ["report", "problem1"]):
+        result = CliRunner().invoke(app, [*args, "-o", str(tmp_path / "out")])
+        assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.output
+        assert "not installed" in result.stderr and "apt-get install graphviz" in result.stderr
+    assert mermaid(problem1.trace, adjoint=True).startswith("flowchart LR")
+    assert not hasattr(graph, "layered_tikz") and not hasattr(graph, "layout_dag")
 
 
 def test_dot_and_mermaid(problem1):
@@ -284,13 +295,16 @@ def test_graphs_above_the_limit_are_refused_and_left_off_the_sheet(tmp_path, mon
 
 
 def test_dot_runs_bounded(monkeypatch, problem1):
-    """dot runs with a timeout; when it times out the layered layout draws the graph."""
+    """dot runs with a timeout; when it times out the drawing is a one-line error (exit 2)."""
+    from derive.errors import ReportError
+
     def slow(*args, **kwargs):
         assert kwargs["timeout"] == graph.DOT_TIMEOUT
         raise subprocess.TimeoutExpired(args[0], kwargs["timeout"])
 
     monkeypatch.setattr(graph.subprocess, "run", slow)
-    assert tikz(problem1.trace).endswith(graph.FALLBACK_NOTE)
+    with pytest.raises(ReportError, match=f"longer than {graph.DOT_TIMEOUT} s"):
+        tikz(problem1.trace)
 
 
 def test_mermaid_lists_nodes_in_dots_reading_order(problem1):
