@@ -318,11 +318,11 @@ _WORDS = {"sin", "cos", "tan", "exp", "log", "ln", "tanh", "sinh", "cosh", "arcs
 _NORMAL, _SCRIPT = 10.95, 8.0
 
 
-def _node_size(name: str, detail: str) -> tuple[float, float]:
+def _node_size(name: str, detail: str, grow: float = 1.0) -> tuple[float, float]:
     name_w, _ = tex_size(name)
     detail_w, tall = tex_size(detail)
-    width = max(name_w * _NORMAL, detail_w * _SCRIPT) * 1.15 + 10
-    return max(width, 26.0), (34.0 if tall else 28.0)
+    width = max(name_w * _NORMAL, detail_w * _SCRIPT) * 1.15 * grow + 10
+    return max(width, 26.0 * grow), (34.0 if tall else 28.0) * grow
 
 
 #: Room kept free around an edge label's text on each side (bp), so no edge grazes it.
@@ -335,9 +335,16 @@ def _label_size(tex: str, points: float = _SCRIPT_PT) -> tuple[float, float]:
     return width * points * 1.08 + 2 * LABEL_PAD, (16.0 if tall else 9.0) * grow + 2 * LABEL_PAD
 
 
-def _node_tex(name: str, detail: str) -> str:
+def _node_tex(name: str, detail: str, grow: float = 1.0) -> str:
+    """A node's name over its detail (\\scriptsize), both ``grow`` times their sheet size."""
     # \arraystretch of 1: the sheet's tables stretch theirs, which would make nodes taller than dot's.
-    return (rf"\def\arraystretch{{1}}\begin{{tabular}}{{@{{}}c@{{}}}}${name}$\\[1pt]{{\scriptsize ${detail}$}}"
+    if grow == 1.0:
+        small = r"\scriptsize"
+        big = ""
+    else:
+        small = rf"\fontsize{{{_SCRIPT * grow:.2f}bp}}{{{1.2 * _SCRIPT * grow:.2f}bp}}\selectfont"
+        big = rf"\fontsize{{{_NORMAL * grow:.2f}bp}}{{{1.2 * _NORMAL * grow:.2f}bp}}\selectfont"
+    return (rf"\def\arraystretch{{1}}{big}\begin{{tabular}}{{@{{}}c@{{}}}}${name}$\\[1pt]{{{small} ${detail}$}}"
             r"\end{tabular}")
 
 
@@ -393,19 +400,21 @@ def space_latex(shape: tuple) -> str:
     return r"\mathbb{R}" if tuple(shape) == (1, 1) else shape_latex(shape)
 
 
-def matrix_spec(model) -> GraphSpec:
-    """The graph of a matrix problem, styled by matrix_style."""
+def matrix_spec(model, grow: float = 1.0) -> GraphSpec:
+    """The graph of a matrix problem, styled by matrix_style; ``grow`` sets the nodes' text larger
+    (a drawing the page shrinks keeps its shapes at MIN_LABEL_PT or more: matrix_sheet_layout)."""
     nodes, edges = [], []
     for v in [*model.variables, *(name for name, _ in model.equations)]:
         style = matrix_style(model, v)
         rows, cols = model.shapes[v]
         name, detail = latex_variable(v), space_latex(model.shapes[v])
-        nodes.append(GraphNode(v, _node_tex(name, detail), f"{v}\n{rows}×{cols}", style, *_node_size(name, detail)))
+        nodes.append(GraphNode(v, _node_tex(name, detail, grow), f"{v}\n{rows}×{cols}", style,
+                               *_node_size(name, detail, grow)))
     for name, e in model.equations:
         seen: list[str] = []
         _collect_names(e, seen)
         edges.extend(GraphEdge(f"{name}:{k}", arg, name, False) for k, arg in enumerate(seen))
-    return GraphSpec("network", tuple(nodes), tuple(edges))
+    return GraphSpec("network", tuple(nodes), tuple(edges), _SCRIPT_PT * grow)
 
 
 def check_size(count: int) -> None:
@@ -457,12 +466,12 @@ def first_column(spec: GraphSpec) -> tuple[str, ...]:
 
 
 def _requests(spec: GraphSpec) -> list[DotRequest]:
-    """The layouts dot is asked for, in order of preference (a fixed list, at most eight).
+    """The layouts dot is asked for, in order of preference (a fixed list, at most nine).
 
     A scalar graph: inputs in order with outputs in order, then either alone, then neither.  A
     matrix graph's first column also holds parameters and data: first in declared order, then
     with the parameters shared by several steps on alternate sides of the inputs (the rnn's W
-    above, U below, b above: two fans on one side cross each other), then the inputs alone with
+    above, U below, b above: two fans on one side cross each other) and mirrored, then the inputs alone with
     their fans spread (attention's X reaching Q, K and V round Wq, Wk and Wv), then the inputs
     alone with the rest placed by dot."""
     inputs = tuple(node.key for node in spec.nodes if node.style == "inp")
@@ -471,9 +480,9 @@ def _requests(spec: GraphSpec) -> list[DotRequest]:
     consumers = _consumers(spec)
     shared = [key for key in column if styles[key] != "inp" and len(consumers[key]) > 1]
     rest = [key for key in column if key not in shared]
-    alternate = (*shared[0::2], *rest, *shared[1::2])
+    alternate, mirrored = (*shared[0::2], *rest, *shared[1::2]), (*shared[1::2], *rest, *shared[0::2])
     fans = frozenset(key for key in inputs if len(consumers[key]) > 2)
-    first = [DotRequest(order) for order in dict.fromkeys([column, alternate]) if order != inputs]
+    first = [DotRequest(order) for order in dict.fromkeys([column, alternate, mirrored]) if order != inputs]
     if first and fans:
         first.append(DotRequest(inputs, spread=fans))
     return [*first, DotRequest(inputs), DotRequest(inputs, True, False), DotRequest(inputs, False, True),
@@ -730,10 +739,23 @@ def sheet_layout(trace: Trace, adjoint: bool = False, digits: int = 3) -> tuple[
     return spec, drawing
 
 
+def matrix_sheet_layout(model) -> tuple[GraphSpec, Drawing]:
+    """The spec and dot's drawing of a matrix problem's graph as the sheet draws it: where scaling
+    the drawing to the page would set the shapes (ℝ^{H×N}, \\scriptsize) below MIN_LABEL_PT, the
+    nodes' text is set larger and the graph laid out again (at most three times)."""
+    spec = matrix_spec(model)
+    drawing = layout_with_dot(spec)
+    for _ in range(3):
+        if spec.label_pt * drawing_scale(drawing) >= MIN_LABEL_PT - 0.01:
+            break
+        spec = matrix_spec(model, grow=1.03 * MIN_LABEL_PT / (_SCRIPT_PT * drawing_scale(drawing)))
+        drawing = layout_with_dot(spec)
+    return spec, drawing
+
+
 def matrix_tikz(model) -> str:
     """The graph of a matrix problem laid out by dot."""
-    spec = matrix_spec(model)
-    return spec_tikz(spec, layout_with_dot(spec))
+    return spec_tikz(*matrix_sheet_layout(model))
 
 
 # -- Graphviz and Mermaid -----------------------------------------------------------------------
@@ -744,7 +766,7 @@ def dot_source(trace: Trace, adjoint: bool = False, digits: int = 3) -> str:
 
 def matrix_dot(model) -> str:
     """Graphviz DOT of a matrix problem's graph: the source of the layout the sheet draws."""
-    return layout_with_dot(matrix_spec(model)).source
+    return matrix_sheet_layout(model)[1].source
 
 
 def _reading_order(trace: Trace, adjoint: bool, digits: int) -> list[str]:
