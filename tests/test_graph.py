@@ -75,6 +75,17 @@ def _parse_tikz(picture):
     return nodes, labels, edges
 
 
+def _label_edges(picture):
+    """The index (in _parse_tikz's edges) of the edge each label is drawn with: the \\draw before it."""
+    owners, drawn = [], -1
+    for line in picture.splitlines():
+        if line.startswith(r"\draw[e]"):
+            drawn += 1
+        elif line.startswith(r"\node[p,"):
+            owners.append(drawn)
+    return owners
+
+
 def _inside(point, box, margin=0.0):
     x, y, w, h = box
     return abs(point[0] - x) < w / 2 + margin and abs(point[1] - y) < h / 2 + margin
@@ -109,13 +120,16 @@ def _overlaps(picture):
             inner = (box[0], box[1], box[2] - 2, box[3] - 2)
             if name not in ends and any(_segment_hits_box(p, q, inner) for p, q in zip(line, line[1:])):
                 bad.append((name, "edge"))
-    for label in labels:
+    for label, own in zip(labels, _label_edges(picture)):
         pad = 2 * graph.LABEL_PAD - 1  # the text itself, and 0.5 bp around it
         inner = (label[0], label[1], label[2] - pad, label[3] - pad)
-        for path in edges:
+        for k, path in enumerate(edges):  # its own edge runs under it, on a white ground
             line = graph.bezier_points(path)
-            if any(_segment_hits_box(p, q, inner) for p, q in zip(line, line[1:])):
+            if k != own and any(_segment_hits_box(p, q, inner) for p, q in zip(line, line[1:])):
                 bad.append((label, "edge"))
+        line = graph.bezier_points(edges[own])
+        if not any(_segment_hits_box(p, q, label) for p, q in zip(line, line[1:])):
+            bad.append((label, "not on its own edge"))
     return bad
 
 

@@ -118,44 +118,50 @@ class Drawing:
         return count_crossings([[*e.points, e.tip] for e in self.edges], list(self.nodes.values()))
 
     def overlaps(self) -> int:
-        """Pairs of boxes (nodes, labels) that overlap, and edges through a label's text."""
+        """Pairs of boxes (nodes, labels) that overlap, edges through another edge's label, and
+        labels that do not sit on their own edge."""
         labels = [e.label for e in self.edges if e.label is not None]
         boxes = [*self.nodes.values(), *labels]
         count = sum(1 for a, b in itertools.combinations(boxes, 2) if a.overlaps(b))
         lines_ = [bezier_points([*e.points, e.tip]) for e in self.edges]
-        return count + sum(_struck(label, lines_) for label in labels)
+        for k, item in enumerate(self.edges):
+            if item.label is not None:
+                count += _struck(item.label, lines_[:k] + lines_[k + 1:])
+                count += not _on(lines_[k], item.label)
+        return count
 
-    def with_labels_moved(self) -> Drawing:
-        """The drawing with each label that overlaps something moved along its own edge to the
-        first free place (dot keeps labels off nodes, but its splines may graze a label)."""
+    def with_labels_on_edges(self) -> Drawing:
+        """The drawing with each label on its own edge (drawn on a white ground over it): centred
+        on the edge at the first place, from its middle out, where the label meets no node, no
+        other label and no other edge, else beside it with the edge through its margin.  dot sets
+        a label beside its edge, where it may sit as near another edge as its own; a label no
+        such place fits keeps dot's place (and counts as an overlap)."""
         lines_ = [bezier_points([*e.points, e.tip]) for e in self.edges]
         edges = list(self.edges)
         for k, item in enumerate(edges):
             if item.label is None:
                 continue
             others = [*self.nodes.values(), *(e.label for j, e in enumerate(edges) if j != k and e.label)]
-
-            def clear(box: Box, others=others) -> bool:
-                return not _struck(box, lines_) and not any(box.overlaps(o) for o in others)
-
-            if clear(item.label):
-                continue
+            rest = lines_[:k] + lines_[k + 1:]
             own, (w, h) = lines_[k], (item.label.width, item.label.height)
-            for t in (0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8, 0.12, 0.88):
-                x, y = own[round(t * (len(own) - 1))]
-                spots = [Box(x + dx, y + dy, w, h) for dx, dy in
-                         ((0, h / 2 + 0.5), (0, -h / 2 - 0.5), (w / 2 + 0.5, 0), (-w / 2 - 0.5, 0),
-                          (w / 2 + 0.5, h / 2 + 0.5), (-w / 2 - 0.5, h / 2 + 0.5),
-                          (w / 2 + 0.5, -h / 2 - 0.5), (-w / 2 - 0.5, -h / 2 - 0.5))]
-                free = next((b for b in spots if clear(b)), None)
-                if free is not None:
-                    edges[k] = DrawnEdge(item.edge, item.points, item.tip, free)
-                    break
+            middle = (len(own) - 1) / 2
+            places = [p for _, p in sorted(enumerate(own[1:-1], 1), key=lambda ip: abs(ip[0] - middle))]
+            dy, dx = h / 2 - LABEL_PAD / 2, w / 2 - LABEL_PAD / 2  # the edge through the margin
+            shifts = ((0, 0), (0, dy), (0, -dy), (dx, 0), (-dx, 0))
+            found = next((box for sx, sy in shifts for x, y in places for box in [Box(x + sx, y + sy, w, h)]
+                          if not _struck(box, rest) and not any(box.overlaps(o) for o in others)), None)
+            if found is not None:
+                edges[k] = DrawnEdge(item.edge, item.points, item.tip, found)
         return Drawing(self.nodes, tuple(edges), self.width, self.height, self.source)
 
 
+def _on(line: list[tuple[float, float]], box: Box) -> bool:
+    """Whether the polyline ``line`` runs through ``box``."""
+    return any(_meets(p, q, box) for p, q in zip(line, line[1:]))
+
+
 def _struck(label: Box, lines_: list[list[tuple[float, float]]]) -> int:
-    """How many edges run through the text of ``label`` (its box less the padding)."""
+    """How many of ``lines_`` run through the text of ``label`` (its box less the padding)."""
     text = Box(label.x, label.y, label.width - 2 * LABEL_PAD + 1, label.height - 2 * LABEL_PAD + 1)
     x0, x1 = text.x - text.width / 2, text.x + text.width / 2
     y0, y1 = text.y - text.height / 2, text.y + text.height / 2
@@ -584,7 +590,7 @@ def layout_with_dot(spec: GraphSpec) -> Drawing:
             drawing = _run_dot(spec, request, spacing)
             if len(drawing.edges) > CROSSING_CHECK_EDGES:
                 return drawing  # measuring is quadratic: large graphs take dot's first layout
-            drawing = drawing.with_labels_moved()
+            drawing = drawing.with_labels_on_edges()
             score = (drawing.overlaps(), drawing.crossings(), _far(spec, drawing), index)
             if best is None or score < best_score:
                 best, best_score = drawing, score
@@ -667,7 +673,7 @@ _TIKZ_STYLES = (r"v/.style={draw, rounded corners=3pt, align=center, inner sep=0
                 r" inp/.style={v, fill=blue!6}, dat/.style={v, fill=blue!6}, outp/.style={v, fill=orange!10},"
                 r" par/.style={v, draw=black!45, fill=black!4}, yname/.style={inner sep=0pt},"
                 r" e/.style={-{Stealth[length=5bp, width=4bp]}, thick, draw=black!70},"
-                r" p/.style={font=\scriptsize, inner sep=0pt}")
+                r" p/.style={font=\scriptsize, inner sep=0pt, fill=white}")
 #: Fits #3 into #1 wide and #2 high: a label or node text that came out larger than the room dot
 #: kept is shrunk, never allowed to overlap its neighbours.
 _FIT = (r"\providecommand{\derivefit}[3]{\setbox0\hbox{#3}\ifdim\wd0>#1\relax"
@@ -771,10 +777,12 @@ def matrix_dot(model) -> str:
 
 def _reading_order(trace: Trace, adjoint: bool, digits: int) -> list[str]:
     """Node keys by the columns of dot's drawing, top to bottom.  Mermaid lays its chart out
-    itself, so without dot the chart lists the nodes in declared order instead of failing."""
-    if dot_program() is None:
+    itself, so without dot (missing, failing or too slow) the chart lists the nodes in declared
+    order instead of failing."""
+    try:
+        spec, drawing = sheet_layout(trace, adjoint, digits)
+    except ReportError:
         return [node.key for node in scalar_spec(trace, adjoint, digits).nodes]
-    spec, drawing = sheet_layout(trace, adjoint, digits)
     return sorted((node.key for node in spec.nodes), key=lambda k: (round(drawing.nodes[k].x), -drawing.nodes[k].y))
 
 
