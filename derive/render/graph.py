@@ -20,7 +20,7 @@ import json
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..errors import LimitError, ReportError
 from ..parse import latex_variable, text_variable
@@ -112,6 +112,7 @@ class Drawing:
     width: float
     height: float
     source: str  # the DOT source laid out, so svg/png draw this very layout
+    request: DotRequest | None = None  # what dot was asked for
 
     def crossings(self) -> int:
         """Points where two edges cross, away from the nodes."""
@@ -152,7 +153,7 @@ class Drawing:
                           if not _struck(box, rest) and not any(box.overlaps(o) for o in others)), None)
             if found is not None:
                 edges[k] = DrawnEdge(item.edge, item.points, item.tip, found)
-        return Drawing(self.nodes, tuple(edges), self.width, self.height, self.source)
+        return Drawing(self.nodes, tuple(edges), self.width, self.height, self.source, self.request)
 
 
 def _on(line: list[tuple[float, float]], box: Box) -> bool:
@@ -216,9 +217,15 @@ def segments_cross(p, q, r, s) -> bool:
 
 
 def count_crossings(paths: list[list[tuple[float, float]]], node_boxes: list[Box], near: float = 8.0) -> int:
-    """Points where two edges (Bézier chains) cross, not counting meetings within ``near`` bp of a
-    node (edges share their ends there), and each crossing once."""
+    """Points where two edges (Bézier chains) cross, each once, not counting meetings within
+    ``near`` bp of a node both edges end at (they share that end).  An edge that runs over
+    another's end at a node it does not touch crosses it."""
     lines_ = [bezier_points(path) for path in paths]
+
+    def touches(n: Box, point: tuple[float, float]) -> bool:
+        return abs(point[0] - n.x) < n.width / 2 + near and abs(point[1] - n.y) < n.height / 2 + near
+
+    ends = [{k for k, n in enumerate(node_boxes) if touches(n, line[0]) or touches(n, line[-1])} for line in lines_]
     extents = [(min(x for x, _ in line), max(x for x, _ in line), min(y for _, y in line), max(y for _, y in line))
                for line in lines_]
     found: list[tuple[float, float]] = []
@@ -236,8 +243,7 @@ def count_crossings(paths: list[list[tuple[float, float]]], node_boxes: list[Box
                         or (r[1] > py1 and s[1] > py1) or not segments_cross(p, q, r, s):
                     continue
                 where = ((p[0] + q[0] + r[0] + s[0]) / 4, (p[1] + q[1] + r[1] + s[1]) / 4)
-                if any(abs(where[0] - n.x) < n.width / 2 + near and abs(where[1] - n.y) < n.height / 2 + near
-                       for n in node_boxes):
+                if any(touches(node_boxes[k], where) for k in ends[i] & ends[j]):
                     continue
                 if all(abs(where[0] - x) + abs(where[1] - y) > 4 for x, y in found):
                     found.append(where)
@@ -471,28 +477,39 @@ def first_column(spec: GraphSpec) -> tuple[str, ...]:
     return (*inputs, *firsts)
 
 
-def _requests(spec: GraphSpec) -> list[DotRequest]:
-    """The layouts dot is asked for, in order of preference (a fixed list, at most nine).
+#: Most orders of the first column dot is asked for (each is one dot run, twice with the outputs).
+COLUMN_ORDERS = 6
 
-    A scalar graph: inputs in order with outputs in order, then either alone, then neither.  A
-    matrix graph's first column also holds parameters and data: first in declared order, then
-    with the parameters shared by several steps on alternate sides of the inputs (the rnn's W
-    above, U below, b above: two fans on one side cross each other) and mirrored, then the inputs alone with
-    their fans spread (attention's X reaching Q, K and V round Wq, Wk and Wv), then the inputs
-    alone with the rest placed by dot."""
+
+def _requests(spec: GraphSpec) -> list[DotRequest]:
+    """The layouts dot is asked for, in order of preference (a fixed list: at most
+    2 × COLUMN_ORDERS + 2 dot runs).
+
+    Each order of the first column is asked for with the outputs in order (y1 above y2) and
+    without; then dot orders the inputs itself.  A scalar graph's first column is its inputs: the
+    declared order, then the others (problem1's backpropagation graph crosses no edge with x2
+    above x1).  A matrix graph's first column also holds parameters and data: the statement's
+    order, then the parameters shared by several steps on alternate sides of the inputs (the
+    rnn's W above, U below, b above: two fans on one side cross each other), and mirrored; then
+    the inputs alone with a fan of three or more spread one column further (attention's X
+    reaching Q, K and V round Wq, Wk and Wv), then the inputs alone with the rest placed by dot."""
     inputs = tuple(node.key for node in spec.nodes if node.style == "inp")
     column = first_column(spec)
-    styles = {node.key: node.style for node in spec.nodes}
-    consumers = _consumers(spec)
-    shared = [key for key in column if styles[key] != "inp" and len(consumers[key]) > 1]
-    rest = [key for key in column if key not in shared]
-    alternate, mirrored = (*shared[0::2], *rest, *shared[1::2]), (*shared[1::2], *rest, *shared[0::2])
-    fans = frozenset(key for key in inputs if len(consumers[key]) > 2)
-    first = [DotRequest(order) for order in dict.fromkeys([column, alternate, mirrored]) if order != inputs]
-    if first and fans:
-        first.append(DotRequest(inputs, spread=fans))
-    return [*first, DotRequest(inputs), DotRequest(inputs, True, False), DotRequest(inputs, False, True),
-            DotRequest(inputs, False, False)]
+    if column == inputs:
+        orders = [(order, frozenset()) for order in itertools.islice(itertools.permutations(inputs), COLUMN_ORDERS)]
+    else:
+        styles = {node.key: node.style for node in spec.nodes}
+        consumers = _consumers(spec)
+        shared = [key for key in column if styles[key] != "inp" and len(consumers[key]) > 1]
+        rest = [key for key in column if key not in shared]
+        alternate, mirrored = (*shared[0::2], *rest, *shared[1::2]), (*shared[1::2], *rest, *shared[0::2])
+        fans = frozenset(key for key in inputs if len(consumers[key]) > 2)
+        orders = [(order, frozenset()) for order in dict.fromkeys([column, alternate, mirrored])]
+        orders += [(inputs, fans)] if fans else []
+        orders += [(inputs, frozenset())]
+    requests = [DotRequest(order, True, outputs, spread) for order, spread in orders[:COLUMN_ORDERS]
+                for outputs in (True, False)]
+    return [*requests, DotRequest(inputs, False, True), DotRequest(inputs, False, False)]
 
 
 def spec_dot(spec: GraphSpec, ordered: bool = True, spacing: float = 1.0, ordered_outputs: bool | None = None,
@@ -577,15 +594,15 @@ def _far(spec: GraphSpec, drawing: Drawing) -> int:
 
 
 @functools.lru_cache(maxsize=16)  # a sheet draws each graph twice (TikZ, DOT); variants share layouts
-def layout_with_dot(spec: GraphSpec) -> Drawing:
+def layout_with_dot(spec: GraphSpec, requests: tuple[DotRequest, ...] | None = None) -> Drawing:
     """dot's layout of ``spec``; a ReportError when dot is missing, fails or times out.
 
-    dot is asked for the layouts of ``_requests`` in turn (where dot's splines still graze a
+    dot is asked for the layouts of ``requests`` (by default ``_requests``) in turn (where dot's splines still graze a
     label, also with wider spacing); the first with no overlap and no crossing wins, else the one
     with fewest (overlaps, crossings, nodes far from their step), the earlier on a tie, so an
     order (x1 above x2, y1 above y2, the statement's) is given up only for a crossing dot avoids."""
     best, best_score = None, None
-    for index, request in enumerate(_requests(spec)):
+    for index, request in enumerate(requests or _requests(spec)):
         for spacing in (1.0, 1.8):
             drawing = _run_dot(spec, request, spacing)
             if len(drawing.edges) > CROSSING_CHECK_EDGES:
@@ -627,7 +644,7 @@ def _dot(arguments: list[str], source: bytes) -> bytes:
 
 def _run_dot(spec: GraphSpec, request: DotRequest, spacing: float) -> Drawing:
     source = spec_dot(spec, request.ordered, spacing, request.ordered_outputs, request.column, request.spread)
-    return _parse_json(spec, json.loads(_dot(["-Tjson0"], source.encode("utf-8"))), source)
+    return replace(_parse_json(spec, json.loads(_dot(["-Tjson0"], source.encode("utf-8"))), source), request=request)
 
 
 def _pairs(text: str) -> list[tuple[float, float]]:
@@ -734,14 +751,15 @@ def tikz(trace: Trace, adjoint: bool = False, digits: int = 3) -> str:
 def sheet_layout(trace: Trace, adjoint: bool = False, digits: int = 3) -> tuple[GraphSpec, Drawing]:
     """The spec and dot's drawing of a scalar graph as the sheet draws it: where scaling the drawing
     to the page would set the edge labels below MIN_LABEL_PT, the labels are set larger and the
-    graph laid out again (at most three times: larger labels make a wider drawing)."""
+    graph laid out again in the order first chosen (at most three times: larger labels make a
+    wider drawing)."""
     spec = scalar_spec(trace, adjoint, digits)
     drawing = layout_with_dot(spec)
     for _ in range(3):
         if not adjoint or spec.label_pt * drawing_scale(drawing) >= MIN_LABEL_PT - 0.01:
             break
         spec = scalar_spec(trace, adjoint, digits, label_pt=1.03 * MIN_LABEL_PT / drawing_scale(drawing))
-        drawing = layout_with_dot(spec)
+        drawing = layout_with_dot(spec, (drawing.request,))  # the order chosen, with room for larger labels
     return spec, drawing
 
 
@@ -755,7 +773,7 @@ def matrix_sheet_layout(model) -> tuple[GraphSpec, Drawing]:
         if spec.label_pt * drawing_scale(drawing) >= MIN_LABEL_PT - 0.01:
             break
         spec = matrix_spec(model, grow=1.03 * MIN_LABEL_PT / (_SCRIPT_PT * drawing_scale(drawing)))
-        drawing = layout_with_dot(spec)
+        drawing = layout_with_dot(spec, (drawing.request,))  # the order chosen, with larger text
     return spec, drawing
 
 
