@@ -446,13 +446,15 @@ NEAR_WEIGHT = 5
 @dataclass(frozen=True)
 class DotRequest:
     """One layout dot is asked for: the first column (top to bottom, kept in that order when
-    ``ordered``), the outputs' names in order or not, and nodes whose edges are drawn one column
-    longer (a fan of three or more edges then spreads round the nodes beside it)."""
+    ``ordered``), the outputs' names in order or not, nodes whose edges are drawn one column
+    longer (a fan of three or more edges then spreads round the nodes beside it), and shared
+    parameters drawn beside the first node that uses them."""
 
     column: tuple[str, ...]
     ordered: bool = True
     ordered_outputs: bool = True
     spread: frozenset[str] = frozenset()
+    beside: frozenset[str] = frozenset()  # drawn in the column of their first consumer, above it
 
 
 def _consumers(spec: GraphSpec) -> dict[str, list[str]]:
@@ -482,21 +484,23 @@ COLUMN_ORDERS = 6
 
 
 def _requests(spec: GraphSpec) -> list[DotRequest]:
-    """The layouts dot is asked for, in order of preference (a fixed list: at most
-    2 × COLUMN_ORDERS + 2 dot runs).
+    """The layouts dot is asked for, in order of preference (a fixed list: at most 2 × 8 + 2).
 
     Each order of the first column is asked for with the outputs in order (y1 above y2) and
     without; then dot orders the inputs itself.  A scalar graph's first column is its inputs: the
     declared order, then the others (problem1's backpropagation graph crosses no edge with x2
     above x1).  A matrix graph's first column also holds parameters and data: the statement's
     order, then the parameters shared by several steps on alternate sides of the inputs (the
-    rnn's W above, U below, b above: two fans on one side cross each other), and mirrored; then
-    the inputs alone with a fan of three or more spread one column further (attention's X
-    reaching Q, K and V round Wq, Wk and Wv), then the inputs alone with the rest placed by dot."""
+    rnn's W above, U below, b above: two fans on one side cross each other), and mirrored, then
+    each of the first three shared parameters drawn above the first node that uses it (the
+    rnn's U over a1: one crossing, the fewest its K3,3 allows); then the inputs alone with a fan
+    of three or more spread one column further (attention's X reaching Q, K and V round Wq, Wk
+    and Wv), then the inputs alone with the rest placed by dot."""
     inputs = tuple(node.key for node in spec.nodes if node.style == "inp")
     column = first_column(spec)
     if column == inputs:
-        orders = [(order, frozenset()) for order in itertools.islice(itertools.permutations(inputs), COLUMN_ORDERS)]
+        orders = [(order, frozenset(), frozenset())
+                  for order in itertools.islice(itertools.permutations(inputs), COLUMN_ORDERS)]
     else:
         styles = {node.key: node.style for node in spec.nodes}
         consumers = _consumers(spec)
@@ -504,16 +508,20 @@ def _requests(spec: GraphSpec) -> list[DotRequest]:
         rest = [key for key in column if key not in shared]
         alternate, mirrored = (*shared[0::2], *rest, *shared[1::2]), (*shared[1::2], *rest, *shared[0::2])
         fans = frozenset(key for key in inputs if len(consumers[key]) > 2)
-        orders = [(order, frozenset()) for order in dict.fromkeys([column, alternate, mirrored])]
-        orders += [(inputs, fans)] if fans else []
-        orders += [(inputs, frozenset())]
-    requests = [DotRequest(order, True, outputs, spread) for order, spread in orders[:COLUMN_ORDERS]
+        orders = [(order, frozenset(), frozenset()) for order in dict.fromkeys([column, alternate, mirrored])]
+        for key in shared[:3]:
+            others = [k for k in shared if k != key]
+            orders.append(((*others[0::2], *rest, *others[1::2]), frozenset(), frozenset([key])))
+        orders += [(inputs, fans, frozenset())] if fans else []
+        orders += [(inputs, frozenset(), frozenset())]
+    requests = [DotRequest(order, True, outputs, spread, beside) for order, spread, beside in orders
                 for outputs in (True, False)]
     return [*requests, DotRequest(inputs, False, True), DotRequest(inputs, False, False)]
 
 
 def spec_dot(spec: GraphSpec, ordered: bool = True, spacing: float = 1.0, ordered_outputs: bool | None = None,
-             column: tuple[str, ...] | None = None, spread: frozenset[str] = frozenset()) -> str:
+             column: tuple[str, ...] | None = None, spread: frozenset[str] = frozenset(),
+             beside: frozenset[str] = frozenset()) -> str:
     """The DOT source of ``spec`` (left to right), every name and label quoted by the graphviz
     package; the sizes are those the TikZ picture needs, so svg/png show the same layout.
     ``column`` is the first column (the inputs by default), top to bottom when ``ordered``."""
@@ -544,6 +552,12 @@ def spec_dot(spec: GraphSpec, ordered: bool = True, spacing: float = 1.0, ordere
             if ordered:
                 for a, b in zip(firsts, firsts[1:]):
                     group.edge(a, b, style="invis")
+    consumers = _consumers(spec)
+    for key in sorted(beside):  # above the first node that uses it (the edge between orders them)
+        with graph.subgraph() as group:
+            group.attr(rank="same")
+            group.node(key)
+            group.node(consumers[key][0])
     # The outputs' names in one last column, y1 above y2, likewise.
     lasts = [node.key for node in spec.nodes if node.style == "yname"]
     if (ordered if ordered_outputs is None else ordered_outputs) and len(lasts) > 1:
@@ -554,7 +568,6 @@ def spec_dot(spec: GraphSpec, ordered: bool = True, spacing: float = 1.0, ordere
             for a, b in zip(lasts, lasts[1:]):
                 group.edge(a, b, style="invis")
     styles = {node.key: node.style for node in spec.nodes}
-    consumers = _consumers(spec)
     for edge in spec.edges:
         attrs = {"id": edge.key}
         if edge.back:
@@ -643,7 +656,8 @@ def _dot(arguments: list[str], source: bytes) -> bytes:
 
 
 def _run_dot(spec: GraphSpec, request: DotRequest, spacing: float) -> Drawing:
-    source = spec_dot(spec, request.ordered, spacing, request.ordered_outputs, request.column, request.spread)
+    source = spec_dot(spec, request.ordered, spacing, request.ordered_outputs, request.column, request.spread,
+                      request.beside)
     return replace(_parse_json(spec, json.loads(_dot(["-Tjson0"], source.encode("utf-8"))), source), request=request)
 
 
