@@ -780,14 +780,15 @@ def sheet_layout(trace: Trace, adjoint: bool = False, digits: int = 3) -> tuple[
 def matrix_sheet_layout(model) -> tuple[GraphSpec, Drawing]:
     """The spec and dot's drawing of a matrix problem's graph as the sheet draws it: where scaling
     the drawing to the page would set the shapes (ℝ^{H×N}, \\scriptsize) below MIN_LABEL_PT, the
-    nodes' text is set larger and the graph laid out again (at most three times)."""
+    nodes' text is set larger and the graph laid out again, its orders weighed again (at most
+    three times)."""
     spec = matrix_spec(model)
     drawing = layout_with_dot(spec)
     for _ in range(3):
         if spec.label_pt * drawing_scale(drawing) >= MIN_LABEL_PT - 0.01:
             break
         spec = matrix_spec(model, grow=1.03 * MIN_LABEL_PT / (_SCRIPT_PT * drawing_scale(drawing)))
-        drawing = layout_with_dot(spec, (drawing.request,))  # the order chosen, with larger text
+        drawing = layout_with_dot(spec)  # small graphs: the orders are weighed again
     return spec, drawing
 
 
