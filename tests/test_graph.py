@@ -479,6 +479,9 @@ def test_builtin_matrix_graphs_have_no_avoidable_crossing(builtin, name):
         assert chosen.crossings() == 1  # K3,3's crossing number: the fewest any drawing has
     else:
         assert chosen.crossings() == 0
+    column = graph.first_column(spec)
+    if _dot_crossings(graph.spec_dot(spec, column=column)) == 0:  # the statement's order is free
+        assert sorted(column, key=lambda k: -y[k]) == list(column)
     if name == "attention":
         assert y["Q"] > y["K"] > y["V"]  # reading order, top to bottom
         assert y["Wq"] > y["Wk"] > y["Wv"]
