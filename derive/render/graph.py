@@ -474,8 +474,8 @@ def first_column(spec: GraphSpec) -> tuple[str, ...]:
     reads: dict[str, set[str]] = {}
     for edge in spec.edges:
         reads.setdefault(edge.head, set()).add(edge.tail)
-    inputs = [node.key for node in spec.nodes if node.style == "inp"]
-    firsts = [key for key in sources if key not in inputs and any(reads[c] <= set(sources) for c in consumers[key])]
+    inputs, placed = [node.key for node in spec.nodes if node.style == "inp"], set(sources)
+    firsts = [key for key in sources if key not in inputs and any(reads[c] <= placed for c in consumers[key])]
     return (*inputs, *firsts)
 
 
@@ -493,7 +493,7 @@ def _requests(spec: GraphSpec) -> list[DotRequest]:
     order, then the parameters shared by several steps on alternate sides of the inputs (the
     rnn's W above, U below, b above: two fans on one side cross each other), and mirrored, then
     each of the first three shared parameters drawn above the first node that uses it (the
-    rnn's U over a1: one crossing, the fewest its K3,3 allows); then the inputs alone with a fan
+    rnn's W over a1: one crossing, the fewest its K3,3 allows); then the inputs alone with a fan
     of three or more spread one column further (attention's X reaching Q, K and V round Wq, Wk
     and Wv), then the inputs alone with the rest placed by dot."""
     inputs = tuple(node.key for node in spec.nodes if node.style == "inp")
