@@ -373,6 +373,11 @@ def test_no_avoidable_crossing_and_outputs_in_order_where_that_is_free(problem1,
             if counts[True, True] == 0 and chosen.crossings() == 0 and chosen.overlaps() == 0:
                 assert sorted(inputs, key=lambda k: -y[k]) == inputs
                 assert sorted(outputs, key=lambda k: -y[k]) == outputs  # y1 above y2
+        drawn = [graph.sheet_layout(trace, adjoint)[1] for adjoint in (False, True)]
+        orders = [sorted(inputs, key=lambda k, d=d: -d.nodes[k].y) for d in drawn]
+        spec = graph.sheet_layout(trace, True)[0]
+        if _dot_crossings(graph.spec_dot(spec, True, 1.0, True, column=tuple(orders[0]))) == 0:
+            assert orders[1] == orders[0]  # (b) keeps (a)'s order of the inputs where that costs it nothing
 
 
 @pytest.mark.parametrize("which", ["problem1", "three", "random"])

@@ -766,9 +766,14 @@ def sheet_layout(trace: Trace, adjoint: bool = False, digits: int = 3) -> tuple[
     """The spec and dot's drawing of a scalar graph as the sheet draws it: where scaling the drawing
     to the page would set the edge labels below MIN_LABEL_PT, the labels are set larger and the
     graph laid out again in the order first chosen (at most three times: larger labels make a
-    wider drawing)."""
+    wider drawing).  The backpropagation graph is asked first for the inputs' order of the
+    computational graph, so (a) and (b) agree where that costs (b) nothing."""
     spec = scalar_spec(trace, adjoint, digits)
-    drawing = layout_with_dot(spec)
+    if adjoint:
+        first = sheet_layout(trace, False, digits)[1].request
+        drawing = layout_with_dot(spec, tuple(dict.fromkeys([first, *_requests(spec)])))
+    else:
+        drawing = layout_with_dot(spec)
     for _ in range(3):
         if not adjoint or spec.label_pt * drawing_scale(drawing) >= MIN_LABEL_PT - 0.01:
             break
