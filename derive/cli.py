@@ -42,7 +42,7 @@ class Settings:
     given: frozenset = frozenset()  # the global options typed on the command line
 
 
-#: Global options that mean something for one kind of problem only; given for the other kind
+#: Global options that mean something for one engine only (scalar or matrix); given for the other
 #: they are refused, never silently ignored.
 SCALAR_ONLY = {"symbolic_limit": "--symbolic-limit", "symbolic_timeout": "--symbolic-timeout",
                "max_cells": "--max-cells"}
@@ -182,11 +182,11 @@ class DeriveGroup(TyperGroup):
                     "run with --debug for the traceback and report it", 3)
 
 
-def _report(ctx: typer.Context, kind: str, message: str, hint: str | None, exit_code: int):
+def _report(ctx: typer.Context, error_class: str, message: str, hint: str | None, exit_code: int):
     """One line on stderr (and, under --json, the same as a JSON object on stdout); then exit."""
     message, hint = one_line(message), one_line(hint) if hint else None
     if ctx.meta.get(_JSON_ERRORS):
-        typer.echo(json.dumps({"error": {"kind": kind, "message": message, "hint": hint,
+        typer.echo(json.dumps({"error": {"kind": error_class, "message": message, "hint": hint,
                                          "exit_code": exit_code}}, ensure_ascii=False))
     prefix = "derive: " if exit_code == 3 else "derive: error: "
     typer.echo(prefix + (f"{message} (hint: {hint})" if hint else message), err=True)
@@ -266,14 +266,14 @@ def _options(
     ctx.obj = Settings(debug, limits, symbolic_limit, symbolic_timeout, exact_limit, given)
 
 
-def _refuse_other_kind(settings: Settings, solution) -> None:
+def _refuse_other_engine(settings: Settings, solution) -> None:
     """A scalar-only option given for a matrix problem (or the other way round) is an error."""
-    other = SCALAR_ONLY if solution.kind == "matrix" else MATRIX_ONLY
+    other = SCALAR_ONLY if solution.engine == "matrix" else MATRIX_ONLY
     typed = [flag for name, flag in other.items() if name in settings.given]
     if not typed:
         return
     name = solution.problem.name
-    if solution.kind == "matrix":
+    if solution.engine == "matrix":
         raise ProblemError(f"{', '.join(typed)} applies to scalar problems; {name} is a matrix problem",
                            hint="a matrix proof is bounded by --exact-limit (variable entries) and a count of "
                                 "work, never by time; drop the option")
@@ -327,7 +327,7 @@ def _solve(ctx: typer.Context, problem, functions, at, numbering=Numbering.zero,
                        order=Order(order).value,
                        limits=settings.limits, symbolic_limit=settings.symbolic_limit,
                        symbolic_timeout=settings.symbolic_timeout, seed=seed, exact_limit=settings.exact_limit)
-    _refuse_other_kind(settings, solved._solved)
+    _refuse_other_engine(settings, solved._solved)
     return solved._solved
 
 
@@ -370,7 +370,7 @@ def _view_command(name: str):
                 digits: DigitsOpt = 3, as_json: JsonOpt = False, diag: DiagOpt = False) -> None:
         _json_errors(ctx, as_json)
         solution = _solve(ctx, problem, function, at, numbering, order)
-        if solution.kind == "matrix":
+        if solution.engine == "matrix":
             _matrix_view(name, solution, as_json, diag)
         elif as_json:
             data = solution.as_dict()
@@ -446,7 +446,7 @@ def verify_command(
     Exits 1 with a report when a check fails."""
     solution = _solve(ctx, problem, function, at, seed=seed)
     terminal = _terminal()
-    if solution.kind == "matrix":
+    if solution.engine == "matrix":
         from .matrix.codegen import generate, self_check
 
         terminal.print_views(terminal.matrix_views(solution)[2:])
@@ -535,13 +535,13 @@ def check_command(
         solution = _solve(ctx, problem, None, None)
         entries = None
         if manifest:
-            if solution.kind != "scalar":
+            if solution.engine != "scalar":
                 raise ProblemError("--manifest grades variants of a scalar problem")
             entries = read_manifest(manifest, solution.problem)
         students = read_roster(roster) if roster else None
         decisions = None
         if overrides:
-            if solution.kind != "scalar":
+            if solution.engine != "scalar":
                 raise ProblemError("--overrides resolves cells of scalar worksheets")
             from .grading.grade import worksheet_cells
             from .grading.overrides import read_overrides
@@ -623,7 +623,7 @@ def _print_one(terminal, solution, submission, as_json: bool) -> None:
         data["notes"] = [*data.get("notes", []), *submission.notes]
         typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
-    terminal.print_views(terminal.grade_views(result) if solution.kind == "scalar"
+    terminal.print_views(terminal.grade_views(result) if solution.engine == "scalar"
                          else terminal.matrix_answer_views(result))
     for note in submission.notes:
         typer.echo("To look at: " + one_line(note))
@@ -697,7 +697,7 @@ def _gradescope(ctx, solution, answers, entries, solve_at, students, decisions, 
 
 def _grading_options(solution, tolerance, weights, require_lines, decimal_comma=None) -> dict:
     """The grading policy: the problem file's [grading] table, overridden by the options."""
-    if solution.kind != "scalar":
+    if solution.engine != "scalar":
         if tolerance is not None or weights or require_lines or decimal_comma is not None:
             raise ProblemError("--tolerance, --weight, --require-lines and --decimal-comma grade scalar worksheets")
         return {}
@@ -769,7 +769,7 @@ def codegen_command(
     from .matrix.codegen import generate, self_check
 
     solution = _solve(ctx, problem, None, None)
-    if solution.kind != "matrix":
+    if solution.engine != "matrix":
         raise ProblemError(f"codegen writes matrix problems' backward passes; {solution.problem.name} is scalar",
                            hint="try derive codegen problem2")
     output = output or Path("outputs") / f"{solution.problem.name}_gradients.py"
@@ -817,7 +817,7 @@ def report_command(
     if hide and not blank:
         raise ProblemError("--hide empties columns of a blank worksheet", hint="add --blank")
     solution = _solve(ctx, problem, function, at, numbering, order)
-    if at and solution.kind == "scalar" and problem is not None and SheetFormat(fmt).value in ("tex", "md"):
+    if at and solution.engine == "scalar" and problem is not None and SheetFormat(fmt).value in ("tex", "md"):
         # the statement (printed in tex and md) must not name another point
         check_moved_point(api.load(problem), solution.problem)
     options = SheetOptions(digits, diag, blank, frozenset(Hidden(h).value for h in hide or ()), title, author,
@@ -863,7 +863,7 @@ def graph_command(
     fmt = GraphFormat(fmt).value
     suffix = "-adjoint" if adjoint else "-graph"
     output = output or Path("outputs") / f"{solution.problem.name}{suffix}.{fmt}"
-    if solution.kind == "matrix":
+    if solution.engine == "matrix":
         if adjoint:
             raise ProblemError("--adjoint draws a scalar problem's backpropagation graph",
                                hint="a matrix problem's adjoints are equations: derive solve or report")
