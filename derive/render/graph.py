@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 
 from ..errors import LimitError, ReportError
 from ..parse import latex_variable, text_variable
-from ..scalar.trace import Node, Term, Trace
+from ..scalar.trace import Term, Trace
 from . import lines
 from .notation import LatexNotation, TextNotation
 
@@ -115,7 +115,7 @@ class Drawing:
     request: DotRequest | None = None  # what dot was asked for
 
     def crossings(self) -> int:
-        """Points where two edges cross, away from the nodes."""
+        """Points where two edges cross, away from the nodes they both end at."""
         return count_crossings([[*e.points, e.tip] for e in self.edges], list(self.nodes.values()))
 
     def overlaps(self) -> int:
