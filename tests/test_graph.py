@@ -235,6 +235,9 @@ def test_without_dot_a_drawing_is_a_one_line_error_and_mermaid_does_without(prob
         assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.output
         assert "not installed" in result.stderr and "apt-get install graphviz" in result.stderr
     assert mermaid(problem1.trace, adjoint=True).startswith("flowchart LR")
+    result = CliRunner().invoke(app, ["report", "problem1", "--format", "md", "-o", str(tmp_path / "md")])
+    assert result.exit_code == 0, result.output
+    assert "```mermaid" in (tmp_path / "md" / "problem1.md").read_text()
     assert not hasattr(graph, "layered_tikz") and not hasattr(graph, "layout_dag")
 
 
