@@ -112,6 +112,8 @@ SLOW_TESTS = {
     "test_matrix_verify::test_exact_and_numeric_checks_pass",
     "test_matrix_verify::test_global_limits_are_accepted_after_the_command",
     "test_matrix_verify::test_work_is_bounded_by_a_count_and_the_headline_says_what_was_proved",
+    "test_matrix_verify::test_the_five_step_inline_rnn_is_proved_within_the_counted_work",
+    "test_matrix_verify::test_a_masked_network_of_trigonometric_and_erf_functions_is_checked_in_50_digits",
     "test_platforms::test_another_students_id_and_copying_stay_with_the_instructor",
     "test_platforms::test_no_file_name_exits_3",
     "test_platforms::test_rosters_and_manifests_go_through_the_file_checks",
