@@ -872,8 +872,6 @@ def graph_command(
         dot = graph_render.matrix_dot(solution.model)
     else:
         graph_render.check_size(len(solution.trace.nodes))
-        if fmt == "tikz" and graph_render.dot_program() is None:
-            typer.echo("derive: note: Graphviz's dot was not found; the graph is laid out in layers", err=True)
         tikz = graph_render.tikz(solution.trace, adjoint) if fmt == "tikz" else ""
         dot = graph_render.dot_source(solution.trace, adjoint)
     if fmt == "tikz":
