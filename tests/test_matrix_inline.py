@@ -659,3 +659,14 @@ def test_an_output_named_for_a_batch_takes_the_case_of_its_pre_activation():
     assert _shown(solution.derivation)["Z3"] == "(P3 − t) / B"
     row = INLINE_BCE_BATCH  # a row alone keeps its small letters: z = wᵀ X + b, p = σ(z)
     assert solve_matrix(problem_from_toml(row, "row")).model.introduced == ("z", "p")
+
+
+def test_slices_alike_are_summed_as_the_slice_of_the_sum():
+    """An LSTM cell's h̄0: the top rows of each gate's Wᵀ z̄ added once, (W_Cᵀ z̄4 + … + W_Fᵀ z̄1)[:H],
+    never (W_Cᵀ z̄4)[:H] + … + (W_Fᵀ z̄1)[:H] (the values: tests/test_course_networks.py)."""
+    text = (Path(__file__).parent / "networks" / "lstm_cell.toml").read_text(encoding="utf-8")
+    shown = _shown(derive(build_model(problem_from_toml(text, "lstm"))))["∂h0"]
+    assert shown.count("[:H]") == 1 and shown.endswith(")[:H]"), shown
+    a, b, c = (mx.var(n, (5, 1)) for n in "abc")
+    assert mx.add(mx.part(a, 0, 0, 2), mx.part(b, 0, 0, 2)) == mx.part(mx.add(a, b), 0, 0, 2)
+    assert mx.add(mx.part(a, 0, 0, 2), mx.part(c, 0, 3, 5)).op == "add"  # other rows: two slices

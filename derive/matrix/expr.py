@@ -318,7 +318,7 @@ def add(*terms: M) -> M:
     flat: list[M] = []
     for term in terms:
         flat.extend(term.args if term.op == "add" else (term,))
-    flat = _join_blocks(flat)
+    flat = _join_parts(_join_blocks(flat))
     shape = broadcast(*(term.shape for term in flat))
     coefficients: dict[M, sympy.Expr] = {}
     numbers = sympy.Integer(0)
@@ -342,6 +342,26 @@ def add(*terms: M) -> M:
     if len(kept) == 1:  # a broadcast term alone keeps the shape of the sum
         kept.append(zero(shape))
     return M("add", tuple(kept), shape)
+
+
+def _join_parts(terms: list[M]) -> list[M]:
+    """Slices alike summed as the slice of the sum: (Wᵀ ū)[:H] + (Vᵀ v̄)[:H] is (Wᵀ ū + Vᵀ v̄)[:H]
+    (an LSTM's h̄0, the top rows of the adjoint of each gate's concat(h0, x))."""
+    groups: dict[tuple, list[M]] = {}
+    for term in terms:
+        if term.op == "part":
+            groups.setdefault((term.axis, term.bounds, term.args[0].shape), []).append(term)
+    if all(len(group) < 2 for group in groups.values()):
+        return terms
+    out, done = [], set()
+    for term in terms:
+        key = (term.axis, term.bounds, term.args[0].shape) if term.op == "part" else None
+        if key is None or len(groups[key]) < 2:
+            out.append(term)
+        elif key not in done:
+            done.add(key)
+            out.append(part(add(*(t.args[0] for t in groups[key])), term.axis, *term.bounds))
+    return out
 
 
 def _factor_hadamard(coefficients: dict) -> dict:
