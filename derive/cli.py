@@ -441,9 +441,10 @@ def verify_command(
     at: AtOpt = None,
     seed: Annotated[int, typer.Option(help="Seed of the random values of the numeric check.")] = 0,
 ) -> None:
-    """Prove the derivatives: exactly (SymPy, entry by entry) and numerically (finite differences).
+    """Prove the derivatives: exactly against SymPy, numerically against finite differences.
 
-    Exits 1 with a report when a check fails."""
+    A scalar problem is checked against SymPy's diff; each entry of a matrix problem's gradient
+    against the SymPy loss's derivative at certified random rational points. Exits 1 with a report when a check fails."""
     solution = _solve(ctx, problem, function, at, seed=seed)
     terminal = _terminal()
     if solution.engine == "matrix":
