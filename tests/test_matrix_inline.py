@@ -670,3 +670,97 @@ def test_slices_alike_are_summed_as_the_slice_of_the_sum():
     a, b, c = (mx.var(n, (5, 1)) for n in "abc")
     assert mx.add(mx.part(a, 0, 0, 2), mx.part(b, 0, 0, 2)) == mx.part(mx.add(a, b), 0, 0, 2)
     assert mx.add(mx.part(a, 0, 0, 2), mx.part(c, 0, 3, 5)).op == "add"  # other rows: two slices
+
+
+# -- a hidden layer written fully inline: its output, taken by the next product, is named too --------------
+HIDDEN = """
+[dims]
+N = 3
+K = 4
+M = 3
+B = 2
+[variables]
+X = "N x B"
+T = { shape = "M x B", kind = "onehot" }
+W1 = "K x N"
+b1 = "K"
+W2 = "M x K"
+b2 = "M"
+[equations]
+L = "-sum(T * log(softmax(W2 @ {act}(W1 @ X + b1) + b2))) / B"
+[derive]
+loss = "L"
+wrt = ["W1", "b1", "W2", "b2"]
+"""
+
+
+def _hidden(act: str) -> str:
+    return HIDDEN.replace("{act}", act)
+
+
+def hidden_reference(act, slope):
+    """A two-layer network's backward pass written by hand: Z1, H1 = f(Z1), Z2 = W2 H1 + b2."""
+    def reference(X, T, W1, b1, W2, b2):
+        Z1 = W1 @ X + b1
+        H1 = act(Z1)
+        Z2 = W2 @ H1 + b2
+        P = np.exp(Z2 - Z2.max(0)) / np.exp(Z2 - Z2.max(0)).sum(0)
+        dZ2 = (P - T) / X.shape[1]
+        dH1 = W2.T @ dZ2
+        dZ1 = slope(Z1, H1) * dH1
+        return {"W2": dZ2 @ H1.T, "b2": dZ2.sum(1, keepdims=True), "W1": dZ1 @ X.T, "b1": dZ1.sum(1, keepdims=True)}
+    return reference
+
+
+@pytest.mark.parametrize("act, z1_bar, reference", [
+    ("relu", "relu′(Z1) ⊙ H̄1", hidden_reference(lambda z: np.maximum(z, 0), lambda z, h: (z > 0) * 1.0)),
+    ("tanh", "(1 − H1 ⊙ H1) ⊙ H̄1", hidden_reference(np.tanh, lambda z, h: 1 - h * h)),
+    ("sigmoid", "H1 ⊙ (1 − H1) ⊙ H̄1", hidden_reference(_sigmoid, lambda z, h: h * (1 - h))),
+], ids=["relu", "tanh", "sigmoid"])
+def test_a_hidden_layer_written_inline_names_its_output_with_its_own_adjoint_row(act, z1_bar, reference):
+    """``W2 @ relu(W1 @ X + b1) + b2`` is Z1 = W1 X + b1, H1 = relu(Z1), Z2 = W2 H1 + b2 as a textbook
+    writes it: H̄1 has its row, W̄2 = Z̄2 H1ᵀ (never Z̄2 relu(Z1)ᵀ), tanh′ and σ′ read from H1."""
+    solution = solve_matrix(problem_from_toml(_hidden(act), "net"))  # a form that differs raises
+    derivation, model = solution.derivation, solution.model
+    assert model.introduced == ("Z1", "Z2", "H1", "P2") and model.layers == ("H1",)
+    equations = dict((n, _nfc(TextPrinter()(e))) for n, e in model.equations)
+    assert equations["H1"] == f"{act}(Z1)".replace("sigmoid", "σ") and equations["Z2"] == "W2 H1 + b2 𝟏ᵀ"
+    assert [n for n, _ in model.equations].index("H1") < [n for n, _ in model.equations].index("Z2")
+    shown = _shown(derivation)
+    assert shown["H1"] == _nfc("W2ᵀ Z̄2") and shown["Z1"] == _nfc(z1_bar)
+    assert shown["∂W2"] == _nfc("Z̄2 H1ᵀ") and shown["∂W1"] == _nfc("Z̄1 Xᵀ")
+    notes = [_nfc(n) for n in derivative_notes(solution, TextPrinter())]
+    assert notes[0].startswith("Z1, Z2 name the arguments written inline in the equations, H1 the layer output "
+                               "written inline in a product (H1 = "), notes[0]
+    for seed in (0, 1):
+        values, ours = _derived(derivation, seed)
+        want = reference(*(values[v] for v in model.variables))
+        for name, value in want.items():
+            assert np.allclose(ours[name], value, rtol=1e-10, atol=1e-12), name
+            assert np.allclose(ours[name], _finite_differences(derivation, values, name), rtol=1e-5, atol=1e-7), name
+
+
+@pytest.mark.parametrize("variables, introduced", [
+    ('h1 = "M"', "A1"),  # the user's h1 is an input: H1 would read as its sibling
+    ('', "H1"),
+], ids=["user-h1", "free"])
+def test_a_named_layer_output_is_never_mistaken_for_one_of_the_users_family(variables, introduced):
+    text = _hidden("tanh").replace('b2 = "M"', f'b2 = "M"\n{variables}')
+    if variables:
+        text = text.replace(") / B", ") / B + sum(h1)")
+    model = derive(build_model(problem_from_toml(text, "net"))).model
+    assert model.layers == (introduced,)
+
+
+def test_a_size_named_h_leaves_the_layer_output_to_the_next_letter():
+    """A size H beside a node H1 would read as one family: the layer output is A1, Ng's letter."""
+    text = _hidden("tanh").replace("K", "H")
+    model = derive(build_model(problem_from_toml(text, "net"))).model
+    assert model.layers == ("A1",) and dict(model.equations)["Z2"].args[0].args[1] == mx.var("A1", ("H", "B"))
+
+
+def test_an_activation_a_product_does_not_take_is_not_named_a_layer():
+    """tanh(z) at the top of an equation is that node; tanh(z) under a sum stays as written."""
+    text = TANH.replace('"sum(h * h)"', '"sum(h * h) + sum(tanh(W @ x))"')
+    model = derive(build_model(problem_from_toml(text, "net"))).model
+    assert model.layers == ()

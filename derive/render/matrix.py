@@ -429,26 +429,27 @@ def _name(printer, name: str, shape) -> str:
 
 
 def introduced_note(model, printer) -> list[str]:
-    """What each name derive introduced is: z1, o name the arguments written inline; p names the
-    output σ(z) that a loss written inline takes the log of (an output, not an argument)."""
-    arguments = [n for n in model.introduced if n not in model.outputs]
-    outputs = [n for n in model.introduced if n in model.outputs]
-    if not arguments and not outputs:
+    """What each name derive introduced is: z1, o name the arguments written inline; h1 names the
+    output of a layer that a product takes (h1 = tanh(z1)); p names the output σ(z) that a loss
+    written inline takes the log of (outputs, not arguments)."""
+    arguments = [n for n in model.introduced if n not in model.outputs and n not in model.layers]
+    groups = [(arguments, "argument", "in the equations"), (list(model.layers), "layer output", "in a product"),
+              (list(model.outputs), "output", "in the loss")]
+    if not model.introduced:
         return []
+    definitions = dict(model.equations)
     parts = []
-    if arguments:
-        names = ", ".join(_name(printer, n, model.shapes[n]) for n in arguments)
-        one = len(arguments) == 1
-        parts.append(names + _words(printer, f" {'names' if one else 'name'} the argument{'' if one else 's'} "
-                                             "written inline in the equations"))
-    if outputs:
-        definitions = dict(model.equations)
-        names = ", ".join(_name(printer, n, model.shapes[n]) for n in outputs)
-        one = len(outputs) == 1
-        verb = "" if arguments else (" names" if one else " name")  # "z names …, p the output …"
-        parts.append(names + _words(printer, f"{verb} the output{'' if one else 's'} written inline in the loss ")
-                     + "(" + ", ".join(_name(printer, n, model.shapes[n]) + " = " + printer(definitions[n])
-                                       for n in outputs) + ")")
+    for names, what, where in groups:
+        if not names:
+            continue
+        one = len(names) == 1
+        verb = "" if parts else (" names" if one else " name")  # "z names …, p the output …"
+        text = ", ".join(_name(printer, n, model.shapes[n]) for n in names)
+        text += _words(printer, f"{verb} the {what}{'' if one else 's'} written inline {where}")
+        if names is not arguments:
+            text += _words(printer, " ") + "(" + ", ".join(_name(printer, n, model.shapes[n]) + " = "
+                                                         + printer(definitions[n]) for n in names) + ")"
+        parts.append(text)
     return [(_words(printer, ", ") if isinstance(printer, LatexPrinter) else ", ").join(parts)
             + _words(printer, ", each a node with its own adjoint" if len(model.introduced) > 1
                      else ", a node with its own adjoint")]
