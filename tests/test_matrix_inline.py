@@ -764,3 +764,22 @@ def test_an_activation_a_product_does_not_take_is_not_named_a_layer():
     text = TANH.replace('"sum(h * h)"', '"sum(h * h) + sum(tanh(W @ x))"')
     model = derive(build_model(problem_from_toml(text, "net"))).model
     assert model.layers == ()
+
+
+def test_an_lstm_output_gate_product_leaves_tanh_of_the_cell_unnamed_with_a_textbook_derivative():
+    """h1 = o ⊙ tanh(c1): tanh(c1) is an elementwise factor, not a layer a product takes, so it
+    keeps no name; c̄1 reads (1 − tanh(c1)^2) ⊙ o ⊙ h̄1, never tanh′(c1) ⊙ o ⊙ h̄1, and its value
+    read back equals the hand-written (1 − tanh(c1)²) o (h1 − y)."""
+    text = (Path(__file__).parent / "networks" / "lstm_cell.toml").read_text(encoding="utf-8")
+    solution = solve_matrix(problem_from_toml(text, "lstm"))
+    assert solution.model.layers == () and "tanh(c1)" in TextPrinter()(dict(solution.model.equations)["h1"])
+    shown = _shown(solution.derivation)["c1"]
+    assert shown == "(1 − tanh(c1)^2) ⊙ o ⊙ (h1 − y)"
+    values, _ = _derived(solution.derivation, 0)
+    model = solution.model
+    forward = run_forward(model, values, NumpyBackend(model.concrete), model.problem.dims)
+    hand = (1 - np.tanh(forward["c1"]) ** 2) * forward["o"] * (forward["h1"] - values["y"])
+    assert np.allclose(_read_back(shown.replace("^", "**"), model, {n: values[n] for n in model.variables}), hand,
+                       rtol=1e-12)
+    assert "tanh′(c1) = 1 − tanh(c1)^2" in derivative_notes(solution, TextPrinter())
+    assert r"\tanh'(c_{1}) = 1 - \tanh\left(c_{1}\right)^{\circ 2}" in derivative_notes(solution, LatexPrinter())

@@ -473,6 +473,8 @@ def fact_note(fact, model, printer) -> str:
         f = printer.function(fact.function)
         z = _name(printer, fact.arg, model.shapes[fact.arg])
         prime = "'" if isinstance(printer, LatexPrinter) else "′"
+        if not fact.output:  # written from f(z) itself: tanh′(c1) = 1 − tanh(c1)^2
+            return f"{f}{prime}({z}){equals}{printer(fact.form)}"
         y = _name(printer, fact.output, model.shapes[fact.output])
         return (f"{f}{prime}({z}){equals}{printer(fact.form)}" + _words(printer, ", as ") + y + equals
                 + f"{f}({z})")
