@@ -561,3 +561,21 @@ def test_the_verify_help_says_what_the_exact_check_differentiates():
     help_text = " ".join(CliRunner().invoke(app, ["verify", "--help"]).output.split())
     assert "entry by entry" not in help_text
     assert "exactly against SymPy, numerically against finite differences" in help_text
+
+
+def test_the_terminal_and_markdown_define_each_f_prime_the_pdf_defines(builtin, tmp_path):
+    """relu′(Z1) printed in the terminal's tables was defined only in the PDF's note: the terminal
+    and the Markdown sheet define it too, from the one table of functions (𝟏[Z1 > 0])."""
+    from typer.testing import CliRunner
+
+    from derive.cli import app
+    from derive.render.matrix import LatexPrinter, TextPrinter, derivative_notes
+
+    solution = builtin("mlp_batch")
+    assert "relu′(Z1) = 𝟏[Z1 > 0]" in derivative_notes(solution, TextPrinter())
+    assert r"\operatorname{ReLU}'(Z_{1}) = \mathbf{1}[Z_{1} > 0]" in derivative_notes(solution, LatexPrinter())
+    runner = CliRunner()
+    result = runner.invoke(app, ["solve", "mlp_batch"])
+    assert result.exit_code == 0 and "relu′(Z1) = 𝟏[Z1 > 0]" in result.output
+    assert runner.invoke(app, ["report", "mlp_batch", "--format", "md", "-o", str(tmp_path)]).exit_code == 0
+    assert r"$\operatorname{ReLU}'(Z_{1}) = \mathbf{1}[Z_{1} > 0]$" in (tmp_path / "mlp_batch.md").read_text()

@@ -391,7 +391,7 @@ def derivative_notes(solution, printer) -> list[str]:
     named, what a function the problem names is (σ = tanh), the derivatives left as f′(z)
     (σ′(z) = σ(z) ⊙ (1 − σ(z))) and each rewrite of the simplified column with the condition
     that makes it hold (ō = p − t, as t is one-hot)."""
-    from ..matrix.rules import ELEMENTWISE
+    from ..functions import FUNCTIONS
 
     latex = isinstance(printer, LatexPrinter)
     model, derivation = solution.model, solution.derivation
@@ -405,11 +405,12 @@ def derivative_notes(solution, printer) -> list[str]:
     for name, arg in sorted(used, key=lambda pair: (pair[0], position.get(pair[1], len(position)), pair[1])):
         if name in model.abstract:
             continue
-        row = ELEMENTWISE[model.concrete.get(name, name)]
-        if row.derivative_latex and latex:
+        row = FUNCTIONS[model.concrete.get(name, name)]
+        form = row.derivative_latex if latex else row.derivative_text
+        if form:
             f = printer.function(name)
-            z = latex_variable(arg)
-            notes.append(rf"{f}'({z}) = " + fill(row.derivative_latex, [z], f=f))
+            z, prime = (latex_variable(arg), "'") if latex else (_name(printer, arg, model.shapes[arg]), "′")
+            notes.append(f"{f}{prime}({z}) = " + fill(form, [z], f=f))
     order = {n: i for i, (n, _) in enumerate(model.equations)}  # the facts as the equations read
     facts = sorted(derivation.facts, key=lambda fact: order.get(fact.arg, -1))
     notes.extend(fact_note(fact, model, printer) for fact in facts)
@@ -432,11 +433,11 @@ def introduced_note(model, printer) -> list[str]:
     """What each name derive introduced is: z1, o name the arguments written inline; h1 names the
     output of a layer that a product takes (h1 = tanh(z1)); p names the output σ(z) that a loss
     written inline takes the log of (outputs, not arguments)."""
+    if not model.introduced:
+        return []
     arguments = [n for n in model.introduced if n not in model.outputs and n not in model.layers]
     groups = [(arguments, "argument", "in the equations"), (list(model.layers), "layer output", "in a product"),
               (list(model.outputs), "output", "in the loss")]
-    if not model.introduced:
-        return []
     definitions = dict(model.equations)
     parts = []
     for names, what, where in groups:
