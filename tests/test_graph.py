@@ -210,6 +210,32 @@ def test_problem1_draws_x1_above_x2_and_y1_above_y2_in_a_and_b(problem1):
         assert _crossings(edges, list(nodes.values())) == 0 and _overlaps(picture) == []
 
 
+@pytest.mark.parametrize("which", ["problem1", "three"])
+def test_svg_and_png_set_each_label_on_its_own_edge(problem1, which):
+    """derive graph --format svg/png drew labels where dot puts them, beside their edges (often
+    as near a neighbour); the DOT it renders now carries the sheet's drawing, each label on its
+    own edge (read back from Graphviz's JSON of that DOT: the label's box meets its own spline)."""
+    trace = {"problem1": problem1.trace, "three": _three_input_trace()}[which]
+    source = dot_source(trace, adjoint=True)
+    data = json.loads(subprocess.run(["dot", "-Tjson0"], input=source, capture_output=True, text=True,
+                                     check=True, timeout=60).stdout)
+    labelled = [edge for edge in data["edges"] if "lp" in edge]
+    assert len(labelled) == sum(len(n.partials) for n in trace.nodes)
+    for edge in labelled:
+        size = re.search(r'WIDTH="(\d+)" HEIGHT="(\d+)"', edge["label"])
+        box = (*(float(v) for v in edge["lp"].split(",")), float(size.group(1)), float(size.group(2)))
+        spline = [tuple(float(v) for v in token.split(",")[-2:]) for token in edge["pos"].split()
+                  if not token.startswith(("s,", "e,"))]
+        line = graph.bezier_points(spline)
+        assert any(_segment_hits_box(p, q, box) for p, q in zip(line, line[1:])), (which, edge["id"])
+    nodes, labels, _ = _parse_tikz(tikz(trace, adjoint=True))  # the sheet's labels, at the same places
+    v0 = next(o for o in data["objects"] if o.get("name") == "v0")  # Graphviz may shift the whole drawing
+    dx, dy = (float(v) - w for v, w in zip(v0["pos"].split(","), nodes["v0"][:2]))
+    places = [tuple(float(v) for v in e["lp"].split(",")) for e in labelled]
+    assert len(labels) == len(places)
+    assert all(any(abs(x + dx - px) + abs(y + dy - py) < 1.5 for px, py in places) for x, y, _, _ in labels)
+
+
 def test_crossings_through_a_point_both_edges_pass_are_counted():
     """dot may route two edges through one point (a three-input problem's v5 → v6 and v10 → v11
     both pass (97, 174)); crossing there, from below to above each other, is one crossing."""

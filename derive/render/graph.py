@@ -114,6 +114,7 @@ class Drawing:
     source: str  # the DOT source laid out, so svg/png draw this very layout
     request: DotRequest | None = None  # what dot was asked for
     score: tuple[int, ...] = ()  # (overlaps, crossings, nodes far from their step, orders reversed)
+    origin: tuple[float, float] = (0.0, 0.0)  # the lower left corner of dot's bounding box
 
     def crossings(self) -> int:
         """Points where two edges cross, away from the nodes they both end at."""
@@ -588,18 +589,25 @@ def _requests(spec: GraphSpec) -> list[DotRequest]:
 def spec_dot(spec: GraphSpec, ordered: bool = True, spacing: float = 1.0, ordered_outputs: bool | None = None,
              column: tuple[str, ...] | None = None, spread: frozenset[str] = frozenset(),
              beside: frozenset[str] = frozenset(), straight: tuple[tuple[str, ...], ...] = (),
-             follow: tuple[str, ...] = ()) -> str:
+             follow: tuple[str, ...] = (), placed: Drawing | None = None) -> str:
     """The DOT source of ``spec`` (left to right), every name and label quoted by the graphviz
     package; the sizes are those the TikZ picture needs, so svg/png show the same layout.
     ``column`` is the first column (the inputs by default), top to bottom when ``ordered``; each
     path of ``straight`` is one dot group (drawn straight, crossed by no other edge if dot can);
     with ``follow`` (node keys top to bottom), each node's outgoing edges are drawn in that order
-    of their heads (dot's ordering=out), so (b) can copy (a)'s order where dot alone finds none as good."""
+    of their heads (dot's ordering=out), so (b) can copy (a)'s order where dot alone finds none as good.
+    With ``placed`` (a drawing of ``spec``), the source carries that drawing's positions (nodes,
+    splines, each label on its own edge) and asks Graphviz not to lay it out again (layout=nop2),
+    so ``dot -Tsvg`` draws exactly what the sheet draws."""
     import graphviz
 
     attrs = {"rankdir": "LR", "nodesep": f"{0.25 * spacing:.2f}", "ranksep": f"{0.45 * spacing:.2f}"}
     if follow:
         attrs["ordering"] = "out"
+    if placed is not None:
+        (x0, y0), x1, y1 = placed.origin, placed.origin[0] + placed.width, placed.origin[1] + placed.height
+        attrs.update(layout="nop2", bb=f"{x0:.2f},{y0:.2f},{x1:.2f},{y1:.2f}")
+    drawn = {item.edge.key: item for item in placed.edges} if placed is not None else {}
     if len(spec.nodes) > LARGE_GRAPH:  # less effort on crossings and coordinates: bounded time
         attrs.update(nslimit="2", mclimit="0.5")
     graph = graphviz.Digraph(spec.name, graph_attr=attrs,
@@ -611,6 +619,8 @@ def spec_dot(spec: GraphSpec, ordered: bool = True, spacing: float = 1.0, ordere
         size = {"width": f"{node.width / 72:.3f}", "height": f"{node.height / 72:.3f}"}
         if node.key in groups:
             size["group"] = groups[node.key]
+        if placed is not None:
+            size["pos"] = f"{placed.nodes[node.key].x:.2f},{placed.nodes[node.key].y:.2f}"
         text = graphviz.escape(node.text)  # quoted by the package; backslashes and <…> kept literal
         if node.style == "yname":
             graph.node(node.key, text, shape="plaintext", style="", **size)
@@ -655,10 +665,29 @@ def spec_dot(spec: GraphSpec, ordered: bool = True, spacing: float = 1.0, ordere
         if edge.tex:
             # A fixed-size table: dot keeps exactly this room free for the label.
             attrs["label"] = (f'<<TABLE BORDER="0" CELLBORDER="0" CELLPADDING="0" CELLSPACING="0" FIXEDSIZE="TRUE" '
-                              f'WIDTH="{round(edge.width)}" HEIGHT="{round(edge.height)}"><TR><TD>'
+                              f'WIDTH="{round(edge.width)}" HEIGHT="{round(edge.height)}" BGCOLOR="white"><TR><TD>'
                               f'{html.escape(edge.text)}</TD></TR></TABLE>>')
+        if edge.key in drawn:
+            attrs.update(_placed_edge(drawn[edge.key]))
         graph.edge(edge.tail, edge.head, **attrs)
     return graph.source
+
+
+def _placed_edge(item: DrawnEdge) -> dict[str, str]:
+    """DOT's pos (the spline in dot's direction, its arrow's end marked) and lp of a drawn edge."""
+    points = " ".join(f"{x:.2f},{y:.2f}" for x, y in (item.points[::-1] if item.edge.back else item.points))
+    mark = "s" if item.edge.back else "e"
+    out = {"pos": f"{mark},{item.tip[0]:.2f},{item.tip[1]:.2f} {points}"}
+    if item.label is not None:
+        out["lp"] = f"{item.label.x:.2f},{item.label.y:.2f}"
+    return out
+
+
+def placed_dot(spec: GraphSpec, drawing: Drawing) -> str:
+    """DOT of ``drawing`` as laid out (Graphviz draws it without laying it out again)."""
+    r = drawing.request or DotRequest(())
+    return spec_dot(spec, r.ordered, 1.0, r.ordered_outputs, r.column or None, r.spread, r.beside, r.straight,
+                    r.follow, placed=drawing)
 
 
 def dot_program() -> str | None:
@@ -845,7 +874,7 @@ def _parse_json(spec: GraphSpec, data: dict, source: str) -> Drawing:
             lx, ly = _pairs(item["lp"])[0]
             label = Box(lx, ly, edge.width, edge.height)
         drawn.append(DrawnEdge(edge, tuple(points), tip, label))
-    return Drawing(nodes, tuple(drawn), x1 - x0, y1 - y0, source)
+    return Drawing(nodes, tuple(drawn), x1 - x0, y1 - y0, source, origin=(x0, y0))
 
 
 # -- TikZ ------------------------------------------------------------------------------------------
@@ -949,13 +978,14 @@ def matrix_tikz(model) -> str:
 
 # -- Graphviz and Mermaid -----------------------------------------------------------------------
 def dot_source(trace: Trace, adjoint: bool = False, digits: int = 3) -> str:
-    """Graphviz DOT of the graph (left to right): the source of the layout the sheet draws."""
-    return sheet_layout(trace, adjoint, digits)[1].source
+    """Graphviz DOT of the graph (left to right) as the sheet draws it: its positions, splines and
+    labels on their edges included (``dot -Tsvg`` draws it without laying it out again)."""
+    return placed_dot(*sheet_layout(trace, adjoint, digits))
 
 
 def matrix_dot(model) -> str:
-    """Graphviz DOT of a matrix problem's graph: the source of the layout the sheet draws."""
-    return matrix_sheet_layout(model)[1].source
+    """Graphviz DOT of a matrix problem's graph as the sheet draws it (positions included)."""
+    return placed_dot(*matrix_sheet_layout(model))
 
 
 def _reading_order(trace: Trace, adjoint: bool, digits: int) -> list[str]:
