@@ -552,9 +552,8 @@ def _requests(spec: GraphSpec) -> list[DotRequest]:
 
     Each order of the first column is asked for with the outputs' names in one last column in
     order (y1 above y2), with them where dot puts them, and with straight paths from the inputs to
-    them (``straight_paths``); then dot orders the inputs itself.  A scalar graph's first column is its inputs: the
-    declared order, then the others (problem1's backpropagation graph crosses no edge with x2
-    above x1).  A matrix graph's first column also holds parameters and data: the statement's
+    them (``straight_paths``); then dot orders the inputs itself.  A scalar graph's first column
+    is its inputs: the declared order, then the others.  A matrix graph's first column also holds parameters and data: the statement's
     order, then the parameters shared by several steps on alternate sides of the inputs (the
     rnn's W above, U below, b above: two fans on one side cross each other), and mirrored, then
     each of the first three shared parameters drawn above the first node that uses it (the
