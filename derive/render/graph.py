@@ -581,7 +581,8 @@ def _requests(spec: GraphSpec) -> list[DotRequest]:
     requests = []
     for order, spread, beside in orders:
         requests += [DotRequest(order, True, outputs, spread, beside) for outputs in (True, False)]
-        requests += [DotRequest(order, True, False, spread, beside, paths) for paths in straight_paths(spec, order)]
+        requests += [DotRequest(order, True, False, spread, beside, paths)
+                     for paths in straight_paths(spec, order)]
     return [*requests, DotRequest(inputs, False, True), DotRequest(inputs, False, False)]
 
 
