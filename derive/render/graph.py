@@ -553,13 +553,13 @@ def _requests(spec: GraphSpec) -> list[DotRequest]:
     Each order of the first column is asked for with the outputs' names in one last column in
     order (y1 above y2), with them where dot puts them, and with straight paths from the inputs to
     them (``straight_paths``); then dot orders the inputs itself.  A scalar graph's first column
-    is its inputs: the declared order, then the others.  A matrix graph's first column also holds parameters and data: the statement's
-    order, then the parameters shared by several steps on alternate sides of the inputs (the
-    rnn's W above, U below, b above: two fans on one side cross each other), and mirrored, then
-    each of the first three shared parameters drawn above the first node that uses it (the
-    rnn's W over a1: one crossing, the fewest its K3,3 allows); then the inputs alone with a fan
-    of three or more spread one column further (attention's X reaching Q, K and V round Wq, Wk
-    and Wv), then the inputs alone with the rest placed by dot."""
+    is its inputs: the declared order, then the others.  A matrix graph's first column also holds
+    parameters and data: the statement's order, then the parameters shared by several steps on
+    alternate sides of the inputs (the rnn's W above, U below, b above: two fans on one side
+    cross each other), and mirrored, then each of the first three shared parameters drawn above
+    the first node that uses it (the rnn's W over a1: one crossing, the fewest its K3,3 allows);
+    then the inputs alone with a fan of three or more spread one column further (attention's X
+    reaching Q, K and V round Wq, Wk and Wv), then the inputs alone with the rest placed by dot."""
     inputs = tuple(node.key for node in spec.nodes if node.style == "inp")
     column = first_column(spec)
     if column == inputs:
