@@ -253,6 +253,29 @@ def test_svg_and_png_set_each_label_on_its_own_edge(problem1, which):
     assert all(any(abs(x + dx - px) + abs(y + dy - py) < 1.5 for px, py in places) for x, y, _, _ in labels)
 
 
+@pytest.mark.parametrize("which", ["problem1", "three", "random"])
+def test_no_edge_runs_under_another_edges_white_label_ground(problem1, which):
+    """A label's white ground covered its whole box while other edges may run through its
+    padding: the three-input problem's (b) lost 67 bp of v8 → v7 under the ground of
+    −v10/v12²'s label.  The ground now covers the label's text only, which no other edge crosses."""
+    traces = {"problem1": [problem1.trace], "three": [_three_input_trace()],
+              "random": _random_three_input_traces(count=2)}[which]
+    for trace in traces:
+        picture = tikz(trace, adjoint=True)
+        _, labels, edges = _parse_tikz(picture)
+        grounds = [((float(a) + float(c)) / 2, (float(b) + float(d)) / 2, float(c) - float(a), float(d) - float(b))
+                   for a, b, c, d in re.findall(rf"\\fill\[white\] {_POINT} rectangle {_POINT};", picture)]
+        if re.search(r"p/\.style=\{.*?, inner sep=0pt, fill=white\}", picture):
+            grounds = labels  # the whole label box painted white
+        assert len(grounds) == len(labels)
+        for ground, own in zip(grounds, _label_edges(picture)):
+            inner = (ground[0], ground[1], ground[2] - 1, ground[3] - 1)
+            for k, path in enumerate(edges):
+                line = graph.bezier_points(path)
+                assert k == own or not any(_segment_hits_box(p, q, inner) for p, q in zip(line, line[1:])), \
+                    (which, ground)
+
+
 def test_crossings_through_a_point_both_edges_pass_are_counted():
     """dot may route two edges through one point (a three-input problem's v5 → v6 and v10 → v11
     both pass (97, 174)); crossing there, from below to above each other, is one crossing."""

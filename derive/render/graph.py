@@ -163,9 +163,15 @@ def _on(line: list[tuple[float, float]], box: Box) -> bool:
     return any(_meets(p, q, box) for p, q in zip(line, line[1:]))
 
 
+def text_box(label: Box) -> Box:
+    """The text of a label: its box less the padding (its own edge may run through the padding).
+    The white ground under a label covers this, so it hides no other edge."""
+    return Box(label.x, label.y, label.width - 2 * LABEL_PAD + 1, label.height - 2 * LABEL_PAD + 1)
+
+
 def _struck(label: Box, lines_: list[list[tuple[float, float]]]) -> int:
-    """How many of ``lines_`` run through the text of ``label`` (its box less the padding)."""
-    text = Box(label.x, label.y, label.width - 2 * LABEL_PAD + 1, label.height - 2 * LABEL_PAD + 1)
+    """How many of ``lines_`` run through the text of ``label`` (``text_box``)."""
+    text = text_box(label)
     x0, x1 = text.x - text.width / 2, text.x + text.width / 2
     y0, y1 = text.y - text.height / 2, text.y + text.height / 2
     count = 0
@@ -663,10 +669,11 @@ def spec_dot(spec: GraphSpec, ordered: bool = True, spacing: float = 1.0, ordere
         elif styles.get(edge.tail) in ("par", "dat") and len(consumers[edge.tail]) == 1:
             attrs["weight"] = str(NEAR_WEIGHT)
         if edge.tex:
-            # A fixed-size table: dot keeps exactly this room free for the label.
-            attrs["label"] = (f'<<TABLE BORDER="0" CELLBORDER="0" CELLPADDING="0" CELLSPACING="0" FIXEDSIZE="TRUE" '
-                              f'WIDTH="{round(edge.width)}" HEIGHT="{round(edge.height)}" BGCOLOR="white"><TR><TD>'
-                              f'{html.escape(edge.text)}</TD></TR></TABLE>>')
+            # A fixed-size table: dot keeps exactly this room free for the label; the text's cell,
+            # LABEL_PAD inside it, is on a white ground (text_box: no other edge runs there).
+            attrs["label"] = (f'<<TABLE BORDER="0" CELLBORDER="0" CELLPADDING="0" CELLSPACING="{LABEL_PAD:.0f}" '
+                              f'FIXEDSIZE="TRUE" WIDTH="{round(edge.width)}" HEIGHT="{round(edge.height)}"><TR>'
+                              f'<TD BGCOLOR="white">{html.escape(edge.text)}</TD></TR></TABLE>>')
         if edge.key in drawn:
             attrs.update(_placed_edge(drawn[edge.key]))
         graph.edge(edge.tail, edge.head, **attrs)
@@ -882,7 +889,7 @@ _TIKZ_STYLES = (r"v/.style={draw, rounded corners=3pt, align=center, inner sep=0
                 r" inp/.style={v, fill=blue!6}, dat/.style={v, fill=blue!6}, outp/.style={v, fill=orange!10},"
                 r" par/.style={v, draw=black!45, fill=black!4}, yname/.style={inner sep=0pt},"
                 r" e/.style={-{Stealth[length=5bp, width=4bp]}, thick, draw=black!70},"
-                r" p/.style={font=\scriptsize, inner sep=0pt, fill=white}")
+                r" p/.style={font=\scriptsize, inner sep=0pt}")
 #: Fits #3 into #1 wide and #2 high: a label or node text that came out larger than the room dot
 #: kept is shrunk, never allowed to overlap its neighbours.
 _FIT = (r"\providecommand{\derivefit}[3]{\setbox0\hbox{#3}\ifdim\wd0>#1\relax"
@@ -927,7 +934,9 @@ def spec_tikz(spec: GraphSpec, drawing: Drawing, edge_styles: dict[str, str] | N
         extra = (edge_styles or {}).get(item.edge.key, "")
         out.append(rf"\draw[e{', ' + extra if extra else ''}] {' '.join(path)};")
         if item.label is not None:
-            box = item.label
+            box, ground = item.label, text_box(item.label)  # the white ground: no other edge runs there
+            out.append(rf"\fill[white] {_bp((ground.x - ground.width / 2, ground.y - ground.height / 2))} rectangle "
+                       rf"{_bp((ground.x + ground.width / 2, ground.y + ground.height / 2))};")
             out.append(rf"\node[p, minimum width={box.width:.1f}bp, minimum height={box.height:.1f}bp] "
                        rf"at {_bp((box.x, box.y))} {{\derivefit{{{box.width - 2 * LABEL_PAD:.1f}bp}}"
                        rf"{{{box.height - 2 * LABEL_PAD:.1f}bp}}{{${item.edge.tex}$}}}};")
