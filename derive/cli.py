@@ -255,7 +255,7 @@ def _options(
         help="Scalar problems: seconds the SymPy check may take before it is skipped with a note (0: no limit).",
         callback=_seconds)] = SYMBOLIC_TIMEOUT,
     exact_limit: Annotated[int, typer.Option(
-        help="Matrix problems: most variable entries for the exact proof (entry-wise SymPy diff).",
+        help="Matrix problems: most variable entries for the exact proof (against the SymPy loss's derivative).",
         min=0)] = EXACT_ENTRY_LIMIT,
 ) -> None:
     if max_digits > 4000 and hasattr(sys, "set_int_max_str_digits"):

@@ -177,7 +177,8 @@ def _name_outputs(model: Model, taken: set[str], user: set[str], meanings: dict[
                 continue
             site = _output_site(model, output)
             letters = _LETTERS[site]
-            if 1 not in output.shape:  # a batch: P, as the Z it is computed from
+            argument = output.args[0].name  # a batch: P, as the Z it is computed from (also a row: P2 = σ(Z2))
+            if 1 not in output.shape or (argument in model.introduced and argument[:1].isupper()):
                 letters = tuple(letter.upper() for letter in letters)
             names[output] = _fresh(letters, _index(output.args[0].name) or "", taken,
                                    user, _same_family(site, user, meanings))
@@ -191,7 +192,8 @@ def _name_outputs(model: Model, taken: set[str], user: set[str], meanings: dict[
             known.setdefault(e, name)
     if not added:
         return model
-    return replace(model, equations=equations, shapes=shapes, introduced=(*model.introduced, *added))
+    return replace(model, equations=equations, shapes=shapes, introduced=(*model.introduced, *added),
+                   outputs=tuple(added))
 
 
 def _renamed(e: M, rename: dict[M, str]) -> M:

@@ -310,6 +310,14 @@ class TextPrinter(_Printer):
     def diag_of(self, text: str) -> str:
         return f"diag({text})"
 
+    def _print_neg(self, e: M) -> str:
+        """−T / B, as a textbook writes it (and as −\\frac{T}{B} reads), never −(T / B): the minus
+        goes onto a numerator that takes it without brackets; the two are equal."""
+        (a,) = e.args
+        if _is_fraction(a) and not needs_brackets(printed_binding(a.args[0]), "neg", "right"):
+            return self(M("div", (M("neg", (a.args[0],), a.args[0].shape), a.args[1]), a.shape))
+        return self.form(e)
+
     def bar(self, name: str) -> str:
         parts = name_parts(name)
         if parts:  # X̂̄, W̄_Q: the bar over the letter
@@ -421,13 +429,29 @@ def _name(printer, name: str, shape) -> str:
 
 
 def introduced_note(model, printer) -> list[str]:
-    """z1, o: the arguments written inline, each given a node of its own."""
-    if not model.introduced:
+    """What each name derive introduced is: z1, o name the arguments written inline; p names the
+    output σ(z) that a loss written inline takes the log of (an output, not an argument)."""
+    arguments = [n for n in model.introduced if n not in model.outputs]
+    outputs = [n for n in model.introduced if n in model.outputs]
+    if not arguments and not outputs:
         return []
-    names = ", ".join(_name(printer, n, model.shapes[n]) for n in model.introduced)
-    verb = "names" if len(model.introduced) == 1 else "name"
-    return [names + _words(printer, f" {verb} the argument{'s' if len(model.introduced) > 1 else ''} written "
-                                    "inline in the equations, each a node with its own adjoint")]
+    parts = []
+    if arguments:
+        names = ", ".join(_name(printer, n, model.shapes[n]) for n in arguments)
+        one = len(arguments) == 1
+        parts.append(names + _words(printer, f" {'names' if one else 'name'} the argument{'' if one else 's'} "
+                                             "written inline in the equations"))
+    if outputs:
+        definitions = dict(model.equations)
+        names = ", ".join(_name(printer, n, model.shapes[n]) for n in outputs)
+        one = len(outputs) == 1
+        verb = "" if arguments else (" names" if one else " name")  # "z names …, p the output …"
+        parts.append(names + _words(printer, f"{verb} the output{'' if one else 's'} written inline in the loss ")
+                     + "(" + ", ".join(_name(printer, n, model.shapes[n]) + " = " + printer(definitions[n])
+                                       for n in outputs) + ")")
+    return [(_words(printer, ", ") if isinstance(printer, LatexPrinter) else ", ").join(parts)
+            + _words(printer, ", each a node with its own adjoint" if len(model.introduced) > 1
+                     else ", a node with its own adjoint")]
 
 
 def function_notes(model, printer) -> list[str]:
