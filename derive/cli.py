@@ -444,7 +444,8 @@ def verify_command(
     """Prove the derivatives: exactly against SymPy, numerically against finite differences.
 
     A scalar problem is checked against SymPy's diff; each entry of a matrix problem's gradient
-    against the SymPy loss's derivative at certified random rational points. Exits 1 with a report when a check fails."""
+    against the SymPy loss's derivative at certified random rational points.  Exits 1 with a report
+    when a check fails."""
     solution = _solve(ctx, problem, function, at, seed=seed)
     terminal = _terminal()
     if solution.engine == "matrix":
