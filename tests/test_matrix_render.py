@@ -579,3 +579,24 @@ def test_the_terminal_and_markdown_define_each_f_prime_the_pdf_defines(builtin, 
     assert result.exit_code == 0 and "relu′(Z1) = 𝟏[Z1 > 0]" in result.output
     assert runner.invoke(app, ["report", "mlp_batch", "--format", "md", "-o", str(tmp_path)]).exit_code == 0
     assert r"$\operatorname{ReLU}'(Z_{1}) = \mathbf{1}[Z_{1} > 0]$" in (tmp_path / "mlp_batch.md").read_text()
+
+
+def test_markdown_notes_are_prose_with_their_formulas_in_maths(builtin):
+    """The Markdown sheet's notes were one $…$ holding the PDF's \\text{word}\\ \\allowbreak prose,
+    which Markdown's maths does not typeset: the words are prose, each formula between them $…$."""
+    import re
+
+    from derive.report import render_sheet
+
+    for name in ("mlp_batch", "logistic", "rnn", "autoencoder"):
+        md = render_sheet(builtin(name), "md")
+        notes = [line for line in md.splitlines() if line.startswith("Here ")]
+        assert notes, name
+        for note in notes:
+            formulas = re.findall(r"\$([^$]*)\$", note)
+            assert formulas and not any(r"\allowbreak" in f or r"\text" in f for f in formulas), note
+            assert r"\allowbreak" not in note and r"\text{" not in note, note
+    md = render_sheet(builtin("mlp_batch"), "md")
+    assert (r"Here $\bar{Z}_{2} = \frac{P - T}{B}$ (softmax followed by cross-entropy, as each column of $T$ "
+            "is one-hot).") in md
+    assert r"Here $\tanh'(a_{1}) = 1 - h_{1} \odot h_{1}$, as $h_{1} = \tanh(a_{1})$." in render_sheet(builtin("rnn"), "md")

@@ -386,11 +386,14 @@ def chain_form(adjoint, printer, shapes: dict) -> str:
     return " + ".join(terms)
 
 
-def derivative_notes(solution, printer) -> list[str]:
+def derivative_notes(solution, printer, *, markdown: bool = False) -> list[str]:
     """What the sheet states besides its tables, in the printer's notation: the nodes derive
     named, what a function the problem names is (σ = tanh), the derivatives left as f′(z)
     (σ′(z) = σ(z) ⊙ (1 − σ(z))) and each rewrite of the simplified column with the condition
-    that makes it hold (ō = p − t, as t is one-hot)."""
+    that makes it hold (ō = p − t, as t is one-hot).
+
+    A LaTeX note is one formula, its prose set as \\text words; with ``markdown`` it is prose
+    with its formulas in $…$ (Markdown's maths has no \\allowbreak, and prose reads as prose)."""
     from ..functions import FUNCTIONS
 
     latex = isinstance(printer, LatexPrinter)
@@ -414,15 +417,36 @@ def derivative_notes(solution, printer) -> list[str]:
     order = {n: i for i, (n, _) in enumerate(model.equations)}  # the facts as the equations read
     facts = sorted(derivation.facts, key=lambda fact: order.get(fact.arg, -1))
     notes.extend(fact_note(fact, model, printer) for fact in facts)
-    return notes
+    if not latex:
+        return notes
+    return [_markdown_note(note) if markdown else _latex_note(note) for note in notes]
+
+
+_PROSE = re.compile("\x02([^\x03]*)\x03")  # prose a LaTeX note holds, as _words marks it
 
 
 def _words(printer, text: str) -> str:
-    """Prose inside a note.  A LaTeX note is typeset in math mode, where one \\text{…} cannot be
-    broken across lines: each word is its own \\text, with a break allowed at every space."""
-    if not isinstance(printer, LatexPrinter):
-        return text
-    return r"\ \allowbreak ".join(rf"\text{{{word}}}" if word else "" for word in text.split(" "))
+    """Prose inside a note, marked so that each sheet sets it as its format needs."""
+    return f"\x02{text}\x03" if isinstance(printer, LatexPrinter) else text
+
+
+def _latex_note(note: str) -> str:
+    """A note typeset in math mode, where one \\text{…} cannot be broken across lines: each word
+    is its own \\text, with a break allowed at every space."""
+    return _PROSE.sub(lambda m: r"\ \allowbreak ".join(rf"\text{{{word}}}" if word else ""
+                                                       for word in m[1].split(" ")), note)
+
+
+def _markdown_note(note: str) -> str:
+    """A note as Markdown prose: its words as words, each formula between them in $…$."""
+    parts = []
+    for i, piece in enumerate(_PROSE.split(note)):  # formula, prose, formula, …
+        if i % 2:
+            parts.append(piece)
+        elif piece.strip():
+            space = piece[:len(piece) - len(piece.lstrip())], piece[len(piece.rstrip()):]
+            parts.append(f"{space[0]}${piece.strip()}${space[1]}")
+    return "".join(parts)
 
 
 def _name(printer, name: str, shape) -> str:

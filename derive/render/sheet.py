@@ -402,9 +402,10 @@ def _answer_space(longest: int, digits: int) -> str:
 def matrix_sheet_context(solution, *, escape: Callable[[str], str], graph: Callable | None,
                          title: str | None = None, author: str | None = None, course: str | None = None,
                          date: str | None = None, diag: bool = False, blank: bool = False, key: bool = False,
-                         **_ignored) -> dict:
+                         markdown: bool = False, **_ignored) -> dict:
     """The template context of a matrix problem's sheet (LaTeX forms of every equation); with
-    ``blank`` the graph, the adjoint equations and the gradients are left for the student."""
+    ``blank`` the graph, the adjoint equations and the gradients are left for the student. The
+    notes are one formula each, or with ``markdown`` prose with its formulas in $…$."""
     from ..matrix.verify import short_state
     from .matrix import LatexPrinter, chain_form, derivative_notes
 
@@ -438,7 +439,7 @@ def matrix_sheet_context(solution, *, escape: Callable[[str], str], graph: Calla
                       for g in derivation.gradients],
         "proved": sum(checks[g.name].exact == "pass" for g in derivation.gradients),
         "loss": printer(_named(problem.loss, (1, 1))),
-        "notes": derivative_notes(solution, printer),
+        "notes": derivative_notes(solution, printer, markdown=markdown),
         "abstract": sorted(model.abstract & used),
         "diag": diag,
     }
