@@ -295,7 +295,7 @@ def vector_symbols(inputs: list[str], outputs: list[str]) -> dict:
     """The bold letters of the input and output vectors: 𝐱 and 𝐲, unless a name of the problem
     is that letter (an input called x beside 𝐱 = (λ, α, x) reads as one thing), then the first free
     letter of INPUT_VECTOR / OUTPUT_VECTOR.  A vector of one entry is that entry: a lone output y
-    is 𝐲."""
+    is 𝐲, a lone output f is 𝐟 (∂𝐟/∂𝐮, never ∂𝐲/∂𝐮 with no y on the sheet), a lone output λ is λ."""
     taken = {text_variable(name) for name in [*inputs, *outputs]} | set(inputs) | set(outputs)
 
     def free(letters, names):
@@ -305,7 +305,11 @@ def vector_symbols(inputs: list[str], outputs: list[str]) -> dict:
 
     x = free(INPUT_VECTOR, inputs)
     taken.add(x)
-    return {"input_symbol": rf"\mathbf{{{x}}}", "output_symbol": rf"\mathbf{{{free(OUTPUT_VECTOR, outputs)}}}"}
+    if len(outputs) == 1:  # the output itself: 𝐟 for f, λ for λ
+        y = rf"\mathbf{{{outputs[0]}}}" if re.fullmatch("[A-Za-z]", outputs[0]) else latex_variable(outputs[0])
+    else:
+        y = rf"\mathbf{{{free(OUTPUT_VECTOR, outputs)}}}"
+    return {"input_symbol": rf"\mathbf{{{x}}}", "output_symbol": y}
 
 
 def student_label(student: str | None, name: str | None) -> str:
