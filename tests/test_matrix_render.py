@@ -594,9 +594,32 @@ def test_markdown_notes_are_prose_with_their_formulas_in_maths(builtin):
         assert notes, name
         for note in notes:
             formulas = re.findall(r"\$([^$]*)\$", note)
-            assert formulas and not any(r"\allowbreak" in f or r"\text" in f for f in formulas), note
+            assert formulas and not any(r"\allowbreak" in f or r"\text{" in f for f in formulas), note
             assert r"\allowbreak" not in note and r"\text{" not in note, note
     md = render_sheet(builtin("mlp_batch"), "md")
     assert (r"Here $\bar{Z}_{2} = \frac{P - T}{B}$ (softmax followed by cross-entropy, as each column of $T$ "
             "is one-hot).") in md
-    assert r"Here $\tanh'(a_{1}) = 1 - h_{1} \odot h_{1}$, as $h_{1} = \tanh(a_{1})$." in render_sheet(builtin("rnn"), "md")
+    assert r"as $h_{t} = \tanh(a_{t})$, for $t = 1, 2, 3$." in render_sheet(builtin("rnn"), "md")
+
+
+def test_an_rnn_states_its_tanh_prime_once_for_every_step_and_defines_ce(builtin):
+    """rnn's sheet stated tanh′(a1), tanh′(a2), tanh′(a3) one by one, alike but for the step, and used
+    CE without saying what it is: the derivative is stated once for all t, and CE is defined in the
+    problem's names (−∑ of every entry of y ⊙ log softmax(z))."""
+    from derive.render.matrix import TextPrinter, derivative_notes
+    from derive.report import render_sheet
+
+    solution = builtin("rnn")
+    assert derivative_notes(solution, TextPrinter()) == [
+        "CE(softmax(z), y) = −sum(y ⊙ log(softmax(z)))", "𝟏ᵀ y = 1, as y is one-hot",
+        "tanh′(a_t) = 1 − h_t ⊙ h_t, as h_t = tanh(a_t), for t = 1, 2, 3"]
+    md = render_sheet(solution, "md")
+    assert r"Here $\tanh'(a_{t}) = 1 - h_{t} \odot h_{t}$, as $h_{t} = \tanh(a_{t})$, for $t = 1, 2, 3$." in md
+    assert (r"Here $\operatorname{CE}\left(\operatorname{softmax}(z), y\right) = -\textstyle\sum\left(y \odot "
+            r"\log\left(\operatorname{softmax}\left(z\right)\right)\right)$.") in md
+    tex = render_sheet(solution, "tex")
+    here = next(line for line in tex.splitlines() if line.startswith("Here"))
+    assert here.count(r"\tanh'") == 1 and r"\text{for}\ \allowbreak t = 1, 2, 3$" in here
+    assert r"\operatorname{CE}\left(\operatorname{softmax}(z), y\right) = -\textstyle\sum" in here
+    # a step's number is grouped only where the notes differ by nothing else
+    assert sum(note.startswith("tanh′") for note in derivative_notes(builtin("mlp_batch"), TextPrinter())) == 0

@@ -398,7 +398,7 @@ def derivative_notes(solution, printer, *, markdown: bool = False) -> list[str]:
 
     latex = isinstance(printer, LatexPrinter)
     model, derivation = solution.model, solution.derivation
-    notes = [*introduced_note(model, printer), *function_notes(model, printer)]
+    notes = [*introduced_note(model, printer), *function_notes(model, printer), *loss_notes(model, printer)]
     used = set()
     for a in derivation.adjoints:
         used |= _dfn_uses(a.simplified)
@@ -417,9 +417,38 @@ def derivative_notes(solution, printer, *, markdown: bool = False) -> list[str]:
     order = {n: i for i, (n, _) in enumerate(model.equations)}  # the facts as the equations read
     facts = sorted(derivation.facts, key=lambda fact: order.get(fact.arg, -1))
     notes.extend(fact_note(fact, model, printer) for fact in facts)
+    notes = _one_note_per_step(notes, printer, {*model.shapes, *model.problem.dims})
     if not latex:
         return notes
     return [_markdown_note(note) if markdown else _latex_note(note) for note in notes]
+
+
+def _one_note_per_step(notes: list[str], printer, names) -> list[str]:
+    """Notes alike but for one step's number, one after another (an RNN's tanh′(a1) = 1 − h1 ⊙ h1,
+    then a2, h2, then a3, h3), stated once for every step: tanh′(a_t) = 1 − h_t ⊙ h_t, as
+    h_t = tanh(a_t), for t = 1, 2, 3."""
+    latex = isinstance(printer, LatexPrinter)
+    number = re.compile(r"_\{(\d+)\}" if latex else r"(?<=[^\W\d_]|\u0304)(\d+)\b")
+    t = next(letter for letter in ("t", "k", "i", "j", "n", "tau") if letter not in names)
+    step = latex_variable(t) if latex else t
+
+    def template(note):  # the note with its one step number written t, or None
+        found = set(number.findall(note))
+        return number.sub(f"_{{{step}}}" if latex else f"_{step}", note) if len(found) == 1 else None, found
+
+    out, i = [], 0
+    while i < len(notes):
+        shape, steps = template(notes[i])
+        j = i + 1
+        while shape and j < len(notes) and template(notes[j])[0] == shape:
+            steps |= template(notes[j])[1]
+            j += 1
+        if j - i > 1:
+            out.append(shape + _words(printer, ", for ") + f"{step} = " + ", ".join(sorted(steps, key=int)))
+        else:
+            out.append(notes[i])
+        i = j
+    return out
 
 
 _PROSE = re.compile("\x02([^\x03]*)\x03")  # prose a LaTeX note holds, as _words marks it
@@ -488,6 +517,29 @@ def function_notes(model, printer) -> list[str]:
     for name, concrete in model.problem.functions.items():
         if name in used and printer.function(name) != printer.function(concrete):
             notes.append(f"{printer.function(name)} = {printer.function(concrete)}")
+    return notes
+
+
+def loss_notes(model, printer) -> list[str]:
+    """What a fused loss the equations use is, in the problem's own names: CE(softmax(z), y) =
+    −∑(y ⊙ log(softmax(z))), BCE(σ(z), t) = −∑(t ⊙ log(σ(z)) + (1 − t) ⊙ log(1 − σ(z))), ∑ the
+    sum of every entry."""
+    from ..matrix.expr import add, along, const, fn, had, neg, sub, vector_op
+
+    notes = []
+    for _, e in model.equations:
+        for node in e.walk():
+            if node.op not in ("sce", "bce"):
+                continue
+            z, t = node.args
+            if node.op == "sce":
+                inside = had(t, fn("log", vector_op("softmax", z)))
+            else:
+                p = fn("sigmoid", z)
+                inside = add(had(t, fn("log", p)), had(sub(const(1), t), fn("log", sub(const(1), p))))
+            note = f"{printer(node)} = {printer(neg(along('sum', inside)))}"
+            if note not in notes:
+                notes.append(note)
     return notes
 
 
