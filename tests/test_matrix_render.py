@@ -623,3 +623,18 @@ def test_an_rnn_states_its_tanh_prime_once_for_every_step_and_defines_ce(builtin
     assert r"\operatorname{CE}\left(\operatorname{softmax}(z), y\right) = -\textstyle\sum" in here
     # a step's number is grouped only where the notes differ by nothing else
     assert sum(note.startswith("tanh′") for note in derivative_notes(builtin("mlp_batch"), TextPrinter())) == 0
+
+
+def test_a_sum_of_squares_is_printed_as_a_squared_norm(builtin):
+    """attention's loss 0.5 * sum((Y - S)**2) printed ½ ∑((Y − S)^∘2): a textbook writes the sum of
+    every squared entry as the squared (Frobenius) norm, ½‖Y − S‖²_F, and ½‖y − s‖² for a vector."""
+    from derive.render.matrix import TextPrinter
+    from derive.report import render_sheet
+
+    for name, loss in (("attention", r"L &= \frac{1}{2} \, \left\lVert Y - S \right\rVert_{F}^{2} &"),
+                       ("residual", r"L &= \frac{1}{2} \, \left\lVert y - s \right\rVert^{2} &")):
+        solution = builtin(name)
+        for fmt in ("tex", "md"):
+            sheet = render_sheet(solution, fmt)
+            assert loss in sheet and r"\sum\left(\left(" not in sheet, (name, fmt)
+        assert TextPrinter()(dict(solution.model.equations)["L"]) in ("1/2 ‖Y − S‖_F^2", "1/2 ‖y − s‖^2")

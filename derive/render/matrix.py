@@ -57,8 +57,15 @@ class _Printer:
         return f"{self.words(words)}{text}" if words else text
 
     def _print_sum(self, e: M) -> str:
-        """A sum along an axis as a textbook writes it: X 𝟏 (each row summed), 𝟏ᵀ X (each column)."""
-        return self(_with_ones(e)) if e.axis is not None else self.form(e)
+        """A sum along an axis as a textbook writes it: X 𝟏 (each row summed), 𝟏ᵀ X (each column);
+        the sum of every squared entry as a squared norm, ‖y − s‖², ‖Y − S‖_F² (never ∑((Y − S)^∘2))."""
+        if e.axis is not None:
+            return self(_with_ones(e))
+        inside = e.args[0]
+        if inside.op == "pow" and inside.exponent == 2 and not inside.args[0].is_scalar:
+            matrix = 1 not in inside.args[0].shape
+            return self.squared_norm(self.form(M("norm", (inside.args[0],), (1, 1))), matrix)
+        return self.form(e)
 
     def _print_mean(self, e: M) -> str:
         """A mean along an axis: (1/B) X 𝟏, (1/D) 𝟏ᵀ X."""
@@ -202,6 +209,9 @@ class LatexPrinter(_Printer):
 
     def exponent(self, value) -> str:
         return sympy.latex(value)
+
+    def squared_norm(self, norm: str, frobenius: bool) -> str:
+        return f"{norm}_{{F}}^{{2}}" if frobenius else f"{norm}^{{2}}"
 
     def _print_dim(self, e):
         return latex_variable(e.name)
@@ -352,6 +362,9 @@ class TextPrinter(_Printer):
 
     def exponent(self, value) -> str:
         return self.wrap(M("const", (), (1, 1), value=value), "pow", "right")
+
+    def squared_norm(self, norm: str, frobenius: bool) -> str:
+        return f"{norm}_F^2" if frobenius else f"{norm}^2"
 
     def _print_eye(self, e):
         return "I"
