@@ -160,3 +160,12 @@ def test_the_jacobian_of_a_lone_output_is_named_by_that_output(tmp_path):
             assert r"\mathbf{y}" not in sheet
             fraction = r"\dfrac" if fmt == "tex" else r"\frac"
             assert sheet.count(fraction + r"{\partial " + symbol + r"}{\partial \mathbf{u}}") == 2, (output, fmt)
+
+
+def test_a_markdown_worksheet_asks_for_the_id_as_the_pdf_does(tmp_path):
+    """The scalar Markdown worksheet opened with a Name line only, where the PDF (and the matrix
+    handout) ask for a Name and an ID: a loose sheet must find its owner."""
+    result = runner.invoke(app, ["report", "problem1", "--blank", "--format", "md", "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    head = (tmp_path / "problem1-blank.md").read_text(encoding="utf-8").splitlines()[:6]
+    assert "Name: ____________________ &nbsp; ID: __________" in head
