@@ -363,7 +363,7 @@ def test_no_fraction_is_set_inside_a_fraction(builtin):
         tex = render_sheet(builtin(problem.name), "tex")
         assert not re.search(r"\\frac\{[^{}]*(\{[^{}]*\}[^{}]*)*\\frac", tex), problem.name
         assert not re.search(r"\\left\(\\frac\{[^{}]*\}\{[^{}]*\}\\right\)(?!\^)", tex), problem.name  # (x)^T keeps them
-    assert r"L &= \frac{1}{2 B} \, \textstyle\sum" in render_sheet(builtin("batchnorm"), "tex")
+    assert r"L &= \frac{1}{2 B} \, \left\lVert Y - S \right\rVert_{F}^{2}" in render_sheet(builtin("batchnorm"), "tex")
     assert r"\roomy{= -\frac{1}{B} \, \left(T \oslash P\right)} &" in render_sheet(builtin("mlp_batch"), "tex")
 
 
