@@ -250,6 +250,8 @@ def sheet_context(solution: ScalarSolution, *, digits: int, escape: Callable[[st
                      "expression": _displayable(lines.expression_latex(trace.expressions[name], nt), trace)}
                     for name, node in trace.outputs],
         **vector_symbols(list(problem.inputs), list(problem.outputs)),
+        # v̄ᵢ = ∂f/∂vᵢ for a lone output f; y, the output of the pass, where there are several
+        "adjoint_output": nt.var(trace.outputs[0][0]) if len(trace.outputs) == 1 else "y",
         "input_vector": nt.matrix([[nt.var(name)] for name, _ in trace.inputs]),
         "point_vector": nt.matrix([[lines.input_value(name, trace.point[name], nt, problem.written)]
                                    for name, _ in trace.inputs]),
