@@ -638,3 +638,13 @@ def test_a_sum_of_squares_is_printed_as_a_squared_norm(builtin):
             sheet = render_sheet(solution, fmt)
             assert loss in sheet and r"\sum\left(\left(" not in sheet, (name, fmt)
         assert TextPrinter()(dict(solution.model.equations)["L"]) in ("1/2 ‖Y − S‖_F^2", "1/2 ‖y − s‖^2")
+
+
+def test_scalars_are_in_r_in_the_terminal_as_on_the_sheet():
+    """`derive solve problem2` gave the loss, E and R the space ℝ^(1×1) where the PDF says ℝ."""
+    result = CliRunner().invoke(app, ["solve", "problem2"])
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[0]: line.split()[-1] for line in result.output.splitlines() if line.strip()[:1] in "LERzy"
+            and len(line.split()) > 2}
+    assert "1×1" not in result.output
+    assert rows["L"] == rows["E"] == rows["R"] == "ℝ" and rows["z"] == "ℝ^(K×1)"

@@ -26,6 +26,7 @@ from ..errors import LimitError, ReportError
 from ..parse import latex_variable, text_variable
 from ..scalar.trace import Term, Trace
 from . import lines
+from .matrix import shape_latex
 from .notation import LatexNotation, TextNotation
 
 #: Widest and tallest drawing that fits the text block of the sheet, in cm.
@@ -422,13 +423,6 @@ def matrix_style(model, v: str) -> str:
     return "outp" if v == model.problem.loss else "v"
 
 
-def space_latex(shape: tuple) -> str:
-    """ℝ for a scalar (a 1×1 loss or coefficient), ℝ^{m×n} otherwise."""
-    from .matrix import shape_latex
-
-    return r"\mathbb{R}" if tuple(shape) == (1, 1) else shape_latex(shape)
-
-
 def matrix_spec(model, grow: float = 1.0) -> GraphSpec:
     """The graph of a matrix problem, styled by matrix_style; ``grow`` sets the nodes' text larger
     (a drawing the page shrinks keeps its shapes at MIN_LABEL_PT or more: matrix_sheet_layout)."""
@@ -436,7 +430,7 @@ def matrix_spec(model, grow: float = 1.0) -> GraphSpec:
     for v in [*model.variables, *(name for name, _ in model.equations)]:
         style = matrix_style(model, v)
         rows, cols = model.shapes[v]
-        name, detail = latex_variable(v), space_latex(model.shapes[v])
+        name, detail = latex_variable(v), shape_latex(model.shapes[v])
         nodes.append(GraphNode(v, _node_tex(name, detail, grow), f"{v}\n{rows}×{cols}", style,
                                *_node_size(name, detail, grow)))
     for name, e in model.equations:

@@ -371,12 +371,16 @@ class TextPrinter(_Printer):
 
 
 def shape_latex(shape: tuple) -> str:
+    """ℝ for a scalar (a 1×1 loss or coefficient), ℝ^{m×n} otherwise."""
+    if tuple(shape) == (1, 1):
+        return r"\mathbb{R}"
     rows, cols = (latex_variable(d) if isinstance(d, str) else str(d) for d in shape)
     return rf"\mathbb{{R}}^{{{rows} \times {cols}}}"
 
 
 def shape_text(shape: tuple) -> str:
-    return f"ℝ^({shape[0]}×{shape[1]})"
+    """ℝ for a scalar, ℝ^(m×n) otherwise, as shape_latex."""
+    return "ℝ" if tuple(shape) == (1, 1) else f"ℝ^({shape[0]}×{shape[1]})"
 
 
 # -- the lines of a matrix solution, in either notation -------------------------------------------

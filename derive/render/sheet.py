@@ -413,9 +413,9 @@ def matrix_sheet_context(solution, *, escape: Callable[[str], str], graph: Calla
     ``blank`` the graph, the adjoint equations and the gradients are left for the student. The
     notes are one formula each, or with ``markdown`` prose with its formulas in $…$."""
     from ..matrix.verify import short_state
-    from .matrix import LatexPrinter, chain_form, derivative_notes
+    from .matrix import LatexPrinter, chain_form, derivative_notes, shape_latex
 
-    space = graph_module.space_latex
+    space = shape_latex
     problem, model, derivation = solution.problem, solution.model, solution.derivation
     printer = LatexPrinter(diag=diag)
     checks = {c.name: c for c in solution.checks.gradients}
