@@ -156,11 +156,13 @@ def _prose(escape: Callable[[str], str], text: str, names: dict[str, str]) -> st
         return _spaced(escape, text)
     pattern = re.compile(r"(?<![\w\\])(" + "|".join(map(re.escape, sorted(names, key=len, reverse=True)))
                          + r")(?!\w)")
-    out, at = [], 0
+    out, at, last = [], 0, 0  # last: the end of the previous match (the text before it is never read again)
     for match in pattern.finditer(text):
         word = match.group(1)
-        before = text[:match.start()].rstrip()
-        if word in _WORDS or (word == "A" and (not before or before[-1] in ".!?:")):
+        between = text[last:match.start()].rstrip()  # a slice of the text so far would be quadratic
+        before = between[-1:] or text[last - 1:last]
+        last = match.end()
+        if word in _WORDS or (word == "A" and (not before or before in ".!?:")):
             continue
         out.append(_spaced(escape, text[at:match.start()]))
         out.append(f"${names[word]}$")
