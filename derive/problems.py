@@ -18,7 +18,7 @@ import sympy
 
 from .errors import DeriveError, ProblemError, did_you_mean, excerpt, quoted
 from .functions import NAMES as FUNCTION_NAMES
-from .parse import CONSTANTS, IDENTIFIER, Limits, parse_expression
+from .parse import CONSTANTS, IDENTIFIER, Limits, latex_variable, parse_expression, text_variable
 from .userfiles import read_text
 
 if sys.version_info >= (3, 11):
@@ -205,6 +205,7 @@ def problem_from_toml(text: str, name: str, source: str = "", limits: Limits = L
             raise ProblemError(f"{where}: variants.{var_name} must be [low, high] or [low, high, step]",
                                hint="e.g. x1 = [1, 4] (integers) or x2 = [0.5, 2.0, 0.5]")
         variants[var_name] = tuple(spec)
+    _check_printed([*inputs, *constants, *outputs], where)
     grading, policy = _grading(data.get("grading", {}), where)
     if isinstance(data.get("statement"), str):
         _check_statement(data["statement"], [*inputs, *constants], where)
@@ -365,6 +366,7 @@ def inline_problem(expressions: list[str], values: list[tuple[str, str]], limits
             raise ProblemError(f"--at {in_name} is given twice")
         inputs[in_name] = parse_value(text, f"--at {in_name}", limits)
     outputs = {f"y{i}": text for i, text in enumerate(expressions, start=1)}
+    _check_printed([*inputs, *outputs], "--at")
     written = {name: written_decimal(text) for name, text in values if written_decimal(text)}
     return Problem(name="inline", inputs=inputs, outputs=outputs, title="Inline problem", written=written)
 
@@ -467,6 +469,7 @@ def _matrix_problem(data: dict, name: str, source: str, where: str) -> MatrixPro
         if not isinstance(value, str):
             raise ProblemError(f"{where}: function {key} must be a string such as \"sigmoid\"")
     _check_symbols(functions, data["equations"], where)
+    _check_printed([*dims, *seen, *functions], where)
     derive_table = data["derive"]
     for key in derive_table:
         if key not in ("loss", "wrt"):
@@ -510,6 +513,18 @@ def _check_symbols(functions: dict, equations: dict, where: str) -> None:
             raise ProblemError(f"{where}: function {name} is {concrete!r}, but the equations also call {meaning}: "
                                f"both would print as the one symbol of {name}",
                                hint=f"give the {concrete} another name, such as f = \"{concrete}\"")
+
+
+def _check_printed(names: list[str], where: str) -> None:
+    """Two names a sheet would print alike are refused: lambda and λ are both λ, x1 and x_1 both
+    x₁, Wf and W_F both W_F (in LaTeX or in text), and a reader could not tell them apart."""
+    seen: dict[str, str] = {}
+    for name in names:
+        for shown in {latex_variable(name), text_variable(name)}:
+            other = seen.setdefault(shown, name)
+            if other != name:
+                raise ProblemError(f"{where}: '{other}' and '{name}' would print alike on a sheet",
+                                   hint="give one of them another name")
 
 
 def _variable_table(name: str, table: dict, kinds: dict, where: str) -> str:
