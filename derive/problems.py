@@ -379,7 +379,7 @@ def parse_assignment(text: str) -> tuple[str, str]:
     return name.strip(), value.strip()
 
 
-_DECIMAL = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+)\Z")
+_DECIMAL = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+)\Z", re.ASCII)  # ASCII: Fraction reads ١.٥ too
 
 
 def written_decimal(value) -> str | None:
@@ -387,6 +387,14 @@ def written_decimal(value) -> str | None:
     so and not as the exact fraction derive computes with; None for any other value."""
     text = repr(value) if isinstance(value, float) else value.strip() if isinstance(value, str) else None
     return text if text is not None and _DECIMAL.match(text) else None
+
+
+def written_as(text: str, value) -> bool:
+    """Whether ``text`` is a decimal as typed that is exactly ``value``: only such a text is printed
+    in place of the value (a Problem built in Python may carry any ``written``)."""
+    if not isinstance(text, str) or written_decimal(text) != text or not getattr(value, "is_Rational", False):
+        return False
+    return Fraction(text) == Fraction(int(value.p), int(value.q))
 
 
 def parse_value(value, where: str, limits: Limits = Limits()) -> sympy.Expr:

@@ -654,3 +654,23 @@ def test_an_introduced_name_never_prints_like_the_users():
     for shown in (latex_variable, text_variable):
         printed = [shown(name) for name in names]
         assert len(set(printed)) == len(printed), printed
+
+
+def test_a_value_written_in_python_is_printed_only_when_it_is_that_decimal():
+    """Problem.written (a decimal as typed) went into TeX and Markdown as given: a Problem built
+    in Python could print TeX of its own, or 0.2500 where the sheet computes with 3."""
+    import sympy
+
+    from derive.problems import load_problem
+    from derive.report import render_sheet
+    from derive.scalar.solve import solve_scalar
+
+    problem = load_problem("problem1")
+    hostile = problem.with_values({"x1": sympy.Integer(3), "x2": sympy.Rational(1, 2)},
+                                  written={"x1": "0.2500", "x2": r"$\input{/etc/passwd}$"})
+    solution = solve_scalar(hostile)
+    for fmt in ("tex", "md"):
+        sheet = render_sheet(solution, fmt)
+        assert "passwd" not in sheet and "0.2500" not in sheet
+    kept = solve_scalar(problem.with_values({"x2": sympy.Rational(1, 2)}, written={"x2": "0.5000"}))
+    assert "0.5000" in render_sheet(kept, "tex")  # a decimal as typed that is the value still prints so
