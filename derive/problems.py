@@ -10,6 +10,7 @@ import math
 import re
 import sys
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from fractions import Fraction
 from importlib import resources
 from pathlib import Path
@@ -394,7 +395,7 @@ def written_as(text: str, value) -> bool:
     in place of the value (a Problem built in Python may carry any ``written``)."""
     if not isinstance(text, str) or written_decimal(text) != text or not getattr(value, "is_Rational", False):
         return False
-    return Fraction(text) == Fraction(int(value.p), int(value.q))
+    return Decimal(text).as_integer_ratio() == (int(value.p), int(value.q))  # Fraction stops at 4,300 digits
 
 
 def parse_value(value, where: str, limits: Limits = Limits()) -> sympy.Expr:

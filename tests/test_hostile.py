@@ -674,3 +674,22 @@ def test_a_value_written_in_python_is_printed_only_when_it_is_that_decimal():
         assert "passwd" not in sheet and "0.2500" not in sheet
     kept = solve_scalar(problem.with_values({"x2": sympy.Rational(1, 2)}, written={"x2": "0.5000"}))
     assert "0.5000" in render_sheet(kept, "tex")  # a decimal as typed that is the value still prints so
+
+
+def test_a_decimal_of_more_than_4300_digits_is_refused_or_exact_never_a_float():
+    """Python's Fraction refuses a string of more than 4,300 digits: the parser then took the
+    float's repr (x*0.111… computed with 0.1111111111111111, no digit limit reached), and a decimal
+    --at printed as typed ended in an internal error."""
+    import sympy
+
+    from derive.parse import Limits, parse_expression
+
+    digits = "0." + "1" * 4400
+    result = invoke("solve", "-f", f"x*{digits}", "--at", "x=1")
+    assert result.exit_code == 2 and "4,400 digits" in result.stderr
+    result = invoke("solve", "-f", "x*x", "--at", f"x={digits}")
+    assert result.exit_code == 2 and "4,400 digits" in result.stderr
+    exact = parse_expression(digits, frozenset(), {}, limits=Limits(max_digits=5000)).value
+    assert exact == sympy.Rational((10 ** 4400 - 1) // 9, 10 ** 4400)
+    result = invoke("--max-digits", "5000", "solve", "-f", "x*x", "--at", f"x={digits}")
+    assert result.exit_code == 0
