@@ -693,3 +693,18 @@ def test_a_decimal_of_more_than_4300_digits_is_refused_or_exact_never_a_float():
     assert exact == sympy.Rational((10 ** 4400 - 1) // 9, 10 ** 4400)
     result = invoke("--max-digits", "5000", "solve", "-f", "x*x", "--at", f"x={digits}")
     assert result.exit_code == 0
+
+
+def test_a_markdown_sheet_shows_control_characters_and_bidi_overrides_by_their_code():
+    """The LaTeX sheet prints ESC or U+202E as [U+001B]; the Markdown one wrote them raw: `cat`
+    of the sheet ran the title's terminal escape, and a roster name's override reversed its line."""
+    from derive.problems import problem_from_toml
+    from derive.report import SheetOptions, render_sheet
+    from derive.scalar.solve import solve_scalar
+
+    problem = problem_from_toml('title = "T\\u001b]0;pwned\\u0007"\nstatement = "at x1 \\u001b[31m red"\n'
+                                '[inputs]\nx1 = 2\n[outputs]\ny1 = "x1*x1"\n', "esc")
+    sheet = render_sheet(solve_scalar(problem), "md",
+                         SheetOptions(student="s001", student_name="Bob\u202eevil\u202c"))
+    assert not any(c in sheet for c in "\x1b\x07\u202e\u202c")
+    assert r"T\[U+001B\]" in sheet and r"Bob\[U+202E\]evil" in sheet
