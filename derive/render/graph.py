@@ -1005,7 +1005,11 @@ def _reading_order(trace: Trace, adjoint: bool, digits: int) -> list[str]:
         spec, drawing = sheet_layout(trace, adjoint, digits)
     except ReportError:
         return [node.key for node in scalar_spec(trace, adjoint, digits).nodes]
-    return sorted((node.key for node in spec.nodes), key=lambda k: (round(drawing.nodes[k].x), -drawing.nodes[k].y))
+    order = sorted((node.key for node in spec.nodes), key=lambda k: (round(drawing.nodes[k].x), -drawing.nodes[k].y))
+    # The outputs' names last and in declared order: Mermaid stacks them as they are declared (y1 above
+    # y2), whatever column dot gave each (problem1's y2 ends early).
+    return [k for k in order if not k.startswith("out>")] + [f"out>{name}" for name, _ in trace.outputs
+                                                             if f"out>{name}" in order]
 
 
 _SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")

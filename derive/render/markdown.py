@@ -34,4 +34,4 @@ def context(solution: ScalarSolution, **options) -> dict:
 
 
 def matrix_context(solution, **options) -> dict:
-    return matrix_sheet_context(solution, escape=escape, graph=graph.matrix_mermaid, **options)
+    return matrix_sheet_context(solution, escape=escape, graph=graph.matrix_mermaid, markdown=True, **options)

@@ -264,6 +264,8 @@ def sheet_context(solution: ScalarSolution, *, digits: int, escape: Callable[[st
                      "expression": _displayable(lines.expression_latex(trace.expressions[name], nt), trace)}
                     for name, node in trace.outputs],
         **vector_symbols(list(problem.inputs), list(problem.outputs)),
+        # v̄ᵢ = ∂f/∂vᵢ for a lone output f; y, the output of the pass, where there are several
+        "adjoint_output": nt.var(trace.outputs[0][0]) if len(trace.outputs) == 1 else "y",
         "input_vector": nt.matrix([[nt.var(name)] for name, _ in trace.inputs]),
         "point_vector": nt.matrix([[lines.input_value(name, trace.point[name], nt, problem.written)]
                                    for name, _ in trace.inputs]),
@@ -309,7 +311,7 @@ def vector_symbols(inputs: list[str], outputs: list[str]) -> dict:
     """The bold letters of the input and output vectors: 𝐱 and 𝐲, unless a name of the problem
     is that letter (an input called x beside 𝐱 = (λ, α, x) reads as one thing), then the first free
     letter of INPUT_VECTOR / OUTPUT_VECTOR.  A vector of one entry is that entry: a lone output y
-    is 𝐲."""
+    is 𝐲, a lone output f is 𝐟 (∂𝐟/∂𝐮, never ∂𝐲/∂𝐮 with no y on the sheet), a lone output λ is λ."""
     taken = {text_variable(name) for name in [*inputs, *outputs]} | set(inputs) | set(outputs)
 
     def free(letters, names):
@@ -319,7 +321,11 @@ def vector_symbols(inputs: list[str], outputs: list[str]) -> dict:
 
     x = free(INPUT_VECTOR, inputs)
     taken.add(x)
-    return {"input_symbol": rf"\mathbf{{{x}}}", "output_symbol": rf"\mathbf{{{free(OUTPUT_VECTOR, outputs)}}}"}
+    if len(outputs) == 1:  # the output itself: 𝐟 for f, λ for λ
+        y = rf"\mathbf{{{outputs[0]}}}" if re.fullmatch("[A-Za-z]", outputs[0]) else latex_variable(outputs[0])
+    else:
+        y = rf"\mathbf{{{free(OUTPUT_VECTOR, outputs)}}}"
+    return {"input_symbol": rf"\mathbf{{{x}}}", "output_symbol": y}
 
 
 def student_label(student: str | None, name: str | None) -> str:
@@ -416,9 +422,10 @@ def _answer_space(longest: int, digits: int) -> str:
 def matrix_sheet_context(solution, *, escape: Callable[[str], str], graph: Callable | None,
                          title: str | None = None, author: str | None = None, course: str | None = None,
                          date: str | None = None, diag: bool = False, blank: bool = False, key: bool = False,
-                         **_ignored) -> dict:
+                         markdown: bool = False, **_ignored) -> dict:
     """The template context of a matrix problem's sheet (LaTeX forms of every equation); with
-    ``blank`` the graph, the adjoint equations and the gradients are left for the student."""
+    ``blank`` the graph, the adjoint equations and the gradients are left for the student. The
+    notes are one formula each, or with ``markdown`` prose with its formulas in $…$."""
     from ..matrix.verify import short_state
     from .matrix import LatexPrinter, chain_form, derivative_notes
 
@@ -452,7 +459,7 @@ def matrix_sheet_context(solution, *, escape: Callable[[str], str], graph: Calla
                       for g in derivation.gradients],
         "proved": sum(checks[g.name].exact == "pass" for g in derivation.gradients),
         "loss": printer(_named(problem.loss, (1, 1))),
-        "notes": derivative_notes(solution, printer),
+        "notes": derivative_notes(solution, printer, markdown=markdown),
         "abstract": sorted(model.abstract & used),
         "diag": diag,
     }
