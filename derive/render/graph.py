@@ -1063,15 +1063,17 @@ def mermaid(trace: Trace, adjoint: bool = False, digits: int = 3) -> str:
 
 
 def matrix_mermaid(model) -> str:
-    """The graph of a matrix problem as a Mermaid flowchart."""
+    """The graph of a matrix problem as a Mermaid flowchart.  A node's id is its place (n0, n1, …),
+    never the user's name: Mermaid reads end, subgraph, style or click as its own keywords."""
     out = ["flowchart LR"]
+    ids = {name: f"n{k}" for k, name in enumerate([*model.variables, *(name for name, _ in model.equations)])}
     for v in model.variables:
-        out.append(f'    {v}[/"{_mermaid_text(text_variable(v))}"/]')
+        out.append(f'    {ids[v]}[/"{_mermaid_text(text_variable(v))}"/]')
     for name, e in model.equations:
-        out.append(f'    {name}["{_mermaid_text(text_variable(name))}"]')
+        out.append(f'    {ids[name]}["{_mermaid_text(text_variable(name))}"]')
         seen: list[str] = []
         _collect_names(e, seen)
-        out.extend(f"    {arg} --> {name}" for arg in seen)
+        out.extend(f"    {ids[arg]} --> {ids[name]}" for arg in seen)
     return "\n".join(out)
 
 

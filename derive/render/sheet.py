@@ -71,6 +71,9 @@ SAFE_ARGUMENTS = {"frac": 2, "sqrt": 1, "mathbb": 1, "mathbf": 1, "mathrm": 1, "
                   "tilde": 1, "vec": 1, "overline": 1, "operatorname": 1}
 _GREEK_COMMANDS = frozenset(value[1:] for value in GREEK_LATEX.values() if value.startswith("\\"))
 _ALLOWED = SAFE_COMMANDS | _GREEK_COMMANDS | frozenset(SAFE_ARGUMENTS)
+#: What a script may take without braces besides a letter or digit: commands that are one symbol
+#: (TeX's mathchardefs).  x^\sqrt, x^\frac{1}, x^\, or x^\log stop TeX ("Missing { inserted").
+_SCRIPT_SYMBOLS = _GREEK_COMMANDS | frozenset({"infty", "prime", "top", "partial", "nabla"})
 _MATH_TOKEN = re.compile(r"\\([A-Za-z]+)|\\([,;:! ])|([A-Za-z0-9 +\-*/=<>()\[\],.'|!:;])|([{}^_])|(.)")
 _MATH_SPAN = re.compile(r"\$([^$]{1,300})\$")
 
@@ -84,14 +87,16 @@ def safe_maths(source: str) -> str | None:
     pending = False  # a ^ or _ waiting for its argument
     scripts = [set()]  # per group depth: the scripts already on the current base
     closes_script: list[int] = []  # depths at which a braced script argument ends
+    primes = False  # the last token was ' (x'' is one superscript; x^2' a second one)
     for m in _MATH_TOKEN.finditer(source):
-        word, _space, plain, special, other = m.groups()
+        word, space, plain, special, other = m.groups()
         if other is not None or (word is not None and word not in _ALLOWED):
             return None
         if owed and owed[-1][1] == depth and special != "{":
             return None  # \frac x: every argument in braces
         if pending:
-            if special in ("^", "_", "}") or plain == " ":
+            if special in ("^", "_", "}") or plain in (" ", "'") or space is not None or (
+                    word is not None and word not in _SCRIPT_SYMBOLS):
                 return None
             pending = False
             if special == "{":
@@ -102,8 +107,15 @@ def safe_maths(source: str) -> str | None:
             if special in scripts[-1]:
                 return None  # a double superscript or subscript
             scripts[-1].add(special)
-            pending = True
+            pending, primes = True, False
             continue
+        elif plain == "'":  # a prime is a superscript of the base (TeX: x^2' is a double superscript)
+            if "^" in scripts[-1] and not primes:
+                return None
+            scripts[-1].add("^")
+            primes = True
+            continue
+        primes = False
         if special == "{":
             if owed and owed[-1][1] == depth:
                 owed[-1][0] -= 1
@@ -156,11 +168,13 @@ def _prose(escape: Callable[[str], str], text: str, names: dict[str, str]) -> st
         return _spaced(escape, text)
     pattern = re.compile(r"(?<![\w\\])(" + "|".join(map(re.escape, sorted(names, key=len, reverse=True)))
                          + r")(?!\w)")
-    out, at = [], 0
+    out, at, last = [], 0, 0  # last: the end of the previous match (the text before it is never read again)
     for match in pattern.finditer(text):
         word = match.group(1)
-        before = text[:match.start()].rstrip()
-        if word in _WORDS or (word == "A" and (not before or before[-1] in ".!?:")):
+        between = text[last:match.start()].rstrip()  # a slice of the text so far would be quadratic
+        before = between[-1:] or text[last - 1:last]
+        last = match.end()
+        if word in _WORDS or (word == "A" and (not before or before in ".!?:")):
             continue
         out.append(_spaced(escape, text[at:match.start()]))
         out.append(f"${names[word]}$")
