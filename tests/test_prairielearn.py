@@ -358,3 +358,22 @@ def test_server_py_runs_with_only_prairielearns_packages(tmp_path, problem, answ
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert float(result.stdout) == (0.0 if problem == "problem1" else pytest.approx(1 / 8))
+
+
+def test_a_statements_maths_reaches_mathjax_only_when_it_is_the_safe_subset_and_html_escaped(tmp_path):
+    """A statement's $…$ outside the safe maths (``\\href{javascript:…}``) was left in question.html
+    for PrairieLearn's MathJax to typeset; maths inside it was written raw, so ``$a<b>c$`` opened a
+    bold tag and ``$x^{{{{a}}}}$`` a Mustache tag."""
+    text = ('title = "Costs $\\\\href{javascript:alert(1)}{x}$"\n'
+            'statement = "Pay $\\\\href{{javascript:alert(1)}}{{here}}$ and see $a<b>c$ and $x^{{{{secret}}}}$ at {point}."\n'
+            '[inputs]\nx = 2\n[outputs]\ny = "x*x"\n')
+    problem = tmp_path / "evil.toml"
+    problem.write_text(text)
+    page = (write(tmp_path, str(problem)) / "question.html").read_text()
+    panel = page.split("</pl-question-panel>")[0]
+    # Every \href is inside a span MathJax skips; nothing is a tag but derive's own.
+    for match in re.finditer(r"\\href", panel):
+        opened = panel.rfind('<span class="mathjax_ignore tex2jax_ignore">', 0, match.start())
+        assert opened != -1 and panel.find("</span>", opened) > match.start()
+    assert "<b>" not in panel and "{{secret}}" not in panel
+    assert r"\(a&lt;b&gt;c\)" in panel and "{{params.point}}" in panel

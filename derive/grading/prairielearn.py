@@ -115,6 +115,16 @@ def _html(text: str) -> str:
     return html.escape(text or "", quote=True).replace("{", "&#123;").replace("}", "&#125;")
 
 
+def _authors(text: str) -> str:
+    """Author's prose for question.html (title, statement text outside its safe maths): as _html,
+    and where it holds a $ or a backslash, in a span MathJax leaves alone — else ``$\\href{…}{x}$``,
+    refused by the statement's safe maths, would reach PrairieLearn's MathJax as TeX."""
+    escaped = _html(text)
+    if "$" in escaped or "\\" in escaped:
+        return f'<span class="mathjax_ignore tex2jax_ignore">{escaped}</span>'
+    return escaped
+
+
 def _tex(latex: str) -> str:
     """LaTeX made by derive for MathJax inside question.html (braces as entities)."""
     return r"\(" + _html(latex) + r"\)"
@@ -134,7 +144,7 @@ def question_html(solution) -> str:
     from ..render.sheet import header
 
     problem = solution.problem
-    head = header(problem, _html, value=_mustache_value if problem.engine == "scalar" else None)
+    head = header(problem, _authors, value=_mustache_value if problem.engine == "scalar" else None, maths=_tex)
     out = ["<pl-question-panel>", f"<h4>{head['title']}</h4>"]
     if head["statement"]:
         out.append(f"<p>{head['statement']}</p>")

@@ -41,16 +41,19 @@ def _agreement(x: float | None) -> str:
     return "exactly" if x == 0 else f"to within ${scientific(x)}$"
 
 
-def header(problem, escape, title=None, author=None, course=None, date=None, value=None) -> dict:
+def header(problem, escape, title=None, author=None, course=None, date=None, value=None, maths=None) -> dict:
     """Title, author, course, date and statement: from the options, else the problem file.  In a
     scalar problem's statement ``value(name)`` fills each placeholder ({point}, {x1}, {lam}) with
-    LaTeX of this sheet's value, so every student's sheet names its own point."""
+    LaTeX of this sheet's value, so every student's sheet names its own point.  ``maths`` sets the
+    statement's mathematics in the format (``$…$`` by default; HTML escapes it too)."""
     names = statement_names(problem)
+    maths = maths or _dollars
     if value is None:  # a matrix problem's statement: text, with {{ and }} for braces
         statement = _with_maths(escape, "".join(text + (f"{{{name}}}" if name else "")
-                                                for text, name in statement_pieces(problem.statement)), names).strip()
+                                                for text, name in statement_pieces(problem.statement)), names,
+                                maths).strip()
     else:
-        statement = "".join(_with_maths(escape, text, names) + (f"${value(name)}$" if name else "")
+        statement = "".join(_with_maths(escape, text, names, maths) + (f"${value(name)}$" if name else "")
                             for text, name in statement_pieces(problem.statement)).strip()
     return {
         "title": escape(title or problem.title or problem.name),
@@ -140,19 +143,24 @@ def safe_maths(source: str) -> str | None:
     return source if depth == 0 and not owed and not pending and source.strip() else None
 
 
-def _with_maths(escape: Callable[[str], str], text: str, names: dict[str, str] | None = None) -> str:
+def _dollars(latex: str) -> str:
+    return f"${latex}$"
+
+
+def _with_maths(escape: Callable[[str], str], text: str, names: dict[str, str] | None = None,
+                maths_in: Callable[[str], str] = _dollars) -> str:
     """Statement text with each ``$…$`` of the safe subset typeset as mathematics (the same in
     LaTeX and Markdown), and each word that is one of ``names`` (word -> LaTeX) set in maths; any
     other text, and maths outside the subset, escaped as typed."""
     out, at = [], 0
     for match in _MATH_SPAN.finditer(text):
-        maths = safe_maths(match.group(1))
-        if maths is None:
+        latex = safe_maths(match.group(1))
+        if latex is None:
             continue
-        out.append(_prose(escape, text[at:match.start()], names or {}))
-        out.append(f"${maths}$")
+        out.append(_prose(escape, text[at:match.start()], names or {}, maths_in))
+        out.append(maths_in(latex))
         at = match.end()
-    out.append(_prose(escape, text[at:], names or {}))
+    out.append(_prose(escape, text[at:], names or {}, maths_in))
     return "".join(out)
 
 
@@ -161,7 +169,8 @@ def _with_maths(escape: Callable[[str], str], text: str, names: dict[str, str] |
 _WORDS = frozenset({"a", "I"})
 
 
-def _prose(escape: Callable[[str], str], text: str, names: dict[str, str]) -> str:
+def _prose(escape: Callable[[str], str], text: str, names: dict[str, str],
+           maths: Callable[[str], str] = _dollars) -> str:
     r"""Prose of a statement: the problem's names in it set in maths (an input x1 as $x_{1}$, a dim
     B as $B$, lambda as $\lambda$), the rest escaped."""
     if not names:
@@ -177,7 +186,7 @@ def _prose(escape: Callable[[str], str], text: str, names: dict[str, str]) -> st
         if word in _WORDS or (word == "A" and (not before or before in ".!?:")):
             continue
         out.append(_spaced(escape, text[at:match.start()]))
-        out.append(f"${names[word]}$")
+        out.append(maths(names[word]))
         at = match.end()
     out.append(_spaced(escape, text[at:]))
     return "".join(out)
