@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import math
+import re
 
 import pytest
 from typer.testing import CliRunner
@@ -206,3 +207,16 @@ def test_a_class_with_no_file_graded_writes_empty_figures(tmp_path):
     data = json.loads((out / "stats.json").read_text())
     assert (data["students"], data["ungraded"], data["cells"]) == (0, 2, [])
     assert sorted(p.name for p in out.iterdir()) == ["stats.csv", "stats.json"]
+
+
+def test_the_heatmap_draws_the_sheets_backpropagation_graph(stats_folder, problem1):
+    """The heatmap laid (b) out on its own and drew x2 above x1 where the sheet's (b), laid out with
+    (a), draws x1 above x2: a TA comparing the two saw the nodes move."""
+    from derive.render import graph
+
+    def places(tex: str) -> dict:
+        return dict(re.findall(r"\\node\[[^\]]*\] \(([^)]+)\) at \(([^)]+)\)", tex))
+
+    sheet = places(graph.tikz(problem1.trace, adjoint=True))
+    heatmap = places((stats_folder / "key-heatmap.tex").read_text())
+    assert sheet and heatmap == sheet

@@ -335,8 +335,9 @@ def heatmap_tex(stats: ClassStats, solution) -> str:
     if stats.engine == "scalar":
         tables = _scalar_tables(stats, solution, LatexNotation(3), latex.escape)
         shares = edge_shares(stats, solution)
-        spec = graph.scalar_spec(solution.trace, adjoint=True)
-        drawing = graph.layout_with_dot(spec) if len(spec.nodes) <= graph.GRAPH_NODE_LIMIT else None
+        spec, drawing = graph.scalar_spec(solution.trace, adjoint=True), None
+        if len(spec.nodes) <= graph.GRAPH_NODE_LIMIT:  # the sheet's own drawing of (b), inputs in its order
+            spec, drawing = graph.sheet_layout(solution.trace, adjoint=True)
         picture = graph.spec_tikz(spec, drawing, {key: _edge_style(s) for key, s in shares.items() if s}) \
             if drawing else ""
     else:
