@@ -263,7 +263,14 @@ class Function:
     (the argument) for the matrix sheets; ``float_value`` a stable float implementation;
     ``numpy``/``numpy_derivative`` NumPy implementations.  ``superscript`` says the LaTeX form
     is a power (e^{x}): as a base it is bracketed like one.  ``singular`` gives a reason
-    where the function is not differentiable at a float."""
+    where the function is not differentiable at a float.
+
+    ``concrete_in_proof``: the exact matrix proof evaluates it as itself, not as an abstract f
+    with f′ (its derivative identity is part of the algebra: log′ = 1/x turns cross-entropy into
+    P − T, σ′ = σ(1 − σ) turns its cross-entropy into p − t, tanh′ is written from its output);
+    every other function stays abstract, so the proof holds for any of them.
+    ``concrete_in_answers``: a typed matrix answer may also write it out (softplus′ = σ).
+    ``saturates``: a drawn variant whose value of it prints as 0 or ±1 is a poor exercise."""
 
     name: str
     definition: Callable[[sympy.Expr], sympy.Expr]
@@ -280,6 +287,9 @@ class Function:
     aliases: tuple[str, ...] = ()
     superscript: bool = False
     summary: str = ""  # one line for the docs' table
+    saturates: bool = False  # flat towards ±1 or 0 and 1: a drawn point may print it as 0, ±1
+    concrete_in_proof: bool = False  # the exact matrix proof keeps it concrete (see below)
+    concrete_in_answers: bool = False  # a typed matrix answer may write it out (besides the above)
 
     @property
     def latex_form(self) -> str:
@@ -301,17 +311,18 @@ _SQRT2 = sympy.sqrt(2)
 FUNCTIONS: dict[str, Function] = {f.name: f for f in [
     # -- elementary ------------------------------------------------------------------------------------
     Function("exp", sympy.exp, sympy.exp, r"\exp", np_exp, np_exp, latex="e^{$0}", superscript=True,
-             derivative_latex=r"$f($0)", summary="e^x"),
+             derivative_latex=r"$f($0)", summary="e^x", concrete_in_proof=True),
     Function("log", sympy.log, lambda x: 1 / x, r"\log", np_log, np_dlog, aliases=("ln",),
-             derivative_latex=r"1 \oslash $0", summary="natural logarithm"),
+             derivative_latex=r"1 \oslash $0", summary="natural logarithm", concrete_in_proof=True),
     Function("log1p", lambda x: sympy.log(1 + x), lambda x: 1 / (1 + x), r"\operatorname{log1p}",
              np_log1p, np_dlog1p, float_value=math.log1p,
              derivative_latex=r"1 \oslash \left(1 + $0\right)", summary="log(1 + x), accurate near 0"),
     Function("sqrt", sympy.sqrt, lambda x: 1 / (2 * sympy.sqrt(x)), r"\operatorname{sqrt}", np_sqrt, np_dsqrt,
              latex=r"\sqrt{$0}", singular=_not_at_zero("sqrt"),
-             derivative_latex=r"1 \oslash \left(2 \sqrt{$0}\right)", summary="square root"),
+             derivative_latex=r"1 \oslash \left(2 \sqrt{$0}\right)", summary="square root",
+             concrete_in_proof=True),
     Function("square", lambda x: x ** 2, lambda x: 2 * x, r"\operatorname{sq}", np_square, np_dsquare,
-             derivative_latex=r"2 $0", summary="x²"),
+             derivative_latex=r"2 $0", summary="x²", concrete_in_proof=True),
     Function("abs", sympy.Abs, sympy.sign, r"\operatorname{abs}", np_abs, np_sign, latex=r"\left|$0\right|",
              float_value=abs, singular=_not_at_zero("abs"), derivative_latex=r"\operatorname{sign}($0)",
              summary="absolute value"),
@@ -325,7 +336,8 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in [
     Function("cosh", sympy.cosh, sympy.sinh, r"\cosh", np_cosh, np_sinh, derivative_latex=r"\sinh($0)",
              summary="hyperbolic cosine (log(cosh(r)) is the log-cosh loss)"),
     Function("tanh", sympy.tanh, lambda x: 1 - sympy.tanh(x) ** 2, r"\tanh", np_tanh, np_dtanh,
-             derivative_latex=r"1 - $f($0) \odot $f($0)", summary="hyperbolic tangent"),
+             derivative_latex=r"1 - $f($0) \odot $f($0)", summary="hyperbolic tangent", concrete_in_proof=True,
+             saturates=True),
     Function("erf", sympy.erf, lambda x: 2 / sympy.sqrt(sympy.pi) * sympy.exp(-x ** 2), r"\operatorname{erf}",
              np_erf, np_derf, float_value=math.erf,
              derivative_latex=r"\tfrac{2}{\sqrt{\pi}} \exp\left(-$0^{\circ 2}\right)", summary="error function"),
@@ -334,7 +346,7 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in [
              text_symbol="σ", float_value=_sigmoid_float, aliases=("σ",),
              derivative_latex=r"$f($0) \odot \left(1 - $f($0)\right)",
              derivative_shown=("σ($0)(1 − σ($0))", r"\sigma($0)\left(1 - \sigma($0)\right)"),
-             summary="logistic sigmoid 1/(1 + e^-x)"),
+             summary="logistic sigmoid 1/(1 + e^-x)", concrete_in_proof=True, saturates=True),
     Function("relu", relu, sympy.Heaviside, r"\operatorname{ReLU}", np_relu, np_drelu,
              float_value=lambda x: max(0.0, x), singular=_not_at_zero("relu"),
              derivative_latex=r"\mathbf{1}[$0 > 0]", summary="max(0, x)"),
@@ -350,7 +362,7 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in [
              summary="x for x > 0, e^x − 1 otherwise"),
     Function("softplus", lambda x: sympy.log(1 + sympy.exp(x)), sigmoid, r"\operatorname{softplus}",
              np_softplus, np_sigmoid, float_value=_softplus_float, derivative_latex=r"\sigma($0)",
-             summary="log(1 + e^x)"),
+             summary="log(1 + e^x)", concrete_in_answers=True),
     Function("silu", lambda x: x * sigmoid(x), lambda x: sigmoid(x) * (1 + x * (1 - sigmoid(x))),
              r"\operatorname{SiLU}", np_silu, np_dsilu, aliases=("swish",),
              derivative_latex=r"\sigma($0) \odot \left(1 + $0 \odot \left(1 - \sigma($0)\right)\right)",

@@ -38,6 +38,7 @@ import sympy
 
 from .. import files
 from ..errors import DeriveError, DomainError, Interrupted, ProblemError, ReportError, UsageError, VerificationError
+from ..functions import FUNCTIONS
 from ..problems import Problem, check_moved_point, load_problem
 from .roster import ManifestEntry, Student, anonymous_roster, check_id, in_shard, manifest_csv
 from ..scalar.solve import solve_scalar
@@ -146,7 +147,8 @@ def draw_variants(problem: Problem, count: int, seed: int, digits: int = 3,
     return variants
 
 
-SATURATING = ("tanh", "sigmoid")
+#: Functions whose printed value may round to 0 or ±1 at a drawn point (the table's ``saturates``).
+SATURATING = frozenset(f.name for f in FUNCTIONS.values() if f.saturates)
 
 
 def degenerate(solution, digits: int = 3) -> str | None:
@@ -161,8 +163,7 @@ def degenerate(solution, digits: int = 3) -> str | None:
     for node in solution.trace.nodes:
         if node.op in SATURATING:
             shown = round(node.value, digits)
-            exact = node.op == "tanh" and node.value == 0 and all(
-                solution.trace.by_id[a].value == 0 for a in node.node_args)
+            exact = node.value == 0 and all(solution.trace.by_id[a].value == 0 for a in node.node_args)  # tanh(0)
             if shown in (0.0, 1.0, -1.0) and not exact:
                 return f"{node.id} = {node.text} prints as {shown:.{digits}f}"
     return None
