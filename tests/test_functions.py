@@ -130,7 +130,7 @@ def test_a_misspelt_function_is_hinted_with_its_real_name(typed, meant):
 
 
 def test_reserved_names_and_the_hand_notation_reader_come_from_the_table():
-    from derive.grading.handwriting import _ARITY
+    from derive.handwriting import _ARITY
     from derive.problems import RESERVED
 
     for f in TABLE.values():
@@ -139,7 +139,7 @@ def test_reserved_names_and_the_hand_notation_reader_come_from_the_table():
 
 def test_every_name_a_printed_derivative_uses_reads_back_in_hand_notation():
     """cosh′ = sinh was printed on the sheet but the hand-notation reader did not know sinh."""
-    from derive.grading.handwriting import _ARITY
+    from derive.handwriting import _ARITY
 
     x = sympy.Symbol("x", real=True)
     known = {*_ARITY, "sign"}

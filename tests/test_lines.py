@@ -7,7 +7,7 @@ import math
 import pytest
 import sympy
 
-from derive.grading.handwriting import parse_line
+from derive.handwriting import parse_line
 from derive.problems import Problem
 from derive.render import lines
 from derive.render.notation import LatexNotation, TextNotation

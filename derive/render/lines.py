@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from ..errors import DeriveError
 from ..forms import fill
-from ..grading.handwriting import stage_value
+from ..handwriting import stage_value
 from ..parse import Expr
 from ..precedence import kind_of
 from ..scalar.forward import ForwardPass
