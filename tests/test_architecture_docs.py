@@ -162,3 +162,45 @@ def test_renderers_import_no_grading_and_engines_no_renderer():
     assert [w for a, b, w in edges if a in ("scalar", "matrix")
             and b in ("render", "grading", "handwriting", "cli", "report", "api")] == []
     assert {("render", "handwriting"), ("grading", "render")} <= {(a, b) for a, b, _ in edges}  # the scan sees
+
+
+# -- thin commands ----------------------------------------------------------------------------------
+#: Most statements in one command's body (its docstring and imports not counted, the statements
+#: nested in an if, for or with counted): gather the options (and refuse a combination only the
+#: command line can get wrong), solve, call one library function, print what it returns.  A body
+#: longer than this does work that belongs in the library (docs/architecture.md, "Thin commands").
+COMMAND_STATEMENTS = 8
+
+
+def statements(body: list) -> int:
+    import ast
+
+    count = 0
+    for node in body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)) or (
+                isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)):
+            continue
+        count += 1 + sum(statements(getattr(node, name, None) or [])
+                         for name in ("body", "orelse", "finalbody", "handlers"))
+    return count
+
+
+def test_every_command_is_a_thin_wrapper_over_one_library_function():
+    """Every command of the CLI, the ones made in a loop (solve, trace, forward, ...) too."""
+    import ast
+    import inspect
+    import textwrap
+
+    from derive.cli import app
+
+    commands = app.registered_commands
+    assert len(commands) >= 13
+    long = {}
+    for command in commands:
+        function = ast.parse(textwrap.dedent(inspect.getsource(command.callback))).body[0]
+        if statements(function.body) > COMMAND_STATEMENTS:
+            long[command.name or command.callback.__name__] = statements(function.body)
+    assert long == {}, f"commands longer than {COMMAND_STATEMENTS} statements: move their work into the library"
+    source = textwrap.dedent("def check():\n    for x in y:\n        if x:\n            a = 1\n        else:\n"
+                             "            b = 2\n    return a\n")
+    assert statements(ast.parse(source).body[0].body) == 5  # the count is of nested statements

@@ -40,7 +40,8 @@ from .. import files
 from ..errors import DeriveError, DomainError, Interrupted, ProblemError, ReportError, UsageError, VerificationError
 from ..functions import FUNCTIONS
 from ..problems import Problem, check_moved_point, load_problem
-from .roster import ManifestEntry, Student, anonymous_roster, check_id, in_shard, manifest_csv
+from .roster import (ManifestEntry, Student, anonymous_roster, check_id, in_shard, manifest_csv, parse_shard,
+                     read_roster)
 from ..scalar.solve import solve_scalar
 from ..userfiles import read_text
 
@@ -302,6 +303,22 @@ def _folder_lock(out_dir: Path):
         yield
     finally:
         os.close(fd)
+
+
+def write_class_variants(spec: str, count: int | None, roster: str | Path | None, shard: str, seed: int,
+                         out_dir: str | Path, pdf: bool, options: SheetOptions, workers: int | None = None,
+                         progress=None) -> Path:
+    """``derive variants``: the sheets of ``count`` anonymous students (default 30) or of a
+    ``roster`` file's (not both), the students of ``shard`` ("K/N") only; ``progress(label, total)``
+    is a context manager giving a callable to advance.  Returns the manifest's path."""
+    if roster and count:
+        raise ProblemError("give --count or --roster, not both", hint="a roster has one sheet per student")
+    students = read_roster(roster) if roster else anonymous_roster(count or 30)
+    part = parse_shard(shard)
+    with (progress or (lambda *_: contextlib.nullcontext()))(
+            "sheets", sum(in_shard(i, part) for i in range(len(students)))) as advance:
+        return write_variants(spec, len(students), seed, out_dir, pdf, options, workers, progress=advance,
+                              students=students, shard=part)
 
 
 def write_variants(spec: str, count: int, seed: int, out_dir: str | Path, pdf: bool = True,
