@@ -14,7 +14,7 @@ from ..errors import DeriveError
 from ..forms import fill
 from ..handwriting import stage_value
 from ..parse import Expr
-from ..precedence import kind_of
+from ..precedence import kind_of, needs_brackets
 from ..scalar.forward import ForwardPass
 from ..scalar.reverse import ReversePass
 from ..scalar.rules import primitive
@@ -46,8 +46,7 @@ def _is_minus_one(term: Term) -> bool:
 
 # -- pieces of a line: (text, precedence kind); brackets come from derive/precedence.py only ----
 def _number(x: float, nt) -> tuple[str, str]:
-    text = nt.number(x)
-    return text, nt.number_kind(text)
+    return nt.number(x), nt.number_kind(x)
 
 
 def _constant(x, nt) -> tuple[str, str]:
@@ -68,10 +67,12 @@ def _partial(term: Term, nt) -> tuple[str, str]:
     return partial_formula(term, nt), nt.kind(term.partial.expr)
 
 
-def _product(left: tuple[str, str], right: tuple[str, str], nt) -> str:
-    """left × right, each factor bracketed as the table says (a leading sign stays outside:
-    −8 × 0 reads as −(8 × 0), the same number, so sums may write it as "a − 8 × 0")."""
-    return nt.factor(*left, "mul", "left") + nt.times + nt.factor(*right, "mul", "right")
+def _product(left: tuple[str, str], right: tuple[str, str], nt) -> tuple[str, bool]:
+    """left × right, each factor bracketed as the table says, and whether it starts with a minus
+    sign: a leading sign stays outside (−8 × 0 reads as −(8 × 0), the same number), so sums may
+    write it as "a − 8 × 0"."""
+    text = nt.factor(*left, "mul", "left") + nt.times + nt.factor(*right, "mul", "right")
+    return text, left[1] == "neg" and not needs_brackets(left[1], "mul", "left")
 
 
 def evaluation_of(node: Node, values: dict[str, float], nt) -> str:
@@ -125,15 +126,17 @@ def trace_rows(trace: Trace, nt) -> list[Row]:
     return rows
 
 
-def _sum(parts: list[str], nt) -> str:
+def _sum(parts: list[tuple[str, bool]], nt) -> str:
+    """Terms (text, whether it starts with the minus sign, as the code that wrote it knows) joined
+    by + and −: a term with its own sign is written "a − b", never "a + −b"."""
     out = ""
-    for part in parts:
+    for text, negative in parts:
         if not out:
-            out = part
-        elif part.startswith(nt.minus):
-            out += f" {nt.minus} {part[len(nt.minus):]}"
+            out = text
+        elif negative:
+            out += f" {nt.minus} {text[len(nt.minus):]}"
         else:
-            out += f" + {part}"
+            out += f" + {text}"
     return out
 
 
@@ -150,11 +153,11 @@ def forward_rows(fpass: ForwardPass, trace: Trace, nt) -> list[Row]:
         for term in row.terms:
             d_arg = nt.partial(nt.node(term.partial.arg), x)
             if _is_one(term):
-                chain.append(d_arg)
+                chain.append((d_arg, False))
             elif _is_minus_one(term):
-                chain.append(nt.minus + d_arg)
+                chain.append((nt.minus + d_arg, True))
             else:
-                chain.append(nt.partial(nt.node(node.id), nt.node(term.partial.arg)) + nt.dot + d_arg)
+                chain.append((nt.partial(nt.node(node.id), nt.node(term.partial.arg)) + nt.dot + d_arg, False))
         shown = precise(lambda n: _forward_stages(row, n)[-1], row.value, nt)
         stages = _forward_stages(row, shown)
         rows.append(Row(f"{d_node} = {_sum(chain, nt)}", _stages(stages, row.value, nt), node.rule, node.id))
@@ -171,10 +174,10 @@ def _forward_stages(row, nt) -> list[str]:
     for k, term in enumerate(row.terms):
         incoming = _number(term.incoming, nt)
         if _is_one(term) or (_is_minus_one(term) and k == 0 and incoming[0] == nt.number(0)):
-            numeric.append(incoming[0])  # a negated zero is "0", never "−0 = 0"
-            symbolic.append(incoming[0])
+            numeric.append((incoming[0], incoming[1] == "neg"))  # a negated zero is "0", never "−0 = 0"
+            symbolic.append((incoming[0], incoming[1] == "neg"))
         elif _is_minus_one(term):
-            negated = nt.minus + nt.factor(*incoming, "neg", "right")
+            negated = (nt.minus + nt.factor(*incoming, "neg", "right"), True)
             numeric.append(negated)
             symbolic.append(negated)
         else:
@@ -229,8 +232,8 @@ def _reverse_stages(row, nt) -> list[str]:
     many = len(row.terms) + (row.seed is not None) > 1
     for term in row.terms:
         adj = _number(term.incoming, nt)
-        sym = _product(adj, _partial(term, nt), nt)
-        num = _product(adj, _number(term.partial.value, nt), nt)
+        sym = _product(adj, _partial(term, nt), nt)[0]
+        num = _product(adj, _number(term.partial.value, nt), nt)[0]
         symbolic.append(nt.bracket(sym) if many else sym)
         numeric.append(nt.bracket(num) if many else num)
     return [" + ".join(symbolic), " + ".join(numeric)]
