@@ -531,10 +531,12 @@ def check_command(
     from .grading.check import CheckRequest, check
 
     _json_errors(ctx, as_json)
-    request = CheckRequest(problem, tuple(answers), csv_out, gradescope_out, Feedback(feedback).value,
-                           Visibility(visibility).value, answers_after_due_date, submission_metadata, canvas_out,
-                           moodle_out, assignment, manifest, roster, overrides, tolerance, tuple(weight or ()),
-                           require_lines, decimal_comma, stats_dir)
+    request = CheckRequest(
+        problem, tuple(answers), csv=csv_out, gradescope=gradescope_out, feedback=Feedback(feedback).value,
+        visibility=Visibility(visibility).value, answers_after_due_date=answers_after_due_date,
+        submission_metadata=submission_metadata, canvas=canvas_out, moodle=moodle_out, assignment=assignment,
+        manifest=manifest, roster=roster, overrides=overrides, tolerance=tolerance, weights=tuple(weight or ()),
+        require_lines=require_lines, decimal_comma=decimal_comma, stats=stats_dir)
     checked = check(request, lambda: _solve(ctx, problem, None, None), _solve_at(ctx), _progress_bar, _note)
     _print_checked(checked, as_json)
     raise typer.Exit(checked.exit_code)
