@@ -69,10 +69,10 @@ def _checked_problem(problem, functions, at):
     return problem, list(functions), at
 
 
-def _check_option(name: str, value, kind, choices=None, minimum=None) -> None:
-    if isinstance(value, bool) or not isinstance(value, kind):
-        kinds = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise UsageError(f"{name} must be {kinds}, not {type(value).__name__}")
+def _check_option(name: str, value, types, choices=None, minimum=None) -> None:
+    if isinstance(value, bool) or not isinstance(value, types):
+        named = types.__name__ if isinstance(types, type) else " or ".join(t.__name__ for t in types)
+        raise UsageError(f"{name} must be {named}, not {type(value).__name__}")
     if choices is not None and value not in choices:
         raise UsageError(f"{name} must be one of {', '.join(map(repr, choices))}, not {value!r}")
     if minimum is not None and value < minimum:

@@ -42,7 +42,7 @@ class Settings:
     given: frozenset = frozenset()  # the global options typed on the command line
 
 
-#: Global options that mean something for one kind of problem only; given for the other kind
+#: Global options that mean something for one engine only (scalar or matrix); given for the other
 #: they are refused, never silently ignored.
 SCALAR_ONLY = {"symbolic_limit": "--symbolic-limit", "symbolic_timeout": "--symbolic-timeout",
                "max_cells": "--max-cells"}
@@ -182,11 +182,11 @@ class DeriveGroup(TyperGroup):
                     "run with --debug for the traceback and report it", 3)
 
 
-def _report(ctx: typer.Context, kind: str, message: str, hint: str | None, exit_code: int):
+def _report(ctx: typer.Context, error_class: str, message: str, hint: str | None, exit_code: int):
     """One line on stderr (and, under --json, the same as a JSON object on stdout); then exit."""
     message, hint = one_line(message), one_line(hint) if hint else None
     if ctx.meta.get(_JSON_ERRORS):
-        typer.echo(json.dumps({"error": {"kind": kind, "message": message, "hint": hint,
+        typer.echo(json.dumps({"error": {"kind": error_class, "message": message, "hint": hint,
                                          "exit_code": exit_code}}, ensure_ascii=False))
     prefix = "derive: " if exit_code == 3 else "derive: error: "
     typer.echo(prefix + (f"{message} (hint: {hint})" if hint else message), err=True)
@@ -266,14 +266,14 @@ def _options(
     ctx.obj = Settings(debug, limits, symbolic_limit, symbolic_timeout, exact_limit, given)
 
 
-def _refuse_other_kind(settings: Settings, solution) -> None:
+def _refuse_other_engine(settings: Settings, solution) -> None:
     """A scalar-only option given for a matrix problem (or the other way round) is an error."""
-    other = SCALAR_ONLY if solution.kind == "matrix" else MATRIX_ONLY
+    other = SCALAR_ONLY if solution.engine == "matrix" else MATRIX_ONLY
     typed = [flag for name, flag in other.items() if name in settings.given]
     if not typed:
         return
     name = solution.problem.name
-    if solution.kind == "matrix":
+    if solution.engine == "matrix":
         raise ProblemError(f"{', '.join(typed)} applies to scalar problems; {name} is a matrix problem",
                            hint="a matrix proof is bounded by --exact-limit (variable entries) and a count of "
                                 "work, never by time; drop the option")
@@ -327,7 +327,7 @@ def _solve(ctx: typer.Context, problem, functions, at, numbering=Numbering.zero,
                        order=Order(order).value,
                        limits=settings.limits, symbolic_limit=settings.symbolic_limit,
                        symbolic_timeout=settings.symbolic_timeout, seed=seed, exact_limit=settings.exact_limit)
-    _refuse_other_kind(settings, solved._solved)
+    _refuse_other_engine(settings, solved._solved)
     return solved._solved
 
 
@@ -380,7 +380,7 @@ def _view_command(name: str):
 
 def _print_view(name: str, solution, as_json: bool, digits: int, diag: bool) -> None:
     """What the view command ``name`` shows of ``solution``: its tables, or their JSON."""
-    if solution.kind == "matrix":
+    if solution.engine == "matrix":
         return _matrix_view(name, solution, as_json, diag)
     _, views, json_keys = _VIEWS[name]
     if as_json:
@@ -453,7 +453,7 @@ def verify_command(
     Exits 1 with a report when a check fails."""
     solution = _solve(ctx, problem, function, at, seed=seed)
     terminal = _terminal()
-    if solution.kind == "matrix":
+    if solution.engine == "matrix":
         from .matrix.codegen import generate, self_check
 
         terminal.print_views(terminal.matrix_views(solution)[2:])
@@ -575,7 +575,7 @@ def _print_one(terminal, solution, submission, as_json: bool) -> None:
         data["notes"] = [*data.get("notes", []), *submission.notes]
         typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
-    terminal.print_views(terminal.grade_views(result) if solution.kind == "scalar"
+    terminal.print_views(terminal.grade_views(result) if solution.engine == "scalar"
                          else terminal.matrix_answer_views(result))
     for note in submission.notes:
         typer.echo("To look at: " + one_line(note))
@@ -654,7 +654,7 @@ def report_command(
     if hide and not blank:
         raise ProblemError("--hide empties columns of a blank worksheet", hint="add --blank")
     solution = _solve(ctx, problem, function, at, numbering, order)
-    if at and solution.kind == "scalar" and problem is not None and SheetFormat(fmt).value in ("tex", "md"):
+    if at and solution.engine == "scalar" and problem is not None and SheetFormat(fmt).value in ("tex", "md"):
         # the statement (printed in tex and md) must not name another point
         check_moved_point(api.load(problem), solution.problem)
     options = SheetOptions(digits, diag, blank, frozenset(Hidden(h).value for h in hide or ()), title, author,

@@ -124,10 +124,10 @@ def _spread(tokens: list, names: dict[str, float], text: str, value: float, prec
     """First-order bound on the stage's change when each number written moves by half a unit
     of its last digit: tan(1.492) may stand for anything from tan(1.4915) to tan(1.4925)."""
     spread = 0.0
-    if sum(kind == "number" for kind, _ in tokens) > _MAX_SPREAD_NUMBERS:
+    if sum(tag == "number" for tag, _ in tokens) > _MAX_SPREAD_NUMBERS:
         return spread  # a re-parse per number: bounded, a line this long is judged as written
-    for i, (kind, number) in enumerate(tokens):
-        step = _half_unit(number) if kind == "number" else 0.0
+    for i, (tag, number) in enumerate(tokens):
+        step = _half_unit(number) if tag == "number" else 0.0
         if step and precision is not None:
             step = min(step, 0.5 * 10.0 ** (-precision))
         if not step:
@@ -147,12 +147,12 @@ def _tokenize(text: str) -> list[tuple[str, str]]:
         if not match:
             raise ParseError(f"unexpected {inert(repr(text[pos]))} at column {pos + 1} of '{excerpt(text, pos + 1)}'",
                              hint="write numbers, node names, + − × / ^, brackets and functions")
-        kind = match.lastgroup
-        if kind != "space":
-            value = match.group(kind)
-            if kind == "op":
+        tag = match.lastgroup
+        if tag != "space":
+            value = match.group(tag)
+            if tag == "op":
                 value = {"−": "-", "·": "*", "×": "*"}.get(value, value)
-            tokens.append((kind, value))
+            tokens.append((tag, value))
         pos = match.end()
     return tokens
 
@@ -186,7 +186,7 @@ class _Parser:
             sign = 1.0
         factors = [self.power(negative_base)]
         while True:
-            kind, value = self.peek()
+            tag, value = self.peek()
             if value == "*":
                 self.take()
                 factors.append(self.power())
@@ -196,7 +196,7 @@ class _Parser:
                 if divisor == 0:
                     raise ParseError(f"division by zero in '{excerpt(self.text)}'")
                 factors[-1] = factors[-1] / divisor
-            elif kind in ("number", "name", "open"):  # implicit product: 2v1, σ(v1)(1 − σ(v1))
+            elif tag in ("number", "name", "open"):  # implicit product: 2v1, σ(v1)(1 − σ(v1))
                 factors.append(self.power())
             else:
                 break
@@ -239,10 +239,10 @@ class _Parser:
         return values
 
     def atom(self) -> float:
-        kind, value = self.take()
-        if kind == "number":
+        tag, value = self.take()
+        if tag == "number":
             return float(value.replace("−", "-"))
-        if kind == "open":
+        if tag == "open":
             self.depth += 1
             if self.depth > MAX_LINE_DEPTH:
                 raise ParseError(f"brackets nested more than {MAX_LINE_DEPTH} deep in '{excerpt(self.text)}'")
@@ -252,7 +252,7 @@ class _Parser:
             if closing != ("close", _CLOSING[value]):
                 raise ParseError(f"unbalanced '{value}' in '{excerpt(self.text)}'")
             return inner
-        if kind == "name":
+        if tag == "name":
             if value in _FUNCTIONS and self.peek()[0] == "open":
                 arguments = self.arguments(_ARITY[value])
                 try:
@@ -269,5 +269,5 @@ class _Parser:
                 return _CONSTANTS[value]
             raise ParseError(f"unknown name '{excerpt(value)}' in '{excerpt(self.text)}'",
                              hint="use node names such as v6, numbers and functions")
-        raise ParseError(f"expected a number or a name in '{excerpt(self.text)}'" if kind is None
+        raise ParseError(f"expected a number or a name in '{excerpt(self.text)}'" if tag is None
                          else f"unexpected '{value}' in '{excerpt(self.text)}'")

@@ -406,8 +406,8 @@ class _Converter:
             return []
         if isinstance(node, ast.Constant):
             if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
-                kind = "string literals" if isinstance(node.value, (str, bytes)) else "this constant"
-                raise self._refuse(node, kind, hint="only numbers, names and functions are allowed")
+                what = "string literals" if isinstance(node.value, (str, bytes)) else "this constant"
+                raise self._refuse(node, what, hint="only numbers, names and functions are allowed")
             if isinstance(node.value, float) and not (abs(node.value) < float("inf")):
                 written = self._segment(node) or "the number"
                 raise ParseError(f"{written} {self._where(node)} is too large: it overflows a float (above about 1.8e308)",
@@ -522,8 +522,8 @@ class _Converter:
         if isinstance(node, ast.Compare):  # a < b, admitted in matrix mode only: a 0/1 matrix
             return Expr(_COMPARISONS[type(node.ops[0])], tuple(args), col=col)
         if isinstance(node, ast.Subscript):  # W[i], Z[a:b], Z[:, a:b], admitted in matrix mode only
-            kind, *rest = self._subscript(node)
-            if kind == "row":
+            form, *rest = self._subscript(node)
+            if form == "row":
                 return Expr("row", (*args, Expr("index", value=sympy.Integer(rest[0]))), col=col)
             axis, lower, upper = rest
             bounds = iter(args[1:])

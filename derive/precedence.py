@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .functions import FUNCTIONS
 
-#: How tightly each kind of expression binds; higher binds tighter.
+#: Each binding (how tightly a class of expression binds); higher binds tighter.
 PRECEDENCE: dict[str, int] = {
     "add": 10,        # a + b, a − b
     "mul": 20,        # a × b, a / b, a @ b, a ⊙ b
@@ -21,7 +21,7 @@ PRECEDENCE: dict[str, int] = {
     "atom": 100,      # names, non-negative numbers, calls, bracketed groups
 }
 
-#: Operations that do not associate on one side: (parent kind -> the side that needs
+#: Operations that do not associate on one side: (parent operation -> the side that needs
 #: brackets at equal precedence): a − (b − c), a / (b / c).
 NON_ASSOCIATIVE_SIDE: dict[str, str] = {"sub": "right", "div": "right", "matmul": "right"}
 
@@ -30,28 +30,28 @@ NON_ASSOCIATIVE_SIDE: dict[str, str] = {"sub": "right", "div": "right", "matmul"
 DISTINCT_PRODUCTS = frozenset({"matmul", "hadamard", "div"})
 
 
-def kind_of(op: str) -> str:
-    """The precedence class of an operation name used by the engines."""
+def binding_of(op: str) -> str:
+    """The binding (precedence class) of an operation name used by the engines."""
     return {"add": "add", "sub": "add", "mul": "mul", "div": "mul", "matmul": "mul", "hadamard": "mul",
             "neg": "neg", "pow": "pow", "transpose": "postfix"}.get(op, "atom")
 
 
 def needs_brackets(child: str, parent: str, side: str = "left") -> bool:
-    """Whether a child expression of kind ``child`` must be bracketed as the ``side`` operand of
-    a ``parent`` operation (``child``/``parent`` are operation names or precedence kinds)."""
-    child_level = PRECEDENCE[child if child in PRECEDENCE else kind_of(child)]
-    parent_kind = parent if parent in PRECEDENCE else kind_of(parent)
-    parent_level = PRECEDENCE[parent_kind]
+    """Whether a child expression of binding ``child`` must be bracketed as the ``side`` operand of
+    a ``parent`` operation (``child``/``parent`` are operation names or bindings)."""
+    child_level = PRECEDENCE[child if child in PRECEDENCE else binding_of(child)]
+    parent_binding = parent if parent in PRECEDENCE else binding_of(parent)
+    parent_level = PRECEDENCE[parent_binding]
     if child_level < parent_level:
         return True
-    if child_level == PRECEDENCE["neg"] and side == "right" and parent_kind in ("add", "mul"):
+    if child_level == PRECEDENCE["neg"] and side == "right" and parent_binding in ("add", "mul"):
         return True  # a sign never follows an infix operator: a × (−b), a − (−b), not a × −b
-    if parent_kind == "pow" and child_level <= PRECEDENCE["pow"]:
+    if parent_binding == "pow" and child_level <= PRECEDENCE["pow"]:
         return True  # (a^b)^c, a^(b^c) and (−a)^b keep their brackets: no reader guesses them
     if child_level == parent_level:
         if child != parent and {child, parent} <= DISTINCT_PRODUCTS:
             return True
-        return NON_ASSOCIATIVE_SIDE.get(parent, "") == side or (parent_kind == "neg")
+        return NON_ASSOCIATIVE_SIDE.get(parent, "") == side or (parent_binding == "neg")
     return False
 
 
@@ -60,9 +60,9 @@ def wrap(text: str, child: str, parent: str, side: str = "left", brackets: tuple
     return f"{brackets[0]}{text}{brackets[1]}" if needs_brackets(child, parent, side) else text
 
 
-def kind_of_sympy(expr) -> str:
-    """The precedence kind of a SymPy expression as SymPy's text and LaTeX printers write it
-    (erring towards the looser kind): ``1 − x`` is a sum, ``−x/y`` a negation, ``1/x`` and
+def binding_of_sympy(expr) -> str:
+    """The binding of a SymPy expression as SymPy's text and LaTeX printers write it
+    (erring towards the looser binding): ``1 − x`` is a sum, ``−x/y`` a negation, ``1/x`` and
     ``x/2`` products, ``x^2`` a power, names, numbers and calls atoms."""
     if expr.is_Add:
         return "add"
@@ -78,16 +78,16 @@ def kind_of_sympy(expr) -> str:
     return "atom"
 
 
-def kind_of_sympy_latex(expr) -> str:
-    """As :func:`kind_of_sympy`, for SymPy's LaTeX: a call whose form is a power (e^{x}, by the
+def binding_of_sympy_latex(expr) -> str:
+    """As :func:`binding_of_sympy`, for SymPy's LaTeX: a call whose form is a power (e^{x}, by the
     function's ``superscript`` field) binds as a power, a number in scientific notation
     (1.5 \\cdot 10^{-5}) as a product."""
-    kind = kind_of_sympy(expr)
-    if kind != "atom":
-        return kind
+    binding = binding_of_sympy(expr)
+    if binding != "atom":
+        return binding
     entry = FUNCTIONS.get(type(expr).__name__) if getattr(expr, "is_Function", False) else None
     if entry is not None and entry.superscript:
         return "pow"
     if getattr(expr, "is_Float", False) and expr != 0 and not 1e-4 <= abs(expr) < 1e15:
         return "mul"
-    return kind
+    return binding

@@ -91,7 +91,11 @@ class Problem(SheetText):
     policy: dict = field(default_factory=dict)  # [grading] tolerance and require_lines
     variants: dict[str, tuple] = field(default_factory=dict)  # name -> (low, high[, step])
     allow_zero: frozenset = frozenset()  # inputs a variant may set to 0
-    kind: str = "scalar"
+    engine: str = "scalar"  # which engine solves it
+
+    @property
+    def kind(self) -> str:  # the old name of engine, kept for derive.api users
+        return self.engine
 
     def with_values(self, values: dict[str, sympy.Expr]) -> Problem:
         """The same problem evaluated at other input values (unknown names are an error)."""
@@ -116,7 +120,11 @@ class MatrixProblem(SheetText):
     wrt: list[str]
     functions: dict[str, str] = field(default_factory=dict)
     kinds: dict[str, str] = field(default_factory=dict)  # variable -> onehot, distribution, binary, positive
-    kind: str = "matrix"
+    engine: str = "matrix"  # which engine solves it
+
+    @property
+    def kind(self) -> str:  # the old name of engine, kept for derive.api users
+        return self.engine
 
 
 def builtin_names() -> list[str]:
@@ -396,8 +404,8 @@ def _check_keys(data: dict, schema: dict, required: tuple[str, ...], where: str)
             raise ProblemError(f"{where}: unknown key '{key}'",
                                hint=did_you_mean(key, schema) or "keys: " + ", ".join(schema))
         if not isinstance(value, schema[key]):
-            kind = "a table" if schema[key] is dict else "a string"
-            raise ProblemError(f"{where}: '{key}' must be {kind}, not {type(value).__name__}")
+            expected = "a table" if schema[key] is dict else "a string"
+            raise ProblemError(f"{where}: '{key}' must be {expected}, not {type(value).__name__}")
     for key in required:
         if not data.get(key):
             raise ProblemError(f"{where}: the [{key}] table is missing or empty",
@@ -474,14 +482,14 @@ SYMBOL_OF = {"sigma": "sigmoid"}
 def _check_symbols(functions: dict, equations: dict, where: str) -> None:
     """One symbol, one function: ``sigma = "tanh"`` beside a call of sigmoid would print σ for both."""
     for name, meaning in SYMBOL_OF.items():
-        kind = functions.get(name)
-        if kind is None or kind == meaning:
+        concrete = functions.get(name)
+        if concrete is None or concrete == meaning:
             continue
         pattern = re.compile(rf"(?<![\w]){meaning}\s*\(")
         if any(isinstance(text, str) and pattern.search(text) for text in equations.values()):
-            raise ProblemError(f"{where}: function {name} is {kind!r}, but the equations also call {meaning}: "
+            raise ProblemError(f"{where}: function {name} is {concrete!r}, but the equations also call {meaning}: "
                                f"both would print as the one symbol of {name}",
-                               hint=f"give the {kind} another name, such as f = \"{kind}\"")
+                               hint=f"give the {concrete} another name, such as f = \"{concrete}\"")
 
 
 def _variable_table(name: str, table: dict, kinds: dict, where: str) -> str:

@@ -135,14 +135,14 @@ def render_sheet(solution, fmt: str, options: SheetOptions = SheetOptions(),
         raise ReportError(f"unknown format '{fmt}'", hint="use one of: " + ", ".join(FORMATS))
     module = latex_render if fmt == "tex" else markdown_render
     settings = dict(vars(options))
-    if solution.kind == "matrix" and (fmt == "csv" or (settings["blank"] and fmt == "json")):
+    if solution.engine == "matrix" and (fmt == "csv" or (settings["blank"] and fmt == "json")):
         raise ReportError("a matrix problem's blank handout is LaTeX (PDF) or Markdown, not CSV or JSON",
                           hint="students type formulas in the TOML written beside it: see derive check")
     if fmt == "csv":
         from .grading.worksheet import blank_csv
 
         return blank_csv(solution, key=not settings["blank"], digits=settings["digits"], student=settings["student"])
-    if solution.kind == "matrix":
+    if solution.engine == "matrix":
         settings.pop("hide")
         settings.pop("student")
         if fmt == "json":
@@ -157,8 +157,8 @@ def render_sheet(solution, fmt: str, options: SheetOptions = SheetOptions(),
         context = module.context(solution, **settings)
     if template is not None:  # a user's template: sandboxed, in a child bounded in time and memory
         return sandbox.render_bounded(fmt, read_template(template), context, str(template))
-    kind = "worksheet" if fmt == "md" and settings.get("blank") and solution.kind == "scalar" else solution.kind
-    name = f"{kind}.{fmt}.j2"
+    sheet = "worksheet" if fmt == "md" and settings.get("blank") and solution.engine == "scalar" else solution.engine
+    name = f"{sheet}.{fmt}.j2"
     return sandbox.render(sandbox.compile_template(fmt, _builtin_template(name), name),
                           {**context, "cell": markdown_render.cell}, name)
 
@@ -177,7 +177,7 @@ def write_report(solution, out_dir: str | Path, fmt: str = "tex", pdf: bool = Fa
         files.check_stem(stem)
     with interrupted_by_signals() if pdf else contextlib.nullcontext():
         # A built-in sheet's pdflatex starts now and loads its format while the sheet is rendered.
-        preamble = builtin_preamble(solution.kind, options.blank) if pdf and template is None else None
+        preamble = builtin_preamble(solution.engine, options.blank) if pdf and template is None else None
         try:
             warm = WarmTeX(preamble) if preamble else None
         except OSError:  # no room for a scratch folder: the compile below says so
@@ -228,7 +228,7 @@ def _write_report(solution, out_dir, fmt, pdf, options, template, stem, keep_log
     stem = stem or f"{solution.problem.name}{'-blank' if options.blank else ''}"
     path = files.write_text(out_dir / f"{stem}.{fmt}", text)
     written = [path]
-    if solution.kind == "matrix" and options.blank:  # the handout's answer file, to fill in
+    if solution.engine == "matrix" and options.blank:  # the handout's answer file, to fill in
         from .grading.answers import answer_template
 
         written.append(out_dir / f"{stem}.toml")
@@ -387,15 +387,16 @@ class WarmTeX:
         self._folder.cleanup()
 
 
-def builtin_preamble(kind: str, blank: bool) -> str | None:
-    """The preamble a built-in LaTeX sheet of ``kind`` will have (as split_preamble gives it):
-    the template's lines before \\begin{document}, rendered on their own.  None if they cannot be."""
-    source = _builtin_template(f"{kind}.tex.j2")
+def builtin_preamble(engine: str, blank: bool) -> str | None:
+    """The preamble a built-in LaTeX sheet of a scalar or matrix solution (``engine``) will have
+    (as split_preamble gives it): the template's lines before \\begin{document}, rendered on their
+    own.  None if they cannot be."""
+    source = _builtin_template(f"{engine}.tex.j2")
     end = source.find("\n\\begin{document}")
     if end < 0:
         return None
     try:
-        head = sandbox.render(sandbox.compile_template("tex", source[:end + 1], kind), {"blank": blank}, kind)
+        head = sandbox.render(sandbox.compile_template("tex", source[:end + 1], engine), {"blank": blank}, engine)
     except ReportError:
         return None
     split = texformat.split_preamble(head + "\\begin{document}\n")
@@ -541,7 +542,7 @@ def write_code(solution, output: str | Path | None) -> Path:
     outputs/NAME_gradients.py); returns its path."""
     from .matrix.codegen import generate, self_check
 
-    if solution.kind != "matrix":
+    if solution.engine != "matrix":
         raise ProblemError(f"codegen writes matrix problems' backward passes; {solution.problem.name} is scalar",
                            hint="try derive codegen problem2")
     output = Path(output) if output else Path("outputs") / f"{solution.problem.name}_gradients.py"
@@ -560,7 +561,7 @@ def write_graph(solution, output: str | Path | None, fmt: str = "svg", adjoint: 
 
     suffix = "-adjoint" if adjoint else "-graph"
     output = Path(output) if output else Path("outputs") / f"{solution.problem.name}{suffix}.{fmt}"
-    if solution.kind == "matrix":
+    if solution.engine == "matrix":
         if adjoint:
             raise ProblemError("--adjoint draws a scalar problem's backpropagation graph",
                                hint="a matrix problem's adjoints are equations: derive solve or report")

@@ -44,7 +44,7 @@ def assert_worksheet(problem: str, answers: str | Path, minimum: float = 1.0, ma
     if score < minimum - 1e-12:
         wrong = [c for c in result.cells if c.verdict not in RIGHT or c.credit < 1]
         lines = [f"{Path(answers).name}: score {score:.1%} < {minimum:.1%}; {len(wrong)} cell(s) to look at:"]
-        lines += [f"  {c.part} {c.pass_ or '-'} {c.node}: {c.verdict}{f' ({c.kind})' if c.kind else ''}, "
+        lines += [f"  {c.part} {c.pass_ or '-'} {c.node}: {c.verdict}{f' ({c.slip})' if c.slip else ''}, "
                   f"given {c.given or '(nothing)'}, expected {_number(c.expected)}; {c.message}" for c in wrong]
         raise AssertionError("\n".join(lines))
     return result

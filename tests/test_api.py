@@ -24,3 +24,11 @@ def test_matrix_solution_is_a_plain_copyable_picklable_object(problem2):
         assert isinstance(clone, derive.MatrixResult)
         assert clone.checks.exact == "pass"
         assert clone._repr_latex_() == net._repr_latex_()
+
+
+def test_the_engine_keeps_its_old_name_kind_for_library_users(problem1_api, problem2):
+    """Issue 20 renamed a solution's and a problem's "kind" (scalar or matrix) to ``engine``;
+    ``.kind`` stays for code written against derive.api, and the JSON key is unchanged."""
+    for solved, engine in ((problem1_api, "scalar"), (problem2, "matrix")):
+        assert solved.engine == solved.kind == solved.problem.engine == solved.problem.kind == engine
+    assert problem1_api.as_dict()["kind"] == "scalar"

@@ -66,7 +66,7 @@ def test_a_function_added_by_one_entry_works_in_both_engines(tmp_path, monkeypat
 def test_a_reduction_added_by_one_entry_and_its_vjp_is_proved(tmp_path, monkeypatch):
     import types
 
-    from derive.matrix import rules, runtime, shapes
+    from derive.matrix import expr, rules, runtime, shapes
     from derive.matrix.solve import solve_matrix
     from derive.problems import problem_from_toml
 
@@ -78,6 +78,7 @@ def test_a_reduction_added_by_one_entry_and_its_vjp_is_proved(tmp_path, monkeypa
     op = eval(entry, namespace)  # noqa: S307
     assert "def _meansq(" in op.helper
     monkeypatch.setitem(rules.OPS, op.name, op)
+    monkeypatch.setitem(expr.TAKES, op.name, frozenset(op.takes))
     monkeypatch.setitem(shapes.CALLS, op.call, op.arity)
     monkeypatch.setitem(shapes.CALLED, op.call, op.name)
     monkeypatch.setattr(shapes, "AXIS_OPS", shapes.AXIS_OPS | {op.name})

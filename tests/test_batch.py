@@ -322,11 +322,11 @@ def test_an_honest_slip_copying_an_input_keeps_carried_credit_and_is_flagged(tmp
     slip = independent_key(2, 1.5)
     answers = [Answer(part, pass_, node, f"{value:.3f}") for (part, pass_, node), value in slip.items()]
     result = grade(api.solve("problem1"), answers)
-    kinds = {(c.part, c.pass_, c.node): c.kind for c in result.cells}
+    kinds = {(c.part, c.pass_, c.node): c.slip for c in result.cells}
     assert kinds[("trace", "", "v1")] == "point" and "carried" in kinds.values()
     assert "a slip, or the wrong manifest?" in result.notes[0]
     assert result.score()["total"] > 0.6
 
     rounded = grade(api.solve(functions=["sin(x)*x"], at={"x": "pi/4"}),
                     [Answer("trace", "", "v0", "0.79")])
-    assert rounded.notes == [] and rounded.cells[0].kind != "point"
+    assert rounded.notes == [] and rounded.cells[0].slip != "point"

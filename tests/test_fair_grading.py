@@ -176,7 +176,7 @@ def test_arithmetic_quoted_back_is_computed_from_the_numbers_written(product):
     answers = [Answer("trace", "", "v2", "1.500"), Answer("trace", "", "v3", "1.099"),
                Answer("trace", "", "v4", "1.700", "1.500 × 1.099 = 1.700")]
     v4 = next(c for c in grade(product, answers).cells if c.node == "v4" and c.part == "trace")
-    assert v4.kind == "arithmetic" and "1.500 × 1.099 = 1.6485, not 1.700" in v4.message
+    assert v4.slip == "arithmetic" and "1.500 × 1.099 = 1.6485, not 1.700" in v4.message
 
 
 def test_a_negative_product_is_quoted_exactly():

@@ -15,7 +15,7 @@ SEED = "tests/data/seed_worksheet.csv"
 
 def test_the_seed_worked_solution_has_exactly_its_four_slips(problem1):
     result = grade(problem1, read_answers(SEED))
-    findings = {(c.part, c.pass_, c.node): c.kind for c in result.cells if c.verdict not in ("correct", "rounding")}
+    findings = {(c.part, c.pass_, c.node): c.slip for c in result.cells if c.verdict not in ("correct", "rounding")}
     assert findings == {
         ("forward", "x2", "v6"): "sign",        # cos(3) × 6 is −5.940, written 5.940
         ("forward", "x2", "v7"): "carried",     # 2 × 5.940: right use of the wrong value above
@@ -38,10 +38,10 @@ def test_verdict_kinds(problem1):
     assert one("trace", "", "v6", "0.141").verdict == "rounding"
     assert one("trace", "", "v6", "0.14").verdict == "review"  # fewer decimals than the sheet's 3: a human decides
     wrong = one("trace", "", "v6", "0.143")  # 0.142 is within the default ±1 in the last printed digit
-    assert (wrong.verdict, wrong.kind, wrong.message) == ("wrong", None, "expected 0.141")
+    assert (wrong.verdict, wrong.slip, wrong.message) == ("wrong", None, "expected 0.141")
     assert one("trace", "", "v6", "").verdict == "missing"
     rule = one("forward", "x2", "v6", "0.847", "sin(v5) × 6 = 0.847")
-    assert rule.kind == "rule" and "rule table" in rule.message
+    assert rule.slip == "rule" and "rule table" in rule.message
 
 
 def test_unknown_cells_are_reported(problem1):
@@ -93,6 +93,7 @@ def test_a_line_of_rounded_numbers_is_not_an_arithmetic_slip():
     cell = next(c for c in grade(solution, [Answer("trace", "", "v2", repr(value), "tan(1.492) = 12.636")]).cells
                 if c.node == "v2")
     assert cell.verdict == "correct" and cell.credit == 1.0
-    slip = next(c for c in grade(solution, [Answer("trace", "", "v2", repr(value), "tan(1.400) = 12.636")]).cells
-                if c.node == "v2")
-    assert slip.kind == "arithmetic"  # a stage beyond rounding is still caught
+    stage = next(c for c in grade(solution, [Answer("trace", "", "v2", repr(value), "tan(1.400) = 12.636")]).cells
+                 if c.node == "v2")
+    assert stage.slip == "arithmetic"  # a stage beyond rounding is still caught
+    assert stage.kind == stage.slip and stage.as_dict()["kind"] == "arithmetic"  # the old name and the JSON key

@@ -70,26 +70,26 @@ def test_a_key_rounded_to_integers_does_not_score_full_marks(problem1):
 
 def test_degrees_for_radians(problem1):
     cell = one(problem1, "trace", "", "v6", f"{math.sin(math.radians(V5)):.3f}")
-    assert (cell.verdict, cell.kind) == ("wrong", "degrees")
+    assert (cell.verdict, cell.slip) == ("wrong", "degrees")
     # ∂v6/∂x2 = cos(v5) × ∂v5/∂x2 with ∂v5/∂x2 = 6 x2 = 6, the cosine taken in degrees
     cell = one(problem1, "forward", "x2", "v6", f"{math.cos(math.radians(V5)) * 6:.3f}")
-    assert (cell.verdict, cell.kind) == ("wrong", "degrees")
+    assert (cell.verdict, cell.slip) == ("wrong", "degrees")
 
 
 def test_missing_chain_rule_factor(problem1):
     # ∂v3/∂x2 = exp(v2) × ∂v2/∂x2 = e² × 2; without the factor 2: e²
     cell = one(problem1, "forward", "x2", "v3", f"{math.exp(2):.3f}")
-    assert (cell.verdict, cell.kind) == ("wrong", "chain") and "missing" in cell.message
+    assert (cell.verdict, cell.slip) == ("wrong", "chain") and "missing" in cell.message
     # v̄5 for y1 = v̄6 × cos(v5), v̄6 = x1 = 2: without v̄6 it is cos(3)
     cell = one(problem1, "reverse", "y1", "v5", f"{math.cos(V5):.3f}")
-    assert (cell.verdict, cell.kind) == ("wrong", "chain")
+    assert (cell.verdict, cell.slip) == ("wrong", "chain")
 
 
 def test_required_lines_earn_half_without_their_line(problem1):
     policy = Policy(require_lines=True)
     v8 = math.exp(2) + 2 * math.sin(V5)
     bare = one(problem1, "trace", "", "v8", f"{v8:.3f}", policy=policy)
-    assert (bare.verdict, bare.kind, bare.credit) == ("rounding", "no-line", 0.5)
+    assert (bare.verdict, bare.slip, bare.credit) == ("rounding", "no-line", 0.5)
     lined = one(problem1, "trace", "", "v8", f"{v8:.3f}", f"7.389 + 0.282 = {v8:.3f}", policy=policy)
     assert lined.credit == 1.0
     assert one(problem1, "trace", "", "v0", "2", policy=policy).credit == 1.0  # an input has no line
@@ -128,9 +128,9 @@ def test_a_wrong_trace_value_used_correctly_later_costs_once(problem1):
                Answer("forward", "x1", "v7", v6_in_degrees),   # ∂v7/∂x1 = v6 · 1 + v0 · 0, with their v6
                Answer("reverse", "y1", "v0", v6_in_degrees)]   # v̄0 = v̄7 · v6 + v̄9 · v1 with v̄9 = 0
     cells = {(c.part, c.pass_, c.node): c for c in grade(problem1, answers).cells}
-    assert cells[("trace", "", "v6")].kind == "degrees" and cells[("trace", "", "v6")].credit == 0
+    assert cells[("trace", "", "v6")].slip == "degrees" and cells[("trace", "", "v6")].credit == 0
     for key in (("forward", "x1", "v7"), ("reverse", "y1", "v0")):
-        assert (cells[key].kind, cells[key].credit) == ("carried", 1.0)
+        assert (cells[key].slip, cells[key].credit) == ("carried", 1.0)
     # the right value of those cells is still right
     right = f"{math.sin(V5):.3f}"
     cells = {(c.part, c.pass_, c.node): c for c in grade(problem1, [answers[0], Answer("forward", "x1", "v7", right)]).cells}
@@ -154,9 +154,9 @@ def test_a_right_line_with_a_result_of_the_wrong_sign_says_so(problem1):
     written is its negation (a copying slip, not a wrong rule): the message says the line is right."""
     expected = math.cos(V5) * 6.0  # v̇5 = 6 x2 = 6 at x2 = 1
     right_line = one(problem1, "forward", "x2", "v6", f"{-expected:.3f}", line="cos(v5) × 6")
-    assert right_line.kind == "sign" and "the line is right" in right_line.message
+    assert right_line.slip == "sign" and "the line is right" in right_line.message
     wrong_line = one(problem1, "forward", "x2", "v6", f"{-expected:.3f}", line="-cos(v5) × 6")
-    assert wrong_line.kind == "sign" and wrong_line.message.startswith("the sign is wrong")
+    assert wrong_line.slip == "sign" and wrong_line.message.startswith("the sign is wrong")
 
 
 def test_a_sign_lost_inside_the_line_is_placed_there(problem1):
@@ -165,7 +165,7 @@ def test_a_sign_lost_inside_the_line_is_placed_there(problem1):
     expected = math.cos(V5) * 6.0
     cell = one(problem1, "forward", "x2", "v6", f"{-expected:.3f}",
                line=f"cos(v5) × 6 = {-expected:.3f}")
-    assert cell.kind == "sign" and cell.message.startswith("the sign is lost inside the line: cos(v5) × 6 ≈ −5.940")
+    assert cell.slip == "sign" and cell.message.startswith("the sign is lost inside the line: cos(v5) × 6 ≈ −5.940")
 
 
 def test_a_carried_error_names_where_it_came_from(problem1):
@@ -175,7 +175,7 @@ def test_a_carried_error_names_where_it_came_from(problem1):
                Answer("forward", "x2", "v6", f"{math.cos(4) * 6:.3f}")]
     cells = {(c.part, c.pass_, c.node): c for c in grade(problem1, answers).cells}
     carried = cells[("forward", "x2", "v6")]
-    assert carried.kind == "carried" and "of the trace;" in carried.message
+    assert carried.slip == "carried" and "of the trace;" in carried.message
 
 
 def test_a_huge_exponent_in_times_ten_form_is_said_to_be_out_of_range(problem1):

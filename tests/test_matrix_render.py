@@ -43,15 +43,15 @@ CONSTANTS = [sympy.Integer(2), sympy.Integer(3), sympy.Rational(1, 2), sympy.Rat
 @functools.lru_cache(maxsize=None)
 def leaves(shape):
     names = [n for n, s in VARIABLES.items() if s == shape]
-    options = [st.sampled_from(names).map(lambda n: M("var", (), shape, n))] if names else []
+    options = [st.sampled_from(names).map(lambda n: M("var", (), shape, name=n))] if names else []
     if shape == (1, 1):
-        options.append(st.sampled_from(CONSTANTS).map(lambda k: M("const", (), shape, k)))
+        options.append(st.sampled_from(CONSTANTS).map(lambda k: M("const", (), shape, value=k)))
     if not options:  # a shape no variable has: a transpose or product of ones that do
-        A, B = M("var", (), ("K", "N"), "A"), M("var", (), ("K", "N"), "B")
+        A, B = M("var", (), ("K", "N"), name="A"), M("var", (), ("K", "N"), name="B")
         options.append(st.just({
             ("N", "K"): M("T", (A,), ("N", "K")),
-            (1, "N"): M("T", (M("var", (), ("N", 1), "u"),), (1, "N")),
-            (1, "K"): M("T", (M("var", (), ("K", 1), "v"),), (1, "K")),
+            (1, "N"): M("T", (M("var", (), ("N", 1), name="u"),), (1, "N")),
+            (1, "K"): M("T", (M("var", (), ("K", 1), name="v"),), (1, "K")),
             ("N", "N"): M("matmul", (M("T", (A,), ("N", "K")), B), ("N", "N")),
             ("K", "K"): M("matmul", (A, M("T", (B,), ("N", "K"))), ("K", "K")),
         }[shape]))
@@ -71,14 +71,14 @@ def trees(shape, depth):
         sub(shape).map(lambda a: M("neg", (a,), shape)),
         st.tuples(scalar, sub(shape)).map(lambda ca: M("scale", ca, shape)),
         st.tuples(sub(shape), sub(shape)).map(lambda ab: M("had", ab, shape)),
-        st.tuples(sub(shape), st.sampled_from([2, 3])).map(lambda ak: M("pow", (ak[0],), shape, sympy.Integer(ak[1]))),
-        sub(shape).map(lambda a: M("pow", (M("fn", (a,), shape, "exp"),), shape, sympy.Rational(1, 2))),
+        st.tuples(sub(shape), st.sampled_from([2, 3])).map(lambda ak: M("pow", (ak[0],), shape, exponent=sympy.Integer(ak[1]))),
+        sub(shape).map(lambda a: M("pow", (M("fn", (a,), shape, function="exp"),), shape, exponent=sympy.Rational(1, 2))),
         sub((shape[1], shape[0])).map(lambda a: M("T", (a,), shape)),
-        sub(shape).map(lambda a: M("fn", (a,), shape, "tanh")),
-        st.tuples(sub(shape), scalar).map(lambda ac: M("div", (ac[0], M("fn", (ac[1],), (1, 1), "exp")), shape)),
+        sub(shape).map(lambda a: M("fn", (a,), shape, function="tanh")),
+        st.tuples(sub(shape), scalar).map(lambda ac: M("div", (ac[0], M("fn", (ac[1],), (1, 1), function="exp")), shape)),
         # a division by a scalar name: LaTeX writes (½ X) / c and (X ⊘ Y) / c with the fraction in front
         st.tuples(sub(shape), st.sampled_from(["c", "d"])).map(
-            lambda an: M("div", (an[0], M("var", (), (1, 1), an[1])), shape)),
+            lambda an: M("div", (an[0], M("var", (), (1, 1), name=an[1])), shape)),
     ]
     for inner in ("N", "K", 1):
         if (shape[0], inner) in SHAPES and (inner, shape[1]) in SHAPES:
@@ -92,17 +92,17 @@ def trees(shape, depth):
         options.append(st.tuples(sub(shape), sub((shape[0], 1))).map(lambda ab: M("add", ab, shape)))
         options.append(st.tuples(sub((1, shape[1])), sub(shape)).map(lambda ab: M("had", ab, shape)))
     options.append(st.tuples(sub(shape), sub(shape)).map(
-        lambda ab: M("div", (ab[0], M("fn", (ab[1],), shape, "exp")), shape)))
+        lambda ab: M("div", (ab[0], M("fn", (ab[1],), shape, function="exp")), shape)))
     options.append(st.tuples(sub(shape), st.sampled_from(["softmax", "log_softmax"]), st.sampled_from([0, 1])).map(
-        lambda a: M(a[1], (a[0],), shape, a[2])))
+        lambda a: M(a[1], (a[0],), shape, axis=a[2])))
     if shape[0] == 1 and shape[1] != 1:
-        options.append(sub(("K", shape[1])).map(lambda a: M("sum", (a,), shape, 0)))
-        options.append(sub(("K", shape[1])).map(lambda a: M("logsumexp", (a,), shape, 0)))
+        options.append(sub(("K", shape[1])).map(lambda a: M("sum", (a,), shape, axis=0)))
+        options.append(sub(("K", shape[1])).map(lambda a: M("logsumexp", (a,), shape, axis=0)))
     if shape[1] == 1 and shape[0] != 1:
-        options.append(sub((shape[0], "N")).map(lambda a: M("mean", (a,), shape, 1)))
+        options.append(sub((shape[0], "N")).map(lambda a: M("mean", (a,), shape, axis=1)))
     # issue 20: every operation and every function of the tables is drawn, printed and read back
     options.append(st.tuples(sub(shape), st.sampled_from(sorted(FUNCTIONS)), st.sampled_from(["fn", "dfn"])).map(
-        lambda a: M(a[2], (_in_domain(a[0], a[1]),), shape, a[1])))
+        lambda a: M(a[2], (_in_domain(a[0], a[1]),), shape, function=a[1])))
     if shape == (1, 1):
         options.append(sub(("N", "N")).map(lambda a: M("trace", (a,), shape)))
         options.append(sub(("K", "N")).map(lambda a: M("norm", (a,), shape)))
@@ -110,7 +110,7 @@ def trees(shape, depth):
         options.append(sub(("N", "K")).map(lambda a: M("variance", (a,), shape)))
         options.append(st.tuples(sub(("K", "N")), sub(("K", "N"))).map(lambda zt: M("sce", zt, shape)))
     if shape[0] == 1 and shape[1] != 1:
-        options.append(sub(("K", shape[1])).map(lambda a: M("variance", (a,), shape, 0)))
+        options.append(sub(("K", shape[1])).map(lambda a: M("variance", (a,), shape, axis=0)))
     if shape[0] == shape[1] and shape[0] != 1:
         options.append(sub((shape[0], 1)).map(lambda a: M("diag", (a,), shape)))
     return st.one_of(*options)
@@ -121,7 +121,7 @@ _POSITIVE_ONLY = {"log", "sqrt", "log1p"}
 
 def _in_domain(a: M, name: str) -> M:
     """The argument of a function defined for positive numbers only, made positive: exp(a)."""
-    return M("fn", (a,), a.shape, "exp") if name in _POSITIVE_ONLY else a
+    return M("fn", (a,), a.shape, function="exp") if name in _POSITIVE_ONLY else a
 
 
 def direct(e: M):
@@ -129,9 +129,9 @@ def direct(e: M):
     a = [direct(x) for x in e.args]
     op = e.op
     if op == "var":
-        return VALUES[e.data]
+        return VALUES[e.name]
     if op == "const":
-        return np.full((1, 1), float(e.data))
+        return np.full((1, 1), float(e.value))
     if op == "add":
         return a[0] + a[1]
     if op == "neg":
@@ -143,13 +143,13 @@ def direct(e: M):
     if op == "div":
         return a[0] / a[1]
     if op == "pow":
-        return np.power(a[0], float(e.data))
+        return np.power(a[0], float(e.exponent))
     if op == "T":
         return a[0].T
     if op == "fn":
-        return BY_HAND[e.data](a[0])
+        return BY_HAND[e.function](a[0])
     if op == "dfn":
-        return SLOPE_BY_HAND[e.data](a[0])
+        return SLOPE_BY_HAND[e.function](a[0])
     if op == "trace":
         return np.full((1, 1), np.trace(a[0]))
     if op == "norm":
@@ -157,21 +157,21 @@ def direct(e: M):
     if op == "dot":
         return np.full((1, 1), np.sum(a[0] * a[1]))
     if op == "variance":
-        mean = a[0].mean() if e.data is None else a[0].mean(axis=e.data, keepdims=True)
+        mean = a[0].mean() if e.axis is None else a[0].mean(axis=e.axis, keepdims=True)
         squares = (a[0] - mean) ** 2
-        return np.full((1, 1), squares.mean()) if e.data is None else squares.mean(axis=e.data, keepdims=True)
+        return np.full((1, 1), squares.mean()) if e.axis is None else squares.mean(axis=e.axis, keepdims=True)
     if op == "sce":
         z, t = a
         return np.full((1, 1), -np.sum(t * (z - np.log(np.sum(np.exp(z), axis=0, keepdims=True)))))
     if op == "diag":
         return np.diag(a[0][:, 0])
-    if op in ("sum", "mean") and e.data is None:
+    if op in ("sum", "mean") and e.axis is None:
         return np.full((1, 1), getattr(np, op)(a[0]))
     if op in ("sum", "mean"):
-        return getattr(np, op)(a[0], axis=e.data, keepdims=True)
+        return getattr(np, op)(a[0], axis=e.axis, keepdims=True)
     if op in ("logsumexp", "softmax", "log_softmax"):
         z = a[0]
-        lse = np.log(np.sum(np.exp(z), axis=e.data, keepdims=True))
+        lse = np.log(np.sum(np.exp(z), axis=e.axis, keepdims=True))
         return {"logsumexp": lse, "softmax": np.exp(z - lse), "log_softmax": z - lse}[op]
     raise AssertionError(op)
 
@@ -214,8 +214,8 @@ def test_no_printer_puts_a_number_right_after_another(e):
 # -- pinned cases of issue 9 ---------------------------------------------------------------------------
 def test_printed_brackets_of_powers_and_transposes():
     a, x = mx.var("a", ("N", 1)), mx.var("x", ("N", 1))
-    twice = M("pow", (M("pow", (a,), a.shape, sympy.Rational(1, 2)),), a.shape, sympy.Integer(2))
-    transposed = M("T", (M("pow", (x,), x.shape, sympy.Integer(2)),), (1, "N"))
+    twice = M("pow", (M("pow", (a,), a.shape, exponent=sympy.Rational(1, 2)),), a.shape, exponent=sympy.Integer(2))
+    transposed = M("T", (M("pow", (x,), x.shape, exponent=sympy.Integer(2)),), (1, "N"))
     assert numpy_expr(twice) == "(a ** 0.5) ** 2.0"
     assert numpy_expr(transposed) == "(x ** 2.0).T"
     assert TextPrinter()(twice) == "(a^(1/2))^2"
@@ -286,7 +286,7 @@ def test_a_sheet_with_a_power_of_a_power_compiles(tmp_path):
 
 def test_a_product_right_of_a_product_keeps_its_brackets_in_numpy():
     # Python reads "X * c * A @ B.T" as ((X * c) * A) @ B.T: found by the read-back property
-    a, b, c = M("var", (), ("K", "N"), "A"), M("var", (), ("K", "N"), "B"), M("var", (), (1, 1), "c")
+    a, b, c = M("var", (), ("K", "N"), name="A"), M("var", (), ("K", "N"), name="B"), M("var", (), (1, 1), name="c")
     ab = M("matmul", (a, M("T", (b,), ("N", "K"))), ("K", "K"))
     e = M("had", (ab, M("scale", (c, ab), ("K", "K"))), ("K", "K"))
     source = numpy_expr(e)
@@ -296,7 +296,7 @@ def test_a_product_right_of_a_product_keeps_its_brackets_in_numpy():
 
 def test_a_number_inside_a_reduction_is_an_array_in_numpy():
     # found by the read-back property: np.max(2.0, axis=1) fails; softmax(2, axis=1) is written by users
-    e = M("softmax", (M("const", (), (1, 1), sympy.Integer(2)),), (1, 1), 1)
+    e = M("softmax", (M("const", (), (1, 1), value=sympy.Integer(2)),), (1, 1), axis=1)
     got = eval(compile(numpy_expr(e), "<numpy_expr>", "eval"), {"__builtins__": {}}, dict(NAMESPACE))  # noqa: S307
     assert np.allclose(got, 1.0)
 
@@ -356,7 +356,7 @@ def test_no_fraction_is_set_inside_a_fraction(builtin):
     from derive.report import render_sheet
 
     for problem in builtin_problems():
-        if problem.kind != "matrix":
+        if problem.engine != "matrix":
             continue
         tex = render_sheet(builtin(problem.name), "tex")
         assert not re.search(r"\\frac\{[^{}]*(\{[^{}]*\}[^{}]*)*\\frac", tex), problem.name
@@ -430,13 +430,13 @@ def test_sums_and_means_along_an_axis_are_products_with_ones_and_softmax_of_rows
     assert r"\roomy{= \bar{Z}_{2} \, \mathbf{1}} &" in sheets["mlp_batch"]
 
     text = TextPrinter()
-    X = M("var", (), ("D", "B"), "X")
-    assert text(M("sum", (X,), ("D", 1), 1)) == "X 𝟏"
-    assert text(M("sum", (X,), (1, "B"), 0)) == "𝟏ᵀ X"
-    assert text(M("mean", (X,), ("D", 1), 1)) == "(1 / B) X 𝟏"
-    assert text(M("softmax", (X,), ("D", "B"), 1)) == "row-wise softmax(X)"
-    assert text(M("softmax", (X,), ("D", "B"), 0)) == "softmax(X)"  # each column: the default, unsaid
-    assert text(M("sum", (X,), (1, 1), None)) == "sum(X)"
+    X = M("var", (), ("D", "B"), name="X")
+    assert text(M("sum", (X,), ("D", 1), axis=1)) == "X 𝟏"
+    assert text(M("sum", (X,), (1, "B"), axis=0)) == "𝟏ᵀ X"
+    assert text(M("mean", (X,), ("D", 1), axis=1)) == "(1 / B) X 𝟏"
+    assert text(M("softmax", (X,), ("D", "B"), axis=1)) == "row-wise softmax(X)"
+    assert text(M("softmax", (X,), ("D", "B"), axis=0)) == "softmax(X)"  # each column: the default, unsaid
+    assert text(M("sum", (X,), (1, 1), axis=None)) == "sum(X)"
     for name in ("attention", "layernorm", "batchnorm", "mlp_batch"):
         result = runner.invoke(app, ["solve", name])
         assert result.exit_code == 0 and "axis" not in result.output, name
@@ -494,8 +494,8 @@ def test_the_verification_paragraph_says_what_was_proved(tmp_path):
 
 def test_a_negated_power_before_a_vector_of_ones_is_bracketed():
     """Hypothesis found (1 / N) −A^2 𝟏 (the 2 runs into 𝟏, which reads as a digit)."""
-    a = M("var", (), ("K", "N"), "A")
-    e = M("mean", (M("neg", (M("pow", (a,), ("K", "N"), 2),), ("K", "N")),), ("K", 1), 1)
+    a = M("var", (), ("K", "N"), name="A")
+    e = M("mean", (M("neg", (M("pow", (a,), ("K", "N"), exponent=2),), ("K", "N")),), ("K", 1), axis=1)
     assert TextPrinter()(e) == "(1 / N) (−A^2) 𝟏"
 
 
@@ -504,8 +504,8 @@ def test_a_transposed_sum_along_an_axis_keeps_its_brackets():
     products with 𝟏: under a transpose or a power they are products."""
     import sympy
 
-    b = M("var", (), ("K", "N"), "B")
-    root = M("pow", (M("fn", (b,), ("K", "N"), "exp"),), ("K", "N"), sympy.Rational(1, 2))
-    e = M("T", (M("sum", (root,), (1, "N"), 0),), ("N", 1))
+    b = M("var", (), ("K", "N"), name="B")
+    root = M("pow", (M("fn", (b,), ("K", "N"), function="exp"),), ("K", "N"), exponent=sympy.Rational(1, 2))
+    e = M("T", (M("sum", (root,), (1, "N"), axis=0),), ("N", 1))
     assert TextPrinter()(e) == "(𝟏ᵀ exp(B)^(1/2))ᵀ"
     assert LatexPrinter()(e) == r"\left({\mathbf{1}^\top} \, \exp\left(B\right)^{\circ \frac{1}{2}}\right)^\top"

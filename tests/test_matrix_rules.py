@@ -140,7 +140,7 @@ def test_each_broadcast_and_axis_is_proved(name):
 
 def test_every_operation_has_every_piece():
     for name, op in OPS.items():
-        for piece in ("shape", "build", "numpy", "sympy", "source", "text", "latex", "kind"):
+        for piece in ("shape", "build", "numpy", "sympy", "source", "text", "latex", "binding"):
             assert getattr(op, piece), (name, piece)
         assert op.vjps or op.why_no_vjp, name
         assert op.arity is None or not op.vjps or len(op.vjps) == op.arity, name
@@ -218,7 +218,7 @@ WRONG_RULES = {
                                                                                      e.args[1])))),
     "had: own factor": ("had", _wrong("had", 0, lambda e, u: _mx.had(e.args[0], u))),
     "pow: exponent not lowered": ("pow", _wrong("pow", 0, lambda e, u: _mx.had(
-        _mx.scale(_mx.const(e.data), _mx.power(e.args[0], e.data)), u))),
+        _mx.scale(_mx.const(e.exponent), _mx.power(e.args[0], e.exponent)), u))),
     "fn: f′ forgotten": ("fn", _wrong("fn", 0, lambda e, u: u)),
     "sum: ū dropped": ("sum", _wrong("sum", 0, lambda e, u: _mx.ones(e.args[0].shape))),
     "norm: not divided by the norm": ("norm", _wrong("norm", 0, lambda e, u: _mx.scale(u, e.args[0]))),
@@ -230,14 +230,14 @@ WRONG_RULES = {
         u, _mx.vector_op("softmax", e.args[0]))))),
     "mean: not divided by the count": ("mean", _wrong("mean", 0, lambda e, u: _rules._sum_vjp(e, u))),
     "variance: not centred": ("variance", _wrong("variance", 0, lambda e, u: _mx.div(
-        _mx.scale(_mx.const(2), _mx.had(e.args[0], u)), _mx.count(e.args[0].shape, e.data)))),
+        _mx.scale(_mx.const(2), _mx.had(e.args[0], u)), _mx.count(e.args[0].shape, e.axis)))),
     "add: a broadcast operand's share not summed": ("add", lambda monkeypatch: monkeypatch.setattr(
         _rules, "unbroadcast", lambda u, shape: u if u.shape == tuple(shape) else _mx.along("mean", u, 1))),
     "log_softmax: ū only": ("log_softmax", _wrong("log_softmax", 0, lambda e, u: u)),
     "maximum: the weight of the other argument": ("maximum", _wrong("maximum", 0, lambda e, u: _mx.had(
         _mx.M("above", e.args[::-1], e.shape), u))),
     "max: ū not spread back": ("max", _wrong("max", 0, lambda e, u: _mx.had(
-        _mx.M("max_share", (e.args[0],), e.args[0].shape, e.data), _mx.ones(u.shape)))),
+        _mx.M("max_share", (e.args[0],), e.args[0].shape, axis=e.axis), _mx.ones(u.shape)))),
     "where: branches swapped": ("where", _wrong("where", 1, lambda e, u: _mx.had(
         _mx.sub(_mx.ones(e.args[0].shape), e.args[0]), u))),
     "epow: exponent not lowered": ("epow", _wrong("epow", 0, lambda e, u: _mx.had(_mx.had(e.args[1], e), u))),
@@ -245,11 +245,11 @@ WRONG_RULES = {
                                                                                                 e.args[0]))))),
     "var1: divided by n": ("var1", _wrong("var1", 0, lambda e, u: _rules._var_vjp(e, u))),
     "row: the first row for any": ("row", _wrong("row", 0, lambda e, u: _mx.matmul(_mx.transpose(
-        _mx.M("row", (_mx.eye(e.args[0].shape[0]),), (1, e.args[0].shape[0]), 0)), u))),
+        _mx.M("row", (_mx.eye(e.args[0].shape[0]),), (1, e.args[0].shape[0]), index=0)), u))),
     "concat: the blocks swapped": ("concat", _wrong("concat", 0, lambda e, u: _mx.part(
-        u, e.data, e.args[1].shape[e.data], _mx.size_sum(e.args[1].shape[e.data], e.args[0].shape[e.data])))),
+        u, e.axis, e.args[1].shape[e.axis], _mx.size_sum(e.args[1].shape[e.axis], e.args[0].shape[e.axis])))),
     "part: ū at the start": ("part", _wrong("part", 0, lambda e, u: _mx.concat(
-        u, _mx.zero(_rules._with(e.args[0].shape, e.data[0], e.data[1])), e.data[0]))),
+        u, _mx.zero(_rules._with(e.args[0].shape, e.axis, e.bounds[0])), e.axis))),
 }
 
 

@@ -310,7 +310,7 @@ def test_a_node_and_a_size_may_be_named_e():
     assert m.shapes["ones"] == ("e", 1)
     undeclared = OPS_BASE.format(equations='L = "sum(x) * e"')
     (_, loss), = build_model(problem_from_toml(undeclared, "net")).equations
-    assert any(node.op == "const" and node.data == sympy.E for node in loss.walk())
+    assert any(node.op == "const" and node.value == sympy.E for node in loss.walk())
 
 
 def test_a_numeric_slice_of_a_named_size_is_checked_against_dims():

@@ -91,12 +91,12 @@ def test_the_sheet_states_the_row_condition_it_relies_on(kind, what):
     from derive.render.matrix import fact_note
 
     fused = solve_matrix(problem_from_toml(ROWS.format(target=f'{{ shape = "B x K", kind = "{kind}" }}', axis=1), "r"))
-    (note,) = [fact_note(f, fused.model, TextPrinter()) for f in fused.derivation.facts if f.kind == "fused"]
+    (note,) = [fact_note(f, fused.model, TextPrinter()) for f in fused.derivation.facts if f.rewrite == "fused"]
     assert note.endswith(f"as each row of T {what})"), note
     direct = ROWS.format(target=f'{{ shape = "B x K", kind = "{kind}" }}', axis=1).replace(
         'P = "softmax(Z, axis=1)"\nL = "-sum(T * log(P)) / B"', 'L = "-sum(T * log_softmax(Z, axis=1)) / B"')
     solution = solve_matrix(problem_from_toml(direct, "r"))
-    notes = [fact_note(f, solution.model, TextPrinter()) for f in solution.derivation.facts if f.kind == "columns"]
+    notes = [fact_note(f, solution.model, TextPrinter()) for f in solution.derivation.facts if f.rewrite == "columns"]
     assert notes == [f"T 𝟏 = 𝟏, as each row of T {what}"]  # T 𝟏 = 𝟏, not 𝟏ᵀ T = 𝟏ᵀ
 
 

@@ -122,7 +122,7 @@ def test_a_verification_error_is_one_short_line_naming_the_entry(monkeypatch):
     from derive.problems import problem_from_toml
 
     monkeypatch.setitem(rules.OPS, "pow", dataclasses.replace(
-        rules.OPS["pow"], vjps=(lambda e, u: mx.had(mx.power(e.args[0], e.data - 1), u),)))
+        rules.OPS["pow"], vjps=(lambda e, u: mx.had(mx.power(e.args[0], e.exponent - 1), u),)))
     derivation = derive(build_model(problem_from_toml(ABS_PENALTY, "abs")))
     with pytest.raises(VerificationError) as caught:
         exact_check(derivation)

@@ -75,12 +75,12 @@ def test_user_text_escaping():
 def test_a_printed_number_carries_its_sign_and_form(x, digits, text, negative, scientific):
     """The facts the printers act on (a sign a sum writes as " − ", scientific notation a product
     to bracket, 10^{k} in LaTeX) are decided where the number's form is chosen, from its value;
-    number_kind took the printed text and guessed from its first character and an "e" in it."""
+    the number's binding was guessed from the printed text's first character and an "e" in it."""
     from derive.render.notation import printed_number
 
     assert printed_number(x, digits) == (text, negative, scientific)
     kind = "neg" if negative else "mul" if scientific else "atom"
     for nt in (TextNotation(digits), LatexNotation(digits)):
-        assert nt.number_kind(x) == kind
+        assert nt.number_binding(x) == kind
         assert nt.number(x).startswith(nt.minus) == negative  # the fact agrees with what is printed
         assert (r"\times 10^{" in nt.number(x) if nt.name == "latex" else "e" in nt.number(x)) == scientific

@@ -18,7 +18,7 @@ from derive.forms import fill
 from derive.functions import FUNCTIONS
 from derive.matrix.codegen import _HELPERS as codegen_helpers
 from derive.matrix.codegen import numpy_expr
-from derive.matrix.expr import M
+from derive.matrix.expr import PARAMETERS, TAKES, M
 from derive.matrix.rules import OPS
 from derive.parse import parse_expression
 from derive.render.matrix import LatexPrinter, TextPrinter, derivative_notes
@@ -36,7 +36,7 @@ T = np.abs(RNG.normal(size=(3, 2)))
 
 
 def var(name, shape):
-    return M("var", (), shape, name)
+    return M("var", (), shape, name=name)
 
 
 a, b, cc, s, u, t = (var("A", (3, 2)), var("B", (3, 2)), var("C", (2, 3)), var("S", (3, 3)), var("u", (3, 1)),
@@ -98,25 +98,25 @@ INSTANCES = {
     "diag": (M("diag", (u,), (3, 3)), np.diag(U[:, 0])),
     "had": (M("had", (a, b), (3, 2)), A * B),
     "div": (M("div", (a, k), (3, 2)), A / 1.7),
-    "pow": (M("pow", (a,), (3, 2), sympy.Integer(3)), A ** 3),
-    "fn": (M("fn", (a,), (3, 2), "tanh"), np.tanh(A)),
-    "dfn": (M("dfn", (a,), (3, 2), "tanh"), 1 / np.cosh(A) ** 2),
-    "sum": (M("sum", (a,), (3, 1), 1), A.sum(axis=1, keepdims=True)),
-    "mean": (M("mean", (a,), (1, 2), 0), A.mean(axis=0, keepdims=True)),
-    "variance": (M("variance", (a,), (1, 1), None), np.var(A)),
+    "pow": (M("pow", (a,), (3, 2), exponent=sympy.Integer(3)), A ** 3),
+    "fn": (M("fn", (a,), (3, 2), function="tanh"), np.tanh(A)),
+    "dfn": (M("dfn", (a,), (3, 2), function="tanh"), 1 / np.cosh(A) ** 2),
+    "sum": (M("sum", (a,), (3, 1), axis=1), A.sum(axis=1, keepdims=True)),
+    "mean": (M("mean", (a,), (1, 2), axis=0), A.mean(axis=0, keepdims=True)),
+    "variance": (M("variance", (a,), (1, 1), axis=None), np.var(A)),
     "norm": (M("norm", (a,), (1, 1)), math.sqrt((A * A).sum())),
     "dot": (M("dot", (a, b), (1, 1)), (A * B).sum()),
-    "softmax": (M("softmax", (a,), (3, 2), 0), _softmax(A, 0)),
-    "logsumexp": (M("logsumexp", (a,), (3, 1), 1), np.log(np.exp(A).sum(axis=1, keepdims=True))),
-    "log_softmax": (M("log_softmax", (a,), (3, 2), 1), np.log(_softmax(A, 1))),
+    "softmax": (M("softmax", (a,), (3, 2), axis=0), _softmax(A, 0)),
+    "logsumexp": (M("logsumexp", (a,), (3, 1), axis=1), np.log(np.exp(A).sum(axis=1, keepdims=True))),
+    "log_softmax": (M("log_softmax", (a,), (3, 2), axis=1), np.log(_softmax(A, 1))),
     "sce": (M("sce", (a, t), (1, 1)), -(T * np.log(_softmax(A, 0))).sum()),
     # the structural operations: each value by hand, ties split as autograd's grad_chooser splits them
-    "max": (M("max", (a,), (1, 2), 0), A.max(axis=0, keepdims=True)),
-    "min": (M("min", (a,), (3, 1), 1), A.min(axis=1, keepdims=True)),
-    "max_share": (M("max_share", (a,), (3, 2), 0), (A == A.max(axis=0)).astype(float)),
-    "max_share ties": (M("max_share", (M("ones", (), (3, 2)),), (3, 2), 0), np.full((3, 2), 1 / 3)),
-    "min_share": (M("min_share", (a,), (3, 2), None), (A == A.min()).astype(float)),
-    "min_share ties": (M("min_share", (M("ones", (), (3, 2)),), (3, 2), 1), np.full((3, 2), 1 / 2)),
+    "max": (M("max", (a,), (1, 2), axis=0), A.max(axis=0, keepdims=True)),
+    "min": (M("min", (a,), (3, 1), axis=1), A.min(axis=1, keepdims=True)),
+    "max_share": (M("max_share", (a,), (3, 2), axis=0), (A == A.max(axis=0)).astype(float)),
+    "max_share ties": (M("max_share", (M("ones", (), (3, 2)),), (3, 2), axis=0), np.full((3, 2), 1 / 3)),
+    "min_share": (M("min_share", (a,), (3, 2), axis=None), (A == A.min()).astype(float)),
+    "min_share ties": (M("min_share", (M("ones", (), (3, 2)),), (3, 2), axis=1), np.full((3, 2), 1 / 2)),
     "maximum": (M("maximum", (a, b), (3, 2)), np.where(A > B, A, B)),
     "minimum": (M("minimum", (a, b), (3, 2)), np.where(A < B, A, B)),
     "above": (M("above", (a, b), (3, 2)), (A > B) * 1.0),
@@ -128,24 +128,49 @@ INSTANCES = {
     "greater_equal": (M("greater_equal", (a, b), (3, 2)), (A >= B) * 1.0),
     "where": (M("where", (M("less", (a, b), (3, 2)), a, b), (3, 2)), np.minimum(A, B)),
     "epow": (M("epow", (a, b), (3, 2)), np.exp(B * np.log(A))),
-    "concat": (M("concat", (a, b), (6, 2), 0), np.vstack([A, B])),
-    "concat side by side": (M("concat", (a, b), (3, 4), 1), np.hstack([A, B])),
-    "part": (M("part", (a,), (2, 2), (0, 1, 3)), A[1:, :]),
-    "part of the columns": (M("part", (a,), (3, 1), (1, 1, 2)), A[:, [1]]),
-    "row": (M("row", (a,), (1, 2), 1), A[[1], :]),
-    "row from the end": (M("row", (a,), (1, 2), -1), A[[2], :]),
-    "basis": (M("basis", (), (3, 1), (1, 3)), np.array([[0.0], [1.0], [0.0]])),
-    "var1": (M("var1", (a,), (1, 2), 0), ((A - A.mean(axis=0)) ** 2).sum(axis=0, keepdims=True) / 2),
+    "concat": (M("concat", (a, b), (6, 2), axis=0), np.vstack([A, B])),
+    "concat side by side": (M("concat", (a, b), (3, 4), axis=1), np.hstack([A, B])),
+    "part": (M("part", (a,), (2, 2), axis=0, bounds=(1, 3)), A[1:, :]),
+    "part of the columns": (M("part", (a,), (3, 1), axis=1, bounds=(1, 2)), A[:, [1]]),
+    "row": (M("row", (a,), (1, 2), index=1), A[[1], :]),
+    "row from the end": (M("row", (a,), (1, 2), index=-1), A[[2], :]),
+    "basis": (M("basis", (), (3, 1), index=1, size=3), np.array([[0.0], [1.0], [0.0]])),
+    "var1": (M("var1", (a,), (1, 2), axis=0), ((A - A.mean(axis=0)) ** 2).sum(axis=0, keepdims=True) / 2),
     "bce": (M("bce", (a, t), (1, 1)), (np.log(1 + np.exp(A)) - T * A).sum()),
 }
 for _name in FUNCTIONS:  # every function of the table, as fn and as dfn
-    INSTANCES[f"fn {_name}"] = (M("fn", (a,), (3, 2), _name), BY_HAND[_name](A))
-    INSTANCES[f"dfn {_name}"] = (M("dfn", (a,), (3, 2), _name), _slope(_name)(A))
+    INSTANCES[f"fn {_name}"] = (M("fn", (a,), (3, 2), function=_name), BY_HAND[_name](A))
+    INSTANCES[f"dfn {_name}"] = (M("dfn", (a,), (3, 2), function=_name), _slope(_name)(A))
 
 
 def test_every_operation_and_function_has_an_instance():
     assert {name.split(" ")[0] for name in INSTANCES} == set(OPS)
     assert set(BY_HAND) == set(SLOPE_BY_HAND) == set(FUNCTIONS)
+
+
+def test_every_operation_declares_its_typed_parameters():
+    """Issue 20: a node's parameters are typed fields (no ``data`` holding a name here, an axis
+    there); each operation declares which it takes, its instance uses exactly those, and an
+    operation that lets a user write axis= takes an axis."""
+    for name, op in OPS.items():
+        assert set(op.takes) <= set(PARAMETERS), name
+        assert TAKES[name] == frozenset(op.takes), name
+        assert not op.axis or "axis" in op.takes, name
+    for label, (e, _) in INSTANCES.items():
+        assert set(e.parameters) <= TAKES[e.op], label
+    assert all(TAKES[leaf] for leaf in ("var", "adj", "const", "dim"))
+
+
+@pytest.mark.parametrize("op", sorted(TAKES))
+def test_a_parameter_its_operation_does_not_take_is_refused(op):
+    """A future operation cannot smuggle an untyped value in: every parameter an operation does
+    not declare is refused when the node is made (an axis on a name, a function on a sum, ...)."""
+    for parameter in PARAMETERS:
+        if parameter in TAKES[op]:
+            continue
+        with pytest.raises(TypeError, match=f"takes no {parameter}"):
+            M(op, (), (3, 2), **{parameter: 1})
+    assert M(op, (), (3, 2)).parameters == {}  # none given is always a node (a sum of everything)
 
 
 @pytest.mark.parametrize("name", sorted(BY_HAND))
@@ -208,7 +233,7 @@ class _Solution:
         from types import SimpleNamespace
 
         z = var("z", (3, 1))
-        use = M("had", (M("dfn", (z,), (3, 1), name), var("h_bar", (3, 1))), (3, 1))
+        use = M("had", (M("dfn", (z,), (3, 1), function=name), var("h_bar", (3, 1))), (3, 1))
         self.derivation = SimpleNamespace(adjoints=[SimpleNamespace(simplified=use)], gradients=[], facts=[])
         self.model = SimpleNamespace(abstract=frozenset(), concrete={}, variables=["z"], equations=[], introduced={},
                                      problem=SimpleNamespace(functions={}))

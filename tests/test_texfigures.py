@@ -48,7 +48,7 @@ def test_the_preamble_of_a_builtin_sheet_is_known_before_it_is_rendered(name, bl
     """WarmTeX is started on this prediction; a wrong one would silently lose the warm start."""
     solution = api.solve(name)
     tex = render_sheet(solution, "tex", SheetOptions(blank=blank))
-    assert builtin_preamble(solution.kind, blank) == texformat.split_preamble(tex)[0]
+    assert builtin_preamble(solution.engine, blank) == texformat.split_preamble(tex)[0]
 
 
 def test_a_builtin_sheet_is_typeset_by_the_engine_started_before_it(tmp_path, monkeypatch):

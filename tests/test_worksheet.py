@@ -46,7 +46,7 @@ def test_blank_markdown_filled_with_the_key_checks_all_correct(tmp_path, problem
     planted[("forward", "x2", "v3")] = "-14.778"    # sign
     planted[("reverse", "y2", "v1")] = ""           # missing
     filled.write_text(fill(blank, planted))
-    findings = {(c.part, c.pass_, c.node): (c.verdict, c.kind)
+    findings = {(c.part, c.pass_, c.node): (c.verdict, c.slip)
                 for c in grade(problem1, read_answers(filled)).cells if c.verdict not in ("correct", "rounding")}
     assert findings == {("trace", "", "v8"): ("wrong", None), ("forward", "x2", "v3"): ("wrong", "sign"),
                         ("reverse", "y2", "v1"): ("missing", None)}

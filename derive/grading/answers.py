@@ -79,8 +79,8 @@ def _expected(solution: MatrixSolution) -> dict[tuple[str, str], M]:
 
 def answer_template(solution: MatrixSolution) -> str:
     """The TOML file a student fills in: one empty formula per adjoint and gradient to give."""
-    used = sorted({node.data for _, e in solution.model.equations for node in e.walk()
-                   if node.op == "fn" and node.data not in ("log", "exp", "sqrt")})  # these are written out
+    used = sorted({node.function for _, e in solution.model.equations for node in e.walk()
+                   if node.op == "fn" and node.function not in ("log", "exp", "sqrt")})  # these are written out
     derivatives = "".join(f"{name}′ as d{name}, " for name in used)
     lines = [f"# {solution.problem.title or solution.problem.name}: your answers, one formula each, checked",
              f"# by meaning with 'derive check'. Write adjoints as <name>_bar, {derivatives}transposes as .T,",
@@ -150,8 +150,8 @@ def check_answers(solution: MatrixSolution, path: str | Path, seeds: tuple[int, 
 def _judge_answer(solution: MatrixSolution, section: str, name: str, given: str, right: M, want: str,
                   environments, seeds) -> AnswerVerdict:
     """One typed answer's verdict: its shape, then numeric and exact equality with ``right``."""
-    def verdict(kind: str, message: str = "", counterexample: dict | None = None) -> AnswerVerdict:
-        return AnswerVerdict(section, name, given, want, kind, message, counterexample)
+    def verdict(outcome: str, message: str = "", counterexample: dict | None = None) -> AnswerVerdict:
+        return AnswerVerdict(section, name, given, want, outcome, message, counterexample)
 
     def differs(counterexample: dict) -> AnswerVerdict:
         return verdict("wrong", f"not equal to {want}: they differ at random values (seed {counterexample['seed']}, "

@@ -143,19 +143,19 @@ def collect(paths: list[str | Path], skipped: list[Submission] | None = None) ->
         for entry in sorted(path.iterdir()):
             if entry.suffix.lower() not in SUFFIXES or entry.name.startswith("."):
                 continue
-            kind = _kind(entry)
-            if kind == "folder":
+            file_type = _file_type(entry)
+            if file_type == "folder":
                 continue
-            if kind == "file":
+            if file_type == "file":
                 out.append(entry)
             elif skipped is not None:
-                skipped.append(Submission(str(entry), error=f"{entry}: {kind}: not graded (only regular files "
+                skipped.append(Submission(str(entry), error=f"{entry}: {file_type}: not graded (only regular files "
                                                             "in a submissions folder are)"))
     seen: set[Path] = set()
     return [p for p in out if not (p in seen or seen.add(p))]
 
 
-def _kind(path: Path) -> str:
+def _file_type(path: Path) -> str:
     try:
         mode = os.lstat(path).st_mode
     except OSError as exc:
@@ -173,7 +173,7 @@ def grade_file(solution, path: Path, manifest: dict[str, ManifestEntry] | None =
     who handed the file in (Gradescope's metadata), which wins over the id written on the sheet;
     a sheet carrying another id is flagged to the instructor.  Raises DeriveError when the file
     cannot be graded."""
-    if solution.kind == "matrix":
+    if solution.engine == "matrix":
         from .answers import check_answers
 
         return Submission(str(path), submitter or path.stem, check_answers(solution, path))

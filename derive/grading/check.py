@@ -113,12 +113,12 @@ def _inputs(request: CheckRequest, solution) -> tuple:
 
     entries = decisions = None
     if request.manifest:
-        if solution.kind != "scalar":
+        if solution.engine != "scalar":
             raise ProblemError("--manifest grades variants of a scalar problem")
         entries = read_manifest(request.manifest, solution.problem)
     students = read_roster(request.roster) if request.roster else None
     if request.overrides:
-        if solution.kind != "scalar":
+        if solution.engine != "scalar":
             raise ProblemError("--overrides resolves cells of scalar worksheets")
         from .grade import worksheet_cells
         from .overrides import read_overrides
@@ -151,7 +151,7 @@ def refuse_overwriting(request: CheckRequest) -> None:
 
 def grading_options(solution, tolerance, weights, require_lines, decimal_comma=None) -> dict:
     """The grading policy: the problem file's [grading] table, overridden by the options."""
-    if solution.kind != "scalar":
+    if solution.engine != "scalar":
         if tolerance is not None or weights or require_lines or decimal_comma is not None:
             raise ProblemError("--tolerance, --weight, --require-lines and --decimal-comma grade scalar worksheets")
         return {}

@@ -93,13 +93,17 @@ class CellVerdict:
     given: str
     expected: float
     verdict: str  # correct, rounding, carried, wrong, missing, review
-    kind: str | None = None  # sign, carried, arithmetic, rule, degrees, chain, point, no-line
+    slip: str | None = None  # sign, carried, arithmetic, rule, degrees, chain, point, no-line
     message: str = ""
     credit: float = 0.0
 
+    @property
+    def kind(self) -> str | None:  # the old name of slip (the "kind" of the JSON), kept for derive.testing users
+        return self.slip
+
     def as_dict(self) -> dict:
         return {"part": self.part, "pass": self.pass_, "node": self.node, "given": self.given,
-                "expected": self.expected, "verdict": self.verdict, "kind": self.kind,
+                "expected": self.expected, "verdict": self.verdict, "kind": self.slip,
                 "message": self.message, "credit": self.credit}
 
 
@@ -397,11 +401,11 @@ def grade(solution: ScalarSolution, answers: list[Answer], weights: dict[str, fl
                                   message=f"derive could not judge this cell ({type(exc).__name__}); "
                                           "for a human to look at")
         if node in elsewhere and part == "trace":
-            verdict = replace(verdict, kind="point", message=f"not this sheet's point: {node} = "
+            verdict = replace(verdict, slip="point", message=f"not this sheet's point: {node} = "
                               f"{_fmt(verdict.expected)} here")
         if policy.require_lines and verdict.credit > 0 and answer is not None \
                 and expect.has_line(part, pass_, node) and not sheet.shows_work(answer):
-            verdict = replace(verdict, kind=verdict.kind or "no-line", credit=verdict.credit * policy.line_credit,
+            verdict = replace(verdict, slip=verdict.slip or "no-line", credit=verdict.credit * policy.line_credit,
                               message=(verdict.message + "; " if verdict.message else "")
                               + ("no evaluation line" if not answer.line.strip() else
                                  "the line does not compute the value written")
@@ -516,7 +520,7 @@ class _Sheet:
     def judge(self, part: str, pass_: str, node: str, answer: Answer | None) -> CellVerdict:
         verdict = self._judge(part, pass_, node, answer)
         self.right[((part, pass_), node)] = verdict.verdict in ("correct", "rounding") or (
-            verdict.verdict == "wrong" and verdict.kind == "arithmetic" and verdict.credit > 0)
+            verdict.verdict == "wrong" and verdict.slip == "arithmetic" and verdict.credit > 0)
         return verdict
 
     def _judge(self, part: str, pass_: str, node: str, answer: Answer | None) -> CellVerdict:
@@ -542,7 +546,7 @@ class _Sheet:
 
         if exact or (d >= policy.digits and _close(given, expected, tolerance)):
             if stages and len(stages) > 1 and not _consistent(stages, expected, d):
-                return CellVerdict(given=answer.value, verdict="wrong", kind="arithmetic",
+                return CellVerdict(given=answer.value, verdict="wrong", slip="arithmetic",
                                    message=f"the result is right but the terms written are not ({stages[0].text} "
                                            f"{_equals(stages[0].value, d, expected)}, not {shown})",
                                    credit=CREDIT["arithmetic-right-result"], **base)
@@ -563,7 +567,7 @@ class _Sheet:
             credit = CREDIT["correct"] if verdict != "wrong" else 0.0
             if verdict == "carried":
                 message += f"; the right value is {shown}"
-            return CellVerdict(given=answer.value, verdict=verdict, kind="carried" if verdict != "rounding" else None,
+            return CellVerdict(given=answer.value, verdict=verdict, slip="carried" if verdict != "rounding" else None,
                                message=message, credit=credit, **base)
         if expected != 0 and _close(given, -expected, tolerance):
             flipped = next((st for st in stages[1:] if _line_close(st.value, -expected, d, st.spread)), None) \
@@ -576,23 +580,23 @@ class _Sheet:
                            "but the result written has the wrong sign")
             else:
                 message = f"the sign is wrong: expected {shown}"
-            return CellVerdict(given=answer.value, verdict="wrong", kind="sign", message=message, **base)
+            return CellVerdict(given=answer.value, verdict="wrong", slip="sign", message=message, **base)
         in_degrees = expect.in_degrees(part, pass_, node, {k: v for k, v in own.items() if k != node})
         if in_degrees is not None and not _close(in_degrees, expected, tolerance) and _close(given, in_degrees, tolerance):
-            return CellVerdict(given=answer.value, verdict="wrong", kind="degrees",
+            return CellVerdict(given=answer.value, verdict="wrong", slip="degrees",
                                message=f"computed in degrees; the argument is in radians: expected {shown}", **base)
         for dropped, value in expect.without_a_factor(part, pass_, node):
             if not _close(value, expected, tolerance) and _close(given, value, tolerance):
-                return CellVerdict(given=answer.value, verdict="wrong", kind="chain",
+                return CellVerdict(given=answer.value, verdict="wrong", slip="chain",
                                    message=f"a chain-rule factor is missing ({dropped}): expected {shown}", **base)
         if stages and len(stages) > 1 and _line_close(stages[0].value, expected, d, stages[0].spread):
             last = stages[-2]
-            return CellVerdict(given=answer.value, verdict="wrong", kind="arithmetic",
+            return CellVerdict(given=answer.value, verdict="wrong", slip="arithmetic",
                                message=f"the terms are right but do not add up to the result written: "
                                        f"{last.text} {_equals(last.value, d, given)}, not {stages[-1].text}", **base)
         rule = _rule_slip(expect, part, pass_, node, stages, d)
         if rule:
-            return CellVerdict(given=answer.value, verdict="wrong", kind="rule", message=rule, **base)
+            return CellVerdict(given=answer.value, verdict="wrong", slip="rule", message=rule, **base)
         return CellVerdict(given=answer.value, verdict="wrong", message=f"expected {shown}", **base)
 
     def follows(self, part: str, pass_: str, node: str, given: float, d: int, stages) -> tuple[str, str] | None:

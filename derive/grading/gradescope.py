@@ -179,7 +179,7 @@ def _test(name: str, fraction: float, maximum: float, items: list, feedback: str
     test = {"name": name, "score": maximum if full else min(score, maximum), "max_score": maximum,
             "status": "passed" if full else "failed", "output_format": "md"}
     if feedback != "score":
-        test["tags"] = sorted({k for i in items if (k := getattr(i, "kind", None)) and k not in NOT_SLIPS
+        test["tags"] = sorted({k for i in items if (k := getattr(i, "slip", None)) and k not in NOT_SLIPS
                                and getattr(i, "credit", 0) < 1})
     summary = f"{_count(items)} right"
     if feedback == "score" or not shown_items:
@@ -192,7 +192,7 @@ def _test(name: str, fraction: float, maximum: float, items: list, feedback: str
 def _right(item) -> bool:
     """A cell the student has nothing to correct in: right, or right from their own earlier values."""
     credit = getattr(item, "credit", 1.0 if item.verdict == "correct" else 0.0)
-    return credit >= 1 and (item.verdict in RIGHT or getattr(item, "kind", None) in ("carried", "regraded"))
+    return credit >= 1 and (item.verdict in RIGHT or getattr(item, "slip", None) in ("carried", "regraded"))
 
 
 def _count(items: list) -> str:
@@ -204,12 +204,12 @@ def _line(item, feedback: str) -> str:
     """One cell or typed answer as the student sees it."""
     if hasattr(item, "node"):
         where = f"{item.pass_ + ' ' if item.pass_ else ''}{item.node}"
-        kind = item.kind
+        slip = item.slip
         message = ("an input is not the value printed on your sheet: copy the inputs from your own sheet"
-                   if kind == "point" else item.message)  # the grader's message may name another student
+                   if slip == "point" else item.message)  # the grader's message may name another student
     else:
-        where, kind, message = item.name, None, item.message
-    text = f"**{_md(where)}**: {item.verdict}{f' ({kind})' if kind else ''}; you wrote {_md(item.given) or '(nothing)'}"
+        where, slip, message = item.name, None, item.message
+    text = f"**{_md(where)}**: {item.verdict}{f' ({slip})' if slip else ''}; you wrote {_md(item.given) or '(nothing)'}"
     if feedback == "full" and message:
         text += f"; {_md(message)}"
     return text

@@ -2,8 +2,8 @@
 student: ``overrides.csv`` with the columns id, part, pass, node, credit, note, applied on every
 re-grade so the decision is kept with the class's files, not typed into a gradebook by hand.
 
-A resolved cell gets the verdict ``correct`` (credit 1) or ``wrong`` (less), the kind
-``regraded`` and the note as its message; it no longer counts as waiting for review.
+A resolved cell gets the verdict ``correct`` (credit 1) or ``wrong`` (less), the slip
+``regraded`` (its "kind" in JSON) and the note as its message; it no longer counts as waiting for review.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def apply_overrides(result, rows: list[dict]):
         row = decided.get((c.part, c.pass_, c.node))
         if row is not None:
             note = row["note"] or "decided by a person"
-            c = replace(c, verdict="correct" if row["credit"] >= 1 else "wrong", kind="regraded",
+            c = replace(c, verdict="correct" if row["credit"] >= 1 else "wrong", slip="regraded",
                         credit=row["credit"], message=f"regraded: {note}")
         cells.append(c)
     return replace(result, cells=cells)

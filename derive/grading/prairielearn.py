@@ -102,11 +102,11 @@ def _existing_uuid(path: Path) -> str | None:
 
 def info_json(problem, existing_uuid: str | None = None) -> dict:
     """PrairieLearn's info.json of the question (required: uuid, type, title, topic)."""
-    scalar = problem.kind == "scalar"
+    scalar = problem.engine == "scalar"
     return {"uuid": existing_uuid or str(uuid.uuid4()), "type": "v3",
             "title": problem.title or problem.name,
             "topic": "Automatic differentiation" if scalar else "Backpropagation in matrix form",
-            "tags": ["derive", problem.kind], "gradingMethod": "Internal", "partialCredit": True,
+            "tags": ["derive", problem.engine], "gradingMethod": "Internal", "partialCredit": True,
             "singleVariant": not scalar}
 
 
@@ -134,11 +134,11 @@ def question_html(solution) -> str:
     from ..render.sheet import header
 
     problem = solution.problem
-    head = header(problem, _html, value=_mustache_value if problem.kind == "scalar" else None)
+    head = header(problem, _html, value=_mustache_value if problem.engine == "scalar" else None)
     out = ["<pl-question-panel>", f"<h4>{head['title']}</h4>"]
     if head["statement"]:
         out.append(f"<p>{head['statement']}</p>")
-    if problem.kind == "scalar":
+    if problem.engine == "scalar":
         out += _scalar_inputs(solution)
     else:
         out += _matrix_inputs(solution)
@@ -205,7 +205,7 @@ def _load(text: str, name: str):
 
 
 def _solve(problem):
-    if problem.kind == "matrix":
+    if problem.engine == "matrix":
         from ..matrix.solve import solve_matrix
 
         return solve_matrix(problem)
@@ -217,7 +217,7 @@ def _solve(problem):
 def generate(data: dict, text: str, name: str) -> None:
     """Fill ``data["params"]`` and ``data["correct_answers"]`` for PrairieLearn's variant seed."""
     problem = _load(text, name)
-    if problem.kind == "matrix":  # a symbolic question: one variant
+    if problem.engine == "matrix":  # a symbolic question: one variant
         from .answers import _expected
         from ..render.matrix import TextPrinter
 
@@ -258,16 +258,16 @@ def grade(data: dict, text: str, name: str, feedback: str = "messages") -> None:
                  **data.get("raw_submitted_answers", {})}
     data.setdefault("feedback", {})
     data.setdefault("partial_scores", {})
-    if problem.kind == "matrix":
+    if problem.engine == "matrix":
         _grade_matrix(data, problem, submitted, feedback)
     else:
         _grade_scalar(data, problem, submitted, feedback)
 
 
-def _cell_feedback(verdict: str, kind: str | None, message: str, feedback: str) -> str:
+def _cell_feedback(verdict: str, slip: str | None, message: str, feedback: str) -> str:
     if feedback == "score":
         return ""
-    said = verdict + (f" ({kind})" if kind and kind != verdict else "")
+    said = verdict + (f" ({slip})" if slip and slip != verdict else "")
     return f"{said}: {message}" if message and feedback == "messages" else said
 
 
@@ -281,7 +281,7 @@ def _grade_scalar(data: dict, problem, submitted: dict, feedback: str) -> None:
     for cell in result.cells:
         data["partial_scores"][answer_name(cell.part, cell.pass_, cell.node)] = {
             "score": cell.credit, "weight": 1,
-            "feedback": _cell_feedback(cell.verdict, cell.kind, cell.message, feedback)}
+            "feedback": _cell_feedback(cell.verdict, cell.slip, cell.message, feedback)}
     score = result.score()
     data["score"] = score["total"]
     data["feedback"]["parts"] = [{"name": part, "score": f"{p['earned']:g}/{p['possible']} cells ({p['fraction']:.0%})",

@@ -66,7 +66,7 @@ class CellStats:
 @dataclass
 class ClassStats:
     problem: str
-    kind: str  # scalar or matrix
+    engine: str  # scalar or matrix
     cells: list[CellStats]
     first_wrong: dict[str, Counter]  # table -> node (or NONE) -> students
     totals: list[float]  # each graded student's total, 0..1
@@ -79,7 +79,7 @@ class ClassStats:
 
     @property
     def slip_names(self) -> tuple[str, ...]:
-        return SLIPS if self.kind == "scalar" else DIAGNOSES
+        return SLIPS if self.engine == "scalar" else DIAGNOSES
 
     def histogram(self) -> list[int]:
         """Students per BINS-wide bin of the total (percent)."""
@@ -108,7 +108,7 @@ class ClassStats:
 
     def as_dict(self) -> dict:
         hist = self.histogram()
-        return {"problem": self.problem, "kind": self.kind, "students": self.students, "ungraded": self.ungraded,
+        return {"problem": self.problem, "kind": self.engine, "students": self.students, "ungraded": self.ungraded,
                 "cells": self.rows(),
                 "first_wrong": {table: dict(counter) for table, counter in self.first_wrong.items()},
                 "totals": {"mean": sum(self.totals) / len(self.totals) if self.totals else None,
@@ -129,11 +129,11 @@ def category(cell: dict) -> str:
     return "wrong"
 
 
-def diagnosis(cell: dict, kind: str) -> str | None:
-    """The slip of a wrong cell: the grader's kind for a worksheet; for a typed matrix answer,
+def diagnosis(cell: dict, engine: str) -> str | None:
+    """The slip of a wrong cell: the grader's slip for a worksheet; for a typed matrix answer,
     a missing transpose or an elementwise product for a matrix one when the grader's message
     says so, else the verdict (shape, invalid) or 'unequal'."""
-    if kind == "scalar":
+    if engine == "scalar":
         return cell.get("kind") if cell.get("kind") in SLIPS else None
     message = (cell.get("message") or "").lower()
     if "transpose" in message:
@@ -146,7 +146,7 @@ def diagnosis(cell: dict, kind: str) -> str | None:
 def class_stats(report) -> ClassStats:
     """The item analysis of a batch.ClassReport (graded submissions only)."""
     graded = report.graded
-    kind = "matrix" if graded and hasattr(graded[0].result, "items") else "scalar"
+    engine = "matrix" if graded and hasattr(graded[0].result, "items") else "scalar"
     cells: dict[tuple[str, str, str], CellStats] = {}
     first_wrong: dict[str, Counter] = {}
     totals, parts = [], {}
@@ -161,7 +161,7 @@ def class_stats(report) -> ClassStats:
             stats = cells.setdefault(key, CellStats(*key))
             what = category(cell)
             stats.counts[what] += 1
-            if what == "wrong" and (slip := diagnosis(cell, kind)):
+            if what == "wrong" and (slip := diagnosis(cell, engine)):
                 stats.slips[slip] += 1
             if stats.table not in tables:
                 tables.append(stats.table)
@@ -172,7 +172,7 @@ def class_stats(report) -> ClassStats:
         for table in tables:
             if table not in seen_wrong:
                 first_wrong.setdefault(table, Counter())[NONE] += 1
-    return ClassStats(report.problem, kind, list(cells.values()), first_wrong, totals, parts, len(report.errors))
+    return ClassStats(report.problem, engine, list(cells.values()), first_wrong, totals, parts, len(report.errors))
 
 
 # -- the heat-mapped key ---------------------------------------------------------------------------
@@ -271,7 +271,7 @@ def heatmap_markdown(stats: ClassStats, solution) -> str:
                                                     else "") + ". Values are the key's, at the problem's point; "
            "the share of the class that got each cell wrong (its own slip, not a carried one) is the square: "
            "⬜ under 5 %, 🟨 under 20 %, 🟧 under 40 %, 🟥 40 % or more.", ""]
-    if stats.kind == "scalar":
+    if stats.engine == "scalar":
         tables = _scalar_tables(stats, solution, LatexNotation(3), lambda s: s)
     else:
         tables = _matrix_tables(stats, solution)
@@ -286,7 +286,7 @@ def heatmap_markdown(stats: ClassStats, solution) -> str:
         if table["first_wrong"]:
             out += ["", "First wrong cell of this pass (students): " + ", ".join(f"{node} ({n})" for node, n in table["first_wrong"])]
         out.append("")
-    if stats.kind == "scalar":
+    if stats.engine == "scalar":
         out += ["## Backpropagation graph", "",
                 "Each edge is a local partial; its colour is the share of the cells using it that the class got "
                 "wrong.", "", "```mermaid", _shaded_mermaid(stats, solution, graph), "```", ""]
@@ -332,7 +332,7 @@ def heatmap_tex(stats: ClassStats, solution) -> str:
     from ..render.notation import LatexNotation
     from ..report import _builtin_template
 
-    if stats.kind == "scalar":
+    if stats.engine == "scalar":
         tables = _scalar_tables(stats, solution, LatexNotation(3), latex.escape)
         shares = edge_shares(stats, solution)
         spec = graph.scalar_spec(solution.trace, adjoint=True)
@@ -344,7 +344,7 @@ def heatmap_tex(stats: ClassStats, solution) -> str:
         for table in tables:
             for row in table["rows"]:
                 row["expression"] = latex.escape(row["expression"])
-    context = {"title": latex.escape(solution.problem.title or solution.problem.name), "kind": stats.kind,
+    context = {"title": latex.escape(solution.problem.title or solution.problem.name), "engine": stats.engine,
                "students": stats.students, "ungraded": stats.ungraded, "tables": tables, "graph": picture,
                "histogram": [(100 * k // BINS, n) for k, n in enumerate(stats.histogram())],
                "parts": [(part, 100 * mean) for part, mean in stats.part_means().items()]}

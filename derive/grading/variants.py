@@ -336,7 +336,7 @@ def write_variants(spec: str, count: int, seed: int, out_dir: str | Path, pdf: b
 
     options = SheetOptions() if options is None else options
     problem = load_problem(spec)
-    if problem.kind != "scalar":
+    if problem.engine != "scalar":
         raise ProblemError("variants are drawn for scalar problems")
     if not isinstance(options, SheetOptions):
         raise UsageError(f"options must be a SheetOptions, not {type(options).__name__}")

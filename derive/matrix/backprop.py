@@ -47,12 +47,12 @@ class Gradient:
 class Fact:
     """A rewrite the simplified column relies on, for the sheet to state.
 
-    ``kind`` is "output" (f′(arg) written from the named output: ``form`` is that derivative),
+    ``rewrite`` is "output" (f′(arg) written from the named output: ``form`` is that derivative),
     "columns" (a target's columns sum to 1, licensed by its declared kind), or "fused" (softmax
     or sigmoid followed by cross-entropy: ``form`` is the adjoint of ``arg``)."""
 
-    kind: str
-    function: str = ""  # "tanh", "sigmoid", "softmax", or the kind of the target ("onehot", ...)
+    rewrite: str
+    function: str = ""  # "tanh", "sigmoid", "softmax", or the declared kind of the target ("onehot", ...)
     arg: str = ""  # the node differentiated through (z), or the target (T)
     output: str = ""  # the named output (p)
     form: M | None = None
@@ -75,7 +75,7 @@ def contributions(e: M, upstream: M) -> list[tuple[str, M]]:
     while stack:
         node, u = stack.pop()
         if node.op == "var":
-            out.append((node.data, u))
+            out.append((node.name, u))
             continue
         if not node.args:  # constants, sizes, ones, zeros, identities: nothing flows
             continue
@@ -145,9 +145,9 @@ def derive(model: Model) -> Derivation:
 
 
 def _inline(leaf: M, values: dict[str, M], simple_only: bool) -> M | None:
-    if leaf.op != "adj" or leaf.data not in values:
+    if leaf.op != "adj" or leaf.name not in values:
         return None
-    value = values[leaf.data]
+    value = values[leaf.name]
     if value.is_const or value.op == "zero" or (simple_only and is_simple(value)):
         return value
     return None
@@ -181,7 +181,7 @@ def _size_symbol(d) -> sympy.Expr:
 def _slice_sum(e: M, axis: int, known: dict[str, int]) -> sympy.Expr | None:
     """The sum of each column (axis 0) or row (axis 1) of ``e``, the same for every one of them,
     as a SymPy expression of the scalars; None where that is not known."""
-    if e.op == "var" and known.get(e.data) == axis:
+    if e.op == "var" and known.get(e.name) == axis:
         return sympy.Integer(1)
     if e.is_scalar:
         value = _scalar_value(e)
@@ -212,9 +212,9 @@ def _slice_sum(e: M, axis: int, known: dict[str, int]) -> sympy.Expr | None:
 def _scalar_value(e: M) -> sympy.Expr | None:
     """A scalar expression of constants, sizes and scalar variables as SymPy, or None."""
     if e.op == "const":
-        return sympy.Integer(e.data) if isinstance(e.data, int) else e.data
+        return sympy.Integer(e.value) if isinstance(e.value, int) else e.value
     if e.op in ("dim", "var") and e.is_scalar:
-        return sympy.Symbol(str(e.data), positive=e.op == "dim")
+        return sympy.Symbol(str(e.name), positive=e.op == "dim")
     values = [_scalar_value(a) for a in e.args] if e.is_scalar and e.args else [None]
     if any(v is None for v in values):
         return None
@@ -241,10 +241,10 @@ def _textbook_form(model: Model, facts: list[Fact]):
     for name, e in model.equations:
         # the built-in names only: a function the problem names (sigma = "sigmoid") stays abstract
         # in the exact check, where p ⊙ (1 − p) would not be its derivative
-        if e.op == "fn" and e.data in FROM_OUTPUT and e.args[0].op == "var":
-            derivative = M("dfn", e.args, e.shape, e.data)
-            known[derivative] = FROM_OUTPUT[e.data](mx.var(name, e.shape))
-            why[derivative] = Fact("output", e.data, e.args[0].data, name, known[derivative])
+        if e.op == "fn" and e.function in FROM_OUTPUT and e.args[0].op == "var":
+            derivative = M("dfn", e.args, e.shape, function=e.function)
+            known[derivative] = FROM_OUTPUT[e.function](mx.var(name, e.shape))
+            why[derivative] = Fact("output", e.function, e.args[0].name, name, known[derivative])
     for name, axis in sums_to_one(model).items():  # a declared kind, or a node built to sum to 1
         shape = model.shapes[name]
         variable = mx.var(name, shape)
@@ -280,7 +280,7 @@ def _softmax_cross_entropy(model: Model, name: str, consumers, values: dict[str,
     p = mx.var(consumer, definition.shape)
     for target, axis in sums_to_one(model).items():
         t = mx.var(target, model.shapes[target])
-        if axis != definition.data or t.shape != p.shape:
+        if axis != definition.axis or t.shape != p.shape:
             continue
         adjoint = values.get(consumer)
         if adjoint is None:
@@ -318,7 +318,7 @@ def _sigmoid_cross_entropy(model: Model, name: str, consumers, values: dict[str,
         return None
     (consumer, _), = consumers
     definition = dict(model.equations)[consumer]
-    if definition.op != "fn" or definition.data != "sigmoid" or definition.args[0] != mx.var(name, definition.shape):
+    if definition.op != "fn" or definition.function != "sigmoid" or definition.args[0] != mx.var(name, definition.shape):
         return None
     p = mx.var(consumer, definition.shape)
     one_minus_p = mx.sub(mx.const(1), p)
@@ -337,7 +337,7 @@ def _sigmoid_cross_entropy(model: Model, name: str, consumers, values: dict[str,
     del f1[t], f2[mx.sub(mx.const(1), t)]
     if f1 != f2 or not all(f.is_scalar for f in f1):
         return None
-    fact = Fact("fused", "sigmoid", name, consumer, target=t.data if t.op == "var" else "")
+    fact = Fact("fused", "sigmoid", name, consumer, target=t.name if t.op == "var" else "")
     return _times(_scalar(c2, f1), mx.sub(p, t)), fact
 
 
@@ -345,7 +345,7 @@ def _factors(e: M) -> tuple:
     """e as a number times a product of powers of factors: (c, {factor: power}), through
     negations, scalings, elementwise products and divisions."""
     if e.is_const:
-        return e.data, {}  # a SymPy number (mx.const makes every int one)
+        return e.value, {}  # a SymPy number (mx.const makes every int one)
     if e.op == "ones":
         return sympy.Integer(1), {}
     if e.op == "neg":

@@ -25,7 +25,7 @@ from ..functions import numpy_source
 from ..precedence import needs_brackets
 from .backprop import Derivation
 from .expr import M, size_source
-from .rules import ELEMENTWISE, OPS, axis_text, fill, printed_kind
+from .rules import ELEMENTWISE, OPS, axis_text, fill, printed_binding
 
 
 #: Python's operators of one level (*, /, @), read left to right.
@@ -44,19 +44,19 @@ def numpy_expr(e: M, names: dict[str, str] | None = None) -> str:
         text = numpy_expr(a, names)
         if parent in ("transpose", "matmul") and _numbers_only(a):  # a float is no array: 2.0.T, A @ 2.0
             return f"np.full((1, 1), {text})"
-        kind = printed_kind(a)
-        if a.op == "const" and kind != "neg":
-            kind = "atom"  # 0.5 and 2.0 are floats here, never a fraction or a product; -2.0 a negation
-        if side == "right" and parent in _PRODUCTS and kind in _PRODUCTS and (kind, parent) != ("mul", "mul"):
+        binding = printed_binding(a)
+        if a.op == "const" and binding != "neg":
+            binding = "atom"  # 0.5 and 2.0 are floats here, never a fraction or a product; -2.0 a negation
+        if side == "right" and parent in _PRODUCTS and binding in _PRODUCTS and (binding, parent) != ("mul", "mul"):
             return f"({text})"  # Python reads a * b @ c as (a * b) @ c: a product on the right keeps its brackets
-        return f"({text})" if needs_brackets(kind, parent, side) else text
+        return f"({text})" if needs_brackets(binding, parent, side) else text
 
     if op in ("var", "dim"):
-        return names.get(e.data, e.data)
+        return names.get(e.name, e.name)
     if op == "adj":
-        return names.get(f"{e.data}:bar", f"{e.data}_bar")
+        return names.get(f"{e.name}:bar", f"{e.name}_bar")
     if op == "const":
-        return repr(float(e.data))
+        return repr(float(e.value))
     if op == "ones":
         return f"np.ones({_shape(e.shape, names)})"
     if op == "zero":
@@ -73,17 +73,17 @@ def numpy_expr(e: M, names: dict[str, str] | None = None) -> str:
         return out
     spec = OPS[op]
     if spec.sides:
-        args = [sub(a, spec.kind, side) for a, side in zip(e.args, spec.sides)]
+        args = [sub(a, spec.binding, side) for a, side in zip(e.args, spec.sides)]
     else:  # a helper reduces along axes: a number becomes a 1 x 1 array first
         args = [f"np.full((1, 1), {numpy_expr(a, names)})" if spec.helper and _numbers_only(a)
                 else numpy_expr(a, names) for a in e.args]
     slots = {"a": axis_text(e, "numpy")}
     if op == "fn":
-        slots["f"] = names.get(e.data, e.data)
+        slots["f"] = names.get(e.function, e.function)
     elif op == "dfn":
-        slots["f"] = names.get(f"d:{e.data}", f"d{e.data}")
+        slots["f"] = names.get(f"d:{e.function}", f"d{e.function}")
     elif op == "pow":
-        slots["d"] = sub(M("const", (), (1, 1), e.data), "pow", "right")
+        slots["d"] = sub(M("const", (), (1, 1), value=e.exponent), "pow", "right")
     return fill(spec.source, args, **slots)
 
 
@@ -188,10 +188,10 @@ def generate(derivation: Derivation) -> str:
     add("")
     functions = []  # the NumPy implementations of derive/functions.py, copied under the problem's names
     for name in sorted(_used_functions(derivation)):
-        kind = ELEMENTWISE[model.concrete.get(name, name)]
+        row = ELEMENTWISE[model.concrete.get(name, name)]
         note = "# abstract in the problem; sigmoid here\n" if name in model.abstract else ""
-        functions += [note + numpy_source(kind.numpy_f, names[name]),
-                      numpy_source(kind.numpy_df, names["d:" + name])]
+        functions += [note + numpy_source(row.numpy_f, names[name]),
+                      numpy_source(row.numpy_df, names["d:" + name])]
     if any("math." in source for source in functions):
         add("import math")
         add("")
@@ -275,10 +275,10 @@ def _conditions(derivation: Derivation) -> dict[str, int]:
     kinds = derivation.model.problem.kinds
     out: dict[str, int] = {}
     for fact in derivation.facts:
-        if fact.kind == "columns":
+        if fact.rewrite == "columns":
             out[fact.arg] = 1 if fact.function.endswith("_rows") else 0
     for fact in derivation.facts:
-        if fact.kind == "fused" and fact.function == "softmax" and fact.target:
+        if fact.rewrite == "fused" and fact.function == "softmax" and fact.target:
             out.setdefault(fact.target, 1 if kinds.get(fact.target, "").endswith("_rows") else 0)
     return out
 
@@ -298,7 +298,7 @@ def _size_lines(model, names: dict[str, str]) -> list[str]:
 
 
 def _functions(e: M) -> set[str]:
-    return {node.data for node in e.walk() if node.op in ("fn", "dfn")}
+    return {node.function for node in e.walk() if node.op in ("fn", "dfn")}
 
 
 # -- the generated module checks itself ------------------------------------------------------------

@@ -3,6 +3,8 @@ entry symbols (the exact check).  One interpreter, two small backends."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import sympy
 
@@ -15,7 +17,7 @@ class NumpyBackend:
     """Leaves and elementwise functions as NumPy arrays; the operations' own values are in the
     registry (``Op.numpy``)."""
 
-    kind = "numpy"
+    evaluation = "numpy"  # the registry field (Op.numpy) that evaluates an operation
 
     def __init__(self, concrete: dict[str, str]):
         self.concrete = concrete
@@ -70,16 +72,17 @@ class SympyBackend:
     ``concrete`` maps a function name of the problem to the function it is (``[functions]
     sigma = "sigmoid"``); those in ``concrete_set`` are then evaluated as that function."""
 
-    kind = "sympy"
+    evaluation = "sympy"  # the registry field (Op.sympy) that evaluates an operation
 
     def __init__(self, concrete: dict[str, str] | None = None, concrete_set: frozenset = EXACT_CONCRETE):
         self.functions: dict[str, tuple] = {}
         self.concrete = concrete or {}
         self.concrete_set = concrete_set
 
-    def _kind(self, name: str) -> str | None:
-        kind = self.concrete.get(name, name)
-        return kind if kind in self.concrete_set else None
+    def _concrete(self, name: str) -> str | None:
+        """The function ``name`` is, where it is evaluated as itself (log, exp, ...); else None."""
+        concrete = self.concrete.get(name, name)
+        return concrete if concrete in self.concrete_set else None
 
     def _pair(self, name):
         if name not in self.functions:
@@ -99,14 +102,14 @@ class SympyBackend:
         return sympy.Matrix([[value]])
 
     def fn(self, name, a):
-        if kind := self._kind(name):
-            return a.applyfunc(ELEMENTWISE[kind].sympy_f)
+        if concrete := self._concrete(name):
+            return a.applyfunc(ELEMENTWISE[concrete].sympy_f)
         f, _ = self._pair(name)
         return a.applyfunc(f)
 
     def dfn(self, name, a):
-        if kind := self._kind(name):
-            return a.applyfunc(ELEMENTWISE[kind].sympy_df)
+        if concrete := self._concrete(name):
+            return a.applyfunc(ELEMENTWISE[concrete].sympy_df)
         _, df = self._pair(name)
         return a.applyfunc(df)
 
@@ -115,13 +118,13 @@ def evaluate(e: M, env: dict, backend, sizes: dict[str, int]):
     """The value of ``e``; ``env`` maps names (and "name:bar" for adjoints) to values."""
     op = e.op
     if op == "var":
-        return env[e.data]
+        return env[e.name]
     if op == "adj":
-        return env[f"{e.data}:bar"]
+        return env[f"{e.name}:bar"]
     if op == "const":
-        return backend.const(e.data)
+        return backend.const(e.value)
     if op == "dim":
-        return backend.const(sizes[e.data])
+        return backend.const(sizes[e.name])
     dims = tuple(size_value(d, sizes) for d in e.shape)
     if op == "ones":
         return backend.ones(dims)
@@ -131,9 +134,11 @@ def evaluate(e: M, env: dict, backend, sizes: dict[str, int]):
         return backend.eye(dims[0])
     args = [evaluate(a, env, backend, sizes) for a in e.args]
     spec = OPS[op]
-    if spec.sized:  # Z[H:2H], eᵢ: the sizes as numbers
-        e = M(e.op, e.args, e.shape, tuple(size_value(d, sizes) if isinstance(d, str) else d for d in e.data))
-    return getattr(spec, backend.kind)(backend, e, *args)
+    if e.bounds is not None:  # Z[H:2H]: the sizes as numbers
+        e = replace(e, bounds=tuple(size_value(d, sizes) for d in e.bounds))
+    if e.size is not None:  # eᵢ of a named length
+        e = replace(e, size=size_value(e.size, sizes))
+    return getattr(spec, backend.evaluation)(backend, e, *args)
 
 
 def run_forward(model, env: dict, backend, sizes: dict[str, int]) -> dict:

@@ -8,12 +8,28 @@ terms collected, a scalar times a matrix written as a scaling.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 
 import sympy
 
 Dim = "str | int"
 SCALAR = (1, 1)
+
+
+#: The parameters a node may carry, each one sort of thing (None: not given, or, for an axis,
+#: "every entry").  Which an operation takes is declared in ``TAKES``.
+PARAMETERS = ("name", "value", "function", "exponent", "axis", "bounds", "index", "size")
+
+#: The parameters each operation takes: the leaves here, every registry operation added by
+#: derive/matrix/rules.py from its entry's ``takes``.  A node given one its operation does not
+#: take is refused when it is made, so no untyped value rides along.
+TAKES: dict[str, frozenset[str]] = {
+    "var": frozenset({"name"}),  # a variable or named node
+    "adj": frozenset({"name"}),  # the adjoint of a named node
+    "const": frozenset({"value"}),  # a SymPy number
+    "dim": frozenset({"name"}),  # a size's name used as a number
+    "ones": frozenset(), "zero": frozenset(), "eye": frozenset(),
+}
 
 
 @dataclass(frozen=True)
@@ -22,14 +38,36 @@ class M:
 
     Leaves: var (a variable or named node), adj (the adjoint of a named node), const, dim (a
     size name used as a number), ones, zero, eye.  Every other ``op`` is an entry of the
-    operation registry (derive/matrix/rules.py, ``OPS``).  ``data`` holds the name, value,
-    function name, exponent or axis.
+    operation registry (derive/matrix/rules.py, ``OPS``).  The parameters say what they hold:
+    ``name`` (of a variable, a node or a size), ``value`` (of a constant), ``function`` (fn, dfn),
+    ``exponent`` (pow), ``axis`` (0, 1, or None: everything), ``bounds`` (a slice's sizes lo, hi),
+    ``index`` (a row; the 1 of a unit vector), ``size`` (the length of a unit vector).
     """
 
     op: str
     args: tuple = ()
     shape: tuple = SCALAR
-    data: object = None
+    _: KW_ONLY
+    name: str | None = None
+    value: sympy.Expr | None = None
+    function: str | None = None
+    exponent: sympy.Expr | None = None
+    axis: int | None = None
+    bounds: tuple | None = None
+    index: int | None = None
+    size: object = None  # a size: a name, a number or a sum ("D+H")
+
+    def __post_init__(self):
+        takes = TAKES.get(self.op, frozenset())
+        for parameter in PARAMETERS:
+            if getattr(self, parameter) is not None and parameter not in takes:
+                raise TypeError(f"the operation {self.op!r} takes no {parameter} "
+                                f"(it takes {', '.join(sorted(takes)) or 'none'})")
+
+    @property
+    def parameters(self) -> dict:
+        """The parameters given, by name (for printing and rebuilding)."""
+        return {p: v for p in PARAMETERS if (v := getattr(self, p)) is not None}
 
     @property
     def is_scalar(self) -> bool:
@@ -49,7 +87,8 @@ class M:
 
     def __repr__(self) -> str:  # compact, for debugging and test failures
         inner = ", ".join(repr(a) for a in self.args)
-        tag = f"{self.op}:{self.data}" if self.data is not None else self.op
+        given = self.parameters
+        tag = f"{self.op}:{','.join(str(v) for v in given.values())}" if given else self.op
         return f"{tag}({inner})" if self.args else tag
 
 
@@ -165,15 +204,15 @@ def _fits_transposed(shapes) -> bool:
 
 # -- leaves -----------------------------------------------------------------------------------
 def var(name: str, shape) -> M:
-    return M("var", (), tuple(shape), name)
+    return M("var", (), tuple(shape), name=name)
 
 
 def adj(name: str, shape) -> M:
-    return M("adj", (), tuple(shape), name)
+    return M("adj", (), tuple(shape), name=name)
 
 
 def const(value) -> M:
-    return M("const", (), SCALAR, sympy.Integer(value) if isinstance(value, int) else value)
+    return M("const", (), SCALAR, value=sympy.Integer(value) if isinstance(value, int) else value)
 
 
 def ones(shape) -> M:
@@ -186,7 +225,7 @@ def zero(shape) -> M:
 
 def dim(name) -> M:
     """A size as a number (``sum(L) / B``); an integer size is a constant."""
-    return const(name) if isinstance(name, int) else M("dim", (), SCALAR, name)
+    return const(name) if isinstance(name, int) else M("dim", (), SCALAR, name=name)
 
 
 def count(shape, axis=None) -> M:
@@ -203,18 +242,18 @@ def eye(n) -> M:
 
 
 def is_zero(e: M) -> bool:
-    return e.op == "zero" or (e.is_const and e.data == 0)
+    return e.op == "zero" or (e.is_const and e.value == 0)
 
 
 def is_one(e: M) -> bool:
-    return e.is_const and e.data == 1
+    return e.is_const and e.value == 1
 
 
 # -- simplifying constructors -----------------------------------------------------------------
 def _split(e: M) -> tuple[sympy.Expr, M | None]:
     """A numeric factor and the rest: 3·(λ·W) -> (3, λ·W); 2 -> (2, None); −W -> (−1, W)."""
     if e.is_const:
-        return e.data, None
+        return e.value, None
     if e.op == "neg":
         k, rest = _split(e.args[0])
         return -k, rest
@@ -273,7 +312,7 @@ def add(*terms: M) -> M:
         if is_zero(term):
             continue
         if term.is_const:
-            numbers += term.data
+            numbers += term.value
             continue
         c, rest = _split(term)
         coefficients[rest] = coefficients.get(rest, 0) + c
@@ -296,19 +335,19 @@ def _join_blocks(terms: list[M]) -> list[M]:
     groups: dict[tuple, list[M]] = {}
     for term in terms:
         if term.op == "concat":
-            groups.setdefault((term.data, term.args[0].shape, term.args[1].shape), []).append(term)
+            groups.setdefault((term.axis, term.args[0].shape, term.args[1].shape), []).append(term)
     if all(len(group) < 2 for group in groups.values()):
         return terms
     out, done = [], set()
     for term in terms:
-        if term.op != "concat" or len(groups[(term.data, term.args[0].shape, term.args[1].shape)]) < 2:
+        if term.op != "concat" or len(groups[(term.axis, term.args[0].shape, term.args[1].shape)]) < 2:
             out.append(term)
             continue
-        key = (term.data, term.args[0].shape, term.args[1].shape)
+        key = (term.axis, term.args[0].shape, term.args[1].shape)
         if key not in done:
             done.add(key)
             group = groups[key]
-            out.append(concat(add(*(t.args[0] for t in group)), add(*(t.args[1] for t in group)), term.data))
+            out.append(concat(add(*(t.args[0] for t in group)), add(*(t.args[1] for t in group)), term.axis))
     return out
 
 
@@ -396,17 +435,17 @@ def power(a: M, exponent) -> M:
         return a
     if exponent == 0:
         return ones(a.shape)
-    if a.is_const and (a.data ** exponent).is_extended_real:
-        return const(a.data ** exponent)
+    if a.is_const and (a.value ** exponent).is_extended_real:
+        return const(a.value ** exponent)
     if exponent.is_integer and a.op == "pow":  # (a^½)² = a: an integer power of a power multiplies
-        return power(a.args[0], a.data * exponent)
-    if exponent == 2 and a.op == "fn" and a.data == "sqrt":  # sqrt(a)² = a
+        return power(a.args[0], a.exponent * exponent)
+    if exponent == 2 and a.op == "fn" and a.function == "sqrt":  # sqrt(a)² = a
         return a.args[0]
-    return M("pow", (a,), a.shape, exponent)
+    return M("pow", (a,), a.shape, exponent=exponent)
 
 
 def fn(name: str, a: M) -> M:
-    return M("fn", (a,), a.shape, name)
+    return M("fn", (a,), a.shape, function=name)
 
 
 def dfn(name: str, a: M) -> M:
@@ -418,7 +457,7 @@ def dfn(name: str, a: M) -> M:
         return fn("exp", a)
     if name == "sqrt":  # 1 ⊘ (2 √a)
         return div(ones(a.shape), scale(const(2), fn("sqrt", a)))
-    return M("dfn", (a,), a.shape, name)
+    return M("dfn", (a,), a.shape, function=name)
 
 
 def reduce(op: str, *args: M) -> M:
@@ -446,12 +485,12 @@ def along(op: str, a: M, axis=None) -> M:
     if op in ("sum", "mean") and a.op in ("scale", "neg"):  # constants and scalars leave the sum
         inner = along(op, a.args[-1], axis)
         return neg(inner) if a.op == "neg" else scale(a.args[0], inner)
-    return M(op, (a,), shape, axis)
+    return M(op, (a,), shape, axis=axis)
 
 
 def vector_op(op: str, a: M, axis: int = 0) -> M:
     """softmax, log_softmax along an axis (0: each column): a matrix of the argument's shape."""
-    return M(op, (a,), a.shape, axis)
+    return M(op, (a,), a.shape, axis=axis)
 
 
 def unbroadcast(u: M, shape: tuple) -> M:
@@ -480,7 +519,7 @@ def div(a: M, c: M) -> M:
     if not c.is_scalar:
         return zero(broadcast(a.shape, c.shape)) if is_zero(a) else M("div", (a, c), broadcast(a.shape, c.shape))
     if c.is_const:
-        return scale(const(1 / c.data), a)
+        return scale(const(1 / c.value), a)
     ka, ra = _split(a)
     kc, rc = _split(c)
     if (ka != 1 or kc != 1) and rc is not None:
@@ -492,14 +531,14 @@ def concat(a: M, b: M, axis: int = 0) -> M:
     """[a; b] (axis 0: one on top of the other) or [a, b] (axis 1: side by side)."""
     shape = list(a.shape)
     shape[axis] = size_sum(a.shape[axis], b.shape[axis])
-    return M("concat", (a, b), tuple(shape), axis)
+    return M("concat", (a, b), tuple(shape), axis=axis)
 
 
 def part(a: M, axis: int, lo, hi) -> M:
     """The rows (axis 0) or columns (axis 1) lo up to hi of ``a`` (sizes); all of it is ``a``."""
     if lo == 0 and hi == a.shape[axis]:
         return a
-    if a.op == "concat" and a.data == axis:  # a block of [x; y] is x or y
+    if a.op == "concat" and a.axis == axis:  # a block of [x; y] is x or y
         first = a.args[0].shape[axis]
         if lo == 0 and hi == first:
             return a.args[0]
@@ -507,7 +546,7 @@ def part(a: M, axis: int, lo, hi) -> M:
             return a.args[1]
     shape = list(a.shape)
     shape[axis] = size_sum(hi, lo, -1)
-    return M("part", (a,), tuple(shape), (axis, lo, hi))
+    return M("part", (a,), tuple(shape), axis=axis, bounds=(lo, hi))
 
 
 def size(e: M) -> int:
@@ -515,7 +554,7 @@ def size(e: M) -> int:
 
 
 def names(e: M, op: str = "var") -> set[str]:
-    return {node.data for node in e.walk() if node.op == op}
+    return {node.name for node in e.walk() if node.op == op}
 
 
 def leads_with_number(e: M) -> bool:

@@ -29,7 +29,7 @@ _INDEX = re.compile(r"\A[^\W\d_]+_?(\d+)\Z")
 
 def _site(model: Model, e: M) -> str | None:
     """"activation" or "softmax" when the first argument of ``e`` is one that gets a name."""
-    if e.op == "fn" and model.concrete.get(e.data, e.data) in ACTIVATIONS:
+    if e.op == "fn" and model.concrete.get(e.function, e.function) in ACTIVATIONS:
         return "activation"
     if e.op in SOFTMAX_FAMILY:
         return "softmax"
@@ -46,7 +46,7 @@ def _trivial(e: M) -> bool:
 def _weight_index(e: M) -> str | None:
     """The index of the weight on the left of a product (W3 in W3 @ h, w1 in w1.T @ x)."""
     e = e.args[0] if e.op == "T" else e
-    return _index(e.data) if e.op == "var" else None
+    return _index(e.name) if e.op == "var" else None
 
 
 def _index(name: str) -> str | None:
@@ -60,14 +60,14 @@ def name_inline_arguments(model: Model) -> Model:
     ``model.introduced``).  An argument equal to an earlier node's definition is that node.  The
     user's names are kept; an introduced name never equals one of them (nor a size or a function)."""
     known: dict[M, str] = {}  # definition -> the user's node, for the equations after it
-    found: list[tuple[M, str, str, str | None]] = []  # (argument, kind, consumer, index) in first-use order
+    found: list[tuple[M, str, str, str | None]] = []  # (argument, site, consumer, index) in first-use order
     reuse: dict[M, str] = {}  # arguments that are an earlier node's definition
 
     def collect(e: M, consumer: str, top: bool) -> None:
         for a in e.args:
             collect(a, consumer, False)
-        kind = _site(model, e)
-        if kind is None or not e.args or _trivial(e.args[0]):
+        site = _site(model, e)
+        if site is None or not e.args or _trivial(e.args[0]):
             return
         arg = e.args[0]
         if arg in known:  # z = W @ x + b written, then tanh(W @ x + b): that is tanh(z)
@@ -78,7 +78,7 @@ def name_inline_arguments(model: Model) -> Model:
         index = _index(consumer) if top else None  # h1 = tanh(…): z1; an inline one: from its weights
         if index is None:
             index = next((i for n in arg.walk() if n.op == "matmul" and (i := _weight_index(n.args[0]))), None)
-        found.append((arg, kind, consumer, index))
+        found.append((arg, site, consumer, index))
 
     for name, e in model.equations:
         collect(e, name, True)
@@ -92,13 +92,13 @@ def name_inline_arguments(model: Model) -> Model:
     counter = 0
     names: dict[M, str] = {}
     batch = any(1 not in f[0].shape for f in found)  # columns of a batch: Z1 = W1 X + b1, as the H1 it feeds
-    for arg, kind, consumer, index in found:
+    for arg, site, consumer, index in found:
         if index is None and len(unindexed) > 1:  # several unnumbered layers: z1, z2, … in order
             counter += 1
             while str(counter) in used_indices:
                 counter += 1
             index = str(counter)
-        letters = _LETTERS[kind]
+        letters = _LETTERS[site]
         if batch:
             letters = tuple(letter.upper() for letter in letters)
         names[arg] = _fresh(letters, index or "", taken)

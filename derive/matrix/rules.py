@@ -30,7 +30,7 @@ from .expr import (SCALAR, M, ShapeMismatch, add, along, broadcast, const, count
 from .runtime import helper_source
 
 VJP = Callable[[M, M], M]  # (the node, the upstream adjoint) -> adjoint of one argument
-Shape = Callable[[tuple, object], tuple]  # (argument shapes, data) -> shape, or ShapeMismatch
+Shape = Callable[..., tuple]  # (argument shapes, **the node's parameters) -> shape, or ShapeMismatch
 
 
 @dataclass(frozen=True)
@@ -43,33 +43,33 @@ class Op:
     arity: int | None  # None: any number (add)
     shape: Shape
     vjps: tuple[VJP, ...]  # one per argument (one for all, for add); () if not differentiable
-    build: Callable[[list, object], M]  # the simplifying constructor
+    build: Callable[[list, M], M]  # (new arguments, the node rebuilt) -> node: the simplifying constructor
     numpy: Callable  # (backend, node, *argument values) -> value
     sympy: Callable
     source: str  # NumPy source template
     text: str
     latex: str
-    kind: str = "atom"  # how it binds when printed, in derive/precedence.py's terms
+    binding: str = "atom"  # how it binds when printed, in derive/precedence.py's terms
     sides: tuple[str, ...] = ()  # bracketing side of each argument; () inside a call
     default_axis: int | None = None  # an axis equal to this is not printed
     helper: str = ""  # NumPy helper the generated code defines for it
     why_no_vjp: str = ""  # for operations that appear only in results (σ′, diag)
     call: str = ""  # the function name a user writes for it in equations (sum, var, ...), if any
-    axis: bool = False  # takes axis=0 or axis=1 (data holds it; None: everything)
-    slot: Callable[[M, str], str] | None = None  # fills $a from data (an index, a slice); default: the axis
-    sized: bool = False  # data holds sizes (a slice's bounds), made numbers before it is evaluated
+    axis: bool = False  # a user may write axis=0 or axis=1 (the node's axis; None: everything)
+    slot: Callable[[M, str], str] | None = None  # fills $a from the parameters (an index, a slice); default: the axis
+    takes: tuple[str, ...] = ()  # the parameters of its nodes (derive/matrix/expr.py's PARAMETERS)
 
 
 # -- shape rules ------------------------------------------------------------------------------------
-def _same(shapes, data):
+def _same(shapes, **_):
     return shapes[0]
 
 
-def _broadcast(shapes, data):
+def _broadcast(shapes, **_):
     return broadcast(*shapes)
 
 
-def _matmul_shape(shapes, data):
+def _matmul_shape(shapes, **_):
     a, b = shapes
     if a[1] != b[0]:
         raise ShapeMismatch(f"{shape_text(a)} @ ({a[1]}×{b[1]}) expected, got {shape_text(a)} @ {shape_text(b)}",
@@ -77,37 +77,37 @@ def _matmul_shape(shapes, data):
     return (a[0], b[1])
 
 
-def _scale_shape(shapes, data):
+def _scale_shape(shapes, **_):
     if shapes[0] != SCALAR:
         raise ShapeMismatch(f"a scaling needs a scalar factor, got {shape_text(shapes[0])}")
     return shapes[1]
 
 
-def _transposed(shapes, data):
+def _transposed(shapes, **_):
     return (shapes[0][1], shapes[0][0])
 
 
-def _reduced(shapes, data):
-    return reduced_shape(shapes[0], data)
+def _reduced(shapes, axis=None):
+    return reduced_shape(shapes[0], axis)
 
 
-def _scalar(shapes, data):
+def _scalar(shapes, **_):
     return SCALAR
 
 
-def _equal_pair(shapes, data):
+def _equal_pair(shapes, **_):
     if shapes[0] != shapes[1]:
         raise ShapeMismatch(f"{shape_text(shapes[0])} and {shape_text(shapes[1])}: the shapes must be equal")
     return SCALAR
 
 
-def _square(shapes, data):
+def _square(shapes, **_):
     if shapes[0][0] != shapes[0][1]:
         raise ShapeMismatch(f"trace of a {shape_text(shapes[0])} matrix, which is not square")
     return SCALAR
 
 
-def _column(shapes, data):
+def _column(shapes, **_):
     if shapes[0][1] != 1:
         raise ShapeMismatch(f"diag needs a column vector, got {shape_text(shapes[0])}")
     return (shapes[0][0], shapes[0][0])
@@ -186,7 +186,7 @@ def _is_vector_along(a: M, axis) -> bool:
 
 
 def _softmax_vjp(e: M, u: M) -> M:
-    z, axis = e.args[0], e.data
+    z, axis = e.args[0], e.axis
     p = vector_op("softmax", z, axis)
     if _is_vector_along(z, axis):  # p ⊙ (ū − ⟨p, ū⟩ 𝟏)
         return had(p, sub(u, scale(dot(p, u), ones(u.shape))))
@@ -213,13 +213,13 @@ def _cancel(u: M, n: M) -> M | None:
             return scale(c, k)
     if u.op == "neg" and (k := _cancel(u.args[0], n)) is not None:
         return neg(k)
-    if u.op == "pow" and u.args[0] == n and u.data > 1:
-        return power(n, u.data - 1)
+    if u.op == "pow" and u.args[0] == n and u.exponent > 1:
+        return power(n, u.exponent - 1)
     return None
 
 
 def _sum_vjp(e: M, u: M) -> M:
-    a, axis = e.args[0], e.data
+    a, axis = e.args[0], e.axis
     if axis is None:
         return scale(u, ones(a.shape))
     if axis == 0:  # 1×B back to K×B: 𝟏 ū
@@ -228,7 +228,7 @@ def _sum_vjp(e: M, u: M) -> M:
 
 
 def _var_vjp(e: M, u: M) -> M:
-    a, axis = e.args[0], e.data
+    a, axis = e.args[0], e.axis
     centred = sub(a, along("mean", a, axis))
     return div(scale(const(2), had(centred, u)), count(a.shape, axis))
 
@@ -260,7 +260,7 @@ def _sym_chosen(a: sympy.Matrix, axis, pick) -> sympy.Matrix:
 
 def _chooser_vjp(e: M, u: M) -> M:
     """max(A, axis): Ā = (the share of each entry in the maximum) ⊙ ū, broadcast back."""
-    return had(M(f"{e.op}_share", (e.args[0],), e.args[0].shape, e.data), u)
+    return had(M(f"{e.op}_share", (e.args[0],), e.args[0].shape, axis=e.axis), u)
 
 
 def _choosing(name: str, sympy_pick, sign: str) -> list[Op]:
@@ -271,24 +271,24 @@ def _choosing(name: str, sympy_pick, sign: str) -> list[Op]:
     above = name == "max"
     pick, share, weigh = (getattr(rt, f"_{name}"), getattr(rt, f"_{name}_share"), getattr(rt, f"_{weight}"))
     return [
-        Op(name, 1, _reduced, (_chooser_vjp,), lambda args, d: along(name, args[0], d),
-           lambda b, e, a: pick(a, e.data), lambda b, e, a: _sym_along(a, e.data, lambda xs: sympy_pick(*xs)),
+        Op(name, 1, _reduced, (_chooser_vjp,), lambda args, e: along(name, args[0], e.axis),
+           lambda b, e, a: pick(a, e.axis), lambda b, e, a: _sym_along(a, e.axis, lambda xs: sympy_pick(*xs)),
            f"_{name}($0$a)", f"{name}($0$a)", rf"\{name}$a\left($0\right)",
-           helper=helper_source(pick), call=name, axis=True),
-        Op(f"{name}_share", 1, _same, (), lambda args, d: M(f"{name}_share", (args[0],), args[0].shape, d),
-           lambda b, e, a: share(a, e.data), lambda b, e, a: _sym_chosen(a, e.data, sympy_pick),
+           helper=helper_source(pick), call=name, axis=True, takes=("axis",)),
+        Op(f"{name}_share", 1, _same, (), lambda args, e: M(f"{name}_share", (args[0],), args[0].shape, axis=e.axis),
+           lambda b, e, a: share(a, e.axis), lambda b, e, a: _sym_chosen(a, e.axis, sympy_pick),
            f"_{name}_share($0$a)", f"𝟙[$0 = {name}($0$a)]",
            rf"\mathbf 1\left[$0 = \{name}$a\left($0\right)\right]",
-           helper=helper_source(share),
+           helper=helper_source(share), takes=("axis",),
            why_no_vjp=f"the share of each entry in {name}() is written in answers only"),
         Op(wide, 2, _broadcast,
            (lambda e, u: had(M(weight, e.args, e.shape), u),                      # ā = 𝟙[a > b] ⊙ ū
             lambda e, u: had(M(weight, e.args[::-1], e.shape), u)),               # b̄ = 𝟙[b > a] ⊙ ū
-           lambda args, d: M(wide, tuple(args), broadcast(args[0].shape, args[1].shape)),
+           lambda args, e: M(wide, tuple(args), broadcast(args[0].shape, args[1].shape)),
            lambda b, e, x, y: getattr(np, wide)(x, y), lambda b, e, x, y: _sym_pair(x, y, sympy_pick),
            f"np.{wide}($0, $1)", f"{wide}($0, $1)", rf"\operatorname{{{wide}}}\left($0, $1\right)",
            call=wide),
-        Op(weight, 2, _broadcast, (), lambda args, d: M(weight, tuple(args), broadcast(args[0].shape, args[1].shape)),
+        Op(weight, 2, _broadcast, (), lambda args, e: M(weight, tuple(args), broadcast(args[0].shape, args[1].shape)),
            lambda b, e, x, y: weigh(x, y), lambda b, e, x, y: _sym_weight(x, y, above),
            f"_{weight}($0, $1)", f"𝟙[$0 {sign} $1]", rf"\mathbf 1\left[$0 {sign} $1\right]",
            helper=helper_source(weigh),
@@ -303,7 +303,7 @@ def _comparison(symbol: str, name: str) -> Op:
     test = {"<": sympy.StrictLessThan, "<=": sympy.LessThan, ">": sympy.StrictGreaterThan, ">=": sympy.GreaterThan}[symbol]
     text, latex = {"<=": ("≤", r"\le"), ">=": ("≥", r"\ge")}.get(symbol, (symbol, symbol))
     return Op(name, 2, _broadcast, (lambda e, u: zero(e.args[0].shape), lambda e, u: zero(e.args[1].shape)),
-              lambda args, d: M(name, tuple(args), broadcast(args[0].shape, args[1].shape)),
+              lambda args, e: M(name, tuple(args), broadcast(args[0].shape, args[1].shape)),
               lambda b, e, x, y: getattr(np, name)(x, y).astype(float),
               lambda b, e, x, y: _sym_pair(x, y, lambda p, q: sympy.Piecewise((1, test(p, q)), (0, True))),
               f"np.{name}($0, $1).astype(float)", f"[$0 {text} $1]",
@@ -314,7 +314,7 @@ def _comparison(symbol: str, name: str) -> Op:
 COMPARISONS = {"<": "less", "<=": "less_equal", ">": "greater", ">=": "greater_equal"}
 
 
-def _where_build(args, d):
+def _where_build(args, e):
     c, x, y = args
     return M("where", (c, x, y), broadcast(c.shape, x.shape, y.shape))
 
@@ -328,7 +328,7 @@ def _sym_where(b, e, c, x, y):
 # -- a matrix exponent and the logistic loss -------------------------------------------------------------
 def _epow(a: M, b: M) -> M:
     if b.is_const:
-        return power(a, b.data)
+        return power(a, b.value)
     return M("epow", (a, b), broadcast(a.shape, b.shape))
 
 
@@ -352,14 +352,14 @@ def _concat_shape(shapes, axis):
 
 def _concat_slot(e: M, style: str) -> str:
     if style == "numpy":
-        return ", axis=1" if e.data == 1 else ""
+        return ", axis=1" if e.axis == 1 else ""
     if style == "latex":
-        return r"\\" if e.data == 0 else "&"
-    return ";" if e.data == 0 else ","
+        return r"\\" if e.axis == 0 else "&"
+    return ";" if e.axis == 0 else ","
 
 
-def _part_shape(shapes, data):
-    axis, lo, hi = data
+def _part_shape(shapes, axis, bounds):
+    lo, hi = bounds
     whole = shapes[0][axis]
     length = mx.size_sum(hi, lo, -1)
     numbers = isinstance(lo, int) and isinstance(hi, int) and not isinstance(whole, int)  # X[:, :2]: by [dims]
@@ -373,7 +373,7 @@ def _part_shape(shapes, data):
 
 
 def _part_slot(e: M, style: str) -> str:
-    axis, lo, hi = e.data
+    axis, (lo, hi) = e.axis, e.bounds
     if style == "numpy":
         bounds = f"{mx.size_source(lo)}:{mx.size_source(hi)}"
     else:
@@ -383,7 +383,7 @@ def _part_slot(e: M, style: str) -> str:
 
 def _part_vjp(e: M, u: M) -> M:
     """Z[lo:hi]: Z̄ = [0; ū; 0], zeros above and below (left and right) of the part."""
-    axis, lo, hi = e.data
+    axis, (lo, hi) = e.axis, e.bounds
     whole = e.args[0].shape
     out = u
     if lo != 0:
@@ -404,29 +404,29 @@ def _concat_vjp(position: int) -> VJP:
     """[a; b]: ā is the first rows of ū, b̄ the rest."""
     def rule(e: M, u: M) -> M:
         a, b = e.args
-        axis = e.data
+        axis = e.axis
         lo = 0 if position == 0 else a.shape[axis]
         return mx.part(u, axis, lo, mx.size_sum(lo, e.args[position].shape[axis]))
     return rule
 
 
-def _np_part(a, data):
-    axis, lo, hi = data
+def _np_part(a, axis, bounds):
+    lo, hi = bounds
     return a[lo:hi] if axis == 0 else a[:, lo:hi]
 
 
-def _sym_part(a, data):
-    axis, lo, hi = data
+def _sym_part(a, axis, bounds):
+    lo, hi = bounds
     return a[lo:hi, :] if axis == 0 else a[:, lo:hi]
 
 
 # -- rows of a matrix --------------------------------------------------------------------------------------
-def _row_shape(shapes, data):  # the index is checked against [dims] where sizes are known (shapes.py)
+def _row_shape(shapes, index):  # the index is checked against [dims] where sizes are known (shapes.py)
     return (1, shapes[0][1])
 
 
 def _row_slot(e: M, style: str) -> str:
-    i = e.data
+    i = e.index
     if style == "numpy":
         return f"{i}:{i + 1}" if i != -1 else "-1:"
     return str(i) if style == "text" else f"{i},:"
@@ -435,14 +435,14 @@ def _row_slot(e: M, style: str) -> str:
 def _row_vjp(e: M, u: M) -> M:
     """W[i]: W̄ = eᵢ ū, eᵢ the i-th column of the identity."""
     rows = e.args[0].shape[0]
-    return matmul(M("basis", (), (rows, 1), (e.data, rows)), u)
+    return matmul(M("basis", (), (rows, 1), index=e.index, size=rows), u)
 
 
 _SUBSCRIPT = str.maketrans("0123456789-", "₀₁₂₃₄₅₆₇₈₉₋")
 
 
 def _basis_slot(e: M, style: str) -> str:
-    i, rows = e.data
+    i, rows = e.index, e.size
     if style == "numpy":
         return f"np.eye({mx.size_source(rows)})[:, {i}:{i + 1 if i != -1 else ''}]"
     return str(i).translate(_SUBSCRIPT) if style == "text" else f"{{{i}}}"
@@ -451,71 +451,71 @@ def _basis_slot(e: M, style: str) -> str:
 #: Every matrix operation, by name.
 OPS: dict[str, Op] = {op.name: op for op in [
     # -- linear algebra ---------------------------------------------------------------------------------
-    Op("add", None, _broadcast, (lambda e, u: u,), lambda args, d: add(*args),
+    Op("add", None, _broadcast, (lambda e, u: u,), lambda args, e: add(*args),
        lambda b, e, *v: sum(v[1:], v[0]), _sym_add,
-       "$0 + $1", "$0 + $1", "$0 + $1", kind="add", sides=("left", "right")),
-    Op("neg", 1, _same, (lambda e, u: neg(u),), lambda args, d: neg(args[0]),
+       "$0 + $1", "$0 + $1", "$0 + $1", binding="add", sides=("left", "right")),
+    Op("neg", 1, _same, (lambda e, u: neg(u),), lambda args, e: neg(args[0]),
        lambda b, e, a: -a, lambda b, e, a: -a,
-       "-$0", "−$0", "-$0", kind="neg", sides=("right",)),
+       "-$0", "−$0", "-$0", binding="neg", sides=("right",)),
     Op("scale", 2, _scale_shape,
        (lambda e, u: dot(u, e.args[1]),                       # c·a: c̄ = ⟨ū, a⟩
         lambda e, u: scale(e.args[0], u)),                    #      ā = c ū
-       lambda args, d: scale(*args),
+       lambda args, e: scale(*args),
        lambda b, e, c, a: c.item() * a, lambda b, e, c, a: c[0, 0] * a,
-       "$0 * $1", "$0 $1", r"$0 \, $1", kind="mul", sides=("left", "right")),
+       "$0 * $1", "$0 $1", r"$0 \, $1", binding="mul", sides=("left", "right")),
     Op("matmul", 2, _matmul_shape,
        (lambda e, u: matmul(u, transpose(e.args[1])),         # W @ a: W̄ = ū aᵀ
         lambda e, u: matmul(transpose(e.args[0]), u)),        #        ā = Wᵀ ū
-       lambda args, d: matmul(*args),
+       lambda args, e: matmul(*args),
        lambda b, e, x, y: x @ y, lambda b, e, x, y: x * y,
-       "$0 @ $1", "$0 $1", r"$0 \, $1", kind="matmul", sides=("left", "right")),
-    Op("T", 1, _transposed, (lambda e, u: transpose(u),), lambda args, d: transpose(args[0]),
+       "$0 @ $1", "$0 $1", r"$0 \, $1", binding="matmul", sides=("left", "right")),
+    Op("T", 1, _transposed, (lambda e, u: transpose(u),), lambda args, e: transpose(args[0]),
        lambda b, e, a: a.T, lambda b, e, a: a.T,
-       "$0.T", "$0ᵀ", r"$0^\top", kind="transpose", sides=("left",)),
+       "$0.T", "$0ᵀ", r"$0^\top", binding="transpose", sides=("left",)),
     Op("trace", 1, _square, (lambda e, u: scale(u, eye(e.args[0].shape[0])),),
-       lambda args, d: reduce("trace", *args),
+       lambda args, e: reduce("trace", *args),
        lambda b, e, a: rt._trace(a), lambda b, e, a: sympy.Matrix([[a.trace()]]),
        "_trace($0)", "tr($0)", r"\operatorname{tr}\left($0\right)",
        helper=helper_source(rt._trace), call="trace"),
-    Op("diag", 1, _column, (), lambda args, d: M("diag", (args[0],), (args[0].shape[0],) * 2),
+    Op("diag", 1, _column, (), lambda args, e: M("diag", (args[0],), (args[0].shape[0],) * 2),
        lambda b, e, a: np.diagflat(a), lambda b, e, a: sympy.diag(*a),
        "np.diagflat($0)", "diag($0)", r"\operatorname{diag}\left($0\right)",
        why_no_vjp="diag(v) is written in answers only"),
     # -- elementwise (broadcasting) -----------------------------------------------------------------------
     Op("had", 2, _broadcast, (lambda e, u: had(e.args[1], u), lambda e, u: had(e.args[0], u)),
-       lambda args, d: had(*args),
+       lambda args, e: had(*args),
        lambda b, e, x, y: x * y, lambda b, e, x, y: sympy.matrix_multiply_elementwise(*_both(x, y)),
-       "$0 * $1", "$0 ⊙ $1", r"$0 \odot $1", kind="hadamard", sides=("left", "right")),
+       "$0 * $1", "$0 ⊙ $1", r"$0 \odot $1", binding="hadamard", sides=("left", "right")),
     Op("div", 2, _broadcast,
        (lambda e, u: div(u, e.args[1]),                                            # a / c: ā = ū / c
         lambda e, u: neg(div(dot(u, e.args[0]) if e.args[1].is_scalar and u.shape == e.args[0].shape
                              else had(u, e.args[0]), power(e.args[1], 2)))),      # c̄ = −⟨ū, a⟩ / c²
-       lambda args, d: div(*args),
+       lambda args, e: div(*args),
        lambda b, e, x, c: x / c, _sym_div,
-       "$0 / $1", "$0 / $1", r"\frac{$0}{$1}", kind="div", sides=("left", "right")),
-    Op("pow", 1, _same, (lambda e, u: had(scale(const(e.data), power(e.args[0], e.data - 1)), u),),
-       lambda args, d: power(args[0], d),
-       lambda b, e, a: a ** float(e.data), lambda b, e, a: a.applyfunc(lambda x: x ** e.data),
-       "$0 ** $d", "$0^$d", r"$0^{\circ $d}", kind="pow", sides=("left",)),
+       "$0 / $1", "$0 / $1", r"\frac{$0}{$1}", binding="div", sides=("left", "right")),
+    Op("pow", 1, _same, (lambda e, u: had(scale(const(e.exponent), power(e.args[0], e.exponent - 1)), u),),
+       lambda args, e: power(args[0], e.exponent),
+       lambda b, e, a: a ** float(e.exponent), lambda b, e, a: a.applyfunc(lambda x: x ** e.exponent),
+       "$0 ** $d", "$0^$d", r"$0^{\circ $d}", binding="pow", sides=("left",), takes=("exponent",)),
     Op("epow", 2, _broadcast,                                   # a^b, b a matrix: ā = b ⊙ a^(b − 1) ⊙ ū
        (lambda e, u: had(had(e.args[1], _epow(e.args[0], sub(e.args[1], const(1)))), u),
         lambda e, u: had(had(mx.fn("log", e.args[0]), e), u)),  # b̄ = log(a) ⊙ a^b ⊙ ū
-       lambda args, d: _epow(*args),
+       lambda args, e: _epow(*args),
        lambda b, e, x, y: x ** y, lambda b, e, x, y: _sym_pair(x, y, lambda p, q: p ** q),
-       "$0 ** $1", "$0^$1", r"$0^{\circ $1}", kind="pow", sides=("left", "right")),
-    Op("fn", 1, _same, (lambda e, u: had(dfn(e.data, e.args[0]), u),),            # f(a): ā = f′(a) ⊙ ū
-       lambda args, d: mx.fn(d, args[0]),
-       lambda b, e, a: b.fn(e.data, a), lambda b, e, a: b.fn(e.data, a),
-       "$f($0)", "$f($0)", r"$f\left($0\right)"),
-    Op("dfn", 1, _same, (), lambda args, d: dfn(d, args[0]),
-       lambda b, e, a: b.dfn(e.data, a), lambda b, e, a: b.dfn(e.data, a),
-       "$f($0)", "$f′($0)", r"$f'\left($0\right)",
+       "$0 ** $1", "$0^$1", r"$0^{\circ $1}", binding="pow", sides=("left", "right")),
+    Op("fn", 1, _same, (lambda e, u: had(dfn(e.function, e.args[0]), u),),            # f(a): ā = f′(a) ⊙ ū
+       lambda args, e: mx.fn(e.function, args[0]),
+       lambda b, e, a: b.fn(e.function, a), lambda b, e, a: b.fn(e.function, a),
+       "$f($0)", "$f($0)", r"$f\left($0\right)", takes=("function",)),
+    Op("dfn", 1, _same, (), lambda args, e: dfn(e.function, args[0]),
+       lambda b, e, a: b.dfn(e.function, a), lambda b, e, a: b.dfn(e.function, a),
+       "$f($0)", "$f′($0)", r"$f'\left($0\right)", takes=("function",),
        why_no_vjp="derivatives of derivatives (σ′) are not supported"),
     *_choosing("max", sympy.Max, ">"),
     *_choosing("min", sympy.Min, "<"),
     *(_comparison(symbol, name) for symbol, name in COMPARISONS.items()),
     # where(c, x, y) = c ⊙ x + (1 − c) ⊙ y for a 0/1 condition c: x̄ = c ⊙ ū, ȳ = (1 − c) ⊙ ū
-    Op("where", 3, lambda shapes, d: broadcast(*shapes),
+    Op("where", 3, lambda shapes: broadcast(*shapes),
        (lambda e, u: zero(e.args[0].shape),
         lambda e, u: had(e.args[0], u),
         lambda e, u: had(sub(ones(e.args[0].shape), e.args[0]), u)),
@@ -523,78 +523,78 @@ OPS: dict[str, Op] = {op.name: op for op in [
        lambda b, e, c, x, y: np.where(c != 0, x, y), _sym_where,
        "np.where($0 != 0, $1, $2)", "where($0, $1, $2)",
        r"\operatorname{where}\left($0, $1, $2\right)", call="where"),
-    Op("concat", 2, _concat_shape, (_concat_vjp(0), _concat_vjp(1)), lambda args, d: mx.concat(*args, d),
-       lambda b, e, x, y: rt._concat(x, y, e.data),
-       lambda b, e, x, y: x.col_join(y) if e.data == 0 else x.row_join(y),
+    Op("concat", 2, _concat_shape, (_concat_vjp(0), _concat_vjp(1)), lambda args, e: mx.concat(*args, e.axis),
+       lambda b, e, x, y: rt._concat(x, y, e.axis),
+       lambda b, e, x, y: x.col_join(y) if e.axis == 0 else x.row_join(y),
        "_concat($0, $1$a)", "[$0$a $1]", r"\begin{bmatrix} $0 $a $1 \end{bmatrix}",
        helper=helper_source(rt._concat),
-       call="concat", axis=True, default_axis=0, slot=_concat_slot),
-    Op("part", 1, _part_shape, (_part_vjp,), lambda args, d: mx.part(args[0], *d),
-       lambda b, e, a: _np_part(a, e.data), lambda b, e, a: _sym_part(a, e.data),
-       "$0[$a]", "$0[$a]", r"$0_{[$a]}", kind="transpose", sides=("left",), slot=_part_slot,
-       sized=True),
-    Op("basis", 0, lambda shapes, d: (d[1], 1), (), lambda args, d: M("basis", (), (d[1], 1), d),
-       lambda b, e: np.eye(e.data[1])[:, [e.data[0]]], lambda b, e: sympy.eye(e.data[1])[:, e.data[0] % e.data[1]],
-       "$a", "e$a", r"e_$a", slot=_basis_slot, sized=True,
+       call="concat", axis=True, default_axis=0, slot=_concat_slot, takes=("axis",)),
+    Op("part", 1, _part_shape, (_part_vjp,), lambda args, e: mx.part(args[0], e.axis, *e.bounds),
+       lambda b, e, a: _np_part(a, e.axis, e.bounds), lambda b, e, a: _sym_part(a, e.axis, e.bounds),
+       "$0[$a]", "$0[$a]", r"$0_{[$a]}", binding="transpose", sides=("left",), slot=_part_slot,
+       takes=("axis", "bounds")),
+    Op("basis", 0, lambda shapes, index, size: (size, 1), (), lambda args, e: M("basis", (), (e.size, 1), index=e.index, size=e.size),
+       lambda b, e: np.eye(e.size)[:, [e.index]], lambda b, e: sympy.eye(e.size)[:, e.index % e.size],
+       "$a", "e$a", r"e_$a", slot=_basis_slot, takes=("index", "size"),
        why_no_vjp="the unit vector eᵢ is written in results only"),
-    Op("row", 1, _row_shape, (_row_vjp,), lambda args, d: M("row", (args[0],), (1, args[0].shape[1]), d),
-       lambda b, e, a: a[e.data:e.data + 1] if e.data != -1 else a[-1:],
-       lambda b, e, a: a[e.data % a.rows, :],
-       "$0[$a]", "$0[$a]", r"$0_{$a}", kind="transpose", sides=("left",), slot=_row_slot),
+    Op("row", 1, _row_shape, (_row_vjp,), lambda args, e: M("row", (args[0],), (1, args[0].shape[1]), index=e.index),
+       lambda b, e, a: a[e.index:e.index + 1] if e.index != -1 else a[-1:],
+       lambda b, e, a: a[e.index % a.rows, :],
+       "$0[$a]", "$0[$a]", r"$0_{$a}", binding="transpose", sides=("left",), slot=_row_slot, takes=("index",)),
     # -- reductions (dimensions kept) -----------------------------------------------------------------------
-    Op("sum", 1, _reduced, (_sum_vjp,), lambda args, d: along("sum", args[0], d),
-       lambda b, e, a: rt._sum(a, e.data), lambda b, e, a: _sym_along(a, e.data, sum),
-       "_sum($0$a)", "sum($0$a)", r"\textstyle\sum$a\left($0\right)", helper=helper_source(rt._sum), call="sum", axis=True),
-    Op("mean", 1, _reduced, (lambda e, u: div(_sum_vjp(e, u), count(e.args[0].shape, e.data)),),
-       lambda args, d: along("mean", args[0], d),
-       lambda b, e, a: rt._mean(a, e.data), lambda b, e, a: _sym_along(a, e.data, _sym_mean),
+    Op("sum", 1, _reduced, (_sum_vjp,), lambda args, e: along("sum", args[0], e.axis),
+       lambda b, e, a: rt._sum(a, e.axis), lambda b, e, a: _sym_along(a, e.axis, sum),
+       "_sum($0$a)", "sum($0$a)", r"\textstyle\sum$a\left($0\right)", helper=helper_source(rt._sum), call="sum", axis=True, takes=("axis",)),
+    Op("mean", 1, _reduced, (lambda e, u: div(_sum_vjp(e, u), count(e.args[0].shape, e.axis)),),
+       lambda args, e: along("mean", args[0], e.axis),
+       lambda b, e, a: rt._mean(a, e.axis), lambda b, e, a: _sym_along(a, e.axis, _sym_mean),
        "_mean($0$a)", "mean($0$a)", r"\operatorname{mean}$a\left($0\right)", helper=helper_source(rt._mean),
-       call="mean", axis=True),
-    Op("variance", 1, _reduced, (_var_vjp,), lambda args, d: along("variance", args[0], d),
-       lambda b, e, a: rt._var(a, e.data), lambda b, e, a: _sym_along(a, e.data, _sym_var),
-       "_var($0$a)", "var($0$a)", r"\operatorname{var}$a\left($0\right)", helper=helper_source(rt._var), call="var", axis=True),
+       call="mean", axis=True, takes=("axis",)),
+    Op("variance", 1, _reduced, (_var_vjp,), lambda args, e: along("variance", args[0], e.axis),
+       lambda b, e, a: rt._var(a, e.axis), lambda b, e, a: _sym_along(a, e.axis, _sym_var),
+       "_var($0$a)", "var($0$a)", r"\operatorname{var}$a\left($0\right)", helper=helper_source(rt._var), call="var", axis=True, takes=("axis",)),
     Op("var1", 1, _reduced,  # var(W, ddof=1): divided by n − 1
-       (lambda e, u: div(scale(const(2), had(sub(e.args[0], along("mean", e.args[0], e.data)), u)),
-                         sub(count(e.args[0].shape, e.data), const(1))),),
-       lambda args, d: along("var1", args[0], d),
-       lambda b, e, a: rt._var1(a, e.data), lambda b, e, a: _sym_along(a, e.data, _sym_var1),
+       (lambda e, u: div(scale(const(2), had(sub(e.args[0], along("mean", e.args[0], e.axis)), u)),
+                         sub(count(e.args[0].shape, e.axis), const(1))),),
+       lambda args, e: along("var1", args[0], e.axis),
+       lambda b, e, a: rt._var1(a, e.axis), lambda b, e, a: _sym_along(a, e.axis, _sym_var1),
        "_var1($0$a)", "var($0$a, ddof=1)", r"\operatorname{var}^{(n-1)}$a\left($0\right)",
-       helper=helper_source(rt._var1), axis=True),
+       helper=helper_source(rt._var1), axis=True, takes=("axis",)),
     Op("norm", 1, _scalar, (_norm_vjp,),
-       lambda args, d: reduce("norm", *args),
+       lambda args, e: reduce("norm", *args),
        lambda b, e, a: rt._norm(a),
        lambda b, e, a: sympy.Matrix([[sympy.sqrt(sum(x ** 2 for x in a))]]),
        "_norm($0)", "‖$0‖", r"\left\lVert $0 \right\rVert",
        helper=helper_source(rt._norm), call="norm"),
     Op("dot", 2, _equal_pair, (lambda e, u: scale(u, e.args[1]), lambda e, u: scale(u, e.args[0])),
-       lambda args, d: dot(*args),
+       lambda args, e: dot(*args),
        lambda b, e, x, y: rt._dot(x, y),
        lambda b, e, x, y: sympy.Matrix([[sum(p * q for p, q in zip(x, y))]]),
        "_dot($0, $1)", "⟨$0, $1⟩", r"\left\langle $0, $1 \right\rangle",
        helper=helper_source(rt._dot), call="dot"),
     # -- softmax family (axis 0: each column is one example) ------------------------------------------------
-    Op("softmax", 1, _same, (_softmax_vjp,), lambda args, d: vector_op("softmax", args[0], d),
-       lambda b, e, z: rt._softmax(z, e.data), lambda b, e, z: _sym_softmax(z, e.data),
+    Op("softmax", 1, _same, (_softmax_vjp,), lambda args, e: vector_op("softmax", args[0], e.axis),
+       lambda b, e, z: rt._softmax(z, e.axis), lambda b, e, z: _sym_softmax(z, e.axis),
        "_softmax($0$a)", "softmax($0$a)", r"\operatorname{softmax}$a\left($0\right)", default_axis=0,
-       helper=helper_source(rt._softmax), call="softmax", axis=True),
-    Op("logsumexp", 1, _reduced, (lambda e, u: had(vector_op("softmax", e.args[0], e.data), u),),
-       lambda args, d: along("logsumexp", args[0], d),
-       lambda b, e, z: rt._logsumexp(z, e.data), lambda b, e, z: _sym_along(z, e.data, _sym_logsumexp),
+       helper=helper_source(rt._softmax), call="softmax", axis=True, takes=("axis",)),
+    Op("logsumexp", 1, _reduced, (lambda e, u: had(vector_op("softmax", e.args[0], e.axis), u),),
+       lambda args, e: along("logsumexp", args[0], e.axis),
+       lambda b, e, z: rt._logsumexp(z, e.axis), lambda b, e, z: _sym_along(z, e.axis, _sym_logsumexp),
        "_logsumexp($0$a)", "logsumexp($0$a)", r"\operatorname{logsumexp}$a\left($0\right)",
-       default_axis=0, helper=helper_source(rt._logsumexp), call="logsumexp", axis=True),
+       default_axis=0, helper=helper_source(rt._logsumexp), call="logsumexp", axis=True, takes=("axis",)),
     Op("log_softmax", 1, _same,
-       (lambda e, u: sub(u, had(vector_op("softmax", e.args[0], e.data), along("sum", u, e.data))),),
-       lambda args, d: vector_op("log_softmax", args[0], d),
-       lambda b, e, z: rt._log_softmax(z, e.data), lambda b, e, z: _sym_log_softmax(z, e.data),
+       (lambda e, u: sub(u, had(vector_op("softmax", e.args[0], e.axis), along("sum", u, e.axis))),),
+       lambda args, e: vector_op("log_softmax", args[0], e.axis),
+       lambda b, e, z: rt._log_softmax(z, e.axis), lambda b, e, z: _sym_log_softmax(z, e.axis),
        "_log_softmax($0$a)", "log_softmax($0$a)", r"\log\operatorname{softmax}$a\left($0\right)",
        default_axis=0, helper=helper_source(rt._log_softmax),
-       call="log_softmax", axis=True),
+       call="log_softmax", axis=True, takes=("axis",)),
     # −Σ T ⊙ log softmax(Z): Z̄ = (P ⊙ 𝟏(𝟏ᵀT) − T) ū, which is P − T only when T's columns sum to 1
     # −Σ (t ⊙ log σ(z) + (1 − t) ⊙ log(1 − σ(z))) = Σ (softplus(z) − t ⊙ z): z̄ = (σ(z) − t) ū for any t
     Op("bce", 2, _equal_pair,
        (lambda e, u: scale(u, sub(mx.fn("sigmoid", e.args[0]), e.args[1])),
         lambda e, u: scale(u, neg(e.args[0]))),
-       lambda args, d: reduce("bce", *args),
+       lambda args, e: reduce("bce", *args),
        lambda b, e, z, t: rt._binary_cross_entropy_with_logits(z, t), _sym_bce,
        "_binary_cross_entropy_with_logits($0, $1)", "BCE(σ($0), $1)",
        r"\operatorname{BCE}\left(\sigma($0), $1\right)",
@@ -603,7 +603,7 @@ OPS: dict[str, Op] = {op.name: op for op in [
     Op("sce", 2, _equal_pair,
        (lambda e, u: scale(u, sub(had(vector_op("softmax", e.args[0]), along("sum", e.args[1], 0)), e.args[1])),
         lambda e, u: scale(u, neg(vector_op("log_softmax", e.args[0])))),
-       lambda args, d: reduce("sce", *args),
+       lambda args, e: reduce("sce", *args),
        lambda b, e, z, t: rt._softmax_cross_entropy(z, t),
        lambda b, e, z, t: sympy.Matrix([[-sum(x * y for x, y in zip(t, _sym_log_softmax(z, 0)))]]),
        "_softmax_cross_entropy($0, $1)", "CE(softmax($0), $1)",
@@ -611,6 +611,9 @@ OPS: dict[str, Op] = {op.name: op for op in [
        helper=helper_source(rt._softmax_cross_entropy),
        call="softmax_cross_entropy"),
 ]}
+
+# The tree refuses a parameter its operation does not take: the registry declares them (``takes``).
+mx.TAKES.update({name: frozenset(op.takes) for name, op in OPS.items()})
 
 #: Operations whose argument may be given an axis (``sum(X, axis=1)``).
 AXIS_OPS = frozenset(name for name, op in OPS.items() if op.axis)
@@ -621,7 +624,7 @@ def vjp(e: M, u: M, position: int) -> M:
     that argument was broadcast; a missing rule names the operation."""
     op = OPS.get(e.op)
     if op is None or not op.vjps:
-        what = f"{e.op} {e.data}" if e.data is not None else e.op
+        what = " ".join([e.op, *(str(v) for v in e.parameters.values())])
         if op is not None and op.why_no_vjp:  # σ′ or diag in an equation: outside what derive differentiates
             raise ProblemError(f"no VJP rule for the operation '{what}'", hint=op.why_no_vjp)
         raise InternalError(f"no VJP rule for the operation '{what}'")  # a bug in derive (exit 3), not bad input
@@ -631,7 +634,7 @@ def vjp(e: M, u: M, position: int) -> M:
 
 def rebuild(e: M, args: list[M]) -> M:
     """``e`` with new arguments, through its operation's simplifying constructor."""
-    return OPS[e.op].build(args, e.data)
+    return OPS[e.op].build(args, e)
 
 
 def substitute(e: M, replace) -> M:
@@ -658,18 +661,18 @@ def replace_nodes(e: M, replace) -> M:
     return replace(rebuilt) or rebuilt  # X − mean(X) became X − μ: that may be a named node too
 
 
-def printed_kind(e: M) -> str:
+def printed_binding(e: M) -> str:
     """How ``e`` binds when printed, as an operation of the one precedence table: a negative
     constant binds like a negation, a fraction (1/2) like a division; calls and names are atoms."""
     if e.op == "const":
-        value = sympy.Integer(e.data) if isinstance(e.data, int) else e.data
+        value = sympy.Integer(e.value) if isinstance(e.value, int) else e.value
         if value.could_extract_minus_sign():
             return "neg"
         if value.is_Rational and not value.is_Integer:
             return "div"
         return "atom" if value.is_Atom else "mul"  # 2·π, √2 are products/powers: bracket as a product
     op = OPS.get(e.op)
-    return op.kind if op else "atom"
+    return op.binding if op else "atom"
 
 
 def axis_text(e: M, style: str) -> str:
@@ -677,20 +680,20 @@ def axis_text(e: M, style: str) -> str:
     op = OPS[e.op]
     if op.slot is not None:
         return op.slot(e, style)
-    if e.data is None or e.data == op.default_axis or e.op in ("pow", "fn", "dfn"):
+    if e.axis is None or e.axis == op.default_axis:
         return ""
     if style in ("latex", "text"):  # no NumPy vocabulary in mathematics: see along_words
         return ""
-    return f", axis={e.data}"
+    return f", axis={e.axis}"
 
 
 def along_words(e: M) -> str:
     """How a sheet says that ``e`` works along a non-default axis: "row-wise" (axis 1: each row of
     its argument) or "column-wise" (axis 0); "" where the axis goes without saying."""
     op = OPS[e.op]
-    if not op.axis or op.slot is not None or e.data is None or e.data == op.default_axis:
+    if not op.axis or op.slot is not None or e.axis is None or e.axis == op.default_axis:
         return ""
-    return "row-wise" if e.data % 2 == 1 else "column-wise"
+    return "row-wise" if e.axis % 2 == 1 else "column-wise"
 
 
 @dataclass(frozen=True)

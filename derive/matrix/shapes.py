@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from ..errors import LimitError, ParseError, ProblemError, ShapeError, did_you_mean
 from ..parse import Expr, Limits, parse_expression
-from ..precedence import kind_of, needs_brackets
+from ..precedence import binding_of, needs_brackets
 from ..problems import MatrixProblem
 from . import expr as mx
 from .expr import SCALAR, M, ShapeMismatch, shape_text, size_from_terms, size_terms, size_value
@@ -63,7 +63,7 @@ def build_model(problem: MatrixProblem, limits: Limits = Limits()) -> Model:
     shapes: dict[str, tuple] = {}
     for name, spec in problem.variables.items():
         shapes[name] = parse_shape(spec, problem.dims, f"{where}: variable {name}")
-        check_entries(M("var", shape=shapes[name], data=name), problem.dims, limits, f"{where}: variable {name}")
+        check_entries(M("var", shape=shapes[name], name=name), problem.dims, limits, f"{where}: variable {name}")
     total = sum(_entries(shape, problem.dims) for shape in shapes.values())
     if total > limits.max_entries:
         raise LimitError(f"{where}: the variables have {total:,} entries together with these [dims], more than "
@@ -71,11 +71,11 @@ def build_model(problem: MatrixProblem, limits: Limits = Limits()) -> Model:
                          hint=f"use smaller [dims], or raise the limit with {Limits.FLAGS['max_entries']}")
     concrete: dict[str, str] = {}
     abstract = set()
-    for fname, kind in problem.functions.items():
-        if kind not in ELEMENTWISE:
-            raise ProblemError(f"{where}: function {fname} = \"{kind}\" is not an elementwise function",
-                               hint=did_you_mean(kind, ELEMENTWISE) or "one of: " + ", ".join(ELEMENTWISE))
-        concrete[fname] = kind
+    for fname, function in problem.functions.items():
+        if function not in ELEMENTWISE:
+            raise ProblemError(f"{where}: function {fname} = \"{function}\" is not an elementwise function",
+                               hint=did_you_mean(function, ELEMENTWISE) or "one of: " + ", ".join(ELEMENTWISE))
+        concrete[fname] = function
     elementwise = {**{name: name for name in ELEMENTWISE}, **concrete}
     if "sigma" not in elementwise:
         elementwise["sigma"] = DEFAULT_CONCRETE
@@ -136,7 +136,7 @@ def check_entries(e: M, dims: dict[str, int], limits: Limits, context: str) -> N
 _INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "matmul": "@"}
 
 
-def _printed_kind(e: Expr) -> str:
+def _printed_binding(e: Expr) -> str:
     """How a parsed sub-expression binds as :func:`expr_text` writes it, in the terms of the one
     precedence table: a negative number is a negation, a fraction (1/2) a division."""
     if e.op == "num":
@@ -151,10 +151,10 @@ def _operand(e: Expr, parent: str, side: str) -> str:
     text is Python's syntax, where every infix level associates to the left, so a right operand
     of the parent's own level is bracketed too (a * (b @ c), a + (b - c)): it reads back as the
     same tree."""
-    text, kind = expr_text(e), _printed_kind(e)
-    regroups = side == "right" and parent != "pow" and kind in _INFIX and kind_of(kind) == kind_of(parent)
+    text, binding = expr_text(e), _printed_binding(e)
+    regroups = side == "right" and parent != "pow" and binding in _INFIX and binding_of(binding) == binding_of(parent)
     digits_then_dot = e.op == "num" and parent == "transpose"  # (2).T: "2.T" is a malformed number
-    return f"({text})" if regroups or digits_then_dot or needs_brackets(kind, parent, side) else text
+    return f"({text})" if regroups or digits_then_dot or needs_brackets(binding, parent, side) else text
 
 
 def expr_text(e: Expr) -> str:
@@ -207,13 +207,14 @@ class _Typer:
     def fail(self, e: Expr, what: str, hint: str | None = None) -> ShapeError:
         return ShapeError(f"{self.context}: {what}", hint=hint)
 
-    def make(self, e: Expr, op: str, args: list[M], data=None) -> M:
+    def make(self, e: Expr, op: str, args: list[M], **parameters) -> M:
         """A node of the registry's operation ``op``, its shape by the operation's rule."""
+        parameters = {p: v for p, v in parameters.items() if v is not None}  # an axis None: not given
         try:
-            shape = OPS[op].shape(tuple(a.shape for a in args), data)
+            shape = OPS[op].shape(tuple(a.shape for a in args), **parameters)
         except ShapeMismatch as exc:
             raise self.fail(e, f"{expr_text(e)}: {exc.message}", exc.hint) from None
-        return M(op, tuple(args), shape, data)
+        return M(op, tuple(args), shape, **parameters)
 
     def size(self, e: Expr, end):
         """A slice bound as a size: a number, a size's name, a sum or multiple of them (2*H, D+H)."""
@@ -236,10 +237,10 @@ class _Typer:
     def _size(self, e: Expr, a: M):
         """A size written as an argument (B, or the number a size has): its name where there is one."""
         if a.op == "dim":
-            return a.data
-        if a.is_const and a.data.is_Integer and a.data > 0:
-            named = [name for name, value in dict(self.dims).items() if value == a.data]
-            return named[0] if len(named) == 1 else int(a.data)
+            return a.name
+        if a.is_const and a.value.is_Integer and a.value > 0:
+            named = [name for name, value in dict(self.dims).items() if value == a.value]
+            return named[0] if len(named) == 1 else int(a.value)
         raise self.fail(e, f"{expr_text(e)}: ones() takes a size (a name from [dims] or a whole number)")
 
     def build(self, e: Expr) -> M:
@@ -272,8 +273,8 @@ class _Typer:
                 raise self.fail(e, f"{expr_text(e)}: {lo}:{hi} is not within the {whole} "
                                    f"{'rows' if axis == 0 else 'columns'} of a {shape_text(matrix.shape)} matrix "
                                    f"with these [dims]")
-            return self.make(e, "part", [matrix], (axis, lo, hi))
-        if e.op == "row":  # W[i]: the index is data, within the rows once [dims] are put in
+            return self.make(e, "part", [matrix], axis=axis, bounds=(lo, hi))
+        if e.op == "row":  # W[i]: the index is a parameter, within the rows once [dims] are put in
             matrix, index = self.build(plain[0]), int(plain[1].value)
             rows = matrix.shape[0]
             count = self.dims.get(rows, 0) if isinstance(rows, str) else rows
@@ -281,7 +282,7 @@ class _Typer:
                 named = f" ({rows} = {count})" if isinstance(rows, str) else ""
                 raise self.fail(e, f"{expr_text(e)}: row {index} of a {shape_text(matrix.shape)} matrix, which has "
                                    f"{count} row{'s' if count != 1 else ''}{named}")
-            return self.make(e, "row", [matrix], index)
+            return self.make(e, "row", [matrix], index=index)
         args = [self.build(a) for a in plain]
         op = "var1" if e.op == "var" and ddof == 1 else e.op
         if op in COMPARISONS.values():
@@ -312,18 +313,18 @@ class _Typer:
             a, b = args
             if not b.is_const:  # p ** t: a matrix exponent, entry by entry
                 return self.make(e, "epow", args)
-            return self.make(e, "pow", [a], b.data)
+            return self.make(e, "pow", [a], exponent=b.value)
         if op == "transpose":
             return self.make(e, "T", args)
         if op in self.elementwise:
-            return self.make(e, "fn", args, op)
+            return self.make(e, "fn", args, function=op)
         if op.startswith("d") and op[1:] in self.elementwise:
-            return self.make(e, "dfn", args, op[1:])
+            return self.make(e, "dfn", args, function=op[1:])
         if op in CALLED:  # sum, var (the operation "variance"), softmax_cross_entropy ("sce"), ...
             name = CALLED[op]
-            return self.make(e, name, args, OPS[name].default_axis if axis is None else axis)
+            return self.make(e, name, args, axis=OPS[name].default_axis if axis is None else axis)
         if op in OPS:  # diag, in typed answers
-            return self.make(e, op, args, axis)
+            return self.make(e, op, args, axis=axis)
         if op == "ones":  # ones(B): a column of B ones, in typed answers
             return mx.ones((self._size(e, args[0]), 1))
         raise self.fail(e, f"unsupported operation '{op}'")

@@ -18,7 +18,8 @@ class MatrixSolution:
     derivation: Derivation
     checks: MatrixChecks
 
-    kind = "matrix"
+    engine = "matrix"  # which engine solved it (the "kind" of derive solve --json)
+    kind = engine  # the old name, kept for derive.api users
 
 
 def solve_matrix(problem: MatrixProblem, limits: Limits = Limits(), seed: int = 0, exact: bool = True,

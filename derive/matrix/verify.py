@@ -171,7 +171,7 @@ def huge_constant(model) -> sympy.Expr | None:
     for _, e in model.equations:
         for node in e.walk():
             if node.op == "const":
-                value = abs(node.data if isinstance(node.data, sympy.Basic) else sympy.Float(node.data))
+                value = abs(node.value if isinstance(node.value, sympy.Basic) else sympy.Float(node.value))
                 if value.is_extended_real and value > largest:
                     largest = value
     return largest if largest >= HUGE_CONSTANT else None

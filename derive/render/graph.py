@@ -561,8 +561,8 @@ def _parse_json(spec: GraphSpec, data: dict, source: str) -> Drawing:
         parts = item["pos"].split()
         start = end = None
         while parts and parts[0][:2] in ("s,", "e,"):
-            kind, point = parts[0][0], _pairs(parts[0][2:])[0]
-            start, end = (point, end) if kind == "s" else (start, point)
+            end_mark, point = parts[0][0], _pairs(parts[0][2:])[0]  # s: the start, e: the end
+            start, end = (point, end) if end_mark == "s" else (start, point)
             parts.pop(0)
         points = _pairs(" ".join(parts))
         if edge.back:  # drawn from head to tail, the arrow at the tail
@@ -971,8 +971,8 @@ def matrix_layout(model) -> Layout:
 
 def _collect_names(e, seen: list[str]) -> None:
     for node in e.walk():
-        if node.op == "var" and node.data not in seen:
-            seen.append(node.data)
+        if node.op == "var" and node.name not in seen:
+            seen.append(node.name)
 
 
 def layered_matrix_tikz(model) -> str:

@@ -14,7 +14,7 @@ from ..errors import DeriveError
 from ..forms import fill
 from ..handwriting import stage_value
 from ..parse import Expr
-from ..precedence import kind_of, needs_brackets
+from ..precedence import binding_of, needs_brackets
 from ..scalar.forward import ForwardPass
 from ..scalar.reverse import ReversePass
 from ..scalar.rules import primitive
@@ -44,13 +44,13 @@ def _is_minus_one(term: Term) -> bool:
     return term.partial.expr == -1
 
 
-# -- pieces of a line: (text, precedence kind); brackets come from derive/precedence.py only ----
+# -- pieces of a line: (text, binding); brackets come from derive/precedence.py only ----
 def _number(x: float, nt) -> tuple[str, str]:
-    return nt.number(x), nt.number_kind(x)
+    return nt.number(x), nt.number_binding(x)
 
 
 def _constant(x, nt) -> tuple[str, str]:
-    return nt.expr(x), nt.kind(x)
+    return nt.expr(x), nt.binding(x)
 
 
 def partial_formula(term: Term, nt) -> str:
@@ -63,8 +63,8 @@ def partial_formula(term: Term, nt) -> str:
 
 
 def _partial(term: Term, nt) -> tuple[str, str]:
-    """The partial's formula with its kind: a shown form has the kind of the expression it writes."""
-    return partial_formula(term, nt), nt.kind(term.partial.expr)
+    """The partial's formula with its binding: a shown form has the binding of the expression it writes."""
+    return partial_formula(term, nt), nt.binding(term.partial.expr)
 
 
 def _product(left: tuple[str, str], right: tuple[str, str], nt) -> tuple[str, bool]:
@@ -79,12 +79,12 @@ def evaluation_of(node: Node, values: dict[str, float], nt) -> str:
     """The node's definition with its arguments' values put in: "2 × 0.141"."""
     rule = primitive(node.op)
     template = nt.evaluation_template(rule)
-    call = kind_of(node.op) == "atom"  # sin(…), exp(…): the call's own brackets group it
+    call = binding_of(node.op) == "atom"  # sin(…), exp(…): the call's own brackets group it
     args = []
     for position, x in enumerate(node.args):
-        text, kind = _number(values[x], nt) if isinstance(x, str) else _constant(x, nt)
+        text, binding = _number(values[x], nt) if isinstance(x, str) else _constant(x, nt)
         if not (call or (nt.name == "latex" and rule.delimits(position))):
-            text = nt.factor(text, kind, node.op, "left" if position == 0 and rule.arity > 1 else "right")
+            text = nt.factor(text, binding, node.op, "left" if position == 0 and rule.arity > 1 else "right")
         args.append(text)
     return fill(template, args)
 
@@ -263,19 +263,19 @@ def expression_latex(expr: Expr, nt) -> str:
 
 def _expression_piece(expr: Expr, nt) -> tuple[str, str]:
     if expr.op == "num":
-        return nt.expr(expr.value), nt.kind(expr.value)
+        return nt.expr(expr.value), nt.binding(expr.value)
     if expr.op == "name":
         return nt.var(expr.name), "atom"
     rule = primitive(expr.op)
     template = rule.latex
     if expr.op == "mul" and expr.args[1].op == "num":
         template = r"$0 \cdot $1"
-    call = kind_of(expr.op) == "atom"
+    call = binding_of(expr.op) == "atom"
     parts = []
     for position, arg in enumerate(expr.args):
-        text, kind = _expression_piece(arg, nt)
+        text, binding = _expression_piece(arg, nt)
         if not (call or rule.delimits(position)):
-            text = nt.factor(text, kind, expr.op, "left" if position == 0 and rule.arity > 1 else "right")
+            text = nt.factor(text, binding, expr.op, "left" if position == 0 and rule.arity > 1 else "right")
         parts.append(text)
-    kind = kind_of(expr.op)
-    return fill(template, parts), "pow" if kind == "atom" and rule.superscript else kind
+    binding = binding_of(expr.op)
+    return fill(template, parts), "pow" if binding == "atom" and rule.superscript else binding

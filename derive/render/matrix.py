@@ -12,7 +12,7 @@ import sympy
 
 from ..matrix.expr import M, count, leads_with_number
 from ..functions import FUNCTIONS
-from ..matrix.rules import OPS, along_words, axis_text, fill, printed_kind
+from ..matrix.rules import OPS, along_words, axis_text, fill, printed_binding
 from ..precedence import needs_brackets
 from ..parse import GREEK_LATEX, latex_variable, name_parts, text_variable
 
@@ -42,39 +42,39 @@ class _Printer:
         """An operation printed by its registry entry's text or LaTeX form."""
         spec = OPS[e.op]
         if spec.sides:
-            args = [self.wrap(a, spec.kind, side) for a, side in zip(e.args, spec.sides)]
+            args = [self.wrap(a, spec.binding, side) for a, side in zip(e.args, spec.sides)]
         else:
             args = [self(a) for a in e.args]
         slots = {"a": axis_text(e, self.style)}
         if e.op in ("fn", "dfn"):
-            slots["f"] = self.function(e.data)
+            slots["f"] = self.function(e.function)
         elif e.op == "pow":
-            slots["d"] = self.exponent(e.data)
+            slots["d"] = self.exponent(e.exponent)
         text = fill(getattr(spec, self.style), args, **slots)
         words = along_words(e)  # a softmax of each row: "row-wise softmax(Z)", never softmax(Z, axis=1)
         return f"{self.words(words)}{text}" if words else text
 
     def _print_sum(self, e: M) -> str:
         """A sum along an axis as a textbook writes it: X 𝟏 (each row summed), 𝟏ᵀ X (each column)."""
-        return self(_with_ones(e)) if e.data is not None else self.form(e)
+        return self(_with_ones(e)) if e.axis is not None else self.form(e)
 
     def _print_mean(self, e: M) -> str:
         """A mean along an axis: (1/B) X 𝟏, (1/D) 𝟏ᵀ X."""
-        if e.data is None:
+        if e.axis is None:
             return self.form(e)
-        size = count(e.args[0].shape, e.data)
-        one_over = M("div", (M("const", (), (1, 1), sympy.Integer(1)), size), (1, 1))
+        size = count(e.args[0].shape, e.axis)
+        one_over = M("div", (M("const", (), (1, 1), value=sympy.Integer(1)), size), (1, 1))
         return self(M("scale", (one_over, _with_ones(e)), e.shape))
 
     def wrap(self, e: M, parent: str, side: str = "left") -> str:
         text = self(e)
-        return self.parens(text) if needs_brackets(_kind(e, parent), parent, side) else text
+        return self.parens(text) if needs_brackets(_binding(e, parent), parent, side) else text
 
     def factor(self, e: M, parent: str) -> str:
         """The right operand of a product written by juxtaposition: bracketed by the table, or
         when it would start with a number (never "2 1/2 W")."""
         text = self(e)
-        if needs_brackets(printed_kind(e), parent, "right") or leads_with_number(e):
+        if needs_brackets(printed_binding(e), parent, "right") or leads_with_number(e):
             return self.parens(text)
         return text
 
@@ -83,11 +83,11 @@ class _Printer:
         for term in e.args[1:]:
             if term.op == "neg":
                 out += f" {self.minus} {self.wrap(term.args[0], 'sub', 'right')}"
-            elif term.op == "scale" and term.args[0].is_const and term.args[0].data < 0:
-                positive = M("scale", (M("const", (), (1, 1), -term.args[0].data), term.args[1]), term.shape)
+            elif term.op == "scale" and term.args[0].is_const and term.args[0].value < 0:
+                positive = M("scale", (M("const", (), (1, 1), value=-term.args[0].value), term.args[1]), term.shape)
                 out += f" {self.minus} {self.wrap(positive, 'sub', 'right')}"
-            elif term.is_const and term.data < 0:
-                out += f" {self.minus} {self.wrap(M('const', (), (1, 1), -term.data), 'sub', 'right')}"
+            elif term.is_const and term.value < 0:
+                out += f" {self.minus} {self.wrap(M('const', (), (1, 1), value=-term.value), 'sub', 'right')}"
             else:
                 out += f" + {self.wrap(term, 'add', 'right')}"
         return out
@@ -130,14 +130,14 @@ class LatexPrinter(_Printer):
 
     def _print_pow(self, e: M) -> str:
         if e.args[0].is_scalar:  # a power of a number is a plain power (‖y − s‖², not ‖y − s‖^{∘2})
-            return f"{self.wrap(e.args[0], 'pow', 'left')}^{{{self.exponent(e.data)}}}"
+            return f"{self.wrap(e.args[0], 'pow', 'left')}^{{{self.exponent(e.exponent)}}}"
         return self.form(e)
 
     def wrap(self, e: M, parent: str, side: str = "left") -> str:
         if _is_fraction(e) and parent in (("neg", "sub", "add") if _split_fraction(e) else
                                         ("neg", "sub", "add", "mul", "matmul", "hadamard")):
             return self(e)  # a \frac is delimited by its own bar: −\frac{T}{P}, never −(\frac{T}{P})
-        if needs_brackets(_kind(e, parent), parent, side):
+        if needs_brackets(_binding(e, parent), parent, side):
             return self.parens(self(e))
         if parent in ("pow", "transpose") and side == "left" and e.op in ("T", "pow"):
             return f"{{{self(e)}}}"  # (xᵀ)ᵀ as {x^\top}^\top: TeX allows one superscript per base
@@ -173,13 +173,13 @@ class LatexPrinter(_Printer):
         return rf"\bar{{{body}}}" if len(name) == 1 or body == GREEK_LATEX.get(name) else rf"\overline{{{body}}}"
 
     def _print_var(self, e):
-        return latex_variable(e.data)
+        return latex_variable(e.name)
 
     def _print_adj(self, e):
-        return self.bar(e.data)
+        return self.bar(e.name)
 
     def _print_const(self, e):
-        return sympy.latex(e.data)
+        return sympy.latex(e.value)
 
     def _print_ones(self, e):  # a row of ones is 𝟏ᵀ, so μ̄ 𝟏ᵀ / B reads as the D×B it is
         return r"{\mathbf{1}^\top}" if _is_row(e) else r"\mathbf{1}"
@@ -194,7 +194,7 @@ class LatexPrinter(_Printer):
         return _LATEX_FUNCTIONS.get(name, latex_variable(name))
 
     def _print_fn(self, e):
-        if e.data == "sqrt":  # √ as a textbook writes it
+        if e.function == "sqrt":  # √ as a textbook writes it
             return rf"\sqrt{{{self(e.args[0])}}}"
         return self.form(e)
 
@@ -202,14 +202,14 @@ class LatexPrinter(_Printer):
         return sympy.latex(value)
 
     def _print_dim(self, e):
-        return latex_variable(e.data)
+        return latex_variable(e.name)
 
     def _print_div(self, e):  # a fraction needs no brackets around either side
         top, bottom = e.args
         if not bottom.is_scalar:  # T ⊘ P: a \frac of matrices would read T P⁻¹
             return rf"{self.wrap(top, 'div')} \oslash {self.wrap(bottom, 'div', 'right')}"
         if _split_fraction(e):  # never a fraction inside a fraction:
-            c = top.args[0].data if top.op == "scale" else sympy.Integer(1)
+            c = top.args[0].value if top.op == "scale" else sympy.Integer(1)
             below = self(bottom) if c.q == 1 else f"{c.q} {self(bottom)}"
             rest = top.args[1] if top.op == "scale" else top  # ½ ∑(…) / B as \frac{1}{2 B} ∑(…),
             if _is_fraction(rest) and not _split_fraction(rest):
@@ -223,13 +223,13 @@ class LatexPrinter(_Printer):
 
 
 
-def _kind(e: M, parent: str) -> str:
+def _binding(e: M, parent: str) -> str:
     """How ``e`` binds under ``parent``: as the table says, except that a sum or mean along an
     axis, printed as a product with 𝟏 (X 𝟏, (1/B) X 𝟏), is a product under a transpose or a power
     ((𝟏ᵀ X)ᵀ, never 𝟏ᵀ Xᵀ) while a minus sign before it still reads right (−X 𝟏)."""
-    if parent in ("transpose", "pow") and e.op in ("sum", "mean") and e.data is not None:
+    if parent in ("transpose", "pow") and e.op in ("sum", "mean") and e.axis is not None:
         return "matmul"
-    return printed_kind(e)
+    return printed_binding(e)
 
 
 def _ends_in_exponent(e: M) -> bool:
@@ -241,7 +241,7 @@ def _ends_in_exponent(e: M) -> bool:
 def _with_ones(e: M) -> M:
     """The sum along an axis as a product with a vector of ones: X 𝟏 along rows, 𝟏ᵀ X along columns."""
     (a,) = e.args
-    if e.data % 2 == 1:
+    if e.axis % 2 == 1:
         return M("matmul", (a, M("ones", (), (a.shape[1], 1))), e.shape)
     return M("matmul", (M("ones", (), (1, a.shape[0])), a), e.shape)
 
@@ -260,7 +260,7 @@ def _split_fraction(e: M) -> bool:
         return False
     if top.op == "div":
         return True
-    c = top.args[0].data if top.op == "scale" and top.args[0].is_const else None
+    c = top.args[0].value if top.op == "scale" and top.args[0].is_const else None
     return isinstance(c, sympy.Rational) and c > 0 and (c.q != 1 or c.p == 1)
 
 
@@ -290,13 +290,13 @@ class TextPrinter(_Printer):
         return f"{name}\u0304"
 
     def _print_var(self, e):
-        return text_variable(e.data)
+        return text_variable(e.name)
 
     def _print_adj(self, e):
-        return self.bar(e.data)
+        return self.bar(e.name)
 
     def _print_const(self, e):
-        return str(e.data).replace("-", "−")
+        return str(e.value).replace("-", "−")
 
     def _print_ones(self, e):
         return "𝟏ᵀ" if _is_row(e) else "𝟏"
@@ -305,13 +305,13 @@ class TextPrinter(_Printer):
         return "0"
 
     def _print_dim(self, e):
-        return e.data
+        return e.name
 
     def function(self, name: str) -> str:
         return _TEXT_FUNCTIONS.get(name, name)
 
     def exponent(self, value) -> str:
-        return self.wrap(M("const", (), (1, 1), value), "pow", "right")
+        return self.wrap(M("const", (), (1, 1), value=value), "pow", "right")
 
     def _print_eye(self, e):
         return "I"
@@ -365,11 +365,11 @@ def derivative_notes(solution, printer) -> list[str]:
     for name, arg in sorted(used, key=lambda pair: (pair[0], position.get(pair[1], len(position)), pair[1])):
         if name in model.abstract:
             continue
-        kind = ELEMENTWISE[model.concrete.get(name, name)]
-        if kind.derivative_latex and latex:
+        row = ELEMENTWISE[model.concrete.get(name, name)]
+        if row.derivative_latex and latex:
             f = printer.function(name)
             z = latex_variable(arg)
-            notes.append(rf"{f}'({z}) = " + fill(kind.derivative_latex, [z], f=f))
+            notes.append(rf"{f}'({z}) = " + fill(row.derivative_latex, [z], f=f))
     order = {n: i for i, (n, _) in enumerate(model.equations)}  # the facts as the equations read
     facts = sorted(derivation.facts, key=lambda fact: order.get(fact.arg, -1))
     notes.extend(fact_note(fact, model, printer) for fact in facts)
@@ -385,7 +385,7 @@ def _words(printer, text: str) -> str:
 
 
 def _name(printer, name: str, shape) -> str:
-    return printer(M("var", (), tuple(shape), name))
+    return printer(M("var", (), tuple(shape), name=name))
 
 
 def introduced_note(model, printer) -> list[str]:
@@ -401,25 +401,25 @@ def introduced_note(model, printer) -> list[str]:
 def function_notes(model, printer) -> list[str]:
     """σ = tanh for a function the problem names ([functions] sigma = "tanh"): the symbol of
     its name is not the symbol of what it is."""
-    used = {node.data for _, e in model.equations for node in e.walk() if node.op in ("fn", "dfn")}
+    used = {node.function for _, e in model.equations for node in e.walk() if node.op in ("fn", "dfn")}
     notes = []
-    for name, kind in model.problem.functions.items():
-        if name in used and printer.function(name) != printer.function(kind):
-            notes.append(f"{printer.function(name)} = {printer.function(kind)}")
+    for name, concrete in model.problem.functions.items():
+        if name in used and printer.function(name) != printer.function(concrete):
+            notes.append(f"{printer.function(name)} = {printer.function(concrete)}")
     return notes
 
 
 def fact_note(fact, model, printer) -> str:
     """One rewrite of the simplified column, with what licenses it."""
     equals = " = "
-    if fact.kind == "output":
+    if fact.rewrite == "output":
         f = printer.function(fact.function)
         z = _name(printer, fact.arg, model.shapes[fact.arg])
         prime = "'" if isinstance(printer, LatexPrinter) else "′"
         y = _name(printer, fact.output, model.shapes[fact.output])
         return (f"{f}{prime}({z}){equals}{printer(fact.form)}" + _words(printer, ", as ") + y + equals
                 + f"{f}({z})")
-    if fact.kind == "columns":
+    if fact.rewrite == "columns":
         t = _name(printer, fact.arg, model.shapes[fact.arg])
         return _condition(printer, fact.function, fact.arg, t, model.shapes[fact.arg], lead=True)
     z = printer.bar(fact.arg)
@@ -428,7 +428,7 @@ def fact_note(fact, model, printer) -> str:
     head = f"{z}{equals}{printer(fact.form)}" + _words(printer, f" ({rule}")
     if fact.function == "sigmoid":
         return head + _words(printer, ", for any target)")
-    softmax_axis = dict(model.equations)[fact.output].data  # the target sums to 1 along it
+    softmax_axis = dict(model.equations)[fact.output].axis  # the target sums to 1 along it
     kind = model.problem.kinds.get(fact.target) or ("distribution_rows" if softmax_axis == 1 else "")
     t = _name(printer, fact.target, model.shapes[fact.target])
     return head + _words(printer, ", as ") + _condition(printer, kind, fact.target, t, model.shapes[fact.target]) \
@@ -452,7 +452,7 @@ def _condition(printer, kind: str, name: str, t: str, shape, lead: bool = False)
 
 
 def _dfn_uses(e: M) -> set:
-    return {(n.data, n.args[0].data) for n in e.walk() if n.op == "dfn" and n.args[0].op == "var"}
+    return {(n.function, n.args[0].name) for n in e.walk() if n.op == "dfn" and n.args[0].op == "var"}
 
 
 def matrix_json(solution) -> dict:

@@ -15,7 +15,7 @@ from sympy.printing.str import StrPrinter
 
 from ..functions import FUNCTIONS
 from ..parse import latex_variable, text_variable
-from ..precedence import kind_of_sympy, kind_of_sympy_latex, needs_brackets
+from ..precedence import binding_of_sympy, binding_of_sympy_latex, needs_brackets
 
 MINUS = "\u2212"
 _TEXT_SYMBOLS = {f.name: f.text_symbol for f in FUNCTIONS.values() if f.text_symbol}  # sigmoid( -> σ(
@@ -37,8 +37,9 @@ class PrintedNumber(NamedTuple):
     scientific: bool
 
     @property
-    def kind(self) -> str:
-        """Its precedence kind: −0.5 is a negation, 1.5e−05 (1.5 × 10⁻⁵) a product, 0.5 an atom."""
+    def binding(self) -> str:
+        """How it binds (derive/precedence.py): −0.5 is a negation, 1.5e−05 (1.5 × 10⁻⁵) a product,
+        0.5 an atom."""
         return "neg" if self.negative else "mul" if self.scientific else "atom"
 
 
@@ -109,17 +110,17 @@ class _SheetLatex(LatexPrinter):
 class _Factors:
     """Brackets by the one precedence table (derive/precedence.py), shared by both notations."""
 
-    def factor(self, text: str, kind: str, parent: str, side: str = "left") -> str:
-        """``text`` (of precedence ``kind``) as the ``side`` operand of ``parent``, bracketed
+    def factor(self, text: str, binding: str, parent: str, side: str = "left") -> str:
+        """``text`` (of precedence ``binding``) as the ``side`` operand of ``parent``, bracketed
         when the table says so: (1 − tanh(v3)^2) × 2, 1 × (−8), (v^2)^3."""
-        return self.group(text) if needs_brackets(kind, parent, side) else text
+        return self.group(text) if needs_brackets(binding, parent, side) else text
 
-    def number_kind(self, x: float) -> str:
-        """The precedence kind of ``x`` as this notation prints it (PrintedNumber.kind)."""
-        return printed_number(x, self.digits).kind
+    def number_binding(self, x: float) -> str:
+        """How ``x`` binds as this notation prints it (PrintedNumber.binding)."""
+        return printed_number(x, self.digits).binding
 
-    def kind(self, expr: sympy.Expr) -> str:
-        return kind_of_sympy(expr)
+    def binding(self, expr: sympy.Expr) -> str:
+        return binding_of_sympy(expr)
 
     def exact(self, value) -> str:
         """An input's value as the problem gives it: 2, 1/2, π/4 stay exact; a decimal the user
@@ -220,7 +221,7 @@ class LatexNotation(_Factors):
         return rf"\frac{{\partial {top}}}{{\partial {bottom}}}"
 
     def expr(self, expr: sympy.Expr) -> str:
-        if expr not in self._printed:  # each partial is printed for its formula and its kind
+        if expr not in self._printed:  # each partial is printed for its formula and its binding
             self._printed[expr] = self._printer.doprint(expr)
         return self._printed[expr]
 
@@ -233,10 +234,10 @@ class LatexNotation(_Factors):
     def group(self, body: str) -> str:
         return rf"\left({body}\right)"
 
-    def kind(self, expr: sympy.Expr) -> str:
+    def binding(self, expr: sympy.Expr) -> str:
         """As in text, but a call written with a superscript (e^{x}) is a power: it cannot take
         another superscript without brackets."""
-        return kind_of_sympy_latex(expr)
+        return binding_of_sympy_latex(expr)
 
     def code(self, text: str) -> str:
         return text

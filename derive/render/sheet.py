@@ -361,4 +361,4 @@ def _named(name, shape):
 
 
 def _function_names(e) -> set:
-    return {node.data for node in e.walk() if node.op == "fn"}
+    return {node.function for node in e.walk() if node.op == "fn"}

@@ -110,7 +110,7 @@ def matrix_views(solution, diag: bool = False) -> list:
         c = checks[g.name]
         _row(gradients, f"∂{text_variable(solution.problem.loss)}/∂{text_variable(g.name)} = {printer.bar(g.name)}", printer(g.expr),
              shape_text(g.shape), c.exact, f"{c.numeric_max_relative_error:.1e} ({c.numeric_method})")
-    used = {e.data for _, eq in solution.model.equations for e in eq.walk() if e.op == "fn"}
+    used = {e.function for _, eq in solution.model.equations for e in eq.walk() if e.op == "fn"}
     notes = [Text(f"{name}: abstract elementwise function; numeric checks use sigmoid", style="dim")
              for name in sorted(solution.model.abstract & used)]
     notes += [Text(note, style="dim") for note in derivative_notes(solution, printer)]
@@ -127,7 +127,7 @@ def grade_views(grade) -> list:
     for c in grade.cells:
         if c.verdict not in ("correct", "rounding") or c.credit < 1:
             _row(table, c.part, c.pass_ or "-", c.node, excerpt(c.given, width=GIVEN_WIDTH) or "-", c.verdict,
-                 c.kind or "", excerpt(c.message, width=4 * GIVEN_WIDTH))
+                 c.slip or "", excerpt(c.message, width=4 * GIVEN_WIDTH))
     score = grade.score()
     parts = ", ".join(f"{part} {p['earned']:g}/{p['possible']} (weight {p['weight']:g})"
                       for part, p in score["parts"].items())

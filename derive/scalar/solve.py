@@ -24,7 +24,8 @@ class ScalarSolution:
     reverse: tuple[ReversePass, ...]
     checks: Checks
 
-    kind = "scalar"
+    engine = "scalar"  # which engine solved it (the "kind" of derive solve --json)
+    kind = engine  # the old name, kept for derive.api users
 
     @property
     def jacobian_forward(self) -> list[list[float]]:

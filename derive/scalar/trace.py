@@ -20,7 +20,7 @@ from sympy.printing.str import StrPrinter
 from ..errors import DomainError, LimitError, ParseError, ProblemError, quoted
 from ..parse import Expr, Limits, latex_variable, parse_expression
 from ..forms import fill
-from ..precedence import kind_of, kind_of_sympy_latex as latex_kind, wrap
+from ..precedence import binding_of, binding_of_sympy_latex as latex_binding, wrap
 from .rules import ALIASES, FOLD, FUNCTIONS, primitive
 
 NUMBERINGS = ("zero", "baydin")
@@ -321,11 +321,11 @@ def _latex_arg(arg, op: str, position: int) -> str:
     if isinstance(arg, str):
         return latex_name(arg)
     text = sympy.latex(arg)
-    if kind_of(op) == "atom" or primitive(op).delimits(position):
+    if binding_of(op) == "atom" or primitive(op).delimits(position):
         return text
-    kind = latex_kind(arg)
+    binding = latex_binding(arg)
     side = "left" if position == 0 and primitive(op).arity > 1 else "right"
-    return wrap(text, kind, op, side, (r"\left(", r"\right)"))
+    return wrap(text, binding, op, side, (r"\left(", r"\right)"))
 
 
 def _make_node(node_id: str, index: int, op: str, args: tuple, values: dict[str, float]) -> Node:
