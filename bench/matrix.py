@@ -10,6 +10,10 @@
    numeric check of each at its stated sizes, as a fraction of a 5 s budget (target <= 1x, and
    every gradient proved: "pass").  The proof is bounded by counts, so its verdict is the same
    on a busy machine; only the time changes.
+4. The course networks of tests/networks (RNN steps, GRU cell, SwiGLU, max-pooling, inline
+   layers): the same measure and target as the catalogue.
+
+    .venv/bin/python bench/matrix.py networks catalogue      (only those sections)
 """
 
 from __future__ import annotations
@@ -90,20 +94,32 @@ BUDGET = 5.0
 
 
 def bench_catalogue() -> None:
-    from derive.matrix.solve import solve_matrix
     from derive.problems import MatrixProblem, load_problem
 
     for name in sorted(path.stem for path in (ROOT / "derive" / "builtin").glob("*.toml")):
         problem = load_problem(name)
-        if not isinstance(problem, MatrixProblem):
-            continue
-        start = time.perf_counter()
-        solution = solve_matrix(problem)
-        seconds = time.perf_counter() - start
-        print(f"catalogue {name:<12} derivation + both checks {seconds:6.2f} s   {seconds / BUDGET:5.2f}x of "
-              f"{BUDGET:g} s   exact: {solution.checks.exact}   numeric: "
-              f"{solution.checks.numeric_max_relative_error:.1e}  (target <= 1x, exact pass)"
-              + ("" if seconds <= BUDGET and solution.checks.exact == "pass" else "  OVER TARGET"))
+        if isinstance(problem, MatrixProblem):
+            _bench_proof("catalogue", name, problem)
+
+
+def bench_networks() -> None:
+    from derive.problems import load_problem
+
+    for path in sorted((ROOT / "tests" / "networks").glob("*.toml")):
+        _bench_proof("network", path.stem, load_problem(str(path)))
+
+
+def _bench_proof(kind: str, name: str, problem) -> None:
+    """Derivation + exact proof + numeric check of one problem at its stated sizes."""
+    from derive.matrix.solve import solve_matrix
+
+    start = time.perf_counter()
+    solution = solve_matrix(problem)
+    seconds = time.perf_counter() - start
+    print(f"{kind} {name:<16} derivation + both checks {seconds:6.2f} s   {seconds / BUDGET:5.2f}x of "
+          f"{BUDGET:g} s   exact: {solution.checks.exact}   numeric: "
+          f"{solution.checks.numeric_max_relative_error:.1e}  (target <= 1x, exact pass)"
+          + ("" if seconds <= BUDGET and solution.checks.exact == "pass" else "  OVER TARGET"))
 
 
 def _time(fn) -> float:
@@ -112,7 +128,9 @@ def _time(fn) -> float:
     return time.perf_counter() - start
 
 
+SECTIONS = {"catalogue": bench_catalogue, "networks": bench_networks, "layers": bench_layers,
+            "million": bench_million}
+
 if __name__ == "__main__":
-    bench_catalogue()
-    bench_layers()
-    bench_million()
+    for section in sys.argv[1:] or SECTIONS:
+        SECTIONS[section]()

@@ -696,7 +696,7 @@ def graph_command(
     from .report import write_graph
 
     solution = _solve(ctx, problem, function, at, numbering, order)
-    typer.echo(str(write_graph(solution, output, GraphFormat(fmt).value, adjoint, _note)))
+    typer.echo(str(write_graph(solution, output, GraphFormat(fmt).value, adjoint)))
 
 
 def main() -> None:

@@ -552,11 +552,10 @@ def write_code(solution, output: str | Path | None) -> Path:
     return output
 
 
-def write_graph(solution, output: str | Path | None, fmt: str = "svg", adjoint: bool = False,
-                note=lambda text: None) -> Path:
+def write_graph(solution, output: str | Path | None, fmt: str = "svg", adjoint: bool = False) -> Path:
     """The computational graph drawn (scalar problems: or their backpropagation graph, ``adjoint``)
     as dot, svg, png or TikZ, written to ``output`` (default outputs/NAME-graph.FMT); returns its
-    path.  ``note`` is told when Graphviz is missing and a TikZ graph is laid out in layers."""
+    path."""
     from .render import graph as graph_render  # Graphviz is looked for only when a graph is drawn
 
     suffix = "-adjoint" if adjoint else "-graph"
@@ -570,8 +569,6 @@ def write_graph(solution, output: str | Path | None, fmt: str = "svg", adjoint: 
         dot = graph_render.matrix_dot(solution.model)
     else:
         graph_render.check_size(len(solution.trace.nodes))
-        if fmt == "tikz" and graph_render.dot_program() is None:
-            note("Graphviz's dot was not found; the graph is laid out in layers")
         tikz = graph_render.tikz(solution.trace, adjoint) if fmt == "tikz" else ""
         dot = graph_render.dot_source(solution.trace, adjoint)
     if fmt == "tikz":

@@ -1,5 +1,5 @@
-"""Graph drawings: Graphviz's layout drawn in TikZ, measured for overlaps and crossings; the
-layered fallback; the size limit."""
+"""Graph drawings: Graphviz's layout drawn in TikZ, measured for overlaps and crossings; a clear
+error without dot; the size limit."""
 
 import itertools
 import json
@@ -13,14 +13,14 @@ from typer.testing import CliRunner
 
 from derive.cli import app
 from derive.render import graph
-from derive.render.graph import LAYER_GAP, SLOT_GAP, dot_source, layout, mermaid, tikz
+from derive.render.graph import dot_source, mermaid, tikz
 from derive.scalar.trace import build_trace
 
 
 
 @pytest.fixture(autouse=True)
 def _fresh_layouts():
-    """Layouts are cached per process; tests that hide dot must not leave their fallbacks behind."""
+    """Layouts are cached per process; a test that hides dot must find none left behind."""
     graph.layout_with_dot.cache_clear()
     yield
     graph.layout_with_dot.cache_clear()
@@ -75,6 +75,17 @@ def _parse_tikz(picture):
     return nodes, labels, edges
 
 
+def _label_edges(picture):
+    """The index (in _parse_tikz's edges) of the edge each label is drawn with: the \\draw before it."""
+    owners, drawn = [], -1
+    for line in picture.splitlines():
+        if line.startswith(r"\draw[e]"):
+            drawn += 1
+        elif line.startswith(r"\node[p,"):
+            owners.append(drawn)
+    return owners
+
+
 def _inside(point, box, margin=0.0):
     x, y, w, h = box
     return abs(point[0] - x) < w / 2 + margin and abs(point[1] - y) < h / 2 + margin
@@ -109,13 +120,16 @@ def _overlaps(picture):
             inner = (box[0], box[1], box[2] - 2, box[3] - 2)
             if name not in ends and any(_segment_hits_box(p, q, inner) for p, q in zip(line, line[1:])):
                 bad.append((name, "edge"))
-    for label in labels:
+    for label, own in zip(labels, _label_edges(picture)):
         pad = 2 * graph.LABEL_PAD - 1  # the text itself, and 0.5 bp around it
         inner = (label[0], label[1], label[2] - pad, label[3] - pad)
-        for path in edges:
+        for k, path in enumerate(edges):  # its own edge runs under it, on a white ground
             line = graph.bezier_points(path)
-            if any(_segment_hits_box(p, q, inner) for p, q in zip(line, line[1:])):
+            if k != own and any(_segment_hits_box(p, q, inner) for p, q in zip(line, line[1:])):
                 bad.append((label, "edge"))
+        line = graph.bezier_points(edges[own])
+        if not any(_segment_hits_box(p, q, label) for p, q in zip(line, line[1:])):
+            bad.append((label, "not on its own edge"))
     return bad
 
 
@@ -143,7 +157,6 @@ def _dot_crossings(source):
 def _assert_drawn_like_dot(trace):
     for adjoint in (False, True):
         picture = tikz(trace, adjoint=adjoint)
-        assert graph.FALLBACK_NOTE not in picture
         nodes, labels, edges = _parse_tikz(picture)
         assert len(nodes) == len(trace.nodes) + len(trace.outputs)
         assert len(edges) == sum(len(n.partials) for n in trace.nodes) + len(trace.outputs)
@@ -203,14 +216,29 @@ def test_matrix_graph_drawn_by_dot_without_overlaps(problem2):
     assert len(nodes) == len(model.variables) + len(model.equations) and _overlaps(picture) == []
 
 
-def test_without_dot_the_layered_layout_draws_with_a_note(problem1, problem2, monkeypatch):
+def test_without_dot_a_drawing_is_a_one_line_error_and_mermaid_does_without(problem1, problem2, monkeypatch,
+                                                                           tmp_path):
+    """Graphviz is a declared dependency: where a drawing is needed and dot is missing, exit 2 with
+    one line saying how to install it (no second, hand-made layout); the Markdown's Mermaid chart
+    lays itself out and is still written."""
+    from derive.errors import ReportError
+
     monkeypatch.setattr(graph, "dot_program", lambda: None)
-    picture = tikz(problem1.trace, adjoint=True)
-    assert picture.startswith(r"\begin{tikzpicture}") and picture.endswith(graph.FALLBACK_NOTE)
-    placed = layout(problem1.trace)
-    for (x1, y1), (x2, y2) in itertools.combinations(placed.positions.values(), 2):
-        assert abs(x1 - x2) >= LAYER_GAP - 1e-9 or abs(y1 - y2) >= SLOT_GAP - 1e-9  # no two nodes overlap
-    assert graph.matrix_tikz(problem2.model).endswith(graph.FALLBACK_NOTE)
+    for draw in (lambda: tikz(problem1.trace, adjoint=True), lambda: graph.matrix_tikz(problem2.model),
+                 lambda: dot_source(problem1.trace)):
+        with pytest.raises(ReportError, match="Graphviz's 'dot' is not installed") as caught:
+            draw()
+        assert "apt-get install graphviz" in str(caught.value)
+    for args in (["graph", "problem1", "--format", "tikz"], ["graph", "problem2", "--format", "svg"],
+                 ["report", "problem1"]):
+        result = CliRunner().invoke(app, [*args, "-o", str(tmp_path / "out")])
+        assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.output
+        assert "not installed" in result.stderr and "apt-get install graphviz" in result.stderr
+    assert mermaid(problem1.trace, adjoint=True).startswith("flowchart LR")
+    result = CliRunner().invoke(app, ["report", "problem1", "--format", "md", "-o", str(tmp_path / "md")])
+    assert result.exit_code == 0, result.output
+    assert "```mermaid" in (tmp_path / "md" / "problem1.md").read_text()
+    assert not hasattr(graph, "layered_tikz") and not hasattr(graph, "layout_dag")
 
 
 def test_dot_and_mermaid(problem1):
@@ -284,13 +312,16 @@ def test_graphs_above_the_limit_are_refused_and_left_off_the_sheet(tmp_path, mon
 
 
 def test_dot_runs_bounded(monkeypatch, problem1):
-    """dot runs with a timeout; when it times out the layered layout draws the graph."""
+    """dot runs with a timeout; when it times out the drawing is a one-line error (exit 2)."""
+    from derive.errors import ReportError
+
     def slow(*args, **kwargs):
         assert kwargs["timeout"] == graph.DOT_TIMEOUT
         raise subprocess.TimeoutExpired(args[0], kwargs["timeout"])
 
     monkeypatch.setattr(graph.subprocess, "run", slow)
-    assert tikz(problem1.trace).endswith(graph.FALLBACK_NOTE)
+    with pytest.raises(ReportError, match=f"longer than {graph.DOT_TIMEOUT} s"):
+        tikz(problem1.trace)
 
 
 def test_mermaid_lists_nodes_in_dots_reading_order(problem1):
@@ -334,11 +365,22 @@ def test_no_avoidable_crossing_and_outputs_in_order_where_that_is_free(problem1,
             for ordered, ordered_outputs in itertools.product((True, False), repeat=2):
                 source = graph.spec_dot(spec, ordered, 1.0, ordered_outputs)
                 counts[ordered, ordered_outputs] = _dot_crossings(source)
+            for order in itertools.permutations(inputs):  # every order of the inputs' column
+                for ordered_outputs in (True, False):
+                    source = graph.spec_dot(spec, True, 1.0, ordered_outputs, column=order)
+                    counts[order, ordered_outputs] = _dot_crossings(source)
             assert chosen.crossings() <= min(counts.values()), (which, adjoint, counts)
+            if which in ("problem1", "baydin"):
+                assert chosen.crossings() == 0  # problem1's (b) drew v9 → v0 over the end of v10 → v1
             y = {key: box.y for key, box in chosen.nodes.items()}
             if counts[True, True] == 0 and chosen.crossings() == 0 and chosen.overlaps() == 0:
                 assert sorted(inputs, key=lambda k: -y[k]) == inputs
                 assert sorted(outputs, key=lambda k: -y[k]) == outputs  # y1 above y2
+        drawn = [graph.sheet_layout(trace, adjoint)[1] for adjoint in (False, True)]
+        orders = [sorted(inputs, key=lambda k, d=d: -d.nodes[k].y) for d in drawn]
+        spec = graph.sheet_layout(trace, True)[0]
+        if _dot_crossings(graph.spec_dot(spec, True, 1.0, True, column=tuple(orders[0]))) == 0:
+            assert orders[1] == orders[0]  # (b) keeps (a)'s order of the inputs where that costs it nothing
 
 
 @pytest.mark.parametrize("which", ["problem1", "three", "random"])
@@ -353,3 +395,121 @@ def test_edge_labels_are_at_least_seven_points_after_scaling(problem1, which):
         points = float(size) * 72.27 / 72 if size else 8.0  # bp to pt; \scriptsize otherwise
         assert points * scale >= graph.MIN_LABEL_PT - 0.05, (which, points, scale)
         assert _overlaps(picture) == []
+
+
+# -- matrix graphs: no avoidable crossing ------------------------------------------------------------
+def _random_matrix_networks(count=4, seed=7):
+    """Seeded RNN-like networks unrolled over 2-4 steps: each step's weights, recurrent weights and
+    bias are shared with the step before or new (random parameter sharing), some steps read a new
+    input, and a softmax cross-entropy ends the chain.  Built, not solved: a drawing needs shapes."""
+    from derive.matrix.shapes import build_model
+    from derive.problems import problem_from_toml
+
+    rng = random.Random(seed)
+    models = []
+    for k in range(count):
+        steps = rng.randint(2, 4)
+        variables = {"h0": "H", "y": '{ shape = "M", kind = "onehot" }', "V": "M x H", "c": "M"}
+        weights, wrt, equations = {"W": "W1", "U": "U1", "b": "b1"}, ["V", "c"], []
+        for t in range(1, steps + 1):
+            for kind in weights:
+                if t > 1 and rng.random() < 0.5:
+                    weights[kind] = f"{kind}{t}"  # a new parameter from this step on
+            parts = []
+            if t == 1 or rng.random() < 0.8:
+                variables[f"x{t}"] = "N"
+                parts.append(f"{weights['W']} @ x{t}")
+            parts.append(f"{weights['U']} @ h{t - 1}")
+            if rng.random() < 0.7:
+                parts.append(weights["b"])
+            for name in parts:
+                param = name.split(" @ ")[0]
+                shape = {"W": "H x N", "U": "H x H", "b": "H"}[param[0]]
+                if param not in variables:
+                    variables[param] = shape
+                    wrt.append(param)
+            equations += [(f"a{t}", " + ".join(parts)), (f"h{t}", f"tanh(a{t})")]
+        equations += [("z", f"V @ h{steps} + c"), ("L", "softmax_cross_entropy(z, y)")]
+        first = sorted((v for v in variables if v.startswith("x")), key=lambda v: int(v[1:]))
+        ordered = {**{v: variables[v] for v in first}, **{v: s for v, s in variables.items() if v not in first}}
+        text = "\n".join(["[dims]", "N = 2", "H = 3", "M = 2", "[variables]",
+                          *(f"{v} = {s if s.startswith('{') else repr(s)}" for v, s in ordered.items()),
+                          "[equations]", *(f'{n} = "{e}"' for n, e in equations),
+                          "[derive]", 'loss = "L"', f"wrt = {wrt!r}"]).replace("'", '"')
+        models.append(build_model(problem_from_toml(text, f"generated{k}")))
+    return models
+
+
+def _requested_crossings(spec, permutations=6, seed=3):
+    """Crossings (from dot's own JSON) of layouts one can ask dot for: the first column in its
+    declared order and in a seeded sample of other orders, with each input's edges spread or not,
+    and dot left to order everything but the inputs."""
+    column = graph.first_column(spec)
+    inputs = tuple(n.key for n in spec.nodes if n.style == "inp")
+    orders = [column, *random.Random(seed).sample(list(itertools.permutations(column)),
+                                                  min(permutations, len(list(itertools.permutations(column)))))]
+    sources = [graph.spec_dot(spec, column=tuple(order)) for order in orders]
+    sources += [graph.spec_dot(spec, column=inputs), graph.spec_dot(spec, column=inputs, spread=frozenset(inputs)),
+                graph.spec_dot(spec, ordered=False)]
+    return [_dot_crossings(source) for source in sources]
+
+
+def _assert_fewest_crossings_and_near_their_step(spec, chosen, near=True):
+    counts = _requested_crossings(spec)
+    assert chosen.crossings() <= min(counts), (spec.name, chosen.crossings(), counts)
+    assert chosen.overlaps() == 0
+    used_by = {}
+    for edge in spec.edges:
+        used_by.setdefault(edge.tail, set()).add(edge.head)
+    for node in spec.nodes if near else ():  # a parameter or data node used once is drawn beside its step
+        if node.style in ("par", "dat") and len(used_by[node.key]) == 1:
+            own, step = chosen.nodes[node.key], chosen.nodes[next(iter(used_by[node.key]))]
+            assert abs(own.y - step.y) <= 2 * max(own.height, step.height), (node.key, own, step)
+    return chosen
+
+
+MATRIX_BUILTINS = ["attention", "autoencoder", "batchnorm", "layernorm", "logistic", "mlp_batch", "problem2",
+                   "residual", "rnn"]
+
+
+@pytest.mark.parametrize("name", MATRIX_BUILTINS)
+def test_builtin_matrix_graphs_have_no_avoidable_crossing(builtin, name):
+    """attention drew X→Q across Wk→K with Q, K, V stacked in reverse; rnn drew three crossings
+    with x3 far above its step.  Zero crossings wherever the graph is planar; the rnn is not (W,
+    U and b each feed a1, a2 and a3: a K3,3), so it keeps one crossing, K3,3's crossing number
+    (no order of its first column gives fewer than three: one parameter is drawn beside a1)."""
+    spec, chosen = graph.matrix_sheet_layout(builtin(name).model)
+    _assert_fewest_crossings_and_near_their_step(spec, chosen)
+    y = {key: box.y for key, box in chosen.nodes.items()}
+    if name == "rnn":
+        feeds = {(e.tail, e.head) for e in spec.edges}
+        assert all((p, a) in feeds for p in ("W", "U", "b") for a in ("a1", "a2", "a3"))  # K3,3: not planar
+        assert chosen.crossings() == 1  # K3,3's crossing number: the fewest any drawing has
+    else:
+        assert chosen.crossings() == 0
+    column = graph.first_column(spec)
+    if _dot_crossings(graph.spec_dot(spec, column=column)) == 0:  # the statement's order is free
+        assert sorted(column, key=lambda k: -y[k]) == list(column)
+    if name == "attention":
+        assert y["Q"] > y["K"] > y["V"]  # reading order, top to bottom
+        assert y["Wq"] > y["Wk"] > y["Wv"]
+
+
+def test_generated_matrix_networks_have_no_avoidable_crossing():
+    for model in _random_matrix_networks():
+        _assert_fewest_crossings_and_near_their_step(*graph.matrix_sheet_layout(model), near=False)  # none of dot's orders keeps every one near
+
+
+def test_matrix_drawings_set_their_shapes_at_seven_points_or_more_after_scaling():
+    """A four-step network was scaled to 0.73, setting its \\scriptsize shapes (ℝ^{H×N}) at 5.8 pt:
+    the nodes' text is set larger where the page would shrink it below MIN_LABEL_PT."""
+    models = _random_matrix_networks()
+    assert min(graph.drawing_scale(graph.layout_with_dot(graph.matrix_spec(m))) for m in models) < 0.8
+    for model in models:
+        picture = graph.matrix_tikz(model)
+        scale = float(re.search(r"scale=([\d.]+)", picture).group(1))
+        sizes = re.findall(r"\{(?:\\scriptsize|\\fontsize\{([\d.]+)bp\}\{[\d.]+bp\}\\selectfont) \$", picture)
+        assert sizes
+        for size in sizes:
+            points = float(size) * 72.27 / 72 if size else 8.0  # bp to pt; \scriptsize otherwise
+            assert points * scale >= graph.MIN_LABEL_PT - 0.05, (points, scale)

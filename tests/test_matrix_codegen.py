@@ -298,3 +298,54 @@ def test_generated_code_refuses_a_target_that_breaks_the_condition_of_p_minus_t(
     args["T"] = args["T"] * 0.5
     with pytest.raises(ValueError, match="must sum to 1"):
         module.gradients(**args)
+
+
+SATURATED = """
+[dims]
+N = 2
+M = 3
+B = 4
+[variables]
+X = "N x B"
+T = { shape = "M x B", kind = "onehot" }
+W = "M x N"
+b = "M"
+[equations]
+P = "softmax(W @ X + b)"
+L = "{loss}"
+[derive]
+loss = "L"
+wrt = ["W", "b"]
+"""
+
+
+@pytest.mark.parametrize("loss", ["-sum(T * log(P)) / B", "-mean(T * log(P))",
+                                  "mean(-sum(T * log_softmax(W @ X + b), axis=0))"])
+def test_generated_gradients_compute_only_what_they_return_and_run_on_a_saturated_softmax(loss, tmp_path):
+    """Z̄ = (P − T)/B needs no P̄ = −T ⊘ P / B, which divides by zero where the softmax saturates,
+    and no loss value (T ⊙ log P is 0 · −∞ there): with logits ±1000 the gradients run with
+    every NumPy warning an error and equal hand-written NumPy."""
+    import warnings
+
+    from derive.problems import problem_from_toml
+
+    path = tmp_path / "saturated.py"
+    text = SATURATED.replace("{loss}", loss)
+    if "log_softmax" in loss:  # written inline: S = log_softmax(Z) is named, Z̄ = (softmax(Z) − T) / B
+        text = text.replace('P = "softmax(W @ X + b)"\n', "")
+    source = generate(solve_matrix(problem_from_toml(text, "sat"), exact=False).derivation)
+    path.write_text(source)
+    module = load_module(path)
+    assert "P_bar" not in source.split("def gradients", 1)[1]
+    X = np.array([[1.0, -1.0, 1.0, 0.5], [0.0, 0.0, 1.0, -0.5]])
+    W = np.array([[1000.0, 0.0], [-1000.0, 0.0], [0.0, 1000.0]])  # logits ±1000
+    b = np.zeros((3, 1))
+    T = np.eye(3)[:, [1, 0, 2, 1]]
+    with warnings.catch_warnings(), np.errstate(divide="raise", invalid="raise", over="raise"):  # exp(−2000) = 0 is no error
+        warnings.simplefilter("error")
+        grads = module.gradients(X, T, W, b)
+    Z = W @ X + b  # by hand, the stable softmax
+    P = np.exp(Z - Z.max(0)) / np.exp(Z - Z.max(0)).sum(0)
+    dZ = (P - T) / (12 if "-mean" in loss else 4)
+    assert np.allclose(grads["W"], dZ @ X.T, rtol=1e-12, atol=1e-12)
+    assert np.allclose(grads["b"], dZ.sum(1, keepdims=True), rtol=1e-12, atol=1e-12)

@@ -3,6 +3,7 @@ a softmax gets a node of its own (named as a textbook names it), the derivatives
 are written from their outputs, the fused p − t forms are recognised with their condition stated,
 and every gradient equals a hand-written NumPy reference and central finite differences."""
 
+import re
 import unicodedata
 
 import numpy as np
@@ -389,3 +390,178 @@ def test_the_sheet_states_the_introduced_node_and_the_derivative_from_the_output
     here = next(line for line in tex.splitlines() if line.startswith("Here"))
     assert r"$z\ \allowbreak \text{names}\ \allowbreak \text{the}" in here  # prose breaks at its spaces
     assert r"$\tanh'(z) = 1 - h \odot h\text{,}\ \allowbreak \text{as}\ \allowbreak h = \tanh(z)$" in here
+
+
+# -- fused forms written inline: no named p, the activation wrapped straight in the loss ------------------
+INLINE_BCE = LOGISTIC.replace('p = "sigmoid(w.T @ x + b)"\n', "").replace(
+    '"-(t * log(p) + (1 - t) * log(1 - p))"', '"-(t * log(sigmoid(w.T @ x + b)) + (1 - t) * log(1 - sigmoid(w.T @ x + b)))"')
+INLINE_BCE_BATCH = """
+[dims]
+N = 3
+B = 4
+[variables]
+X = "N x B"
+t = { shape = "1 x B", kind = "binary" }
+w = "N"
+b = "1"
+[equations]
+L = "-mean(t * log(sigmoid(w.T @ X + b)) + (1 - t) * log(1 - sigmoid(w.T @ X + b)))"
+[derive]
+loss = "L"
+wrt = ["w", "b"]
+"""
+INLINE_SOFTMAX = SOFTMAX.replace('P = "softmax(W @ X + b)"\n', "")
+
+
+def bce_reference(X, t, w, b):
+    dz = (_sigmoid(w.T @ X + b) - t) / X.shape[1]
+    return {"w": X @ dz.T, "b": dz.sum(1, keepdims=True)}
+
+
+def inline_softmax_reference(X, T, W, b, lam=None, scale=1):
+    return softmax_reference(X, T, W, b, lam, scale, 0)
+
+
+def _read_back(text: str, model, values: dict) -> np.ndarray:
+    """The value of a printed form, read back by derive's own matrix parser as an equation of a
+    fresh problem whose variables are the names it uses, at the values the forward pass gives."""
+    forward = run_forward(model, values, NumpyBackend(model.concrete), model.problem.dims)
+    code = _nfc(text).replace("−", "-").replace("⊙", "*").replace("⊘", "/")
+    used = [n for n in model.shapes if re.search(rf"(?<!\w){re.escape(n)}(?!\w)", code)]
+
+    def shape(n):
+        rows, cols = model.shapes[n]
+        return f"{rows} x {cols}" if cols != 1 else str(rows)
+    toml = "[dims]\n" + "".join(f"{d} = {v}\n" for d, v in model.problem.dims.items()) + "[variables]\n" \
+        + "".join(f'{n} = "{shape(n)}"\n' for n in used) + f'[equations]\nG = "{code}"\nL = "sum(G)"\n' \
+        + f'[derive]\nloss = "L"\nwrt = ["{used[0]}"]\n'
+    back = build_model(problem_from_toml(toml, "readback"))
+    given = {n: forward[n] if n in forward else values[n] for n in used}
+    return run_forward(back, given, NumpyBackend(back.concrete), back.problem.dims)["G"]
+
+
+@pytest.mark.parametrize("text, introduced, node, shown, reference", [
+    (INLINE_BCE, ("z", "p"), "z", "p − t", logistic_reference),
+    (INLINE_BCE_BATCH, ("z", "p"), "z", "(p − t) / B", bce_reference),  # a row, as t is
+    (INLINE_SOFTMAX.format(target=ONEHOT, loss="-sum(T * log(softmax(W @ X + b)))"), ("Z", "P"), "Z", "P − T",
+     inline_softmax_reference),
+    (INLINE_SOFTMAX.format(target=SOFT, loss="-sum(T * log(softmax(W @ X + b))) / B"), ("Z", "P"), "Z",
+     "(P − T) / B", lambda *a: inline_softmax_reference(*a, scale=1 / 2)),
+    (INLINE_SOFTMAX.format(target=ONEHOT, loss="mean(-sum(T * log_softmax(W @ X + b), axis=0))"), ("Z", "S"), "Z",
+     "(softmax(Z) − T) / B", lambda *a: inline_softmax_reference(*a, scale=1 / 2)),
+    (INLINE_SOFTMAX.format(target=SOFT, loss="-sum(T * log_softmax(W @ X + b))"), ("Z", "S"), "Z",
+     "softmax(Z) − T", inline_softmax_reference),
+], ids=["bce", "bce-batch-mean", "softmax-log", "softmax-log-soft-mean", "log-softmax-mean", "log-softmax-soft"])
+def test_fused_forms_written_inline_are_the_textbooks_p_minus_t(text, introduced, node, shown, reference):
+    solution = solve_matrix(problem_from_toml(text, "net"))  # the proof of every gradient: a form that differs raises
+    derivation, model = solution.derivation, solution.model
+    assert model.introduced == introduced and _shown(derivation)[node] == shown
+    assert any(note.startswith(_nfc(f"{node}̄ = ")) and "cross-entropy" in note
+               for note in map(_nfc, derivative_notes(solution, TextPrinter())))
+    for seed in (0, 1):
+        values, ours = _derived(derivation, seed)
+        want = reference(*(values[v] for v in model.variables))
+        for name in model.problem.wrt:
+            assert np.allclose(ours[name], want[name], rtol=1e-10, atol=1e-12), name
+            assert np.allclose(ours[name], _finite_differences(derivation, values, name), rtol=1e-5, atol=1e-7), name
+        inputs = {n: values[n] for n in model.variables}
+        x_name = "x" if "x" in inputs else "X"
+        by_hand = want["b"] if "W" not in want else None  # z̄ itself: ∂b summed over the batch is z̄ 𝟏
+        printed = _read_back(_shown(derivation)[node], model, inputs)
+        assert np.allclose(printed.sum(1, keepdims=True), want["b"] if by_hand is None else by_hand, rtol=1e-10)
+        assert np.allclose(printed @ inputs[x_name].T if "W" in want else inputs[x_name] @ printed.T,
+                           want["W" if "W" in want else "w"], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("loss", ["-sum(T * log(softmax(W @ X + b)))", "-sum(T * log_softmax(W @ X + b))"],
+                         ids=["softmax-log", "log-softmax"])
+def test_inline_cross_entropy_with_a_target_that_need_not_sum_to_one_keeps_the_general_rule(loss):
+    solution = solve_matrix(problem_from_toml(INLINE_SOFTMAX.format(target='"M x B"', loss=loss), "net"))
+    shown = _shown(solution.derivation)["Z"]
+    assert shown in ("P ⊙ (P̄ − 𝟏ᵀ (P ⊙ P̄))", "−T + softmax(Z) ⊙ 𝟏ᵀ T")  # the general rule: the column sums stay
+    assert not any("cross-entropy" in note for note in derivative_notes(solution, TextPrinter()))
+    values, ours = _derived(solution.derivation, 0)
+    want = inline_softmax_reference(*(values[v] for v in solution.model.variables))
+    assert np.allclose(ours["W"], want["W"], rtol=1e-10, atol=1e-12)
+
+
+# -- introduced names beside the user's own families --------------------------------------------------------
+FAMILY = """
+[dims]
+N = 3
+H = 2
+[variables]
+x = "N"
+{variables}
+W2 = "H x N"
+b = "H"
+[equations]
+{equations}
+h2 = "tanh(W2 @ {input} + b)"
+L = "sum(h2 * h2)"
+[derive]
+loss = "L"
+wrt = ["W2", "b"]
+"""
+
+
+@pytest.mark.parametrize("variables, equations, input, introduced", [
+    ('z1 = "N"', "", "z1", "a2"),  # the user's z1 is an input: z2 would read as its sibling
+    ("", 'z1 = "2 * x"', "z1", "a2"),  # a scaled input, not a pre-activation
+    ('Z1 = "N"', "", "Z1", "a2"),  # in either case
+    ("", 'z1 = "2 * x"\nh1 = "relu(z1)"', "h1", "z2"),  # the user's z1 is a pre-activation: continue it
+], ids=["input-z1", "other-meaning-z1", "capital-Z1", "same-meaning-z1"])
+def test_an_introduced_name_is_never_mistaken_for_one_of_the_users_family(variables, equations, input, introduced):
+    text = FAMILY.format(variables=variables, equations=equations, input=input)
+    derivation = derive(build_model(problem_from_toml(text, "net")))
+    assert derivation.model.introduced == (introduced,)
+    values, ours = _derived(derivation, 0)
+    model = derivation.model
+    forward = run_forward(model, values, NumpyBackend(model.concrete), model.problem.dims)
+    pre = values["W2"] @ (values[input] if input in values else 2 * np.maximum(values["x"], 0) if input == "h1"
+                          else 2 * values["x"]) + values["b"]  # by hand: z1 = 2 x, h1 = relu(z1)
+    assert np.allclose(forward["h2"], np.tanh(pre))
+    dz = 2 * np.tanh(pre) * (1 - np.tanh(pre) ** 2)
+    assert np.allclose(ours["b"], dz, rtol=1e-10)
+
+
+def test_an_introduced_output_continues_no_family_of_the_users():
+    text = INLINE_BCE.replace('w = "N"', 'w = "N"\np1 = "1"').replace("(1 - t) * log", "p1 * (1 - t) * log")
+    assert derive(build_model(problem_from_toml(text, "net"))).model.introduced == ("z", "q")
+
+
+# -- norms: the argument a norm measures is named like any inline argument ---------------------------------
+NORM = """
+[dims]
+N = 3
+H = 2
+[variables]
+x = "N"
+W1 = "H x N"
+b = "H"
+lam = "1"
+[equations]
+h1 = "tanh(W1 @ x + b)"
+L = "sum(h1) + lam * norm(W2 @ x + b)**2 + lam * norm(W1 - W2)"
+[derive]
+loss = "L"
+wrt = ["W1", "W2", "b"]
+"""
+
+
+def test_the_argument_of_a_norm_is_named_and_its_gradient_is_right():
+    text = NORM.replace('b = "H"', 'b = "H"\nW2 = "H x N"')
+    solution = solve_matrix(problem_from_toml(text, "net"))
+    model, derivation = solution.model, solution.derivation
+    assert model.introduced == ("z1", "r2")  # the pre-activation, the vector of layer 2 the norm measures
+    equations = dict((n, TextPrinter()(e)) for n, e in model.equations)
+    assert equations["r2"] == "W2 x + b" and "‖W1 − W2‖" in equations["L"]  # algebra stays as written
+    assert "‖r2‖^2" in equations["L"] and _shown(derivation)["r2"] == "2 lam r2"
+    values, ours = _derived(derivation, 0)
+    x, W1, b, lam, W2 = (values[v] for v in ("x", "W1", "b", "lam", "W2"))
+    h = np.tanh(W1 @ x + b)
+    r2, R = W2 @ x + b, W1 - W2  # by hand
+    dR = lam * R / np.linalg.norm(R)
+    want = {"W1": (1 - h * h) @ x.T + dR, "W2": 2 * lam * r2 @ x.T - dR, "b": (1 - h * h) + 2 * lam * r2}
+    for name, value in want.items():
+        assert np.allclose(ours[name], value, rtol=1e-10), name

@@ -268,16 +268,19 @@ def _textbook_form(model: Model, facts: list[Fact]):
 def _softmax_cross_entropy(model: Model, name: str, consumers, values: dict[str, M]) -> tuple[M, Fact] | None:
     """Z̄ for P = softmax(Z) followed by cross-entropy written out: when P̄ = k (T ⊘ P), k scalar, with T
     onehot or a distribution (columns summing to 1), Z̄ = P ⊙ (P̄ − 𝟏 sum(P ⊙ P̄)) = k (T − P):
-    the textbook's (P − T)/B, whatever k (a sum, a mean over examples or over entries).  With
+    the textbook's (P − T)/B, whatever k (a sum, a mean over examples or over entries).  The same
+    for S = log_softmax(Z) with S̄ = k T: Z̄ = k (T − softmax(Z)).  With
     the fact that states the condition; None where the pattern does not hold (the general rule
     stands)."""
     if len(consumers) != 1:
         return None
     (consumer, _), = consumers
     definition = dict(model.equations)[consumer]
-    if definition.op != "softmax" or definition.args[0] != mx.var(name, definition.shape):
+    if definition.op not in ("softmax", "log_softmax") or definition.args[0] != mx.var(name, definition.shape):
         return None
-    p = mx.var(consumer, definition.shape)
+    s = mx.var(consumer, definition.shape)
+    # S = log_softmax(Z) with S̄ = −k T: Z̄ = S̄ − softmax(Z) ⊙ 𝟏ᵀS̄ = k (softmax(Z) − T)
+    p = s if definition.op == "softmax" else mx.vector_op("softmax", definition.args[0], definition.axis)
     for target, axis in sums_to_one(model).items():
         t = mx.var(target, model.shapes[target])
         if axis != definition.axis or t.shape != p.shape:
@@ -286,7 +289,8 @@ def _softmax_cross_entropy(model: Model, name: str, consumers, values: dict[str,
         if adjoint is None:
             continue
         c, factors = _factors(adjoint)
-        if factors.pop(p, None) != -1 or factors.pop(t, None) != 1 or not all(f.is_scalar for f in factors):
+        if (definition.op == "softmax" and factors.pop(p, None) != -1) or factors.pop(t, None) != 1 \
+                or not all(f.is_scalar for f in factors):
             continue
         return _times(_scalar(-c, factors), mx.sub(p, t)), Fact("fused", "softmax", name, consumer, target=target)
     return None
@@ -351,6 +355,10 @@ def _factors(e: M) -> tuple:
     if e.op == "neg":
         c, f = _factors(e.args[0])
         return -c, f
+    if e.op == "matmul" and e.args[0].shape[1] == 1:  # an outer product of constant vectors: 𝟏 (𝟏ᵀ / B)
+        (ca, fa), (cb, fb) = _factors(e.args[0]), _factors(e.args[1])
+        if all(f.is_scalar for f in (*fa, *fb)):
+            return ca * cb, {f: fa.get(f, 0) + fb.get(f, 0) for f in {*fa, *fb} if fa.get(f, 0) + fb.get(f, 0)}
     if e.op in ("scale", "had", "div"):
         (ca, fa), (cb, fb) = _factors(e.args[0]), _factors(e.args[1])
         sign = -1 if e.op == "div" else 1

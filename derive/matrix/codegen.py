@@ -247,13 +247,17 @@ def generate(derivation: Derivation) -> str:
     add(f"    {params}, = _columns({params})")
     lines.extend(rows)
     lines.extend(sizes)
+    nodes, adjoints = _needed(derivation)
     for name, e in model.equations:
-        add(f"    {names[name]} = {numpy_expr(e, names)}")
+        if name in nodes:
+            add(f"    {names[name]} = {numpy_expr(e, names)}")
     for target, axis in conditions.items():  # what the fused P - T form was proved under
         add(f"    if not np.allclose(np.sum({names[target]}, axis={axis}), 1.0):")
         add("        raise ValueError(" + repr(f"{target}: each {'row' if axis else 'column'} must sum to 1 (as the "
                                               "problem declares); the gradients use P - T, which holds only then") + ")")
     for adjoint in derivation.adjoints:
+        if adjoint.name not in adjoints:
+            continue
         expr = numpy_expr(adjoint.simplified, names)
         if adjoint.simplified.is_const and not adjoint.shape == (1, 1):
             expr = f"np.full({_shape(adjoint.shape, names)}, {expr})"
@@ -267,6 +271,27 @@ def generate(derivation: Derivation) -> str:
     add("    }")
     add("")
     return "\n".join(lines) + "\n"
+
+
+def _needed(derivation: Derivation) -> tuple[set[str], set[str]]:
+    """The named nodes and the adjoints the returned gradients use, directly or through each
+    other: the fused Z̄ = P − T needs no P̄ (which divides by P and warns where a softmax
+    saturates), and no gradient needs the loss's own value."""
+    model = derivation.model
+    definitions = dict(model.equations)
+    simplified = {a.name: a.simplified for a in derivation.adjoints}
+    nodes: set[str] = set()
+    adjoints: set[str] = set()
+    stack = [g.expr for g in derivation.gradients]
+    while stack:
+        for leaf in stack.pop().walk():
+            if leaf.op == "adj" and leaf.name not in adjoints and leaf.name in simplified:
+                adjoints.add(leaf.name)
+                stack.append(simplified[leaf.name])
+            elif leaf.op == "var" and leaf.name not in nodes and leaf.name in definitions:
+                nodes.add(leaf.name)
+                stack.append(definitions[leaf.name])
+    return nodes, adjoints
 
 
 def _conditions(derivation: Derivation) -> dict[str, int]:

@@ -5,8 +5,9 @@ text labels, and the size its TeX label will take on the sheet) gives the DOT so
 -Tjson0`` returns node positions, edge splines and edge-label positions, and the TikZ picture
 draws exactly that (nodes at dot's positions, edges along its Bézier splines, labels where dot
 reserved room for them).  So the PDF, ``derive graph --format svg/png`` and the order of the
-Markdown's Mermaid chart tell the same picture.  When ``dot`` is missing (or fails), a layered
-(Sugiyama style) layout written here draws the graph instead, and the picture says so.
+Markdown's Mermaid chart tell the same picture.  Graphviz is a declared dependency (``make``
+installs it): where a drawing is needed and ``dot`` is missing, fails or times out, a ReportError
+says so and how to install it; only the Mermaid chart, which lays itself out, does without.
 Graphs above ``GRAPH_NODE_LIMIT`` nodes are not drawn at all.
 """
 
@@ -19,19 +20,14 @@ import json
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..errors import LimitError, ReportError
 from ..parse import latex_variable, text_variable
-from ..scalar.trace import Node, Term, Trace
+from ..scalar.trace import Term, Trace
 from . import lines
 from .notation import LatexNotation, TextNotation
 
-#: Horizontal distance between layers and vertical distance between slots, in cm (layered layout).
-LAYER_GAP = 2.7
-SLOT_GAP = 1.55
-#: Approximate width of one character of an edge label (scriptsize), in cm (layered layout).
-LABEL_CHAR = 0.11
 #: Widest and tallest drawing that fits the text block of the sheet, in cm.
 MAX_WIDTH = 16.5
 #: Edge labels are at least this size (pt) once the drawing is scaled to fit the page.
@@ -44,7 +40,7 @@ MAX_HEIGHT = 21.0
 GRAPH_NODE_LIMIT = 200
 #: Above this many nodes dot spends less effort on crossings and coordinates (nslimit, mclimit).
 LARGE_GRAPH = 100
-#: Seconds dot may take before the layered layout is used instead.
+#: Seconds dot may take before the drawing is given up (a ReportError).
 DOT_TIMEOUT = 20
 #: Most edges for which the input order is weighed against crossings (counting them is quadratic).
 CROSSING_CHECK_EDGES = 120
@@ -116,50 +112,57 @@ class Drawing:
     width: float
     height: float
     source: str  # the DOT source laid out, so svg/png draw this very layout
+    request: DotRequest | None = None  # what dot was asked for
 
     def crossings(self) -> int:
-        """Points where two edges cross, away from the nodes."""
+        """Points where two edges cross, away from the nodes they both end at."""
         return count_crossings([[*e.points, e.tip] for e in self.edges], list(self.nodes.values()))
 
     def overlaps(self) -> int:
-        """Pairs of boxes (nodes, labels) that overlap, and edges through a label's text."""
+        """Pairs of boxes (nodes, labels) that overlap, edges through another edge's label, and
+        labels that do not sit on their own edge."""
         labels = [e.label for e in self.edges if e.label is not None]
         boxes = [*self.nodes.values(), *labels]
         count = sum(1 for a, b in itertools.combinations(boxes, 2) if a.overlaps(b))
         lines_ = [bezier_points([*e.points, e.tip]) for e in self.edges]
-        return count + sum(_struck(label, lines_) for label in labels)
+        for k, item in enumerate(self.edges):
+            if item.label is not None:
+                count += _struck(item.label, lines_[:k] + lines_[k + 1:])
+                count += not _on(lines_[k], item.label)
+        return count
 
-    def with_labels_moved(self) -> Drawing:
-        """The drawing with each label that overlaps something moved along its own edge to the
-        first free place (dot keeps labels off nodes, but its splines may graze a label)."""
+    def with_labels_on_edges(self) -> Drawing:
+        """The drawing with each label on its own edge (drawn on a white ground over it): centred
+        on the edge at the first place, from its middle out, where the label meets no node, no
+        other label and no other edge, else beside it with the edge through its margin.  dot sets
+        a label beside its edge, where it may sit as near another edge as its own; a label no
+        such place fits keeps dot's place (and counts as an overlap)."""
         lines_ = [bezier_points([*e.points, e.tip]) for e in self.edges]
         edges = list(self.edges)
         for k, item in enumerate(edges):
             if item.label is None:
                 continue
             others = [*self.nodes.values(), *(e.label for j, e in enumerate(edges) if j != k and e.label)]
-
-            def clear(box: Box, others=others) -> bool:
-                return not _struck(box, lines_) and not any(box.overlaps(o) for o in others)
-
-            if clear(item.label):
-                continue
+            rest = lines_[:k] + lines_[k + 1:]
             own, (w, h) = lines_[k], (item.label.width, item.label.height)
-            for t in (0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8, 0.12, 0.88):
-                x, y = own[round(t * (len(own) - 1))]
-                spots = [Box(x + dx, y + dy, w, h) for dx, dy in
-                         ((0, h / 2 + 0.5), (0, -h / 2 - 0.5), (w / 2 + 0.5, 0), (-w / 2 - 0.5, 0),
-                          (w / 2 + 0.5, h / 2 + 0.5), (-w / 2 - 0.5, h / 2 + 0.5),
-                          (w / 2 + 0.5, -h / 2 - 0.5), (-w / 2 - 0.5, -h / 2 - 0.5))]
-                free = next((b for b in spots if clear(b)), None)
-                if free is not None:
-                    edges[k] = DrawnEdge(item.edge, item.points, item.tip, free)
-                    break
-        return Drawing(self.nodes, tuple(edges), self.width, self.height, self.source)
+            middle = (len(own) - 1) / 2
+            places = [p for _, p in sorted(enumerate(own[1:-1], 1), key=lambda ip: abs(ip[0] - middle))]
+            dy, dx = h / 2 - LABEL_PAD / 2, w / 2 - LABEL_PAD / 2  # the edge through the margin
+            shifts = ((0, 0), (0, dy), (0, -dy), (dx, 0), (-dx, 0))
+            found = next((box for sx, sy in shifts for x, y in places for box in [Box(x + sx, y + sy, w, h)]
+                          if not _struck(box, rest) and not any(box.overlaps(o) for o in others)), None)
+            if found is not None:
+                edges[k] = DrawnEdge(item.edge, item.points, item.tip, found)
+        return Drawing(self.nodes, tuple(edges), self.width, self.height, self.source, self.request)
+
+
+def _on(line: list[tuple[float, float]], box: Box) -> bool:
+    """Whether the polyline ``line`` runs through ``box``."""
+    return any(_meets(p, q, box) for p, q in zip(line, line[1:]))
 
 
 def _struck(label: Box, lines_: list[list[tuple[float, float]]]) -> int:
-    """How many edges run through the text of ``label`` (its box less the padding)."""
+    """How many of ``lines_`` run through the text of ``label`` (its box less the padding)."""
     text = Box(label.x, label.y, label.width - 2 * LABEL_PAD + 1, label.height - 2 * LABEL_PAD + 1)
     x0, x1 = text.x - text.width / 2, text.x + text.width / 2
     y0, y1 = text.y - text.height / 2, text.y + text.height / 2
@@ -214,9 +217,15 @@ def segments_cross(p, q, r, s) -> bool:
 
 
 def count_crossings(paths: list[list[tuple[float, float]]], node_boxes: list[Box], near: float = 8.0) -> int:
-    """Points where two edges (Bézier chains) cross, not counting meetings within ``near`` bp of a
-    node (edges share their ends there), and each crossing once."""
+    """Points where two edges (Bézier chains) cross, each once, not counting meetings within
+    ``near`` bp of a node both edges end at (they share that end).  An edge that runs over
+    another's end at a node it does not touch crosses it."""
     lines_ = [bezier_points(path) for path in paths]
+
+    def touches(n: Box, point: tuple[float, float]) -> bool:
+        return abs(point[0] - n.x) < n.width / 2 + near and abs(point[1] - n.y) < n.height / 2 + near
+
+    ends = [{k for k, n in enumerate(node_boxes) if touches(n, line[0]) or touches(n, line[-1])} for line in lines_]
     extents = [(min(x for x, _ in line), max(x for x, _ in line), min(y for _, y in line), max(y for _, y in line))
                for line in lines_]
     found: list[tuple[float, float]] = []
@@ -234,8 +243,7 @@ def count_crossings(paths: list[list[tuple[float, float]]], node_boxes: list[Box
                         or (r[1] > py1 and s[1] > py1) or not segments_cross(p, q, r, s):
                     continue
                 where = ((p[0] + q[0] + r[0] + s[0]) / 4, (p[1] + q[1] + r[1] + s[1]) / 4)
-                if any(abs(where[0] - n.x) < n.width / 2 + near and abs(where[1] - n.y) < n.height / 2 + near
-                       for n in node_boxes):
+                if any(touches(node_boxes[k], where) for k in ends[i] & ends[j]):
                     continue
                 if all(abs(where[0] - x) + abs(where[1] - y) > 4 for x, y in found):
                     found.append(where)
@@ -322,11 +330,11 @@ _WORDS = {"sin", "cos", "tan", "exp", "log", "ln", "tanh", "sinh", "cosh", "arcs
 _NORMAL, _SCRIPT = 10.95, 8.0
 
 
-def _node_size(name: str, detail: str) -> tuple[float, float]:
+def _node_size(name: str, detail: str, grow: float = 1.0) -> tuple[float, float]:
     name_w, _ = tex_size(name)
     detail_w, tall = tex_size(detail)
-    width = max(name_w * _NORMAL, detail_w * _SCRIPT) * 1.15 + 10
-    return max(width, 26.0), (34.0 if tall else 28.0)
+    width = max(name_w * _NORMAL, detail_w * _SCRIPT) * 1.15 * grow + 10
+    return max(width, 26.0 * grow), (34.0 if tall else 28.0) * grow
 
 
 #: Room kept free around an edge label's text on each side (bp), so no edge grazes it.
@@ -339,9 +347,16 @@ def _label_size(tex: str, points: float = _SCRIPT_PT) -> tuple[float, float]:
     return width * points * 1.08 + 2 * LABEL_PAD, (16.0 if tall else 9.0) * grow + 2 * LABEL_PAD
 
 
-def _node_tex(name: str, detail: str) -> str:
+def _node_tex(name: str, detail: str, grow: float = 1.0) -> str:
+    """A node's name over its detail (\\scriptsize), both ``grow`` times their sheet size."""
     # \arraystretch of 1: the sheet's tables stretch theirs, which would make nodes taller than dot's.
-    return (rf"\def\arraystretch{{1}}\begin{{tabular}}{{@{{}}c@{{}}}}${name}$\\[1pt]{{\scriptsize ${detail}$}}"
+    if grow == 1.0:
+        small = r"\scriptsize"
+        big = ""
+    else:
+        small = rf"\fontsize{{{_SCRIPT * grow:.2f}bp}}{{{1.2 * _SCRIPT * grow:.2f}bp}}\selectfont"
+        big = rf"\fontsize{{{_NORMAL * grow:.2f}bp}}{{{1.2 * _NORMAL * grow:.2f}bp}}\selectfont"
+    return (rf"\def\arraystretch{{1}}{big}\begin{{tabular}}{{@{{}}c@{{}}}}${name}$\\[1pt]{{{small} ${detail}$}}"
             r"\end{tabular}")
 
 
@@ -397,19 +412,21 @@ def space_latex(shape: tuple) -> str:
     return r"\mathbb{R}" if tuple(shape) == (1, 1) else shape_latex(shape)
 
 
-def matrix_spec(model) -> GraphSpec:
-    """The graph of a matrix problem, styled by matrix_style."""
+def matrix_spec(model, grow: float = 1.0) -> GraphSpec:
+    """The graph of a matrix problem, styled by matrix_style; ``grow`` sets the nodes' text larger
+    (a drawing the page shrinks keeps its shapes at MIN_LABEL_PT or more: matrix_sheet_layout)."""
     nodes, edges = [], []
     for v in [*model.variables, *(name for name, _ in model.equations)]:
         style = matrix_style(model, v)
         rows, cols = model.shapes[v]
         name, detail = latex_variable(v), space_latex(model.shapes[v])
-        nodes.append(GraphNode(v, _node_tex(name, detail), f"{v}\n{rows}×{cols}", style, *_node_size(name, detail)))
+        nodes.append(GraphNode(v, _node_tex(name, detail, grow), f"{v}\n{rows}×{cols}", style,
+                               *_node_size(name, detail, grow)))
     for name, e in model.equations:
         seen: list[str] = []
         _collect_names(e, seen)
         edges.extend(GraphEdge(f"{name}:{k}", arg, name, False) for k, arg in enumerate(seen))
-    return GraphSpec("network", tuple(nodes), tuple(edges))
+    return GraphSpec("network", tuple(nodes), tuple(edges), _SCRIPT_PT * grow)
 
 
 def check_size(count: int) -> None:
@@ -421,11 +438,93 @@ def check_size(count: int) -> None:
 
 # -- DOT, and dot's layout ----------------------------------------------------------------------------
 _FILLS = {"inp": "#e8ecfb", "dat": "#e8ecfb", "outp": "#fff0dc", "par": "#eeeeee", "v": "white"}
+#: Weight of the edge from a parameter or data node used once to its consumer: dot keeps that
+#: edge short and straight, so x3 is drawn beside the step that reads it.
+NEAR_WEIGHT = 5
 
 
-def spec_dot(spec: GraphSpec, ordered: bool = True, spacing: float = 1.0, ordered_outputs: bool | None = None) -> str:
+@dataclass(frozen=True)
+class DotRequest:
+    """One layout dot is asked for: the first column (top to bottom, kept in that order when
+    ``ordered``), the outputs' names in order or not, nodes whose edges are drawn one column
+    longer (a fan of three or more edges then spreads round the nodes beside it), and shared
+    parameters drawn beside the first node that uses them."""
+
+    column: tuple[str, ...]
+    ordered: bool = True
+    ordered_outputs: bool = True
+    spread: frozenset[str] = frozenset()
+    beside: frozenset[str] = frozenset()  # drawn in the column of their first consumer, above it
+
+
+def _consumers(spec: GraphSpec) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {node.key: [] for node in spec.nodes}
+    for edge in spec.edges:
+        if edge.head in out and edge.tail in out and edge.head not in out[edge.tail]:
+            out[edge.tail].append(edge.head)
+    return out
+
+
+def first_column(spec: GraphSpec) -> tuple[str, ...]:
+    """The nodes of the first column in declared order: the inputs, and the parameters and data
+    whose earliest consumer reads only such nodes (W, U, b, h0 beside x1 in the rnn)."""
+    consumers = _consumers(spec)
+    fed = {edge.head for edge in spec.edges}
+    sources = [node.key for node in spec.nodes if node.key not in fed]
+    reads: dict[str, set[str]] = {}
+    for edge in spec.edges:
+        reads.setdefault(edge.head, set()).add(edge.tail)
+    inputs, placed = [node.key for node in spec.nodes if node.style == "inp"], set(sources)
+    firsts = [key for key in sources if key not in inputs and any(reads[c] <= placed for c in consumers[key])]
+    return (*inputs, *firsts)
+
+
+#: Most orders of the first column dot is asked for (each is one dot run, twice with the outputs).
+COLUMN_ORDERS = 6
+
+
+def _requests(spec: GraphSpec) -> list[DotRequest]:
+    """The layouts dot is asked for, in order of preference (a fixed list: at most 2 × 8 + 2).
+
+    Each order of the first column is asked for with the outputs in order (y1 above y2) and
+    without; then dot orders the inputs itself.  A scalar graph's first column is its inputs: the
+    declared order, then the others (problem1's backpropagation graph crosses no edge with x2
+    above x1).  A matrix graph's first column also holds parameters and data: the statement's
+    order, then the parameters shared by several steps on alternate sides of the inputs (the
+    rnn's W above, U below, b above: two fans on one side cross each other), and mirrored, then
+    each of the first three shared parameters drawn above the first node that uses it (the
+    rnn's W over a1: one crossing, the fewest its K3,3 allows); then the inputs alone with a fan
+    of three or more spread one column further (attention's X reaching Q, K and V round Wq, Wk
+    and Wv), then the inputs alone with the rest placed by dot."""
+    inputs = tuple(node.key for node in spec.nodes if node.style == "inp")
+    column = first_column(spec)
+    if column == inputs:
+        orders = [(order, frozenset(), frozenset())
+                  for order in itertools.islice(itertools.permutations(inputs), COLUMN_ORDERS)]
+    else:
+        styles = {node.key: node.style for node in spec.nodes}
+        consumers = _consumers(spec)
+        shared = [key for key in column if styles[key] != "inp" and len(consumers[key]) > 1]
+        rest = [key for key in column if key not in shared]
+        alternate, mirrored = (*shared[0::2], *rest, *shared[1::2]), (*shared[1::2], *rest, *shared[0::2])
+        fans = frozenset(key for key in inputs if len(consumers[key]) > 2)
+        orders = [(order, frozenset(), frozenset()) for order in dict.fromkeys([column, alternate, mirrored])]
+        for key in shared[:3]:
+            others = [k for k in shared if k != key]
+            orders.append(((*others[0::2], *rest, *others[1::2]), frozenset(), frozenset([key])))
+        orders += [(inputs, fans, frozenset())] if fans else []
+        orders += [(inputs, frozenset(), frozenset())]
+    requests = [DotRequest(order, True, outputs, spread, beside) for order, spread, beside in orders
+                for outputs in (True, False)]
+    return [*requests, DotRequest(inputs, False, True), DotRequest(inputs, False, False)]
+
+
+def spec_dot(spec: GraphSpec, ordered: bool = True, spacing: float = 1.0, ordered_outputs: bool | None = None,
+             column: tuple[str, ...] | None = None, spread: frozenset[str] = frozenset(),
+             beside: frozenset[str] = frozenset()) -> str:
     """The DOT source of ``spec`` (left to right), every name and label quoted by the graphviz
-    package; the sizes are those the TikZ picture needs, so svg/png show the same layout."""
+    package; the sizes are those the TikZ picture needs, so svg/png show the same layout.
+    ``column`` is the first column (the inputs by default), top to bottom when ``ordered``."""
     import graphviz
 
     attrs = {"rankdir": "LR", "nodesep": f"{0.25 * spacing:.2f}", "ranksep": f"{0.45 * spacing:.2f}"}
@@ -442,9 +541,9 @@ def spec_dot(spec: GraphSpec, ordered: bool = True, spacing: float = 1.0, ordere
             graph.node(node.key, text, shape="plaintext", style="", **size)
         else:
             graph.node(node.key, text, fillcolor=_FILLS[node.style], **size)
-    # Inputs in one first column; with ``ordered``, in their declared order top to bottom (an
-    # invisible edge inside the rank=same group orders it).
-    firsts = [node.key for node in spec.nodes if node.style == "inp"]
+    # The first column; with ``ordered``, in the given order top to bottom (an invisible edge
+    # inside the rank=min group orders it).
+    firsts = list(column) if column is not None else [node.key for node in spec.nodes if node.style == "inp"]
     if firsts:
         with graph.subgraph() as group:
             group.attr(rank="min")
@@ -453,6 +552,12 @@ def spec_dot(spec: GraphSpec, ordered: bool = True, spacing: float = 1.0, ordere
             if ordered:
                 for a, b in zip(firsts, firsts[1:]):
                     group.edge(a, b, style="invis")
+    consumers = _consumers(spec)
+    for key in sorted(beside):  # above the first node that uses it (the edge between orders them)
+        with graph.subgraph() as group:
+            group.attr(rank="same")
+            group.node(key)
+            group.node(consumers[key][0])
     # The outputs' names in one last column, y1 above y2, likewise.
     lasts = [node.key for node in spec.nodes if node.style == "yname"]
     if (ordered if ordered_outputs is None else ordered_outputs) and len(lasts) > 1:
@@ -462,10 +567,15 @@ def spec_dot(spec: GraphSpec, ordered: bool = True, spacing: float = 1.0, ordere
                 group.node(key)
             for a, b in zip(lasts, lasts[1:]):
                 group.edge(a, b, style="invis")
+    styles = {node.key: node.style for node in spec.nodes}
     for edge in spec.edges:
         attrs = {"id": edge.key}
         if edge.back:
             attrs["dir"] = "back"
+        if edge.tail in spread:
+            attrs["minlen"] = "2"
+        elif styles.get(edge.tail) in ("par", "dat") and len(consumers[edge.tail]) == 1:
+            attrs["weight"] = str(NEAR_WEIGHT)
         if edge.tex:
             # A fixed-size table: dot keeps exactly this room free for the label.
             attrs["label"] = (f'<<TABLE BORDER="0" CELLBORDER="0" CELLPADDING="0" CELLSPACING="0" FIXEDSIZE="TRUE" '
@@ -480,64 +590,75 @@ def dot_program() -> str | None:
     return shutil.which("dot")
 
 
-@functools.lru_cache(maxsize=16)  # a sheet draws each graph twice (TikZ, DOT); variants share layouts
-def layout_with_dot(spec: GraphSpec) -> Drawing | None:
-    """dot's layout of ``spec``, or None when dot is missing, fails or times out.
+#: What to do when dot is missing: Graphviz is a declared dependency that ``make`` installs.
+DOT_HINT = "install Graphviz (apt-get install graphviz; `make` does it), or use derive graph --format dot"
 
-    The inputs are kept in their declared order (x1 above x2) unless that costs crossings dot can
-    avoid; where dot's splines still graze a label, wider spacing is tried.  Of these layouts the
-    first with no overlap and no crossing wins, else the one with fewest (overlaps, crossings)."""
-    best, best_score, last_overlaps = None, None, None
-    # Inputs in order first, then outputs in order (y1 above y2), then either alone, then neither.
-    orders = ((True, True), (True, False), (False, True), (False, False))
-    for (ordered, outputs), spacing in itertools.product(orders, (1.0, 1.8)):
-        if spacing > 1.0 and last_overlaps == 0:
-            continue  # wider spacing only clears labels grazed by splines: nothing left to clear
-        drawing = _run_dot(spec, ordered, spacing, outputs)
-        if drawing is None:
-            return best
-        if len(drawing.edges) > CROSSING_CHECK_EDGES:
-            return drawing  # measuring is quadratic: large graphs take dot's first layout
-        drawing = drawing.with_labels_moved()
-        score = (drawing.overlaps(), drawing.crossings())
-        last_overlaps = score[0]
-        if best is None or score < best_score:  # ties keep the declared order
-            best, best_score = drawing, score
-        if score == (0, 0):
+
+def _far(spec: GraphSpec, drawing: Drawing) -> int:
+    """Parameters and data used once that are drawn more than two node heights above or below
+    the node that uses them (x3 at the top of the rnn, away from its step)."""
+    consumers = _consumers(spec)
+    count = 0
+    for node in spec.nodes:
+        if node.style in ("par", "dat") and len(consumers[node.key]) == 1:
+            own, used = drawing.nodes[node.key], drawing.nodes[consumers[node.key][0]]
+            count += abs(own.y - used.y) > 2 * max(own.height, used.height)
+    return count
+
+
+@functools.lru_cache(maxsize=16)  # a sheet draws each graph twice (TikZ, DOT); variants share layouts
+def layout_with_dot(spec: GraphSpec, requests: tuple[DotRequest, ...] | None = None) -> Drawing:
+    """dot's layout of ``spec``; a ReportError when dot is missing, fails or times out.
+
+    dot is asked for the layouts of ``requests`` (by default ``_requests``) in turn (where dot's splines still graze a
+    label, also with wider spacing); the first with no overlap and no crossing wins, else the one
+    with fewest (overlaps, crossings, nodes far from their step), the earlier on a tie, so an
+    order (x1 above x2, y1 above y2, the statement's) is given up only for a crossing dot avoids."""
+    best, best_score = None, None
+    for index, request in enumerate(requests or _requests(spec)):
+        for spacing in (1.0, 1.8):
+            drawing = _run_dot(spec, request, spacing)
+            if len(drawing.edges) > CROSSING_CHECK_EDGES:
+                return drawing  # measuring is quadratic: large graphs take dot's first layout
+            drawing = drawing.with_labels_on_edges()
+            score = (drawing.overlaps(), drawing.crossings(), _far(spec, drawing), index)
+            if best is None or score < best_score:
+                best, best_score = drawing, score
+            if score[0] == 0:
+                break  # wider spacing only clears labels grazed by splines: nothing left to clear
+        if best_score[:3] == (0, 0, 0):
             break
     return best
 
 
 def render(source: str, fmt: str) -> bytes:
     """DOT ``source`` drawn by dot as ``fmt`` (svg, png), within DOT_TIMEOUT seconds."""
+    return _dot(["-T" + fmt], source.encode("utf-8"))
+
+
+def _dot(arguments: list[str], source: bytes) -> bytes:
+    """dot's output for ``source``; a ReportError (exit 2) when dot is missing, fails or times out."""
     program = dot_program()
     if program is None:
-        raise ReportError("Graphviz's 'dot' is not installed", hint="apt-get install graphviz, or use --format dot or tikz")
+        raise ReportError("Graphviz's 'dot' is not installed: it lays out the graphs", hint=DOT_HINT)
     try:
-        done = subprocess.run([program, f"-T{fmt}"], input=source.encode("utf-8"), capture_output=True,
+        done = subprocess.run([program, *arguments], input=source, capture_output=True,
                               timeout=DOT_TIMEOUT, check=False)
     except subprocess.TimeoutExpired:
         raise ReportError(f"Graphviz's dot took longer than {DOT_TIMEOUT} s",
-                          hint="use --format tikz or dot for a large graph") from None
+                          hint="use derive graph --format dot for a large graph") from None
+    except OSError as error:
+        raise ReportError(f"Graphviz's dot could not be run: {error.strerror}", hint=DOT_HINT) from None
     if done.returncode != 0:
         message = done.stderr.decode("utf-8", "replace").strip().splitlines()
         raise ReportError(f"Graphviz's dot failed: {message[0] if message else done.returncode}")
     return done.stdout
 
 
-def _run_dot(spec: GraphSpec, ordered: bool, spacing: float, ordered_outputs: bool | None = None) -> Drawing | None:
-    program = dot_program()
-    if program is None:
-        return None
-    try:
-        source = spec_dot(spec, ordered, spacing, ordered_outputs)
-        done = subprocess.run([program, "-Tjson0"], input=source, capture_output=True, text=True,
-                              timeout=DOT_TIMEOUT, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if done.returncode != 0:
-        return None
-    return _parse_json(spec, json.loads(done.stdout), source)
+def _run_dot(spec: GraphSpec, request: DotRequest, spacing: float) -> Drawing:
+    source = spec_dot(spec, request.ordered, spacing, request.ordered_outputs, request.column, request.spread,
+                      request.beside)
+    return replace(_parse_json(spec, json.loads(_dot(["-Tjson0"], source.encode("utf-8"))), source), request=request)
 
 
 def _pairs(text: str) -> list[tuple[float, float]]:
@@ -583,7 +704,7 @@ _TIKZ_STYLES = (r"v/.style={draw, rounded corners=3pt, align=center, inner sep=0
                 r" inp/.style={v, fill=blue!6}, dat/.style={v, fill=blue!6}, outp/.style={v, fill=orange!10},"
                 r" par/.style={v, draw=black!45, fill=black!4}, yname/.style={inner sep=0pt},"
                 r" e/.style={-{Stealth[length=5bp, width=4bp]}, thick, draw=black!70},"
-                r" p/.style={font=\scriptsize, inner sep=0pt}")
+                r" p/.style={font=\scriptsize, inner sep=0pt, fill=white}")
 #: Fits #3 into #1 wide and #2 high: a label or node text that came out larger than the room dot
 #: kept is shrunk, never allowed to overlap its neighbours.
 _FIT = (r"\providecommand{\derivefit}[3]{\setbox0\hbox{#3}\ifdim\wd0>#1\relax"
@@ -636,65 +757,71 @@ def spec_tikz(spec: GraphSpec, drawing: Drawing, edge_styles: dict[str, str] | N
     return "\n".join(out)
 
 
-FALLBACK_NOTE = r"\par{\footnotesize\itshape Laid out without Graphviz (its \texttt{dot} program is missing or took too long).}"
-
-
 def tikz(trace: Trace, adjoint: bool = False, digits: int = 3) -> str:
-    """A tikzpicture of the graph laid out by dot (or by the layered layout, with a note);
-    ``adjoint`` reverses the edges and labels them ∂vj/∂vi."""
-    spec, drawing = sheet_layout(trace, adjoint, digits)
-    if drawing is None:
-        return layered_tikz(trace, adjoint, digits) + "\n" + FALLBACK_NOTE
-    return spec_tikz(spec, drawing)
+    """A tikzpicture of the graph laid out by dot; ``adjoint`` reverses the edges and labels them ∂vj/∂vi."""
+    return spec_tikz(*sheet_layout(trace, adjoint, digits))
 
 
-def sheet_layout(trace: Trace, adjoint: bool = False, digits: int = 3) -> tuple[GraphSpec, Drawing | None]:
+def sheet_layout(trace: Trace, adjoint: bool = False, digits: int = 3) -> tuple[GraphSpec, Drawing]:
     """The spec and dot's drawing of a scalar graph as the sheet draws it: where scaling the drawing
     to the page would set the edge labels below MIN_LABEL_PT, the labels are set larger and the
-    graph laid out again (at most three times: larger labels make a wider drawing)."""
+    graph laid out again in the order first chosen (at most three times: larger labels make a
+    wider drawing).  The backpropagation graph is asked first for the inputs' order of the
+    computational graph, so (a) and (b) agree where that costs (b) nothing."""
     spec = scalar_spec(trace, adjoint, digits)
-    drawing = layout_with_dot(spec)
+    if adjoint:
+        first = sheet_layout(trace, False, digits)[1].request
+        drawing = layout_with_dot(spec, tuple(dict.fromkeys([first, *_requests(spec)])))
+    else:
+        drawing = layout_with_dot(spec)
     for _ in range(3):
-        if drawing is None or not adjoint or spec.label_pt * drawing_scale(drawing) >= MIN_LABEL_PT - 0.01:
+        if not adjoint or spec.label_pt * drawing_scale(drawing) >= MIN_LABEL_PT - 0.01:
             break
         spec = scalar_spec(trace, adjoint, digits, label_pt=1.03 * MIN_LABEL_PT / drawing_scale(drawing))
-        drawing = layout_with_dot(spec)
+        drawing = layout_with_dot(spec, (drawing.request,))  # the order chosen, with room for larger labels
+    return spec, drawing
+
+
+def matrix_sheet_layout(model) -> tuple[GraphSpec, Drawing]:
+    """The spec and dot's drawing of a matrix problem's graph as the sheet draws it: where scaling
+    the drawing to the page would set the shapes (ℝ^{H×N}, \\scriptsize) below MIN_LABEL_PT, the
+    nodes' text is set larger and the graph laid out again, its orders weighed again (at most
+    three times)."""
+    spec = matrix_spec(model)
+    drawing = layout_with_dot(spec)
+    for _ in range(3):
+        if spec.label_pt * drawing_scale(drawing) >= MIN_LABEL_PT - 0.01:
+            break
+        spec = matrix_spec(model, grow=1.03 * MIN_LABEL_PT / (_SCRIPT_PT * drawing_scale(drawing)))
+        drawing = layout_with_dot(spec)  # small graphs: the orders are weighed again
     return spec, drawing
 
 
 def matrix_tikz(model) -> str:
-    """The graph of a matrix problem laid out by dot (or by the layered layout, with a note)."""
-    spec = matrix_spec(model)
-    drawing = layout_with_dot(spec)
-    if drawing is None:
-        return layered_matrix_tikz(model) + "\n" + FALLBACK_NOTE
-    return spec_tikz(spec, drawing)
+    """The graph of a matrix problem laid out by dot."""
+    return spec_tikz(*matrix_sheet_layout(model))
 
 
 # -- Graphviz and Mermaid -----------------------------------------------------------------------
 def dot_source(trace: Trace, adjoint: bool = False, digits: int = 3) -> str:
     """Graphviz DOT of the graph (left to right): the source of the layout the sheet draws."""
-    spec, drawing = sheet_layout(trace, adjoint, digits)
-    return drawing.source if drawing is not None else spec_dot(spec)
+    return sheet_layout(trace, adjoint, digits)[1].source
 
 
 def matrix_dot(model) -> str:
-    """Graphviz DOT of a matrix problem's graph."""
-    return _chosen_source(matrix_spec(model))
+    """Graphviz DOT of a matrix problem's graph: the source of the layout the sheet draws."""
+    return matrix_sheet_layout(model)[1].source
 
 
-def _chosen_source(spec: GraphSpec) -> str:
-    drawing = layout_with_dot(spec)
-    return drawing.source if drawing is not None else spec_dot(spec)
-
-
-def _reading_order(spec: GraphSpec) -> list[str]:
-    """Node keys by dot's columns, top to bottom (declaration order without dot)."""
-    drawing = layout_with_dot(spec)
-    keys = [node.key for node in spec.nodes]
-    if drawing is None:
-        return keys
-    return sorted(keys, key=lambda k: (round(drawing.nodes[k].x), -drawing.nodes[k].y))
+def _reading_order(trace: Trace, adjoint: bool, digits: int) -> list[str]:
+    """Node keys by the columns of dot's drawing, top to bottom.  Mermaid lays its chart out
+    itself, so without dot (missing, failing or too slow) the chart lists the nodes in declared
+    order instead of failing."""
+    try:
+        spec, drawing = sheet_layout(trace, adjoint, digits)
+    except ReportError:
+        return [node.key for node in scalar_spec(trace, adjoint, digits).nodes]
+    return sorted((node.key for node in spec.nodes), key=lambda k: (round(drawing.nodes[k].x), -drawing.nodes[k].y))
 
 
 _SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
@@ -727,10 +854,9 @@ def mermaid(trace: Trace, adjoint: bool = False, digits: int = 3) -> str:
     backpropagation graph is named by its adjoint, with the definition marked as such
     ("v̄₃ / where v₃ = e^v₂"): the adjoint is a number, never equal to the formula."""
     nt = TextNotation(digits)
-    spec, _ = sheet_layout(trace, adjoint, digits)
     out = ["flowchart LR"]
     by_id = trace.by_id
-    for key in _reading_order(spec):
+    for key in _reading_order(trace, adjoint, digits):
         if key.startswith("out>"):
             name = key.split(">", 1)[1]
             shown = textbook_text(nt.var(name))
@@ -767,230 +893,9 @@ def matrix_mermaid(model) -> str:
     return "\n".join(out)
 
 
-# -- the layered layout (used without Graphviz) ------------------------------------------------------
-@dataclass(frozen=True)
-class Edge:
-    """An edge from argument ``source`` to ``target`` through ``points`` (dummy positions)."""
-
-    source: str
-    target: str
-    position: int  # argument position in the target's partials
-    points: tuple[tuple[float, float], ...]
-
-
-@dataclass(frozen=True)
-class Layout:
-    positions: dict[str, tuple[float, float]]
-    edges: tuple[Edge, ...]
-    width: float
-    height: float
-
-
-def layout(trace: Trace, layer_gap: float = LAYER_GAP) -> Layout:
-    """Place every node of ``trace`` in layers ``layer_gap`` cm apart; coordinates in cm."""
-    uses = {node.id: [(p.arg, p.position) for p in node.partials] for node in trace.nodes}
-    return layout_dag([n.id for n in trace.nodes], uses, {n.id for n in trace.nodes if n.is_input},
-                      {node_id for _, node_id in trace.outputs}, layer_gap)
-
-
-def layout_dag(order: list[str], uses: dict[str, list[tuple[str, int]]], inputs: set[str], outputs: set[str],
-               layer_gap: float = LAYER_GAP) -> Layout:
-    """Layered layout of any DAG given in topological ``order``; ``uses[v]`` lists the (argument,
-    position) pairs of v.  ``inputs`` start the first layer; other sources (parameters) sit one
-    layer left of their first consumer; ``outputs`` end in the last layer."""
-    layer: dict[str, int] = {}
-    for v in order:
-        layer[v] = 0 if not uses[v] else 1 + max(layer[a] for a, _ in uses[v])
-    last = max(layer.values())
-    for v in outputs:
-        if uses[v]:
-            layer[v] = last
-    consumers: dict[str, list[str]] = {v: [] for v in order}
-    for v in order:
-        for a, _ in uses[v]:
-            consumers[a].append(v)
-    for v in order:
-        if not uses[v] and v not in inputs and consumers[v]:
-            layer[v] = max(0, min(layer[c] for c in consumers[v]) - 1)
-
-    # Chains of dummy vertices for edges longer than one layer.
-    layers: list[list[str]] = [[] for _ in range(last + 1)]
-    for v in order:
-        layers[layer[v]].append(v)
-    chains: list[tuple[str, str, int, list[str]]] = []
-    preds: dict[str, list[str]] = {v: [] for layer_ in layers for v in layer_}
-    succs: dict[str, list[str]] = {v: [] for v in preds}
-    for v in order:
-        for arg, position in uses[v]:
-            chain = []
-            prev = arg
-            for k in range(layer[arg] + 1, layer[v]):
-                dummy = f"_{arg}_{v}_{position}_{k}"
-                layers[k].append(dummy)
-                preds[dummy], succs[dummy] = [], []
-                succs[prev].append(dummy)
-                preds[dummy].append(prev)
-                chain.append(dummy)
-                prev = dummy
-            succs[prev].append(v)
-            preds[v].append(prev)
-            chains.append((arg, v, position, chain))
-
-    _order_layers(layers, preds, succs, fixed_first=bool(inputs))
-    positions: dict[str, tuple[float, float]] = {}
-    tallest = max(len(layer_) for layer_ in layers)
-    for k, layer_ in enumerate(layers):
-        offset = (tallest - len(layer_)) / 2
-        for slot, v in enumerate(layer_):
-            positions[v] = (k * layer_gap, -(slot + offset) * SLOT_GAP)
-    edges = tuple(Edge(src, dst, pos, tuple(positions[d] for d in chain))
-                  for src, dst, pos, chain in chains)
-    real = {v: xy for v, xy in positions.items() if not v.startswith("_")}
-    return Layout(real, edges, last * layer_gap, (tallest - 1) * SLOT_GAP)
-
-
-def _order_layers(layers: list[list[str]], preds: dict, succs: dict, sweeps: int = 12,
-                  fixed_first: bool = True) -> None:
-    """Fewer edge crossings: barycentre sweeps, then swaps of neighbours that remove crossings.
-
-    The first layer (the inputs) keeps the declared order, so x1 stays above x2.
-    """
-
-    def crossings_between(upper: list[str], lower: list[str]) -> int:
-        slot = {v: i for i, v in enumerate(lower)}
-        pairs = sorted((i, slot[w]) for i, v in enumerate(upper) for w in succs[v])
-        return sum(1 for a in range(len(pairs)) for b in range(a + 1, len(pairs))
-                   if pairs[a][0] < pairs[b][0] and pairs[a][1] > pairs[b][1])
-
-    def crossings() -> int:
-        return sum(crossings_between(layers[k], layers[k + 1]) for k in range(len(layers) - 1))
-
-    def local(k: int) -> int:
-        return ((crossings_between(layers[k - 1], layers[k]) if k > 0 else 0)
-                + (crossings_between(layers[k], layers[k + 1]) if k + 1 < len(layers) else 0))
-
-    best, best_cost = [list(layer_) for layer_ in layers], crossings()
-    for sweep in range(sweeps):
-        downward = sweep % 2 == 0
-        indices = range(1, len(layers)) if downward else range(len(layers) - 2, 0, -1)
-        for k in indices:
-            ref = layers[k - 1] if downward else layers[k + 1]
-            slot = {v: i for i, v in enumerate(ref)}
-            neighbours = preds if downward else succs
-
-            def key(item, slot=slot, neighbours=neighbours):
-                i, v = item
-                near = [slot[w] for w in neighbours[v] if w in slot]
-                return (sum(near) / len(near) if near else i, i)
-
-            layers[k][:] = [v for _, v in sorted(enumerate(layers[k]), key=key)]
-        cost = crossings()
-        if cost < best_cost:
-            best, best_cost = [list(layer_) for layer_ in layers], cost
-    layers[:] = best
-    if sum(len(layer_) for layer_ in layers) > 400:
-        return  # the swaps below are quadratic; large traces keep the barycentre order
-    improved = True
-    while improved:
-        improved = False
-        for k in range(1, len(layers)):
-            for i in range(len(layers[k]) - 1):
-                before = local(k)
-                layers[k][i], layers[k][i + 1] = layers[k][i + 1], layers[k][i]
-                if local(k) < before:
-                    improved = True
-                else:
-                    layers[k][i], layers[k][i + 1] = layers[k][i + 1], layers[k][i]
-
-
-def _tikz_node_label(node: Node, adjoint: bool) -> str:
-    name = LatexNotation().bar(node.id) if adjoint else node.latex_name
-    detail = LatexNotation().var(node.input_name) if node.is_input else node.latex
-    return rf"${name}$\\[-1pt]{{\scriptsize ${detail}$}}"
-
-
-def layered_tikz(trace: Trace, adjoint: bool = False, digits: int = 3) -> str:
-    """The layered layout's tikzpicture of the graph; ``adjoint`` reverses the edges and labels them ∂vj/∂vi."""
-    nt = LatexNotation(digits)
-    labels = {}  # (consumer, position) -> (LaTeX label, its length in characters as text)
-    if adjoint:
-        for node in trace.nodes:
-            for p in node.partials:
-                term = Term(node, p, 0.0)
-                labels[node.id, p.position] = (lines.partial_formula(term, nt),
-                                               len(lines.partial_formula(term, TextNotation())))
-    longest = max((n for _, n in labels.values()), default=0)
-    placed = layout(trace, max(LAYER_GAP, LABEL_CHAR * longest + 1.6))
-    scale = min(1.0, MAX_WIDTH / (placed.width + 4.0))
-    out = [rf"\begin{{tikzpicture}}[scale={scale:.3f}, every node/.style={{transform shape}}, "
-           r"v/.style={draw, rounded corners=3pt, align=center, inner sep=2pt, minimum width=9mm, fill=white},"
-           r" inp/.style={v, fill=blue!6}, outp/.style={v, fill=orange!10},"
-           r" e/.style={-{Stealth[length=2mm]}, thick, draw=black!70},"
-           r" p/.style={font=\scriptsize, inner sep=1.5pt}]"]
-    outputs = dict((node_id, name) for name, node_id in trace.outputs)
-    for node in trace.nodes:
-        x, y = placed.positions[node.id]
-        style = "inp" if node.is_input else "outp" if node.id in outputs else "v"
-        out.append(rf"\node[{style}] ({_tikz_id(node.id)}) at ({x:.2f},{y:.2f}) {{{_tikz_node_label(node, adjoint)}}};")
-    for node_id, name in outputs.items():
-        x, y = placed.positions[node_id]
-        label = rf"\bar{{{nt.var(name)}}}" if adjoint else nt.var(name)
-        out.append(rf"\node (out-{_tikz_id(node_id)}-{name}) at ({x + 1.6:.2f},{y:.2f}) {{${label}$}};")
-        if adjoint:
-            out.append(rf"\draw[e] (out-{_tikz_id(node_id)}-{name}) -- ({_tikz_id(node_id)});")
-        else:
-            out.append(rf"\draw[e] ({_tikz_id(node_id)}) -- (out-{_tikz_id(node_id)}-{name});")
-    for edge in placed.edges:
-        source, target = _tikz_id(edge.source), _tikz_id(edge.target)
-        points = [f"({x:.2f},{y:.2f})" for x, y in edge.points]
-        if not adjoint:
-            path = " -- ".join([f"({source})", *points, f"({target})"])
-            out.append(rf"\draw[e, rounded corners=4pt] {path};")
-            continue
-        label, length = labels[edge.target, edge.position]
-        # Short labels sit near the consumer, clear of crossings in mid-gap; long ones mid-edge.
-        pos = 0.3 if length <= 5 else 0.5
-        hops = [f"({target})", *reversed(points), f"({source})"]
-        first = f"{hops[0]} -- node[p, sloped, above, pos={pos}] {{${label}$}} {hops[1]}"
-        path = " -- ".join([first, *hops[2:]])
-        out.append(rf"\draw[e, rounded corners=4pt] {path};")
-    out.append(r"\end{tikzpicture}")
-    return "\n".join(out)
-
-
-def matrix_layout(model) -> Layout:
-    order = [*model.variables, *(name for name, _ in model.equations)]
-    uses = {v: [] for v in model.variables}
-    for name, e in model.equations:
-        seen: list[str] = []
-        _collect_names(e, seen)
-        uses[name] = [(arg, position) for position, arg in enumerate(seen)]
-    inputs = {model.variables[0]} if model.variables else set()
-    return layout_dag(order, uses, inputs, {model.problem.loss}), uses
-
-
+# -- helpers -----------------------------------------------------------------------------------------
 def _collect_names(e, seen: list[str]) -> None:
     for node in e.walk():
         if node.op == "var" and node.name not in seen:
             seen.append(node.name)
 
-
-def layered_matrix_tikz(model) -> str:
-    """The layered layout of a matrix problem's graph, styled by matrix_style."""
-    placed, uses = matrix_layout(model)
-    scale = min(1.0, MAX_WIDTH / (placed.width + 3.0))
-    out = [rf"\begin{{tikzpicture}}[scale={scale:.3f}, every node/.style={{transform shape}}, "
-           r"v/.style={draw, rounded corners=3pt, align=center, inner sep=3pt, minimum width=10mm, fill=white},"
-           r" inp/.style={v, fill=blue!6}, dat/.style={v, fill=blue!6},"
-           r" par/.style={v, draw=black!45, fill=black!4, font=\small},"
-           r" outp/.style={v, fill=orange!10}, e/.style={-{Stealth[length=2mm]}, thick, draw=black!70}]"]
-    for v, (x, y) in placed.positions.items():
-        style = matrix_style(model, v)
-        shape = model.shapes[v]
-        label = rf"${latex_variable(v)}$\\[-1pt]{{\scriptsize ${space_latex(shape)}$}}"
-        out.append(rf"\node[{style}] ({v}) at ({x:.2f},{y:.2f}) {{{label}}};")
-    for edge in placed.edges:
-        points = [f"({x:.2f},{y:.2f})" for x, y in edge.points]
-        out.append(rf"\draw[e, rounded corners=4pt] {' -- '.join([f'({edge.source})', *points, f'({edge.target})'])};")
-    out.append(r"\end{tikzpicture}")
-    return "\n".join(out)
