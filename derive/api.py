@@ -18,7 +18,7 @@ import sympy
 
 from .errors import ProblemError, UsageError
 from .parse import Limits, is_real_number
-from .problems import MatrixProblem, Problem, inline_problem, load_problem, parse_value
+from .problems import MatrixProblem, Problem, inline_problem, load_problem, parse_value, written_decimal
 from .scalar.solve import ScalarSolution, solve_scalar
 from .scalar.verify import SYMBOLIC_LIMIT, SYMBOLIC_TIMEOUT
 
@@ -34,16 +34,17 @@ def load(problem: str | Problem | MatrixProblem | None = None, *, functions: Seq
         raise UsageError(f"limits must be a derive.Limits, not {type(limits).__name__}")
     values = {name: value if isinstance(value, sympy.Basic) else parse_value(value, f"at {name}", limits)
               for name, value in (at or {}).items()}
+    written = {name: written_decimal(value) for name, value in (at or {}).items() if written_decimal(value)}
     if problem is None:
-        return inline_problem(list(functions), [(k, str(v)) for k, v in values.items()], limits) if functions \
-            else _no_problem()
+        return inline_problem(list(functions), [(k, written.get(k) or str(v)) for k, v in values.items()], limits) \
+            if functions else _no_problem()
     loaded = load_problem(problem, limits) if isinstance(problem, str) else problem
     if isinstance(loaded, MatrixProblem):
         if values:
             raise ProblemError(f"--at does not apply to {loaded.name}, a matrix problem",
                                hint="matrix problems are checked at random values; edit [dims] for sizes")
         return loaded
-    return loaded.with_values(values)
+    return loaded.with_values(values, written)
 
 
 def _checked_problem(problem, functions, at):

@@ -37,6 +37,8 @@ _GREEK = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", 
 GREEK_LATEX = {**{chr(0x3b1 + i + (i > 16)): rf"\{name}" for i, name in enumerate(_GREEK)},
                **{name: rf"\{name}" for name in _GREEK}, "omicron": "o", "ο": "o", "epsilon": r"\varepsilon",
                "ε": r"\varepsilon", "ς": r"\varsigma",
+               # φ is the curly phi (\varphi, read back as φ); \phi is ϕ, another code point
+               "phi": r"\varphi", "φ": r"\varphi",
                **dict(zip("ΑΒΓΔΕΖΗΘΙΚΛΜΝΞΟΠΡΣΤΥΦΧΨΩ",
                           ["A", "B", r"\Gamma", r"\Delta", "E", "Z", "H", r"\Theta", "I", "K", r"\Lambda", "M", "N",
                            r"\Xi", "O", r"\Pi", "P", r"\Sigma", "T", r"\Upsilon", r"\Phi", "X", r"\Psi", r"\Omega"]))}

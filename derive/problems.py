@@ -92,20 +92,23 @@ class Problem(SheetText):
     variants: dict[str, tuple] = field(default_factory=dict)  # name -> (low, high[, step])
     allow_zero: frozenset = frozenset()  # inputs a variant may set to 0
     engine: str = "scalar"  # which engine solves it
+    written: dict[str, str] = field(default_factory=dict)  # a decimal value as typed (0.5, not 1/2)
 
     @property
     def kind(self) -> str:  # the old name of engine, kept for derive.api users
         return self.engine
 
-    def with_values(self, values: dict[str, sympy.Expr]) -> Problem:
-        """The same problem evaluated at other input values (unknown names are an error)."""
+    def with_values(self, values: dict[str, sympy.Expr], written: dict[str, str] | None = None) -> Problem:
+        """The same problem evaluated at other input values (unknown names are an error);
+        ``written`` gives the decimals among them as typed."""
         for name in values:
             if name not in self.inputs and name not in self.constants:
                 raise ProblemError(f"--at {name}: '{name}' is not an input of {self.name}",
                                    hint=did_you_mean(name, [*self.inputs, *self.constants])
                                    or "inputs: " + ", ".join(self.inputs))
         return replace(self, inputs={**self.inputs, **{k: v for k, v in values.items() if k in self.inputs}},
-                       constants={**self.constants, **{k: v for k, v in values.items() if k in self.constants}})
+                       constants={**self.constants, **{k: v for k, v in values.items() if k in self.constants}},
+                       written={**{k: v for k, v in self.written.items() if k not in values}, **(written or {})})
 
 
 @dataclass(frozen=True)
@@ -166,9 +169,12 @@ def problem_from_toml(text: str, name: str, source: str = "", limits: Limits = L
         return _matrix_problem(data, name, source, where)
     _check_keys(data, SCALAR_KEYS, ("inputs", "outputs"), where)
     inputs = {}
+    written = {}
     for in_name, value in data["inputs"].items():
         _check_name(in_name, f"{where}: input")
         inputs[in_name] = parse_value(value, f"{where}: input {in_name}", limits)
+        if written_decimal(value):
+            written[in_name] = written_decimal(value)
     outputs = {}
     for out_name, expr in data["outputs"].items():
         _check_name(out_name, f"{where}: output")
@@ -184,6 +190,8 @@ def problem_from_toml(text: str, name: str, source: str = "", limits: Limits = L
         if const_name in inputs or const_name in outputs:
             raise ProblemError(f"{where}: '{const_name}' is both a constant and an input or output")
         constants[const_name] = parse_value(value, f"{where}: constant {const_name}", limits)
+        if written_decimal(value):
+            written[const_name] = written_decimal(value)
     variants = {}
     allow_zero = _allow_zero(data.get("variants", {}), [*inputs, *constants], where)
     for var_name, spec in data.get("variants", {}).items():
@@ -201,7 +209,8 @@ def problem_from_toml(text: str, name: str, source: str = "", limits: Limits = L
     if isinstance(data.get("statement"), str):
         _check_statement(data["statement"], [*inputs, *constants], where)
     return Problem(name=name, inputs=inputs, outputs=outputs, constants=constants, grading=grading,
-                   variants=variants, allow_zero=allow_zero, source=source, policy=policy, **_sheet_text(data))
+                   variants=variants, allow_zero=allow_zero, source=source, policy=policy, written=written,
+                   **_sheet_text(data))
 
 
 #: In a scalar problem's statement: {point} (the inputs' values), {name} (an input's or a
@@ -356,7 +365,8 @@ def inline_problem(expressions: list[str], values: list[tuple[str, str]], limits
             raise ProblemError(f"--at {in_name} is given twice")
         inputs[in_name] = parse_value(text, f"--at {in_name}", limits)
     outputs = {f"y{i}": text for i, text in enumerate(expressions, start=1)}
-    return Problem(name="inline", inputs=inputs, outputs=outputs, title="Inline problem")
+    written = {name: written_decimal(text) for name, text in values if written_decimal(text)}
+    return Problem(name="inline", inputs=inputs, outputs=outputs, title="Inline problem", written=written)
 
 
 def parse_assignment(text: str) -> tuple[str, str]:
@@ -365,6 +375,16 @@ def parse_assignment(text: str) -> tuple[str, str]:
     if not sep or not name.strip() or not value.strip():
         raise ProblemError(f"--at '{text}' is not of the form name=value", hint="e.g. --at x1=2")
     return name.strip(), value.strip()
+
+
+_DECIMAL = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+)\Z")
+
+
+def written_decimal(value) -> str | None:
+    """How a decimal value was typed (TOML ``0.5``, ``--at x=0.50``), so that a sheet prints it
+    so and not as the exact fraction derive computes with; None for any other value."""
+    text = repr(value) if isinstance(value, float) else value.strip() if isinstance(value, str) else None
+    return text if text is not None and _DECIMAL.match(text) else None
 
 
 def parse_value(value, where: str, limits: Limits = Limits()) -> sympy.Expr:

@@ -50,7 +50,8 @@ class SheetOptions:
     numbering: str = "zero"
     order: str = "postorder"
     student: str | None = None  # the id printed on a student's own sheet
-    key: bool = False  # an answer key: says so in its title block and on every page
+    student_name: str | None = None  # the roster's name beside the id
+    key: bool = True  # a solution sheet is an answer key and says so on every page (a blank never does)
 
     def __post_init__(self):
         """A wrong argument is a UsageError (a DeriveError) here, not a crash deep in a template."""
@@ -58,12 +59,12 @@ class SheetOptions:
 
         if isinstance(self.digits, bool) or not isinstance(self.digits, int) or not 0 <= self.digits <= 15:
             raise UsageError(f"digits must be an integer from 0 to 15, not {self.digits!r}")
-        for name in ("diag", "blank"):
+        for name in ("diag", "blank", "key"):
             if not isinstance(getattr(self, name), bool):
                 raise UsageError(f"{name} must be True or False, not {getattr(self, name)!r}")
         if not isinstance(self.hide, (set, frozenset)) or not self.hide <= HIDDEN:
             raise UsageError(f"hide must be a set of {', '.join(map(repr, sorted(HIDDEN)))}, not {self.hide!r}")
-        for name in ("title", "author", "course", "date", "student"):
+        for name in ("title", "author", "course", "date", "student", "student_name"):
             check_text(getattr(self, name), name)
         if self.student is not None and not STUDENT_ID.fullmatch(self.student):
             raise UsageError(f"student '{inert(self.student[:80])}' is not a valid student id", hint=ID_HINT)

@@ -117,10 +117,10 @@ TEXTBOOK = {
     "mlp_batch": {"Z2": "(P − T) / B", "Z1": "relu′(Z1) ⊙ H̄", "b1": "Z̄1 𝟏", "W1": "λ W1 + Z̄1 Xᵀ"},
     "logistic": {"z": "(p − t) / B", "w": "X z̄ᵀ"},
     "rnn": {"z": "softmax(z) − y", "a3": "(1 − h3 ⊙ h3) ⊙ h̄3", "h2": "Uᵀ ā3", "W": "ā3 x3ᵀ + ā2 x2ᵀ + ā1 x1ᵀ"},
-    "layernorm": {"Z": "(Z − S) / B", "C": "X̂̄ ⊘ s", "v": "s̄ ⊘ (2 s)", "mu": "−𝟏ᵀ C̄",
+    "layernorm": {"Z": "(Z − S) / B", "C": "X̂̄ ⊘ (𝟏 s)", "v": "s̄ ⊘ (2 s)", "mu": "−𝟏ᵀ C̄",
                   "γ": "(X̂ ⊙ Ȳ) 𝟏"},
     "batchnorm": {"Y": "(Y − S) / B", "mu": "−C̄ 𝟏", "β": "Ȳ 𝟏"},
-    "attention": {"Z": "A ⊙ (Ā − (A ⊙ Ā) 𝟏)", "V": "Aᵀ (Y − S)", "Wq": "Xᵀ Q̄"},
+    "attention": {"Z": "A ⊙ (Ā − (A ⊙ Ā) 𝟏 𝟏ᵀ)", "V": "Aᵀ (Y − S)", "Wq": "Xᵀ Q̄"},
     "residual": {"y": "y − s", "x": "ȳ + W1ᵀ z̄"},
     "autoencoder": {"R": "(R − X) / B", "W": "H R̄ᵀ + Z̄ Xᵀ"},
 }

@@ -70,7 +70,17 @@ def test_negated_zero_tangent_prints_no_minus_zero():
             assert not row.evaluation.startswith("−0"), row.evaluation  # was "−0 = 0"
     y_pass = next(p for p in solution.forward if p.input == "y")
     neg = next(r for r in lines.forward_rows(y_pass, solution.trace, nt) if r.node == "v2")
-    assert neg.evaluation == "0"
+    assert neg.evaluation == "−1 × 0 = 0"  # the local partial times the tangent, as every row shows
+
+
+def test_a_unary_row_shows_its_working():
+    """∂v2/∂x = −∂v0/∂x printed only "−1": a negation (or v + 3) is one line of working like every
+    other row, its local partial (−1 or 1, from the definition) times the incoming tangent."""
+    solution = solve_scalar(Problem("unary", {"x": sympy.Rational(1, 2)}, {"f": "-x", "g": "x + 3"}))
+    rows = {r.node: r for r in lines.forward_rows(solution.forward[0], solution.trace, TextNotation())}
+    assert rows["v1"].expression == "∂v1/∂x = −∂v0/∂x"
+    assert rows["v1"].evaluation == "−1 × 1 = −1"
+    assert rows["v2"].evaluation == "1 × 1 = 1"
 
 
 @pytest.mark.parametrize("function, node, text_eval, latex_def", [

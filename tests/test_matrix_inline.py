@@ -330,7 +330,7 @@ def test_softmax_and_cross_entropy_fuse_to_p_minus_t_with_the_condition_stated(t
 def test_a_target_whose_columns_need_not_sum_to_one_gets_no_fused_form(target):
     solution = solve_matrix(problem_from_toml(SOFTMAX.format(target=target, loss="-sum(T * log(P))"), "net"))
     shown = _shown(solution.derivation)["Z"]
-    assert "P − T" not in shown and shown == "P ⊙ (P̄ − 𝟏ᵀ (P ⊙ P̄))"
+    assert "P − T" not in shown and shown == "P ⊙ (P̄ − 𝟏 𝟏ᵀ (P ⊙ P̄))"
     assert not any("cross-entropy" in note for note in derivative_notes(solution, TextPrinter()))
     values, ours = _derived(solution.derivation, 0)  # and the general form is right where P − T is not
     want = softmax_reference(*(values[v] for v in solution.model.variables), 1, 0)
@@ -478,7 +478,8 @@ def test_fused_forms_written_inline_are_the_textbooks_p_minus_t(text, introduced
 def test_inline_cross_entropy_with_a_target_that_need_not_sum_to_one_keeps_the_general_rule(loss):
     solution = solve_matrix(problem_from_toml(INLINE_SOFTMAX.format(target='"M x B"', loss=loss), "net"))
     shown = _shown(solution.derivation)["Z"]
-    assert shown in ("P ⊙ (P̄ − 𝟏ᵀ (P ⊙ P̄))", "−T + softmax(Z) ⊙ 𝟏ᵀ T")  # the general rule: the column sums stay
+    # the general rule: the column sums stay (broadcast over the rows, 𝟏 𝟏ᵀ, as every broadcast is written)
+    assert shown in ("P ⊙ (P̄ − 𝟏 𝟏ᵀ (P ⊙ P̄))", "−T + softmax(Z) ⊙ (𝟏 𝟏ᵀ T)")
     assert not any("cross-entropy" in note for note in derivative_notes(solution, TextPrinter()))
     values, ours = _derived(solution.derivation, 0)
     want = inline_softmax_reference(*(values[v] for v in solution.model.variables))

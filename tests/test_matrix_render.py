@@ -207,7 +207,9 @@ def test_latex_of_many_trees_compiles_in_one_document(tmp_path_factory, many):
 @settings(max_examples=EXAMPLES // 3, deadline=None)
 @given(ANY_TREE)
 def test_no_printer_puts_a_number_right_after_another(e):
-    assert not re.search(r"\d [−-]?\d", TextPrinter()(e))  # "2 (1/2)" is fine, "2 1/2" is not
+    # "2 (1/2)" is fine, "2 1/2" is not; 𝟏 is a digit to the regex (a power before it, A^2 𝟏, reads
+    # as one number), but the ones of a broadcast row sum, 𝟏 𝟏ᵀ, are the outer product they print
+    assert not re.search(r"\d [−-]?\d", TextPrinter()(e).replace("𝟏 𝟏ᵀ", "𝟏𝟏ᵀ"))
     assert not re.search(r"\d(\s|\\,)*\\frac", LatexPrinter()(e).replace(r"\left(", "("))
 
 
@@ -373,7 +375,7 @@ def test_a_matrix_divisor_is_written_oslash_never_as_a_fraction(builtin):
     mlp = render_sheet(builtin("mlp_batch"), "tex")
     assert r"\roomy{= -\frac{1}{B} \, \left(T \oslash P\right)} &" in mlp
     batchnorm = render_sheet(builtin("batchnorm"), "tex")
-    assert r"&= C \oslash s & &\in \mathbb{R}^{D \times B}" in batchnorm
+    assert r"&= C \oslash \left(s \, {\mathbf{1}^\top}\right) & &\in \mathbb{R}^{D \times B}" in batchnorm
     assert r"\roomy{= \bar{s} \oslash \left(2 \, s\right)} &" in batchnorm
     assert r"\roomy{= \frac{Y - S}{B}} &" in batchnorm  # a scalar denominator keeps its fraction
     for problem in ("mlp_batch", "batchnorm", "layernorm", "attention", "autoencoder", "logistic"):
@@ -421,7 +423,8 @@ def test_sums_and_means_along_an_axis_are_products_with_ones_and_softmax_of_rows
     for name, tex in sheets.items():
         assert "axis" not in tex, name
     assert r"A &= \text{row-wise}\,\operatorname{softmax}\left(Z\right)" in sheets["attention"]
-    assert r"\roomy{= A \odot \left(\bar{A} - \left(A \odot \bar{A}\right) \, \mathbf{1}\right)} &" in sheets["attention"]
+    assert r"\roomy{= A \odot \left(\bar{A} - \left(A \odot \bar{A}\right) \, \mathbf{1} \, {\mathbf{1}^\top}\right)} &" \
+        in sheets["attention"]  # the row sums broadcast over the columns, written as they are: (…) 𝟏 𝟏ᵀ
     assert r"\mu &= \frac{1}{B} \, X \, \mathbf{1} &" in sheets["batchnorm"]
     assert r"v &= \text{row-wise}\,\operatorname{var}\left(X\right) &" in sheets["batchnorm"]
     assert r"\roomy{= -\bar{C} \, \mathbf{1}} &" in sheets["batchnorm"]
@@ -464,8 +467,8 @@ def test_a_letter_with_a_label_or_a_hat_is_set_as_a_textbook_sets_it():
     assert r"\nabla_{W_{Q}} L = \bar{W}_{Q} & \roomy{= X^\top \, \bar{Q}} &" in attention
     assert r"\mathrm{Wq}" not in attention
     layernorm = render_sheet(api.solve("layernorm"), "tex")
-    assert r"\hat{X} &= C \oslash s &" in layernorm
-    assert r"\roomy{= \bar{\hat{X}} \oslash s} &" in layernorm
+    assert r"\hat{X} &= C \oslash \left(\mathbf{1} \, s\right) &" in layernorm
+    assert r"\roomy{= \bar{\hat{X}} \oslash \left(\mathbf{1} \, s\right)} &" in layernorm
     assert r"\mathrm{Xh}" not in layernorm
 
 
@@ -513,3 +516,28 @@ def test_a_transposed_sum_along_an_axis_keeps_its_brackets():
     e = M("T", (M("sum", (root,), (1, "N"), axis=0),), ("N", 1))
     assert TextPrinter()(e) == "(𝟏ᵀ exp(B)^(1/2))ᵀ"
     assert LatexPrinter()(e) == r"\left({\mathbf{1}^\top} \, \exp\left(B\right)^{\circ \frac{1}{2}}\right)^\top"
+
+
+def test_every_broadcast_is_written_as_a_product_with_ones(builtin):
+    """Issue 22: batch norm's X̄ wrote one broadcast μ̄ 𝟏ᵀ and the next one C ⊙ v̄ (a D×B times a D×1,
+    NumPy's implicit stretching). A column stretched over the columns is v 𝟏ᵀ, a row over the rows
+    𝟏 r, in every table and in the terminal; a scalar stays a scalar."""
+    text = TextPrinter()
+    derivation = builtin("batchnorm").derivation
+    shown = {**{a.name: text(a.simplified) for a in derivation.adjoints}, **{g.name: text(g.expr) for g in derivation.gradients}}
+    assert shown["X"] == "C̄ + 2 (C ⊙ (v̄ 𝟏ᵀ)) / B + (μ̄ 𝟏ᵀ) / B"
+    assert shown["C"] == "X̂̄ ⊘ (s 𝟏ᵀ)"
+    assert shown["Xh"] == "(γ 𝟏ᵀ) ⊙ Y\u0304"
+    equations = dict(builtin("layernorm").model.equations)
+    assert text(equations["C"]) == "X − 𝟏 μ" and text(equations["Y"]) == "(γ 𝟏ᵀ) ⊙ X̂ + β 𝟏ᵀ"
+    assert LatexPrinter()(equations["C"]) == r"X - \mathbf{1} \, \mu"
+    for name in ("batchnorm", "layernorm", "attention", "mlp_batch", "logistic"):
+        solution = builtin(name)
+        trees = [e for _, e in solution.model.equations] + [a.simplified for a in solution.derivation.adjoints]
+        for tree in trees:
+            for node in tree.walk():
+                if node.op in ("add", "had", "div") and not node.is_scalar:
+                    printed = text(node)
+                    for arg in node.args:  # every stretched operand is printed beside a vector of ones
+                        if not arg.is_scalar and arg.shape != node.shape:
+                            assert "𝟏" in printed, (name, printed)

@@ -57,7 +57,7 @@ def test_softmax_and_cross_entropy_give_p_minus_t_over_b(target, loss):
 def test_without_a_kind_there_is_no_p_minus_t_and_no_softmax_written_again():
     shown, _ = adjoints('"M x B"', "-sum(T * log(P)) / B")
     assert shown["P"] == "−(T ⊘ P / B)"  # log′(P) is 1 ⊘ P
-    assert shown["Z2"] == "P ⊙ (P̄ − 𝟏ᵀ (P ⊙ P̄))"  # P, never softmax(Z2) again
+    assert shown["Z2"] == "P ⊙ (P̄ − 𝟏 𝟏ᵀ (P ⊙ P̄))"  # P, never softmax(Z2) again
     assert "softmax" not in " ".join(shown.values())
 
 

@@ -249,3 +249,78 @@ def test_jacobians_align_on_the_decimal_point(variant):
         for c in range(len(columns)):
             shown = [re.sub(r"\\phantom\{(.*?)\}", r"\1", row[c]) for row in rows]
             assert len({len(cell.split(".")[1]) if "." in cell else 0 for cell in shown}) == 1, shown
+
+
+# -- no nearly empty last page ---------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def closing_pdfs(tmp_path_factory):
+    out = tmp_path_factory.mktemp("closing")
+    for name in ("problem2", "attention", "baydin"):
+        result = runner.invoke(app, ["report", name, "--pdf", "-o", str(out)])
+        assert result.exit_code == 0, result.output
+    return out
+
+
+def body_lines(text: str) -> list[str]:
+    """A page's lines of text without its footer (the last line: id, page number, key mark)."""
+    return [line for line in text.splitlines() if line.strip()][:-1]
+
+
+@pytest.mark.parametrize("sheet", ["problem2", "attention", "baydin", "mlp_batch", "problem1-key", "own"])
+def test_no_sheet_ends_with_a_page_holding_only_its_verification(closing_pdfs, matrix_pdfs, variant, own_pdf, sheet):
+    """problem2, mlp_batch and attention ended with a page holding only "Verification", baydin with its
+    three sentences, a problem of five inputs with its answer and verification: the gradients (matrix)
+    or the last rows of the last table (scalar) go with them."""
+    pdf = {"mlp_batch": matrix_pdfs / "mlp_batch.pdf", "problem1-key": variant / "s001-key.pdf",
+           "own": own_pdf}.get(sheet, closing_pdfs / f"{sheet}.pdf")
+    last = body_lines(pages(pdf)[-1])
+    assert not last[0].startswith(("Verification", "Answer")), last[:3]
+    assert len(last) >= 12, last
+    if sheet in ("baydin", "own", "problem1-key"):
+        assert re.match(r"(Pass for \S+ \(continued\)|\(e\))", last[0]), last[0]  # rows of the last table come too
+
+
+# -- a scalar problem of one's own: λ, α, x, φ and a quotient -------------------------------------------
+OWN = """
+title = "A penalised quotient"
+statement = "With weight lambda and rate α, differentiate at input x and bias h0."
+[inputs]
+"λ" = 2
+alpha = 0.5
+x = 1
+h0 = 3
+"φ" = 1
+[outputs]
+y1 = "-λ + alpha*x/(h0 + x) + sin(φ)"
+y2 = "λ*alpha - x*h0"
+"""
+
+
+@pytest.fixture(scope="module")
+def own_pdf(tmp_path_factory):
+    out = tmp_path_factory.mktemp("own")
+    (out / "own.toml").write_text(OWN, encoding="utf-8")
+    result = runner.invoke(app, ["report", str(out / "own.toml"), "--pdf", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    return out / "own.pdf"
+
+
+def test_phi_reads_back_as_phi(own_pdf):
+    """\\phi is the straight ϕ (U+03D5); the φ a user types is \\varphi."""
+    text = "".join(pages(own_pdf))
+    assert "φ" in text and "ϕ" not in text
+
+
+def test_a_wrapped_line_after_a_fraction_keeps_its_room(own_pdf):
+    """The quotient rule's line 1/v7 × 0 − v6/v7² × 0 wraps before "= 0.250 × 0 − …": the second line
+    touched the denominator v7² (their boxes overlapped by 0.7pt). A full-size word never starts above
+    the bottom of a fraction's part (a smaller word) over it."""
+    touching = []
+    for number, page in enumerate(words(own_pdf), 1):
+        full = [w for w in page if w[3] - w[1] >= 9.0 and not w[4].startswith(tuple("√()[]{}∑"))]
+        for b in full:
+            for a in page:
+                if a[3] - a[1] < 9.0 and a[1] < b[1] - 3 and min(a[2], b[2]) - max(a[0], b[0]) > 1 and a[3] > b[1]:
+                    touching.append((number, a[4], b[4], round(b[1] - a[3], 2)))
+    assert not touching
+    assert "Quotient Rule" in "".join(pages(own_pdf))  # the case is there

@@ -64,7 +64,7 @@ def test_each_variant_sheet_names_its_own_point(tmp_path):
             md = (out / f"{row['id']}-{sheet}.md").read_text()
             statement = next(line for line in md.splitlines() if line.startswith("Evaluate"))
             assert f"x = $({row['x1']}, {row['x2']})$" in statement
-            assert f"x1 = ${row['x1']}$" in statement and r"lambda = $\frac{1}{4}$" in statement
+            assert f"$x_{{1}}$ = ${row['x1']}$" in statement and r"lambda = $\frac{1}{4}$" in statement
 
 
 def test_the_builtin_statement_follows_report_at(tmp_path):

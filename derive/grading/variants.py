@@ -379,13 +379,13 @@ def _write_sheets(spec, chosen, out_dir: Path, pdf: bool, options: SheetOptions,
             if stop:
                 break
             if pool is None:
-                _build(spec, v, str(out_dir), pdf, replace(options, student=s.id))
+                _build(spec, v, str(out_dir), pdf, replace(options, student=s.id, student_name=s.name or None))
                 finished.append(ManifestEntry(s.id, v.seed, v.values))
                 if progress:
                     progress()
                 continue
-            pending[pool.submit(_build, spec, v, str(out_dir), pdf, replace(options, student=s.id))] = \
-                ManifestEntry(s.id, v.seed, v.values)
+            sheet = replace(options, student=s.id, student_name=s.name or None)
+            pending[pool.submit(_build, spec, v, str(out_dir), pdf, sheet)] = ManifestEntry(s.id, v.seed, v.values)
         while pending and not stop:
             done, _ = wait(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
             for future in done:

@@ -111,13 +111,21 @@ def precise(numeric, value: float, nt):
     return nt if extra == 0 else type(nt)(nt.digits + extra)
 
 
-def trace_rows(trace: Trace, nt) -> list[Row]:
+def input_value(name: str, value, nt, written: dict[str, str] | None = None) -> str:
+    """An input's value as the user typed it where it was a decimal (0.5, never the 1/2 derive
+    computes with), else exact as the problem gives it (2, 1/2, π/4)."""
+    text = (written or {}).get(name)
+    return nt.exact(value) if text is None else text.lstrip("+").replace("-", nt.minus)
+
+
+def trace_rows(trace: Trace, nt, written: dict[str, str] | None = None) -> list[Row]:
+    """``written``: the decimal inputs as typed (Problem.written)."""
     values = {node.id: node.value for node in trace.nodes}
     rows = []
     for node in trace.nodes:
         if node.is_input:
-            rows.append(Row(f"{nt.node(node.id)} = {nt.var(node.input_name)}", nt.exact(trace.point[node.input_name]),
-                            node=node.id))
+            rows.append(Row(f"{nt.node(node.id)} = {nt.var(node.input_name)}",
+                            input_value(node.input_name, trace.point[node.input_name], nt, written), node=node.id))
         else:
             definition = node.text if nt.name == "text" else node.latex
             shown = precise(lambda n: evaluation_of(node, values, n), node.value, nt)
@@ -169,6 +177,11 @@ def forward_rows(fpass: ForwardPass, trace: Trace, nt) -> list[Row]:
 
 def _forward_stages(row, nt) -> list[str]:
     """A forward row's stages: partials as formulas, then as numbers, each times its tangent."""
+    if len(row.terms) == 1 and (_is_one(row.terms[0]) or _is_minus_one(row.terms[0])):
+        # A unary step (−v, v + 3) shows its working too: its local partial times the tangent.
+        term = row.terms[0]
+        line = _product(_number(term.partial.value, nt), _number(term.incoming, nt), nt)
+        return [line, line]
     numeric = []
     symbolic = []
     for k, term in enumerate(row.terms):

@@ -7,6 +7,7 @@ f′(z) ⊙ h̄.  No mathematics here: the expressions come derived and simplifi
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import sympy
 
@@ -35,6 +36,7 @@ class _Printer:
         self.diag = diag
 
     def __call__(self, e: M) -> str:
+        e = explicit_broadcasts(e)
         special = getattr(self, f"_print_{e.op}", None)
         return special(e) if special else self.form(e)
 
@@ -221,6 +223,36 @@ class LatexPrinter(_Printer):
             return rf"\frac{{{c.p}}}{{{below}}}{self.space}{after}"
         return rf"\frac{{{self(top)}}}{{{self(bottom)}}}"
 
+
+
+#: The elementwise operations whose operands broadcast (NumPy's rule) to the result's shape.
+_BROADCASTING = frozenset({"add", "had", "div", "epow", "where"})
+
+
+def explicit_broadcasts(e: M) -> M:
+    """``e`` with each operand it stretches written as a product with ones, as the adjoints write
+    theirs (μ̄ 𝟏ᵀ / B): a column v over the columns of a matrix is v 𝟏ᵀ, a row r over its rows 𝟏 r,
+    so C ⊙ v̄ reads C ⊙ (v̄ 𝟏ᵀ) and every broadcast on a sheet is written one way.  A scalar
+    operand stays as it is."""
+    if e.op not in _BROADCASTING or e.is_scalar:
+        return e
+    args = tuple(_stretched(a, e.shape) for a in e.args)
+    return e if args == e.args else replace(e, args=args)
+
+
+def _stretched(a: M, shape: tuple) -> M:
+    if a.shape == shape or a.is_scalar:
+        return a
+    if a.op == "neg":  # X − μ 𝟏ᵀ, never X + (−μ) 𝟏ᵀ
+        return replace(a, args=(_stretched(a.args[0], shape),), shape=shape)
+    if a.op == "scale" and a.args[0].is_const:  # X − 2 μ 𝟏ᵀ: the sum reads the sign off the constant
+        return replace(a, args=(a.args[0], _stretched(a.args[1], shape)), shape=shape)
+    rows, cols = shape
+    if a.shape == (rows, 1):
+        return M("matmul", (a, M("ones", (), (1, cols))), shape)
+    if a.shape == (1, cols):
+        return M("matmul", (M("ones", (), (rows, 1)), a), shape)
+    return a
 
 
 def _binding(e: M, parent: str) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from ..errors import ProblemError
-from ..parse import GREEK_LATEX
+from ..parse import GREEK_LATEX, GREEK_TEXT, IDENTIFIER, latex_variable, text_variable
 from ..problems import statement_pieces
 from ..scalar.solve import ScalarSolution
 from . import graph as graph_module
@@ -45,11 +45,12 @@ def header(problem, escape, title=None, author=None, course=None, date=None, val
     """Title, author, course, date and statement: from the options, else the problem file.  In a
     scalar problem's statement ``value(name)`` fills each placeholder ({point}, {x1}, {lam}) with
     LaTeX of this sheet's value, so every student's sheet names its own point."""
+    names = statement_names(problem)
     if value is None:  # a matrix problem's statement: text, with {{ and }} for braces
         statement = _with_maths(escape, "".join(text + (f"{{{name}}}" if name else "")
-                                                for text, name in statement_pieces(problem.statement))).strip()
+                                                for text, name in statement_pieces(problem.statement)), names).strip()
     else:
-        statement = "".join(_with_maths(escape, text) + (f"${value(name)}$" if name else "")
+        statement = "".join(_with_maths(escape, text, names) + (f"${value(name)}$" if name else "")
                             for text, name in statement_pieces(problem.statement)).strip()
     return {
         "title": escape(title or problem.title or problem.name),
@@ -127,19 +128,66 @@ def safe_maths(source: str) -> str | None:
     return source if depth == 0 and not owed and not pending and source.strip() else None
 
 
-def _with_maths(escape: Callable[[str], str], text: str) -> str:
+def _with_maths(escape: Callable[[str], str], text: str, names: dict[str, str] | None = None) -> str:
     """Statement text with each ``$…$`` of the safe subset typeset as mathematics (the same in
-    LaTeX and Markdown); any other text, and maths outside the subset, escaped as typed."""
+    LaTeX and Markdown), and each word that is one of ``names`` (word -> LaTeX) set in maths; any
+    other text, and maths outside the subset, escaped as typed."""
     out, at = [], 0
     for match in _MATH_SPAN.finditer(text):
         maths = safe_maths(match.group(1))
         if maths is None:
             continue
-        out.append(_spaced(escape, text[at:match.start()]))
+        out.append(_prose(escape, text[at:match.start()], names or {}))
         out.append(f"${maths}$")
+        at = match.end()
+    out.append(_prose(escape, text[at:], names or {}))
+    return "".join(out)
+
+
+#: Names that are English words as well: "a", "I", and "A" where it starts a sentence ("A network
+#: with N inputs") stay words.
+_WORDS = frozenset({"a", "I"})
+
+
+def _prose(escape: Callable[[str], str], text: str, names: dict[str, str]) -> str:
+    r"""Prose of a statement: the problem's names in it set in maths (an input x1 as $x_{1}$, a dim
+    B as $B$, lambda as $\lambda$), the rest escaped."""
+    if not names:
+        return _spaced(escape, text)
+    pattern = re.compile(r"(?<![\w\\])(" + "|".join(map(re.escape, sorted(names, key=len, reverse=True)))
+                         + r")(?!\w)")
+    out, at = [], 0
+    for match in pattern.finditer(text):
+        word = match.group(1)
+        before = text[:match.start()].rstrip()
+        if word in _WORDS or (word == "A" and (not before or before[-1] in ".!?:")):
+            continue
+        out.append(_spaced(escape, text[at:match.start()]))
+        out.append(f"${names[word]}$")
         at = match.end()
     out.append(_spaced(escape, text[at:]))
     return "".join(out)
+
+
+def statement_names(problem) -> dict[str, str]:
+    """The words of a statement set in maths, with their LaTeX: the inputs, constants and outputs
+    of a scalar problem, the sizes, variables and named nodes of a matrix one; a Greek name
+    written either way (lambda or λ).  Only names that are identifiers (they typeset safely)."""
+    if problem.engine == "matrix":
+        found = [*problem.dims, *problem.variables, *problem.equations]
+    else:
+        found = [*problem.inputs, *problem.constants, *problem.outputs]
+    names = {}
+    for name in found:
+        if not IDENTIFIER.match(name):
+            continue
+        latex = latex_variable(name)
+        for word in (name, text_variable(name), _SPELLED.get(name, name)):
+            names.setdefault(word, latex)
+    return names
+
+
+_SPELLED = {letter: name for name, letter in GREEK_TEXT.items()}  # λ -> lambda
 
 
 def _spaced(escape: Callable[[str], str], text: str) -> str:
@@ -159,13 +207,13 @@ def _placeholder_value(problem, nt) -> Callable[[str], str]:
     input's or constant's value, exact as the problem gives it."""
     def value(name: str) -> str:
         if name == "point":
-            values = [nt.exact(v) for v in problem.inputs.values()]
+            values = [lines.input_value(k, v, nt, problem.written) for k, v in problem.inputs.items()]
             return values[0] if len(values) == 1 else "(" + ", ".join(values) + ")"
         known = {**problem.constants, **problem.inputs}
         if name not in known:  # a Problem built in Python skips the file's check
             raise ProblemError(f"statement: {{{name}}} is not an input or a constant",
                                hint="placeholders: {point}, " + ", ".join(f"{{{n}}}" for n in known))
-        return nt.exact(known[name])
+        return lines.input_value(name, known[name], nt, problem.written)
     return value
 
 
@@ -184,27 +232,31 @@ def sheet_context(solution: ScalarSolution, *, digits: int, escape: Callable[[st
                   graph: Callable, title: str | None = None, author: str | None = None,
                   course: str | None = None, date: str | None = None, numbering: str = "zero",
                   order: str = "postorder", blank: bool = False, hide: frozenset[str] = frozenset(),
-                  student: str | None = None, key: bool = False) -> dict:
+                  student: str | None = None, student_name: str | None = None, key: bool = False) -> dict:
     """With ``blank`` the values, evaluation lines, answers and graphs are left for the student
-    (``hide`` may also blank "rules" and "expressions"); ``student`` is the id on their own sheet;
-    ``key`` marks an answer key as one (title block and every page's footer)."""
+    (``hide`` may also blank "rules" and "expressions"); ``student`` is the id on their own sheet,
+    shown with the roster's ``student_name`` beside it where there is one; ``key`` marks an answer
+    key as one (title block and every page's footer)."""
     problem, trace = solution.problem, solution.trace
     nt = LatexNotation(digits)
     checks = solution.checks
     context = {
         **header(problem, escape, title, author, course, date, _placeholder_value(problem, nt)),
         "digits": digits,
-        "inputs": [{"name": nt.var(name), "node": nt.node(node), "value": nt.exact(trace.point[name])}
+        "inputs": [{"name": nt.var(name), "node": nt.node(node),
+                    "value": lines.input_value(name, trace.point[name], nt, problem.written)}
                    for name, node in trace.inputs],
         "outputs": [{"name": nt.var(name), "node": nt.node(node), "value": nt.number(trace.by_id[node].value),
                      "expression": _displayable(lines.expression_latex(trace.expressions[name], nt), trace)}
                     for name, node in trace.outputs],
+        **vector_symbols(list(problem.inputs), list(problem.outputs)),
         "input_vector": nt.matrix([[nt.var(name)] for name, _ in trace.inputs]),
-        "point_vector": lines.values_vector([trace.point[name] for name, _ in trace.inputs], nt),
+        "point_vector": nt.matrix([[lines.input_value(name, trace.point[name], nt, problem.written)]
+                                   for name, _ in trace.inputs]),
         "node_vector": nt.matrix([[nt.node(n)] for _, n in trace.outputs]),
         "value_vector": lines.values_vector(solution.output_values, nt),
         **_graphs(trace, graph, digits, escape),
-        "trace_rows": lines.trace_rows(trace, nt),
+        "trace_rows": lines.trace_rows(trace, nt, problem.written),
         "forward": [{"input": nt.var(p.input), "name": p.input, "outputs": [nt.var(y) for y, _ in trace.outputs],
                      "rows": lines.forward_rows(p, trace, nt)} for p in solution.forward],
         "reverse": [{"output": nt.var(p.output), "name": p.output, "inputs": [nt.var(x) for x, _ in trace.inputs],
@@ -225,11 +277,55 @@ def sheet_context(solution: ScalarSolution, *, digits: int, escape: Callable[[st
         "n_outputs": len(trace.outputs),
         "blank": blank,
         "key": escape(KEY_MARK) if key and not blank else "",
-        "student": escape(student or ""),
+        "student": escape(student_label(student, student_name)),  # the id, and the roster's name beside it
+        "student_id": escape(student or ""),
+        "student_name": escape(shown_name(student_name)),
         "student_marker": re.sub(r"[^A-Za-z0-9._-]", "", student or ""),  # safe inside an HTML comment
         "node_ids": [node.id for node in trace.nodes],
     }
     return blanked(context, solution, nt, hide) if blank else context
+
+
+#: The letters a sheet may call the vector of inputs and of outputs (x, y first, as a textbook does).
+INPUT_VECTOR = ("x", "u", "z", "w", "s", "t")
+OUTPUT_VECTOR = ("y", "g", "h", "r", "q", "p")
+
+
+def vector_symbols(inputs: list[str], outputs: list[str]) -> dict:
+    """The bold letters of the input and output vectors: 𝐱 and 𝐲, unless a name of the problem
+    is that letter (an input called x beside 𝐱 = (λ, α, x) reads as one thing), then the first free
+    letter of INPUT_VECTOR / OUTPUT_VECTOR.  A vector of one entry is that entry: a lone output y
+    is 𝐲."""
+    taken = {text_variable(name) for name in [*inputs, *outputs]} | set(inputs) | set(outputs)
+
+    def free(letters, names):
+        if len(names) == 1 and names[0] == letters[0]:
+            return letters[0]
+        return next((letter for letter in letters if letter not in taken), letters[0])
+
+    x = free(INPUT_VECTOR, inputs)
+    taken.add(x)
+    return {"input_symbol": rf"\mathbf{{{x}}}", "output_symbol": rf"\mathbf{{{free(OUTPUT_VECTOR, outputs)}}}"}
+
+
+def student_label(student: str | None, name: str | None) -> str:
+    """What a student's sheet prints for them (title block, every page's footer): the id, and the
+    roster's name beside it where the roster gives one ("s001 · Ada Lovelace")."""
+    if not student:
+        return ""
+    name = shown_name(name)
+    return f"{student} \u00b7 {name}" if name else student
+
+
+def shown_name(name: str | None) -> str:
+    """A roster name as a sheet prints it: on one line, at most NAME_SHOWN characters (a footer
+    holds the id, the name, the page and the key's mark)."""
+    name = " ".join((name or "").split())
+    return name[:NAME_SHOWN - 1] + "\u2026" if len(name) > NAME_SHOWN else name
+
+
+#: The most characters of a roster name a sheet prints.
+NAME_SHOWN = 40
 
 
 _DECIMALS = re.compile(r"-?\d+(?:\.(\d+))?")
@@ -323,7 +419,8 @@ def matrix_sheet_context(solution, *, escape: Callable[[str], str], graph: Calla
         **header(problem, escape, title, author, course, date),
         "blank": blank,
         "key": escape(KEY_MARK) if key and not blank else "",
-        "dims": [{"name": escape(d), "value": n} for d, n in problem.dims.items()],
+        "dims": [{"name": latex_variable(d) if IDENTIFIER.match(d) else escape(d), "value": n}
+                 for d, n in problem.dims.items()],
         "variables": [{"name": printer(_named(v, model.shapes[v])), "shape": space(model.shapes[v])}
                       for v in model.variables],
         "equations": [{"name": printer(_named(name, e.shape)), "latex": printer(e), "shape": space(e.shape)}

@@ -40,7 +40,7 @@ def _table(title: str, rows: list[lines.Row], with_rule: bool) -> Table:
 
 
 def trace_view(solution: ScalarSolution, nt: TextNotation) -> Table:
-    return _table("(c) Evaluation trace", lines.trace_rows(solution.trace, nt), with_rule=False)
+    return _table("(c) Evaluation trace", lines.trace_rows(solution.trace, nt, solution.problem.written), with_rule=False)
 
 
 def forward_views(solution: ScalarSolution, nt: TextNotation) -> list[Table]:
