@@ -180,7 +180,7 @@ def _forward_stages(row, nt) -> list[str]:
     if len(row.terms) == 1 and (_is_one(row.terms[0]) or _is_minus_one(row.terms[0])):
         # A unary step (−v, v + 3) shows its working too: its local partial times the tangent.
         term = row.terms[0]
-        line = _product(_number(term.partial.value, nt), _number(term.incoming, nt), nt)
+        line = _product(_number(term.partial.value, nt), _number(term.incoming, nt), nt)[0]
         return [line, line]
     numeric = []
     symbolic = []
