@@ -255,7 +255,7 @@ def _options(
         help="Scalar problems: seconds the SymPy check may take before it is skipped with a note (0: no limit).",
         callback=_seconds)] = SYMBOLIC_TIMEOUT,
     exact_limit: Annotated[int, typer.Option(
-        help="Matrix problems: most variable entries for the exact proof (entry-wise SymPy diff).",
+        help="Matrix problems: most variable entries for the exact proof (against the SymPy loss's derivative).",
         min=0)] = EXACT_ENTRY_LIMIT,
 ) -> None:
     if max_digits > 4000 and hasattr(sys, "set_int_max_str_digits"):
@@ -448,9 +448,11 @@ def verify_command(
     at: AtOpt = None,
     seed: Annotated[int, typer.Option(help="Seed of the random values of the numeric check.")] = 0,
 ) -> None:
-    """Prove the derivatives: exactly (SymPy, entry by entry) and numerically (finite differences).
+    """Prove the derivatives: exactly against SymPy, numerically against finite differences.
 
-    Exits 1 with a report when a check fails."""
+    A scalar problem is checked against SymPy's diff; each entry of a matrix problem's gradient
+    against the SymPy loss's derivative at certified random rational points.  Exits 1 with a report
+    when a check fails."""
     solution = _solve(ctx, problem, function, at, seed=seed)
     terminal = _terminal()
     if solution.engine == "matrix":

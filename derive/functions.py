@@ -259,8 +259,9 @@ class Function:
     ``definition`` and ``derivative`` are SymPy callables of the argument (``derivative`` is the
     form the sheets show, σ(x)(1 − σ(x)), checked against SymPy's diff of the definition);
     ``latex`` the LaTeX form of a call, ``symbol``/``text_symbol`` the function's sign in
-    LaTeX and in text (σ), ``derivative_latex`` f′ written with ``$f`` (the symbol) and ``$0``
-    (the argument) for the matrix sheets; ``float_value`` a stable float implementation;
+    LaTeX and in text (σ), ``derivative_latex`` and ``derivative_text`` f′ written with ``$f``
+    (the symbol) and ``$0`` (the argument) for the matrix sheets and the terminal;
+    ``float_value`` a stable float implementation;
     ``numpy``/``numpy_derivative`` NumPy implementations.  ``superscript`` says the LaTeX form
     is a power (e^{x}): as a base it is bracketed like one.  ``singular`` gives a reason
     where the function is not differentiable at a float.
@@ -282,6 +283,7 @@ class Function:
     text_symbol: str = ""  # default: the name
     float_value: Callable[[float], float] | None = None  # default: the definition, lambdified
     derivative_latex: str | None = None
+    derivative_text: str | None = None  # f′ as the terminal writes it, with the same slots
     derivative_shown: tuple[str, str] | None = None  # (text, LaTeX) of f′ on the scalar sheet
     singular: Callable[[float], str | None] | None = None
     aliases: tuple[str, ...] = ()
@@ -311,67 +313,85 @@ _SQRT2 = sympy.sqrt(2)
 FUNCTIONS: dict[str, Function] = {f.name: f for f in [
     # -- elementary ------------------------------------------------------------------------------------
     Function("exp", sympy.exp, sympy.exp, r"\exp", np_exp, np_exp, latex="e^{$0}", superscript=True,
-             derivative_latex=r"$f($0)", summary="e^x", concrete_in_proof=True),
+             derivative_latex=r"$f($0)", derivative_text="$f($0)",
+             summary="e^x", concrete_in_proof=True),
     Function("log", sympy.log, lambda x: 1 / x, r"\log", np_log, np_dlog, aliases=("ln",),
-             derivative_latex=r"1 \oslash $0", summary="natural logarithm", concrete_in_proof=True),
+             derivative_latex=r"1 \oslash $0", derivative_text="1 ⊘ $0",
+             summary="natural logarithm", concrete_in_proof=True),
     Function("log1p", lambda x: sympy.log(1 + x), lambda x: 1 / (1 + x), r"\operatorname{log1p}",
              np_log1p, np_dlog1p, float_value=math.log1p,
-             derivative_latex=r"1 \oslash \left(1 + $0\right)", summary="log(1 + x), accurate near 0"),
+             derivative_latex=r"1 \oslash \left(1 + $0\right)", derivative_text="1 ⊘ (1 + $0)",
+             summary="log(1 + x), accurate near 0"),
     Function("sqrt", sympy.sqrt, lambda x: 1 / (2 * sympy.sqrt(x)), r"\operatorname{sqrt}", np_sqrt, np_dsqrt,
              latex=r"\sqrt{$0}", singular=_not_at_zero("sqrt"),
-             derivative_latex=r"1 \oslash \left(2 \sqrt{$0}\right)", summary="square root",
-             concrete_in_proof=True),
+             derivative_latex=r"1 \oslash \left(2 \sqrt{$0}\right)", derivative_text="1 ⊘ (2 √$0)",
+             summary="square root", concrete_in_proof=True),
     Function("square", lambda x: x ** 2, lambda x: 2 * x, r"\operatorname{sq}", np_square, np_dsquare,
-             derivative_latex=r"2 $0", summary="x²", concrete_in_proof=True),
+             derivative_latex=r"2 $0", derivative_text="2 $0",
+             summary="x²", concrete_in_proof=True),
     Function("abs", sympy.Abs, sympy.sign, r"\operatorname{abs}", np_abs, np_sign, latex=r"\left|$0\right|",
              float_value=abs, singular=_not_at_zero("abs"), derivative_latex=r"\operatorname{sign}($0)",
+             derivative_text="sign($0)",
              summary="absolute value"),
-    Function("sin", sympy.sin, sympy.cos, r"\sin", np_sin, np_cos, derivative_latex=r"\cos($0)", summary="sine"),
+    Function("sin", sympy.sin, sympy.cos, r"\sin", np_sin, np_cos, derivative_latex=r"\cos($0)",
+             derivative_text="cos($0)", summary="sine"),
     Function("cos", sympy.cos, lambda x: -sympy.sin(x), r"\cos", np_cos, np_dcos,
-             derivative_latex=r"-\sin($0)", summary="cosine"),
+             derivative_latex=r"-\sin($0)", derivative_text="−sin($0)",
+             summary="cosine"),
     Function("tan", sympy.tan, lambda x: 1 / sympy.cos(x) ** 2, r"\tan", np_tan, np_dtan,
-             derivative_latex=r"1 \oslash \cos^{\circ 2}($0)", summary="tangent"),
+             derivative_latex=r"1 \oslash \cos^{\circ 2}($0)", derivative_text="1 ⊘ cos($0)^2",
+             summary="tangent"),
     Function("sinh", sympy.sinh, sympy.cosh, r"\sinh", np_sinh, np_cosh, derivative_latex=r"\cosh($0)",
+             derivative_text="cosh($0)",
              summary="hyperbolic sine"),
     Function("cosh", sympy.cosh, sympy.sinh, r"\cosh", np_cosh, np_sinh, derivative_latex=r"\sinh($0)",
+             derivative_text="sinh($0)",
              summary="hyperbolic cosine (log(cosh(r)) is the log-cosh loss)"),
     Function("tanh", sympy.tanh, lambda x: 1 - sympy.tanh(x) ** 2, r"\tanh", np_tanh, np_dtanh,
-             derivative_latex=r"1 - $f($0) \odot $f($0)", summary="hyperbolic tangent", concrete_in_proof=True,
-             saturates=True),
+             derivative_latex=r"1 - $f($0) \odot $f($0)", derivative_text="1 − $f($0) ⊙ $f($0)",
+             summary="hyperbolic tangent", concrete_in_proof=True, saturates=True),
     Function("erf", sympy.erf, lambda x: 2 / sympy.sqrt(sympy.pi) * sympy.exp(-x ** 2), r"\operatorname{erf}",
              np_erf, np_derf, float_value=math.erf,
-             derivative_latex=r"\tfrac{2}{\sqrt{\pi}} \exp\left(-$0^{\circ 2}\right)", summary="error function"),
+             derivative_latex=r"\tfrac{2}{\sqrt{\pi}} \exp\left(-$0^{\circ 2}\right)",
+             derivative_text="(2 / √π) exp(−$0^2)", summary="error function"),
     # -- activations -----------------------------------------------------------------------------------
     Function("sigmoid", sigmoid, lambda x: sigmoid(x) * (1 - sigmoid(x)), r"\sigma", np_sigmoid, np_dsigmoid,
              text_symbol="σ", float_value=_sigmoid_float, aliases=("σ",),
              derivative_latex=r"$f($0) \odot \left(1 - $f($0)\right)",
              derivative_shown=("σ($0)(1 − σ($0))", r"\sigma($0)\left(1 - \sigma($0)\right)"),
+             derivative_text="$f($0) ⊙ (1 − $f($0))",
              summary="logistic sigmoid 1/(1 + e^-x)", concrete_in_proof=True, saturates=True),
     Function("relu", relu, sympy.Heaviside, r"\operatorname{ReLU}", np_relu, np_drelu,
              float_value=lambda x: max(0.0, x), singular=_not_at_zero("relu"),
-             derivative_latex=r"\mathbf{1}[$0 > 0]", summary="max(0, x)"),
+             derivative_latex=r"\mathbf{1}[$0 > 0]", derivative_text="𝟏[$0 > 0]",
+             summary="max(0, x)"),
     Function("leaky_relu", lambda x: sympy.Piecewise((x, x > 0), (_LEAK * x, True)),
              lambda x: sympy.Heaviside(x) + _LEAK * (1 - sympy.Heaviside(x)), r"\operatorname{LeakyReLU}",
              np_leaky_relu, np_dleaky_relu, singular=_not_at_zero("leaky_relu"),
              derivative_latex=r"\mathbf{1}[$0 > 0] + 0.01 \, \mathbf{1}[$0 \le 0]",
+             derivative_text="𝟏[$0 > 0] + 0.01 𝟏[$0 ≤ 0]",
              summary="x for x > 0, 0.01 x otherwise"),
     Function("elu", lambda x: sympy.Piecewise((x, x > 0), (sympy.exp(x) - 1, True)),
              lambda x: sympy.Heaviside(x) + sympy.exp(x) * (1 - sympy.Heaviside(x)), r"\operatorname{ELU}",
              np_elu, np_delu,
              derivative_latex=r"\mathbf{1}[$0 > 0] + \exp($0) \odot \mathbf{1}[$0 \le 0]",
+             derivative_text="𝟏[$0 > 0] + exp($0) ⊙ 𝟏[$0 ≤ 0]",
              summary="x for x > 0, e^x − 1 otherwise"),
     Function("softplus", lambda x: sympy.log(1 + sympy.exp(x)), sigmoid, r"\operatorname{softplus}",
              np_softplus, np_sigmoid, float_value=_softplus_float, derivative_latex=r"\sigma($0)",
+             derivative_text="σ($0)",
              summary="log(1 + e^x)", concrete_in_answers=True),
     Function("silu", lambda x: x * sigmoid(x), lambda x: sigmoid(x) * (1 + x * (1 - sigmoid(x))),
              r"\operatorname{SiLU}", np_silu, np_dsilu, aliases=("swish",),
              derivative_latex=r"\sigma($0) \odot \left(1 + $0 \odot \left(1 - \sigma($0)\right)\right)",
+             derivative_text="σ($0) ⊙ (1 + $0 ⊙ (1 − σ($0)))",
              summary="x σ(x) (swish)"),
     Function("gelu", lambda x: x * (1 + sympy.erf(x / _SQRT2)) / 2,
              lambda x: (1 + sympy.erf(x / _SQRT2)) / 2 + x * sympy.exp(-x ** 2 / 2) / sympy.sqrt(2 * sympy.pi),
              r"\operatorname{GELU}", np_gelu, np_dgelu,
              derivative_latex=r"\tfrac{1}{2}\left(1 + \operatorname{erf}\left(\tfrac{1}{\sqrt{2}} $0\right)\right)"
                               r" + \tfrac{1}{\sqrt{2 \pi}} $0 \odot \exp\left(-\tfrac{1}{2} $0^{\circ 2}\right)",
+             derivative_text="(1 + erf($0 / √2)) / 2 + $0 ⊙ exp(−$0^2 / 2) / √(2π)",
              summary="x Φ(x), the exact GELU (with erf)"),
 ]}
 

@@ -54,13 +54,15 @@ GREEK_TEXT = {name: chr(0x3b1 + i + (i > 16)) for i, name in enumerate(_GREEK)}
 #: GRU's h) keep their subscript.
 _HAT = re.compile(r"([A-Za-z])hat\Z|([Xx])h\Z")
 
-#: A capital with one lower-case letter, as a textbook sets it: Wq -> W_Q (Q = X W_Q), Wz -> W_Z.
-_LABELLED = re.compile(r"([A-Z])([a-z])\Z")
+#: A capital with one lower-case letter, as a textbook sets it: Wq -> W_Q (Q = X W_Q), Wz -> W_Z;
+#: and a bias b with one, labelled as its weight is: bf -> b_F beside W_F (an LSTM's forget gate).
+#: Other two-letter names (lr, xc) are words.
+_LABELLED = re.compile(r"([A-Z]|b)([a-z])\Z")
 
 
 def name_parts(name: str) -> tuple[str, str, str] | None:
     """A decorated one-letter name as (letter, accent, subscript): Xhat -> ("X", "hat", ""),
-    Wq -> ("W", "", "Q"); None for any other name."""
+    Wq -> ("W", "", "Q"), bq -> ("b", "", "Q"); None for any other name."""
     hat = _HAT.match(name)
     if hat:
         return hat.group(1) or hat.group(2), "hat", ""

@@ -1,9 +1,10 @@
 """Issue 21: small course networks written with the new matrix operations (a GRU cell with
 concat, a SwiGLU block sliced into halves with a Huber loss written with where, max-pooled logits
-with binary cross-entropy and a row penalty).  Each network's gradients, from derive's generated
-NumPy module and from its own evaluation of the derived equations, are compared with backward
-passes written out by hand in NumPy here and with HIPS autograd, and every gradient is proved
-exactly."""
+with binary cross-entropy and a row penalty) and written inline as a course writes them (an
+LSTM cell's four gates over concat(h0, x); a GRU step with Greek γ and β).  Each network's
+gradients, from derive's generated NumPy module and from its own evaluation of the derived
+equations, are compared with backward passes written out by hand in NumPy here and with HIPS
+autograd, and every gradient is proved exactly."""
 
 import importlib.util
 from pathlib import Path
@@ -68,7 +69,36 @@ def maxpool_bce(X, W, t):
     return {"W": dW, "X": W.T @ dZ}
 
 
-CASES = {"gru_cell": gru_cell, "swiglu_huber": swiglu_huber, "maxpool_bce": maxpool_bce}
+def lstm_cell(x, h0, c0, Wf, Wi, Wo, Wc, bf, bi, bo, bc, y):
+    v = np.vstack([h0, x])
+    f, i, o, g = sigmoid(Wf @ v + bf), sigmoid(Wi @ v + bi), sigmoid(Wo @ v + bo), np.tanh(Wc @ v + bc)
+    c1 = f * c0 + i * g
+    h1 = o * np.tanh(c1)
+    dh1 = h1 - y
+    dc1 = dh1 * o * (1 - np.tanh(c1) ** 2)
+    da_f, da_i = dc1 * c0 * f * (1 - f), dc1 * g * i * (1 - i)
+    da_o, da_c = dh1 * np.tanh(c1) * o * (1 - o), dc1 * i * (1 - g ** 2)
+    dv = Wf.T @ da_f + Wi.T @ da_i + Wo.T @ da_o + Wc.T @ da_c
+    return {"Wf": da_f @ v.T, "Wi": da_i @ v.T, "Wo": da_o @ v.T, "Wc": da_c @ v.T, "bf": da_f, "bc": da_c,
+            "h0": dv[:h0.shape[0]], "c0": dc1 * f}
+
+
+def gru_greek(x, h0, Wz, Uz, Wr, Ur, Wh, Uh, γ, β, y):
+    z, r = sigmoid(Wz @ x + Uz @ h0), sigmoid(Wr @ x + Ur @ h0)
+    n = np.tanh(Wh @ x + Uh @ (r * h0))
+    h1 = (1 - z) * n + z * h0
+    e = γ * h1 + β - y
+    dh1 = γ * e
+    da_n = (1 - n ** 2) * (1 - z) * dh1
+    da_r = r * (1 - r) * h0 * (Uh.T @ da_n)
+    da_z = z * (1 - z) * (h0 - n) * dh1
+    return {"Wz": da_z @ x.T, "Uz": da_z @ h0.T, "Wr": da_r @ x.T, "Ur": da_r @ h0.T, "Wh": da_n @ x.T,
+            "Uh": da_n @ (r * h0).T, "γ": h1 * e, "β": e,
+            "h0": z * dh1 + r * (Uh.T @ da_n) + Ur.T @ da_r + Uz.T @ da_z}
+
+
+CASES = {"gru_cell": gru_cell, "swiglu_huber": swiglu_huber, "maxpool_bce": maxpool_bce, "lstm_cell": lstm_cell,
+         "gru_greek": gru_greek}
 
 
 def _values(problem, rng):
@@ -162,7 +192,18 @@ def _autograd_losses():
         s = anp.max(W @ X, axis=0, keepdims=True)
         return anp.sum(anp.logaddexp(0, s) - t * s) + 0.01 * anp.sum(W[0] ** 2)
 
-    return {"gru_cell": gru_cell, "swiglu_huber": swiglu_huber, "maxpool_bce": maxpool_bce}
+    def lstm_cell(x, h0, c0, Wf, Wi, Wo, Wc, bf, bi, bo, bc, y):
+        v = anp.concatenate([h0, x])
+        c1 = sig(Wf @ v + bf) * c0 + sig(Wi @ v + bi) * anp.tanh(Wc @ v + bc)
+        return 0.5 * anp.sum((sig(Wo @ v + bo) * anp.tanh(c1) - y) ** 2)
+
+    def gru_greek(x, h0, Wz, Uz, Wr, Ur, Wh, Uh, γ, β, y):
+        z, r = sig(Wz @ x + Uz @ h0), sig(Wr @ x + Ur @ h0)
+        h1 = (1 - z) * anp.tanh(Wh @ x + Uh @ (r * h0)) + z * h0
+        return 0.5 * anp.sum((γ * h1 + β - y) ** 2)
+
+    return {"gru_cell": gru_cell, "swiglu_huber": swiglu_huber, "maxpool_bce": maxpool_bce, "lstm_cell": lstm_cell,
+            "gru_greek": gru_greek}
 
 
 @pytest.mark.parametrize("name, ties", [(name, False) for name in sorted(CASES)] + [("maxpool_bce", True)])

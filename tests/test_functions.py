@@ -180,3 +180,34 @@ def test_lists_of_functions_follow_the_fields_of_the_table():
     assert {"tanh", "sigmoid"} <= variants.SATURATING and "softplus" in evaluate.ANSWER_CONCRETE - evaluate.EXACT_CONCRETE
     for module in (variants, evaluate):
         assert _named_lists(Path(module.__file__), functions.NAMES) == [], module.__name__
+
+
+def _read_text_derivative(text: str):
+    """A function of NumPy arrays from an f′ the terminal writes (⊙, ⊘, 𝟏[…], √, products by
+    juxtaposition), for the table's own fixed forms (never user text)."""
+    import re
+
+    import numpy as np
+
+    code = (text.replace("⊙", "*").replace("⊘", "/").replace("−", "-").replace("^", "**").replace("≤", "<=")
+            .replace("√π", "np.sqrt(np.pi)").replace("√2", "np.sqrt(2)").replace("√(2π)", "np.sqrt(2 * np.pi)")
+            .replace("√x", "np.sqrt(x)").replace("𝟏[", "(1.0 * (").replace("]", "))"))
+    code = re.sub(r"(?<=[\w)])\s+(?=[\w(])", " * ", code)  # 2 x, 0.01 (…), (2 / √π) exp(…)
+    names = {"np": np, "exp": np.exp, "sin": np.sin, "cos": np.cos, "sinh": np.sinh, "cosh": np.cosh,
+             "tanh": np.tanh, "sign": np.sign, "erf": np.vectorize(math.erf), "σ": TABLE["sigmoid"].numpy}
+    return lambda x: eval(code, {"__builtins__": {}}, {**names, "x": x})  # noqa: S307 - the table's forms
+
+
+@pytest.mark.parametrize("name", sorted(TABLE))
+def test_each_derivative_has_a_text_form_that_reads_back_as_the_derivative(name):
+    """The terminal defines f′ as the PDF does, from the same table entry: every function with a
+    LaTeX f′ has a text f′ with the same slots, and its value read back is the derivative."""
+    import numpy as np
+
+    from derive.forms import fill, slots_of
+
+    f = TABLE[name]
+    assert f.derivative_text and slots_of(f.derivative_text) == slots_of(f.derivative_latex)
+    points = np.array([p for p in (-1.3, -0.4, *POINTS) if p > 0 or name not in _POSITIVE_ONLY])
+    read = _read_text_derivative(fill(f.derivative_text, ["x"], f=f.shown_symbol))
+    assert np.allclose(read(points), f.numpy_derivative(points), rtol=1e-12)

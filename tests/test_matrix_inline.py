@@ -5,12 +5,14 @@ and every gradient equals a hand-written NumPy reference and central finite diff
 
 import re
 import unicodedata
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from derive.matrix import expr as mx
 from derive.matrix.backprop import derive
-from derive.matrix.evaluate import NumpyBackend, run_backward, run_forward
+from derive.matrix.evaluate import NumpyBackend, evaluate, run_backward, run_forward
 from derive.matrix.shapes import build_model
 from derive.matrix.solve import solve_matrix
 from derive.matrix.verify import random_values
@@ -566,3 +568,218 @@ def test_the_argument_of_a_norm_is_named_and_its_gradient_is_right():
     want = {"W1": (1 - h * h) @ x.T + dR, "W2": 2 * lam * r2 @ x.T - dR, "b": (1 - h * h) + 2 * lam * r2}
     for name, value in want.items():
         assert np.allclose(ours[name], value, rtol=1e-10), name
+
+
+@pytest.mark.parametrize("text, note", [
+    (INLINE_BCE, "z names the argument written inline in the equations, p the output written inline in the loss "
+                 "(p = σ(z)), each a node with its own adjoint"),
+    (INLINE_SOFTMAX.format(target=ONEHOT, loss="mean(-sum(T * log_softmax(W @ X + b), axis=0))"),
+     "Z names the argument written inline in the equations, S the output written inline in the loss "
+     "(S = log_softmax(Z)), each a node with its own adjoint"),
+    (LOGISTIC.replace('p = "sigmoid(w.T @ x + b)"\n', 'z = "w.T @ x + b"\n').replace(
+        '"-(t * log(p) + (1 - t) * log(1 - p))"', '"-(t * log(sigmoid(z)) + (1 - t) * log(1 - sigmoid(z)))"'),
+     "p names the output written inline in the loss (p = σ(z)), a node with its own adjoint"),
+], ids=["argument-and-output", "log-softmax", "output-only"])
+def test_the_note_says_an_introduced_output_is_an_output_not_an_argument(text, note):
+    """p = σ(z) and S = log_softmax(Z), named for a loss, are outputs: never "the arguments"."""
+    solution = solve_matrix(problem_from_toml(text, "net"))
+    notes = [_nfc(n) for n in derivative_notes(solution, TextPrinter())]
+    assert _nfc(note) in notes
+
+
+def _adjoint_read_back(text, node, hand):
+    """The adjoint of ``node`` as printed, and read back at the checks' values equal to ``hand``
+    (a function of those values) computed with NumPy."""
+    solution = solve_matrix(problem_from_toml(text, "net"))
+    derivation, model = solution.derivation, solution.model
+    values, _ = _derived(derivation, 0)
+    forward = run_forward(model, values, NumpyBackend(model.concrete), model.problem.dims)
+    printed = _shown(derivation)[node]
+    assert np.allclose(_read_back(printed, model, {n: values[n] for n in model.variables}), hand(values, forward),
+                       rtol=1e-12)
+    return printed
+
+
+def test_the_adjoint_of_an_inline_log_softmax_over_a_batch_is_minus_t_over_b():
+    """mean(−sum(T ⊙ S, axis=0)) gives S̄ = −T / B: a Hadamard product with 𝟏 (𝟏ᵀ / B), a scalar
+    broadcast, is a scaling (never −(T ⊙ (𝟏 (𝟏ᵀ / B))))."""
+    text = INLINE_SOFTMAX.format(target=ONEHOT, loss="mean(-sum(T * log_softmax(W @ X + b), axis=0))")
+    shown = _adjoint_read_back(text, "S", lambda v, f: -v["T"] / v["X"].shape[1])
+    assert shown == "−T / B"
+
+
+def test_the_adjoint_of_p_in_binary_cross_entropy_reads_as_the_textbook():
+    """∂/∂p of −(t log p + (1 − t) log(1 − p)) is −t / p + (1 − t) / (1 − p), never −((1 / p) t) + …
+    (the value of the printed form is checked against NumPy)."""
+    shown = _adjoint_read_back(INLINE_BCE, "p", lambda v, f: -v["t"] / f["p"] + (1 - v["t"]) / (1 - f["p"]))
+    assert shown == "−t / p + (1 − t) / (1 − p)"
+
+
+def test_a_hadamard_product_with_a_broadcast_scalar_is_a_scaling():
+    t = mx.var("T", ("M", "B"))
+    column, row = mx.ones(("M", 1)), mx.div(mx.ones((1, "B")), mx.dim("B"))
+    assert mx.had(t, mx.matmul(column, row)) == mx.div(t, mx.dim("B"))
+    assert mx.had(mx.neg(mx.ones(("M", "B"))), t) == mx.neg(t)
+    assert mx.had(mx.ones(("M", 1)), mx.var("x", ("M", "B"))) == mx.var("x", ("M", "B"))
+    assert mx.matmul(mx.ones((1, "D")), mx.ones(("D", 1))) == mx.dim("D")  # 𝟏ᵀ 𝟏 = D
+    assert mx.matmul(mx.ones((2, 3)), mx.ones((3, 2))) == mx.scale(mx.const(3), mx.ones((2, 2)))
+
+
+def test_a_gru_update_gate_adjoint_takes_the_common_factor_out():
+    """h1 = (1 − z) ⊙ n + z ⊙ h0 gives z̄ = (h0 − n) ⊙ h̄1, never −(n ⊙ h̄1) + h0 ⊙ h̄1."""
+    text = (Path(__file__).parent / "networks" / "gru_greek.toml").read_text(encoding="utf-8")
+    derivation = derive(build_model(problem_from_toml(text, "gru")))
+    assert _shown(derivation)["z"] == _nfc("(h0 − n) ⊙ h̄1")
+    values, _ = _derived(derivation, 0)
+    model = derivation.model
+    backend = NumpyBackend(model.concrete)
+    env = run_forward(model, values, backend, model.problem.dims)
+    h1_bar = env["γ"] * (env["γ"] * env["h1"] + env["β"] - env["y"])  # by hand: ∂L/∂h1
+    z_bar = next(a.simplified for a in derivation.adjoints if a.name == "z")
+    assert np.allclose(evaluate(z_bar, {**env, "h1:bar": h1_bar}, backend, model.problem.dims),
+                       (env["h0"] - env["n"]) * h1_bar, rtol=1e-12)
+
+
+def test_terms_with_a_common_hadamard_factor_are_factored_and_others_are_not():
+    a, b, c, u, w = (mx.var(n, ("H", 1)) for n in "abcuw")
+    assert mx.add(mx.neg(mx.had(a, u)), mx.had(b, u)) == mx.had(mx.sub(b, a), u)
+    assert mx.add(mx.had(a, u), mx.had(b, w)) == mx.M("add", (mx.had(a, u), mx.had(b, w)), ("H", 1))
+    assert mx.add(mx.had(a, u), mx.scale(mx.const(2), mx.had(b, u)), c) == mx.add(
+        mx.had(mx.add(a, mx.scale(mx.const(2), b)), u), c)
+
+
+def test_an_output_named_for_a_batch_takes_the_case_of_its_pre_activation():
+    """A sigmoid over a batch written inside the loss: P3 = σ(Z3), as Z3 and H1 are capital — never
+    p3 = σ(Z3)."""
+    text = MLP.replace('p = "sigmoid(W3 @ H2 + b3)"\n', "").replace(
+        '"-mean(t * log(p) + (1 - t) * log(1 - p))"', '"-mean(t * log(sigmoid(W3 @ H2 + b3)) + (1 - t) * log(1 - '
+                                                      'sigmoid(W3 @ H2 + b3)))"')
+    solution = solve_matrix(problem_from_toml(text, "mlp"))
+    assert solution.model.introduced == ("Z1", "Z2", "Z3", "P3")
+    assert _shown(solution.derivation)["Z3"] == "(P3 − t) / B"
+    row = INLINE_BCE_BATCH  # a row alone keeps its small letters: z = wᵀ X + b, p = σ(z)
+    assert solve_matrix(problem_from_toml(row, "row")).model.introduced == ("z", "p")
+
+
+def test_slices_alike_are_summed_as_the_slice_of_the_sum():
+    """An LSTM cell's h̄0: the top rows of each gate's Wᵀ z̄ added once, (W_Cᵀ z̄4 + … + W_Fᵀ z̄1)[:H],
+    never (W_Cᵀ z̄4)[:H] + … + (W_Fᵀ z̄1)[:H] (the values: tests/test_course_networks.py)."""
+    text = (Path(__file__).parent / "networks" / "lstm_cell.toml").read_text(encoding="utf-8")
+    shown = _shown(derive(build_model(problem_from_toml(text, "lstm"))))["∂h0"]
+    assert shown.count("[:H]") == 1 and shown.endswith(")[:H]"), shown
+    a, b, c = (mx.var(n, (5, 1)) for n in "abc")
+    assert mx.add(mx.part(a, 0, 0, 2), mx.part(b, 0, 0, 2)) == mx.part(mx.add(a, b), 0, 0, 2)
+    assert mx.add(mx.part(a, 0, 0, 2), mx.part(c, 0, 3, 5)).op == "add"  # other rows: two slices
+
+
+# -- a hidden layer written fully inline: its output, taken by the next product, is named too --------------
+HIDDEN = """
+[dims]
+N = 3
+K = 4
+M = 3
+B = 2
+[variables]
+X = "N x B"
+T = { shape = "M x B", kind = "onehot" }
+W1 = "K x N"
+b1 = "K"
+W2 = "M x K"
+b2 = "M"
+[equations]
+L = "-sum(T * log(softmax(W2 @ {act}(W1 @ X + b1) + b2))) / B"
+[derive]
+loss = "L"
+wrt = ["W1", "b1", "W2", "b2"]
+"""
+
+
+def _hidden(act: str) -> str:
+    return HIDDEN.replace("{act}", act)
+
+
+def hidden_reference(act, slope):
+    """A two-layer network's backward pass written by hand: Z1, H1 = f(Z1), Z2 = W2 H1 + b2."""
+    def reference(X, T, W1, b1, W2, b2):
+        Z1 = W1 @ X + b1
+        H1 = act(Z1)
+        Z2 = W2 @ H1 + b2
+        P = np.exp(Z2 - Z2.max(0)) / np.exp(Z2 - Z2.max(0)).sum(0)
+        dZ2 = (P - T) / X.shape[1]
+        dH1 = W2.T @ dZ2
+        dZ1 = slope(Z1, H1) * dH1
+        return {"W2": dZ2 @ H1.T, "b2": dZ2.sum(1, keepdims=True), "W1": dZ1 @ X.T, "b1": dZ1.sum(1, keepdims=True)}
+    return reference
+
+
+@pytest.mark.parametrize("act, z1_bar, reference", [
+    ("relu", "relu′(Z1) ⊙ H̄1", hidden_reference(lambda z: np.maximum(z, 0), lambda z, h: (z > 0) * 1.0)),
+    ("tanh", "(1 − H1 ⊙ H1) ⊙ H̄1", hidden_reference(np.tanh, lambda z, h: 1 - h * h)),
+    ("sigmoid", "H1 ⊙ (1 − H1) ⊙ H̄1", hidden_reference(_sigmoid, lambda z, h: h * (1 - h))),
+], ids=["relu", "tanh", "sigmoid"])
+def test_a_hidden_layer_written_inline_names_its_output_with_its_own_adjoint_row(act, z1_bar, reference):
+    """``W2 @ relu(W1 @ X + b1) + b2`` is Z1 = W1 X + b1, H1 = relu(Z1), Z2 = W2 H1 + b2 as a textbook
+    writes it: H̄1 has its row, W̄2 = Z̄2 H1ᵀ (never Z̄2 relu(Z1)ᵀ), tanh′ and σ′ read from H1."""
+    solution = solve_matrix(problem_from_toml(_hidden(act), "net"))  # a form that differs raises
+    derivation, model = solution.derivation, solution.model
+    assert model.introduced == ("Z1", "Z2", "H1", "P2") and model.layers == ("H1",)
+    equations = dict((n, _nfc(TextPrinter()(e))) for n, e in model.equations)
+    assert equations["H1"] == f"{act}(Z1)".replace("sigmoid", "σ") and equations["Z2"] == "W2 H1 + b2 𝟏ᵀ"
+    assert [n for n, _ in model.equations].index("H1") < [n for n, _ in model.equations].index("Z2")
+    shown = _shown(derivation)
+    assert shown["H1"] == _nfc("W2ᵀ Z̄2") and shown["Z1"] == _nfc(z1_bar)
+    assert shown["∂W2"] == _nfc("Z̄2 H1ᵀ") and shown["∂W1"] == _nfc("Z̄1 Xᵀ")
+    notes = [_nfc(n) for n in derivative_notes(solution, TextPrinter())]
+    assert notes[0].startswith("Z1, Z2 name the arguments written inline in the equations, H1 the layer output "
+                               "written inline in a product (H1 = "), notes[0]
+    for seed in (0, 1):
+        values, ours = _derived(derivation, seed)
+        want = reference(*(values[v] for v in model.variables))
+        for name, value in want.items():
+            assert np.allclose(ours[name], value, rtol=1e-10, atol=1e-12), name
+            assert np.allclose(ours[name], _finite_differences(derivation, values, name), rtol=1e-5, atol=1e-7), name
+
+
+@pytest.mark.parametrize("variables, introduced", [
+    ('h1 = "M"', "A1"),  # the user's h1 is an input: H1 would read as its sibling
+    ('', "H1"),
+], ids=["user-h1", "free"])
+def test_a_named_layer_output_is_never_mistaken_for_one_of_the_users_family(variables, introduced):
+    text = _hidden("tanh").replace('b2 = "M"', f'b2 = "M"\n{variables}')
+    if variables:
+        text = text.replace(") / B", ") / B + sum(h1)")
+    model = derive(build_model(problem_from_toml(text, "net"))).model
+    assert model.layers == (introduced,)
+
+
+def test_a_size_named_h_leaves_the_layer_output_to_the_next_letter():
+    """A size H beside a node H1 would read as one family: the layer output is A1, Ng's letter."""
+    text = _hidden("tanh").replace("K", "H")
+    model = derive(build_model(problem_from_toml(text, "net"))).model
+    assert model.layers == ("A1",) and dict(model.equations)["Z2"].args[0].args[1] == mx.var("A1", ("H", "B"))
+
+
+def test_an_activation_a_product_does_not_take_is_not_named_a_layer():
+    """tanh(z) at the top of an equation is that node; tanh(z) under a sum stays as written."""
+    text = TANH.replace('"sum(h * h)"', '"sum(h * h) + sum(tanh(W @ x))"')
+    model = derive(build_model(problem_from_toml(text, "net"))).model
+    assert model.layers == ()
+
+
+def test_an_lstm_output_gate_product_leaves_tanh_of_the_cell_unnamed_with_a_textbook_derivative():
+    """h1 = o ⊙ tanh(c1): tanh(c1) is an elementwise factor, not a layer a product takes, so it
+    keeps no name; c̄1 reads (1 − tanh(c1)^2) ⊙ o ⊙ h̄1, never tanh′(c1) ⊙ o ⊙ h̄1, and its value
+    read back equals the hand-written (1 − tanh(c1)²) o (h1 − y)."""
+    text = (Path(__file__).parent / "networks" / "lstm_cell.toml").read_text(encoding="utf-8")
+    solution = solve_matrix(problem_from_toml(text, "lstm"))
+    assert solution.model.layers == () and "tanh(c1)" in TextPrinter()(dict(solution.model.equations)["h1"])
+    shown = _shown(solution.derivation)["c1"]
+    assert shown == "(1 − tanh(c1)^2) ⊙ o ⊙ (h1 − y)"
+    values, _ = _derived(solution.derivation, 0)
+    model = solution.model
+    forward = run_forward(model, values, NumpyBackend(model.concrete), model.problem.dims)
+    hand = (1 - np.tanh(forward["c1"]) ** 2) * forward["o"] * (forward["h1"] - values["y"])
+    assert np.allclose(_read_back(shown.replace("^", "**"), model, {n: values[n] for n in model.variables}), hand,
+                       rtol=1e-12)
+    assert "tanh′(c1) = 1 − tanh(c1)^2" in derivative_notes(solution, TextPrinter())
+    assert r"\tanh'(c_{1}) = 1 - \tanh\left(c_{1}\right)^{\circ 2}" in derivative_notes(solution, LatexPrinter())

@@ -490,11 +490,13 @@ def test_the_verification_paragraph_says_what_was_proved(tmp_path, monkeypatch):
     tex = (tmp_path / "rnn5_inline.tex").read_text()
     assert "0 of the 4 gradients were proved exactly" in tex and "Each gradient was proved" not in tex
     assert "not proved (work limit)" in tex and "make the sizes" not in tex
+    _says_what_was_proved(tex)
     monkeypatch.undo()
     assert runner.invoke(app, ["report", "problem2", "-o", str(tmp_path)]).exit_code == 0
     tex = (tmp_path / "problem2.tex").read_text()
     assert "Each gradient was proved exactly" in tex and "tanh as themselves" in tex
     assert "so the proof holds for any activation" in tex  # problem2's σ is abstract
+    _says_what_was_proved(tex)
     assert runner.invoke(app, ["report", "logistic", "-o", str(tmp_path)]).exit_code == 0
     assert "holds for any activation" not in (tmp_path / "logistic.tex").read_text()  # its σ is the sigmoid
 
@@ -541,3 +543,39 @@ def test_every_broadcast_is_written_as_a_product_with_ones(builtin):
                     for arg in node.args:  # every stretched operand is printed beside a vector of ones
                         if not arg.is_scalar and arg.shape != node.shape:
                             assert "𝟏" in printed, (name, printed)
+
+
+def _says_what_was_proved(tex: str) -> None:
+    """The reference of the exact proof is the SymPy loss's derivative by forward differentiation
+    at certified points (derive/matrix/verify.py), never SymPy differentiating entry by entry."""
+    words = " ".join(tex.split())
+    assert "entry by entry with SymPy" not in words and "differentiated entry by entry" not in words
+    assert "by forward differentiation of the loss there" in words
+
+
+def test_the_verify_help_says_what_the_exact_check_differentiates():
+    from typer.testing import CliRunner
+
+    from derive.cli import app
+
+    help_text = " ".join(CliRunner().invoke(app, ["verify", "--help"]).output.split())
+    assert "entry by entry" not in help_text
+    assert "exactly against SymPy, numerically against finite differences" in help_text
+
+
+def test_the_terminal_and_markdown_define_each_f_prime_the_pdf_defines(builtin, tmp_path):
+    """relu′(Z1) printed in the terminal's tables was defined only in the PDF's note: the terminal
+    and the Markdown sheet define it too, from the one table of functions (𝟏[Z1 > 0])."""
+    from typer.testing import CliRunner
+
+    from derive.cli import app
+    from derive.render.matrix import LatexPrinter, TextPrinter, derivative_notes
+
+    solution = builtin("mlp_batch")
+    assert "relu′(Z1) = 𝟏[Z1 > 0]" in derivative_notes(solution, TextPrinter())
+    assert r"\operatorname{ReLU}'(Z_{1}) = \mathbf{1}[Z_{1} > 0]" in derivative_notes(solution, LatexPrinter())
+    runner = CliRunner()
+    result = runner.invoke(app, ["solve", "mlp_batch"])
+    assert result.exit_code == 0 and "relu′(Z1) = 𝟏[Z1 > 0]" in result.output
+    assert runner.invoke(app, ["report", "mlp_batch", "--format", "md", "-o", str(tmp_path)]).exit_code == 0
+    assert r"$\operatorname{ReLU}'(Z_{1}) = \mathbf{1}[Z_{1} > 0]$" in (tmp_path / "mlp_batch.md").read_text()

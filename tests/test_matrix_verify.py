@@ -9,10 +9,11 @@ import pytest
 
 from derive.errors import VerificationError
 from derive.matrix import expr as mx
-from derive.matrix import rules
+from derive.matrix import rules, verify
 from derive.matrix.backprop import derive
 from derive.matrix.shapes import build_model
 from derive.matrix.solve import solve_matrix
+from derive.matrix.evaluate import SympyBackend
 from derive.matrix.verify import exact_check, numeric_check
 from derive.problems import load_problem
 
@@ -35,8 +36,21 @@ def test_a_wrong_vjp_rule_is_caught_by_both_checks(monkeypatch):
     derivation = derive(build_model(load_problem("problem2")))
     with pytest.raises(VerificationError, match="disagrees with finite differences"):
         numeric_check(derivation)
-    with pytest.raises(VerificationError, match="differs from SymPy's entry-wise derivative"):
+    with pytest.raises(VerificationError, match=r"differs at entry \w+\[\d,\d\] from the SymPy loss's "
+                                                r"derivative \(by forward differentiation\)"):
         exact_check(derivation)
+
+
+def test_the_differs_message_names_the_reference_it_was_compared_with(monkeypatch):
+    """Where an entry falls back to SymPy's diff, the message says so (and never claims the other)."""
+    monkeypatch.setitem(rules.OPS, "fn", dataclasses.replace(rules.OPS["fn"], vjps=(lambda e, u: u,)))
+
+    def no_slope(loss, symbol):
+        raise verify._NoSlope
+    monkeypatch.setattr(verify, "_slope_of", no_slope)
+    with pytest.raises(VerificationError, match=r"from the SymPy loss's derivative \(by SymPy's diff\): "
+                                                r"derived \S+, reference \S+ at the rational point"):
+        exact_check(derive(build_model(load_problem("problem2"))))
 
 
 def test_a_missing_transpose_is_caught(monkeypatch):
@@ -492,3 +506,58 @@ def test_a_mask_with_exact_zeros_under_abs_or_a_root_is_differenced_in_50_digits
     for e in (sympy.Abs(x), sympy.sqrt(x), sympy.sign(x), sympy.Abs(x - sympy.Rational(1, 3)) - sympy.Rational(1, 3)):
         enclosure = point.interval(e, 60, Budget())
         assert _lo(enclosure) <= 0 <= _hi(enclosure) and _hi(enclosure) - _lo(enclosure) < 1e-55, e
+
+
+# -- building the SymPy loss asks nothing of the network below a layer ------------------------------
+def _spy_class(asked: list):
+    """A SymPy function that records every assumption asked of it (is it zero? finite? real?):
+    each question about an RNN's hidden state is a walk of the whole network before it."""
+    from sympy.core.assumptions import _assume_defined
+
+    def recorder(fact):
+        def handler(self):
+            asked.append(fact)
+        return handler
+    handlers = {f"_eval_is_{fact}": recorder(fact) for fact in _assume_defined if fact != "commutative"}
+    return type("Spy", (sympy.Function,), {**handlers, "is_commutative": True})
+
+
+@pytest.mark.parametrize("function", sorted(SympyBackend().concrete_set))  # those evaluated as themselves
+def test_an_activation_of_the_exact_check_asks_nothing_of_its_argument(function):
+    from derive.functions import FUNCTIONS, plain
+    asked = []
+    spy = _spy_class(asked)(sympy.Symbol("a", real=True))
+    backend = SympyBackend()
+    value, slope = backend.fn(function, sympy.Matrix([[spy]])), backend.dfn(function, sympy.Matrix([[spy]]))
+    assert asked == []
+    a = sympy.Rational(3, 7)  # the same function and derivative as the table's own, at a point
+    at = {spy: a}
+    for ours, theirs in ((value[0, 0], plain(FUNCTIONS[function].definition(a))),
+                         (slope[0, 0], plain(FUNCTIONS[function].derivative(a)))):
+        assert abs(sympy.N(ours.xreplace(at), 30) - sympy.N(theirs, 30)) < 1e-25
+
+
+def test_a_matrix_product_of_the_exact_check_never_multiplies_by_zero():
+    """SymPy's own product computes 0 · z, which asks whether z is finite (a walk of all of z)."""
+    asked = []
+    spy = _spy_class(asked)
+    a, b = sympy.symbols("a b", real=True)
+    x, y = sympy.Matrix([[0, 2], [1, 0]]), sympy.Matrix([[spy(a)], [spy(b)]])
+    product = rules.OPS["matmul"].sympy(SympyBackend(), None, x, y)
+    assert asked == [] and product == sympy.Matrix([[2 * spy(b)], [spy(a)]])
+
+
+@pytest.mark.parametrize("op", ["softmax", "log_softmax"])
+def test_a_softmax_of_the_exact_check_asks_nothing_of_its_logits(op):
+    from types import SimpleNamespace
+    asked = []
+    spy = _spy_class(asked)
+    a, b = sympy.symbols("a b", real=True)
+    z = sympy.Matrix([[spy(a)], [spy(b)]])
+    value = rules.OPS[op].sympy(SympyBackend(), SimpleNamespace(axis=0), z)
+    assert asked == []
+    at = {spy(a): sympy.Rational(1, 3), spy(b): sympy.Rational(-2, 5)}  # against the textbook's softmax
+    total = sympy.exp(sympy.Rational(1, 3)) + sympy.exp(sympy.Rational(-2, 5))
+    want = [sympy.exp(sympy.Rational(1, 3)) / total, sympy.exp(sympy.Rational(-2, 5)) / total]
+    for ours, theirs in zip(value, want if op == "softmax" else map(sympy.log, want)):
+        assert abs(sympy.N(ours.xreplace(at), 30) - sympy.N(theirs, 30)) < 1e-25

@@ -84,3 +84,32 @@ def test_a_printed_number_carries_its_sign_and_form(x, digits, text, negative, s
         assert nt.number_binding(x) == kind
         assert nt.number(x).startswith(nt.minus) == negative  # the fact agrees with what is printed
         assert (r"\times 10^{" in nt.number(x) if nt.name == "latex" else "e" in nt.number(x)) == scientific
+
+
+def test_a_gates_bias_is_labelled_as_its_weight_is():
+    """An LSTM's Wf printed W_F but its bias bf the word "bf" (and b̄ over the f): a bias b with a
+    one-letter label is set as its weight is, b_F beside W_F; other two-letter words stay words."""
+    from derive.parse import text_variable
+    from derive.render.matrix import LatexPrinter, TextPrinter
+
+    pairs = [("Wf", "bf"), ("Wi", "bi"), ("Wo", "bo"), ("Wc", "bc"), ("Wq", "bq")]
+    for weight, bias in pairs:
+        label = weight[1].upper()
+        assert (latex_variable(weight), latex_variable(bias)) == (f"W_{{{label}}}", f"b_{{{label}}}")
+        assert (text_variable(weight), text_variable(bias)) == (f"W_{label}", f"b_{label}")
+        assert LatexPrinter().bar(bias) == rf"\bar{{b}}_{{{label}}}"
+        assert TextPrinter().bar(bias) == f"b\u0304_{label}"
+    assert [latex_variable(n) for n in ("lr", "xc", "b", "b1", "beta", "Xhat")] == \
+        [r"\mathrm{lr}", r"\mathrm{xc}", "b", "b_{1}", r"\beta", r"\hat{X}"]
+
+
+def test_the_lstm_sheet_labels_each_gates_bias_like_its_weight():
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from derive.cli import app
+
+    lstm = Path(__file__).parent / "networks" / "lstm_cell.toml"
+    output = CliRunner().invoke(app, ["solve", str(lstm), "--exact-limit", "0"]).output
+    assert "∂L/∂b_F = b\u0304_F" in output and "∂L/∂W_F = W\u0304_F" in output and "bf" not in output

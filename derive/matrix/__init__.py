@@ -2,5 +2,6 @@
 
 Kept free of imports so that scalar work does not load NumPy."""
 
-#: Exact (entry-wise SymPy) checking is skipped, with a note, above this many variable entries.
+#: The exact proof (against the derivative of the SymPy loss, entry by entry) is skipped, with a note,
+#: above this many variable entries.
 EXACT_ENTRY_LIMIT = 100

@@ -223,10 +223,11 @@ def _scalar_value(e: M) -> sympy.Expr | None:
     return combine(*values) if combine else None
 
 
-#: The derivative of an activation written from its output y = f(z), as textbooks write it.
+#: The derivative of an activation written from its output y = f(z), as textbooks write it: a
+#: named output h gives 1 − h ⊙ h, an output left as written 1 − tanh(c)^2 (a Hadamard square).
 FROM_OUTPUT = {
     "sigmoid": lambda y: mx.had(y, mx.sub(mx.const(1), y)),  # σ′(z) = y ⊙ (1 − y)
-    "tanh": lambda y: mx.sub(mx.const(1), mx.had(y, y)),  # tanh′(z) = 1 − y ⊙ y
+    "tanh": lambda y: mx.sub(mx.const(1), mx.had(y, y) if y.op == "var" else mx.power(y, 2)),  # 1 − y ⊙ y
 }
 
 
@@ -245,6 +246,12 @@ def _textbook_form(model: Model, facts: list[Fact]):
             derivative = M("dfn", e.args, e.shape, function=e.function)
             known[derivative] = FROM_OUTPUT[e.function](mx.var(name, e.shape))
             why[derivative] = Fact("output", e.function, e.args[0].name, name, known[derivative])
+    for _, e in model.equations:  # an output left as written (an LSTM's o ⊙ tanh(c1)): from itself
+        for node in e.walk():
+            derivative = M("dfn", node.args, node.shape, function=node.function) if node.op == "fn" else None
+            if node.function in FROM_OUTPUT and node.args[0].op == "var" and derivative not in known:
+                known[derivative] = FROM_OUTPUT[node.function](node)
+                why[derivative] = Fact("output", node.function, node.args[0].name, "", known[derivative])
     for name, axis in sums_to_one(model).items():  # a declared kind, or a node built to sum to 1
         shape = model.shapes[name]
         variable = mx.var(name, shape)

@@ -266,12 +266,26 @@ def _split(e: M) -> tuple[sympy.Expr, M | None]:
     return sympy.Integer(1), e
 
 
+def _ones_times(e: M) -> M | None:
+    """The scalar s when ``e`` is s·𝟏, a matrix of ones scaled (𝟏, 𝟏ᵀ / B, −2·𝟏): the broadcast of
+    a scalar, as the adjoint of a sum or mean is; None otherwise."""
+    if e.op == "ones":
+        return const(1)
+    if e.op == "neg" and (s := _ones_times(e.args[0])) is not None:
+        return neg(s)
+    if e.op == "scale" and e.args[0].is_scalar and (s := _ones_times(e.args[1])) is not None:
+        return scale(e.args[0], s)
+    if e.op == "div" and e.args[1].is_scalar and (s := _ones_times(e.args[0])) is not None:
+        return div(s, e.args[1])
+    return None
+
+
 def scale(c: M, a: M) -> M:
     """c·a with c a scalar expression.  Every numeric factor, wherever it sits (in c, in a, in a
     scaling inside either), is folded into one leading constant: 2·((½·λ)·W) is λ·W."""
     if is_zero(c) or is_zero(a):
         return zero(a.shape)
-    if c.op == "div" and is_one(c.args[0]) and not a.is_scalar:  # (1/B) A is A / B
+    if c.op == "div" and is_one(c.args[0]) and not a.is_const:  # (1/B) A is A / B, (1/p) t is t / p
         return div(a, c.args[1])
     if a.op == "div" and a.args[1] == c:  # ‖v‖ (v / ‖v‖) is v: the chain rule through norm(v)**2
         return a.args[0]
@@ -304,7 +318,7 @@ def add(*terms: M) -> M:
     flat: list[M] = []
     for term in terms:
         flat.extend(term.args if term.op == "add" else (term,))
-    flat = _join_blocks(flat)
+    flat = _join_parts(_join_blocks(flat))
     shape = broadcast(*(term.shape for term in flat))
     coefficients: dict[M, sympy.Expr] = {}
     numbers = sympy.Integer(0)
@@ -316,6 +330,7 @@ def add(*terms: M) -> M:
             continue
         c, rest = _split(term)
         coefficients[rest] = coefficients.get(rest, 0) + c
+    coefficients = _factor_hadamard(coefficients)
     kept = [scale(const(c), rest) for rest, c in coefficients.items() if c != 0]
     if numbers != 0:  # 1 − t, not −t + 1; y + 1 stays
         first_negative = bool(kept) and _split(kept[0])[0] < 0
@@ -327,6 +342,48 @@ def add(*terms: M) -> M:
     if len(kept) == 1:  # a broadcast term alone keeps the shape of the sum
         kept.append(zero(shape))
     return M("add", tuple(kept), shape)
+
+
+def _join_parts(terms: list[M]) -> list[M]:
+    """Slices alike summed as the slice of the sum: (Wᵀ ū)[:H] + (Vᵀ v̄)[:H] is (Wᵀ ū + Vᵀ v̄)[:H]
+    (an LSTM's h̄0, the top rows of the adjoint of each gate's concat(h0, x))."""
+    groups: dict[tuple, list[M]] = {}
+    for term in terms:
+        if term.op == "part":
+            groups.setdefault((term.axis, term.bounds, term.args[0].shape), []).append(term)
+    if all(len(group) < 2 for group in groups.values()):
+        return terms
+    out, done = [], set()
+    for term in terms:
+        key = (term.axis, term.bounds, term.args[0].shape) if term.op == "part" else None
+        if key is None or len(groups[key]) < 2:
+            out.append(term)
+        elif key not in done:
+            done.add(key)
+            out.append(part(add(*(t.args[0] for t in groups[key])), term.axis, *term.bounds))
+    return out
+
+
+def _factor_hadamard(coefficients: dict) -> dict:
+    """Terms with the same right factor of an elementwise product taken together:
+    −(n ⊙ h̄) + h0 ⊙ h̄ is (h0 − n) ⊙ h̄, as a textbook writes a GRU's update gate."""
+    groups: dict[M, list[M]] = {}
+    for rest, c in coefficients.items():
+        if rest.op == "had" and c != 0 and rest.args[0].shape == rest.shape == rest.args[1].shape:
+            groups.setdefault(rest.args[1], []).append(rest)
+    if all(len(group) < 2 for group in groups.values()):
+        return coefficients
+    out: dict[M, sympy.Expr] = {}
+    for rest, c in coefficients.items():
+        group = groups.get(rest.args[1], []) if rest.op == "had" else []
+        if len(group) < 2 or rest not in group:
+            out[rest] = out.get(rest, 0) + c
+        elif rest is group[0]:
+            positive_first = sorted(group, key=lambda t: bool(coefficients[t] < 0))  # h0 − n, not −n + h0
+            factored = had(add(*(scale(const(coefficients[t]), t.args[0]) for t in positive_first)), rest.args[1])
+            k, kept = _split(factored)
+            out[kept] = out.get(kept, 0) + k
+    return out
 
 
 def _join_blocks(terms: list[M]) -> list[M]:
@@ -366,6 +423,9 @@ def matmul(a: M, b: M) -> M:
         return b
     if b.op == "eye":
         return a
+    if isinstance(a.shape[1], (int, str)) and (sa := _ones_times(a)) is not None \
+            and (sb := _ones_times(b)) is not None:  # 𝟏 (𝟏ᵀ / B) = 𝟏 / B; 𝟏ᵀ 𝟏 = D
+        return scale(scale(scale(sa, sb), dim(a.shape[1])), ones((a.shape[0], b.shape[1])))
     if a.op == "scale":
         return scale(a.args[0], matmul(a.args[1], b))
     if b.op == "scale":
@@ -410,6 +470,10 @@ def had(a: M, b: M) -> M:
         return a
     if is_zero(a) or is_zero(b):
         return zero(shape)
+    if b.shape == shape and (s := _ones_times(a)) is not None:  # (𝟏 / B) ⊙ T is a scaling: T / B
+        return scale(s, b)
+    if a.shape == shape and (s := _ones_times(b)) is not None:
+        return scale(s, a)
     if a.op == "scale":
         return scale(a.args[0], had(a.args[1], b))
     if b.op == "scale":

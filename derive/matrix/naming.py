@@ -2,7 +2,9 @@
 ``z1 = W @ h0 + U @ x1 + b`` and ``h1 = tanh(z1)``, as a textbook writes the layer, so that the
 pre-activation has its own adjoint row and the gradients use it by name.  The output of a σ or
 softmax that a loss takes the log of is named too (``log(sigmoid(z))`` is ``log(p)``, p = σ(z)),
-so that the fused textbook forms (p − t) apply however the loss is written."""
+so that the fused textbook forms (p − t) apply however the loss is written; and so is the output
+of an activation that a matrix product takes (``W2 @ relu(Z1) + b2`` is ``W2 @ H1 + b2``,
+H1 = relu(Z1)), so that the hidden layer has its adjoint row and tanh′, σ′ read from H1."""
 
 from __future__ import annotations
 
@@ -30,7 +32,9 @@ NORMS = frozenset({"norm"})
 _LETTERS = {"activation": ("z", "a", "u", "v", "s", "q"), "softmax": ("z", "o", "s", "u", "v", "q"),
             "norm": ("r", "u", "v", "s", "q"),
             # outputs a loss uses: p = σ(z) or softmax(z) (a probability), s = log_softmax(z)
-            "probability": ("p", "q", "y", "a"), "log_probability": ("s", "g", "q", "a")}
+            "probability": ("p", "q", "y", "a"), "log_probability": ("s", "g", "q", "a"),
+            # the output of a hidden layer that the next layer's product takes: h (or Ng's a) = f(z)
+            "hidden": ("h", "a", "g", "q")}
 _INDEX = re.compile(r"\A[^\W\d_]+_?(\d+)\Z")
 
 
@@ -148,41 +152,51 @@ def _output_site(model: Model, e: M) -> str | None:
     return "log_probability" if e.op == "log_softmax" else None
 
 
-def _loss_outputs(model: Model, e: M) -> list[M]:
-    """The σ(z), softmax(Z) inside a log and the log_softmax(Z) inside ``e`` (not ``e`` itself):
-    the probabilities a cross-entropy written inline takes the log of."""
-    out: list[M] = []
+def _outputs_to_name(model: Model, e: M) -> list[tuple[M, str]]:
+    """The outputs inside ``e`` (not ``e`` itself) that get a node, with their site: the σ(z),
+    softmax(Z) inside a log and the log_softmax(Z) (the probabilities a cross-entropy written
+    inline takes the log of), and an activation's output that a matrix product takes, ``relu(Z1)``
+    in ``W2 @ relu(Z1)`` (a hidden layer, "hidden")."""
+    out: list[tuple[M, str]] = []
     for node in e.walk():
         if node.op == "fn" and model.concrete.get(node.function, node.function) == "log":
-            out += [n for n in node.args[0].walk() if _output_site(model, n) == "probability"]
+            out += [(n, "probability") for n in node.args[0].walk() if _output_site(model, n) == "probability"]
         elif node is not e and _output_site(model, node) == "log_probability":
-            out.append(node)
-    return [n for n in out if n is not e]
+            out.append((node, "log_probability"))
+        elif node.op == "matmul":
+            out += [(a, "hidden") for a in (a.args[0] if a.op == "T" else a for a in node.args)
+                    if _site(model, a) == "activation" and a.args[0].op == "var"]
+    return [(n, site) for n, site in out if n is not e]
 
 
 def _name_outputs(model: Model, taken: set[str], user: set[str], meanings: dict[str, set[str]]) -> Model:
     """The model with a node for each output a loss written inline takes the log of:
     ``-(t * log(sigmoid(z)) + (1 - t) * log(1 - sigmoid(z)))`` becomes ``p = σ(z)`` and
-    ``-(t * log(p) + (1 - t) * log(1 - p))``, so the fused forms (p − t) apply.  An output that
-    is an earlier node's definition is that node."""
+    ``-(t * log(p) + (1 - t) * log(1 - p))``, so the fused forms (p − t) apply; and for each
+    activation's output a matrix product takes (``W2 @ relu(Z1)`` becomes ``H1 = relu(Z1)`` and
+    ``W2 @ H1``).  An output that is an earlier node's definition is that node."""
     known: dict[M, str] = {}
     names: dict[M, str] = {}
     added: list[str] = []
+    layers: list[str] = []
     equations: list[tuple[str, M]] = []
     shapes = dict(model.shapes)
     for name, e in model.equations:
-        outputs = _loss_outputs(model, e)
-        for output in outputs:
+        found = _outputs_to_name(model, e)
+        outputs = [output for output, _ in found]
+        for output, site in found:
             if output in known or output in names:
                 continue
-            site = _output_site(model, output)
             letters = _LETTERS[site]
-            if 1 not in output.shape:  # a batch: P, as the Z it is computed from
+            argument = output.args[0].name  # a batch: P, as the Z it is computed from (also a row: P2 = σ(Z2))
+            if 1 not in output.shape or (argument in model.introduced and argument[:1].isupper()):
                 letters = tuple(letter.upper() for letter in letters)
             names[output] = _fresh(letters, _index(output.args[0].name) or "", taken,
                                    user, _same_family(site, user, meanings))
             taken.add(names[output])
             added.append(names[output])
+            if site == "hidden":
+                layers.append(names[output])
             shapes[names[output]] = output.shape
             equations.append((names[output], output))
         rename = {o: names.get(o) or known[o] for o in outputs}
@@ -191,7 +205,8 @@ def _name_outputs(model: Model, taken: set[str], user: set[str], meanings: dict[
             known.setdefault(e, name)
     if not added:
         return model
-    return replace(model, equations=equations, shapes=shapes, introduced=(*model.introduced, *added))
+    return replace(model, equations=equations, shapes=shapes, introduced=(*model.introduced, *added),
+                   outputs=tuple(n for n in added if n not in layers), layers=tuple(layers))
 
 
 def _renamed(e: M, rename: dict[M, str]) -> M:
@@ -207,7 +222,7 @@ def _meanings(model: Model) -> dict[str, set[str]]:
     logits, a residual) and the output site its definition is."""
     out: dict[str, set[str]] = {}
     for name, e in model.equations:
-        if (site := _output_site(model, e)) is not None:
+        if (site := _output_site(model, e) or ("hidden" if _site(model, e) == "activation" else None)) is not None:
             out.setdefault(name, set()).add(site)
         for node in e.walk():
             site = _site(model, node)

@@ -149,13 +149,21 @@ def _sym_var1(xs):
     return sum((x - m) ** 2 for x in xs) / (len(xs) - 1)
 
 
+def _exp(x):
+    """exp(x) unevaluated: evaluating it asks whether x is zero, real, … (a walk of all of x, the
+    network below a softmax); exp(0) and the like keep their value.  So is 1 / Σ exp, below."""
+    return sympy.exp(x, evaluate=False)
+
+
 def _sym_logsumexp(xs):
-    return sympy.log(sum(sympy.exp(x) for x in xs))
+    return sympy.log(sum(_exp(x) for x in xs), evaluate=False)
 
 
 def _sym_softmax(z, axis):
-    total = _grow(_sym_along(z, axis, lambda xs: sum(sympy.exp(x) for x in xs)), z.shape)
-    return sympy.Matrix(z.rows, z.cols, lambda i, j: sympy.exp(z[i, j]) / total[i, j])
+    total = _grow(_sym_along(z, axis, lambda xs: sum(_exp(x) for x in xs)), z.shape)
+    def entry(i, j):
+        return sympy.Mul(_exp(z[i, j]), sympy.Pow(total[i, j], -1, evaluate=False), evaluate=False)
+    return sympy.Matrix(z.rows, z.cols, entry)
 
 
 def _sym_log_softmax(z, axis):
@@ -168,6 +176,16 @@ def _sym_add(backend, e, *values):
     for v in values:
         out += _grow(v, shape)
     return out
+
+
+def _sym_matmul(backend, e, x, y):
+    """x y entry by entry, each entry the plain sum of its non-zero products.  SymPy's own
+    product multiplies every zero too, and 0·z asks whether z is finite: an assumptions query
+    that walks all of z, the whole network before it (most of an RNN's exact proof).  0·z is 0
+    for every z our entries are (finite at every point), so the entries are the same."""
+    def entry(i, j):
+        return sympy.Add(*(x[i, k] * y[k, j] for k in range(x.cols) if x[i, k] != 0 and y[k, j] != 0))
+    return sympy.Matrix(x.rows, y.cols, entry)
 
 
 def _sym_div(backend, e, a, c):
@@ -467,7 +485,7 @@ OPS: dict[str, Op] = {op.name: op for op in [
        (lambda e, u: matmul(u, transpose(e.args[1])),         # W @ a: W̄ = ū aᵀ
         lambda e, u: matmul(transpose(e.args[0]), u)),        #        ā = Wᵀ ū
        lambda args, e: matmul(*args),
-       lambda b, e, x, y: x @ y, lambda b, e, x, y: x * y,
+       lambda b, e, x, y: x @ y, _sym_matmul,
        "$0 @ $1", "$0 $1", r"$0 \, $1", binding="matmul", sides=("left", "right")),
     Op("T", 1, _transposed, (lambda e, u: transpose(u),), lambda args, e: transpose(args[0]),
        lambda b, e, a: a.T, lambda b, e, a: a.T,
@@ -710,8 +728,23 @@ class Elementwise:
     derivative_latex: str | None = None
 
 
+def _on_argument(build: Callable[[sympy.Expr], sympy.Expr]) -> Callable[[sympy.Expr], sympy.Expr]:
+    """``plain(build(x))``, made plain once on a placeholder and then given x: ``plain`` walks
+    the small template, never x (in the exact check, the whole network before this layer).  The
+    entries x of the SymPy backend are plain already: every function put into them is.  The
+    template's nodes over x are put together unevaluated: evaluating tanh(x) asks whether x is
+    zero, finite, …, each question a walk of all of x; the value is the same."""
+    placeholder = sympy.Dummy("x", real=True)
+    template = plain(build(placeholder))
+
+    def put(x):
+        with sympy.evaluate(False):
+            return template.xreplace({placeholder: x})
+    return put
+
+
 def _elementwise_row(f) -> Elementwise:
-    return Elementwise(f.name, lambda x: plain(f.definition(x)), lambda x: plain(f.derivative(x)),
+    return Elementwise(f.name, _on_argument(f.definition), _on_argument(f.derivative),
                        f.numpy, f.numpy_derivative, f.derivative_latex)
 
 

@@ -32,6 +32,8 @@ class Model:
     concrete: dict[str, str]  # elementwise function name used -> concrete function for checks/code
     abstract: frozenset[str]  # names left abstract (σ with derivative σ′)
     introduced: tuple[str, ...] = ()  # nodes derive named: arguments written inline (derive/matrix/naming.py)
+    outputs: tuple[str, ...] = ()  # those of them that are outputs a loss takes the log of (p = σ(z)), not arguments
+    layers: tuple[str, ...] = ()  # those that are a layer's output a matrix product takes (H1 = relu(Z1))
 
     @property
     def variables(self) -> list[str]:

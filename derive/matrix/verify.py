@@ -873,16 +873,18 @@ def _prove(name: str, symbols: sympy.Matrix, loss, gradient: sympy.Matrix, point
         ours = gradient[index]
         try:
             decision = compare(ours, _slope_of(loss, symbol), points, budget)
+            how = "by forward differentiation"
         except _NoSlope:  # a node forward differentiation does not know: SymPy's diff, its cost counted
             size = tree_size(loss) if size is None else size
             budget.spend(size)
             decision = compare(ours, sympy.diff(loss, symbol), points, budget)
+            how = "by SymPy's diff"
         entry = f"{name}[{index // cols},{index % cols}]"
         if decision.verdict == "differs":
             raise VerificationError(
-                f"the matrix-form gradient of {name} differs from SymPy's entry-wise derivative at entry {entry}: "
-                f"derived {_number(decision.ours)}, SymPy {_number(decision.theirs)} at the rational point "
-                f"{_point_text(decision.point, name, ours, loss)}",
+                f"the matrix-form gradient of {name} differs at entry {entry} from the SymPy loss's derivative "
+                f"({how}): derived {_number(decision.ours)}, reference "
+                f"{_number(decision.theirs)} at the rational point {_point_text(decision.point, name, ours, loss)}",
                 hint="the derivation or a VJP rule is wrong; report it")
         if decision.verdict == "undecided":
             return f"not proved (entry {entry}: {decision.reason})"

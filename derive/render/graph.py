@@ -113,6 +113,8 @@ class Drawing:
     height: float
     source: str  # the DOT source laid out, so svg/png draw this very layout
     request: DotRequest | None = None  # what dot was asked for
+    score: tuple[int, ...] = ()  # (overlaps, crossings, nodes far from their step, orders reversed)
+    origin: tuple[float, float] = (0.0, 0.0)  # the lower left corner of dot's bounding box
 
     def crossings(self) -> int:
         """Points where two edges cross, away from the nodes they both end at."""
@@ -153,7 +155,7 @@ class Drawing:
                           if not _struck(box, rest) and not any(box.overlaps(o) for o in others)), None)
             if found is not None:
                 edges[k] = DrawnEdge(item.edge, item.points, item.tip, found)
-        return Drawing(self.nodes, tuple(edges), self.width, self.height, self.source, self.request)
+        return replace(self, edges=tuple(edges))
 
 
 def _on(line: list[tuple[float, float]], box: Box) -> bool:
@@ -161,9 +163,15 @@ def _on(line: list[tuple[float, float]], box: Box) -> bool:
     return any(_meets(p, q, box) for p, q in zip(line, line[1:]))
 
 
+def text_box(label: Box) -> Box:
+    """The text of a label: its box less the padding (its own edge may run through the padding).
+    The white ground under a label covers this, so it hides no other edge."""
+    return Box(label.x, label.y, label.width - 2 * LABEL_PAD + 1, label.height - 2 * LABEL_PAD + 1)
+
+
 def _struck(label: Box, lines_: list[list[tuple[float, float]]]) -> int:
-    """How many of ``lines_`` run through the text of ``label`` (its box less the padding)."""
-    text = Box(label.x, label.y, label.width - 2 * LABEL_PAD + 1, label.height - 2 * LABEL_PAD + 1)
+    """How many of ``lines_`` run through the text of ``label`` (``text_box``)."""
+    text = text_box(label)
     x0, x1 = text.x - text.width / 2, text.x + text.width / 2
     y0, y1 = text.y - text.height / 2, text.y + text.height / 2
     count = 0
@@ -216,10 +224,18 @@ def segments_cross(p, q, r, s) -> bool:
     return _orient(r, s, p) * _orient(r, s, q) < 0 and _orient(p, q, r) * _orient(p, q, s) < 0
 
 
+def _side(a, b, c) -> int:
+    """Which side of line ab point c lies on, a point on the line counted as the right side (so
+    two polylines that cross exactly at a sample point of both cross once, not never)."""
+    return 1 if _orient(a, b, c) > 0 else -1
+
+
 def count_crossings(paths: list[list[tuple[float, float]]], node_boxes: list[Box], near: float = 8.0) -> int:
     """Points where two edges (Bézier chains) cross, each once, not counting meetings within
     ``near`` bp of a node both edges end at (they share that end).  An edge that runs over
-    another's end at a node it does not touch crosses it."""
+    another's end at a node it does not touch crosses it; two edges dot routes through one
+    point, one from below to above the other, cross there (in a three-input problem v5 → v6
+    and v10 → v11 both pass through (97, 174) and were counted as not crossing)."""
     lines_ = [bezier_points(path) for path in paths]
 
     def touches(n: Box, point: tuple[float, float]) -> bool:
@@ -240,7 +256,8 @@ def count_crossings(paths: list[list[tuple[float, float]]], node_boxes: list[Box
                 continue
             for r, s in zip(b, b[1:]):
                 if (r[0] < px0 and s[0] < px0) or (r[0] > px1 and s[0] > px1) or (r[1] < py0 and s[1] < py0) \
-                        or (r[1] > py1 and s[1] > py1) or not segments_cross(p, q, r, s):
+                        or (r[1] > py1 and s[1] > py1) or _side(r, s, p) == _side(r, s, q) \
+                        or _side(p, q, r) == _side(p, q, s):
                     continue
                 where = ((p[0] + q[0] + r[0] + s[0]) / 4, (p[1] + q[1] + r[1] + s[1]) / 4)
                 if any(touches(node_boxes[k], where) for k in ends[i] & ends[j]):
@@ -455,6 +472,8 @@ class DotRequest:
     ordered_outputs: bool = True
     spread: frozenset[str] = frozenset()
     beside: frozenset[str] = frozenset()  # drawn in the column of their first consumer, above it
+    straight: tuple[tuple[str, ...], ...] = ()  # paths dot keeps straight (one group each)
+    follow: tuple[str, ...] = ()  # another drawing's nodes top to bottom: each node's edges in that order
 
 
 def _consumers(spec: GraphSpec) -> dict[str, list[str]]:
@@ -479,23 +498,74 @@ def first_column(spec: GraphSpec) -> tuple[str, ...]:
     return (*inputs, *firsts)
 
 
-#: Most orders of the first column dot is asked for (each is one dot run, twice with the outputs).
+#: Most orders of the first column dot is asked for (each is up to three dot runs: the outputs'
+#: names in one last column, or where dot puts them, or with straight paths to them).
 COLUMN_ORDERS = 6
 
 
-def _requests(spec: GraphSpec) -> list[DotRequest]:
-    """The layouts dot is asked for, in order of preference (a fixed list: at most 2 × 8 + 2).
+def _shortest_path(spec: GraphSpec, start: str, end: str, lowest: bool = False) -> tuple[str, ...]:
+    """The nodes of a shortest path from ``start`` to ``end`` along the edges, or () when there is
+    none: of several, the one through the earliest declared consumers (drawn highest), or with
+    ``lowest`` through the latest."""
+    consumers = {key: users[::-1] if lowest else users for key, users in _consumers(spec).items()}
+    came_from = {start: start}
+    frontier = [start]
+    while frontier and end not in came_from:
+        reached = []
+        for key in frontier:
+            for consumer in consumers[key]:
+                if consumer not in came_from:
+                    came_from[consumer] = key
+                    reached.append(consumer)
+        frontier = reached
+    if end not in came_from:
+        return ()
+    path = [end]
+    while path[-1] != start:
+        path.append(came_from[path[-1]])
+    return tuple(path[::-1])
 
-    Each order of the first column is asked for with the outputs in order (y1 above y2) and
-    without; then dot orders the inputs itself.  A scalar graph's first column is its inputs: the
-    declared order, then the others (problem1's backpropagation graph crosses no edge with x2
-    above x1).  A matrix graph's first column also holds parameters and data: the statement's
-    order, then the parameters shared by several steps on alternate sides of the inputs (the
-    rnn's W above, U below, b above: two fans on one side cross each other), and mirrored, then
-    each of the first three shared parameters drawn above the first node that uses it (the
-    rnn's W over a1: one crossing, the fewest its K3,3 allows); then the inputs alone with a fan
-    of three or more spread one column further (attention's X reaching Q, K and V round Wq, Wk
-    and Wv), then the inputs alone with the rest placed by dot."""
+
+def straight_paths(spec: GraphSpec, column: tuple[str, ...]) -> list[tuple[tuple[str, ...], ...]]:
+    """Sets of paths dot may be asked to draw straight so the outputs' names keep the inputs' order
+    although they sit in different columns: a shortest path from the first input of ``column`` to
+    the first output's name (through the highest nodes) with one from the last input to the last
+    output's name through the lowest nodes, or through the highest (each where it shares no node
+    with the first).
+
+    problem1's y2 ends in the third column and y1 in the last.  No drawing without a crossing has
+    both names in one column in order: x1 → v9 → v11 → y2 and x2 → v4 → … → v8 → y1 share no node
+    (with x1 above x2), as do x2 → v9 → v11 → y2 and x1 → v7 → v8 → y1 (with x2 above x1).  But
+    x1 → v7 → v8 → y1 drawn straight along the top puts y1 above y2."""
+    styles = {node.key: node.style for node in spec.nodes}
+    inputs = [key for key in column if styles[key] == "inp"]
+    outputs = [node.key for node in spec.nodes if node.style == "yname"]
+    if not inputs or len(outputs) < 2:
+        return []
+    first = _shortest_path(spec, inputs[0], outputs[0])
+    if not first:
+        return []
+    found = [(first,)]
+    for lowest in (True, False):
+        last = _shortest_path(spec, inputs[-1], outputs[-1], lowest) if len(inputs) > 1 else ()
+        if last and not set(last) & set(first):
+            found.append((first, last))
+    return list(dict.fromkeys(found[1:] or found))
+
+
+def _requests(spec: GraphSpec) -> list[DotRequest]:
+    """The layouts dot is asked for, in order of preference (a fixed list: at most 4 × 8 + 2).
+
+    Each order of the first column is asked for with the outputs' names in one last column in
+    order (y1 above y2), with them where dot puts them, and with straight paths from the inputs to
+    them (``straight_paths``); then dot orders the inputs itself.  A scalar graph's first column
+    is its inputs: the declared order, then the others.  A matrix graph's first column also holds
+    parameters and data: the statement's order, then the parameters shared by several steps on
+    alternate sides of the inputs (the rnn's W above, U below, b above: two fans on one side
+    cross each other), and mirrored, then each of the first three shared parameters drawn above
+    the first node that uses it (the rnn's W over a1: one crossing, the fewest its K3,3 allows);
+    then the inputs alone with a fan of three or more spread one column further (attention's X
+    reaching Q, K and V round Wq, Wk and Wv), then the inputs alone with the rest placed by dot."""
     inputs = tuple(node.key for node in spec.nodes if node.style == "inp")
     column = first_column(spec)
     if column == inputs:
@@ -514,28 +584,49 @@ def _requests(spec: GraphSpec) -> list[DotRequest]:
             orders.append(((*others[0::2], *rest, *others[1::2]), frozenset(), frozenset([key])))
         orders += [(inputs, fans, frozenset())] if fans else []
         orders += [(inputs, frozenset(), frozenset())]
-    requests = [DotRequest(order, True, outputs, spread, beside) for order, spread, beside in orders
-                for outputs in (True, False)]
+    requests = []
+    for order, spread, beside in orders:
+        requests += [DotRequest(order, True, outputs, spread, beside) for outputs in (True, False)]
+        requests += [DotRequest(order, True, False, spread, beside, paths)
+                     for paths in straight_paths(spec, order)]
     return [*requests, DotRequest(inputs, False, True), DotRequest(inputs, False, False)]
 
 
 def spec_dot(spec: GraphSpec, ordered: bool = True, spacing: float = 1.0, ordered_outputs: bool | None = None,
              column: tuple[str, ...] | None = None, spread: frozenset[str] = frozenset(),
-             beside: frozenset[str] = frozenset()) -> str:
+             beside: frozenset[str] = frozenset(), straight: tuple[tuple[str, ...], ...] = (),
+             follow: tuple[str, ...] = (), placed: Drawing | None = None) -> str:
     """The DOT source of ``spec`` (left to right), every name and label quoted by the graphviz
     package; the sizes are those the TikZ picture needs, so svg/png show the same layout.
-    ``column`` is the first column (the inputs by default), top to bottom when ``ordered``."""
+    ``column`` is the first column (the inputs by default), top to bottom when ``ordered``; each
+    path of ``straight`` is one dot group (drawn straight, crossed by no other edge if dot can);
+    with ``follow`` (node keys top to bottom), each node's outgoing edges are drawn in that order
+    of their heads (dot's ordering=out), so (b) can copy (a)'s order where dot alone finds none as good.
+    With ``placed`` (a drawing of ``spec``), the source carries that drawing's positions (nodes,
+    splines, each label on its own edge) and asks Graphviz not to lay it out again (layout=nop2),
+    so ``dot -Tsvg`` draws exactly what the sheet draws."""
     import graphviz
 
     attrs = {"rankdir": "LR", "nodesep": f"{0.25 * spacing:.2f}", "ranksep": f"{0.45 * spacing:.2f}"}
+    if follow:
+        attrs["ordering"] = "out"
+    if placed is not None:
+        (x0, y0), x1, y1 = placed.origin, placed.origin[0] + placed.width, placed.origin[1] + placed.height
+        attrs.update(layout="nop2", bb=f"{x0:.2f},{y0:.2f},{x1:.2f},{y1:.2f}")
+    drawn = {item.edge.key: item for item in placed.edges} if placed is not None else {}
     if len(spec.nodes) > LARGE_GRAPH:  # less effort on crossings and coordinates: bounded time
         attrs.update(nslimit="2", mclimit="0.5")
     graph = graphviz.Digraph(spec.name, graph_attr=attrs,
                              node_attr={"shape": "box", "style": "rounded,filled", "fillcolor": "white",
                                         "fontname": "Helvetica", "fontsize": "9", "fixedsize": "true"},
                              edge_attr={"arrowsize": "0.7", "fontname": "Helvetica", "fontsize": "8"})
+    groups = {key: f"straight{k}" for k, path in enumerate(straight) for key in path}
     for node in spec.nodes:
         size = {"width": f"{node.width / 72:.3f}", "height": f"{node.height / 72:.3f}"}
+        if node.key in groups:
+            size["group"] = groups[node.key]
+        if placed is not None:
+            size["pos"] = f"{placed.nodes[node.key].x:.2f},{placed.nodes[node.key].y:.2f}"
         text = graphviz.escape(node.text)  # quoted by the package; backslashes and <…> kept literal
         if node.style == "yname":
             graph.node(node.key, text, shape="plaintext", style="", **size)
@@ -568,7 +659,8 @@ def spec_dot(spec: GraphSpec, ordered: bool = True, spacing: float = 1.0, ordere
             for a, b in zip(lasts, lasts[1:]):
                 group.edge(a, b, style="invis")
     styles = {node.key: node.style for node in spec.nodes}
-    for edge in spec.edges:
+    place = {key: k for k, key in enumerate(follow)}
+    for edge in sorted(spec.edges, key=lambda e: place.get(e.head, len(place))) if follow else spec.edges:
         attrs = {"id": edge.key}
         if edge.back:
             attrs["dir"] = "back"
@@ -577,12 +669,32 @@ def spec_dot(spec: GraphSpec, ordered: bool = True, spacing: float = 1.0, ordere
         elif styles.get(edge.tail) in ("par", "dat") and len(consumers[edge.tail]) == 1:
             attrs["weight"] = str(NEAR_WEIGHT)
         if edge.tex:
-            # A fixed-size table: dot keeps exactly this room free for the label.
-            attrs["label"] = (f'<<TABLE BORDER="0" CELLBORDER="0" CELLPADDING="0" CELLSPACING="0" FIXEDSIZE="TRUE" '
-                              f'WIDTH="{round(edge.width)}" HEIGHT="{round(edge.height)}"><TR><TD>'
-                              f'{html.escape(edge.text)}</TD></TR></TABLE>>')
+            # A fixed-size table: dot keeps exactly this room free for the label; the text's cell,
+            # LABEL_PAD inside it, is on a white ground (text_box: no other edge runs there).
+            attrs["label"] = (f'<<TABLE BORDER="0" CELLBORDER="0" CELLPADDING="0" CELLSPACING="{LABEL_PAD:.0f}" '
+                              f'FIXEDSIZE="TRUE" WIDTH="{round(edge.width)}" HEIGHT="{round(edge.height)}"><TR>'
+                              f'<TD BGCOLOR="white">{html.escape(edge.text)}</TD></TR></TABLE>>')
+        if edge.key in drawn:
+            attrs.update(_placed_edge(drawn[edge.key]))
         graph.edge(edge.tail, edge.head, **attrs)
     return graph.source
+
+
+def _placed_edge(item: DrawnEdge) -> dict[str, str]:
+    """DOT's pos (the spline in dot's direction, its arrow's end marked) and lp of a drawn edge."""
+    points = " ".join(f"{x:.2f},{y:.2f}" for x, y in (item.points[::-1] if item.edge.back else item.points))
+    mark = "s" if item.edge.back else "e"
+    out = {"pos": f"{mark},{item.tip[0]:.2f},{item.tip[1]:.2f} {points}"}
+    if item.label is not None:
+        out["lp"] = f"{item.label.x:.2f},{item.label.y:.2f}"
+    return out
+
+
+def placed_dot(spec: GraphSpec, drawing: Drawing) -> str:
+    """DOT of ``drawing`` as laid out (Graphviz draws it without laying it out again)."""
+    r = drawing.request or DotRequest(())
+    return spec_dot(spec, r.ordered, 1.0, r.ordered_outputs, r.column or None, r.spread, r.beside, r.straight,
+                    r.follow, placed=drawing)
 
 
 def dot_program() -> str | None:
@@ -606,29 +718,102 @@ def _far(spec: GraphSpec, drawing: Drawing) -> int:
     return count
 
 
-@functools.lru_cache(maxsize=16)  # a sheet draws each graph twice (TikZ, DOT); variants share layouts
+def disorder(spec: GraphSpec, drawing: Drawing) -> int:
+    """Pairs of inputs, and pairs of outputs' names, drawn in the reverse of their declared order
+    (x2 above x1, y2 above y1), read from the drawing's heights."""
+    count = 0
+    for style in ("inp", "yname"):
+        keys = [node.key for node in spec.nodes if node.style == style]
+        count += sum(drawing.nodes[a].y < drawing.nodes[b].y for a, b in itertools.combinations(keys, 2))
+    return count
+
+
+def input_order(spec: GraphSpec, drawing: Drawing) -> tuple[str, ...]:
+    """The inputs as drawn, top to bottom."""
+    return tuple(sorted((node.key for node in spec.nodes if node.style == "inp"), key=lambda k: -drawing.nodes[k].y))
+
+
+@functools.lru_cache(maxsize=256)  # the pair search (sheet_layout) asks again for layouts already made
+def _laid_out(spec: GraphSpec, request: DotRequest) -> Drawing:
+    """dot's layout for one request, its labels on their edges and its score (overlaps, crossings,
+    nodes far from their step, orders reversed); where dot's splines graze a label, also with
+    wider spacing, keeping the better.  Graphs of more than CROSSING_CHECK_EDGES edges are not
+    measured (it is quadratic): their score is empty."""
+    best = None
+    for spacing in (1.0, 1.8):
+        drawing = _run_dot(spec, request, spacing)
+        if len(drawing.edges) > CROSSING_CHECK_EDGES:
+            return drawing
+        drawing = drawing.with_labels_on_edges()
+        drawing = replace(drawing, score=(drawing.overlaps(), drawing.crossings(), _far(spec, drawing),
+                                          disorder(spec, drawing)))
+        if best is None or drawing.score < best.score:
+            best = drawing
+        if drawing.score[0] == 0:
+            break  # wider spacing only clears labels grazed by splines: nothing left to clear
+    return best
+
+
+@functools.lru_cache(maxsize=64)  # a sheet draws each graph twice (TikZ, DOT); variants share layouts
 def layout_with_dot(spec: GraphSpec, requests: tuple[DotRequest, ...] | None = None) -> Drawing:
     """dot's layout of ``spec``; a ReportError when dot is missing, fails or times out.
 
-    dot is asked for the layouts of ``requests`` (by default ``_requests``) in turn (where dot's splines still graze a
-    label, also with wider spacing); the first with no overlap and no crossing wins, else the one
-    with fewest (overlaps, crossings, nodes far from their step), the earlier on a tie, so an
-    order (x1 above x2, y1 above y2, the statement's) is given up only for a crossing dot avoids."""
-    best, best_score = None, None
-    for index, request in enumerate(requests or _requests(spec)):
-        for spacing in (1.0, 1.8):
-            drawing = _run_dot(spec, request, spacing)
-            if len(drawing.edges) > CROSSING_CHECK_EDGES:
-                return drawing  # measuring is quadratic: large graphs take dot's first layout
-            drawing = drawing.with_labels_on_edges()
-            score = (drawing.overlaps(), drawing.crossings(), _far(spec, drawing), index)
-            if best is None or score < best_score:
-                best, best_score = drawing, score
-            if score[0] == 0:
-                break  # wider spacing only clears labels grazed by splines: nothing left to clear
-        if best_score[:3] == (0, 0, 0):
+    dot is asked for the layouts of ``requests`` (by default ``_requests``) in turn; the first with
+    no overlap, no crossing, no node far from its step and the inputs and outputs in declared
+    order wins, else the one with the fewest (overlaps, crossings, nodes far, orders reversed),
+    the earlier on a tie, so an order (x1 above x2, y1 above y2) is given up only for a crossing
+    dot avoids."""
+    best = None
+    for request in requests or _requests(spec):
+        drawing = _laid_out(spec, request)
+        if not drawing.score:
+            return drawing  # too large to measure: dot's first layout
+        if best is None or drawing.score < best.score:
+            best = drawing
+        if best.score == (0, 0, 0, 0):
             break
     return best
+
+
+def _following(request: DotRequest, drawing: Drawing) -> DotRequest:
+    """``request`` with each node's edges in the order of ``drawing``'s nodes, top to bottom."""
+    return replace(request, follow=tuple(sorted(drawing.nodes, key=lambda k: -drawing.nodes[k].y)))
+
+
+@functools.lru_cache(maxsize=16)
+def paired_layouts(forward: GraphSpec, adjoint: GraphSpec) -> tuple[Drawing, Drawing]:
+    """The layouts of the computational graph (a) and the backpropagation graph (b) of one trace,
+    searched together so they draw the inputs in one order where that costs neither drawing.
+
+    (b) is asked first for (a)'s drawing, each node's edges in (a)'s order (dot alone crosses
+    v9 → v0 over v4 → v1 in problem1's (b) with x1 above x2), then for its own layouts.  Where
+    their inputs' orders still differ, each order of the first column dot is asked for (at most
+    COLUMN_ORDERS) is tried on both, the same way, and the order whose best drawings have the
+    same overlaps, crossings and nodes far as each drawing's own best, with the fewest orders
+    reversed (the statement's first), is taken; where there is none, each keeps its own."""
+
+    def pair(requests: list[DotRequest]) -> tuple[Drawing, Drawing]:
+        first = layout_with_dot(forward, tuple(requests))
+        if not first.score:
+            return first, layout_with_dot(adjoint, tuple(requests))
+        return first, layout_with_dot(adjoint, (_following(first.request, first), *requests))
+
+    alone = pair(_requests(forward))
+    if not all(d.score for d in alone) or input_order(forward, alone[0]) == input_order(adjoint, alone[1]):
+        return alone
+    best = None
+    for column in dict.fromkeys(r.column for r in _requests(forward) if r.ordered):
+        found = pair([r for r in _requests(forward) if r.ordered and r.column == column])
+        if all(d.score[:3] == own.score[:3] for d, own in zip(found, alone)) and \
+                (best is None or sum(d.score[3] for d in found) < sum(d.score[3] for d in best)):
+            best = found
+    return best or alone
+
+
+def forget_layouts() -> None:
+    """Empty the caches of layouts (a test that hides dot must find none left behind)."""
+    for cached in (_laid_out, layout_with_dot, paired_layouts):
+        cached.cache_clear()
 
 
 def render(source: str, fmt: str) -> bytes:
@@ -657,7 +842,7 @@ def _dot(arguments: list[str], source: bytes) -> bytes:
 
 def _run_dot(spec: GraphSpec, request: DotRequest, spacing: float) -> Drawing:
     source = spec_dot(spec, request.ordered, spacing, request.ordered_outputs, request.column, request.spread,
-                      request.beside)
+                      request.beside, request.straight, request.follow)
     return replace(_parse_json(spec, json.loads(_dot(["-Tjson0"], source.encode("utf-8"))), source), request=request)
 
 
@@ -696,7 +881,7 @@ def _parse_json(spec: GraphSpec, data: dict, source: str) -> Drawing:
             lx, ly = _pairs(item["lp"])[0]
             label = Box(lx, ly, edge.width, edge.height)
         drawn.append(DrawnEdge(edge, tuple(points), tip, label))
-    return Drawing(nodes, tuple(drawn), x1 - x0, y1 - y0, source)
+    return Drawing(nodes, tuple(drawn), x1 - x0, y1 - y0, source, origin=(x0, y0))
 
 
 # -- TikZ ------------------------------------------------------------------------------------------
@@ -704,7 +889,7 @@ _TIKZ_STYLES = (r"v/.style={draw, rounded corners=3pt, align=center, inner sep=0
                 r" inp/.style={v, fill=blue!6}, dat/.style={v, fill=blue!6}, outp/.style={v, fill=orange!10},"
                 r" par/.style={v, draw=black!45, fill=black!4}, yname/.style={inner sep=0pt},"
                 r" e/.style={-{Stealth[length=5bp, width=4bp]}, thick, draw=black!70},"
-                r" p/.style={font=\scriptsize, inner sep=0pt, fill=white}")
+                r" p/.style={font=\scriptsize, inner sep=0pt}")
 #: Fits #3 into #1 wide and #2 high: a label or node text that came out larger than the room dot
 #: kept is shrunk, never allowed to overlap its neighbours.
 _FIT = (r"\providecommand{\derivefit}[3]{\setbox0\hbox{#3}\ifdim\wd0>#1\relax"
@@ -749,7 +934,9 @@ def spec_tikz(spec: GraphSpec, drawing: Drawing, edge_styles: dict[str, str] | N
         extra = (edge_styles or {}).get(item.edge.key, "")
         out.append(rf"\draw[e{', ' + extra if extra else ''}] {' '.join(path)};")
         if item.label is not None:
-            box = item.label
+            box, ground = item.label, text_box(item.label)  # the white ground: no other edge runs there
+            out.append(rf"\fill[white] {_bp((ground.x - ground.width / 2, ground.y - ground.height / 2))} rectangle "
+                       rf"{_bp((ground.x + ground.width / 2, ground.y + ground.height / 2))};")
             out.append(rf"\node[p, minimum width={box.width:.1f}bp, minimum height={box.height:.1f}bp] "
                        rf"at {_bp((box.x, box.y))} {{\derivefit{{{box.width - 2 * LABEL_PAD:.1f}bp}}"
                        rf"{{{box.height - 2 * LABEL_PAD:.1f}bp}}{{${item.edge.tex}$}}}};")
@@ -766,14 +953,10 @@ def sheet_layout(trace: Trace, adjoint: bool = False, digits: int = 3) -> tuple[
     """The spec and dot's drawing of a scalar graph as the sheet draws it: where scaling the drawing
     to the page would set the edge labels below MIN_LABEL_PT, the labels are set larger and the
     graph laid out again in the order first chosen (at most three times: larger labels make a
-    wider drawing).  The backpropagation graph is asked first for the inputs' order of the
-    computational graph, so (a) and (b) agree where that costs (b) nothing."""
+    wider drawing).  (a) and (b) are laid out together (``paired_layouts``): they draw the inputs
+    in one order where that costs neither drawing anything."""
     spec = scalar_spec(trace, adjoint, digits)
-    if adjoint:
-        first = sheet_layout(trace, False, digits)[1].request
-        drawing = layout_with_dot(spec, tuple(dict.fromkeys([first, *_requests(spec)])))
-    else:
-        drawing = layout_with_dot(spec)
+    drawing = paired_layouts(scalar_spec(trace, False, digits), scalar_spec(trace, True, digits))[adjoint]
     for _ in range(3):
         if not adjoint or spec.label_pt * drawing_scale(drawing) >= MIN_LABEL_PT - 0.01:
             break
@@ -804,13 +987,14 @@ def matrix_tikz(model) -> str:
 
 # -- Graphviz and Mermaid -----------------------------------------------------------------------
 def dot_source(trace: Trace, adjoint: bool = False, digits: int = 3) -> str:
-    """Graphviz DOT of the graph (left to right): the source of the layout the sheet draws."""
-    return sheet_layout(trace, adjoint, digits)[1].source
+    """Graphviz DOT of the graph (left to right) as the sheet draws it: its positions, splines and
+    labels on their edges included (``dot -Tsvg`` draws it without laying it out again)."""
+    return placed_dot(*sheet_layout(trace, adjoint, digits))
 
 
 def matrix_dot(model) -> str:
-    """Graphviz DOT of a matrix problem's graph: the source of the layout the sheet draws."""
-    return matrix_sheet_layout(model)[1].source
+    """Graphviz DOT of a matrix problem's graph as the sheet draws it (positions included)."""
+    return placed_dot(*matrix_sheet_layout(model))
 
 
 def _reading_order(trace: Trace, adjoint: bool, digits: int) -> list[str]:

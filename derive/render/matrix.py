@@ -310,6 +310,14 @@ class TextPrinter(_Printer):
     def diag_of(self, text: str) -> str:
         return f"diag({text})"
 
+    def _print_neg(self, e: M) -> str:
+        """−T / B, as a textbook writes it (and as −\\frac{T}{B} reads), never −(T / B): the minus
+        goes onto a numerator that takes it without brackets; the two are equal."""
+        (a,) = e.args
+        if _is_fraction(a) and not needs_brackets(printed_binding(a.args[0]), "neg", "right"):
+            return self(M("div", (M("neg", (a.args[0],), a.args[0].shape), a.args[1]), a.shape))
+        return self.form(e)
+
     def bar(self, name: str) -> str:
         parts = name_parts(name)
         if parts:  # X̂̄, W̄_Q: the bar over the letter
@@ -383,7 +391,7 @@ def derivative_notes(solution, printer) -> list[str]:
     named, what a function the problem names is (σ = tanh), the derivatives left as f′(z)
     (σ′(z) = σ(z) ⊙ (1 − σ(z))) and each rewrite of the simplified column with the condition
     that makes it hold (ō = p − t, as t is one-hot)."""
-    from ..matrix.rules import ELEMENTWISE
+    from ..functions import FUNCTIONS
 
     latex = isinstance(printer, LatexPrinter)
     model, derivation = solution.model, solution.derivation
@@ -397,11 +405,12 @@ def derivative_notes(solution, printer) -> list[str]:
     for name, arg in sorted(used, key=lambda pair: (pair[0], position.get(pair[1], len(position)), pair[1])):
         if name in model.abstract:
             continue
-        row = ELEMENTWISE[model.concrete.get(name, name)]
-        if row.derivative_latex and latex:
+        row = FUNCTIONS[model.concrete.get(name, name)]
+        form = row.derivative_latex if latex else row.derivative_text
+        if form:
             f = printer.function(name)
-            z = latex_variable(arg)
-            notes.append(rf"{f}'({z}) = " + fill(row.derivative_latex, [z], f=f))
+            z, prime = (latex_variable(arg), "'") if latex else (_name(printer, arg, model.shapes[arg]), "′")
+            notes.append(f"{f}{prime}({z}) = " + fill(form, [z], f=f))
     order = {n: i for i, (n, _) in enumerate(model.equations)}  # the facts as the equations read
     facts = sorted(derivation.facts, key=lambda fact: order.get(fact.arg, -1))
     notes.extend(fact_note(fact, model, printer) for fact in facts)
@@ -421,13 +430,30 @@ def _name(printer, name: str, shape) -> str:
 
 
 def introduced_note(model, printer) -> list[str]:
-    """z1, o: the arguments written inline, each given a node of its own."""
+    """What each name derive introduced is: z1, o name the arguments written inline; h1 names the
+    output of a layer that a product takes (h1 = tanh(z1)); p names the output σ(z) that a loss
+    written inline takes the log of (outputs, not arguments)."""
     if not model.introduced:
         return []
-    names = ", ".join(_name(printer, n, model.shapes[n]) for n in model.introduced)
-    verb = "names" if len(model.introduced) == 1 else "name"
-    return [names + _words(printer, f" {verb} the argument{'s' if len(model.introduced) > 1 else ''} written "
-                                    "inline in the equations, each a node with its own adjoint")]
+    arguments = [n for n in model.introduced if n not in model.outputs and n not in model.layers]
+    groups = [(arguments, "argument", "in the equations"), (list(model.layers), "layer output", "in a product"),
+              (list(model.outputs), "output", "in the loss")]
+    definitions = dict(model.equations)
+    parts = []
+    for names, what, where in groups:
+        if not names:
+            continue
+        one = len(names) == 1
+        verb = "" if parts else (" names" if one else " name")  # "z names …, p the output …"
+        text = ", ".join(_name(printer, n, model.shapes[n]) for n in names)
+        text += _words(printer, f"{verb} the {what}{'' if one else 's'} written inline {where}")
+        if names is not arguments:
+            text += _words(printer, " ") + "(" + ", ".join(_name(printer, n, model.shapes[n]) + " = "
+                                                         + printer(definitions[n]) for n in names) + ")"
+        parts.append(text)
+    return [(_words(printer, ", ") if isinstance(printer, LatexPrinter) else ", ").join(parts)
+            + _words(printer, ", each a node with its own adjoint" if len(model.introduced) > 1
+                     else ", a node with its own adjoint")]
 
 
 def function_notes(model, printer) -> list[str]:
@@ -448,6 +474,8 @@ def fact_note(fact, model, printer) -> str:
         f = printer.function(fact.function)
         z = _name(printer, fact.arg, model.shapes[fact.arg])
         prime = "'" if isinstance(printer, LatexPrinter) else "′"
+        if not fact.output:  # written from f(z) itself: tanh′(c1) = 1 − tanh(c1)^2
+            return f"{f}{prime}({z}){equals}{printer(fact.form)}"
         y = _name(printer, fact.output, model.shapes[fact.output])
         return (f"{f}{prime}({z}){equals}{printer(fact.form)}" + _words(printer, ", as ") + y + equals
                 + f"{f}({z})")
