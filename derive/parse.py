@@ -17,6 +17,7 @@ import tokenize
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from fractions import Fraction
 
 import sympy
@@ -496,9 +497,9 @@ class _Converter:
             exponent = _LITERAL_EXPONENT.search(segment)
             if exponent and abs(int(exponent.group(1).replace("_", ""))) > self.limits.max_digits:
                 raise self._too_big(abs(int(exponent.group(1).replace("_", ""))), col)  # 1e-999999999
-            try:
-                value = sympy.Rational(Fraction(segment.replace("_", "")))
-            except (ValueError, ZeroDivisionError):
+            try:  # Decimal: Fraction refuses more than 4,300 digits, and the float's repr would be used
+                value = sympy.Rational(*Decimal(segment.replace("_", "")).as_integer_ratio())
+            except (ArithmeticError, ValueError):
                 value = sympy.Rational(Fraction(repr(node.value)))
             self._check_size(value, col)
             return Expr("num", value=value, col=col)

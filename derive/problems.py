@@ -10,6 +10,7 @@ import math
 import re
 import sys
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from fractions import Fraction
 from importlib import resources
 from pathlib import Path
@@ -18,7 +19,7 @@ import sympy
 
 from .errors import DeriveError, ProblemError, did_you_mean, excerpt, quoted
 from .functions import NAMES as FUNCTION_NAMES
-from .parse import CONSTANTS, IDENTIFIER, Limits, parse_expression
+from .parse import CONSTANTS, IDENTIFIER, Limits, latex_variable, parse_expression, text_variable
 from .userfiles import read_text
 
 if sys.version_info >= (3, 11):
@@ -205,6 +206,7 @@ def problem_from_toml(text: str, name: str, source: str = "", limits: Limits = L
             raise ProblemError(f"{where}: variants.{var_name} must be [low, high] or [low, high, step]",
                                hint="e.g. x1 = [1, 4] (integers) or x2 = [0.5, 2.0, 0.5]")
         variants[var_name] = tuple(spec)
+    _check_printed([*inputs, *constants, *outputs], where)
     grading, policy = _grading(data.get("grading", {}), where)
     if isinstance(data.get("statement"), str):
         _check_statement(data["statement"], [*inputs, *constants], where)
@@ -365,6 +367,7 @@ def inline_problem(expressions: list[str], values: list[tuple[str, str]], limits
             raise ProblemError(f"--at {in_name} is given twice")
         inputs[in_name] = parse_value(text, f"--at {in_name}", limits)
     outputs = {f"y{i}": text for i, text in enumerate(expressions, start=1)}
+    _check_printed([*inputs, *outputs], "--at")
     written = {name: written_decimal(text) for name, text in values if written_decimal(text)}
     return Problem(name="inline", inputs=inputs, outputs=outputs, title="Inline problem", written=written)
 
@@ -377,7 +380,7 @@ def parse_assignment(text: str) -> tuple[str, str]:
     return name.strip(), value.strip()
 
 
-_DECIMAL = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+)\Z")
+_DECIMAL = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+)\Z", re.ASCII)  # ASCII: Fraction reads ١.٥ too
 
 
 def written_decimal(value) -> str | None:
@@ -385,6 +388,14 @@ def written_decimal(value) -> str | None:
     so and not as the exact fraction derive computes with; None for any other value."""
     text = repr(value) if isinstance(value, float) else value.strip() if isinstance(value, str) else None
     return text if text is not None and _DECIMAL.match(text) else None
+
+
+def written_as(text: str, value) -> bool:
+    """Whether ``text`` is a decimal as typed that is exactly ``value``: only such a text is printed
+    in place of the value (a Problem built in Python may carry any ``written``)."""
+    if not isinstance(text, str) or written_decimal(text) != text or not getattr(value, "is_Rational", False):
+        return False
+    return Decimal(text).as_integer_ratio() == (int(value.p), int(value.q))  # Fraction stops at 4,300 digits
 
 
 def parse_value(value, where: str, limits: Limits = Limits()) -> sympy.Expr:
@@ -467,6 +478,7 @@ def _matrix_problem(data: dict, name: str, source: str, where: str) -> MatrixPro
         if not isinstance(value, str):
             raise ProblemError(f"{where}: function {key} must be a string such as \"sigmoid\"")
     _check_symbols(functions, data["equations"], where)
+    _check_printed([*dims, *seen, *functions], where)
     derive_table = data["derive"]
     for key in derive_table:
         if key not in ("loss", "wrt"):
@@ -510,6 +522,18 @@ def _check_symbols(functions: dict, equations: dict, where: str) -> None:
             raise ProblemError(f"{where}: function {name} is {concrete!r}, but the equations also call {meaning}: "
                                f"both would print as the one symbol of {name}",
                                hint=f"give the {concrete} another name, such as f = \"{concrete}\"")
+
+
+def _check_printed(names: list[str], where: str) -> None:
+    """Two names a sheet would print alike are refused: lambda and λ are both λ, x1 and x_1 both
+    x₁, Wf and W_F both W_F (in LaTeX or in text), and a reader could not tell them apart."""
+    seen: dict[str, str] = {}
+    for name in names:
+        for shown in {latex_variable(name), text_variable(name)}:
+            other = seen.setdefault(shown, name)
+            if other != name:
+                raise ProblemError(f"{where}: '{other}' and '{name}' would print alike on a sheet",
+                                   hint="give one of them another name")
 
 
 def _variable_table(name: str, table: dict, kinds: dict, where: str) -> str:

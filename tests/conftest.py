@@ -61,6 +61,7 @@ SLOW_TESTS = {
     "test_grade_policy::test_weights_tolerance_and_lines_from_the_command_line_and_the_problem_file",
     "test_grading_fuzz::test_no_cell_or_line_stops_the_grader",
     "test_graph::test_builtin_matrix_graphs_have_no_avoidable_crossing",
+    "test_statement::test_maths_the_subset_admits_compiles_and_maths_it_refuses_is_printed",
     "test_graph::test_edge_labels_are_at_least_seven_points_after_scaling",
     "test_graph::test_generated_matrix_networks_have_no_avoidable_crossing",
     "test_graph::test_matrix_drawings_set_their_shapes_at_seven_points_or_more_after_scaling",

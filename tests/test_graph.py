@@ -372,7 +372,7 @@ def test_greek_names_are_letters_in_mermaid_and_terminal():
     assert TextNotation().var("lambda") == "λ" and TextNotation().var("gamma2") == "γ2"
     assert TextPrinter().bar("mu") == "μ\u0304" and TextPrinter().bar("gamma") == "γ\u0304"
     chart = matrix_mermaid(solve_matrix(load_problem("batchnorm"), exact=False).model)
-    assert 'mu["μ"]' in chart and '[/"γ"/]' in chart and '"mu"' not in chart
+    assert re.search(r'n\d+\["μ"\]', chart) and '[/"γ"/]' in chart and '"mu"' not in chart
 
 
 def test_matrix_graph_exports(tmp_path):
@@ -717,3 +717,12 @@ def test_matrix_drawings_set_their_shapes_at_seven_points_or_more_after_scaling(
         for size in sizes:
             points = float(size) * 72.27 / 72 if size else 8.0  # bp to pt; \scriptsize otherwise
             assert points * scale >= graph.MIN_LABEL_PT - 0.05, (points, scale)
+
+
+@pytest.mark.parametrize("adjoint", [False, True])
+def test_mermaid_declares_the_outputs_in_their_order(problem1, adjoint):
+    """Mermaid stacks a column's nodes as they are declared: problem1's chart declared y2 (whose
+    column dot ends early) before y1, so the Markdown sheet drew y2 above y1."""
+    chart = mermaid(problem1.trace, adjoint=adjoint)
+    declared = re.findall(r"^    out_(\w+)\(", chart, flags=re.M)
+    assert declared == ["y1", "y2"]

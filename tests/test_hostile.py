@@ -14,6 +14,7 @@ import csv
 import io
 import json
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -565,3 +566,145 @@ def test_sheet_options_are_checked(arguments):
 def test_grading_arguments_are_checked(call):
     with pytest.raises(DeriveError):
         call()
+
+
+# -- names set in maths, Mermaid ids, names that print alike (found by attacking this session's changes)
+class _Counted(str):
+    """A statement that counts the characters its slices copy."""
+    copied = 0
+
+    def __getitem__(self, key):
+        part = str.__getitem__(self, key)
+        type(self).copied += len(part)
+        return part
+
+
+def test_setting_a_statements_names_in_maths_reads_the_text_once():
+    """Each name found used to copy the whole text before it (to see whether "A" starts a
+    sentence): a 10 MB statement of names took hours.  The slices now add up to the text's length."""
+    from derive.render.sheet import _prose
+
+    text = _Counted("A x1 " * 20_000)
+    _Counted.copied = 0
+    shown = _prose(lambda t: t, text, {"x1": "x_{1}", "A": "A"})
+    assert _Counted.copied <= 3 * len(text)
+    assert shown.startswith("A $x_{1}$ $A$ $x_{1}$")  # "A" starts the text: a word; after x1 a name
+    assert _prose(lambda t: t, "One. A x1: A  A", {"x1": "x_{1}", "A": "A"}) == "One. A $x_{1}$: A  $A$"
+
+
+MERMAID_KEYWORDS = ("end", "subgraph", "graph", "flowchart", "style", "click", "class", "classDef",
+                    "linkStyle", "direction", "default", "call", "href")
+
+
+def test_a_matrix_mermaid_chart_never_uses_a_name_as_a_node_id(tmp_path):
+    """Mermaid reads `end` and `subgraph` as its own keywords (its flowchart docs: a node named end
+    breaks the chart); names are labels only, in quotes, and ids are n0, n1, …"""
+    from derive.matrix.solve import solve_matrix
+    from derive.problems import load_problem
+    from derive.render.graph import matrix_mermaid
+
+    path = tmp_path / "keywords.toml"
+    path.write_text('[dims]\nn = 2\n[variables]\nend = "n x 1"\nsubgraph = "n x n"\nclick = "n x 1"\n'
+                    '[equations]\nstyle = "subgraph @ end"\ngraph = "sum((style - click)**2)"\n'
+                    '[derive]\nloss = "graph"\nwrt = ["end", "subgraph"]\n')
+    chart = matrix_mermaid(solve_matrix(load_problem(str(path)), exact=False).model)
+    statements = chart.splitlines()[1:]
+    ids = [token for line in statements for token in re.findall(r'(?:^|-->)\s*([^\s\["/]+)', line.strip())]
+    assert ids and all(re.fullmatch(r"n\d+", i) for i in ids), chart
+    assert all(f'"{name}"' in chart for name in ("end", "subgraph", "click", "style", "graph"))
+    assert not {i for i in ids} & set(MERMAID_KEYWORDS)
+
+
+@pytest.mark.parametrize("args", [
+    ("solve", "-f", "lambda*λ", "--at", "lambda=1", "--at", "λ=2"),
+    ("solve", "-f", "x1*x_1", "--at", "x1=1", "--at", "x_1=2"),
+    ("solve", "-f", "y_1*x", "--at", "y_1=1", "--at", "x=2"),  # y_1 would print as the output y1
+])
+def test_names_a_sheet_would_print_alike_are_refused(args):
+    """lambda and λ both print λ, x1 and x_1 both x₁: two inputs a reader cannot tell apart."""
+    result = invoke(*args)
+    assert result.exit_code == 2 and "would print alike" in result.stderr
+
+
+@pytest.mark.parametrize("text", [
+    '[inputs]\nlambda = 1\n"λ" = 2\n[outputs]\ny = "lambda*λ"\n',
+    '[dims]\nn = 2\n[variables]\nWf = "n x n"\nW_F = "n x n"\nx = "n x 1"\n[equations]\n'
+    'L = "sum(Wf @ x) + sum(W_F @ x)"\n[derive]\nloss = "L"\nwrt = ["Wf"]\n',
+])
+def test_problem_files_with_names_that_print_alike_are_refused(tmp_path, text):
+    path = tmp_path / "alike.toml"
+    path.write_text(text)
+    result = invoke("solve", str(path))
+    assert result.exit_code == 2 and "would print alike" in result.stderr
+
+
+def test_an_introduced_name_never_prints_like_the_users():
+    """The user's z_1 (a pre-activation) prints z₁; the pre-activation introduced for
+    h1 = tanh(W1 @ x + a) was named z1, printed z₁ as well: two nodes, one symbol."""
+    from derive.matrix.solve import solve_matrix
+    from derive.parse import latex_variable, text_variable
+    from derive.problems import MatrixProblem
+
+    problem = MatrixProblem(name="z", dims={"n": 2}, variables={"x": "n x 1", "W1": "n x n", "W2": "n x n"},
+                            equations={"z_1": "W2 @ x", "a": "tanh(z_1)", "h1": "tanh(W1 @ x + a)", "L": "sum(h1)"},
+                            loss="L", wrt=["W1", "W2"])
+    model = solve_matrix(problem, exact=False).model
+    assert model.introduced
+    names = [*problem.dims, *problem.variables, *(name for name, _ in model.equations)]
+    for shown in (latex_variable, text_variable):
+        printed = [shown(name) for name in names]
+        assert len(set(printed)) == len(printed), printed
+
+
+def test_a_value_written_in_python_is_printed_only_when_it_is_that_decimal():
+    """Problem.written (a decimal as typed) went into TeX and Markdown as given: a Problem built
+    in Python could print TeX of its own, or 0.2500 where the sheet computes with 3."""
+    import sympy
+
+    from derive.problems import load_problem
+    from derive.report import render_sheet
+    from derive.scalar.solve import solve_scalar
+
+    problem = load_problem("problem1")
+    hostile = problem.with_values({"x1": sympy.Integer(3), "x2": sympy.Rational(1, 2)},
+                                  written={"x1": "0.2500", "x2": r"$\input{/etc/passwd}$"})
+    solution = solve_scalar(hostile)
+    for fmt in ("tex", "md"):
+        sheet = render_sheet(solution, fmt)
+        assert "passwd" not in sheet and "0.2500" not in sheet
+    kept = solve_scalar(problem.with_values({"x2": sympy.Rational(1, 2)}, written={"x2": "0.5000"}))
+    assert "0.5000" in render_sheet(kept, "tex")  # a decimal as typed that is the value still prints so
+
+
+def test_a_decimal_of_more_than_4300_digits_is_refused_or_exact_never_a_float():
+    """Python's Fraction refuses a string of more than 4,300 digits: the parser then took the
+    float's repr (x*0.111… computed with 0.1111111111111111, no digit limit reached), and a decimal
+    --at printed as typed ended in an internal error."""
+    import sympy
+
+    from derive.parse import Limits, parse_expression
+
+    digits = "0." + "1" * 4400
+    result = invoke("solve", "-f", f"x*{digits}", "--at", "x=1")
+    assert result.exit_code == 2 and "4,400 digits" in result.stderr
+    result = invoke("solve", "-f", "x*x", "--at", f"x={digits}")
+    assert result.exit_code == 2 and "4,400 digits" in result.stderr
+    exact = parse_expression(digits, frozenset(), {}, limits=Limits(max_digits=5000)).value
+    assert exact == sympy.Rational((10 ** 4400 - 1) // 9, 10 ** 4400)
+    result = invoke("--max-digits", "5000", "solve", "-f", "x*x", "--at", f"x={digits}")
+    assert result.exit_code == 0
+
+
+def test_a_markdown_sheet_shows_control_characters_and_bidi_overrides_by_their_code():
+    """The LaTeX sheet prints ESC or U+202E as [U+001B]; the Markdown one wrote them raw: `cat`
+    of the sheet ran the title's terminal escape, and a roster name's override reversed its line."""
+    from derive.problems import problem_from_toml
+    from derive.report import SheetOptions, render_sheet
+    from derive.scalar.solve import solve_scalar
+
+    problem = problem_from_toml('title = "T\\u001b]0;pwned\\u0007"\nstatement = "at x1 \\u001b[31m red"\n'
+                                '[inputs]\nx1 = 2\n[outputs]\ny1 = "x1*x1"\n', "esc")
+    sheet = render_sheet(solve_scalar(problem), "md",
+                         SheetOptions(student="s001", student_name="Bob\u202eevil\u202c"))
+    assert not any(c in sheet for c in "\x1b\x07\u202e\u202c")
+    assert r"T\[U+001B\]" in sheet and r"Bob\[U+202E\]evil" in sheet

@@ -209,21 +209,21 @@ N = 3
 x = "N"
 "γ" = "N"
 "β" = "N"
-"λ" = "1"
+"ν" = "1"
 "μ" = "N"
 lambda = "1"
 [equations]
 y = "γ * (x - μ) + β"
-L = "0.5 * sum(y * y) + λ * sum(γ * γ) + lambda * sum(β)"
+L = "0.5 * sum(y * y) + ν * sum(γ * γ) + lambda * sum(β)"
 [derive]
 loss = "L"
-wrt = ["γ", "β", "λ", "μ", "lambda"]
+wrt = ["γ", "β", "ν", "μ", "lambda"]
 '''
 
 
 def _greek_reference(x, γ, β, λ, μ, lam):
     y = γ * (x - μ) + β
-    return {"γ": y * (x - μ) + 2 * λ * γ, "β": y + lam, "λ": np.sum(γ * γ).reshape(1, 1), "μ": -γ * y,
+    return {"γ": y * (x - μ) + 2 * λ * γ, "β": y + lam, "ν": np.sum(γ * γ).reshape(1, 1), "μ": -γ * y,
             "lambda": np.sum(β).reshape(1, 1)}
 
 
@@ -237,8 +237,8 @@ def test_generated_code_takes_and_returns_the_specs_greek_names(tmp_path):
     rng = np.random.default_rng(4)
     x, γ, β, μ = (rng.normal(size=(3, 1)) for _ in range(4))
     λ, lam = 0.3, 0.7
-    grads = module.gradients(x=x, γ=γ, β=β, λ=λ, μ=μ, lambda_=lam)  # λ as itself; only the keyword is renamed
-    assert list(grads) == ["γ", "β", "λ", "μ", "lambda"]
+    grads = module.gradients(x=x, γ=γ, β=β, ν=λ, μ=μ, lambda_=lam)  # ν as itself; only the keyword is renamed
+    assert list(grads) == ["γ", "β", "ν", "μ", "lambda"]
     for name, value in _greek_reference(x, γ, β, λ, μ, lam).items():
         assert np.allclose(grads[name], value, rtol=1e-12), name
     assert "lambda -> lambda_" in module.__doc__

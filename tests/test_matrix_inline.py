@@ -225,7 +225,8 @@ def test_an_inline_rnn_names_each_step_as_a_textbook_and_proves():
     notes = [_nfc(note) for note in derivative_notes(solution, TextPrinter())]
     assert notes[0].startswith("z1, z2, z3, o name the arguments written inline")
     assert _nfc("ō = p − t (softmax followed by cross-entropy, as t is one-hot)") in notes
-    assert "tanh′(z1) = 1 − h1 ⊙ h1, as h1 = tanh(z1)" in notes
+    # one note for the three steps; t is the target here, so the step is k
+    assert "tanh′(z_k) = 1 − h_k ⊙ h_k, as h_k = tanh(z_k), for k = 1, 2, 3" in notes
 
 
 def test_an_mlp_of_activations_around_affine_maps_numbers_its_layers_from_the_weights():

@@ -363,7 +363,7 @@ def test_no_fraction_is_set_inside_a_fraction(builtin):
         tex = render_sheet(builtin(problem.name), "tex")
         assert not re.search(r"\\frac\{[^{}]*(\{[^{}]*\}[^{}]*)*\\frac", tex), problem.name
         assert not re.search(r"\\left\(\\frac\{[^{}]*\}\{[^{}]*\}\\right\)(?!\^)", tex), problem.name  # (x)^T keeps them
-    assert r"L &= \frac{1}{2 B} \, \textstyle\sum" in render_sheet(builtin("batchnorm"), "tex")
+    assert r"L &= \frac{1}{2 B} \, \left\lVert Y - S \right\rVert_{F}^{2}" in render_sheet(builtin("batchnorm"), "tex")
     assert r"\roomy{= -\frac{1}{B} \, \left(T \oslash P\right)} &" in render_sheet(builtin("mlp_batch"), "tex")
 
 
@@ -579,3 +579,72 @@ def test_the_terminal_and_markdown_define_each_f_prime_the_pdf_defines(builtin, 
     assert result.exit_code == 0 and "relu′(Z1) = 𝟏[Z1 > 0]" in result.output
     assert runner.invoke(app, ["report", "mlp_batch", "--format", "md", "-o", str(tmp_path)]).exit_code == 0
     assert r"$\operatorname{ReLU}'(Z_{1}) = \mathbf{1}[Z_{1} > 0]$" in (tmp_path / "mlp_batch.md").read_text()
+
+
+def test_markdown_notes_are_prose_with_their_formulas_in_maths(builtin):
+    """The Markdown sheet's notes were one $…$ holding the PDF's \\text{word}\\ \\allowbreak prose,
+    which Markdown's maths does not typeset: the words are prose, each formula between them $…$."""
+    import re
+
+    from derive.report import render_sheet
+
+    for name in ("mlp_batch", "logistic", "rnn", "autoencoder"):
+        md = render_sheet(builtin(name), "md")
+        notes = [line for line in md.splitlines() if line.startswith("Here ")]
+        assert notes, name
+        for note in notes:
+            formulas = re.findall(r"\$([^$]*)\$", note)
+            assert formulas and not any(r"\allowbreak" in f or r"\text{" in f for f in formulas), note
+            assert r"\allowbreak" not in note and r"\text{" not in note, note
+    md = render_sheet(builtin("mlp_batch"), "md")
+    assert (r"Here $\bar{Z}_{2} = \frac{P - T}{B}$ (softmax followed by cross-entropy, as each column of $T$ "
+            "is one-hot).") in md
+    assert r"as $h_{t} = \tanh(a_{t})$, for $t = 1, 2, 3$." in render_sheet(builtin("rnn"), "md")
+
+
+def test_an_rnn_states_its_tanh_prime_once_for_every_step_and_defines_ce(builtin):
+    """rnn's sheet stated tanh′(a1), tanh′(a2), tanh′(a3) one by one, alike but for the step, and used
+    CE without saying what it is: the derivative is stated once for all t, and CE is defined in the
+    problem's names (−∑ of every entry of y ⊙ log softmax(z))."""
+    from derive.render.matrix import TextPrinter, derivative_notes
+    from derive.report import render_sheet
+
+    solution = builtin("rnn")
+    assert derivative_notes(solution, TextPrinter()) == [
+        "CE(softmax(z), y) = −sum(y ⊙ log(softmax(z)))", "𝟏ᵀ y = 1, as y is one-hot",
+        "tanh′(a_t) = 1 − h_t ⊙ h_t, as h_t = tanh(a_t), for t = 1, 2, 3"]
+    md = render_sheet(solution, "md")
+    assert r"Here $\tanh'(a_{t}) = 1 - h_{t} \odot h_{t}$, as $h_{t} = \tanh(a_{t})$, for $t = 1, 2, 3$." in md
+    assert (r"Here $\operatorname{CE}\left(\operatorname{softmax}(z), y\right) = -\textstyle\sum\left(y \odot "
+            r"\log\left(\operatorname{softmax}\left(z\right)\right)\right)$.") in md
+    tex = render_sheet(solution, "tex")
+    here = next(line for line in tex.splitlines() if line.startswith("Here"))
+    assert here.count(r"\tanh'") == 1 and r"\text{for}\ \allowbreak t = 1, 2, 3$" in here
+    assert r"\operatorname{CE}\left(\operatorname{softmax}(z), y\right) = -\textstyle\sum" in here
+    # a step's number is grouped only where the notes differ by nothing else
+    assert sum(note.startswith("tanh′") for note in derivative_notes(builtin("mlp_batch"), TextPrinter())) == 0
+
+
+def test_a_sum_of_squares_is_printed_as_a_squared_norm(builtin):
+    """attention's loss 0.5 * sum((Y - S)**2) printed ½ ∑((Y − S)^∘2): a textbook writes the sum of
+    every squared entry as the squared (Frobenius) norm, ½‖Y − S‖²_F, and ½‖y − s‖² for a vector."""
+    from derive.render.matrix import TextPrinter
+    from derive.report import render_sheet
+
+    for name, loss in (("attention", r"L &= \frac{1}{2} \, \left\lVert Y - S \right\rVert_{F}^{2} &"),
+                       ("residual", r"L &= \frac{1}{2} \, \left\lVert y - s \right\rVert^{2} &")):
+        solution = builtin(name)
+        for fmt in ("tex", "md"):
+            sheet = render_sheet(solution, fmt)
+            assert loss in sheet and r"\sum\left(\left(" not in sheet, (name, fmt)
+        assert TextPrinter()(dict(solution.model.equations)["L"]) in ("1/2 ‖Y − S‖_F^2", "1/2 ‖y − s‖^2")
+
+
+def test_scalars_are_in_r_in_the_terminal_as_on_the_sheet():
+    """`derive solve problem2` gave the loss, E and R the space ℝ^(1×1) where the PDF says ℝ."""
+    result = CliRunner().invoke(app, ["solve", "problem2"])
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[0]: line.split()[-1] for line in result.output.splitlines() if line.strip()[:1] in "LERzy"
+            and len(line.split()) > 2}
+    assert "1×1" not in result.output
+    assert rows["L"] == rows["E"] == rows["R"] == "ℝ" and rows["z"] == "ℝ^(K×1)"

@@ -145,3 +145,31 @@ def test_the_readme_shows_a_page_of_a_key_and_of_a_blank():
     for image in images:
         data = (root / image).read_bytes()
         assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) < 150_000, image
+
+
+def test_the_jacobian_of_a_lone_output_is_named_by_that_output(tmp_path):
+    """A problem with one output f printed its Jacobian ∂𝐲/∂𝐮, a 𝐲 the sheet never defines: a lone
+    output names it, ∂𝐟/∂𝐮 (the 𝐟 of the answer 𝐟(𝐮)), and a lone Greek output its letter; the
+    adjoints, printed v̄ᵢ = ∂y/∂vᵢ, are ∂f/∂vᵢ."""
+    for output, symbol in (("f", r"\mathbf{f}"), ("λ", r"\lambda")):
+        path = tmp_path / "one.toml"
+        path.write_text(f'[inputs]\nx = 2\n"α" = 0.5\n[outputs]\n"{output}" = "α*x**2"\n', encoding="utf-8")
+        for fmt in ("tex", "md"):
+            result = runner.invoke(app, ["report", str(path), "--format", fmt, "-o", str(tmp_path)])
+            assert result.exit_code == 0, result.output
+            sheet = (tmp_path / f"one.{fmt}").read_text(encoding="utf-8")
+            assert r"\mathbf{y}" not in sheet
+            fraction = r"\dfrac" if fmt == "tex" else r"\frac"
+            assert sheet.count(fraction + r"{\partial " + symbol + r"}{\partial \mathbf{u}}") == 2, (output, fmt)
+            if fmt == "tex":  # the adjoints are of that output too: v̄ᵢ = ∂f/∂vᵢ
+                adjoint = r"\bar v_i = \partial " + ("f" if output == "f" else r"\lambda") + r" / \partial v_i"
+                assert sheet.count(adjoint) == 2 and r"\partial y /" not in sheet, output
+
+
+def test_a_markdown_worksheet_asks_for_the_id_as_the_pdf_does(tmp_path):
+    """The scalar Markdown worksheet opened with a Name line only, where the PDF (and the matrix
+    handout) ask for a Name and an ID: a loose sheet must find its owner."""
+    result = runner.invoke(app, ["report", "problem1", "--blank", "--format", "md", "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    head = (tmp_path / "problem1-blank.md").read_text(encoding="utf-8").splitlines()[:6]
+    assert "Name: ____________________ &nbsp; ID: __________" in head

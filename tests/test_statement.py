@@ -174,6 +174,11 @@ def test_a_problem_built_in_python_with_an_unknown_placeholder_is_one_error():
     (r"\frac12", False), (r"\frac{a}", False), (r"x^2^3", False), (r"x^{a}^{b}", False), (r"x^", False),
     (r"{", False), (r"}{", False), (r"\input{/etc/passwd}", False), (r"\write18", False), (r"a & b", False),
     (r"\\", False), (r"\text{a^b}", False), ("x\u4e2d", False), ("", False),
+    # a script takes a letter, a digit, a symbol or a group: TeX stops at each of these ("Missing {
+    # inserted", "Undefined control sequence", "Double superscript")
+    (r"a^\sqrt", False), (r"x^\frac{1}", False), (r"x^\overline", False), (r"a_\mathbb", False),
+    (r"x^\,", False), (r"x^\log", False), ("x^'", False), ("x^2'", False),
+    (r"x^\alpha", True), (r"x^\infty", True), ("x''", True), ("x'_1", True), ("x_1'", True), ("{x^2}'", True),
 ])
 def test_the_safe_maths_subset(maths, safe):
     """What TeX sets without an error (known commands, braced arguments, balanced braces, no double
@@ -194,3 +199,15 @@ def test_maths_in_a_statement_is_typeset_and_unsafe_maths_printed_as_typed(tmp_p
     result = runner.invoke(app, ["report", str(path), "--format", "md", "-o", str(tmp_path)])
     md = (tmp_path / "p.md").read_text()
     assert r"With weight $\lambda$ and $x_1 \cdot x_2$ at $(2, \frac{1}{2})$; not \$\\input\{a\}\$." in md
+
+
+def test_maths_the_subset_admits_compiles_and_maths_it_refuses_is_printed(tmp_path):
+    """The subset once admitted a^\\sqrt, x^\\frac{1}, x^2' and a_\\mathbb, and the PDF failed."""
+    admitted = [r"x^{}", r"\sqrt{}", r"\, ^2", r"x^\infty", r"x^\alpha", "x''", "x'_1", "x_1'", "f'(x) = 2x", "{x^2}'"]
+    refused = [r"a^\sqrt", r"x^\frac{1}", r"x^\overline", r"a_\mathbb", "x^2'", r"x^\,", r"x^\log", "x^'"]
+    statement = " ".join(f"${m}$" for m in admitted + refused).replace("\\", "\\\\").replace("{", "{{").replace("}", "}}")
+    path = _problem_file(tmp_path, statement)
+    result = runner.invoke(app, ["report", str(path), "--pdf", "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    tex = (tmp_path / "p.tex").read_text()
+    assert all(f"${m}$" in tex for m in admitted) and r"\$a\textasciicircum{}\textbackslash{}sqrt\$" in tex

@@ -12,6 +12,7 @@ import re
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from ..parse import latex_variable, text_variable
 from . import expr as mx
 from .expr import M
 
@@ -266,10 +267,11 @@ def _fresh(letters: tuple[str, ...], index: str, taken: set[str], user: set[str]
     its z or Z, no z2 beside its z1 unless its z1 means the same (a pre-activation too, the
     letters in ``same``), in either case."""
     lowered = {t.lower() for t in taken}
+    printed = {shown for t in taken for shown in (latex_variable(t), text_variable(t))}  # z_1 prints as z1
 
     def clashes(letter: str) -> bool:
         name = letter + index
-        if name.lower() in lowered:
+        if name.lower() in lowered or latex_variable(name) in printed or text_variable(name) in printed:
             return True
         if index:
             return letter.lower() in lowered or (bool(_family(letter, user)) and letter.lower() not in same)
@@ -278,6 +280,6 @@ def _fresh(letters: tuple[str, ...], index: str, taken: set[str], user: set[str]
         if not clashes(letter):
             return letter + index
     base = letters[0] + index
-    while base.lower() in lowered:
+    while base.lower() in lowered or latex_variable(base) in printed or text_variable(base) in printed:
         base += "_"
     return base

@@ -26,6 +26,7 @@ from ..errors import LimitError, ReportError
 from ..parse import latex_variable, text_variable
 from ..scalar.trace import Term, Trace
 from . import lines
+from .matrix import shape_latex
 from .notation import LatexNotation, TextNotation
 
 #: Widest and tallest drawing that fits the text block of the sheet, in cm.
@@ -422,13 +423,6 @@ def matrix_style(model, v: str) -> str:
     return "outp" if v == model.problem.loss else "v"
 
 
-def space_latex(shape: tuple) -> str:
-    """ℝ for a scalar (a 1×1 loss or coefficient), ℝ^{m×n} otherwise."""
-    from .matrix import shape_latex
-
-    return r"\mathbb{R}" if tuple(shape) == (1, 1) else shape_latex(shape)
-
-
 def matrix_spec(model, grow: float = 1.0) -> GraphSpec:
     """The graph of a matrix problem, styled by matrix_style; ``grow`` sets the nodes' text larger
     (a drawing the page shrinks keeps its shapes at MIN_LABEL_PT or more: matrix_sheet_layout)."""
@@ -436,7 +430,7 @@ def matrix_spec(model, grow: float = 1.0) -> GraphSpec:
     for v in [*model.variables, *(name for name, _ in model.equations)]:
         style = matrix_style(model, v)
         rows, cols = model.shapes[v]
-        name, detail = latex_variable(v), space_latex(model.shapes[v])
+        name, detail = latex_variable(v), shape_latex(model.shapes[v])
         nodes.append(GraphNode(v, _node_tex(name, detail, grow), f"{v}\n{rows}×{cols}", style,
                                *_node_size(name, detail, grow)))
     for name, e in model.equations:
@@ -1005,7 +999,11 @@ def _reading_order(trace: Trace, adjoint: bool, digits: int) -> list[str]:
         spec, drawing = sheet_layout(trace, adjoint, digits)
     except ReportError:
         return [node.key for node in scalar_spec(trace, adjoint, digits).nodes]
-    return sorted((node.key for node in spec.nodes), key=lambda k: (round(drawing.nodes[k].x), -drawing.nodes[k].y))
+    order = sorted((node.key for node in spec.nodes), key=lambda k: (round(drawing.nodes[k].x), -drawing.nodes[k].y))
+    # The outputs' names last and in declared order: Mermaid stacks them as they are declared (y1 above
+    # y2), whatever column dot gave each (problem1's y2 ends early).
+    return [k for k in order if not k.startswith("out>")] + [f"out>{name}" for name, _ in trace.outputs
+                                                             if f"out>{name}" in order]
 
 
 _SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
@@ -1065,15 +1063,17 @@ def mermaid(trace: Trace, adjoint: bool = False, digits: int = 3) -> str:
 
 
 def matrix_mermaid(model) -> str:
-    """The graph of a matrix problem as a Mermaid flowchart."""
+    """The graph of a matrix problem as a Mermaid flowchart.  A node's id is its place (n0, n1, …),
+    never the user's name: Mermaid reads end, subgraph, style or click as its own keywords."""
     out = ["flowchart LR"]
+    ids = {name: f"n{k}" for k, name in enumerate([*model.variables, *(name for name, _ in model.equations)])}
     for v in model.variables:
-        out.append(f'    {v}[/"{_mermaid_text(text_variable(v))}"/]')
+        out.append(f'    {ids[v]}[/"{_mermaid_text(text_variable(v))}"/]')
     for name, e in model.equations:
-        out.append(f'    {name}["{_mermaid_text(text_variable(name))}"]')
+        out.append(f'    {ids[name]}["{_mermaid_text(text_variable(name))}"]')
         seen: list[str] = []
         _collect_names(e, seen)
-        out.extend(f"    {arg} --> {name}" for arg in seen)
+        out.extend(f"    {ids[arg]} --> {ids[name]}" for arg in seen)
     return "\n".join(out)
 
 

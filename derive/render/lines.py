@@ -15,6 +15,7 @@ from ..forms import fill
 from ..handwriting import stage_value
 from ..parse import Expr
 from ..precedence import binding_of, needs_brackets
+from ..problems import written_as
 from ..scalar.forward import ForwardPass
 from ..scalar.reverse import ReversePass
 from ..scalar.rules import primitive
@@ -115,7 +116,7 @@ def input_value(name: str, value, nt, written: dict[str, str] | None = None) -> 
     """An input's value as the user typed it where it was a decimal (0.5, never the 1/2 derive
     computes with), else exact as the problem gives it (2, 1/2, π/4)."""
     text = (written or {}).get(name)
-    return nt.exact(value) if text is None else text.lstrip("+").replace("-", nt.minus)
+    return text.lstrip("+").replace("-", nt.minus) if written_as(text, value) else nt.exact(value)
 
 
 def trace_rows(trace: Trace, nt, written: dict[str, str] | None = None) -> list[Row]:

@@ -57,8 +57,15 @@ class _Printer:
         return f"{self.words(words)}{text}" if words else text
 
     def _print_sum(self, e: M) -> str:
-        """A sum along an axis as a textbook writes it: X 𝟏 (each row summed), 𝟏ᵀ X (each column)."""
-        return self(_with_ones(e)) if e.axis is not None else self.form(e)
+        """A sum along an axis as a textbook writes it: X 𝟏 (each row summed), 𝟏ᵀ X (each column);
+        the sum of every squared entry as a squared norm, ‖y − s‖², ‖Y − S‖_F² (never ∑((Y − S)^∘2))."""
+        if e.axis is not None:
+            return self(_with_ones(e))
+        inside = e.args[0]
+        if inside.op == "pow" and inside.exponent == 2 and not inside.args[0].is_scalar:
+            matrix = 1 not in inside.args[0].shape
+            return self.squared_norm(self.form(M("norm", (inside.args[0],), (1, 1))), matrix)
+        return self.form(e)
 
     def _print_mean(self, e: M) -> str:
         """A mean along an axis: (1/B) X 𝟏, (1/D) 𝟏ᵀ X."""
@@ -202,6 +209,9 @@ class LatexPrinter(_Printer):
 
     def exponent(self, value) -> str:
         return sympy.latex(value)
+
+    def squared_norm(self, norm: str, frobenius: bool) -> str:
+        return f"{norm}_{{F}}^{{2}}" if frobenius else f"{norm}^{{2}}"
 
     def _print_dim(self, e):
         return latex_variable(e.name)
@@ -353,17 +363,24 @@ class TextPrinter(_Printer):
     def exponent(self, value) -> str:
         return self.wrap(M("const", (), (1, 1), value=value), "pow", "right")
 
+    def squared_norm(self, norm: str, frobenius: bool) -> str:
+        return f"{norm}_F^2" if frobenius else f"{norm}^2"
+
     def _print_eye(self, e):
         return "I"
 
 
 def shape_latex(shape: tuple) -> str:
+    """ℝ for a scalar (a 1×1 loss or coefficient), ℝ^{m×n} otherwise."""
+    if tuple(shape) == (1, 1):
+        return r"\mathbb{R}"
     rows, cols = (latex_variable(d) if isinstance(d, str) else str(d) for d in shape)
     return rf"\mathbb{{R}}^{{{rows} \times {cols}}}"
 
 
 def shape_text(shape: tuple) -> str:
-    return f"ℝ^({shape[0]}×{shape[1]})"
+    """ℝ for a scalar, ℝ^(m×n) otherwise, as shape_latex."""
+    return "ℝ" if tuple(shape) == (1, 1) else f"ℝ^({shape[0]}×{shape[1]})"
 
 
 # -- the lines of a matrix solution, in either notation -------------------------------------------
@@ -386,16 +403,19 @@ def chain_form(adjoint, printer, shapes: dict) -> str:
     return " + ".join(terms)
 
 
-def derivative_notes(solution, printer) -> list[str]:
+def derivative_notes(solution, printer, *, markdown: bool = False) -> list[str]:
     """What the sheet states besides its tables, in the printer's notation: the nodes derive
     named, what a function the problem names is (σ = tanh), the derivatives left as f′(z)
     (σ′(z) = σ(z) ⊙ (1 − σ(z))) and each rewrite of the simplified column with the condition
-    that makes it hold (ō = p − t, as t is one-hot)."""
+    that makes it hold (ō = p − t, as t is one-hot).
+
+    A LaTeX note is one formula, its prose set as \\text words; with ``markdown`` it is prose
+    with its formulas in $…$ (Markdown's maths has no \\allowbreak, and prose reads as prose)."""
     from ..functions import FUNCTIONS
 
     latex = isinstance(printer, LatexPrinter)
     model, derivation = solution.model, solution.derivation
-    notes = [*introduced_note(model, printer), *function_notes(model, printer)]
+    notes = [*introduced_note(model, printer), *function_notes(model, printer), *loss_notes(model, printer)]
     used = set()
     for a in derivation.adjoints:
         used |= _dfn_uses(a.simplified)
@@ -414,15 +434,65 @@ def derivative_notes(solution, printer) -> list[str]:
     order = {n: i for i, (n, _) in enumerate(model.equations)}  # the facts as the equations read
     facts = sorted(derivation.facts, key=lambda fact: order.get(fact.arg, -1))
     notes.extend(fact_note(fact, model, printer) for fact in facts)
-    return notes
+    notes = _one_note_per_step(notes, printer, {*model.shapes, *model.problem.dims})
+    if not latex:
+        return notes
+    return [_markdown_note(note) if markdown else _latex_note(note) for note in notes]
+
+
+def _one_note_per_step(notes: list[str], printer, names) -> list[str]:
+    """Notes alike but for one step's number, one after another (an RNN's tanh′(a1) = 1 − h1 ⊙ h1,
+    then a2, h2, then a3, h3), stated once for every step: tanh′(a_t) = 1 − h_t ⊙ h_t, as
+    h_t = tanh(a_t), for t = 1, 2, 3."""
+    latex = isinstance(printer, LatexPrinter)
+    number = re.compile(r"_\{(\d+)\}" if latex else r"(?<=[^\W\d_]|\u0304)(\d+)\b")
+    t = next(letter for letter in ("t", "k", "i", "j", "n", "tau") if letter not in names)
+    step = latex_variable(t) if latex else t
+
+    def template(note):  # the note with its one step number written t, or None
+        found = set(number.findall(note))
+        return number.sub(f"_{{{step}}}" if latex else f"_{step}", note) if len(found) == 1 else None, found
+
+    out, i = [], 0
+    while i < len(notes):
+        shape, steps = template(notes[i])
+        j = i + 1
+        while shape and j < len(notes) and template(notes[j])[0] == shape:
+            steps |= template(notes[j])[1]
+            j += 1
+        if j - i > 1:
+            out.append(shape + _words(printer, ", for ") + f"{step} = " + ", ".join(sorted(steps, key=int)))
+        else:
+            out.append(notes[i])
+        i = j
+    return out
+
+
+_PROSE = re.compile("\x02([^\x03]*)\x03")  # prose a LaTeX note holds, as _words marks it
 
 
 def _words(printer, text: str) -> str:
-    """Prose inside a note.  A LaTeX note is typeset in math mode, where one \\text{…} cannot be
-    broken across lines: each word is its own \\text, with a break allowed at every space."""
-    if not isinstance(printer, LatexPrinter):
-        return text
-    return r"\ \allowbreak ".join(rf"\text{{{word}}}" if word else "" for word in text.split(" "))
+    """Prose inside a note, marked so that each sheet sets it as its format needs."""
+    return f"\x02{text}\x03" if isinstance(printer, LatexPrinter) else text
+
+
+def _latex_note(note: str) -> str:
+    """A note typeset in math mode, where one \\text{…} cannot be broken across lines: each word
+    is its own \\text, with a break allowed at every space."""
+    return _PROSE.sub(lambda m: r"\ \allowbreak ".join(rf"\text{{{word}}}" if word else ""
+                                                       for word in m[1].split(" ")), note)
+
+
+def _markdown_note(note: str) -> str:
+    """A note as Markdown prose: its words as words, each formula between them in $…$."""
+    parts = []
+    for i, piece in enumerate(_PROSE.split(note)):  # formula, prose, formula, …
+        if i % 2:
+            parts.append(piece)
+        elif piece.strip():
+            space = piece[:len(piece) - len(piece.lstrip())], piece[len(piece.rstrip()):]
+            parts.append(f"{space[0]}${piece.strip()}${space[1]}")
+    return "".join(parts)
 
 
 def _name(printer, name: str, shape) -> str:
@@ -464,6 +534,29 @@ def function_notes(model, printer) -> list[str]:
     for name, concrete in model.problem.functions.items():
         if name in used and printer.function(name) != printer.function(concrete):
             notes.append(f"{printer.function(name)} = {printer.function(concrete)}")
+    return notes
+
+
+def loss_notes(model, printer) -> list[str]:
+    """What a fused loss the equations use is, in the problem's own names: CE(softmax(z), y) =
+    −∑(y ⊙ log(softmax(z))), BCE(σ(z), t) = −∑(t ⊙ log(σ(z)) + (1 − t) ⊙ log(1 − σ(z))), ∑ the
+    sum of every entry."""
+    from ..matrix.expr import add, along, const, fn, had, neg, sub, vector_op
+
+    notes = []
+    for _, e in model.equations:
+        for node in e.walk():
+            if node.op not in ("sce", "bce"):
+                continue
+            z, t = node.args
+            if node.op == "sce":
+                inside = had(t, fn("log", vector_op("softmax", z)))
+            else:
+                p = fn("sigmoid", z)
+                inside = add(had(t, fn("log", p)), had(sub(const(1), t), fn("log", sub(const(1), p))))
+            note = f"{printer(node)} = {printer(neg(along('sum', inside)))}"
+            if note not in notes:
+                notes.append(note)
     return notes
 
 

@@ -71,6 +71,9 @@ SAFE_ARGUMENTS = {"frac": 2, "sqrt": 1, "mathbb": 1, "mathbf": 1, "mathrm": 1, "
                   "tilde": 1, "vec": 1, "overline": 1, "operatorname": 1}
 _GREEK_COMMANDS = frozenset(value[1:] for value in GREEK_LATEX.values() if value.startswith("\\"))
 _ALLOWED = SAFE_COMMANDS | _GREEK_COMMANDS | frozenset(SAFE_ARGUMENTS)
+#: What a script may take without braces besides a letter or digit: commands that are one symbol
+#: (TeX's mathchardefs).  x^\sqrt, x^\frac{1}, x^\, or x^\log stop TeX ("Missing { inserted").
+_SCRIPT_SYMBOLS = _GREEK_COMMANDS | frozenset({"infty", "prime", "top", "partial", "nabla"})
 _MATH_TOKEN = re.compile(r"\\([A-Za-z]+)|\\([,;:! ])|([A-Za-z0-9 +\-*/=<>()\[\],.'|!:;])|([{}^_])|(.)")
 _MATH_SPAN = re.compile(r"\$([^$]{1,300})\$")
 
@@ -84,14 +87,16 @@ def safe_maths(source: str) -> str | None:
     pending = False  # a ^ or _ waiting for its argument
     scripts = [set()]  # per group depth: the scripts already on the current base
     closes_script: list[int] = []  # depths at which a braced script argument ends
+    primes = False  # the last token was ' (x'' is one superscript; x^2' a second one)
     for m in _MATH_TOKEN.finditer(source):
-        word, _space, plain, special, other = m.groups()
+        word, space, plain, special, other = m.groups()
         if other is not None or (word is not None and word not in _ALLOWED):
             return None
         if owed and owed[-1][1] == depth and special != "{":
             return None  # \frac x: every argument in braces
         if pending:
-            if special in ("^", "_", "}") or plain == " ":
+            if special in ("^", "_", "}") or plain in (" ", "'") or space is not None or (
+                    word is not None and word not in _SCRIPT_SYMBOLS):
                 return None
             pending = False
             if special == "{":
@@ -102,8 +107,15 @@ def safe_maths(source: str) -> str | None:
             if special in scripts[-1]:
                 return None  # a double superscript or subscript
             scripts[-1].add(special)
-            pending = True
+            pending, primes = True, False
             continue
+        elif plain == "'":  # a prime is a superscript of the base (TeX: x^2' is a double superscript)
+            if "^" in scripts[-1] and not primes:
+                return None
+            scripts[-1].add("^")
+            primes = True
+            continue
+        primes = False
         if special == "{":
             if owed and owed[-1][1] == depth:
                 owed[-1][0] -= 1
@@ -156,11 +168,13 @@ def _prose(escape: Callable[[str], str], text: str, names: dict[str, str]) -> st
         return _spaced(escape, text)
     pattern = re.compile(r"(?<![\w\\])(" + "|".join(map(re.escape, sorted(names, key=len, reverse=True)))
                          + r")(?!\w)")
-    out, at = [], 0
+    out, at, last = [], 0, 0  # last: the end of the previous match (the text before it is never read again)
     for match in pattern.finditer(text):
         word = match.group(1)
-        before = text[:match.start()].rstrip()
-        if word in _WORDS or (word == "A" and (not before or before[-1] in ".!?:")):
+        between = text[last:match.start()].rstrip()  # a slice of the text so far would be quadratic
+        before = between[-1:] or text[last - 1:last]
+        last = match.end()
+        if word in _WORDS or (word == "A" and (not before or before in ".!?:")):
             continue
         out.append(_spaced(escape, text[at:match.start()]))
         out.append(f"${names[word]}$")
@@ -250,6 +264,8 @@ def sheet_context(solution: ScalarSolution, *, digits: int, escape: Callable[[st
                      "expression": _displayable(lines.expression_latex(trace.expressions[name], nt), trace)}
                     for name, node in trace.outputs],
         **vector_symbols(list(problem.inputs), list(problem.outputs)),
+        # v̄ᵢ = ∂f/∂vᵢ for a lone output f; y, the output of the pass, where there are several
+        "adjoint_output": nt.var(trace.outputs[0][0]) if len(trace.outputs) == 1 else "y",
         "input_vector": nt.matrix([[nt.var(name)] for name, _ in trace.inputs]),
         "point_vector": nt.matrix([[lines.input_value(name, trace.point[name], nt, problem.written)]
                                    for name, _ in trace.inputs]),
@@ -295,7 +311,7 @@ def vector_symbols(inputs: list[str], outputs: list[str]) -> dict:
     """The bold letters of the input and output vectors: 𝐱 and 𝐲, unless a name of the problem
     is that letter (an input called x beside 𝐱 = (λ, α, x) reads as one thing), then the first free
     letter of INPUT_VECTOR / OUTPUT_VECTOR.  A vector of one entry is that entry: a lone output y
-    is 𝐲."""
+    is 𝐲, a lone output f is 𝐟 (∂𝐟/∂𝐮, never ∂𝐲/∂𝐮 with no y on the sheet), a lone output λ is λ."""
     taken = {text_variable(name) for name in [*inputs, *outputs]} | set(inputs) | set(outputs)
 
     def free(letters, names):
@@ -305,7 +321,11 @@ def vector_symbols(inputs: list[str], outputs: list[str]) -> dict:
 
     x = free(INPUT_VECTOR, inputs)
     taken.add(x)
-    return {"input_symbol": rf"\mathbf{{{x}}}", "output_symbol": rf"\mathbf{{{free(OUTPUT_VECTOR, outputs)}}}"}
+    if len(outputs) == 1:  # the output itself: 𝐟 for f, λ for λ
+        y = rf"\mathbf{{{outputs[0]}}}" if re.fullmatch("[A-Za-z]", outputs[0]) else latex_variable(outputs[0])
+    else:
+        y = rf"\mathbf{{{free(OUTPUT_VECTOR, outputs)}}}"
+    return {"input_symbol": rf"\mathbf{{{x}}}", "output_symbol": y}
 
 
 def student_label(student: str | None, name: str | None) -> str:
@@ -402,13 +422,14 @@ def _answer_space(longest: int, digits: int) -> str:
 def matrix_sheet_context(solution, *, escape: Callable[[str], str], graph: Callable | None,
                          title: str | None = None, author: str | None = None, course: str | None = None,
                          date: str | None = None, diag: bool = False, blank: bool = False, key: bool = False,
-                         **_ignored) -> dict:
+                         markdown: bool = False, **_ignored) -> dict:
     """The template context of a matrix problem's sheet (LaTeX forms of every equation); with
-    ``blank`` the graph, the adjoint equations and the gradients are left for the student."""
+    ``blank`` the graph, the adjoint equations and the gradients are left for the student. The
+    notes are one formula each, or with ``markdown`` prose with its formulas in $…$."""
     from ..matrix.verify import short_state
-    from .matrix import LatexPrinter, chain_form, derivative_notes
+    from .matrix import LatexPrinter, chain_form, derivative_notes, shape_latex
 
-    space = graph_module.space_latex
+    space = shape_latex
     problem, model, derivation = solution.problem, solution.model, solution.derivation
     printer = LatexPrinter(diag=diag)
     checks = {c.name: c for c in solution.checks.gradients}
@@ -438,7 +459,7 @@ def matrix_sheet_context(solution, *, escape: Callable[[str], str], graph: Calla
                       for g in derivation.gradients],
         "proved": sum(checks[g.name].exact == "pass" for g in derivation.gradients),
         "loss": printer(_named(problem.loss, (1, 1))),
-        "notes": derivative_notes(solution, printer),
+        "notes": derivative_notes(solution, printer, markdown=markdown),
         "abstract": sorted(model.abstract & used),
         "diag": diag,
     }
