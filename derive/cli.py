@@ -331,13 +331,17 @@ def _solve(ctx: typer.Context, problem, functions, at, numbering=Numbering.zero,
     return solved._solved
 
 
-def _progress():
-    """A progress bar on stderr, shown only on a terminal: piped or logged, stderr keeps just the
-    one line an error takes (rich leaves an empty line behind even when transient)."""
+@contextmanager
+def _progress_bar(label: str, total: int):
+    """A progress bar of ``total`` steps on stderr, shown only on a terminal (piped or logged,
+    stderr keeps just the one line an error takes: rich leaves an empty line behind even when
+    transient); yields the callable that advances it."""
     from rich.progress import Progress
 
     console = _terminal().Console(stderr=True)
-    return Progress(transient=True, console=console, disable=not console.is_terminal)
+    with Progress(transient=True, console=console, disable=not console.is_terminal) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda: bar.advance(task)
 
 
 def _terminal():
@@ -363,29 +367,32 @@ _VIEWS = {
 
 
 def _view_command(name: str):
-    help_text, views, json_keys = _VIEWS[name]
-
     def command(ctx: typer.Context, problem: ProblemArg = None, function: FunctionOpt = None,
                 at: AtOpt = None, numbering: NumberingOpt = Numbering.zero, order: OrderOpt = Order.postorder,
                 digits: DigitsOpt = 3, as_json: JsonOpt = False, diag: DiagOpt = False) -> None:
         _json_errors(ctx, as_json)
-        solution = _solve(ctx, problem, function, at, numbering, order)
-        if solution.engine == "matrix":
-            _matrix_view(name, solution, as_json, diag)
-        elif as_json:
-            data = solution.as_dict()
-            if json_keys:
-                data = {"kind": data["kind"], **{key: data[key] for key in json_keys}}
-            typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
-        else:
-            from .render.notation import TextNotation
-
-            terminal = _terminal()
-            terminal.print_views(views(terminal, solution, TextNotation(digits)))
+        _print_view(name, _solve(ctx, problem, function, at, numbering, order), as_json, digits, diag)
 
     command.__name__ = f"{name}_command"
-    command.__doc__ = help_text
+    command.__doc__ = _VIEWS[name][0]
     return command
+
+
+def _print_view(name: str, solution, as_json: bool, digits: int, diag: bool) -> None:
+    """What the view command ``name`` shows of ``solution``: its tables, or their JSON."""
+    if solution.engine == "matrix":
+        return _matrix_view(name, solution, as_json, diag)
+    _, views, json_keys = _VIEWS[name]
+    if as_json:
+        data = solution.as_dict()
+        if json_keys:
+            data = {"kind": data["kind"], **{key: data[key] for key in json_keys}}
+        typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        from .render.notation import TextNotation
+
+        terminal = _terminal()
+        terminal.print_views(views(terminal, solution, TextNotation(digits)))
 
 
 def _matrix_view(name: str, solution, as_json: bool, diag: bool) -> None:
@@ -523,98 +530,43 @@ def check_command(
 
     One file: exits 0 when everything is right, 1 otherwise. Many files or a folder: one report
     for the class; exits 0 when every file was graded, whatever the scores, 2 when one could not be."""
-    from .grading.batch import ClassReport, collect, grade_class, grade_file
-    from .grading.roster import read_manifest, read_roster
+    from .grading.check import CheckRequest, check
 
     _json_errors(ctx, as_json)
+    request = CheckRequest(
+        problem, tuple(answers), csv=csv_out, gradescope=gradescope_out, feedback=Feedback(feedback).value,
+        visibility=Visibility(visibility).value, answers_after_due_date=answers_after_due_date,
+        submission_metadata=submission_metadata, canvas=canvas_out, moodle=moodle_out, assignment=assignment,
+        manifest=manifest, roster=roster, overrides=overrides, tolerance=tolerance, weights=tuple(weight or ()),
+        require_lines=require_lines, decimal_comma=decimal_comma, stats=stats_dir)
+    checked = check(request, lambda: _solve(ctx, problem, None, None), _solve_at(ctx), _progress_bar, _note)
+    _print_checked(checked, as_json)
+    raise typer.Exit(checked.exit_code)
+
+
+def _solve_at(ctx: typer.Context):
+    """How a variant's point is solved: with the limits of the command line."""
+    from .scalar.solve import solve_scalar
+
     settings = _settings(ctx)
-    inputs = {"--manifest": manifest, "--roster": roster, "--overrides": overrides,
-              "--submission-metadata": submission_metadata, "the problem file": Path(problem),
-              **{"a graded file": path for path in collect(answers)}}
-    outputs = {"--csv": csv_out, "--gradescope": gradescope_out, "--canvas": canvas_out, "--moodle": moodle_out}
-    _refuse_overwriting(inputs, outputs)
-    with _results_even_on_failure(gradescope_out, answers):
-        solution = _solve(ctx, problem, None, None)
-        entries = None
-        if manifest:
-            if solution.engine != "scalar":
-                raise ProblemError("--manifest grades variants of a scalar problem")
-            entries = read_manifest(manifest, solution.problem)
-        students = read_roster(roster) if roster else None
-        decisions = None
-        if overrides:
-            if solution.engine != "scalar":
-                raise ProblemError("--overrides resolves cells of scalar worksheets")
-            from .grading.grade import worksheet_cells
-            from .grading.overrides import read_overrides
+    return lambda p: solve_scalar(p, limits=settings.limits, symbolic_limit=settings.symbolic_limit,
+                                  symbolic_timeout=settings.symbolic_timeout)
 
-            decisions = read_overrides(overrides, worksheet_cells(solution))
 
-        def solve_at(p):
-            from .scalar.solve import solve_scalar
+def _note(text: str) -> None:
+    typer.echo(one_line(f"derive: note: {text}"), err=True)
 
-            return solve_scalar(p, limits=settings.limits, symbolic_limit=settings.symbolic_limit,
-                                symbolic_timeout=settings.symbolic_timeout)
 
-        options = _grading_options(solution, tolerance, weight, require_lines, decimal_comma)
-    exclude = tuple(p for p in (manifest, roster, overrides) if p)
-    if gradescope_out:
-        _gradescope(ctx, solution, answers, entries, solve_at, students, decisions, exclude, options,
-                    gradescope_out, (Feedback(feedback).value, Visibility(visibility).value, answers_after_due_date),
-                    submission_metadata,
-                    (csv_out, canvas_out, moodle_out, assignment or solution.problem.title or solution.problem.name),
-                    as_json)
-        return
-    batch = len(answers) > 1 or any(path.is_dir() for path in answers)
-    if batch:
-        with _progress() as bar:
-            task = bar.add_task("grading", total=len(collect(answers)))
-            report = grade_class(solution, answers, entries, solve_at, progress=lambda: bar.advance(task),
-                                 overrides=decisions, roster=students, exclude=exclude, **options)
+def _print_checked(checked, as_json: bool) -> None:
+    """A class's report (then one line on stderr per file that could not be graded), or one file's cells."""
+    if not checked.batch:
+        return _print_one(_terminal(), checked.solution, checked.report.submissions[0], as_json)
+    if as_json:
+        typer.echo(json.dumps(checked.report.as_dict(), indent=2, ensure_ascii=False))
     else:
-        submission = grade_file(solution, answers[0], entries, solve_at, **options)
-        if decisions:
-            from .grading.overrides import apply_overrides
-
-            submission.result = apply_overrides(submission.result, decisions.get(submission.id, []))
-        report = ClassReport(solution.problem.name, [submission], {s.id: s for s in students or []})
-    _write_gradebooks(report, csv_out, canvas_out, moodle_out, assignment or solution.problem.title
-                      or solution.problem.name)
-    if stats_dir:
-        from .grading.stats import write_stats
-
-        write_stats(report, solution, stats_dir)
-    terminal = _terminal()
-    if batch:
-        if as_json:
-            typer.echo(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
-        else:
-            terminal.print_views(terminal.class_views(report))
-        for failed in report.errors:
-            typer.echo("derive: error: " + one_line(" ".join(failed.error.split())), err=True)  # one line each
-        raise typer.Exit(2 if report.errors else 0)
-    _print_one(terminal, solution, report.submissions[0], as_json)
-    if not report.submissions[0].result.all_correct:
-        raise typer.Exit(1)
-
-
-@contextmanager
-def _results_even_on_failure(out: Optional[Path], answers: list[Path]):
-    """With --gradescope, a setup that fails (an unreadable manifest or roster, a problem that
-    does not solve) still leaves a results.json saying so: Gradescope shows the student that,
-    rather than a bare "the autograder failed"."""
-    try:
-        yield
-    except DeriveError as exc:
-        if out is not None:
-            from .grading.batch import Submission
-            from .files import write_text
-            from .grading.gradescope import results
-
-            failed = Submission(", ".join(map(str, answers)), error="the autograder could not grade this submission: "
-                                + one_line(str(exc)) + " (your instructor can see why)")
-            write_text(out, json.dumps(results(failed), indent=2, ensure_ascii=False) + "\n")
-        raise
+        _terminal().print_views(_terminal().class_views(checked.report))
+    for failed in checked.report.errors:
+        typer.echo("derive: error: " + one_line(" ".join(failed.error.split())), err=True)  # one line each
 
 
 def _print_one(terminal, solution, submission, as_json: bool) -> None:
@@ -629,104 +581,6 @@ def _print_one(terminal, solution, submission, as_json: bool) -> None:
                          else terminal.matrix_answer_views(result))
     for note in submission.notes:
         typer.echo("To look at: " + one_line(note))
-
-
-def _refuse_overwriting(inputs: dict, outputs: dict) -> None:
-    """An output that names an input of the run (or another output) would destroy it."""
-    import os
-
-    def same(a: Path, b: Path) -> bool:
-        try:
-            return os.path.samefile(a, b)
-        except OSError:
-            return os.path.abspath(a) == os.path.abspath(b)
-
-    named = [(k, v) for k, v in outputs.items() if v]
-    for i, (option, path) in enumerate(named):
-        clash = next((what for what, other in [*inputs.items(), *named[:i]] if other and same(path, other)), None)
-        if clash:
-            raise ProblemError(f"{option} {one_line(str(path))} names {clash}, which would be overwritten",
-                               hint="write the output to another file")
-
-
-def _write_gradebooks(report, csv_out, canvas_out, moodle_out, assignment: str) -> None:
-    from .files import write_text
-    from .grading.gradebooks import provisional
-
-    if csv_out:
-        write_text(csv_out, report.to_csv())
-    if canvas_out:
-        write_text(canvas_out, report.to_canvas(assignment))
-    if moodle_out:
-        write_text(moodle_out, report.to_moodle(assignment))
-    held = provisional(report)
-    if held and (canvas_out or moodle_out):
-        ids = ", ".join(s.id for s in held[:10]) + (", …" if len(held) > 10 else "")
-        typer.echo(one_line(f"derive: note: {len(held)} provisional grade(s) left out of the gradebook import, "
-                            f"with cells waiting for review: {ids} (resolve them with --overrides)"), err=True)
-
-
-def _gradescope(ctx, solution, answers, entries, solve_at, students, decisions, exclude, options, out: Path,
-                shown_to_student: tuple, metadata: Optional[Path], gradebooks: tuple, as_json: bool) -> None:
-    """One Gradescope submission: results.json is written whatever happens to the file."""
-    from .grading.batch import ClassReport
-    from .files import write_text
-    from .grading.gradescope import grade_submission, read_metadata, results
-
-    if metadata is None:  # Gradescope's layout: /autograder/submission beside submission_metadata.json
-        metadata = next((p.parent / "submission_metadata.json" for p in answers
-                         if p.name == "submission" and (p.parent / "submission_metadata.json").is_file()), None)
-    users, unread = None, ""
-    try:
-        users = read_metadata(metadata) if metadata else None
-    except DeriveError as exc:  # Gradescope's file, not the student's: grade by the sheet's id, say so
-        unread = f"the submitter is unknown: {exc}"
-    submission, note = grade_submission(solution, answers, entries, solve_at, users, students, decisions, exclude,
-                                        **options)
-    submission.notes += [unread] if unread else []
-    feedback, visibility, after_due_date = shown_to_student
-    write_text(out, json.dumps(results(submission, feedback, visibility, note, after_due_date), indent=2,
-                               ensure_ascii=False) + "\n")
-    _write_gradebooks(ClassReport(solution.problem.name, [submission], {s.id: s for s in students or []}),
-                      *gradebooks)
-    if submission.result is None:
-        raise ProblemError(one_line(" ".join(submission.error.split())))
-    _print_one(_terminal(), solution, submission, as_json)
-    one_file = len(answers) == 1 and not answers[0].is_dir()  # a folder exits 0 once graded, as a batch
-    if one_file and not submission.result.all_correct:
-        raise typer.Exit(1)
-
-
-def _grading_options(solution, tolerance, weights, require_lines, decimal_comma=None) -> dict:
-    """The grading policy: the problem file's [grading] table, overridden by the options."""
-    if solution.engine != "scalar":
-        if tolerance is not None or weights or require_lines or decimal_comma is not None:
-            raise ProblemError("--tolerance, --weight, --require-lines and --decimal-comma grade scalar worksheets")
-        return {}
-    from .grading.grade import PARTS, Policy
-
-    from .problems import check_weight, check_weights
-
-    chosen = dict(solution.problem.grading)
-    for text in weights or []:
-        part, _, value = text.partition("=")
-        if part.strip() not in PARTS:
-            raise ProblemError(f"--weight '{one_line(text)}': '{one_line(part.strip())}' is not a part",
-                               hint="e.g. --weight forward=2 (parts: " + ", ".join(PARTS) + ")")
-        try:
-            number = float(value)
-        except ValueError:
-            number = float("nan")
-        chosen[part.strip()] = check_weight(number, f"--weight '{one_line(text)}'")
-    check_weights(chosen, "--weight")
-    policy = dict(solution.problem.policy)
-    if tolerance is not None:
-        policy["tolerance"] = tolerance
-    if require_lines is not None:
-        policy["require_lines"] = require_lines
-    if decimal_comma is not None:
-        policy["decimal_comma"] = decimal_comma
-    return {"weights": chosen, "policy": Policy(**policy)}
 
 
 @app.command("variants", epilog=_epilog("variants"))
@@ -745,19 +599,11 @@ def variants_command(
 ) -> None:
     """Give each student their own point: a blank sheet and a key each, and manifest.csv."""
 
+    from .grading.variants import write_class_variants
     from .report import SheetOptions
-    from .grading.roster import anonymous_roster, in_shard, parse_shard, read_roster
-    from .grading.variants import write_variants
 
-    if roster and count:
-        raise ProblemError("give --count or --roster, not both", hint="a roster has one sheet per student")
-    students = read_roster(roster) if roster else anonymous_roster(count or 30)
-    part = parse_shard(shard)
-    with _progress() as bar:
-        task = bar.add_task("sheets", total=sum(in_shard(i, part) for i in range(len(students))))
-        manifest = write_variants(problem, len(students), seed, out_dir, pdf, SheetOptions(digits=digits), workers,
-                                  progress=lambda: bar.advance(task), students=students, shard=part)
-    typer.echo(str(manifest))
+    typer.echo(str(write_class_variants(problem, count, roster, shard, seed, out_dir, pdf, SheetOptions(digits=digits),
+                                        workers, _progress_bar)))
 
 
 @app.command("codegen", epilog=_epilog("codegen"))
@@ -767,18 +613,9 @@ def codegen_command(
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="The .py file to write.")] = None,
 ) -> None:
     """Write a self-contained NumPy module with forward() and gradients() for a matrix problem."""
-    from .files import write_text
-    from .matrix.codegen import generate, self_check
+    from .report import write_code
 
-    solution = _solve(ctx, problem, None, None)
-    if solution.engine != "matrix":
-        raise ProblemError(f"codegen writes matrix problems' backward passes; {solution.problem.name} is scalar",
-                           hint="try derive codegen problem2")
-    output = output or Path("outputs") / f"{solution.problem.name}_gradients.py"
-    source = generate(solution.derivation)
-    self_check(solution.derivation, source)  # run at the check point before anything is written
-    write_text(output, source)
-    typer.echo(str(output))
+    typer.echo(str(write_code(_solve(ctx, problem, None, None), output)))
 
 
 @app.command("problems", epilog=_epilog("problems"))
@@ -858,37 +695,10 @@ def graph_command(
     order: OrderOpt = Order.postorder,
 ) -> None:
     """Draw the computational graph (or with --adjoint the backpropagation graph)."""
-    from .files import write_bytes, write_text
-    from .render import graph as graph_render
+    from .report import write_graph
 
     solution = _solve(ctx, problem, function, at, numbering, order)
-    fmt = GraphFormat(fmt).value
-    suffix = "-adjoint" if adjoint else "-graph"
-    output = output or Path("outputs") / f"{solution.problem.name}{suffix}.{fmt}"
-    if solution.engine == "matrix":
-        if adjoint:
-            raise ProblemError("--adjoint draws a scalar problem's backpropagation graph",
-                               hint="a matrix problem's adjoints are equations: derive solve or report")
-        graph_render.check_size(len(solution.model.variables) + len(solution.model.equations))
-        tikz = graph_render.matrix_tikz(solution.model) if fmt == "tikz" else ""
-        dot = graph_render.matrix_dot(solution.model)
-    else:
-        graph_render.check_size(len(solution.trace.nodes))
-        tikz = graph_render.tikz(solution.trace, adjoint) if fmt == "tikz" else ""
-        dot = graph_render.dot_source(solution.trace, adjoint)
-    if fmt == "tikz":
-        write_text(output, tikz + "\n")
-    elif fmt == "dot":
-        write_text(output, dot)
-    else:
-        write_bytes(output, _graphviz_render(dot, fmt))
-    typer.echo(str(output))
-
-
-def _graphviz_render(source: str, fmt: str) -> bytes:
-    from .render.graph import render
-
-    return render(source, fmt)
+    typer.echo(str(write_graph(solution, output, GraphFormat(fmt).value, adjoint)))
 
 
 def main() -> None:

@@ -264,7 +264,14 @@ class Function:
     ``float_value`` a stable float implementation;
     ``numpy``/``numpy_derivative`` NumPy implementations.  ``superscript`` says the LaTeX form
     is a power (e^{x}): as a base it is bracketed like one.  ``singular`` gives a reason
-    where the function is not differentiable at a float."""
+    where the function is not differentiable at a float.
+
+    ``concrete_in_proof``: the exact matrix proof evaluates it as itself, not as an abstract f
+    with f′ (its derivative identity is part of the algebra: log′ = 1/x turns cross-entropy into
+    P − T, σ′ = σ(1 − σ) turns its cross-entropy into p − t, tanh′ is written from its output);
+    every other function stays abstract, so the proof holds for any of them.
+    ``concrete_in_answers``: a typed matrix answer may also write it out (softplus′ = σ).
+    ``saturates``: a drawn variant whose value of it prints as 0 or ±1 is a poor exercise."""
 
     name: str
     definition: Callable[[sympy.Expr], sympy.Expr]
@@ -282,6 +289,9 @@ class Function:
     aliases: tuple[str, ...] = ()
     superscript: bool = False
     summary: str = ""  # one line for the docs' table
+    saturates: bool = False  # flat towards ±1 or 0 and 1: a drawn point may print it as 0, ±1
+    concrete_in_proof: bool = False  # the exact matrix proof keeps it concrete (see below)
+    concrete_in_answers: bool = False  # a typed matrix answer may write it out (besides the above)
 
     @property
     def latex_form(self) -> str:
@@ -304,10 +314,10 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in [
     # -- elementary ------------------------------------------------------------------------------------
     Function("exp", sympy.exp, sympy.exp, r"\exp", np_exp, np_exp, latex="e^{$0}", superscript=True,
              derivative_latex=r"$f($0)", derivative_text="$f($0)",
-             summary="e^x"),
+             summary="e^x", concrete_in_proof=True),
     Function("log", sympy.log, lambda x: 1 / x, r"\log", np_log, np_dlog, aliases=("ln",),
              derivative_latex=r"1 \oslash $0", derivative_text="1 ⊘ $0",
-             summary="natural logarithm"),
+             summary="natural logarithm", concrete_in_proof=True),
     Function("log1p", lambda x: sympy.log(1 + x), lambda x: 1 / (1 + x), r"\operatorname{log1p}",
              np_log1p, np_dlog1p, float_value=math.log1p,
              derivative_latex=r"1 \oslash \left(1 + $0\right)", derivative_text="1 ⊘ (1 + $0)",
@@ -315,10 +325,10 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in [
     Function("sqrt", sympy.sqrt, lambda x: 1 / (2 * sympy.sqrt(x)), r"\operatorname{sqrt}", np_sqrt, np_dsqrt,
              latex=r"\sqrt{$0}", singular=_not_at_zero("sqrt"),
              derivative_latex=r"1 \oslash \left(2 \sqrt{$0}\right)", derivative_text="1 ⊘ (2 √$0)",
-             summary="square root"),
+             summary="square root", concrete_in_proof=True),
     Function("square", lambda x: x ** 2, lambda x: 2 * x, r"\operatorname{sq}", np_square, np_dsquare,
              derivative_latex=r"2 $0", derivative_text="2 $0",
-             summary="x²"),
+             summary="x²", concrete_in_proof=True),
     Function("abs", sympy.Abs, sympy.sign, r"\operatorname{abs}", np_abs, np_sign, latex=r"\left|$0\right|",
              float_value=abs, singular=_not_at_zero("abs"), derivative_latex=r"\operatorname{sign}($0)",
              derivative_text="sign($0)",
@@ -339,7 +349,7 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in [
              summary="hyperbolic cosine (log(cosh(r)) is the log-cosh loss)"),
     Function("tanh", sympy.tanh, lambda x: 1 - sympy.tanh(x) ** 2, r"\tanh", np_tanh, np_dtanh,
              derivative_latex=r"1 - $f($0) \odot $f($0)", derivative_text="1 − $f($0) ⊙ $f($0)",
-             summary="hyperbolic tangent"),
+             summary="hyperbolic tangent", concrete_in_proof=True, saturates=True),
     Function("erf", sympy.erf, lambda x: 2 / sympy.sqrt(sympy.pi) * sympy.exp(-x ** 2), r"\operatorname{erf}",
              np_erf, np_derf, float_value=math.erf,
              derivative_latex=r"\tfrac{2}{\sqrt{\pi}} \exp\left(-$0^{\circ 2}\right)",
@@ -350,7 +360,7 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in [
              derivative_latex=r"$f($0) \odot \left(1 - $f($0)\right)",
              derivative_shown=("σ($0)(1 − σ($0))", r"\sigma($0)\left(1 - \sigma($0)\right)"),
              derivative_text="$f($0) ⊙ (1 − $f($0))",
-             summary="logistic sigmoid 1/(1 + e^-x)"),
+             summary="logistic sigmoid 1/(1 + e^-x)", concrete_in_proof=True, saturates=True),
     Function("relu", relu, sympy.Heaviside, r"\operatorname{ReLU}", np_relu, np_drelu,
              float_value=lambda x: max(0.0, x), singular=_not_at_zero("relu"),
              derivative_latex=r"\mathbf{1}[$0 > 0]", derivative_text="𝟏[$0 > 0]",
@@ -370,7 +380,7 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in [
     Function("softplus", lambda x: sympy.log(1 + sympy.exp(x)), sigmoid, r"\operatorname{softplus}",
              np_softplus, np_sigmoid, float_value=_softplus_float, derivative_latex=r"\sigma($0)",
              derivative_text="σ($0)",
-             summary="log(1 + e^x)"),
+             summary="log(1 + e^x)", concrete_in_answers=True),
     Function("silu", lambda x: x * sigmoid(x), lambda x: sigmoid(x) * (1 + x * (1 - sigmoid(x))),
              r"\operatorname{SiLU}", np_silu, np_dsilu, aliases=("swish",),
              derivative_latex=r"\sigma($0) \odot \left(1 + $0 \odot \left(1 - \sigma($0)\right)\right)",

@@ -1,4 +1,5 @@
-"""Solution sheets: fill the Jinja2 templates (sandboxed), write files safely, compile PDFs.
+"""Solution sheets: fill the Jinja2 templates (sandboxed), write files safely, compile PDFs; and
+the other files a solved problem is written to (its graph drawn, its backward pass as NumPy code).
 
 The PDF is compiled by latexmk + pdflatex under the fixed name ``sheet.tex`` in a private scratch
 folder (no user-derived name ever reaches a command line), without shell escape, with paranoid
@@ -23,7 +24,7 @@ from importlib import resources
 from pathlib import Path
 
 from . import files, sandbox, texfigures, texformat
-from .errors import Interrupted, ReportError, UsageError, inert
+from .errors import Interrupted, ProblemError, ReportError, UsageError, inert
 from .render import latex as latex_render
 from .render import markdown as markdown_render
 from .grading.roster import ID_HINT, STUDENT_ID
@@ -534,3 +535,47 @@ def log_errors(log: str, context: int = 2) -> str:
         if line.startswith("!") or re.match(r".*:\d+: ", line):
             return " | ".join(x.strip() for x in lines[i:i + 1 + context] if x.strip())
     return "see the log: " + " | ".join(lines[-3:])
+
+
+def write_code(solution, output: str | Path | None) -> Path:
+    """A matrix problem's forward and backward pass as a self-contained NumPy module, run at the
+    check point before anything is written, then written to ``output`` (default
+    outputs/NAME_gradients.py); returns its path."""
+    from .matrix.codegen import generate, self_check
+
+    if solution.engine != "matrix":
+        raise ProblemError(f"codegen writes matrix problems' backward passes; {solution.problem.name} is scalar",
+                           hint="try derive codegen problem2")
+    output = Path(output) if output else Path("outputs") / f"{solution.problem.name}_gradients.py"
+    source = generate(solution.derivation)
+    self_check(solution.derivation, source)
+    files.write_text(output, source)
+    return output
+
+
+def write_graph(solution, output: str | Path | None, fmt: str = "svg", adjoint: bool = False) -> Path:
+    """The computational graph drawn (scalar problems: or their backpropagation graph, ``adjoint``)
+    as dot, svg, png or TikZ, written to ``output`` (default outputs/NAME-graph.FMT); returns its
+    path."""
+    from .render import graph as graph_render  # Graphviz is looked for only when a graph is drawn
+
+    suffix = "-adjoint" if adjoint else "-graph"
+    output = Path(output) if output else Path("outputs") / f"{solution.problem.name}{suffix}.{fmt}"
+    if solution.engine == "matrix":
+        if adjoint:
+            raise ProblemError("--adjoint draws a scalar problem's backpropagation graph",
+                               hint="a matrix problem's adjoints are equations: derive solve or report")
+        graph_render.check_size(len(solution.model.variables) + len(solution.model.equations))
+        tikz = graph_render.matrix_tikz(solution.model) if fmt == "tikz" else ""
+        dot = graph_render.matrix_dot(solution.model)
+    else:
+        graph_render.check_size(len(solution.trace.nodes))
+        tikz = graph_render.tikz(solution.trace, adjoint) if fmt == "tikz" else ""
+        dot = graph_render.dot_source(solution.trace, adjoint)
+    if fmt == "tikz":
+        files.write_text(output, tikz + "\n")
+    elif fmt == "dot":
+        files.write_text(output, dot)
+    else:
+        files.write_bytes(output, graph_render.render(dot, fmt))
+    return output

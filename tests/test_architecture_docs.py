@@ -94,3 +94,114 @@ def test_the_functions_page_is_the_table():
     from derive.functions import markdown_table
 
     assert markdown_table() in (DOCS / "functions.md").read_text(encoding="utf-8")
+
+
+# -- the import direction -------------------------------------------------------------------------
+PACKAGE = Path(__file__).resolve().parent.parent / "derive"
+
+
+def layers() -> dict[str, int]:
+    """docs/architecture.md's layer picture: each module or package of derive/ → its layer (0 on top)."""
+    text = (DOCS / "architecture.md").read_text(encoding="utf-8")
+    section = text[text.index("## The import direction"):]
+    picture = re.search(r"```\n(.*?)```", section, re.S).group(1)
+    return {name.strip().removesuffix(".py").removesuffix("/"): level
+            for level, line in enumerate(picture.strip().splitlines()) for name in line.split(",")}
+
+
+def unit(module: str) -> str:
+    """What the picture names for a dotted module: derive.render.lines → render, derive.api → api."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def imports_of(path: Path) -> list[tuple[str, int]]:
+    """Every module of derive that ``path`` imports (at the top or inside a function), with its line."""
+    import ast
+
+    package = ["derive", *path.relative_to(PACKAGE).parent.parts]
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            base = package[:len(package) - node.level + 1] if node.level else []
+            module = ".".join([*base, *([node.module] if node.module else [])])
+            # from . import lines: the names are modules
+            targets = [f"{module}.{a.name}" for a in node.names] if node.module is None else [module]
+        elif isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        else:
+            continue
+        out += [(target, node.lineno) for target in targets if target.split(".")[0] == "derive"]
+    return out
+
+
+def import_edges() -> list[tuple[str, str, str]]:
+    """(importer's unit, imported unit, where) for every import between two units of derive."""
+    edges = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        importer = unit(".".join(["derive", *path.relative_to(PACKAGE).with_suffix("").parts]))
+        for target, line in imports_of(path):
+            if unit(target) != importer:
+                edges.append((importer, unit(target), f"{path.relative_to(PACKAGE.parent)}:{line} imports {target}"))
+    return edges
+
+
+def test_imports_point_down_the_layers_of_the_architecture_page():
+    """Every module of derive is in the picture, and none imports from a layer above its own."""
+    level = layers()
+    units = {unit(".".join(["derive", *p.relative_to(PACKAGE).with_suffix("").parts])) for p in PACKAGE.rglob("*.py")}
+    assert units - set(level) == set(), "modules missing from docs/architecture.md's layer picture"
+    upward = [where for importer, imported, where in import_edges() if level[imported] < level[importer]]
+    assert upward == []
+
+
+def test_renderers_import_no_grading_and_engines_no_renderer():
+    """render/ prints what it is handed: it imports nothing of grading/ or the CLI; the engines
+    (scalar/, matrix/) import nothing of render/, grading/ or the reader of hand-written lines."""
+    edges = import_edges()
+    assert [w for a, b, w in edges if a == "render" and b in ("grading", "cli", "report", "api")] == []
+    assert [w for a, b, w in edges if a in ("scalar", "matrix")
+            and b in ("render", "grading", "handwriting", "cli", "report", "api")] == []
+    assert {("render", "handwriting"), ("grading", "render")} <= {(a, b) for a, b, _ in edges}  # the scan sees
+
+
+# -- thin commands ----------------------------------------------------------------------------------
+#: Most statements in one command's body (its docstring and imports not counted, the statements
+#: nested in an if, for or with counted): gather the options (and refuse a combination only the
+#: command line can get wrong), solve, call one library function, print what it returns.  A body
+#: longer than this does work that belongs in the library (docs/architecture.md, "Thin commands").
+COMMAND_STATEMENTS = 8
+
+
+def statements(body: list) -> int:
+    import ast
+
+    count = 0
+    for node in body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)) or (
+                isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)):
+            continue
+        count += 1 + sum(statements(getattr(node, name, None) or [])
+                         for name in ("body", "orelse", "finalbody", "handlers"))
+    return count
+
+
+def test_every_command_is_a_thin_wrapper_over_one_library_function():
+    """Every command of the CLI, the ones made in a loop (solve, trace, forward, ...) too."""
+    import ast
+    import inspect
+    import textwrap
+
+    from derive.cli import app
+
+    commands = app.registered_commands
+    assert len(commands) >= 13
+    long = {}
+    for command in commands:
+        function = ast.parse(textwrap.dedent(inspect.getsource(command.callback))).body[0]
+        if statements(function.body) > COMMAND_STATEMENTS:
+            long[command.name or command.callback.__name__] = statements(function.body)
+    assert long == {}, f"commands longer than {COMMAND_STATEMENTS} statements: move their work into the library"
+    source = textwrap.dedent("def check():\n    for x in y:\n        if x:\n            a = 1\n        else:\n"
+                             "            b = 2\n    return a\n")
+    assert statements(ast.parse(source).body[0].body) == 5  # the count is of nested statements

@@ -130,7 +130,7 @@ def test_a_misspelt_function_is_hinted_with_its_real_name(typed, meant):
 
 
 def test_reserved_names_and_the_hand_notation_reader_come_from_the_table():
-    from derive.grading.handwriting import _ARITY
+    from derive.handwriting import _ARITY
     from derive.problems import RESERVED
 
     for f in TABLE.values():
@@ -139,13 +139,47 @@ def test_reserved_names_and_the_hand_notation_reader_come_from_the_table():
 
 def test_every_name_a_printed_derivative_uses_reads_back_in_hand_notation():
     """cosh′ = sinh was printed on the sheet but the hand-notation reader did not know sinh."""
-    from derive.grading.handwriting import _ARITY
+    from derive.handwriting import _ARITY
 
     x = sympy.Symbol("x", real=True)
     known = {*_ARITY, "sign"}
     for f in TABLE.values():
         used = {type(g).__name__ for g in f.derivative(x).atoms(sympy.Function)}
         assert used <= known | {"Heaviside"}, (f.name, used - known)
+
+
+def _named_lists(path, names) -> list[tuple[int, list[str]]]:
+    """Literal tuples, lists, sets and dict keys in ``path`` that name two or more functions of
+    the table: a list of functions written by hand, which a new entry would have to be added to."""
+    import ast
+
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        elements = node.keys if isinstance(node, ast.Dict) else getattr(node, "elts", None)
+        if isinstance(node, (ast.Set, ast.Tuple, ast.List, ast.Dict)) and elements:
+            named = [e.value for e in elements if isinstance(e, ast.Constant) and e.value in names]
+            if len(named) >= 2:
+                out.append((node.lineno, named))
+    return out
+
+
+def test_lists_of_functions_follow_the_fields_of_the_table():
+    """Which functions saturate (a drawn variant printing tanh as 1.000 is redrawn) and which the
+    exact matrix proof and the typed answers keep concrete are fields of each entry; the lists the
+    grader and the proof read are made from them, so a new entry needs no other edit."""
+    from pathlib import Path
+
+    from derive import functions
+    from derive.grading import variants
+    from derive.matrix import evaluate
+
+    for f in functions.FUNCTIONS.values():
+        assert (f.name in variants.SATURATING) == f.saturates, f.name
+        assert (f.name in evaluate.EXACT_CONCRETE) == f.concrete_in_proof, f.name
+        assert (f.name in evaluate.ANSWER_CONCRETE) == (f.concrete_in_proof or f.concrete_in_answers), f.name
+    assert {"tanh", "sigmoid"} <= variants.SATURATING and "softplus" in evaluate.ANSWER_CONCRETE - evaluate.EXACT_CONCRETE
+    for module in (variants, evaluate):
+        assert _named_lists(Path(module.__file__), functions.NAMES) == [], module.__name__
 
 
 def _read_text_derivative(text: str):

@@ -6,7 +6,7 @@ import pytest
 
 from derive.errors import ParseError
 from derive.grading.grade import read_value
-from derive.grading.handwriting import parse_line
+from derive.handwriting import parse_line
 
 NAMES = {"v0": 2.0, "v1": 1.0, "v5": 3.0, "v6": math.sin(3)}
 

@@ -156,7 +156,7 @@ def test_a_line_that_is_not_a_real_number_is_the_cells_business(tmp_path, line):
 
 
 def test_complex_power_in_a_line_is_not_a_real_number():
-    from derive.grading.handwriting import parse_line
+    from derive.handwriting import parse_line
 
     with pytest.raises(derive.ParseError, match="not a real number"):
         parse_line("(-1)^0.5", {})
@@ -421,7 +421,7 @@ def test_fuzz_markdown_worksheet(problem1, rows, header, marker, tmp_path_factor
 @given(line=_CELL)
 def test_fuzz_hand_written_lines(problem1, line):
     from derive.grading.grade import read_value
-    from derive.grading.handwriting import parse_line
+    from derive.handwriting import parse_line
 
     names = {node.id: node.value for node in problem1.trace.nodes}
     for parse in (lambda: parse_line(line, names), lambda: read_value(line)):

@@ -7,7 +7,7 @@ import math
 import pytest
 import sympy
 
-from derive.grading.handwriting import parse_line
+from derive.handwriting import parse_line
 from derive.problems import Problem
 from derive.render import lines
 from derive.render.notation import LatexNotation, TextNotation
@@ -149,3 +149,21 @@ def test_terms_that_do_not_add_up_when_rounded_get_one_more_decimal():
     answers = read_csv(blank_csv(solution, key=True))
     assert next(a.line for a in answers if a.part == "trace" and a.node == "v2") == "0.1354 + 0.2824 = 0.418"
     assert grade(solution, answers).all_correct
+
+
+def test_a_negative_term_in_scientific_notation_is_subtracted_and_reads_back():
+    """A sum writes a term whose sign the printer put there as "a − b" (the term's sign is carried
+    with it, not read from its text), first or not, in text and LaTeX alike; the line reads back
+    to the product rule's value, −2e−05 each: ∂(x1 x2 + x2 x1)/∂x1 = 2 x2."""
+    problem = Problem("negative", {"x1": sympy.Integer(1), "x2": sympy.Rational(-1, 50000)}, {"y1": "x1*x2 + x2*x1"})
+    solved = solve_scalar(problem)
+    names = {n.id: n.value for n in solved.trace.nodes}
+    forward = next(p for p in solved.forward if p.input == "x1")
+    text = {r.node: r.evaluation for r in lines.forward_rows(forward, solved.trace, TextNotation()) if not r.answer}
+    latex = {r.node: r.evaluation for r in lines.forward_rows(forward, solved.trace, LatexNotation()) if not r.answer}
+    assert "= −2.000e−05 × 1 + 1 × 0 =" in text["v2"] and "= 1 × 0 − 2.000e−05 × 1 =" in text["v3"]
+    assert text["v4"] == "−2.000e−05 − 2.000e−05 = −4.000e−05"
+    assert r"= 1 \times 0 - 2.000 \times 10^{-5} \times 1 =" in latex["v3"]
+    for node, value in (("v2", -2e-05), ("v3", -2e-05), ("v4", -4e-05)):
+        for stage in parse_line(text[node], names):
+            assert stage.value == pytest.approx(value, rel=1e-9), (node, stage.text)

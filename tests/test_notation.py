@@ -63,6 +63,29 @@ def test_user_text_escaping():
     assert cell(r"\left|v_{1}\right|") == r"$\left\vert v_{1}\right\vert $"
 
 
+@pytest.mark.parametrize("x, digits, text, negative, scientific", [
+    (-0.5, 3, "-0.500", True, False),
+    (2.5e-05, 3, "2.500e-05", False, True),
+    (-2.5e-05, 3, "-2.500e-05", True, True),
+    (-1e-13, 3, "0", False, False),  # rounds to 0: no sign is written
+    (-3.0, 3, "-3", True, False),
+    (12345678.9, 1, "1.2e+07", False, True),
+    (2e15, 2, "2.00e+15", False, True),
+])
+def test_a_printed_number_carries_its_sign_and_form(x, digits, text, negative, scientific):
+    """The facts the printers act on (a sign a sum writes as " − ", scientific notation a product
+    to bracket, 10^{k} in LaTeX) are decided where the number's form is chosen, from its value;
+    the number's binding was guessed from the printed text's first character and an "e" in it."""
+    from derive.render.notation import printed_number
+
+    assert printed_number(x, digits) == (text, negative, scientific)
+    kind = "neg" if negative else "mul" if scientific else "atom"
+    for nt in (TextNotation(digits), LatexNotation(digits)):
+        assert nt.number_binding(x) == kind
+        assert nt.number(x).startswith(nt.minus) == negative  # the fact agrees with what is printed
+        assert (r"\times 10^{" in nt.number(x) if nt.name == "latex" else "e" in nt.number(x)) == scientific
+
+
 def test_a_gates_bias_is_labelled_as_its_weight_is():
     """An LSTM's Wf printed W_F but its bias bf the word "bf" (and b̄ over the f): a bias b with a
     one-letter label is set as its weight is, b_F beside W_F; other two-letter words stay words."""

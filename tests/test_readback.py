@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from derive.errors import DeriveError
 from derive.grading.grade import grade
-from derive.grading.handwriting import parse_line
+from derive.handwriting import parse_line
 from derive.parse import parse_expression
 from derive.problems import Problem
 from derive.render import lines

@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from ..errors import DeriveError, ProblemError, UsageError
-from .handwriting import parse_line
+from ..handwriting import parse_line
 from ..scalar.rules import primitive
 from ..scalar.solve import ScalarSolution
 
@@ -144,6 +144,10 @@ class Grade:
         """Everything, for the instructor's report (--json): the private notes too."""
         return {"cells": [c.as_dict() for c in self.cells], "score": self.score(),
                 "notes": self.notes + self.private}
+
+    def to_look_at(self, instructor: bool = True) -> list[str]:
+        """What a person should look at in this file (the renderers print it as given)."""
+        return to_look_at(self, instructor)
 
 
 def to_look_at(result, instructor: bool = True) -> list[str]:

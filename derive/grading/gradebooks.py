@@ -89,3 +89,21 @@ def moodle_csv(report, assignment: str) -> str:
         email = student.email or (s.id if "@" in s.id else "")
         writer.writerow([spreadsheet_cell(email), spreadsheet_cell(s.id), percent(s.total)])
     return out.getvalue()
+
+
+def write_gradebooks(report, csv_out, canvas_out, moodle_out, assignment: str, note=lambda text: None) -> None:
+    """grades.csv and the Canvas and Moodle imports, each where asked (None: not written);
+    ``note`` is told which provisional grades the imports leave out."""
+    from ..files import write_text
+
+    if csv_out:
+        write_text(csv_out, report.to_csv())
+    if canvas_out:
+        write_text(canvas_out, report.to_canvas(assignment))
+    if moodle_out:
+        write_text(moodle_out, report.to_moodle(assignment))
+    held = provisional(report)
+    if held and (canvas_out or moodle_out):
+        ids = ", ".join(s.id for s in held[:10]) + (", …" if len(held) > 10 else "")
+        note(f"{len(held)} provisional grade(s) left out of the gradebook import, with cells waiting for review: "
+             f"{ids} (resolve them with --overrides)")

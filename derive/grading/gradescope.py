@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import json
 import re
+from contextlib import contextmanager
 from pathlib import Path
 
 from .batch import RIGHT, Submission, collect, shown
-from ..errors import ProblemError
+from ..errors import DeriveError, ProblemError, one_line
 from .roster import Student, match_id
 from ..userfiles import read_text
 
@@ -246,3 +247,44 @@ def grade_submission(solution, paths: list[Path], manifest=None, solve_at=None, 
     submission = _graded(solution, path, manifest, solve_at, overrides, exclude, submitter=who, **options)
     submission.notes += [who_note] if who_note else []
     return submission, note
+
+
+def grade_for_gradescope(solution, request, manifest, solve_at, roster, overrides, exclude, **options) -> Submission:
+    """One Gradescope submission graded (``request`` a check.CheckRequest) and its results.json
+    written, whatever happens to the file; the submitter is read from submission_metadata.json
+    (by default the one beside a folder named 'submission', Gradescope's layout)."""
+    metadata = request.submission_metadata or next(
+        (p.parent / "submission_metadata.json" for p in request.answers
+         if p.name == "submission" and (p.parent / "submission_metadata.json").is_file()), None)
+    users, unread = None, ""
+    try:
+        users = read_metadata(metadata) if metadata else None
+    except DeriveError as exc:  # Gradescope's file, not the student's: grade by the sheet's id, say so
+        unread = f"the submitter is unknown: {exc}"
+    submission, note = grade_submission(solution, list(request.answers), manifest, solve_at, users, roster, overrides,
+                                        exclude, **options)
+    submission.notes += [unread] if unread else []
+    _write_results(request.gradescope, results(submission, request.feedback, request.visibility, note,
+                                               request.answers_after_due_date))
+    return submission
+
+
+@contextmanager
+def results_on_failure(out: Path | None, answers):
+    """With --gradescope, a setup that fails (an unreadable manifest or roster, a problem that
+    does not solve) still leaves a results.json saying so: Gradescope shows the student that,
+    rather than a bare "the autograder failed"."""
+    try:
+        yield
+    except DeriveError as exc:
+        if out is not None:
+            failed = Submission(", ".join(map(str, answers)), error="the autograder could not grade this submission: "
+                                + one_line(str(exc)) + " (your instructor can see why)")
+            _write_results(out, results(failed))
+        raise
+
+
+def _write_results(out: Path, data: dict) -> None:
+    from ..files import write_text
+
+    write_text(out, json.dumps(data, indent=2, ensure_ascii=False) + "\n")

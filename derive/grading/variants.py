@@ -38,8 +38,10 @@ import sympy
 
 from .. import files
 from ..errors import DeriveError, DomainError, Interrupted, ProblemError, ReportError, UsageError, VerificationError
+from ..functions import FUNCTIONS
 from ..problems import Problem, check_moved_point, load_problem
-from .roster import ManifestEntry, Student, anonymous_roster, check_id, in_shard, manifest_csv
+from .roster import (ManifestEntry, Student, anonymous_roster, check_id, in_shard, manifest_csv, parse_shard,
+                     read_roster)
 from ..scalar.solve import solve_scalar
 from ..userfiles import read_text
 
@@ -146,7 +148,8 @@ def draw_variants(problem: Problem, count: int, seed: int, digits: int = 3,
     return variants
 
 
-SATURATING = ("tanh", "sigmoid")
+#: Functions whose printed value may round to 0 or ±1 at a drawn point (the table's ``saturates``).
+SATURATING = frozenset(f.name for f in FUNCTIONS.values() if f.saturates)
 
 
 def degenerate(solution, digits: int = 3) -> str | None:
@@ -161,8 +164,7 @@ def degenerate(solution, digits: int = 3) -> str | None:
     for node in solution.trace.nodes:
         if node.op in SATURATING:
             shown = round(node.value, digits)
-            exact = node.op == "tanh" and node.value == 0 and all(
-                solution.trace.by_id[a].value == 0 for a in node.node_args)
+            exact = node.value == 0 and all(solution.trace.by_id[a].value == 0 for a in node.node_args)  # tanh(0)
             if shown in (0.0, 1.0, -1.0) and not exact:
                 return f"{node.id} = {node.text} prints as {shown:.{digits}f}"
     return None
@@ -301,6 +303,22 @@ def _folder_lock(out_dir: Path):
         yield
     finally:
         os.close(fd)
+
+
+def write_class_variants(spec: str, count: int | None, roster: str | Path | None, shard: str, seed: int,
+                         out_dir: str | Path, pdf: bool, options: SheetOptions, workers: int | None = None,
+                         progress=None) -> Path:
+    """``derive variants``: the sheets of ``count`` anonymous students (default 30) or of a
+    ``roster`` file's (not both), the students of ``shard`` ("K/N") only; ``progress(label, total)``
+    is a context manager giving a callable to advance.  Returns the manifest's path."""
+    if roster and count:
+        raise ProblemError("give --count or --roster, not both", hint="a roster has one sheet per student")
+    students = read_roster(roster) if roster else anonymous_roster(count or 30)
+    part = parse_shard(shard)
+    with (progress or (lambda *_: contextlib.nullcontext()))(
+            "sheets", sum(in_shard(i, part) for i in range(len(students)))) as advance:
+        return write_variants(spec, len(students), seed, out_dir, pdf, options, workers, progress=advance,
+                              students=students, shard=part)
 
 
 def write_variants(spec: str, count: int, seed: int, out_dir: str | Path, pdf: bool = True,

@@ -8,6 +8,7 @@ from dataclasses import replace
 import numpy as np
 import sympy
 
+from ..functions import FUNCTIONS
 from .expr import M, size_value
 from .rules import ELEMENTWISE, OPS
 
@@ -55,16 +56,14 @@ def _elementwise_symbols(name: str):
     return type(name, (AbstractFunction,), {"fdiff": fdiff}), derivative
 
 
-#: Functions the exact check keeps concrete: the algebra of losses (log′ = 1/x is what turns
-#: cross-entropy into P − T), the logistic sigmoid (σ′ = σ(1 − σ) turns its cross-entropy into
-#: p − t) and tanh (its derivative is written from its output, 1 − h ⊙ h).  The other
-#: activations stay abstract: the check then holds for any of them.
-EXACT_CONCRETE = frozenset({"log", "exp", "sqrt", "square", "sigmoid", "tanh"})
+#: Functions the exact check keeps concrete (the table's ``concrete_in_proof``: the algebra of
+#: losses, σ, tanh); the other activations stay abstract: the check then holds for any of them.
+EXACT_CONCRETE = frozenset(f.name for f in FUNCTIONS.values() if f.concrete_in_proof)
 
 
 #: Smooth activations a typed answer may write out (σ(z)(1 − σ(z)), 1 − tanh(z)²): when an answer
 #: is judged, these are concrete wherever the problem says what its activation is.
-ANSWER_CONCRETE = EXACT_CONCRETE | {"tanh", "softplus"}
+ANSWER_CONCRETE = EXACT_CONCRETE | {f.name for f in FUNCTIONS.values() if f.concrete_in_answers}
 
 
 class SympyBackend:

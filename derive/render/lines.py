@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from ..errors import DeriveError
 from ..forms import fill
-from ..grading.handwriting import stage_value
+from ..handwriting import stage_value
 from ..parse import Expr
-from ..precedence import binding_of
+from ..precedence import binding_of, needs_brackets
 from ..problems import written_as
 from ..scalar.forward import ForwardPass
 from ..scalar.reverse import ReversePass
@@ -47,8 +47,7 @@ def _is_minus_one(term: Term) -> bool:
 
 # -- pieces of a line: (text, binding); brackets come from derive/precedence.py only ----
 def _number(x: float, nt) -> tuple[str, str]:
-    text = nt.number(x)
-    return text, nt.number_binding(text)
+    return nt.number(x), nt.number_binding(x)
 
 
 def _constant(x, nt) -> tuple[str, str]:
@@ -69,10 +68,12 @@ def _partial(term: Term, nt) -> tuple[str, str]:
     return partial_formula(term, nt), nt.binding(term.partial.expr)
 
 
-def _product(left: tuple[str, str], right: tuple[str, str], nt) -> str:
-    """left × right, each factor bracketed as the table says (a leading sign stays outside:
-    −8 × 0 reads as −(8 × 0), the same number, so sums may write it as "a − 8 × 0")."""
-    return nt.factor(*left, "mul", "left") + nt.times + nt.factor(*right, "mul", "right")
+def _product(left: tuple[str, str], right: tuple[str, str], nt) -> tuple[str, bool]:
+    """left × right, each factor bracketed as the table says, and whether it starts with a minus
+    sign: a leading sign stays outside (−8 × 0 reads as −(8 × 0), the same number), so sums may
+    write it as "a − 8 × 0"."""
+    text = nt.factor(*left, "mul", "left") + nt.times + nt.factor(*right, "mul", "right")
+    return text, left[1] == "neg" and not needs_brackets(left[1], "mul", "left")
 
 
 def evaluation_of(node: Node, values: dict[str, float], nt) -> str:
@@ -134,15 +135,17 @@ def trace_rows(trace: Trace, nt, written: dict[str, str] | None = None) -> list[
     return rows
 
 
-def _sum(parts: list[str], nt) -> str:
+def _sum(parts: list[tuple[str, bool]], nt) -> str:
+    """Terms (text, whether it starts with the minus sign, as the code that wrote it knows) joined
+    by + and −: a term with its own sign is written "a − b", never "a + −b"."""
     out = ""
-    for part in parts:
+    for text, negative in parts:
         if not out:
-            out = part
-        elif part.startswith(nt.minus):
-            out += f" {nt.minus} {part[len(nt.minus):]}"
+            out = text
+        elif negative:
+            out += f" {nt.minus} {text[len(nt.minus):]}"
         else:
-            out += f" + {part}"
+            out += f" + {text}"
     return out
 
 
@@ -159,11 +162,11 @@ def forward_rows(fpass: ForwardPass, trace: Trace, nt) -> list[Row]:
         for term in row.terms:
             d_arg = nt.partial(nt.node(term.partial.arg), x)
             if _is_one(term):
-                chain.append(d_arg)
+                chain.append((d_arg, False))
             elif _is_minus_one(term):
-                chain.append(nt.minus + d_arg)
+                chain.append((nt.minus + d_arg, True))
             else:
-                chain.append(nt.partial(nt.node(node.id), nt.node(term.partial.arg)) + nt.dot + d_arg)
+                chain.append((nt.partial(nt.node(node.id), nt.node(term.partial.arg)) + nt.dot + d_arg, False))
         shown = precise(lambda n: _forward_stages(row, n)[-1], row.value, nt)
         stages = _forward_stages(row, shown)
         rows.append(Row(f"{d_node} = {_sum(chain, nt)}", _stages(stages, row.value, nt), node.rule, node.id))
@@ -178,17 +181,17 @@ def _forward_stages(row, nt) -> list[str]:
     if len(row.terms) == 1 and (_is_one(row.terms[0]) or _is_minus_one(row.terms[0])):
         # A unary step (−v, v + 3) shows its working too: its local partial times the tangent.
         term = row.terms[0]
-        line = _product(_number(term.partial.value, nt), _number(term.incoming, nt), nt)
+        line = _product(_number(term.partial.value, nt), _number(term.incoming, nt), nt)[0]
         return [line, line]
     numeric = []
     symbolic = []
     for k, term in enumerate(row.terms):
         incoming = _number(term.incoming, nt)
         if _is_one(term) or (_is_minus_one(term) and k == 0 and incoming[0] == nt.number(0)):
-            numeric.append(incoming[0])  # a negated zero is "0", never "−0 = 0"
-            symbolic.append(incoming[0])
+            numeric.append((incoming[0], incoming[1] == "neg"))  # a negated zero is "0", never "−0 = 0"
+            symbolic.append((incoming[0], incoming[1] == "neg"))
         elif _is_minus_one(term):
-            negated = nt.minus + nt.factor(*incoming, "neg", "right")
+            negated = (nt.minus + nt.factor(*incoming, "neg", "right"), True)
             numeric.append(negated)
             symbolic.append(negated)
         else:
@@ -243,8 +246,8 @@ def _reverse_stages(row, nt) -> list[str]:
     many = len(row.terms) + (row.seed is not None) > 1
     for term in row.terms:
         adj = _number(term.incoming, nt)
-        sym = _product(adj, _partial(term, nt), nt)
-        num = _product(adj, _number(term.partial.value, nt), nt)
+        sym = _product(adj, _partial(term, nt), nt)[0]
+        num = _product(adj, _number(term.partial.value, nt), nt)[0]
         symbolic.append(nt.bracket(sym) if many else sym)
         numeric.append(nt.bracket(num) if many else num)
     return [" + ".join(symbolic), " + ".join(numeric)]

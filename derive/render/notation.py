@@ -7,6 +7,7 @@ Both notations offer the same small vocabulary, so the lines of the tables are b
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 import sympy
 from sympy.printing.latex import LatexPrinter
@@ -27,14 +28,37 @@ def _minus(text: str) -> str:
     return _HYPHEN.sub(MINUS, text)
 
 
-def format_number(x: float, digits: int) -> str:
+class PrintedNumber(NamedTuple):
+    """A number as the sheets print it, with the facts a printer needs, decided where its form is
+    chosen (never read back from the text): its sign, and whether it is in scientific notation."""
+
+    text: str  # ASCII - and e: each notation turns them into its own
+    negative: bool
+    scientific: bool
+
+    @property
+    def binding(self) -> str:
+        """How it binds (derive/precedence.py): −0.5 is a negation, 1.5e−05 (1.5 × 10⁻⁵) a product,
+        0.5 an atom."""
+        return "neg" if self.negative else "mul" if self.scientific else "atom"
+
+
+def printed_number(x: float, digits: int) -> PrintedNumber:
     """``x`` rounded to ``digits`` decimals, integers without decimals, tiny or huge values in
-    scientific notation; ASCII ``-`` and ``e`` (each notation turns them into its own)."""
+    scientific notation."""
     if x == round(x) and abs(x) < 1e15 or abs(x - round(x)) <= 1e-12 * max(1.0, abs(x)):
-        return str(int(round(x))) if abs(x) < 1e15 else f"{x:.{digits}e}"
+        if abs(x) < 1e15:
+            whole = int(round(x))  # −1e−13 is 0, not a negation
+            return PrintedNumber(str(whole), whole < 0, False)
+        return PrintedNumber(f"{x:.{digits}e}", x < 0, True)
     if abs(x) < 10.0 ** (-digits) or abs(x) >= 1e7:
-        return f"{x:.{digits}e}"
-    return f"{x:.{digits}f}"
+        return PrintedNumber(f"{x:.{digits}e}", x < 0, True)
+    return PrintedNumber(f"{x:.{digits}f}", x < 0, False)
+
+
+def format_number(x: float, digits: int) -> str:
+    """``x`` as the sheets print it (printed_number), with ASCII ``-`` and ``e``."""
+    return printed_number(x, digits).text
 
 
 class _SheetStr(StrPrinter):
@@ -91,11 +115,9 @@ class _Factors:
         when the table says so: (1 − tanh(v3)^2) × 2, 1 × (−8), (v^2)^3."""
         return self.group(text) if needs_brackets(binding, parent, side) else text
 
-    def number_binding(self, text: str) -> str:
-        """−0.5 is a negation, 1.5e−05 (1.5 × 10⁻⁵) a product, 0.5 an atom."""
-        if text.startswith(("-", MINUS)):
-            return "neg"
-        return "mul" if ("e" in text or r"\times" in text) else "atom"
+    def number_binding(self, x: float) -> str:
+        """How ``x`` binds as this notation prints it (PrintedNumber.binding)."""
+        return printed_number(x, self.digits).binding
 
     def binding(self, expr: sympy.Expr) -> str:
         return binding_of_sympy(expr)
@@ -179,8 +201,9 @@ class LatexNotation(_Factors):
         self._printed: dict[sympy.Expr, str] = {}
 
     def number(self, x: float, parens: bool = False) -> str:
-        out = format_number(x, self.digits)
-        if "e" in out:
+        printed = printed_number(x, self.digits)
+        out = printed.text
+        if printed.scientific:
             mantissa, exponent = out.split("e")
             out = rf"{mantissa} \times 10^{{{int(exponent)}}}"
         return rf"\left({out}\right)" if parens and x < 0 else out

@@ -13,7 +13,6 @@ from ..parse import text_variable
 #: What a student wrote is shown up to this many characters (the JSON keeps all of it).
 GIVEN_WIDTH = 200
 from ..scalar.solve import ScalarSolution
-from ..grading.grade import to_look_at
 from . import lines
 from .notation import TextNotation
 
@@ -135,7 +134,7 @@ def grade_views(grade) -> list:
     first = inert(", ".join(f"{key} at {node}" for key, node in score["first_wrong"].items()) or "none")
     views = [table] if not grade.all_correct else [
         Text("Every cell is correct (or correctly rounded).", style="green")]
-    notes = [Text(f"To look at: {note}", style="bold yellow") for note in to_look_at(grade)]
+    notes = [Text(f"To look at: {note}", style="bold yellow") for note in grade.to_look_at()]
     return [*views, Text(f"Score: {score['total'] * 100:.1f}%  ({parts})", style="bold"),
             Text(f"First wrong cell of each pass: {first}"), *notes]
 

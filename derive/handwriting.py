@@ -6,6 +6,9 @@ The notation of a worked solution: numbers, node names standing for their values
 that printed partials use, the constants e and π, numbers such as 1.5e−05, implicit products (``2v1``,
 ``σ(v1)(1 − σ(v1))``) and chains of stages (``2v1 × 0 = 2 × 0 = 0``).  A small recursive-descent
 parser over a whitelist of tokens: nothing is ever evaluated as code.
+
+It sits below the renderers and grading, which both read lines with it: the grader reads the
+lines students write, the sheets read their own lines back (render/lines.py).
 """
 
 from __future__ import annotations
@@ -14,8 +17,8 @@ import math
 import re
 from dataclasses import dataclass
 
-from ..errors import ParseError, excerpt, inert
-from ..scalar.rules import ALIASES, FLOAT_FUNCTIONS, FUNCTIONS, primitive
+from .errors import ParseError, excerpt, inert
+from .scalar.rules import ALIASES, FLOAT_FUNCTIONS, FUNCTIONS, primitive
 
 _TOKEN = re.compile(r"""
     (?P<number>(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+−]?\d+)?)
