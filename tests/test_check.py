@@ -55,3 +55,19 @@ def test_an_output_naming_a_graded_file_is_refused_before_anything_is_solved(tmp
     with pytest.raises(ProblemError, match="--csv .* names a graded file, which would be overwritten"):
         check(CheckRequest("problem1", (sheet,), csv=sheet), solve, _solve_at)
     assert sheet.read_text() == "part,pass,node,value,line\n"
+
+
+@pytest.mark.parametrize("option", ["csv", "canvas", "moodle", "gradescope"])
+def test_an_output_naming_any_file_of_a_graded_folder_is_refused(tmp_path, option):
+    """`derive check problem1 ans --csv ans/a1.csv` overwrote a1.csv, a student's worksheet: the
+    graded files were kept in a dict under one key, so only the last file of the folder was
+    protected."""
+    folder = tmp_path / "ans"
+    folder.mkdir()
+    sheets = [folder / f"a{k}.csv" for k in range(1, 4)]
+    for sheet in sheets:
+        sheet.write_text(f"part,pass,node,value,line\n{sheet.stem}\n")
+    for victim in sheets:
+        with pytest.raises(ProblemError, match=f"--{option} .* names a graded file, which would be overwritten"):
+            check(CheckRequest("problem1", (folder,), **{option: victim}), lambda: None, _solve_at)
+    assert [s.read_text() for s in sheets] == [f"part,pass,node,value,line\n{s.stem}\n" for s in sheets]

@@ -129,9 +129,9 @@ def _inputs(request: CheckRequest, solution) -> tuple:
 
 def refuse_overwriting(request: CheckRequest) -> None:
     """An output that names an input of the run (or another output) would destroy it."""
-    inputs = {"--manifest": request.manifest, "--roster": request.roster, "--overrides": request.overrides,
-              "--submission-metadata": request.submission_metadata, "the problem file": Path(request.problem),
-              **{"a graded file": path for path in collect(request.answers)}}
+    inputs = [("--manifest", request.manifest), ("--roster", request.roster), ("--overrides", request.overrides),
+              ("--submission-metadata", request.submission_metadata), ("the problem file", Path(request.problem)),
+              *(("a graded file", path) for path in collect(request.answers))]  # a list: every graded file
     outputs = {"--csv": request.csv, "--gradescope": request.gradescope, "--canvas": request.canvas,
                "--moodle": request.moodle}
 
@@ -143,7 +143,7 @@ def refuse_overwriting(request: CheckRequest) -> None:
 
     named = [(k, v) for k, v in outputs.items() if v]
     for i, (option, path) in enumerate(named):
-        clash = next((what for what, other in [*inputs.items(), *named[:i]] if other and same(path, other)), None)
+        clash = next((what for what, other in [*inputs, *named[:i]] if other and same(path, other)), None)
         if clash:
             raise ProblemError(f"{option} {one_line(str(path))} names {clash}, which would be overwritten",
                                hint="write the output to another file")
