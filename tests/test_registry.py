@@ -236,7 +236,7 @@ class _Solution:
         use = M("had", (M("dfn", (z,), (3, 1), function=name), var("h_bar", (3, 1))), (3, 1))
         self.derivation = SimpleNamespace(adjoints=[SimpleNamespace(simplified=use)], gradients=[], facts=[])
         self.model = SimpleNamespace(abstract=frozenset(), concrete={}, variables=["z"], equations=[], introduced={},
-                                     problem=SimpleNamespace(functions={}))
+                                     shapes={"z": (3, 1)}, problem=SimpleNamespace(functions={}, dims={}))
 
 
 def test_all_the_latex_of_the_tables_compiles_in_one_run(tmp_path):
