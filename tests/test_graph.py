@@ -18,6 +18,44 @@ from derive.scalar.trace import build_trace
 
 
 
+#: dot's output per (arguments, source), shared by the tests of this module: dot is deterministic,
+#: and the crossing and ordering tests below ask it for the same layouts again and again (derive
+#: searches the requests the tests then count, and derive's own caches forget between tests), half
+#: of this module's dot runs.  Every layout is still read from dot; only a repeat is not rerun.
+_DOT_OUTPUTS: dict[tuple[tuple[str, ...], bytes], bytes] = {}
+
+
+def _dot_json(source: str) -> dict:
+    """dot's JSON of ``source`` (run here, independently of derive; a repeat read from the memo)."""
+    key = (("-Tjson0",), source.encode("utf-8"))
+    if key not in _DOT_OUTPUTS:
+        _DOT_OUTPUTS[key] = subprocess.run(["dot", "-Tjson0"], input=key[1], capture_output=True,
+                                           check=True, timeout=60).stdout
+    return json.loads(_DOT_OUTPUTS[key])
+
+
+@pytest.fixture(autouse=True)
+def _dot_memo(request):
+    """derive's dot runs read from the memo where the same source was laid out before; not in a
+    test that patches anything (it may hide dot, bound it or limit graphs: it must run dot)."""
+    if "monkeypatch" in request.fixturenames:
+        yield
+        return
+    run = graph._dot
+
+    def remembered(arguments, source):
+        key = (tuple(arguments), source)
+        if key not in _DOT_OUTPUTS:
+            _DOT_OUTPUTS[key] = run(arguments, source)
+        return _DOT_OUTPUTS[key]
+
+    graph._dot = remembered
+    try:
+        yield
+    finally:
+        graph._dot = run
+
+
 @pytest.fixture
 def _fresh_layouts():
     """Layouts are cached per process (the other tests share them); a test that hides dot must
@@ -159,8 +197,7 @@ def _dot_crossings(source):
 def _dot_drawing(source):
     """Crossings and the nodes' heights (y upwards) of dot's own drawing of ``source``, read from
     its JSON (independently of derive)."""
-    data = json.loads(subprocess.run(["dot", "-Tjson0"], input=source, capture_output=True, text=True,
-                                     check=True, timeout=60).stdout)
+    data = _dot_json(source)
     heights = {o["name"]: float(o["pos"].split(",")[1]) for o in data["objects"] if "pos" in o}
     boxes = [tuple(float(v) for v in o["pos"].split(",")) + (float(o["width"]) * 72, float(o["height"]) * 72)
              for o in data["objects"] if "pos" in o]
@@ -234,8 +271,7 @@ def test_svg_and_png_set_each_label_on_its_own_edge(problem1, which):
     own edge (read back from Graphviz's JSON of that DOT: the label's box meets its own spline)."""
     trace = {"problem1": problem1.trace, "three": _three_input_trace()}[which]
     source = dot_source(trace, adjoint=True)
-    data = json.loads(subprocess.run(["dot", "-Tjson0"], input=source, capture_output=True, text=True,
-                                     check=True, timeout=60).stdout)
+    data = _dot_json(source)
     labelled = [edge for edge in data["edges"] if "lp" in edge]
     assert len(labelled) == sum(len(n.partials) for n in trace.nodes)
     for edge in labelled:
