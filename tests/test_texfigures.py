@@ -4,6 +4,7 @@ Both only save time: the pages they give are the pages of a compile without them
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -23,6 +24,25 @@ def _module_cache(tmp_path_factory):
 def _own_cache(_module_cache, monkeypatch):
     """Never the user's ~/.cache: one cache for this module (tests that need a fresh one set theirs)."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(_module_cache))
+
+
+@pytest.fixture(scope="module")
+def _compiled_once(tmp_path_factory):
+    """A cache after one compile of problem1's sheet from an empty cache (cache/) and that sheet
+    (a/problem1.pdf): where the tests of damaged caches start.  Compiled once for the module (a
+    cold compile builds the format: seconds); each test damages its own copy (_start_from)."""
+    folder = tmp_path_factory.mktemp("compiled-once")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(folder / "cache"))
+        write_report(api.solve("problem1"), folder / "a", pdf=True)
+    return folder
+
+
+def _start_from(compiled_once: Path, tmp_path: Path, monkeypatch) -> None:
+    """This test's own copy of _compiled_once (modes and times kept) as its cache and tmp_path/a."""
+    for name in ("cache", "a"):
+        shutil.copytree(compiled_once / name, tmp_path / name, symlinks=True)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
 
 
 def _words(pdf: Path) -> list[str]:
@@ -230,11 +250,10 @@ def test_a_full_temporary_disk_is_a_report_error_not_a_crash(tmp_path, monkeypat
     assert "TMPDIR" in info.value.hint
 
 
-def test_the_drawing_cache_step_failing_only_costs_the_cache(tmp_path, monkeypatch):
+def test_the_drawing_cache_step_failing_only_costs_the_cache(tmp_path, monkeypatch, _compiled_once):
     import derive.report as report
 
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    write_report(api.solve("problem1"), tmp_path / "a", pdf=True)  # leaves the mark
+    _start_from(_compiled_once, tmp_path, monkeypatch)  # its compile left the mark
     original = report._start_tex
 
     def start(command, scratch, stdin=subprocess.DEVNULL):
@@ -247,9 +266,8 @@ def test_the_drawing_cache_step_failing_only_costs_the_cache(tmp_path, monkeypat
     assert _characters(tmp_path / "a" / "problem1.pdf") == _characters(tmp_path / "b" / "problem1.pdf")
 
 
-def test_a_damaged_cached_format_is_dropped_and_the_sheet_still_compiles(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    write_report(api.solve("problem1"), tmp_path / "a", pdf=True)
+def test_a_damaged_cached_format_is_dropped_and_the_sheet_still_compiles(tmp_path, monkeypatch, _compiled_once):
+    _start_from(_compiled_once, tmp_path, monkeypatch)
     (fmt,) = texformat.cache_folder().glob("*.fmt")
     fmt.write_bytes(b"garbage")
     write_report(api.solve("problem1"), tmp_path / "b", pdf=True)  # was: "Fatal format file error" on every run
@@ -299,16 +317,16 @@ def test_only_an_error_about_the_drawings_drops_them():
 
 
 # -- caches trust nothing (issue 19) ------------------------------------------------------------
-def _first_format(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    write_report(api.solve("problem1"), tmp_path / "a", pdf=True)
+def _first_format(tmp_path, monkeypatch, compiled_once):
+    _start_from(compiled_once, tmp_path, monkeypatch)
     (fmt,) = texformat.cache_folder().glob("*.fmt")
     return fmt
 
 
 @pytest.mark.parametrize("damage", ["truncated", "empty", "truncated with a matching digest"])
-def test_a_truncated_or_empty_format_is_rebuilt_not_a_permanent_failure(tmp_path, monkeypatch, damage):
-    fmt = _first_format(tmp_path, monkeypatch)
+def test_a_truncated_or_empty_format_is_rebuilt_not_a_permanent_failure(tmp_path, monkeypatch, damage,
+                                                                         _compiled_once):
+    fmt = _first_format(tmp_path, monkeypatch, _compiled_once)
     whole = fmt.read_bytes()
     fmt.write_bytes(b"" if damage == "empty" else whole[:100_000])
     if damage.endswith("digest"):  # pdflatex itself says "Could not undump": dropped, not kept for ever
@@ -322,10 +340,10 @@ def test_a_truncated_or_empty_format_is_rebuilt_not_a_permanent_failure(tmp_path
     # made in another minute need not be the same bytes: TeX stamps its formats with the time)
 
 
-def test_a_format_writable_by_others_or_owned_by_another_user_is_not_used(tmp_path, monkeypatch):
+def test_a_format_writable_by_others_or_owned_by_another_user_is_not_used(tmp_path, monkeypatch, _compiled_once):
     import os
 
-    fmt = _first_format(tmp_path, monkeypatch)
+    fmt = _first_format(tmp_path, monkeypatch, _compiled_once)
     fmt.chmod(0o666)  # anyone could have replaced it
     assert not texformat.verified(fmt)
     write_report(api.solve("problem1"), tmp_path / "b", pdf=True)
