@@ -271,7 +271,14 @@ class Function:
     P − T, σ′ = σ(1 − σ) turns its cross-entropy into p − t, tanh′ is written from its output);
     every other function stays abstract, so the proof holds for any of them.
     ``concrete_in_answers``: a typed matrix answer may also write it out (softplus′ = σ).
-    ``saturates``: a drawn variant whose value of it prints as 0 or ±1 is a poor exercise."""
+    ``saturates``: a drawn variant whose value of it prints as 0 or ±1 is a poor exercise.
+    ``derivative_from_output``: f′ written from the function's output y = f(z), as textbooks
+    write it (tanh′ = 1 − y y, σ′ = y (1 − y), exp′ = y), with only ``1 - y`` and ``*`` so the
+    same callable computes it on a float (the grader, from a student's own value of the node), on
+    SymPy (the test against ``derivative``) and on a matrix output (the matrix sheets' p ⊙ (1 − p)).
+    ``angle``: its argument is an angle (a calculator in degree mode reads it as degrees).
+    ``activation``: a layer's activation, not algebra: the matrix sheets name its argument
+    (z1 for relu(W1 @ x + b1)), where log(1 − p) stays as written."""
 
     name: str
     definition: Callable[[sympy.Expr], sympy.Expr]
@@ -292,6 +299,9 @@ class Function:
     saturates: bool = False  # flat towards ±1 or 0 and 1: a drawn point may print it as 0, ±1
     concrete_in_proof: bool = False  # the exact matrix proof keeps it concrete (see below)
     concrete_in_answers: bool = False  # a typed matrix answer may write it out (besides the above)
+    derivative_from_output: Callable | None = None  # f′ from y = f(z): tanh′ = 1 − y y (see above)
+    angle: bool = False  # sin, cos, tan: a calculator in degree mode reads the argument as degrees
+    activation: bool = False  # a layer's activation: the matrix sheets name its argument
 
     @property
     def latex_form(self) -> str:
@@ -314,7 +324,8 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in [
     # -- elementary ------------------------------------------------------------------------------------
     Function("exp", sympy.exp, sympy.exp, r"\exp", np_exp, np_exp, latex="e^{$0}", superscript=True,
              derivative_latex=r"$f($0)", derivative_text="$f($0)",
-             summary="e^x", concrete_in_proof=True),
+             summary="e^x", concrete_in_proof=True,
+             derivative_from_output=lambda y: y),
     Function("log", sympy.log, lambda x: 1 / x, r"\log", np_log, np_dlog, aliases=("ln",),
              derivative_latex=r"1 \oslash $0", derivative_text="1 ⊘ $0",
              summary="natural logarithm", concrete_in_proof=True),
@@ -334,13 +345,13 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in [
              derivative_text="sign($0)",
              summary="absolute value"),
     Function("sin", sympy.sin, sympy.cos, r"\sin", np_sin, np_cos, derivative_latex=r"\cos($0)",
-             derivative_text="cos($0)", summary="sine"),
+             derivative_text="cos($0)", summary="sine", angle=True),
     Function("cos", sympy.cos, lambda x: -sympy.sin(x), r"\cos", np_cos, np_dcos,
              derivative_latex=r"-\sin($0)", derivative_text="−sin($0)",
-             summary="cosine"),
+             summary="cosine", angle=True),
     Function("tan", sympy.tan, lambda x: 1 / sympy.cos(x) ** 2, r"\tan", np_tan, np_dtan,
              derivative_latex=r"1 \oslash \cos^{\circ 2}($0)", derivative_text="1 ⊘ cos($0)^2",
-             summary="tangent"),
+             summary="tangent", angle=True),
     Function("sinh", sympy.sinh, sympy.cosh, r"\sinh", np_sinh, np_cosh, derivative_latex=r"\cosh($0)",
              derivative_text="cosh($0)",
              summary="hyperbolic sine"),
@@ -349,7 +360,8 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in [
              summary="hyperbolic cosine (log(cosh(r)) is the log-cosh loss)"),
     Function("tanh", sympy.tanh, lambda x: 1 - sympy.tanh(x) ** 2, r"\tanh", np_tanh, np_dtanh,
              derivative_latex=r"1 - $f($0) \odot $f($0)", derivative_text="1 − $f($0) ⊙ $f($0)",
-             summary="hyperbolic tangent", concrete_in_proof=True, saturates=True),
+             summary="hyperbolic tangent", concrete_in_proof=True, saturates=True, activation=True,
+             derivative_from_output=lambda y: 1 - y * y),
     Function("erf", sympy.erf, lambda x: 2 / sympy.sqrt(sympy.pi) * sympy.exp(-x ** 2), r"\operatorname{erf}",
              np_erf, np_derf, float_value=math.erf,
              derivative_latex=r"\tfrac{2}{\sqrt{\pi}} \exp\left(-$0^{\circ 2}\right)",
@@ -360,39 +372,40 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in [
              derivative_latex=r"$f($0) \odot \left(1 - $f($0)\right)",
              derivative_shown=("σ($0)(1 − σ($0))", r"\sigma($0)\left(1 - \sigma($0)\right)"),
              derivative_text="$f($0) ⊙ (1 − $f($0))",
-             summary="logistic sigmoid 1/(1 + e^-x)", concrete_in_proof=True, saturates=True),
+             summary="logistic sigmoid 1/(1 + e^-x)", concrete_in_proof=True, saturates=True, activation=True,
+             derivative_from_output=lambda y: y * (1 - y)),
     Function("relu", relu, sympy.Heaviside, r"\operatorname{ReLU}", np_relu, np_drelu,
              float_value=lambda x: max(0.0, x), singular=_not_at_zero("relu"),
              derivative_latex=r"\mathbf{1}[$0 > 0]", derivative_text="𝟏[$0 > 0]",
-             summary="max(0, x)"),
+             summary="max(0, x)", activation=True),
     Function("leaky_relu", lambda x: sympy.Piecewise((x, x > 0), (_LEAK * x, True)),
              lambda x: sympy.Heaviside(x) + _LEAK * (1 - sympy.Heaviside(x)), r"\operatorname{LeakyReLU}",
              np_leaky_relu, np_dleaky_relu, singular=_not_at_zero("leaky_relu"),
              derivative_latex=r"\mathbf{1}[$0 > 0] + 0.01 \, \mathbf{1}[$0 \le 0]",
              derivative_text="𝟏[$0 > 0] + 0.01 𝟏[$0 ≤ 0]",
-             summary="x for x > 0, 0.01 x otherwise"),
+             summary="x for x > 0, 0.01 x otherwise", activation=True),
     Function("elu", lambda x: sympy.Piecewise((x, x > 0), (sympy.exp(x) - 1, True)),
              lambda x: sympy.Heaviside(x) + sympy.exp(x) * (1 - sympy.Heaviside(x)), r"\operatorname{ELU}",
              np_elu, np_delu,
              derivative_latex=r"\mathbf{1}[$0 > 0] + \exp($0) \odot \mathbf{1}[$0 \le 0]",
              derivative_text="𝟏[$0 > 0] + exp($0) ⊙ 𝟏[$0 ≤ 0]",
-             summary="x for x > 0, e^x − 1 otherwise"),
+             summary="x for x > 0, e^x − 1 otherwise", activation=True),
     Function("softplus", lambda x: sympy.log(1 + sympy.exp(x)), sigmoid, r"\operatorname{softplus}",
              np_softplus, np_sigmoid, float_value=_softplus_float, derivative_latex=r"\sigma($0)",
              derivative_text="σ($0)",
-             summary="log(1 + e^x)", concrete_in_answers=True),
+             summary="log(1 + e^x)", concrete_in_answers=True, activation=True),
     Function("silu", lambda x: x * sigmoid(x), lambda x: sigmoid(x) * (1 + x * (1 - sigmoid(x))),
              r"\operatorname{SiLU}", np_silu, np_dsilu, aliases=("swish",),
              derivative_latex=r"\sigma($0) \odot \left(1 + $0 \odot \left(1 - \sigma($0)\right)\right)",
              derivative_text="σ($0) ⊙ (1 + $0 ⊙ (1 − σ($0)))",
-             summary="x σ(x) (swish)"),
+             summary="x σ(x) (swish)", activation=True),
     Function("gelu", lambda x: x * (1 + sympy.erf(x / _SQRT2)) / 2,
              lambda x: (1 + sympy.erf(x / _SQRT2)) / 2 + x * sympy.exp(-x ** 2 / 2) / sympy.sqrt(2 * sympy.pi),
              r"\operatorname{GELU}", np_gelu, np_dgelu,
              derivative_latex=r"\tfrac{1}{2}\left(1 + \operatorname{erf}\left(\tfrac{1}{\sqrt{2}} $0\right)\right)"
                               r" + \tfrac{1}{\sqrt{2 \pi}} $0 \odot \exp\left(-\tfrac{1}{2} $0^{\circ 2}\right)",
              derivative_text="(1 + erf($0 / √2)) / 2 + $0 ⊙ exp(−$0^2 / 2) / √(2π)",
-             summary="x Φ(x), the exact GELU (with erf)"),
+             summary="x Φ(x), the exact GELU (with erf)", activation=True),
 ]}
 
 #: Other spellings accepted in user text, and the function each names.
@@ -402,10 +415,9 @@ ALIASES: dict[str, str] = {alias: f.name for f in FUNCTIONS.values() for alias i
 NAMES = frozenset({*FUNCTIONS, *ALIASES})
 
 #: Float implementations handed to lambdify for what the math module lacks: the table's classes
-#: and the functions printed partials use (Heaviside, sign, Abs).
+#: (their entries' float_value) and the functions printed partials use (Heaviside, sign, Abs).
 FLOAT_FUNCTIONS: dict[str, Callable] = {
-    "sigmoid": _sigmoid_float,
-    "relu": lambda x: max(0.0, x),
+    **{f.name: f.float_value for f in FUNCTIONS.values() if f.definition in _PLAIN},
     "Heaviside": lambda x, *_: 1.0 if x > 0 else 0.0,
     "sign": lambda x: math.copysign(1.0, x) if x != 0 else 0.0,
     "Abs": abs,

@@ -173,3 +173,17 @@ def test_a_markdown_worksheet_asks_for_the_id_as_the_pdf_does(tmp_path):
     assert result.exit_code == 0, result.output
     head = (tmp_path / "problem1-blank.md").read_text(encoding="utf-8").splitlines()[:6]
     assert "Name: ____________________ &nbsp; ID: __________" in head
+
+
+def test_a_worksheet_with_its_expressions_hidden_keeps_each_rows_left_side(tmp_path):
+    """--hide expressions leaves "v3 =" for the student to complete: the row's left side, carried
+    as data (the sheet once cut the printed line at its first " = ").  A seed row, which has no
+    right side, keeps its subject alone."""
+    result = runner.invoke(app, ["report", "problem1", "--blank", "--hide", "expressions", "--format", "md",
+                                 "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    cells = [line.split(" | ")[1] for line in (tmp_path / "problem1-blank.md").read_text(encoding="utf-8").splitlines()
+             if re.match(r"\| v\d+ \|", line)]
+    assert "$v_{3} =$" in cells and r"$\frac{\partial v_{2}}{\partial x_{1}} =$" in cells
+    assert r"$\frac{\partial v_{0}}{\partial x_{1}}$" in cells  # a seed: no right side to blank
+    assert len(cells) > 30 and all(re.fullmatch(r"\$[^=$]*( =)?\$", c) for c in cells), cells

@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import DeriveError, ProblemError, ShapeError, did_you_mean
 from ..userfiles import read_text
 from ..matrix.evaluate import ANSWER_CONCRETE, NumpyBackend, SympyBackend, evaluate, run_forward
-from ..matrix.expr import M, size_value
+from ..matrix.expr import WRITTEN_OUT, M, size_value
 from ..matrix.shapes import shape_text, type_answer
 from ..matrix.solve import MatrixSolution
 from ..matrix.verify import (EXACT_ENTRY_LIMIT, PRECISIONS, Budget, compare, distinct_nodes, exact_variables, random_points,
@@ -80,7 +80,7 @@ def _expected(solution: MatrixSolution) -> dict[tuple[str, str], M]:
 def answer_template(solution: MatrixSolution) -> str:
     """The TOML file a student fills in: one empty formula per adjoint and gradient to give."""
     used = sorted({node.function for _, e in solution.model.equations for node in e.walk()
-                   if node.op == "fn" and node.function not in ("log", "exp", "sqrt")})  # these are written out
+                   if node.op == "fn" and node.function not in WRITTEN_OUT})  # log′ = 1 ⊘ a, … are written out
     derivatives = "".join(f"{name}′ as d{name}, " for name in used)
     lines = [f"# {solution.problem.title or solution.problem.name}: your answers, one formula each, checked",
              f"# by meaning with 'derive check'. Write adjoints as <name>_bar, {derivatives}transposes as .T,",

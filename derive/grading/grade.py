@@ -26,18 +26,20 @@ import re
 from dataclasses import dataclass, field, replace
 
 from ..errors import DeriveError, ProblemError, UsageError
+from ..functions import FUNCTIONS
 from ..handwriting import parse_line
 from ..scalar.rules import primitive
 from ..scalar.solve import ScalarSolution
 
 PARTS = ("trace", "forward", "reverse")
 #: Local partials as textbooks write them from the node's own value v (a student who wrote v
-#: in the trace uses it): tanh′ = 1 − v², σ′ = v(1 − v), exp′ = v.
-FROM_OUTPUT = {"tanh": lambda v: 1.0 - v * v, "sigmoid": lambda v: v * (1.0 - v), "exp": lambda v: v}
+#: in the trace uses it): tanh′ = 1 − v², σ′ = v(1 − v), exp′ = v (the table's field).
+FROM_OUTPUT = {f.name: f.derivative_from_output for f in FUNCTIONS.values() if f.derivative_from_output}
 CREDIT = {"correct": 1.0, "rounding": 1.0, "carried": 1.0, "arithmetic-right-result": 0.5}
 #: The verdicts a student reads as right (full credit).
 RIGHT = ("correct", "rounding", "carried")
-TRIG = ("sin", "cos", "tan")
+#: The functions of an angle: a calculator in degree mode reads their argument as degrees.
+TRIG = frozenset(f.name for f in FUNCTIONS.values() if f.angle)
 
 
 @dataclass(frozen=True)
@@ -237,10 +239,8 @@ class Expectations:
         """The cell as a calculator in degree mode gives it: sin, cos and tan (and their local
         partials) of arguments read as degrees; None when no trigonometric function is involved."""
         def trig(op: str, x: float, derivative: bool) -> float:
-            x = math.radians(x)
-            if not derivative:
-                return {"sin": math.sin, "cos": math.cos, "tan": math.tan}[op](x)
-            return {"sin": math.cos(x), "cos": -math.sin(x), "tan": 1 / math.cos(x) ** 2}[op]
+            row = primitive(op)
+            return (row.partial_functions[0] if derivative else row.value_function)(math.radians(x))
 
         try:
             if part == "trace":

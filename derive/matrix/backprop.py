@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 
 import sympy
 
+from ..functions import FUNCTIONS
 from . import expr as mx
 from .expr import M
 from .rules import replace_nodes, substitute, vjp
@@ -223,12 +224,31 @@ def _scalar_value(e: M) -> sympy.Expr | None:
     return combine(*values) if combine else None
 
 
-#: The derivative of an activation written from its output y = f(z), as textbooks write it: a
-#: named output h gives 1 − h ⊙ h, an output left as written 1 − tanh(c)^2 (a Hadamard square).
-FROM_OUTPUT = {
-    "sigmoid": lambda y: mx.had(y, mx.sub(mx.const(1), y)),  # σ′(z) = y ⊙ (1 − y)
-    "tanh": lambda y: mx.sub(mx.const(1), mx.had(y, y) if y.op == "var" else mx.power(y, 2)),  # 1 − y ⊙ y
-}
+class _Output:
+    """An output y = f(z) that the table's ``derivative_from_output`` computes with: ``1 - y`` is
+    1 − y, ``y * u`` is y ⊙ u; a named output times itself is h ⊙ h, an output left as written
+    1 − tanh(c)^2 (a Hadamard square)."""
+
+    def __init__(self, e: M):
+        self.e = e
+
+    def __rsub__(self, one: int) -> _Output:
+        return _Output(mx.sub(mx.const(one), self.e))
+
+    def __mul__(self, other: _Output) -> _Output:
+        if other.e == self.e and self.e.op != "var":
+            return _Output(mx.power(self.e, 2))
+        return _Output(mx.had(self.e, other.e))
+
+
+def _from_output(function: str, y: M) -> M:
+    return FUNCTIONS[function].derivative_from_output(_Output(y)).e
+
+
+#: The activations whose derivative a textbook writes from its output y = f(z) (σ′(z) = y ⊙ (1 − y),
+#: tanh′(z) = 1 − y ⊙ y): the table's field, but for a derivative the engine writes out itself
+#: (exp′ = exp: expr.dfn makes no f′ node to rewrite).
+FROM_OUTPUT = frozenset(f.name for f in FUNCTIONS.values() if f.derivative_from_output and f.name not in mx.WRITTEN_OUT)
 
 
 def _textbook_form(model: Model, facts: list[Fact]):
@@ -244,13 +264,13 @@ def _textbook_form(model: Model, facts: list[Fact]):
         # in the exact check, where p ⊙ (1 − p) would not be its derivative
         if e.op == "fn" and e.function in FROM_OUTPUT and e.args[0].op == "var":
             derivative = M("dfn", e.args, e.shape, function=e.function)
-            known[derivative] = FROM_OUTPUT[e.function](mx.var(name, e.shape))
+            known[derivative] = _from_output(e.function, mx.var(name, e.shape))
             why[derivative] = Fact("output", e.function, e.args[0].name, name, known[derivative])
     for _, e in model.equations:  # an output left as written (an LSTM's o ⊙ tanh(c1)): from itself
         for node in e.walk():
             derivative = M("dfn", node.args, node.shape, function=node.function) if node.op == "fn" else None
             if node.function in FROM_OUTPUT and node.args[0].op == "var" and derivative not in known:
-                known[derivative] = FROM_OUTPUT[node.function](node)
+                known[derivative] = _from_output(node.function, node)
                 why[derivative] = Fact("output", node.function, node.args[0].name, "", known[derivative])
     for name, axis in sums_to_one(model).items():  # a declared kind, or a node built to sum to 1
         shape = model.shapes[name]

@@ -12,6 +12,7 @@ import re
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from ..functions import FUNCTIONS
 from ..parse import latex_variable, text_variable
 from . import expr as mx
 from .expr import M
@@ -20,10 +21,9 @@ if TYPE_CHECKING:
     from .shapes import Model
 
 
-#: Concrete elementwise functions that are activations: a non-trivial argument of one is named.
-#: (log, exp, sqrt, abs, square are algebra, not layers: log(1 − p) stays as written.)
-ACTIVATIONS = frozenset({"sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "gelu", "gelu_tanh",
-                         "silu", "swish", "mish", "softsign", "selu", "hard_tanh", "hardtanh"})
+#: Concrete elementwise functions that are activations (the table's field): a non-trivial argument
+#: of one is named.  (log, exp, sqrt, abs, square are algebra, not layers: log(1 − p) stays as written.)
+ACTIVATIONS = frozenset(f.name for f in FUNCTIONS.values() if f.activation)
 #: Operations whose first argument is named as well: the logits of a softmax.
 SOFTMAX_FAMILY = frozenset({"softmax", "log_softmax", "sce"})
 #: Operations whose argument is named as well where it is an affine map: the vector a norm measures.

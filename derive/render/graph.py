@@ -341,6 +341,9 @@ def tex_size(tex: str) -> tuple[float, bool]:
     return total, tall
 
 
+#: TeX control words typeset as upright words (\sin, \max, \operatorname), for the width guess of
+#: a label: TeX's vocabulary, not the function table (\sigma is one glyph, relu is never a control
+#: word and does no harm here); tests/test_functions.py's allow-list names it.
 _WORDS = {"sin", "cos", "tan", "exp", "log", "ln", "tanh", "sinh", "cosh", "arcsin", "arccos", "arctan",
           "sqrt", "max", "min", "sgn", "operatorname", "mathrm", "sec", "csc", "cot", "softplus", "relu",
           "diag", "sum", "det", "tr"}

@@ -30,11 +30,22 @@ MAX_EXTRA_DIGITS = 9
 
 @dataclass(frozen=True)
 class Row:
-    expression: str
+    """One line of a sheet's table: ``left`` = ``right`` (v3 = v1 v2), its evaluation, its rule.
+    ``right`` None: the row is its subject alone (a seed's ∂v1/∂x); "": a right side left blank
+    for the student (the worksheet keeps "v3 =")."""
+
+    left: str
+    right: str | None
     evaluation: str
     rule: str = ""
     node: str = ""  # node id the row is about ("" for answer rows)
     answer: bool = False  # the ∂y/∂x rows that close a table
+
+    @property
+    def expression(self) -> str:
+        if self.right is None:
+            return self.left
+        return f"{self.left} = {self.right}" if self.right else f"{self.left} ="
 
 
 def _is_one(term: Term) -> bool:
@@ -125,12 +136,12 @@ def trace_rows(trace: Trace, nt, written: dict[str, str] | None = None) -> list[
     rows = []
     for node in trace.nodes:
         if node.is_input:
-            rows.append(Row(f"{nt.node(node.id)} = {nt.var(node.input_name)}",
+            rows.append(Row(nt.node(node.id), nt.var(node.input_name),
                             input_value(node.input_name, trace.point[node.input_name], nt, written), node=node.id))
         else:
             definition = node.text if nt.name == "text" else node.latex
             shown = precise(lambda n: evaluation_of(node, values, n), node.value, nt)
-            rows.append(Row(f"{nt.node(node.id)} = {nt.code(definition)}",
+            rows.append(Row(nt.node(node.id), nt.code(definition),
                             f"{evaluation_of(node, values, shown)} = {nt.number(node.value)}", node=node.id))
     return rows
 
@@ -156,7 +167,7 @@ def forward_rows(fpass: ForwardPass, trace: Trace, nt) -> list[Row]:
         node = row.node
         d_node = nt.partial(nt.node(node.id), x)
         if node.is_input:
-            rows.append(Row(d_node, nt.number(row.value), "-", node.id))
+            rows.append(Row(d_node, None, nt.number(row.value), "-", node.id))
             continue
         chain = []
         for term in row.terms:
@@ -169,9 +180,9 @@ def forward_rows(fpass: ForwardPass, trace: Trace, nt) -> list[Row]:
                 chain.append((nt.partial(nt.node(node.id), nt.node(term.partial.arg)) + nt.dot + d_arg, False))
         shown = precise(lambda n: _forward_stages(row, n)[-1], row.value, nt)
         stages = _forward_stages(row, shown)
-        rows.append(Row(f"{d_node} = {_sum(chain, nt)}", _stages(stages, row.value, nt), node.rule, node.id))
+        rows.append(Row(d_node, _sum(chain, nt), _stages(stages, row.value, nt), node.rule, node.id))
     for out_name, node_id in trace.outputs:
-        rows.append(Row(f"{nt.partial(nt.var(out_name), x)} = {nt.partial(nt.node(node_id), x)}",
+        rows.append(Row(nt.partial(nt.var(out_name), x), nt.partial(nt.node(node_id), x),
                         nt.number(fpass.tangents[node_id]), "-", answer=True))
     return rows
 
@@ -224,14 +235,14 @@ def reverse_rows(rpass: ReversePass, trace: Trace, nt) -> list[Row]:
             consumer = term.owner.id
             chain.append(nt.bar(consumer) + nt.dot + nt.partial(nt.node(consumer), nt.node(node.id)))
         if not chain:  # an input no output uses
-            rows.append(Row(nt.bar(node.id), nt.number(row.value), node=node.id))
+            rows.append(Row(nt.bar(node.id), None, nt.number(row.value), node=node.id))
             continue
         shown = precise(lambda n: _reverse_stages(row, n)[-1], row.value, nt)
         stages = _reverse_stages(row, shown)
-        rows.append(Row(f"{nt.bar(node.id)} = {' + '.join(chain)}", _stages(stages, row.value, nt),
+        rows.append(Row(nt.bar(node.id), " + ".join(chain), _stages(stages, row.value, nt),
                         node=node.id))
     for in_name, node_id in trace.inputs:
-        rows.append(Row(f"{nt.partial(y, nt.var(in_name))} = {nt.bar(node_id)}",
+        rows.append(Row(nt.partial(y, nt.var(in_name)), nt.bar(node_id),
                         nt.number(rpass.adjoints[node_id]), answer=True))
     return rows
 

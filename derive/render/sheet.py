@@ -394,10 +394,8 @@ def _graphs(trace, graph: Callable, digits: int, escape: Callable[[str], str]) -
 def blanked(context: dict, solution: ScalarSolution, nt, hide: frozenset[str]) -> dict:
     """The worksheet: every value the student should find left empty."""
     def empty(row: lines.Row) -> lines.Row:
-        expression = row.expression
-        if "expressions" in hide and not row.answer:
-            expression = expression.split(" = ")[0] + (" =" if " = " in expression else "")
-        return replace(row, expression=expression, evaluation="", rule="" if "rules" in hide else row.rule)
+        right = "" if "expressions" in hide and not row.answer and row.right is not None else row.right
+        return replace(row, right=right, evaluation="", rule="" if "rules" in hide else row.rule)
 
     numbers = [nt.number(x) for row in solution.jacobian for x in row] + [nt.number(x) for x in solution.output_values]
     box = _answer_space(max((len(n) for n in numbers), default=0), context["digits"])
