@@ -83,6 +83,15 @@ def test_a_unary_row_shows_its_working():
     assert rows["v2"].evaluation == "1 × 1 = 1"
 
 
+def test_a_negation_in_the_trace_does_not_repeat_its_result():
+    """v1 = −v0 at v0 = 2 printed "−2 = −2", an equation that says nothing; at v0 = −2 the working
+    "−(−2) = 2" says something and stays."""
+    for x, expected in ((2, "−2"), (-2, "−(−2) = 2")):
+        solution = solve_scalar(Problem("neg", {"x": sympy.Integer(x)}, {"f": "-x"}))
+        row = {r.node: r for r in lines.trace_rows(solution.trace, TextNotation())}["v1"]
+        assert row.evaluation == expected
+
+
 @pytest.mark.parametrize("function, node, text_eval, latex_def", [
     ("exp(2)**x", "v2", "exp(2)^(−1.500)", r"\left(e^{2}\right)^{v_{0}}"),  # was "e^{2}^{v_{0}}"
     ("(x**2)**y", "v3", "2.250^0.500", "v_{2}^{v_{1}}"),

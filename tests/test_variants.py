@@ -8,6 +8,7 @@ import sys
 import time
 
 import pytest
+import sympy
 
 from typer.testing import CliRunner
 
@@ -290,3 +291,23 @@ def test_sighup_ends_like_ctrl_c(tmp_path):
     assert process.returncode == 130 and "interrupted: wrote" in err, err
     rows = list(csv.DictReader((tmp_path / "manifest.csv").open()))
     assert {r["id"] for r in rows} == {p.name.split("-")[0] for p in tmp_path.glob("s*-key.md")}
+
+
+def test_a_variants_point_drawn_in_decimal_steps_prints_as_decimals(tmp_path):
+    """A range typed [-1, 2, 0.5] drew x1 = 5/2 and the student's sheet printed 5/2 (and −1/2) where
+    the problem file writes decimals; the values a key computes with stay exact."""
+    from derive.grading import variants
+
+    problem = tmp_path / "p.toml"
+    problem.write_text('[inputs]\nx1 = 0.5\nx2 = 1\n[outputs]\ny = "x1 * x2 + x1"\n'
+                       '[variants]\nx1 = [-1.5, 1.5, 0.5]\nx2 = [1, 3]\n')
+    written = variants.write_variants(str(problem), 6, 0, tmp_path / "out", pdf=False, workers=1)
+    manifest = list(csv.DictReader(open(tmp_path / "out" / "manifest.csv")))
+    halves = 0
+    for row in manifest:
+        text = (tmp_path / "out" / f"{row['id']}-key.md").read_text()
+        assert "/2" not in text.split("## (a)")[0]  # the statement's point: no fraction of a half
+        if "/" in row["x1"]:
+            halves += 1
+            assert f"({float(sympy.Rational(row['x1']))}, {row['x2']})" in text, row
+    assert written and halves  # some student drew a half

@@ -62,6 +62,30 @@ class Variant:
     def point(self) -> str:
         return ";".join(f"{name}={value}" for name, value in self.values.items())
 
+    @property
+    def written(self) -> dict[str, str]:
+        """The values that are not whole as decimals (5/2 as 2.5): ranges are typed in decimals,
+        and a student's sheet prints its point as the instructor's problem file would."""
+        return {name: text for name, value in self.values.items() if (text := _terminating_decimal(value))}
+
+
+def _terminating_decimal(value: sympy.Expr) -> str | None:
+    """A rational that is not whole and whose decimal expansion ends (denominator 2^a 5^b), written
+    out exactly (-1/4 as -0.25); None otherwise."""
+    if not value.is_Rational or value.is_Integer:
+        return None
+    p, q = abs(int(value.p)), int(value.q)
+    twos = fives = 0
+    while q % 2 == 0:
+        q, twos = q // 2, twos + 1
+    while q % 5 == 0:
+        q, fives = q // 5, fives + 1
+    if q != 1:
+        return None
+    places = max(twos, fives)
+    digits = p * 10 ** places // int(value.q)  # exact: value.q divides 10^places
+    return f"{'-' if value < 0 else ''}{digits // 10 ** places}.{digits % 10 ** places:0{places}d}"
+
 
 @dataclass(frozen=True)
 class Range:
@@ -179,7 +203,7 @@ def _build(spec: str, variant: Variant, out_dir: str, pdf: bool, options: SheetO
 def _build_sheets(spec: str, variant: Variant, out_dir: str, pdf: bool, options: SheetOptions) -> list[str]:
     from ..report import write_report
 
-    solution = solve_scalar(load_problem(spec).with_values(variant.values))
+    solution = solve_scalar(load_problem(spec).with_values(variant.values, variant.written))
     student = options.student or f"student{variant.student:03d}"
     written = []
     for blank in (True, False):

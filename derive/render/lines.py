@@ -141,8 +141,10 @@ def trace_rows(trace: Trace, nt, written: dict[str, str] | None = None) -> list[
         else:
             definition = node.text if nt.name == "text" else node.latex
             shown = precise(lambda n: evaluation_of(node, values, n), node.value, nt)
+            worked, result = evaluation_of(node, values, shown), nt.number(node.value)
+            # −v0 at v0 = 2 is "−2": a working identical to its result is not repeated ("−2 = −2")
             rows.append(Row(nt.node(node.id), nt.code(definition),
-                            f"{evaluation_of(node, values, shown)} = {nt.number(node.value)}", node=node.id))
+                            result if worked == result else f"{worked} = {result}", node=node.id))
     return rows
 
 
