@@ -239,9 +239,9 @@ def problem2(builtin):
 # -- the order the modules are handed to the workers ----------------------------------------------
 #: Seconds a module's tests took (setup + call, `pytest --durations=0`, the two-core machine idle),
 #: for the modules of more than about 1.5 s.  ``--dist loadfile`` hands a worker one module at a
-#: time in collection order (``--no-loadscope-reorder``, in pyproject.toml: xdist would otherwise
-#: order them by their count of tests), so the longest go first and the short ones fill the end:
-#: the two workers finish together instead of one waiting for the other's last long module.
+#: time in collection order (``--no-loadscope-reorder``, set in pytest_configure: xdist would
+#: otherwise order them by their count of tests), so the longest go first and the short ones fill
+#: the end: the two workers finish together instead of one waiting for the other's last long module.
 MODULE_SECONDS = {
     "test_texfigures": 31, "test_variants": 27, "test_report": 23, "test_hostile": 17, "test_matrix_render": 15,
     "test_graph": 14, "test_sheet_marks": 9, "test_properties": 8, "test_readback": 6, "test_cli": 6,
@@ -250,6 +250,12 @@ MODULE_SECONDS = {
     "test_safety": 2.1, "test_statement": 2.1, "test_fair_grading": 1.9, "test_files": 1.9,
     "test_matrix_codegen": 1.8, "test_testing": 1.6,
 }
+
+
+def pytest_configure(config):
+    """xdist schedules the modules in the order pytest_collection_modifyitems leaves them."""
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
 
 
 def pytest_collection_modifyitems(config, items):
