@@ -71,7 +71,7 @@ def test_the_builtin_statement_follows_report_at(tmp_path):
     result = runner.invoke(app, ["report", "problem1", "--at", "x1=3", "--format", "md", "-o", str(tmp_path)])
     assert result.exit_code == 0, result.output
     text = (tmp_path / "problem1.md").read_text()
-    assert "evaluate f at x = $(3, 1)$" in text and "(2, 1)" not in text
+    assert r"evaluate $\mathbf{f}$ at $\mathbf{x}$ = $(3, 1)$" in text and "(2, 1)" not in text
 
 
 @pytest.mark.parametrize("statement, literal", [
