@@ -25,6 +25,8 @@ PROBLEMS = {
     "homework_b": (["x1*exp(x2)*sin(x1*x2) + sqrt(x1**2 + x2**2)"], {"x1": "2.5", "x2": "1.2"}),
     "homework_c": (["(x1 + x2)**3 * cos(x2) - x1/x2"], {"x1": "1.7", "x2": "2.3"}),
     "greek": (["λ*x**2 + tanh(α*x)"], {"λ": "0.5", "α": "1.5", "x": "0.8"}),
+    # −λ is −1 at λ = 1: a sign slip there writes +1, a value that leaves a product unchanged
+    "decay": (["λ*exp(-λ*x)", "log(1 + x**2)*tanh(λ)"], {"λ": "1", "x": "1.5"}),
 }
 
 
@@ -105,6 +107,23 @@ def test_every_planted_slip_costs(tmp_path, solved, name):
         slipped = next(c for c in result.cells if (c.part, c.pass_, c.node) == (part, pass_, node))
         assert slipped.credit < 1 and slipped.verdict == "wrong", (student.slip, slipped)
         assert result.score()["total"] < 1
+
+
+def test_a_sign_slip_that_writes_one_costs_its_cell_alone(tmp_path, solved):
+    """At λ = 1 a student wrote +1 for −λ = −1 and carried it: every later cell was refused carried
+    credit ("a wrong value that makes this step trivial", as a sheet of ones would be), and cells
+    that do not depend on that value at all (a reverse pass where its factor is 0) were marked
+    wrong though identical to a right sheet's: 83 % where the same slip elsewhere costs 3 %."""
+    solution = solved["decay"]
+    honest = _rows(solution, Student("h"))
+    minus_ones = [(p, q, n) for p, q, n, value, line in honest if line and value.replace("−", "-") == "-1"]
+    assert minus_ones  # the point has a −1 to slip on
+    for student in classroom(6, seed=3):
+        for part, pass_, node in minus_ones:
+            student.slip = Slip(part, pass_, node, "sign")
+            result = _graded(tmp_path, solution, student)
+            lost = [(c.part, c.pass_, c.node, c.verdict, c.message) for c in result.cells if c.credit < 1]
+            assert [c[:3] for c in lost] == [(part, pass_, node)], lost
 
 
 def test_a_two_decimal_habit_is_judged_the_same_whatever_the_third_digit(tmp_path, solved):

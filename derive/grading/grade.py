@@ -620,8 +620,11 @@ class _Sheet:
                 continue
             recomputed, spread, used = interval
             if abs(given - recomputed) <= _half(d) + spread + slack:
-                if all(self.right.get((where, key), True) for where, key, _ in used):
+                wrong = [(where, key) for where, key, _ in used if not self.right.get((where, key), True)]
+                if not wrong:
                     return "rounding", "follows from the rounded values written before it"
+                if self._follows_without(wrong, part, pass_, node, given, d, own, own_trace, from_output):
+                    return "rounding", "follows from the values written before it; the wrong one plays no part"
                 return self._carried(part, pass_, node, used, given, d)
         if stages and len(stages) > 1:
             last = stages[-2]
@@ -629,6 +632,20 @@ class _Sheet:
                     and all(_close(st.value, expected, tolerance + st.spread) for st in stages[:-1]):
                 return "rounding", "follows from the numbers of its line"
         return None
+
+    def _follows_without(self, wrong, part: str, pass_: str, node: str, given: float, d: int, own: dict,
+                         own_trace: dict | None, from_output: bool) -> bool:
+        """Whether the value written also follows when the wrong values it was recomputed from are
+        replaced by the right ones: then they play no part (a factor times 0, a trace value a
+        partial does not read) and the cell is right, whatever was written before it."""
+        own, own_trace = dict(own), dict(own_trace) if own_trace is not None else None
+        for (where_part, where_pass), key in wrong:
+            target = own if (where_part, where_pass) == (part, pass_) else own_trace
+            if target is not None:
+                target[key] = self.expect.value(where_part, where_pass, key)
+        interval = self.expect.interval(part, pass_, node, own, self.rounding[(part, pass_)], own_trace,
+                                        self.rounding.get(("trace", ""), {}), _half(self.policy.digits), from_output)
+        return interval is not None and abs(given - interval[0]) <= _half(d) + interval[1] + 1e-9 * max(1.0, abs(given))
 
     def _carried(self, part: str, pass_: str, node: str, used, given: float, d: int) -> tuple[str, str] | None:
         if not self.carry:
@@ -640,7 +657,8 @@ class _Sheet:
             right = self.expect.value(where_part, where_pass, key)
             kills = abs(value) <= 10 * unit and abs(value) < abs(right) / 10  # 0, 1e-9, 0.001 for 2.898
             identity = abs(value - 1) <= unit and abs(right - 1) > unit  # 1 × v = v, v^1 = v
-            if kills or identity:  # 0 × p = 0, 0 + v = v, 1 × v = v: the step is spared its work
+            sign = abs(value + right) <= unit  # +1 written for −1: an honest sign slip, not a shortcut
+            if (kills or identity) and not sign:  # 0 × p = 0, 0 + v = v, 1 × v = v: the step is spared its work
                 return ("wrong", f"follows from {_cell_name(where_part, where_pass, key)} = {_fmt(value)} written "
                                  "earlier, a wrong value that makes this step trivial: no carried credit")
         source = "the trace above" if part == "trace" else self._source(part, pass_, node, given, d)
