@@ -220,3 +220,12 @@ def test_the_heatmap_draws_the_sheets_backpropagation_graph(stats_folder, proble
     sheet = places(graph.tikz(problem1.trace, adjoint=True))
     heatmap = places((stats_folder / "key-heatmap.tex").read_text())
     assert sheet and heatmap == sheet
+
+
+def test_a_cell_refused_carried_credit_counts_as_wrong():
+    """A cell that follows from a wrong value making its step trivial gets no credit (verdict
+    wrong, kind carried); the item analysis counted it carried and said the pass had no wrong cell."""
+    from derive.grading.stats import category
+
+    assert category({"verdict": "wrong", "kind": "carried"}) == "wrong"
+    assert category({"verdict": "carried", "kind": "carried"}) == "carried"

@@ -122,7 +122,7 @@ def category(cell: dict) -> str:
     verdict = cell["verdict"]
     if verdict in ("correct", "rounding"):
         return "correct"
-    if verdict == "carried" or cell.get("kind") == "carried":
+    if verdict == "carried":  # a `wrong` cell of kind carried (a trivial step, no credit) is wrong
         return "carried"
     if verdict in ("missing", "review"):
         return verdict
