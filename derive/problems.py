@@ -387,7 +387,11 @@ def written_decimal(value) -> str | None:
     """How a decimal value was typed (TOML ``0.5``, ``--at x=0.50``), so that a sheet prints it
     so and not as the exact fraction derive computes with; None for any other value."""
     text = repr(value) if isinstance(value, float) else value.strip() if isinstance(value, str) else None
-    return text if text is not None and _DECIMAL.match(text) else None
+    if text is None or not _DECIMAL.match(text):
+        return None
+    sign, digits = ("-", text[1:]) if text[0] == "-" else ("", text.lstrip("+"))
+    digits = ("0" if digits.startswith(".") else "") + digits + ("0" if digits.endswith(".") else "")
+    return digits if Decimal(digits) == 0 else sign + digits  # −.5 as −0.5, 1. as 1.0, −0.0 as 0.0
 
 
 def written_as(text: str, value) -> bool:

@@ -176,3 +176,14 @@ def test_a_negative_term_in_scientific_notation_is_subtracted_and_reads_back():
     for node, value in (("v2", -2e-05), ("v3", -2e-05), ("v4", -4e-05)):
         for stage in parse_line(text[node], names):
             assert stage.value == pytest.approx(value, rel=1e-9), (node, stage.text)
+
+
+@pytest.mark.parametrize("typed, shown", [("-0.0", "0.0"), ("1.", "1.0"), ("-.5", "−0.5"), ("+.25", "0.25"),
+                                          ("0.50", "0.50")])
+def test_a_decimal_typed_in_a_loose_spelling_prints_in_its_plain_one(typed, shown):
+    """`--at x=-.5` printed "−.5" beside working in "−0.500", `1.` printed "1." and `-0.0` "−0.0"."""
+    from derive import api
+
+    solution = api.solve(functions=["x*y"], at={"x": typed, "y": "2"})._solved
+    row = lines.trace_rows(solution.trace, TextNotation(), solution.problem.written)[0]
+    assert row.evaluation == shown
