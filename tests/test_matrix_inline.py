@@ -784,3 +784,38 @@ def test_an_lstm_output_gate_product_leaves_tanh_of_the_cell_unnamed_with_a_text
                        rtol=1e-12)
     assert "tanh′(c1) = 1 − tanh(c1)^2" in derivative_notes(solution, TextPrinter())
     assert r"\tanh'(c_{1}) = 1 - \tanh\left(c_{1}\right)^{\circ 2}" in derivative_notes(solution, LatexPrinter())
+
+
+CROWDED_NAMES = """
+[dims]
+H = 3
+N = 2
+B = 2
+[variables]
+X = "N x B"
+T = { shape = "H x B", kind = "onehot" }
+W1 = "H x N"
+b1 = "H"
+W2 = "H x H"
+h1 = "H x B"
+a1 = "H x B"
+e = "1"
+p = "1"
+S = "1"
+[equations]
+z2 = "W2 @ tanh(W1 @ X + b1) + h1 * a1"
+H1 = "softmax_cross_entropy(z2, T) * p"
+P = "-sum(T * log(softmax(W2 @ sigmoid(W1 @ X + b1) + e, axis=0))) * S"
+L = "H1 + P + sum(log(sigmoid(W2 @ relu(W1 @ X) + b1)))"
+[derive]
+loss = "L"
+wrt = ["W1", "b1", "W2", "h1", "a1", "e", "p", "S"]
+"""
+
+
+def test_when_every_preferred_letter_is_taken_an_introduced_name_is_another_letter_not_an_underscore():
+    """Beside a size H, nodes H1 and P and variables h1, a1, the hidden layer was named H1_ — printed
+    next to the user's H1, which a reader takes for a typo."""
+    model = derive(build_model(problem_from_toml(CROWDED_NAMES, "names"))).model
+    introduced = [*model.layers, *model.introduced]
+    assert introduced and not any(name.endswith("_") for name in introduced), introduced

@@ -276,7 +276,10 @@ def _fresh(letters: tuple[str, ...], index: str, taken: set[str], user: set[str]
         if index:
             return letter.lower() in lowered or (bool(_family(letter, user)) and letter.lower() not in same)
         return bool(_family(letter, taken))
-    for letter in letters:
+    # then any other letter of the same case (a reader takes H1_ beside H1 for a typo), e, l, o aside
+    alphabet = "abcdfghjkmnpqrstuvwxyz"
+    rest = tuple((c.upper() if letters[0].isupper() else c) for c in alphabet if c not in {x.lower() for x in letters})
+    for letter in (*letters, *rest):
         if not clashes(letter):
             return letter + index
     base = letters[0] + index
