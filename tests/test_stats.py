@@ -229,3 +229,13 @@ def test_a_cell_refused_carried_credit_counts_as_wrong():
 
     assert category({"verdict": "wrong", "kind": "carried"}) == "wrong"
     assert category({"verdict": "carried", "kind": "carried"}) == "carried"
+
+
+def test_the_part_means_are_printed_as_rounded_once(stats_folder):
+    """The bar chart wrote a mean of 95.45 % as 95.5 and printed it at 0 decimals: 96, where the
+    class's mean rounds to 95."""
+    tex = (stats_folder / "key-heatmap.tex").read_text()
+    shown = re.search(r"nodes near coords style=\{[^}]*precision=(\d+)\}", tex).group(1)
+    coordinates = re.search(r"\\addplot\[fill=blue!25[^\]]*\] coordinates \{([^}]*)\}", tex).group(1)
+    written = {len(x.split(".")[1]) if "." in x else 0 for x in re.findall(r",([\d.]+)\)", coordinates)}
+    assert written == {int(shown)}
