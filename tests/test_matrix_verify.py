@@ -561,3 +561,29 @@ def test_a_softmax_of_the_exact_check_asks_nothing_of_its_logits(op):
     want = [sympy.exp(sympy.Rational(1, 3)) / total, sympy.exp(sympy.Rational(-2, 5)) / total]
     for ours, theirs in zip(value, want if op == "softmax" else map(sympy.log, want)):
         assert abs(sympy.N(ours.xreplace(at), 30) - sympy.N(theirs, 30)) < 1e-25
+
+
+SHIFT_INVARIANT = """
+[dims]
+K = 3
+[variables]
+x = "K"
+t = { shape = "K", kind = "onehot" }
+W = "K x K"
+e = "1"
+[equations]
+L = "-sum(t * log(softmax(W @ x + e)))"
+[derive]
+loss = "L"
+wrt = ["W", "e"]
+"""
+
+
+def test_a_gradient_that_is_exactly_zero_reports_no_relative_error_of_one():
+    """∂L/∂e is exactly 0 (a shift of every logit leaves a softmax alone): its finite differences are
+    rounding noise, and the check passed it while printing "relative error 1.0e+00"."""
+    from derive.problems import problem_from_toml
+
+    solution = solve_matrix(problem_from_toml(SHIFT_INVARIANT, "shift"))
+    errors = {g.name: g.numeric_max_relative_error for g in solution.checks.gradients}
+    assert solution.checks.exact == "pass" and errors["e"] < 1e-6 and solution.checks.numeric_max_relative_error < 1e-6

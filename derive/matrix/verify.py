@@ -309,9 +309,12 @@ def _differences(name: str, point: np.ndarray, grad: np.ndarray, slope, h: float
             unit[index] = 1.0
             fd[index] = slope(unit, h * max(1.0, abs(point[index])))
         difference = np.linalg.norm(grad - fd)
-        error = difference / max(np.linalg.norm(grad), np.linalg.norm(fd), 1e-300)
-        passed = error <= NUMERIC_TOLERANCE or difference <= noise * np.sqrt(point.size) * max(
-            1.0, float(np.max(np.abs(point))))
+        floor = noise * np.sqrt(point.size) * max(1.0, float(np.max(np.abs(point))))
+        size = max(np.linalg.norm(grad), np.linalg.norm(fd))
+        passed = difference / max(size, 1e-300) <= NUMERIC_TOLERANCE or difference <= floor
+        # relative to the differencing noise where the gradient vanishes: an exact 0 against
+        # finite differences of 1e-12 is not a "relative error 1.0"
+        error = difference / max(size, floor, 1e-300)
         worst = np.unravel_index(int(np.argmax(np.abs(grad - fd))), point.shape)
         return _Differences(float(error), bool(passed), "every entry",
                             f" (worst at entry {name}[{worst[0]},{worst[1]}]: {float(grad[worst]):.6g} derived, "
@@ -324,8 +327,8 @@ def _differences(name: str, point: np.ndarray, grad: np.ndarray, slope, h: float
         fd = slope(d, h)
         exact = float((grad * d).sum())
         this = abs(fd - exact) / max(abs(fd), abs(exact), 1e-300)
-        error = max(error, this)
         passed &= this <= NUMERIC_TOLERANCE or abs(fd - exact) <= noise
+        error = max(error, abs(fd - exact) / max(abs(fd), abs(exact), noise, 1e-300))
     return _Differences(float(error), bool(passed), f"{count} random directions",
                         f" (along {count} random directions)")
 
