@@ -49,6 +49,16 @@ def test_unknown_cells_are_reported(problem1):
         grade(problem1, [Answer("forward", "x3", "v2", "1", where="row 2")])
 
 
+def test_an_unknown_pass_is_told_the_problems_names_and_a_mangled_greek_letter_the_encoding():
+    """Excel's German CSV (Windows-1252) turns λ into ?: the error named no valid pass to write."""
+    from derive import api
+
+    solution = api.solve(functions=["λ*x"], at={"λ": "1.5", "x": "2"})._solved
+    with pytest.raises(ProblemError) as caught:
+        grade(solution, [Answer("forward", "?", "v0", "1", where="line 6")])
+    assert "λ, x" in caught.value.hint and "y1" in caught.value.hint and "CSV UTF-8" in caught.value.hint
+
+
 def test_weights_come_from_the_problem_file(tmp_path):
     spec = tmp_path / "p.toml"
     spec.write_text("[inputs]\nx = 2\n[outputs]\ny = 'x*x'\n[grading]\ntrace = 0\nforward = 1\nreverse = 3\n")

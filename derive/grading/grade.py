@@ -379,9 +379,14 @@ def grade(solution: ScalarSolution, answers: list[Answer], weights: dict[str, fl
     for answer in answers:
         key = (answer.part, answer.pass_, answer.node)
         if key not in valid:
+            inputs = ", ".join(name for name, _ in expect.trace.inputs)
+            outputs = ", ".join(name for name, _ in expect.trace.outputs)
+            hint = (f"part is trace, forward or reverse; pass is an input for forward ({inputs}), an output for "
+                    f"reverse ({outputs}), empty for the trace")
+            if "?" in answer.pass_ or "\ufffd" in answer.pass_:  # λ saved by Excel as Windows-1252
+                hint += "; a ? where a letter was written: save the sheet as CSV UTF-8"
             raise ProblemError(f"{answer.where or 'a row'}: no cell {answer.part}/{answer.pass_ or '-'}/{answer.node} "
-                               "in this problem", hint="part is trace, forward or reverse; pass is an input "
-                               "(forward) or output (reverse) name, empty for the trace")
+                               "in this problem", hint=hint)
         if key in by_key:
             raise ProblemError(f"{answer.where}: the cell {answer.part}/{answer.pass_ or '-'}/{answer.node} "
                                "is given twice")
