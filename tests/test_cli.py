@@ -399,3 +399,13 @@ def test_help_shows_cli_metavars_and_keeps_square_brackets():
     assert "[grading] tolerance" in check and "--weight PART=NUMBER" in check and "--csv FILE" in check
     solve = run("solve", "--help").stdout
     assert "--at NAME=VALUE" in solve and "-f, --function EXPR" in solve and "--json  " in solve
+
+
+def test_the_terminal_names_the_input_vector_as_the_sheet_does_where_an_input_is_x():
+    """`derive jacobian` printed f(x) and rows ∂y1/∂x beside columns λ, x: the x of the vector read
+    as the input x.  The sheets call that vector 𝐮; the terminal now says u too."""
+    result = CliRunner().invoke(app, ["jacobian", "-f", "λ*x", "-f", "x*x", "--at", "λ=1.5", "--at", "x=2"])
+    assert result.exit_code == 0, result.output
+    assert "f(u) = (" in result.output and "rows ∂y1/∂u, ∂y2/∂u; columns λ, x" in result.output
+    plain = CliRunner().invoke(app, ["jacobian", "problem1"])
+    assert "f(x) = (" in plain.output and "∂y1/∂x" in plain.output

@@ -321,20 +321,29 @@ def vector_symbols(inputs: list[str], outputs: list[str]) -> dict:
     is that letter (an input called x beside 𝐱 = (λ, α, x) reads as one thing), then the first free
     letter of INPUT_VECTOR / OUTPUT_VECTOR.  A vector of one entry is that entry: a lone output y
     is 𝐲, a lone output f is 𝐟 (∂𝐟/∂𝐮, never ∂𝐲/∂𝐮 with no y on the sheet), a lone output λ is λ."""
-    taken = {text_variable(name) for name in [*inputs, *outputs]} | set(inputs) | set(outputs)
-
-    def free(letters, names):
-        if len(names) == 1 and names[0] == letters[0]:
-            return letters[0]
-        return next((letter for letter in letters if letter not in taken), letters[0])
-
-    x = free(INPUT_VECTOR, inputs)
+    taken = _taken(inputs, outputs)
+    x = input_letter(inputs, outputs)
     taken.add(x)
     if len(outputs) == 1:  # the output itself: 𝐟 for f, λ for λ
         y = rf"\mathbf{{{outputs[0]}}}" if re.fullmatch("[A-Za-z]", outputs[0]) else latex_variable(outputs[0])
     else:
-        y = rf"\mathbf{{{free(OUTPUT_VECTOR, outputs)}}}"
+        y = rf"\mathbf{{{_free(OUTPUT_VECTOR, outputs, taken)}}}"
     return {"input_symbol": rf"\mathbf{{{x}}}", "output_symbol": y}
+
+
+def input_letter(inputs: list[str], outputs: list[str]) -> str:
+    """The letter of the input vector (x, or u where a name of the problem is x): every printer's."""
+    return _free(INPUT_VECTOR, inputs, _taken(inputs, outputs))
+
+
+def _taken(inputs: list[str], outputs: list[str]) -> set[str]:
+    return {text_variable(name) for name in [*inputs, *outputs]} | set(inputs) | set(outputs)
+
+
+def _free(letters: tuple[str, ...], names: list[str], taken: set[str]) -> str:
+    if len(names) == 1 and names[0] == letters[0]:
+        return letters[0]
+    return next((letter for letter in letters if letter not in taken), letters[0])
 
 
 def student_label(student: str | None, name: str | None) -> str:

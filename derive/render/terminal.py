@@ -54,10 +54,13 @@ def reverse_views(solution: ScalarSolution, nt: TextNotation) -> list[Table]:
 
 
 def jacobian_view(solution: ScalarSolution, nt: TextNotation) -> Group:
-    names = ", ".join(f"∂{y}/∂x" for y, _ in solution.trace.outputs)
+    from .sheet import input_letter
+
+    x = input_letter([name for name, _ in solution.trace.inputs], [name for name, _ in solution.trace.outputs])
+    names = ", ".join(f"∂{y}/∂{x}" for y, _ in solution.trace.outputs)
     values = ", ".join(f"{y} = {nt.number(v)}" for (y, _), v in zip(solution.trace.outputs, solution.output_values))
     return Group(
-        Text(f"f(x) = ({values})", style="bold"),
+        Text(f"f({x}) = ({values})", style="bold"),
         Text(f"Jacobian (rows {names}; columns " + ", ".join(nt.var(x) for x, _ in solution.trace.inputs) + "):",
              style="bold"),
         Text(lines.jacobian(solution, nt)),
