@@ -1,6 +1,7 @@
 """Generated NumPy modules: self-contained, and their gradients agree with finite differences
 of their own forward pass (independent of the derivation)."""
 
+import re
 import importlib.util
 
 import numpy as np
@@ -349,3 +350,14 @@ def test_generated_gradients_compute_only_what_they_return_and_run_on_a_saturate
     dZ = (P - T) / (12 if "-mean" in loss else 4)
     assert np.allclose(grads["W"], dZ @ X.T, rtol=1e-12, atol=1e-12)
     assert np.allclose(grads["b"], dZ.sum(1, keepdims=True), rtol=1e-12, atol=1e-12)
+
+
+def test_the_modules_docstring_keeps_the_title_as_written(tmp_path):
+    """'gradients of A one-hidden-layer classifier': a title is a heading, not a noun phrase."""
+    from derive.problems import problem_from_toml
+
+    text = re.sub(r'^title = ".*"$', 'title = "A one-hidden-layer classifier"', POWERS, count=1, flags=re.M)
+    path = tmp_path / "doc.py"
+    path.write_text(generate(solve_matrix(problem_from_toml(text, "powers"), exact=False).derivation))
+    doc = load_module(path).__doc__
+    assert doc.startswith("A one-hidden-layer classifier: forward pass and gradients"), doc[:80]
