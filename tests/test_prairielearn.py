@@ -157,13 +157,18 @@ def references(x1: float, x2: float) -> dict[str, float]:
     return out
 
 
-@pytest.fixture(scope="module")
-def scalar_question(tmp_path_factory):
-    folder = write(tmp_path_factory.mktemp("pl"), "problem1")
+def _question(tmp_path_factory, problem: str):
+    """The question's folder, its server.py imported, and the data its generate() filled."""
+    folder = write(tmp_path_factory.mktemp("pl"), problem)
     module = server(folder)
     data = pl_data()
     module.generate(data)
     return folder, module, data
+
+
+@pytest.fixture(scope="module")
+def scalar_question(tmp_path_factory):
+    return _question(tmp_path_factory, "problem1")
 
 
 def test_generate_draws_derives_variant_from_the_seed(scalar_question):
@@ -279,11 +284,7 @@ RIGHT = {"adjoints_y": "y - s", "adjoints_h": "r + W2.T @ y_bar", "adjoints_z": 
 
 @pytest.fixture(scope="module")
 def matrix_question(tmp_path_factory):
-    folder = write(tmp_path_factory.mktemp("pl"), "problem2")
-    module = server(folder)
-    data = pl_data()
-    module.generate(data)
-    return folder, module, data
+    return _question(tmp_path_factory, "problem2")
 
 
 def test_matrix_question_has_one_text_input_per_answer(matrix_question):

@@ -613,7 +613,6 @@ class _Sheet:
         expect, policy = self.expect, self.policy
         expected = expect.value(part, pass_, node)
         tolerance = _tolerance(expected, d, policy)
-        slack = 1e-9 * max(1.0, abs(given))
         own = {k: v for k, v in self.own[(part, pass_)].items() if k != node}
         own_h = self.rounding[(part, pass_)]
         own_trace = self.own.get(("trace", "")) if part != "trace" else None
@@ -624,7 +623,7 @@ class _Sheet:
             if interval is None:
                 continue
             recomputed, spread, used = interval
-            if abs(given - recomputed) <= _half(d) + spread + slack:
+            if _gives(given, recomputed, spread, d):
                 wrong = [(where, key) for where, key, _ in used if not self.right.get((where, key), True)]
                 if not wrong:
                     return "rounding", "follows from the rounded values written before it"
@@ -633,7 +632,7 @@ class _Sheet:
                 return self._carried(part, pass_, node, used, given, d)
         if stages and len(stages) > 1:
             last = stages[-2]
-            if abs(given - last.value) <= _half(d) + last.spread + slack \
+            if _gives(given, last.value, last.spread, d) \
                     and all(_close(st.value, expected, tolerance + st.spread) for st in stages[:-1]):
                 return "rounding", "follows from the numbers of its line"
         return None
@@ -650,7 +649,7 @@ class _Sheet:
                 target[key] = self.expect.value(where_part, where_pass, key)
         interval = self.expect.interval(part, pass_, node, own, self.rounding[(part, pass_)], own_trace,
                                         self.rounding.get(("trace", ""), {}), _half(self.policy.digits), from_output)
-        return interval is not None and abs(given - interval[0]) <= _half(d) + interval[1] + 1e-9 * max(1.0, abs(given))
+        return interval is not None and _gives(given, interval[0], interval[1], d)
 
     def _carried(self, part: str, pass_: str, node: str, used, given: float, d: int) -> tuple[str, str] | None:
         if not self.carry:
@@ -675,9 +674,15 @@ class _Sheet:
         own = {k: v for k, v in self.own[(part, pass_)].items() if k != node}
         alone = self.expect.interval(part, pass_, node, own, self.rounding[(part, pass_)], None, {},
                                      _half(self.policy.digits))
-        if alone is not None and abs(given - alone[0]) <= _half(d) + alone[1] + 1e-9 * max(1.0, abs(given)):
+        if alone is not None and _gives(given, alone[0], alone[1], d):
             return "this pass"
         return "the trace"
+
+
+def _gives(given: float, recomputed: float, spread: float, d: int) -> bool:
+    """Whether a value written to ``d`` decimals is ``recomputed`` within the rounding of its last
+    digit and the ``spread`` of the values it was recomputed from."""
+    return abs(given - recomputed) <= _half(d) + spread + 1e-9 * max(1.0, abs(given))
 
 
 def _is_input(expect: Expectations, part: str, node: str) -> bool:

@@ -633,26 +633,31 @@ def _slope_of(loss, symbol):
 
 
 def _slope(e, symbol, point: RandomPoint, memo: dict, slopes: dict, budget: Budget):
-    """d e / d symbol at the point, enclosed; values from :func:`_interval` (shared ``memo``).
-    Children first, without recursion: the graph of a long RNN is deep."""
+    """d e / d symbol at the point, enclosed; values from :func:`_interval` (shared ``memo``)."""
+    def slope(node):
+        if node.is_Symbol or node.is_Number or node is sympy.pi or node is sympy.E:
+            return iv.mpf(1 if node == symbol else 0)
+        budget.spend(1)
+        return _chain(node, [slopes[a] for a in node.args], point, memo, budget)
+    return _children_first(e, slopes, slope)
+
+
+def _children_first(e, done: dict, value):
+    """``done[e]``, filling ``done`` with ``value(node)`` for every node of the graph below ``e``,
+    each once and after its arguments, without recursion: the graph of a long RNN is deep."""
     stack = [e]
     while stack:
         node = stack[-1]
-        if node in slopes:
+        if node in done:
             stack.pop()
             continue
-        if node.is_Symbol or node.is_Number or node is sympy.pi or node is sympy.E:
-            slopes[node] = iv.mpf(1 if node == symbol else 0)
-            stack.pop()
-            continue
-        pending = [a for a in node.args if a not in slopes]
+        pending = [a for a in node.args if a not in done]
         if pending:
             stack.extend(pending)
             continue
         stack.pop()
-        budget.spend(1)
-        slopes[node] = _chain(node, [slopes[a] for a in node.args], point, memo, budget)
-    return slopes[e]
+        done[node] = value(node)
+    return done[e]
 
 
 def _chain(e, d: list, point: RandomPoint, memo: dict, budget: Budget):
@@ -806,19 +811,7 @@ def tree_size(e, memo: dict | None = None) -> int:
     """The number of nodes of ``e`` written out as a tree (a shared sub-expression counted at
     every use), computed on its graph: what SymPy's ``diff`` walks."""
     memo = {} if memo is None else memo
-    stack = [e]
-    while stack:
-        node = stack[-1]
-        if node in memo:
-            stack.pop()
-            continue
-        pending = [a for a in node.args if a not in memo]
-        if pending:
-            stack.extend(pending)
-            continue
-        memo[node] = 1 + sum(memo[a] for a in node.args)
-        stack.pop()
-    return memo[e]
+    return _children_first(e, memo, lambda node: 1 + sum(memo[a] for a in node.args))
 
 
 NOT_PROVED_SIZE = ("not proved (work limit: the proof's counted work ran out; make the sizes in [dims] "
